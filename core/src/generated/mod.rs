@@ -1,0 +1,1 @@
+//! Generated from api.yaml by `cargo xtask generate`.

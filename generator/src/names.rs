@@ -1,0 +1,87 @@
+//! Names per language, decided here so that templates only print.
+
+/// `cmd_flag` -> `CmdFlag`.
+pub fn camel(snake: &str) -> String {
+    snake
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// `aio_pread` -> `aioPread`.
+pub fn lower_camel(snake: &str) -> String {
+    let c = camel(snake);
+    let mut chars = c.chars();
+    match chars.next() {
+        Some(f) => f.to_ascii_lowercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+const RUST_KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+    "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+    "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true",
+    "type", "unsafe", "use", "where", "while", "yield", "box", "try",
+];
+
+/// An identifier safe to use as a Rust variable.
+pub fn rust_ident(name: &str) -> String {
+    if RUST_KEYWORDS.contains(&name) {
+        format!("r#{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+const C_KEYWORDS: &[&str] = &[
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
+    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
+    "union", "unsigned", "void", "volatile", "while", "bool", "class", "new", "delete",
+    "template", "this", "private", "public", "protected",
+];
+
+/// Whether a name cannot be a C (or C++) parameter name.
+pub fn is_c_keyword(name: &str) -> bool {
+    C_KEYWORDS.contains(&name)
+}
+
+const PYTHON_KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if",
+    "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
+    "while", "with", "yield",
+];
+
+/// An identifier safe to use as a Python parameter.
+pub fn python_ident(name: &str) -> String {
+    if PYTHON_KEYWORDS.contains(&name) {
+        format!("{name}_")
+    } else {
+        name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cases() {
+        assert_eq!(camel("cmd_flag"), "CmdFlag");
+        assert_eq!(camel("tls"), "Tls");
+        assert_eq!(lower_camel("aio_pread_structured"), "aioPreadStructured");
+        assert_eq!(rust_ident("type"), "r#type");
+        assert_eq!(rust_ident("buf"), "buf");
+        assert_eq!(python_ident("from"), "from_");
+        assert!(is_c_keyword("int"));
+    }
+}

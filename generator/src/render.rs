@@ -1,0 +1,51 @@
+//! Tera set-up: every template is compiled into the binary, so rendering
+//! needs no files at run time and a test can render them all.
+
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+use crate::Error;
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../templates/", $name)))),*]
+    };
+}
+
+/// Every template, by path under `generator/templates/`.
+pub const TEMPLATES: &[(&str, &str)] = templates![
+    "rust/types.rs.tera",
+    "rust/dispatch.rs.tera",
+    "c/libnbd.h.tera",
+    "c/libnbd.map.tera",
+    "man/call.3.tera",
+    "man/overview.3.tera",
+];
+
+fn tera() -> &'static tera::Tera {
+    static TERA: OnceLock<tera::Tera> = OnceLock::new();
+    TERA.get_or_init(|| {
+        let mut t = tera::Tera::default();
+        t.autoescape_on(vec![]);
+        t.add_raw_templates(TEMPLATES.iter().copied())
+            .unwrap_or_else(|e| panic!("a built-in template does not parse: {e:?}"));
+        t
+    })
+}
+
+/// Render one template with a serializable view.
+pub fn render<T: Serialize>(template: &str, view: &T) -> Result<String, Error> {
+    let mut ctx = tera::Context::from_serialize(view)
+        .map_err(|e| Error(format!("{template}: cannot build the context: {e}")))?;
+    ctx.insert("do_not_edit", crate::DO_NOT_EDIT);
+    tera().render(template, &ctx).map_err(|e| {
+        let mut msg = format!("{template}: {e}");
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        Error(msg)
+    })
+}

@@ -1,0 +1,144 @@
+//! Each kind of broken api.yaml is refused with a message naming the item,
+//! the field and the problem, never a panic.
+
+mod common;
+
+/// Apply `edit` to the real api.yaml text and return the error message.
+fn broken(edit: impl Fn(&str) -> String) -> String {
+    let text = edit(&common::api_text());
+    match generator::parse(&text) {
+        Err(e) => e.to_string(),
+        Ok(api) => match generator::validate::validate(&api) {
+            Ok(()) => panic!("the broken description was accepted"),
+            Err(errs) => errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"),
+        },
+    }
+}
+
+fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "fixture text `{from}` not found in api.yaml");
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn unknown_field_names_the_entry() {
+    let msg = broken(|t| replace_once(t, "  - name: pread\n", "  - name: pread\n    colour: blue\n"));
+    assert!(msg.contains("pread") && msg.contains("colour"), "{msg}");
+}
+
+#[test]
+fn unknown_argument_kind() {
+    let msg = broken(|t| replace_once(t, "{ name: offset, kind: uint64 }", "{ name: offset, kind: uint65 }"));
+    assert!(msg.contains("unknown kind `uint65`"), "{msg}");
+}
+
+#[test]
+fn argument_missing_its_length() {
+    let msg = broken(|t| replace_once(t, "{ name: buf, kind: bytes_out, len: count }", "{ name: buf, kind: bytes_out }"));
+    assert!(msg.contains("needs the key `len`"), "{msg}");
+}
+
+#[test]
+fn argument_with_a_key_its_kind_does_not_take() {
+    let msg = broken(|t| replace_once(t, "{ name: offset, kind: uint64 }", "{ name: offset, kind: uint64, len: x }"));
+    assert!(msg.contains("does not take the key(s) len"), "{msg}");
+}
+
+#[test]
+fn unknown_state() {
+    let msg = broken(|t| replace_once(t, "permitted_states: [connected]", "permitted_states: [sleeping]"));
+    assert!(msg.contains("sleeping"), "{msg}");
+}
+
+#[test]
+fn see_also_must_resolve() {
+    let msg = broken(|t| replace_once(t, "see_also: [aio_pread,", "see_also: [no_such_call, aio_pread,"));
+    assert!(msg.contains("call pread: see_also: `no_such_call` is not a call"), "{msg}");
+}
+
+#[test]
+fn doc_references_must_resolve() {
+    let msg = broken(|t| replace_once(t, "Read `count` bytes", "See nbd_frobnicate(3). Read `count` bytes"));
+    assert!(msg.contains("call pread: longdesc: refers to nbd_frobnicate(3)"), "{msg}");
+}
+
+#[test]
+fn unknown_flag_set() {
+    let msg = broken(|t| replace_once(t, "flags: cmd_flag, permitted: [REQ_ONE]", "flags: cmd_flags, permitted: [REQ_ONE]"));
+    assert!(msg.contains("flag set `cmd_flags` is not defined"), "{msg}");
+}
+
+#[test]
+fn permitted_flag_outside_its_set() {
+    let msg = broken(|t| replace_once(t, "permitted: [REQ_ONE]", "permitted: [REQ_TWO]"));
+    assert!(msg.contains("`REQ_TWO` is not a flag of `cmd_flag`"), "{msg}");
+}
+
+#[test]
+fn default_outside_its_flag_set() {
+    let msg = broken(|t| replace_once(t, "default: [FIXED_NEWSTYLE, NO_ZEROES]", "default: [FIXED_NEWSTYLE, NO_ONES]"));
+    assert!(msg.contains("flags handshake_flag: default: `NO_ONES` is not a flag of this set"), "{msg}");
+}
+
+#[test]
+fn flag_values_must_be_single_bits() {
+    let msg = broken(|t| replace_once(t, "{ name: FUA, value: 0x01,", "{ name: FUA, value: 0x03,"));
+    assert!(msg.contains("0x3 is not a single bit"), "{msg}");
+}
+
+#[test]
+fn duplicate_call_names() {
+    let msg = broken(|t| replace_once(t, "  - name: aio_pread\n", "  - name: pread\n"));
+    assert!(msg.contains("call pread: name: defined more than once"), "{msg}");
+}
+
+#[test]
+fn empty_docs() {
+    let msg = broken(|t| replace_once(t, "shortdesc: read from the NBD server\n", "shortdesc: \"\"\n"));
+    assert!(msg.contains("call pread: shortdesc: is empty"), "{msg}");
+}
+
+#[test]
+fn bad_versions() {
+    let text = common::api_text();
+    let at = text.find("  - name: pread\n").unwrap();
+    let (head, tail) = text.split_at(at);
+    let edited = format!("{head}{}", tail.replacen("first_version: \"1.0\"", "first_version: \"1.3\"", 1));
+    let msg = match generator::validate::validate(&generator::parse(&edited).unwrap()) {
+        Err(errs) => errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"),
+        Ok(()) => panic!("accepted"),
+    };
+    assert!(msg.contains("call pread: first_version: `1.3` is not a stable libnbd release"), "{msg}");
+    // The synchronous call and its aio twin disagree now.
+    assert!(msg.contains("call aio_pread: first_version"), "{msg}");
+}
+
+#[test]
+fn missing_version() {
+    let text = common::api_text();
+    let at = text.find("  - name: pread\n").unwrap();
+    let (head, tail) = text.split_at(at);
+    let edited = format!("{head}{}", tail.replacen("    first_version: \"1.0\"\n", "", 1));
+    let msg = generator::parse(&edited).unwrap_err().to_string();
+    assert!(msg.contains("pread") && msg.contains("first_version"), "{msg}");
+}
+
+#[test]
+fn unknown_callback() {
+    let msg = broken(|t| replace_once(t, "{ name: extent, kind: closure, callback: extent }", "{ name: extent, kind: closure, callback: extant }"));
+    assert!(msg.contains("callback `extant` is not defined"), "{msg}");
+}
+
+#[test]
+fn optional_argument_of_a_kind_that_cannot_be_optional() {
+    let msg = broken(|t| {
+        replace_once(t, "{ name: flags, kind: flags, flags: cmd_flag, permitted: [REQ_ONE] }", "{ name: flags, kind: uint32 }")
+    });
+    assert!(msg.contains("cannot be optional"), "{msg}");
+}
+
+#[test]
+fn yaml_syntax_errors_are_reported_not_panicked() {
+    let msg = generator::parse("calls: [").unwrap_err().to_string();
+    assert!(msg.starts_with("api.yaml:"), "{msg}");
+}

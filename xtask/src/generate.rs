@@ -1,0 +1,137 @@
+//! `cargo xtask generate [--check]`: render every output from api.yaml,
+//! format Rust with rustfmt, and write only files whose text changed.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use generator::{Lang, Output};
+
+use crate::root;
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let check = match args {
+        [] => false,
+        [a] if a == "--check" => true,
+        _ => return Err(format!("generate takes only --check, not {args:?}")),
+    };
+    let root = root();
+    let api = generator::load(&root.join("api.yaml")).map_err(|e| e.to_string())?;
+    let outputs = generator::generate(&api).map_err(|e| e.to_string())?;
+    let mut stale = Vec::new();
+    let mut written = 0;
+    for out in &outputs {
+        let text = finish(out)?;
+        let path = root.join(&out.path);
+        let current = std::fs::read_to_string(&path).ok();
+        if current.as_deref() == Some(text.as_str()) {
+            continue;
+        }
+        if check {
+            stale.push(out.path.display().to_string());
+            continue;
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        written += 1;
+    }
+    let orphans = orphans(&root, &outputs);
+    if check {
+        if stale.is_empty() && orphans.is_empty() {
+            println!("generate --check: {} generated files are up to date", outputs.len());
+            return Ok(());
+        }
+        let mut msg = String::new();
+        for s in &stale {
+            msg.push_str(&format!("stale: {s}\n"));
+        }
+        for o in &orphans {
+            msg.push_str(&format!("no longer generated: {o}\n"));
+        }
+        msg.push_str("run `cargo xtask generate` and commit the result");
+        return Err(msg);
+    }
+    for o in &orphans {
+        let _ = std::fs::remove_file(root.join(o));
+    }
+    println!(
+        "generate: {} files, {written} written, {} removed",
+        outputs.len(),
+        orphans.len()
+    );
+    Ok(())
+}
+
+/// Files in generated-only folders that no output produces any more.
+fn orphans(root: &Path, outputs: &[Output]) -> Vec<String> {
+    let dirs = ["core/src/generated", "docs/man"];
+    let mut found = Vec::new();
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(root.join(d)) else { continue };
+        for e in entries.flatten() {
+            let rel = format!("{d}/{}", e.file_name().to_string_lossy());
+            let known = outputs.iter().any(|o| o.path.to_string_lossy() == rel);
+            let hand_written = rel.ends_with("/mod.rs");
+            if !known && !hand_written && e.path().is_file() {
+                found.push(rel);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The final text of an output: formatted when it is Rust.
+fn finish(out: &Output) -> Result<String, String> {
+    match out.lang {
+        Lang::Rust => rustfmt(&out.text).map_err(|e| format!("{}: {e}", out.path.display())),
+        _ => Ok(out.text.clone()),
+    }
+}
+
+fn rustfmt(text: &str) -> Result<String, String> {
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2021", "--emit", "stdout", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run rustfmt: {e}"))?;
+    let mut stdin = child.stdin.take().ok_or("rustfmt has no stdin")?;
+    let input = text.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().map_err(|e| format!("rustfmt: {e}"))?;
+    let _ = writer.join();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("rustfmt rejected the generated code:\n{err}"));
+    }
+    String::from_utf8(out.stdout).map_err(|e| format!("rustfmt output: {e}"))
+}
+
+/// Validate a file of call entries (a fragment of the `calls:` list) with
+/// the enums, flags and callbacks of api.yaml.
+pub fn check_fragment(args: &[String]) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Fragment {
+        calls: Vec<generator::model::Call>,
+    }
+    let [file] = args else {
+        return Err("check-fragment takes one file".into());
+    };
+    let root = root();
+    let base = std::fs::read_to_string(root.join("api.yaml")).map_err(|e| e.to_string())?;
+    let mut api = generator::parse(&base).map_err(|e| e.to_string())?;
+    let frag = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    let frag: Fragment = serde_yaml::from_str(&format!("calls:\n{frag}")).map_err(|e| format!("{file}: {e}"))?;
+    let names: Vec<String> = frag.calls.iter().map(|c| c.name.clone()).collect();
+    api.calls.retain(|c| !names.contains(&c.name));
+    api.calls.extend(frag.calls);
+    generator::validate::validate(&api).map_err(|errs| {
+        errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+    })?;
+    println!("{file}: {} calls parse and validate", names.len());
+    Ok(())
+}

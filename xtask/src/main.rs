@@ -1,0 +1,48 @@
+//! Project tasks: `cargo xtask <command>`.
+
+mod checks;
+mod deps;
+mod generate;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  generate [--check]        write every file generated from api.yaml
+                            (--check: change nothing, list stale files, fail if any)
+  check-fragment FILE       validate a fragment of call entries against the model
+  test [--no-install] [--only STEP]
+                            install what tests need, run every suite, print `N passed, M failed`
+";
+
+/// The repository root (the parent of xtask/).
+pub fn root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("generate") => generate::run(&args[1..]),
+        Some("check-fragment") => generate::check_fragment(&args[1..]),
+        Some("test") => test::run(&args[1..]),
+        Some("help") | Some("--help") | Some("-h") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+        None => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("xtask: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! `cargo xtask test`: install what the tests need, then run every suite
+//! and end with one line `N passed, M failed`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::deps;
+use crate::root;
+
+/// Tallies of the whole run.
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    failed_steps: Vec<String>,
+}
+
+/// The outcome of one step: how many tests passed and failed in it.
+pub(crate) struct Outcome {
+    passed: u64,
+    failed: u64,
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut skip_install = false;
+    let mut only: Option<String> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--no-install" => skip_install = true,
+            "--only" => only = it.next().cloned(),
+            other => return Err(format!("test: unknown option `{other}`")),
+        }
+    }
+    let root = root();
+    let logs = root.join("target/xtask-logs");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
+
+    if !skip_install {
+        deps::ensure_test_deps()?;
+    }
+
+    let mut tally = Tally::default();
+    let steps: Vec<(&str, Box<dyn Fn(&Path) -> Result<Outcome, String>>)> = vec![
+        ("generate-check", Box::new(|log| single(cmd_cargo(&["xtask", "generate", "--check"]), log))),
+        ("cargo-build", Box::new(|log| single(cmd_cargo(&["build", "--workspace", "--all-targets"]), log))),
+        ("cargo-test", Box::new(cargo_tests)),
+        ("c-header", Box::new(|log| crate::checks::header(log))),
+        ("man-lint", Box::new(|log| crate::checks::man_pages(log))),
+    ];
+    for (name, step) in steps {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        let log = logs.join(format!("{name}.log"));
+        let _ = std::fs::remove_file(&log);
+        println!("==> {name}");
+        let start = Instant::now();
+        let result = step(&log);
+        let secs = start.elapsed().as_secs_f64();
+        match result {
+            Ok(o) if o.failed == 0 => {
+                println!("    ok: {} passed ({secs:.1} s)", o.passed);
+                tally.passed += o.passed;
+            }
+            Ok(o) => {
+                println!("    FAILED: {} passed, {} failed ({secs:.1} s)", o.passed, o.failed);
+                tally.passed += o.passed;
+                tally.failed += o.failed;
+                tally.failed_steps.push(name.to_string());
+                show_tail(&log);
+            }
+            Err(e) => {
+                println!("    FAILED: {e} ({secs:.1} s)");
+                tally.failed += 1;
+                tally.failed_steps.push(name.to_string());
+                show_tail(&log);
+            }
+        }
+    }
+    if !tally.failed_steps.is_empty() {
+        println!("failed steps: {}", tally.failed_steps.join(", "));
+    }
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    if tally.failed == 0 {
+        Ok(())
+    } else {
+        Err("some tests failed".into())
+    }
+}
+
+fn show_tail(log: &Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(40);
+    println!("    --- last lines of {} ---", log.display());
+    for l in &lines[from..] {
+        println!("    | {l}");
+    }
+}
+
+pub fn cmd_cargo(args: &[&str]) -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.args(args).current_dir(root());
+    c
+}
+
+/// Run a command with its output appended to `log`; true when it succeeded.
+pub fn run_logged(mut cmd: Command, log: &Path) -> Result<bool, String> {
+    use std::io::Write;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut f2 = file.try_clone().map_err(|e| e.to_string())?;
+    let _ = writeln!(f2, "$ {:?}", cmd);
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().map_err(|e| e.to_string())?)
+        .stderr(file)
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    Ok(status.success())
+}
+
+/// A step that is one test.
+fn single(cmd: Command, log: &Path) -> Result<Outcome, String> {
+    if run_logged(cmd, log)? {
+        Ok(Outcome { passed: 1, failed: 0 })
+    } else {
+        Ok(Outcome { passed: 0, failed: 1 })
+    }
+}
+
+/// The workspace's cargo tests, counted test by test.
+fn cargo_tests(log: &Path) -> Result<Outcome, String> {
+    let ok = run_logged(cmd_cargo(&["test", "--workspace", "--no-fail-fast"]), log)?;
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let (mut passed, mut failed) = (0, 0);
+    for line in text.lines() {
+        // "test result: ok. 12 passed; 0 failed; 0 ignored; ..."
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            for part in rest.split(';') {
+                let words: Vec<&str> = part.split_whitespace().collect();
+                if let [.., n, what] = words.as_slice() {
+                    let n: u64 = n.parse().unwrap_or(0);
+                    match *what {
+                        "passed" => passed += n,
+                        "failed" => failed += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    if !ok && failed == 0 {
+        failed = 1; // a build failure or a crash outside any test
+    }
+    Ok(Outcome { passed, failed })
+}
+
+pub(crate) fn outcome(passed: u64, failed: u64) -> Result<Outcome, String> {
+    Ok(Outcome { passed, failed })
+}
+
+pub(crate) type StepResult = Result<Outcome, String>;
+
+#[allow(dead_code)]
+pub(crate) fn target_dir() -> PathBuf {
+    root().join("target")
+}
