@@ -349,6 +349,14 @@ pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
     };
     Ok(vec![
         Output {
+            path: "core/src/generated/mod.rs".into(),
+            lang: Lang::Rust,
+            text: format!(
+                "// {}\n\n//! The layer generated from api.yaml: see docs/core-contract.md.\n\npub mod dispatch;\npub mod types;\n",
+                crate::DO_NOT_EDIT
+            ),
+        },
+        Output {
             path: "core/src/generated/types.rs".into(),
             lang: Lang::Rust,
             text: render("rust/types.rs.tera", &types)?,

@@ -15,6 +15,8 @@ mod backend_man;
 mod backend_rust;
 
 use std::fmt;
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::path::{Path, PathBuf};
 
 pub use model::Api;
@@ -102,3 +104,33 @@ pub fn generate(api: &Api) -> Result<Vec<Output>, Error> {
     out.extend(backend_man::outputs(api)?);
     Ok(out)
 }
+
+/// The final text of an output: formatted when it is Rust.
+pub fn finish(out: &Output) -> Result<String, Error> {
+    match out.lang {
+        Lang::Rust => rustfmt(&out.text).map_err(|e| Error(format!("{}: {e}", out.path.display()))),
+        _ => Ok(out.text.clone()),
+    }
+}
+
+/// Format Rust source with rustfmt (edition 2021).
+pub fn rustfmt(text: &str) -> Result<String, String> {
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2021", "--emit", "stdout", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run rustfmt: {e}"))?;
+    let mut stdin = child.stdin.take().ok_or("rustfmt has no stdin")?;
+    let input = text.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().map_err(|e| format!("rustfmt: {e}"))?;
+    let _ = writer.join();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("rustfmt rejected the generated code:\n{err}"));
+    }
+    String::from_utf8(out.stdout).map_err(|e| format!("rustfmt output: {e}"))
+}
+

@@ -66,3 +66,17 @@ fn every_template_renders_against_the_real_api() {
         assert!(o.text.contains(generator::DO_NOT_EDIT), "{} lacks the do-not-edit line", o.path.display());
     }
 }
+
+#[test]
+fn committed_generated_files_are_up_to_date() {
+    let api = common::api();
+    let mut stale = Vec::new();
+    for out in generator::generate(&api).unwrap() {
+        let want = generator::finish(&out).unwrap();
+        let have = std::fs::read_to_string(common::root().join(&out.path)).unwrap_or_default();
+        if want != have {
+            stale.push(out.path.display().to_string());
+        }
+    }
+    assert!(stale.is_empty(), "stale generated files (run `cargo xtask generate`): {stale:?}");
+}

@@ -1,11 +1,9 @@
 //! `cargo xtask generate [--check]`: render every output from api.yaml,
 //! format Rust with rustfmt, and write only files whose text changed.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use generator::{Lang, Output};
+use generator::Output;
 
 use crate::root;
 
@@ -21,7 +19,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut stale = Vec::new();
     let mut written = 0;
     for out in &outputs {
-        let text = finish(out)?;
+        let text = generator::finish(out).map_err(|e| e.to_string())?;
         let path = root.join(&out.path);
         let current = std::fs::read_to_string(&path).ok();
         if current.as_deref() == Some(text.as_str()) {
@@ -73,42 +71,13 @@ fn orphans(root: &Path, outputs: &[Output]) -> Vec<String> {
         for e in entries.flatten() {
             let rel = format!("{d}/{}", e.file_name().to_string_lossy());
             let known = outputs.iter().any(|o| o.path.to_string_lossy() == rel);
-            let hand_written = rel.ends_with("/mod.rs");
-            if !known && !hand_written && e.path().is_file() {
+            if !known && e.path().is_file() {
                 found.push(rel);
             }
         }
     }
     found.sort();
     found
-}
-
-/// The final text of an output: formatted when it is Rust.
-fn finish(out: &Output) -> Result<String, String> {
-    match out.lang {
-        Lang::Rust => rustfmt(&out.text).map_err(|e| format!("{}: {e}", out.path.display())),
-        _ => Ok(out.text.clone()),
-    }
-}
-
-fn rustfmt(text: &str) -> Result<String, String> {
-    let mut child = Command::new("rustfmt")
-        .args(["--edition", "2021", "--emit", "stdout", "--quiet"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run rustfmt: {e}"))?;
-    let mut stdin = child.stdin.take().ok_or("rustfmt has no stdin")?;
-    let input = text.to_string();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().map_err(|e| format!("rustfmt: {e}"))?;
-    let _ = writer.join();
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("rustfmt rejected the generated code:\n{err}"));
-    }
-    String::from_utf8(out.stdout).map_err(|e| format!("rustfmt output: {e}"))
 }
 
 /// Validate a file of call entries (a fragment of the `calls:` list) with

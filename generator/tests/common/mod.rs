@@ -1,4 +1,5 @@
 //! Shared helpers for the generator's tests.
+#![allow(dead_code)] // each test file uses a different subset
 
 use std::path::PathBuf;
 
