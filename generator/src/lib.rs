@@ -11,7 +11,9 @@ mod render;
 pub mod validate;
 
 mod backend_c;
+mod backend_c_exports;
 mod backend_man;
+mod backend_python;
 mod backend_rust;
 
 use std::fmt;
@@ -102,6 +104,8 @@ pub fn generate(api: &Api) -> Result<Vec<Output>, Error> {
     out.extend(backend_rust::outputs(api)?);
     out.extend(backend_c::outputs(api)?);
     out.extend(backend_man::outputs(api)?);
+    out.extend(backend_c_exports::outputs(api)?);
+    out.extend(backend_python::outputs(api)?);
     Ok(out)
 }
 
