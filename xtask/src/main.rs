@@ -1,6 +1,7 @@
 //! Project tasks: `cargo xtask <command>`.
 
 mod checks;
+mod demo;
 mod deps;
 mod generate;
 mod test;
@@ -15,6 +16,7 @@ commands:
   generate [--check]        write every file generated from api.yaml
                             (--check: change nothing, list stale files, fail if any)
   check-fragment FILE       validate a fragment of call entries against the model
+  demo [--uri URI]          build everything and run the same program from every language
   test [--no-install] [--only STEP]
                             install what tests need, run every suite, print `N passed, M failed`
 ";
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Some("generate") => generate::run(&args[1..]),
         Some("check-fragment") => generate::check_fragment(&args[1..]),
         Some("test") => test::run(&args[1..]),
+        Some("demo") => demo::run(&args[1..]),
         Some("help") | Some("--help") | Some("-h") => {
             print!("{USAGE}");
             Ok(())

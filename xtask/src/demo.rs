@@ -1,0 +1,219 @@
+//! `cargo xtask demo [--uri URI]`: build everything, run the same short
+//! program from every language against a real NBD server, and print what
+//! each one saw side by side.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::root;
+use crate::test::cmd_cargo;
+
+/// One language's run of the demo.
+struct Run {
+    language: String,
+    result: Result<Value, String>,
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let uri = match args {
+        [] => None,
+        [flag, uri] if flag == "--uri" => Some(uri.clone()),
+        _ => return Err("demo takes only --uri URI".into()),
+    };
+    if uri.is_none() && !have("nbdkit") {
+        crate::deps::ensure_packages(&["nbdkit"])?;
+    }
+    step("generating from api.yaml");
+    status(cmd_cargo(&["xtask", "generate"]))?;
+
+    let mut runs = Vec::new();
+    runs.push(rust(uri.as_deref()));
+    if root().join("bindings/c/Cargo.toml").exists() {
+        runs.push(c(uri.as_deref()));
+    }
+    if root().join("bindings/python/pyproject.toml").exists() {
+        runs.push(python(uri.as_deref()));
+    }
+    print_table(&runs);
+    if runs.iter().any(|r| r.result.is_err()) {
+        return Err("a language's demo failed (see above)".into());
+    }
+    Ok(())
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
+}
+
+fn step(what: &str) {
+    println!("==> {what}");
+}
+
+fn status(mut cmd: Command) -> Result<(), String> {
+    let s = cmd.status().map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if s.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed"))
+    }
+}
+
+/// Run a demo program and parse the JSON object it prints.
+fn capture(language: &str, mut cmd: Command) -> Run {
+    let result = cmd
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))
+        .and_then(|o| {
+            if !o.status.success() {
+                return Err(String::from_utf8_lossy(&o.stderr).trim().to_string());
+            }
+            let text = String::from_utf8_lossy(&o.stdout);
+            serde_json::from_str(text.trim()).map_err(|e| format!("bad output ({e}): {text}"))
+        });
+    Run { language: language.to_string(), result }
+}
+
+fn with_uri(mut cmd: Command, uri: Option<&str>) -> Command {
+    if let Some(u) = uri {
+        cmd.arg(u);
+    }
+    cmd
+}
+
+fn rust(uri: Option<&str>) -> Run {
+    step("Rust: building the demo example");
+    if let Err(e) = status(cmd_cargo(&["build", "--release", "-p", "nbd-core", "--example", "demo"])) {
+        return Run { language: "Rust".into(), result: Err(e) };
+    }
+    let exe = root().join("target/release/examples/demo");
+    capture("Rust", with_uri(Command::new(exe), uri))
+}
+
+fn c(uri: Option<&str>) -> Run {
+    let fail = |e: String| Run { language: "C".into(), result: Err(e) };
+    step("C: building libnbd.so.0 and installing it under target/demo-install");
+    let prefix = root().join("target/demo-install");
+    let prefix_s = prefix.to_string_lossy().into_owned();
+    if let Err(e) = status(cmd_cargo(&["xtask", "install", "--prefix", &prefix_s])) {
+        return fail(e);
+    }
+    let exe = root().join("target/demo-c");
+    let pc = prefix.join("lib/pkgconfig");
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "libnbd"])
+        .env("PKG_CONFIG_PATH", &pc)
+        .output();
+    let flags = match flags {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        Ok(o) => return fail(format!("pkg-config: {}", String::from_utf8_lossy(&o.stderr))),
+        Err(e) => return fail(format!("cannot run pkg-config: {e}")),
+    };
+    let mut cc = Command::new("cc");
+    cc.arg("-o").arg(&exe).arg(root().join("tests/demo/demo.c")).args(flags.split_whitespace());
+    if let Err(e) = status(cc) {
+        return fail(e);
+    }
+    let mut cmd = with_uri(Command::new(&exe), uri);
+    cmd.env("LD_LIBRARY_PATH", prefix.join("lib"));
+    capture("C", cmd)
+}
+
+fn python(uri: Option<&str>) -> Run {
+    let fail = |e: String| Run { language: "Python".into(), result: Err(e) };
+    step("Python: pip install ./bindings/python into target/demo-venv");
+    let venv = root().join("target/demo-venv");
+    if !venv.join("bin/python").exists() {
+        if let Err(e) = status({
+            let mut c = Command::new("python3");
+            c.args(["-m", "venv"]).arg(&venv);
+            c
+        }) {
+            return fail(e);
+        }
+    }
+    let py = venv.join("bin/python");
+    let mut pip = Command::new(&py);
+    pip.args(["-m", "pip", "install", "-q"]).arg(root().join("bindings/python"));
+    if let Err(e) = status(pip) {
+        return fail(e);
+    }
+    let mut cmd = Command::new(&py);
+    cmd.arg(root().join("tests/demo/demo.py"));
+    capture("Python", with_uri(cmd, uri))
+}
+
+/// Rows of the table: a label and how to show each language's value.
+fn rows(v: &Value) -> Vec<(String, String)> {
+    let mut out = vec![
+        ("size".to_string(), v["size"].to_string()),
+        ("write+read pattern".to_string(), v["pattern"].as_str().unwrap_or("?").to_string()),
+    ];
+    if let Some(flags) = v["flags"].as_object() {
+        for (k, val) in flags {
+            out.push((k.clone(), val.to_string()));
+        }
+    }
+    let extents = v["extents"].as_array().map(|a| {
+        a.iter()
+            .map(|e| format!("{}:{}", e[0], e[1]))
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    out.push(("block status (len:flags)".to_string(), extents.unwrap_or_default()));
+    let exports = v["exports"].as_array().map(|a| {
+        a.iter().map(|e| format!("{:?}", e.as_str().unwrap_or(""))).collect::<Vec<_>>().join(" ")
+    });
+    out.push(("exports (opt mode)".to_string(), exports.unwrap_or_default()));
+    out
+}
+
+fn print_table(runs: &[Run]) {
+    let columns: Vec<Vec<(String, String)>> = runs
+        .iter()
+        .map(|r| match &r.result {
+            Ok(v) => rows(v),
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    let labels: Vec<String> = columns.iter().find(|c| !c.is_empty()).map(|c| c.iter().map(|(l, _)| l.clone()).collect()).unwrap_or_default();
+    let label_w = labels.iter().map(|l| l.len()).max().unwrap_or(0).max(8);
+    let col_w: Vec<usize> = runs
+        .iter()
+        .zip(&columns)
+        .map(|(r, c)| c.iter().map(|(_, v)| v.len()).max().unwrap_or(0).max(r.language.len()).max(6))
+        .collect();
+    println!();
+    print!("{:label_w$}", "");
+    for (r, w) in runs.iter().zip(&col_w) {
+        print!(" | {:w$}", r.language);
+    }
+    println!();
+    println!("{}", "-".repeat(label_w + col_w.iter().map(|w| w + 3).sum::<usize>()));
+    for (i, label) in labels.iter().enumerate() {
+        print!("{label:label_w$}");
+        for (c, w) in columns.iter().zip(&col_w) {
+            let v = c.get(i).map(|(_, v)| v.as_str()).unwrap_or("");
+            print!(" | {v:w$}");
+        }
+        println!();
+    }
+    for r in runs {
+        if let Err(e) = &r.result {
+            println!("{}: FAILED: {e}", r.language);
+        }
+    }
+    let ok: Vec<&Value> = runs.iter().filter_map(|r| r.result.as_ref().ok()).collect();
+    if ok.len() > 1 {
+        let same = ok.windows(2).all(|w| strip_language(w[0]) == strip_language(w[1]));
+        println!("\n{}", if same { "Every language saw the same." } else { "The languages disagree (see above)." });
+    }
+}
+
+fn strip_language(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("language");
+    }
+    v
+}
