@@ -16,7 +16,7 @@ pub struct AioBuffer {
 struct Inner {
     ptr: *mut u8,
     len: usize,
-    owner: Option<Box<[u8]>>,
+    _owner: Option<Box<[u8]>>,
     /// Keeps foreign owners (a Python object, a Node Buffer) alive.
     _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -39,7 +39,7 @@ impl AioBuffer {
         let mut owner = v.into_boxed_slice();
         let ptr = owner.as_mut_ptr();
         let len = owner.len();
-        AioBuffer { inner: Arc::new(Inner { ptr, len, owner: Some(owner), _keep: None }) }
+        AioBuffer { inner: Arc::new(Inner { ptr, len, _owner: Some(owner), _keep: None }) }
     }
 
     /// A buffer over memory that someone else owns.
@@ -49,7 +49,7 @@ impl AioBuffer {
     /// clone of the returned buffer has been dropped, and nobody else may
     /// access it while a command using it is in flight.
     pub unsafe fn from_raw_parts(ptr: *mut u8, len: usize) -> AioBuffer {
-        AioBuffer { inner: Arc::new(Inner { ptr, len, owner: None, _keep: None }) }
+        AioBuffer { inner: Arc::new(Inner { ptr, len, _owner: None, _keep: None }) }
     }
 
     /// Like `from_raw_parts`, also keeping `keep` alive as long as the buffer.
@@ -61,7 +61,7 @@ impl AioBuffer {
         len: usize,
         keep: Box<dyn std::any::Any + Send + Sync>,
     ) -> AioBuffer {
-        AioBuffer { inner: Arc::new(Inner { ptr, len, owner: None, _keep: Some(keep) }) }
+        AioBuffer { inner: Arc::new(Inner { ptr, len, _owner: None, _keep: Some(keep) }) }
     }
 
     pub fn len(&self) -> usize {
@@ -70,6 +70,12 @@ impl AioBuffer {
 
     pub fn is_empty(&self) -> bool {
         self.inner.len == 0
+    }
+
+    /// Whether another clone of this buffer exists (the engine still
+    /// holds it).
+    pub(crate) fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.inner) > 1
     }
 
     /// The start of the memory.

@@ -1,0 +1,107 @@
+//! The aio control calls: the socket and direction for an event loop,
+//! notifications, states, command completion, and nbd_poll.
+
+use std::os::fd::RawFd;
+
+use crate::driver::poll::poll_once;
+use crate::generated::types::PublicState;
+use crate::handle::{Handle, Inner};
+use crate::{Error, Result};
+
+impl Handle {
+    pub(crate) fn do_aio_get_direction(&self) -> u32 {
+        self.direction_unlocked()
+    }
+
+    pub(crate) fn do_aio_is_created(&self) -> bool {
+        self.state_unlocked() == PublicState::Created
+    }
+
+    pub(crate) fn do_aio_is_connecting(&self) -> bool {
+        self.state_unlocked() == PublicState::Connecting
+    }
+
+    pub(crate) fn do_aio_is_negotiating(&self) -> bool {
+        self.state_unlocked() == PublicState::Negotiating
+    }
+
+    pub(crate) fn do_aio_is_ready(&self) -> bool {
+        self.state_unlocked() == PublicState::Connected && !self.processing_unlocked()
+    }
+
+    pub(crate) fn do_aio_is_processing(&self) -> bool {
+        self.state_unlocked() == PublicState::Connected && self.processing_unlocked()
+    }
+
+    pub(crate) fn do_aio_is_dead(&self) -> bool {
+        self.state_unlocked() == PublicState::Dead
+    }
+
+    pub(crate) fn do_aio_is_closed(&self) -> bool {
+        self.state_unlocked() == PublicState::Closed
+    }
+}
+
+impl Inner {
+    pub(crate) fn do_aio_get_fd(&mut self) -> Result<RawFd> {
+        self.conn
+            .as_ref()
+            .and_then(|c| c.fd())
+            .ok_or_else(|| Error::new(libc::EINVAL, "connection is not in a connected state"))
+    }
+
+    /// Shared by notify_read and notify_write.
+    fn notify(&mut self, readable: bool, writable: bool, what: &str) -> Result<()> {
+        let state = self.public_state();
+        let conn = self
+            .conn
+            .as_mut()
+            .filter(|c| c.fd().is_some())
+            .ok_or_else(|| Error::new(libc::EINVAL, format!("{what} event is invalid in state {}", state.name())))?;
+        let r = conn.on_ready(readable, writable).map(drop);
+        self.after_step();
+        r
+    }
+
+    pub(crate) fn do_aio_notify_read(&mut self) -> Result<()> {
+        self.notify(true, false, "read")
+    }
+
+    pub(crate) fn do_aio_notify_write(&mut self) -> Result<()> {
+        self.notify(false, true, "write")
+    }
+
+    pub(crate) fn do_aio_command_completed(&mut self, cookie: u64) -> Result<bool> {
+        if cookie == 0 {
+            return Err(Error::new(libc::EINVAL, "invalid aio cookie 0"));
+        }
+        let conn = self.conn_mut()?;
+        let r = conn.machine.command_completed(cookie);
+        self.after_step();
+        r
+    }
+
+    pub(crate) fn do_aio_peek_command_completed(&mut self) -> Result<i64> {
+        let conn = self.conn()?;
+        let cookie = conn.machine.peek_command_completed()?;
+        i64::try_from(cookie).map_err(|_| Error::new(libc::EOVERFLOW, "cookie out of range"))
+    }
+
+    pub(crate) fn do_aio_in_flight(&mut self) -> Result<i32> {
+        Ok(i32::try_from(self.conn()?.machine.in_flight()).unwrap_or(i32::MAX))
+    }
+
+    pub(crate) fn do_poll(&mut self, timeout: i32) -> Result<i32> {
+        self.do_poll2(-1, timeout)
+    }
+
+    pub(crate) fn do_poll2(&mut self, fd: RawFd, timeout: i32) -> Result<i32> {
+        let state = self.public_state();
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Error::new(libc::EINVAL, format!("nothing to poll for in state {}", state.name())));
+        };
+        let r = poll_once(conn, fd, timeout);
+        self.after_step();
+        r
+    }
+}

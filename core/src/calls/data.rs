@@ -1,0 +1,302 @@
+//! Data commands: the synchronous calls (which lend the caller's buffer
+//! to the machine for exactly as long as the call lasts) and the aio
+//! calls (which hand over an owned `AioBuffer`).
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use crate::driver::blocking::run_until;
+use crate::generated::types::{
+    ChunkCallback, CmdFlag, CompletionCallback, Extent64Callback, ExtentCallback,
+};
+use crate::handle::Inner;
+use crate::protocol::{Command, CommandKind, ExtentSink};
+use crate::{AioBuffer, Error, Result};
+
+fn filter(contexts: &[&str]) -> Option<Vec<String>> {
+    Some(contexts.iter().map(|c| c.to_string()).collect())
+}
+
+impl Inner {
+    /// Queue a command and try to send it at once (as libnbd does, so an
+    /// event loop waiting only for replies still sees it go out).
+    pub(crate) fn submit(&mut self, cmd: Command) -> Result<u64> {
+        let conn = self.conn_mut()?;
+        let r = conn.machine.start_command(cmd);
+        if r.is_ok() {
+            // A send failure kills the connection, which fails the command;
+            // the caller learns that from the command, as with libnbd.
+            let _ = conn.flush();
+        }
+        self.after_step();
+        r
+    }
+
+    /// Run until command `cookie` completes, retire it, and return its
+    /// result.
+    pub(crate) fn wait_command(&mut self, cookie: u64) -> Result<()> {
+        let conn = self.conn_mut()?;
+        let mut result = None;
+        let r = run_until(conn, |m| match m.command_completed(cookie) {
+            Ok(false) => false,
+            Ok(true) => {
+                result = Some(Ok(()));
+                true
+            }
+            Err(e) => {
+                result = Some(Err(e));
+                true
+            }
+        });
+        let dead = conn.dead_error();
+        self.after_step();
+        match (result, r) {
+            (Some(res), _) => res,
+            (None, Err(e)) => Err(e),
+            (None, Ok(())) => Err(dead),
+        }
+    }
+
+    fn run_command(&mut self, cmd: Command) -> Result<()> {
+        let cookie = self.submit(cmd)?;
+        self.wait_command(cookie)
+    }
+
+    /// Lend `len` bytes at `ptr` to the machine as an `AioBuffer` for the
+    /// duration of `f`, and make sure the machine holds no reference to
+    /// them afterwards, even if `f` fails or a callback panics.
+    fn with_lent_buffer<R>(
+        &mut self,
+        ptr: *mut u8,
+        len: usize,
+        f: impl FnOnce(&mut Inner, AioBuffer) -> Result<R>,
+    ) -> Result<R> {
+        // SAFETY: `ptr` comes from a slice borrowed for this whole call.
+        // Every clone of the buffer is gone before we return: `f` waits for
+        // the command to retire, and on any other path the check below
+        // throws the machine (and with it every clone) away.
+        let buf = unsafe { AioBuffer::from_raw_parts(ptr, len) };
+        let probe = buf.clone();
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(self, buf)));
+        if probe.is_shared() {
+            self.scrap_connection(Error::new(
+                libc::EIO,
+                "a synchronous command was abandoned before it completed; the connection was closed",
+            ));
+        }
+        if probe.is_shared() {
+            // Returning would leave the machine able to touch memory the
+            // caller is about to reuse; there is no safe way on.
+            eprintln!("libnbd: internal error: buffer still referenced after a synchronous command");
+            std::process::abort();
+        }
+        match outcome {
+            Ok(r) => r,
+            Err(panic) => resume_unwind(panic),
+        }
+    }
+
+    /// Throw the connection's machine away (dropping every command, its
+    /// buffers and callbacks) and leave the handle dead.
+    fn scrap_connection(&mut self, err: Error) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.replace_machine(self.settings.config.clone());
+            conn.fail(err);
+        }
+        self.after_step();
+    }
+
+    // ---- synchronous ----
+
+    pub(crate) fn do_pread(&mut self, buf: &mut [u8], offset: u64, flags: CmdFlag) -> Result<()> {
+        self.with_lent_buffer(buf.as_mut_ptr(), buf.len(), |inner, buf| {
+            inner.run_command(Command { kind: CommandKind::Read { buf, offset, chunk: None }, flags, completion: None })
+        })
+    }
+
+    pub(crate) fn do_pread_structured(
+        &mut self,
+        buf: &mut [u8],
+        offset: u64,
+        chunk: ChunkCallback,
+        flags: CmdFlag,
+    ) -> Result<()> {
+        self.with_lent_buffer(buf.as_mut_ptr(), buf.len(), |inner, buf| {
+            inner.run_command(Command {
+                kind: CommandKind::Read { buf, offset, chunk: Some(chunk) },
+                flags,
+                completion: None,
+            })
+        })
+    }
+
+    pub(crate) fn do_pwrite(&mut self, buf: &[u8], offset: u64, flags: CmdFlag) -> Result<()> {
+        // The machine only reads from a write's buffer.
+        self.with_lent_buffer(buf.as_ptr() as *mut u8, buf.len(), |inner, buf| {
+            inner.run_command(Command { kind: CommandKind::Write { buf, offset }, flags, completion: None })
+        })
+    }
+
+    pub(crate) fn do_flush(&mut self, flags: CmdFlag) -> Result<()> {
+        self.run_command(Command { kind: CommandKind::Flush, flags, completion: None })
+    }
+
+    pub(crate) fn do_trim(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
+        self.run_command(Command { kind: CommandKind::Trim { count, offset }, flags, completion: None })
+    }
+
+    pub(crate) fn do_cache(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
+        self.run_command(Command { kind: CommandKind::Cache { count, offset }, flags, completion: None })
+    }
+
+    pub(crate) fn do_zero(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
+        self.run_command(Command { kind: CommandKind::Zero { count, offset }, flags, completion: None })
+    }
+
+    pub(crate) fn do_block_status(
+        &mut self,
+        count: u64,
+        offset: u64,
+        extent: ExtentCallback,
+        flags: CmdFlag,
+    ) -> Result<()> {
+        let kind = CommandKind::BlockStatus { count, offset, sink: ExtentSink::Narrow(extent), filter: None };
+        self.run_command(Command { kind, flags, completion: None })
+    }
+
+    pub(crate) fn do_block_status_64(
+        &mut self,
+        count: u64,
+        offset: u64,
+        extent64: Extent64Callback,
+        flags: CmdFlag,
+    ) -> Result<()> {
+        let kind = CommandKind::BlockStatus { count, offset, sink: ExtentSink::Wide(extent64), filter: None };
+        self.run_command(Command { kind, flags, completion: None })
+    }
+
+    pub(crate) fn do_block_status_filter(
+        &mut self,
+        count: u64,
+        offset: u64,
+        contexts: &[&str],
+        extent64: Extent64Callback,
+        flags: CmdFlag,
+    ) -> Result<()> {
+        let kind = CommandKind::BlockStatus {
+            count,
+            offset,
+            sink: ExtentSink::Wide(extent64),
+            filter: filter(contexts),
+        };
+        self.run_command(Command { kind, flags, completion: None })
+    }
+
+    // ---- asynchronous ----
+
+    pub(crate) fn do_aio_pread(
+        &mut self,
+        buf: AioBuffer,
+        offset: u64,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        self.submit(Command { kind: CommandKind::Read { buf, offset, chunk: None }, flags, completion })
+    }
+
+    pub(crate) fn do_aio_pread_structured(
+        &mut self,
+        buf: AioBuffer,
+        offset: u64,
+        chunk: ChunkCallback,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        self.submit(Command { kind: CommandKind::Read { buf, offset, chunk: Some(chunk) }, flags, completion })
+    }
+
+    pub(crate) fn do_aio_pwrite(
+        &mut self,
+        buf: AioBuffer,
+        offset: u64,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        self.submit(Command { kind: CommandKind::Write { buf, offset }, flags, completion })
+    }
+
+    pub(crate) fn do_aio_flush(&mut self, completion: Option<CompletionCallback>, flags: CmdFlag) -> Result<u64> {
+        self.submit(Command { kind: CommandKind::Flush, flags, completion })
+    }
+
+    pub(crate) fn do_aio_trim(
+        &mut self,
+        count: u64,
+        offset: u64,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        self.submit(Command { kind: CommandKind::Trim { count, offset }, flags, completion })
+    }
+
+    pub(crate) fn do_aio_cache(
+        &mut self,
+        count: u64,
+        offset: u64,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        self.submit(Command { kind: CommandKind::Cache { count, offset }, flags, completion })
+    }
+
+    pub(crate) fn do_aio_zero(
+        &mut self,
+        count: u64,
+        offset: u64,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        self.submit(Command { kind: CommandKind::Zero { count, offset }, flags, completion })
+    }
+
+    pub(crate) fn do_aio_block_status(
+        &mut self,
+        count: u64,
+        offset: u64,
+        extent: ExtentCallback,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        let kind = CommandKind::BlockStatus { count, offset, sink: ExtentSink::Narrow(extent), filter: None };
+        self.submit(Command { kind, flags, completion })
+    }
+
+    pub(crate) fn do_aio_block_status_64(
+        &mut self,
+        count: u64,
+        offset: u64,
+        extent64: Extent64Callback,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        let kind = CommandKind::BlockStatus { count, offset, sink: ExtentSink::Wide(extent64), filter: None };
+        self.submit(Command { kind, flags, completion })
+    }
+
+    pub(crate) fn do_aio_block_status_filter(
+        &mut self,
+        count: u64,
+        offset: u64,
+        contexts: &[&str],
+        extent64: Extent64Callback,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        let kind = CommandKind::BlockStatus {
+            count,
+            offset,
+            sink: ExtentSink::Wide(extent64),
+            filter: filter(contexts),
+        };
+        self.submit(Command { kind, flags, completion })
+    }
+}

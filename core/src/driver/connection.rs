@@ -1,0 +1,221 @@
+//! One connection: the protocol machine, the socket it talks through, and
+//! whatever came with the transport (a subprocess, a temporary directory).
+
+use std::os::fd::{AsRawFd, RawFd};
+
+use socket2::{SockAddr, Socket};
+
+use super::io::{pump, PumpReport};
+use crate::generated::types::PublicState;
+use crate::protocol::{Config, Direction, Machine};
+use crate::transport::{ActivationDir, ConnectStep, PendingConnect, Subprocess};
+use crate::{Error, Result};
+
+/// How the connection was made, as `nbd_get_uri` needs to know.
+#[derive(Debug, Clone)]
+pub(crate) enum Peer {
+    /// `connect_tcp` with the host and port as the caller gave them.
+    Tcp { host: String, port: String },
+    /// A socket address: Unix, vsock, or an IP address given to aio_connect.
+    Addr(SockAddr),
+    /// A socket the caller connected (`connect_socket`).
+    Socket,
+    /// A subprocess on a socketpair (`connect_command`).
+    Command,
+    /// A socket-activated subprocess listening on this address.
+    Activation(SockAddr),
+}
+
+/// Where the socket stands.
+#[derive(Debug)]
+enum Link {
+    /// connect(2) in progress.
+    Connecting(PendingConnect),
+    /// Connected; the machine talks through it.
+    Open(Socket),
+    /// Closed after the connection ended (or never opened).
+    Gone,
+}
+
+/// A connection and everything it owns. Fields drop in order: the machine
+/// (and with it every command's buffers and callbacks), the socket, then
+/// the subprocess is terminated and reaped, then its directory removed.
+pub(crate) struct Connection {
+    pub(crate) machine: Machine,
+    link: Link,
+    pub(crate) peer: Peer,
+    /// The error that ended the connection, when the driver saw it.
+    fatal: Option<Error>,
+    pub(crate) child: Option<Subprocess>,
+    pub(crate) activation: Option<ActivationDir>,
+}
+
+impl Connection {
+    /// A connection whose socket is still to be connected to `addrs`.
+    pub(crate) fn connect(config: Config, addrs: Vec<SockAddr>, peer: Peer) -> Connection {
+        let mut conn = Connection::new(config, Link::Gone, peer);
+        match PendingConnect::start(addrs) {
+            Ok(step) => conn.apply_step(step),
+            Err(e) => conn.fail(e),
+        }
+        conn
+    }
+
+    /// A connection over a socket that is already connected.
+    pub(crate) fn over_socket(config: Config, socket: Socket, peer: Peer) -> Connection {
+        let mut conn = Connection::new(config, Link::Open(socket), peer);
+        conn.machine.start_handshake();
+        conn
+    }
+
+    fn new(config: Config, link: Link, peer: Peer) -> Connection {
+        Connection {
+            machine: Machine::new(config),
+            link,
+            peer,
+            fatal: None,
+            child: None,
+            activation: None,
+        }
+    }
+
+    fn apply_step(&mut self, step: ConnectStep) {
+        match step {
+            ConnectStep::Waiting(p) => self.link = Link::Connecting(p),
+            ConnectStep::Done(socket, _addr) => {
+                self.link = Link::Open(socket);
+                self.machine.start_handshake();
+            }
+        }
+    }
+
+    /// Throw the machine away for a fresh one (which the caller then
+    /// fails): every command, buffer and callback the old one held is
+    /// dropped here.
+    pub(crate) fn replace_machine(&mut self, config: Config) {
+        let old = std::mem::replace(&mut self.machine, Machine::new(config));
+        drop(old);
+    }
+
+    /// The connection failed for a reason the machine cannot know.
+    pub(crate) fn fail(&mut self, err: Error) {
+        if self.fatal.is_none() {
+            self.fatal = Some(err.clone());
+        }
+        self.machine.transport_failed(err);
+        self.link = Link::Gone;
+    }
+
+    /// The coarse state, for permitted-state checks and aio_is_*.
+    pub(crate) fn public_state(&self) -> PublicState {
+        match self.link {
+            Link::Connecting(_) => PublicState::Connecting,
+            _ => self.machine.public_state(),
+        }
+    }
+
+    /// The socket's file descriptor, while there is a socket.
+    pub(crate) fn fd(&self) -> Option<RawFd> {
+        match &self.link {
+            Link::Connecting(p) => Some(p.socket().as_raw_fd()),
+            Link::Open(s) => Some(s.as_raw_fd()),
+            Link::Gone => None,
+        }
+    }
+
+    /// What to wait for: writability while connecting, else the machine's
+    /// wish (nothing once the socket is gone).
+    pub(crate) fn direction(&self) -> Direction {
+        match &self.link {
+            Link::Connecting(_) => Direction::WRITE,
+            Link::Open(_) => self.machine.direction(),
+            Link::Gone => Direction::NONE,
+        }
+    }
+
+    pub(crate) fn is_connecting_socket(&self) -> bool {
+        matches!(self.link, Link::Connecting(_))
+    }
+
+    /// The error that ended the connection, or a description of why it
+    /// cannot make progress.
+    pub(crate) fn dead_error(&self) -> Error {
+        if let Some(e) = self.machine.error().or(self.fatal.as_ref()) {
+            return e.clone();
+        }
+        match self.machine.public_state() {
+            PublicState::Closed => Error::new(libc::ENOTCONN, "connection is closed"),
+            PublicState::Dead => Error::new(libc::ENOTCONN, "connection is dead"),
+            _ => Error::new(
+                libc::EINVAL,
+                format!("nothing to wait for in state {}", self.machine.state_name()),
+            ),
+        }
+    }
+
+    /// The socket may be readable and/or writable: move bytes (or finish
+    /// connecting). Errors have already killed the connection.
+    pub(crate) fn on_ready(&mut self, readable: bool, writable: bool) -> Result<PumpReport> {
+        let report = match std::mem::replace(&mut self.link, Link::Gone) {
+            Link::Connecting(p) => {
+                match p.advance() {
+                    Ok(step) => self.apply_step(step),
+                    Err(e) => {
+                        self.fail(e.clone());
+                        return Err(e);
+                    }
+                }
+                // The server speaks first; its greeting may be there already.
+                let report = PumpReport { progressed: true, eof: false };
+                if matches!(self.link, Link::Open(_)) {
+                    self.pump_open(true, true)?;
+                }
+                report
+            }
+            Link::Open(s) => {
+                self.link = Link::Open(s);
+                self.pump_open(readable, writable)?
+            }
+            Link::Gone => {
+                return Err(Error::new(
+                    libc::EINVAL,
+                    format!("no socket to use in state {}", self.machine.state_name()),
+                ))
+            }
+        };
+        Ok(report)
+    }
+
+    fn pump_open(&mut self, readable: bool, writable: bool) -> Result<PumpReport> {
+        let Link::Open(sock) = &self.link else {
+            return Ok(PumpReport::default());
+        };
+        let result = pump(&mut self.machine, sock, readable, writable);
+        if let Err(e) = &result {
+            if self.fatal.is_none() {
+                self.fatal = Some(e.clone());
+            }
+        }
+        self.close_if_finished();
+        result
+    }
+
+    /// Drop the socket once the machine is dead or closed (libnbd closes
+    /// it at that point too).
+    pub(crate) fn close_if_finished(&mut self) {
+        if matches!(self.machine.public_state(), PublicState::Dead | PublicState::Closed) {
+            if let Link::Open(_) = self.link {
+                self.link = Link::Gone;
+            }
+        }
+    }
+
+    /// Try to send pending output without waiting (a fresh request can
+    /// usually go out at once, saving a poll).
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        if matches!(self.link, Link::Open(_)) && self.machine.direction().writes() {
+            self.pump_open(false, true)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,276 @@
+//! Moving bytes between a protocol machine and a non-blocking socket,
+//! with as few system calls as possible: all pending output goes out in
+//! one vectored send, and reading stops as soon as a read comes back
+//! short (the socket is drained; asking again would only return EAGAIN).
+
+use std::io::{self, IoSlice, Read};
+
+use socket2::Socket;
+
+use crate::protocol::{Direction, Machine};
+use crate::{Error, Result};
+
+/// The byte-moving side of a protocol machine. [`Machine`] implements it;
+/// tests implement it with scripted peers.
+pub(crate) trait Wire {
+    fn direction(&self) -> Direction;
+    fn pending_output<'a>(&'a self, out: &mut Vec<IoSlice<'a>>);
+    fn output_written(&mut self, n: usize);
+    fn input_buffer(&mut self) -> &mut [u8];
+    fn input_received(&mut self, n: usize) -> Result<()>;
+    fn input_eof(&mut self);
+    fn transport_failed(&mut self, err: Error);
+}
+
+impl Wire for Machine {
+    fn direction(&self) -> Direction {
+        Machine::direction(self)
+    }
+    fn pending_output<'a>(&'a self, out: &mut Vec<IoSlice<'a>>) {
+        Machine::pending_output(self, out)
+    }
+    fn output_written(&mut self, n: usize) {
+        Machine::output_written(self, n)
+    }
+    fn input_buffer(&mut self) -> &mut [u8] {
+        Machine::input_buffer(self)
+    }
+    fn input_received(&mut self, n: usize) -> Result<()> {
+        Machine::input_received(self, n)
+    }
+    fn input_eof(&mut self) {
+        Machine::input_eof(self)
+    }
+    fn transport_failed(&mut self, err: Error) {
+        Machine::transport_failed(self, err)
+    }
+}
+
+/// The most slices one sendmsg accepts (IOV_MAX on Linux).
+const MAX_IOV: usize = 1024;
+
+/// What a [`pump`] found out about the socket.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PumpReport {
+    /// Some bytes moved in either direction.
+    pub(crate) progressed: bool,
+    /// The peer closed the connection.
+    pub(crate) eof: bool,
+}
+
+/// Move bytes until the machine wants nothing more that the socket can
+/// give or take without blocking. `may_read` / `may_write` say whether
+/// trying that direction is worth a system call (the caller knows the
+/// socket is readable, or bytes are likely waiting).
+///
+/// Errors are fatal to the connection: the machine has been told (via
+/// `transport_failed`, or it reported the error itself) before return.
+pub(crate) fn pump<W: Wire + ?Sized>(
+    wire: &mut W,
+    sock: &Socket,
+    mut may_read: bool,
+    mut may_write: bool,
+) -> Result<PumpReport> {
+    let mut report = PumpReport::default();
+    loop {
+        let dir = wire.direction();
+        let mut moved = false;
+        if dir.writes() && may_write {
+            match write_pending(wire, sock) {
+                Ok(Written::All) => moved = true,
+                Ok(Written::Partial) => {
+                    moved = true;
+                    may_write = false;
+                }
+                Ok(Written::Nothing) => may_write = false,
+                Err(e) => return Err(e),
+            }
+        }
+        // Re-read the direction: writing a request may have made the
+        // machine wait for its reply.
+        if wire.direction().reads() && may_read {
+            match read_some(wire, sock)? {
+                Read_::Full => moved = true,
+                Read_::Short => {
+                    moved = true;
+                    may_read = false;
+                }
+                Read_::WouldBlock => may_read = false,
+                Read_::Eof => {
+                    report.progressed = true;
+                    report.eof = true;
+                    return Ok(report);
+                }
+            }
+            // Replies often make the machine want to write (handshake
+            // answers), which usually succeeds at once.
+            may_write = true;
+        }
+        if !moved {
+            return Ok(report);
+        }
+        report.progressed = true;
+    }
+}
+
+enum Written {
+    All,
+    Partial,
+    Nothing,
+}
+
+/// One vectored send of everything pending (up to IOV_MAX slices).
+fn write_pending<W: Wire + ?Sized>(wire: &mut W, sock: &Socket) -> Result<Written> {
+    loop {
+        let result = {
+            let mut slices = Vec::new();
+            wire.pending_output(&mut slices);
+            slices.retain(|s| !s.is_empty());
+            if slices.is_empty() {
+                return Ok(Written::Nothing);
+            }
+            slices.truncate(MAX_IOV);
+            let total: usize = slices.iter().map(|s| s.len()).sum();
+            // MSG_NOSIGNAL: a peer that went away must give EPIPE, not
+            // kill the process with SIGPIPE.
+            sock.send_vectored_with_flags(&slices, libc::MSG_NOSIGNAL).map(|n| (n, total))
+        };
+        match result {
+            Ok((n, total)) => {
+                wire.output_written(n);
+                return Ok(if n == total { Written::All } else { Written::Partial });
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Written::Nothing),
+            Err(e) => {
+                let err = Error::from_io(&e, "send");
+                wire.transport_failed(err.clone());
+                return Err(err);
+            }
+        }
+    }
+}
+
+#[allow(non_camel_case_types)]
+enum Read_ {
+    /// The buffer was filled: more may be waiting.
+    Full,
+    /// Fewer bytes than asked for: the socket is drained for now.
+    Short,
+    WouldBlock,
+    Eof,
+}
+
+/// One recv into the machine's input buffer.
+fn read_some<W: Wire + ?Sized>(wire: &mut W, sock: &Socket) -> Result<Read_> {
+    loop {
+        let buf = wire.input_buffer();
+        let want = buf.len();
+        if want == 0 {
+            return Ok(Read_::WouldBlock);
+        }
+        let mut s: &Socket = sock;
+        match s.read(buf) {
+            Ok(0) => {
+                wire.input_eof();
+                return Ok(Read_::Eof);
+            }
+            Ok(n) => {
+                wire.input_received(n)?;
+                return Ok(if n == want { Read_::Full } else { Read_::Short });
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Read_::WouldBlock),
+            Err(e) => {
+                let err = Error::from_io(&e, "recv");
+                wire.transport_failed(err.clone());
+                return Err(err);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socket2::{Domain, Type};
+    use std::io::Write;
+
+    /// A toy protocol: sends `out`, then expects to read `expect` bytes.
+    struct Echo {
+        out: Vec<u8>,
+        sent: usize,
+        inbuf: Vec<u8>,
+        got: Vec<u8>,
+        expect: usize,
+        eof: bool,
+        failed: Option<Error>,
+    }
+
+    impl Wire for Echo {
+        fn direction(&self) -> Direction {
+            let w = if self.sent < self.out.len() { 2 } else { 0 };
+            let r = if self.got.len() < self.expect && !self.eof { 1 } else { 0 };
+            Direction(w | r)
+        }
+        fn pending_output<'a>(&'a self, out: &mut Vec<IoSlice<'a>>) {
+            let rest = &self.out[self.sent..];
+            // Split in two to exercise vectored writes.
+            let mid = rest.len() / 2;
+            out.push(IoSlice::new(&rest[..mid]));
+            out.push(IoSlice::new(&rest[mid..]));
+        }
+        fn output_written(&mut self, n: usize) {
+            self.sent += n;
+        }
+        fn input_buffer(&mut self) -> &mut [u8] {
+            let want = (self.expect - self.got.len()).min(self.inbuf.len());
+            &mut self.inbuf[..want]
+        }
+        fn input_received(&mut self, n: usize) -> Result<()> {
+            self.got.extend_from_slice(&self.inbuf[..n]);
+            Ok(())
+        }
+        fn input_eof(&mut self) {
+            self.eof = true;
+        }
+        fn transport_failed(&mut self, err: Error) {
+            self.failed = Some(err);
+        }
+    }
+
+    fn echo(out: &[u8], expect: usize) -> Echo {
+        Echo { out: out.to_vec(), sent: 0, inbuf: vec![0; 7], got: vec![], expect, eof: false, failed: None }
+    }
+
+    #[test]
+    fn writes_then_reads_until_drained() {
+        let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM, None).unwrap();
+        a.set_nonblocking(true).unwrap();
+        let mut w = echo(b"hello world", 20);
+        let r = pump(&mut w, &a, true, true).unwrap();
+        assert!(r.progressed);
+        assert_eq!(w.sent, 11);
+        let mut peer: std::os::unix::net::UnixStream = std::os::fd::OwnedFd::from(b).into();
+        let mut got = [0u8; 11];
+        std::io::Read::read_exact(&mut peer, &mut got).unwrap();
+        assert_eq!(&got, b"hello world");
+        peer.write_all(b"0123456789abcdefghij").unwrap();
+        pump(&mut w, &a, true, false).unwrap();
+        assert_eq!(w.got, b"0123456789abcdefghij");
+        drop(peer);
+        let r = pump(&mut Echo { expect: 1, ..echo(b"", 1) }, &a, true, false).unwrap();
+        assert!(r.eof);
+    }
+
+    #[test]
+    fn broken_pipe_fails_without_sigpipe() {
+        let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM, None).unwrap();
+        a.set_nonblocking(true).unwrap();
+        drop(b);
+        let mut w = echo(b"data", 0);
+        let e = pump(&mut w, &a, false, true).unwrap_err();
+        assert_eq!(e.errno(), libc::EPIPE);
+        assert!(w.failed.is_some());
+    }
+}

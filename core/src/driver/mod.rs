@@ -1,0 +1,18 @@
+//! Drivers: the code that does the I/O around the sans-IO protocol
+//! machine.
+//!
+//! - [`io`]: moving bytes between a machine and a non-blocking socket.
+//! - [`connection`]: a machine plus its socket and subprocess.
+//! - [`poll`]: one poll(2) round, for `nbd_poll`, `nbd_poll2` and the
+//!   blocking calls.
+//! - [`blocking`]: run until a command, option or handshake is finished.
+//!
+//! The machine knows nothing of these; a tokio driver can be added next to
+//! them using the same [`io::Wire`] interface.
+
+pub(crate) mod blocking;
+pub(crate) mod connection;
+pub(crate) mod io;
+pub(crate) mod poll;
+
+pub(crate) use connection::{Connection, Peer};

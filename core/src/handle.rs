@@ -1,0 +1,235 @@
+//! The handle: settings, the connection, and the lock around them.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::driver::Connection;
+use crate::generated::types::PublicState;
+use crate::settings::Settings;
+use crate::{Error, Result};
+
+/// Handles are named nbd1, nbd2, ... in debug messages.
+static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(1);
+
+/// A connection to one NBD server and the settings that shape it.
+///
+/// Every call takes an internal lock for its whole duration, so calls from
+/// several threads are serialised, as in libnbd. The few calls that must
+/// not wait for the lock (`aio_get_direction`, `aio_is_*`, the private
+/// data) read values published in atomics.
+pub struct Handle {
+    inner: Mutex<Inner>,
+    shared: Arc<Shared>,
+    private_data: AtomicUsize,
+}
+
+/// Values readable without the lock, refreshed by the locked side after
+/// every step that can change them.
+#[derive(Default)]
+pub(crate) struct Shared {
+    state: AtomicU8,
+    direction: AtomicU32,
+    processing: AtomicBool,
+}
+
+/// Everything behind the handle's lock.
+pub(crate) struct Inner {
+    pub(crate) settings: Settings,
+    /// None until a connect call starts one.
+    pub(crate) conn: Option<Connection>,
+    shared: Arc<Shared>,
+    /// The call being traced, used as the context of the machine's own
+    /// debug messages (libnbd labels them with the API call too).
+    debug_context: String,
+}
+
+impl Handle {
+    /// A new handle, not connected. Debugging starts enabled when
+    /// `LIBNBD_DEBUG` is exactly "1".
+    pub fn new() -> Result<Handle> {
+        let n = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+        let debug = std::env::var_os("LIBNBD_DEBUG").is_some_and(|v| v == "1");
+        let shared = Arc::new(Shared::default());
+        let inner = Inner { settings: Settings::new(format!("nbd{n}"), debug), conn: None, shared: shared.clone(), debug_context: String::new() };
+        inner.publish();
+        Ok(Handle { inner: Mutex::new(inner), shared, private_data: AtomicUsize::new(0) })
+    }
+
+    /// Take the handle lock. A panic in an earlier call (say, in a user
+    /// callback) does not make the handle unusable.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The public state without waiting for the lock: exact when nobody
+    /// holds it, else as published by the last step of the holder.
+    pub(crate) fn state_unlocked(&self) -> PublicState {
+        match self.inner.try_lock() {
+            Ok(inner) => inner.public_state(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().public_state(),
+            Err(std::sync::TryLockError::WouldBlock) => decode_state(self.shared.state.load(Ordering::Acquire)),
+        }
+    }
+
+    /// The wanted direction without waiting for the lock.
+    pub(crate) fn direction_unlocked(&self) -> u32 {
+        match self.inner.try_lock() {
+            Ok(inner) => inner.direction(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().direction(),
+            Err(std::sync::TryLockError::WouldBlock) => self.shared.direction.load(Ordering::Acquire),
+        }
+    }
+
+    /// Whether a connected handle is in the middle of a request or reply.
+    pub(crate) fn processing_unlocked(&self) -> bool {
+        match self.inner.try_lock() {
+            Ok(inner) => inner.processing(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().processing(),
+            Err(std::sync::TryLockError::WouldBlock) => self.shared.processing.load(Ordering::Acquire),
+        }
+    }
+
+    pub(crate) fn private_data(&self) -> &AtomicUsize {
+        &self.private_data
+    }
+}
+
+impl Inner {
+    /// The coarse state the dispatch checks `permitted_states` against.
+    pub(crate) fn public_state(&self) -> PublicState {
+        match &self.conn {
+            None => PublicState::Created,
+            Some(c) => c.public_state(),
+        }
+    }
+
+    /// `LIBNBD_AIO_DIRECTION_*` for the current state.
+    pub(crate) fn direction(&self) -> u32 {
+        self.conn.as_ref().map_or(0, |c| c.direction().bits())
+    }
+
+    /// Connected but not idle: libnbd's "processing" as opposed to
+    /// "ready" (the machine names its idle state READY).
+    pub(crate) fn processing(&self) -> bool {
+        match &self.conn {
+            Some(c) if c.public_state() == PublicState::Connected => !c.machine.state_name().starts_with("READY"),
+            _ => false,
+        }
+    }
+
+    /// Whether command flags outside the library's mask are refused.
+    pub(crate) fn strict_flags(&self) -> bool {
+        use crate::generated::types::Strict;
+        self.settings.config.strict.bits() & Strict::FLAGS.bits() != 0
+    }
+
+    pub(crate) fn debug_enabled(&self) -> bool {
+        self.settings.debug
+    }
+
+    /// Emit a debug message: to the debug callback if one is set, else to
+    /// stderr as "libnbd: debug: NAME: CONTEXT: MSG".
+    pub(crate) fn debug(&mut self, context: &str, msg: &str) {
+        if !self.settings.debug {
+            return;
+        }
+        if context != self.debug_context {
+            self.debug_context.clear();
+            self.debug_context.push_str(context);
+        }
+        match self.settings.debug_callback.as_mut() {
+            Some(cb) => {
+                let _ = cb(context, msg);
+            }
+            None => eprintln!("libnbd: debug: {}: {}: {}", self.settings.handle_name, context, msg),
+        }
+    }
+
+    /// The connection, or ENOTCONN when none was started.
+    pub(crate) fn conn(&self) -> Result<&Connection> {
+        self.conn.as_ref().ok_or_else(not_connected)
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> Result<&mut Connection> {
+        self.conn.as_mut().ok_or_else(not_connected)
+    }
+
+    /// After a step that may have changed the state: forward the machine's
+    /// debug messages and publish state and direction for lock-free readers.
+    pub(crate) fn after_step(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.close_if_finished();
+            let msgs = conn.machine.take_debug();
+            if self.settings.debug && !msgs.is_empty() {
+                let context = if self.debug_context.is_empty() { "nbd".to_string() } else { self.debug_context.clone() };
+                for m in msgs {
+                    self.debug(&context, &m);
+                }
+            }
+        }
+        self.publish();
+    }
+
+    fn publish(&self) {
+        self.shared.state.store(encode_state(self.public_state()), Ordering::Release);
+        self.shared.direction.store(self.direction(), Ordering::Release);
+        self.shared.processing.store(self.processing(), Ordering::Release);
+    }
+}
+
+fn not_connected() -> Error {
+    Error::new(libc::ENOTCONN, "the handle is not connected")
+}
+
+fn encode_state(s: PublicState) -> u8 {
+    match s {
+        PublicState::Created => 0,
+        PublicState::Connecting => 1,
+        PublicState::Negotiating => 2,
+        PublicState::Connected => 3,
+        PublicState::Closed => 4,
+        PublicState::Dead => 5,
+    }
+}
+
+fn decode_state(v: u8) -> PublicState {
+    match v {
+        0 => PublicState::Created,
+        1 => PublicState::Connecting,
+        2 => PublicState::Negotiating,
+        3 => PublicState::Connected,
+        4 => PublicState::Closed,
+        _ => PublicState::Dead,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_count_up() {
+        let a = Handle::new().unwrap();
+        let b = Handle::new().unwrap();
+        let na: usize = a.lock().settings.handle_name[3..].parse().unwrap();
+        let nb: usize = b.lock().settings.handle_name[3..].parse().unwrap();
+        assert!(nb > na);
+        assert_eq!(a.lock().public_state(), PublicState::Created);
+        assert_eq!(a.state_unlocked(), PublicState::Created);
+        assert_eq!(a.direction_unlocked(), 0);
+    }
+
+    #[test]
+    fn state_codes_round_trip() {
+        for s in [
+            PublicState::Created,
+            PublicState::Connecting,
+            PublicState::Negotiating,
+            PublicState::Connected,
+            PublicState::Closed,
+            PublicState::Dead,
+        ] {
+            assert_eq!(decode_state(encode_state(s)), s);
+        }
+    }
+}

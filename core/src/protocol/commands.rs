@@ -1,0 +1,283 @@
+//! The table of commands: queued, in flight, and completed but not yet
+//! retired. It owns the rules of libnbd(3) CALLBACKS: the completion
+//! callback runs after every mid-command callback, then the mid-command
+//! callback is dropped, then the completion callback; each exactly once.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::types::ExtentSink;
+use super::wire;
+use crate::generated::types::{ChunkCallback, CompletionCallback};
+use crate::{AioBuffer, Error};
+
+/// Cookies are sequential integers; a multiplicative hash spreads them
+/// over the table without SipHash's cost.
+#[derive(Default)]
+pub(super) struct CookieHasher(u64);
+
+impl Hasher for CookieHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type CookieMap<V> = HashMap<u64, V, BuildHasherDefault<CookieHasher>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Waiting in the send queue; no byte written yet or partly written.
+    Queued,
+    /// Completely written; waiting for the reply.
+    Sent,
+    /// Completed; waiting for nbd_aio_command_completed.
+    Done,
+}
+
+/// The parts of a read buffer that content chunks have filled, so that a
+/// server cannot send overlapping chunks. Nearly every read gets a single
+/// chunk, kept inline; more ranges spill into a vector.
+#[derive(Default)]
+pub(super) struct Coverage {
+    first: Option<(u64, u64)>,
+    more: Vec<(u64, u64)>,
+}
+
+impl Coverage {
+    /// Record `[start, end)`; false if it overlaps a recorded range.
+    pub(super) fn insert(&mut self, start: u64, end: u64) -> bool {
+        let overlaps = |&(s, e): &(u64, u64)| start < e && s < end;
+        match self.first {
+            None => {
+                self.first = Some((start, end));
+                true
+            }
+            Some(f) => {
+                if overlaps(&f) || self.more.iter().any(overlaps) {
+                    return false;
+                }
+                self.more.push((start, end));
+                true
+            }
+        }
+    }
+}
+
+pub(super) struct Cmd {
+    pub typ: u16,
+    pub flags: u16,
+    pub offset: u64,
+    pub count: u64,
+    /// The caller's buffer (reads are written into it).
+    pub buf: Option<AioBuffer>,
+    pub chunk: Option<ChunkCallback>,
+    pub sink: Option<ExtentSink>,
+    pub completion: Option<CompletionCallback>,
+    /// The errno the command will complete with (first error wins).
+    pub error: i32,
+    /// Whether any read data (or hole) arrived.
+    pub data_seen: bool,
+    pub coverage: Coverage,
+    pub phase: Phase,
+}
+
+impl Cmd {
+    pub(super) fn new(typ: u16, flags: u16, offset: u64, count: u64) -> Cmd {
+        Cmd {
+            typ,
+            flags,
+            offset,
+            count,
+            buf: None,
+            chunk: None,
+            sink: None,
+            completion: None,
+            error: 0,
+            data_seen: false,
+            coverage: Coverage::default(),
+            phase: Phase::Queued,
+        }
+    }
+
+    /// Record an error unless an earlier one is already recorded.
+    pub(super) fn set_error(&mut self, errno: i32) {
+        if self.error == 0 {
+            self.error = errno;
+        }
+    }
+}
+
+#[derive(Default)]
+pub(super) struct Commands {
+    map: CookieMap<Cmd>,
+    /// Completed, unretired cookies in completion order.
+    done: VecDeque<u64>,
+    next_cookie: u64,
+    /// Queued plus sent commands (libnbd's in_flight).
+    active: usize,
+}
+
+impl Commands {
+    pub(super) fn new() -> Commands {
+        Commands {
+            next_cookie: 1,
+            ..Commands::default()
+        }
+    }
+
+    /// Add a command; returns its cookie (unique, >= 1).
+    pub(super) fn insert(&mut self, cmd: Cmd) -> u64 {
+        let cookie = self.next_cookie;
+        self.next_cookie += 1;
+        self.map.insert(cookie, cmd);
+        self.active += 1;
+        cookie
+    }
+
+    /// A command waiting for its reply (queued or sent).
+    pub(super) fn active_mut(&mut self, cookie: u64) -> Option<&mut Cmd> {
+        self.map.get_mut(&cookie).filter(|c| c.phase != Phase::Done)
+    }
+
+    pub(super) fn get(&self, cookie: u64) -> Option<&Cmd> {
+        self.map.get(&cookie)
+    }
+
+    /// The request was completely written.
+    pub(super) fn mark_sent(&mut self, cookie: u64) {
+        if let Some(c) = self.map.get_mut(&cookie) {
+            if c.phase == Phase::Queued {
+                c.phase = Phase::Sent;
+            }
+        }
+    }
+
+    pub(super) fn in_flight(&self) -> usize {
+        self.active
+    }
+
+    /// Complete a command after its final reply: run the completion
+    /// callback, drop the callbacks in libnbd's order, and either keep the
+    /// command for nbd_aio_command_completed or retire it at once when the
+    /// completion callback returned 1.
+    pub(super) fn complete(&mut self, cookie: u64) {
+        self.finish(cookie, None);
+    }
+
+    /// Fail a command that will get no reply (connection gone, abandoned):
+    /// it completes with ENOTCONN unless it already had an error.
+    pub(super) fn abort(&mut self, cookie: u64) {
+        self.finish(cookie, Some(libc::ENOTCONN));
+    }
+
+    /// Fail every command still waiting, in cookie order.
+    pub(super) fn abort_all(&mut self) {
+        if self.active == 0 {
+            return;
+        }
+        let mut cookies: Vec<u64> = self
+            .map
+            .iter()
+            .filter(|(_, c)| c.phase != Phase::Done)
+            .map(|(&k, _)| k)
+            .collect();
+        cookies.sort_unstable();
+        for cookie in cookies {
+            self.abort(cookie);
+        }
+    }
+
+    fn finish(&mut self, cookie: u64, abort_errno: Option<i32>) {
+        let Some(cmd) = self.map.get_mut(&cookie).filter(|c| c.phase != Phase::Done) else {
+            return;
+        };
+        self.active -= 1;
+        if cmd.typ == wire::CMD_DISC {
+            // Nobody holds this cookie; it has no reply and no callbacks.
+            self.map.remove(&cookie);
+            return;
+        }
+        match abort_errno {
+            Some(e) => cmd.set_error(e),
+            None => {
+                // A successful read must have delivered some data; a
+                // server that answers with nothing has failed it.
+                if cmd.typ == wire::CMD_READ && !cmd.data_seen && cmd.count > 0 {
+                    cmd.set_error(libc::EIO);
+                }
+            }
+        }
+        let mut retire = false;
+        let completion = cmd.completion.take();
+        if let Some(mut cb) = completion {
+            let mut err = cmd.error;
+            match cb(&mut err) {
+                -1 if err != 0 => cmd.error = err,
+                1 => retire = true,
+                _ => {}
+            }
+            drop(cmd.chunk.take());
+            drop(cmd.sink.take());
+            drop(cb);
+        } else {
+            drop(cmd.chunk.take());
+            drop(cmd.sink.take());
+        }
+        cmd.buf = None;
+        cmd.coverage = Coverage::default();
+        cmd.phase = Phase::Done;
+        if retire {
+            self.map.remove(&cookie);
+        } else {
+            self.done.push_back(cookie);
+        }
+    }
+
+    /// nbd_aio_command_completed.
+    pub(super) fn command_completed(&mut self, cookie: u64) -> Result<bool, Error> {
+        match self.map.get(&cookie) {
+            Some(c) if c.typ != wire::CMD_DISC => {
+                if c.phase != Phase::Done {
+                    return Ok(false);
+                }
+            }
+            _ => {
+                return Err(Error::new(
+                    libc::EINVAL,
+                    format!("invalid aio cookie {cookie}"),
+                ));
+            }
+        }
+        let cmd = self.map.remove(&cookie).expect("checked above");
+        if let Some(pos) = self.done.iter().position(|&c| c == cookie) {
+            self.done.remove(pos);
+        }
+        if cmd.error == 0 {
+            Ok(true)
+        } else {
+            Err(Error::new(
+                cmd.error,
+                format!("{}: command failed", wire::cmd_name(cmd.typ)),
+            ))
+        }
+    }
+
+    /// nbd_aio_peek_command_completed.
+    pub(super) fn peek_completed(&self) -> Result<u64, Error> {
+        if let Some(&c) = self.done.front() {
+            return Ok(c);
+        }
+        if self.active > 0 {
+            return Ok(0);
+        }
+        Err(Error::new(libc::EINVAL, "no commands are in flight"))
+    }
+}

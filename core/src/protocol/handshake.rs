@@ -1,0 +1,255 @@
+//! The handshake up to option haggling: the greeting (oldstyle or
+//! newstyle), the client flags, NBD_OPT_EXPORT_NAME, and the order in
+//! which automatic negotiation asks for things.
+
+use super::machine::{Machine, State};
+use super::options::Purpose;
+use super::outqueue::Tag;
+use super::wire::{self, PutBe};
+use crate::generated::types::{HandshakeFlag, Tls};
+use crate::Error;
+
+/// Oldstyle greeting after the 16 magic bytes: size, flags, 124 zeroes.
+const OLDSTYLE_REST: usize = 8 + 4 + 124;
+
+/// Where automatic negotiation goes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AutoStep {
+    /// Right after the client flags.
+    Start,
+    /// NBD_OPT_EXTENDED_HEADERS has been answered.
+    AfterExtendedHeaders,
+    /// NBD_OPT_STRUCTURED_REPLY has been answered.
+    AfterStructuredReply,
+}
+
+pub(super) fn protocol_error(msg: impl Into<String>) -> Error {
+    Error::new(libc::EPROTO, msg)
+}
+
+impl Machine {
+    pub(super) fn step_handshake(&mut self) -> Result<bool, Error> {
+        if self.hs_skip > 0 {
+            let n = (self.inbuf.len() as u64).min(self.hs_skip) as usize;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.inbuf.consume(n);
+            self.hs_skip -= n as u64;
+            return Ok(true);
+        }
+        match self.state {
+            State::RecvMagic => self.recv_magic(),
+            State::RecvOldstyle => self.recv_oldstyle(),
+            State::RecvGflags => self.recv_gflags(),
+            State::RecvOptReply => self.recv_option_reply(),
+            State::RecvExportName => self.recv_export_name(),
+            _ => Ok(false),
+        }
+    }
+
+    fn recv_magic(&mut self) -> Result<bool, Error> {
+        // Judge the first bytes as soon as they arrive: a server that is
+        // not an NBD server may never send sixteen.
+        let n = self.inbuf.len().min(8);
+        if self.inbuf.avail()[..n] != wire::NBDMAGIC.to_be_bytes()[..n] {
+            return Err(protocol_error(
+                "handshake: server did not send the NBD magic (not an NBD server?)",
+            ));
+        }
+        if !self.have(16) {
+            return Ok(false);
+        }
+        let version = wire::be64(self.inbuf.avail(), 8);
+        self.inbuf.consume(16);
+        self.state = match version {
+            wire::IHAVEOPT => State::RecvGflags,
+            wire::OLDSTYLE_MAGIC => State::RecvOldstyle,
+            _ => {
+                return Err(protocol_error(format!(
+                    "handshake: unknown protocol version magic 0x{version:x}"
+                )))
+            }
+        };
+        Ok(true)
+    }
+
+    fn recv_oldstyle(&mut self) -> Result<bool, Error> {
+        if !self.have(OLDSTYLE_REST) {
+            return Ok(false);
+        }
+        let b = self.inbuf.avail();
+        let (size, gflags, eflags) = (wire::be64(b, 0), wire::be16(b, 8), wire::be16(b, 10));
+        self.inbuf.consume(OLDSTYLE_REST);
+        self.stats.chunks_received += 1;
+        self.info.protocol = Some("oldstyle");
+        if self.config.tls.0 == Tls::REQUIRE.0 {
+            return Err(Error::new(
+                libc::ENOTSUP,
+                "handshake: server is oldstyle, which cannot do TLS, but TLS is required",
+            ));
+        }
+        if gflags != 0 {
+            return Err(protocol_error(
+                "handshake: oldstyle server set handshake flags",
+            ));
+        }
+        self.set_size_and_flags(size, eflags)?;
+        self.debug_msg(|| format!("oldstyle handshake: size={size} eflags=0x{eflags:x}"));
+        self.state = State::Ready;
+        Ok(true)
+    }
+
+    fn recv_gflags(&mut self) -> Result<bool, Error> {
+        if !self.have(2) {
+            return Ok(false);
+        }
+        let server = wire::be16(self.inbuf.avail(), 0);
+        self.inbuf.consume(2);
+        self.stats.chunks_received += 1;
+        let wanted = (self.config.handshake_flags.bits() & HandshakeFlag::MASK.bits()) as u16;
+        self.gflags = server & wanted;
+        let fixed = self.gflags & wire::FLAG_FIXED_NEWSTYLE != 0;
+        self.info.protocol = Some(if fixed { "newstyle-fixed" } else { "newstyle" });
+        self.debug_msg(|| {
+            format!("newstyle handshake: server flags=0x{server:x} using=0x{wanted:x}")
+        });
+
+        let mut cflags = Vec::with_capacity(4);
+        cflags.put32(self.gflags as u32);
+        self.out.push_owned(cflags, Tag::Handshake);
+
+        if self.config.tls.0 == Tls::REQUIRE.0 {
+            let err = Error::new(
+                libc::ENOTSUP,
+                "handshake: TLS is required, but TLS is not supported yet",
+            );
+            if !fixed {
+                return Err(err);
+            }
+            self.fail_gracefully(err);
+            return Ok(true);
+        }
+        if fixed {
+            self.auto_next(AutoStep::Start)?;
+        } else {
+            // Plain newstyle knows one option only, and has no negotiating
+            // state even in opt mode.
+            self.send_export_name(None)?;
+        }
+        Ok(true)
+    }
+
+    /// Automatic negotiation: ask for whatever the configuration wants
+    /// next, then stop in opt mode or go on to select the export.
+    pub(super) fn auto_next(&mut self, from: AutoStep) -> Result<(), Error> {
+        if from == AutoStep::Start {
+            if self.config.tls.0 == Tls::ALLOW.0 {
+                self.debug_msg(|| "TLS is not supported yet; continuing without it".to_string());
+            }
+            if self.config.request_extended_headers {
+                return self.send_simple_option(wire::OPT_EXTENDED_HEADERS, Purpose::Auto);
+            }
+        }
+        if from != AutoStep::AfterStructuredReply
+            && self.config.request_structured_replies
+            && !self.info.extended_headers
+        {
+            return self.send_simple_option(wire::OPT_STRUCTURED_REPLY, Purpose::Auto);
+        }
+        if self.config.opt_mode {
+            self.state = State::Negotiating;
+            return Ok(());
+        }
+        self.start_go(wire::OPT_GO, None)
+    }
+
+    /// Send NBD_OPT_EXPORT_NAME (no fixed newstyle, or a server that does
+    /// not know NBD_OPT_GO). `user` is the opt-mode opt_go it stands in for.
+    pub(super) fn send_export_name(
+        &mut self,
+        user: Option<super::options::OptInProgress>,
+    ) -> Result<(), Error> {
+        let name = self.config.export_name.clone();
+        if name.len() > wire::MAX_STRING {
+            return Err(Error::new(
+                libc::EINVAL,
+                "export name is longer than 4096 bytes",
+            ));
+        }
+        self.queue_option(wire::OPT_EXPORT_NAME, name.as_bytes(), Tag::Handshake);
+        self.opt = user;
+        self.state = State::RecvExportName;
+        Ok(())
+    }
+
+    fn recv_export_name(&mut self) -> Result<bool, Error> {
+        let no_zeroes = self.gflags & wire::FLAG_NO_ZEROES != 0;
+        let len = if no_zeroes { 10 } else { 10 + 124 };
+        if !self.have(len) {
+            return Ok(false);
+        }
+        let b = self.inbuf.avail();
+        let (size, eflags) = (wire::be64(b, 0), wire::be16(b, 8));
+        self.inbuf.consume(len);
+        self.stats.chunks_received += 1;
+        self.set_size_and_flags(size, eflags)?;
+        self.debug_msg(|| format!("export name accepted: size={size} eflags=0x{eflags:x}"));
+        self.state = State::Ready;
+        if self.opt.is_some() {
+            self.finish_option(Ok(super::types::OptOutcome::Done));
+        }
+        Ok(true)
+    }
+
+    /// Record an export's size and transmission flags, dropping flags
+    /// that contradict what was negotiated (as libnbd does).
+    pub(super) fn set_size_and_flags(&mut self, size: u64, mut eflags: u16) -> Result<(), Error> {
+        if eflags & wire::FLAG_HAS_FLAGS == 0 {
+            return Err(Error::new(
+                libc::EINVAL,
+                "handshake: server did not set NBD_FLAG_HAS_FLAGS",
+            ));
+        }
+        if size > i64::MAX as u64 {
+            return Err(Error::new(
+                libc::EOVERFLOW,
+                "handshake: export size is too large",
+            ));
+        }
+        if eflags & wire::FLAG_SEND_DF != 0 && !self.info.structured_replies {
+            self.debug_msg(|| {
+                "server lacks structured replies, ignoring its claim of DF".to_string()
+            });
+            eflags &= !wire::FLAG_SEND_DF;
+        }
+        if eflags & wire::FLAG_SEND_FAST_ZERO != 0 && eflags & wire::FLAG_SEND_WRITE_ZEROES == 0 {
+            self.debug_msg(|| {
+                "server lacks write zeroes, ignoring its claim of fast zero".to_string()
+            });
+            eflags &= !wire::FLAG_SEND_FAST_ZERO;
+        }
+        if eflags & wire::FLAG_BLOCK_STATUS_PAYLOAD != 0 && !self.info.extended_headers {
+            self.debug_msg(|| {
+                "server lacks extended headers, ignoring block status payload".to_string()
+            });
+            eflags &= !wire::FLAG_BLOCK_STATUS_PAYLOAD;
+        }
+        self.info.size = size;
+        self.info.eflags = eflags;
+        self.info.export_valid = true;
+        Ok(())
+    }
+
+    /// Forget the export's details (a failed NBD_OPT_GO/INFO).
+    pub(super) fn reset_export_info(&mut self) {
+        self.info.export_valid = false;
+        self.info.size = 0;
+        self.info.eflags = 0;
+        self.info.block_minimum = 0;
+        self.info.block_preferred = 0;
+        self.info.block_maximum = 0;
+        self.info.canonical_name = None;
+        self.info.description = None;
+    }
+}

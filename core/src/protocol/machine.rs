@@ -1,0 +1,459 @@
+//! The machine: its state, and the public entry points through which the
+//! drivers feed it bytes and events. The protocol work itself lives in
+//! handshake.rs, options.rs, submit.rs and reply.rs.
+
+use std::io::IoSlice;
+
+use super::commands::Commands;
+use super::inbuf::InBuf;
+use super::options::OptInProgress;
+use super::outqueue::{OutQueue, Sent, Tag};
+use super::reply::ReplyState;
+use super::types::*;
+use crate::generated::types::{CompletionCallback, Extent, PublicState};
+use crate::Error;
+
+/// Where the connection stands. Each handshake state is named after what
+/// it waits for; the transmission phase is one state (`Ready`) whose reply
+/// parsing has its own sub-state ([`ReplyState`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum State {
+    /// Not started.
+    Created,
+    /// Waiting for NBDMAGIC and the oldstyle/newstyle magic (16 bytes).
+    RecvMagic,
+    /// Waiting for the rest of an oldstyle greeting.
+    RecvOldstyle,
+    /// Waiting for the newstyle handshake flags.
+    RecvGflags,
+    /// An option is out; waiting for its reply (see `Machine::opt`).
+    RecvOptReply,
+    /// NBD_OPT_EXPORT_NAME is out; waiting for size and flags.
+    RecvExportName,
+    /// Opt mode: waiting for the caller's next option.
+    Negotiating,
+    /// NBD_OPT_ABORT is queued; the connection closes once it is sent.
+    SendAbort,
+    /// Transmission phase.
+    Ready,
+    /// Shut down cleanly.
+    Closed,
+    /// Failed; `Machine::error` says why.
+    Dead,
+}
+
+/// Remaining read payload smaller than this is copied through the
+/// internal buffer (so that the replies after it arrive in the same
+/// read()); larger payloads are received straight into the caller's
+/// buffer.
+const DIRECT_MIN: usize = 32 * 1024;
+
+/// The sans-IO NBD client for one connection.
+pub struct Machine {
+    pub(super) config: Config,
+    pub(super) info: Negotiated,
+    pub(super) state: State,
+    pub(super) inbuf: InBuf,
+    pub(super) out: OutQueue,
+    pub(super) cmds: Commands,
+    pub(super) reply: ReplyState,
+    /// The option being negotiated, if any.
+    pub(super) opt: Option<OptInProgress>,
+    /// The result of the last opt-mode option, until collected.
+    pub(super) opt_result: Option<Result<OptOutcome, Error>>,
+    /// Handshake flags both sides agreed on.
+    pub(super) gflags: u16,
+    /// Handshake bytes still to discard (an oversized option reply).
+    pub(super) hs_skip: u64,
+    /// The export name the current meta contexts were negotiated for.
+    pub(super) meta_export: Option<String>,
+    pub(super) stats: Stats,
+    pub(super) debug: Vec<String>,
+    pub(super) error: Option<Error>,
+    /// Automatic negotiation failed: NBD_OPT_ABORT is on its way out, and
+    /// then the machine dies with this error.
+    pub(super) pending_failure: Option<Error>,
+    pub(super) disconnect_requested: bool,
+    /// The last `input_buffer` was a command's buffer, not `inbuf`.
+    pub(super) direct: bool,
+    /// Reused buffers for converting block status entries.
+    pub(super) scratch32: Vec<u32>,
+    pub(super) scratch64: Vec<Extent>,
+}
+
+impl Machine {
+    /// A machine for one connection, configured from the handle's settings.
+    pub fn new(config: Config) -> Machine {
+        Machine {
+            config,
+            info: Negotiated::default(),
+            state: State::Created,
+            inbuf: InBuf::new(),
+            out: OutQueue::new(),
+            cmds: Commands::new(),
+            reply: ReplyState::Header,
+            opt: None,
+            opt_result: None,
+            gflags: 0,
+            hs_skip: 0,
+            meta_export: None,
+            stats: Stats::default(),
+            debug: Vec::new(),
+            error: None,
+            pending_failure: None,
+            disconnect_requested: false,
+            direct: false,
+            scratch32: Vec::new(),
+            scratch64: Vec::new(),
+        }
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The settings, for changes made while negotiating in opt mode (they
+    /// apply to the next option).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// The coarse state for permitted_states checks and aio_is_*.
+    pub fn public_state(&self) -> PublicState {
+        match self.state {
+            State::Created => PublicState::Created,
+            State::RecvMagic
+            | State::RecvOldstyle
+            | State::RecvGflags
+            | State::RecvOptReply
+            | State::RecvExportName
+            | State::SendAbort => PublicState::Connecting,
+            State::Negotiating => PublicState::Negotiating,
+            State::Ready => PublicState::Connected,
+            State::Closed => PublicState::Closed,
+            State::Dead => PublicState::Dead,
+        }
+    }
+
+    /// The fine state's name, as libnbd's nbd_connection_state shows it.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            State::Created => "START",
+            State::RecvMagic => "MAGIC.RECV_MAGIC",
+            State::RecvOldstyle => "OLDSTYLE.RECV_REMAINING",
+            State::RecvGflags => "NEWSTYLE.RECV_GFLAGS",
+            State::RecvOptReply => self.opt.as_ref().map_or("NEWSTYLE", |o| o.state_name()),
+            State::RecvExportName => "NEWSTYLE.OPT_EXPORT_NAME.RECV_REPLY",
+            State::Negotiating => "NEGOTIATING",
+            State::SendAbort => "NEWSTYLE.SEND_OPT_ABORT",
+            State::Ready => {
+                if !self.out.is_empty() {
+                    "ISSUE_COMMAND.SEND_REQUEST"
+                } else if self.reply.is_idle() && self.inbuf.is_empty() {
+                    "READY"
+                } else {
+                    "REPLY.RECV_REPLY"
+                }
+            }
+            State::Closed => "CLOSED",
+            State::Dead => "DEAD",
+        }
+    }
+
+    /// Whether the machine wants to read, write, both or neither.
+    pub fn direction(&self) -> Direction {
+        let write = if self.out.is_empty() {
+            0
+        } else {
+            Direction::WRITE.0
+        };
+        let read = match self.state {
+            State::RecvMagic
+            | State::RecvOldstyle
+            | State::RecvGflags
+            | State::RecvOptReply
+            | State::RecvExportName
+            | State::Ready => Direction::READ.0,
+            State::Created
+            | State::Negotiating
+            | State::SendAbort
+            | State::Closed
+            | State::Dead => 0,
+        };
+        match self.state {
+            State::Created | State::Closed | State::Dead => Direction::NONE,
+            _ => Direction(read | write),
+        }
+    }
+
+    /// The error that killed the machine, once it is dead.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    // ---- bytes out ----
+
+    /// The bytes waiting to be sent, as slices for one vectored write.
+    pub fn pending_output<'a>(&'a self, out: &mut Vec<IoSlice<'a>>) {
+        self.out.slices(out);
+    }
+
+    /// `n` bytes of `pending_output` were written to the socket.
+    pub fn output_written(&mut self, n: usize) {
+        self.stats.bytes_sent += n as u64;
+        let mut sent_abort = false;
+        let cmds = &mut self.cmds;
+        let stats = &mut self.stats;
+        self.out.written(n, |Sent { tag }| {
+            stats.chunks_sent += 1;
+            match tag {
+                Tag::Handshake => {}
+                Tag::OptAbort => sent_abort = true,
+                Tag::Request(cookie) => cmds.mark_sent(cookie),
+            }
+        });
+        if sent_abort {
+            self.abort_sent();
+        }
+    }
+
+    // ---- bytes in ----
+
+    /// Where the next received bytes should go; never empty while
+    /// `direction()` includes READ.
+    pub fn input_buffer(&mut self) -> &mut [u8] {
+        self.direct = false;
+        if self.state == State::Ready && self.inbuf.is_empty() {
+            if let Some((cookie, pos, remaining)) = self.reply.data_target() {
+                if remaining >= DIRECT_MIN {
+                    if let Some(buf) = self.cmds.get(cookie).and_then(|c| c.buf.as_ref()) {
+                        if pos
+                            .checked_add(remaining)
+                            .is_some_and(|end| end <= buf.len())
+                        {
+                            self.direct = true;
+                            // SAFETY: the range lies inside the buffer (just
+                            // checked); the command holds a clone of the
+                            // buffer so it stays allocated, and the caller
+                            // does not touch it while the read is in flight.
+                            return unsafe {
+                                std::slice::from_raw_parts_mut(buf.as_ptr().add(pos), remaining)
+                            };
+                        }
+                    }
+                }
+            }
+        }
+        self.inbuf.space()
+    }
+
+    /// `n` bytes were received into `input_buffer()`: parse them, running
+    /// callbacks and completing commands. An error means the machine died.
+    pub fn input_received(&mut self, n: usize) -> Result<(), Error> {
+        let direct = std::mem::replace(&mut self.direct, false);
+        match self.state {
+            State::Closed | State::Dead => return Ok(()),
+            State::Created => {
+                let e = Error::new(libc::EINVAL, "received data before the handshake started");
+                self.die(e.clone());
+                return Err(e);
+            }
+            _ => {}
+        }
+        self.stats.bytes_received += n as u64;
+        if direct {
+            self.reply.data_received_direct(n);
+        } else {
+            self.inbuf.received(n);
+        }
+        self.run()
+    }
+
+    /// The peer closed the connection (read returned 0).
+    pub fn input_eof(&mut self) {
+        self.direct = false;
+        match self.state {
+            State::Created | State::Closed | State::Dead => {}
+            State::SendAbort => match self.pending_failure.take() {
+                Some(e) => self.die(e),
+                None => self.close(),
+            },
+            State::Ready => {
+                if self.reply.is_idle() && self.inbuf.is_empty() {
+                    // A clean end between replies: libnbd calls this
+                    // CLOSED; anything still in flight fails.
+                    self.debug_msg(|| "server closed the connection".to_string());
+                    self.close();
+                } else {
+                    self.die(Error::new(
+                        libc::EPROTO,
+                        "server closed the connection in the middle of a reply",
+                    ));
+                }
+            }
+            State::Negotiating => self.die(Error::new(
+                libc::EPROTO,
+                "server closed the connection while negotiating",
+            )),
+            _ => self.die(Error::new(
+                libc::EPROTO,
+                "server closed the connection during the handshake",
+            )),
+        }
+    }
+
+    /// The transport failed: the machine is dead; every command fails.
+    pub fn transport_failed(&mut self, err: Error) {
+        self.direct = false;
+        self.die(err);
+    }
+
+    // ---- starting things ----
+
+    /// The socket is connected: begin the handshake (the server speaks
+    /// first).
+    pub fn start_handshake(&mut self) {
+        if self.state == State::Created {
+            self.state = State::RecvMagic;
+        }
+    }
+
+    /// Opt mode: start one option. Its result is collected with
+    /// `option_result()` (and passed to `completion`).
+    pub fn start_option(
+        &mut self,
+        opt: OptRequest,
+        completion: Option<CompletionCallback>,
+    ) -> Result<(), Error> {
+        self.begin_user_option(opt, completion)
+    }
+
+    /// The result of the option started last, once it has finished
+    /// (returned once).
+    pub fn option_result(&mut self) -> Option<Result<OptOutcome, Error>> {
+        self.opt_result.take()
+    }
+
+    /// Queue a transmission-phase command; returns its cookie.
+    pub fn start_command(&mut self, cmd: Command) -> Result<u64, Error> {
+        self.submit(cmd)
+    }
+
+    /// nbd_aio_disconnect / nbd_shutdown: queue NBD_CMD_DISC, or
+    /// NBD_OPT_ABORT while negotiating. With `abandon_pending`, requests
+    /// not yet sent are dropped and fail with ENOTCONN.
+    pub fn disconnect(&mut self, abandon_pending: bool) -> Result<(), Error> {
+        self.request_disconnect(abandon_pending)
+    }
+
+    // ---- completion bookkeeping ----
+
+    /// nbd_aio_command_completed: Ok(false) while in flight, Ok(true) and
+    /// retired on success, the command's error (retired) on failure,
+    /// EINVAL for an unknown cookie.
+    pub fn command_completed(&mut self, cookie: u64) -> Result<bool, Error> {
+        self.cmds.command_completed(cookie)
+    }
+
+    /// nbd_aio_peek_command_completed: the cookie of a completed command,
+    /// 0 when some are in flight but none completed, EINVAL when none.
+    pub fn peek_command_completed(&self) -> Result<u64, Error> {
+        self.cmds.peek_completed()
+    }
+
+    /// Commands submitted and not yet completed.
+    pub fn in_flight(&self) -> usize {
+        self.cmds.in_flight()
+    }
+
+    // ---- what was negotiated ----
+
+    pub fn info(&self) -> &Negotiated {
+        &self.info
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Debug messages since the last call (only produced when
+    /// `Config::debug` is set).
+    pub fn take_debug(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.debug)
+    }
+
+    // ---- internal helpers shared by the other files ----
+
+    /// Record a debug message; the closure runs only when debugging.
+    pub(super) fn debug_msg(&mut self, msg: impl FnOnce() -> String) {
+        if self.config.debug {
+            self.debug.push(msg());
+        }
+    }
+
+    /// Parse as much buffered input as possible.
+    fn run(&mut self) -> Result<(), Error> {
+        loop {
+            let progress = match self.state {
+                State::Ready => self.step_reply(),
+                State::RecvMagic
+                | State::RecvOldstyle
+                | State::RecvGflags
+                | State::RecvOptReply
+                | State::RecvExportName => self.step_handshake(),
+                // Nothing is expected: bytes from the server here are
+                // left alone until the state expects them.
+                _ => Ok(false),
+            };
+            match progress {
+                Ok(true) => continue,
+                Ok(false) => return Ok(()),
+                Err(e) => {
+                    self.die(e.clone());
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Enough buffered bytes for a message of `n` bytes? If not, make room
+    /// for it to accumulate.
+    pub(super) fn have(&mut self, n: usize) -> bool {
+        if self.inbuf.len() >= n {
+            true
+        } else {
+            self.inbuf.reserve_contiguous(n);
+            false
+        }
+    }
+
+    /// The connection failed: fail the option and every command.
+    pub(super) fn die(&mut self, err: Error) {
+        if matches!(self.state, State::Closed | State::Dead) {
+            return;
+        }
+        // The reason negotiation was being abandoned matters more than
+        // what went wrong while saying goodbye.
+        let err = self.pending_failure.take().unwrap_or(err);
+        self.debug_msg(|| format!("connection failed: {err}"));
+        self.state = State::Dead;
+        self.error = Some(err.clone());
+        self.out.clear();
+        self.reply = ReplyState::Header;
+        self.fail_option(err);
+        self.cmds.abort_all();
+    }
+
+    /// The connection ended cleanly.
+    pub(super) fn close(&mut self) {
+        if matches!(self.state, State::Closed | State::Dead) {
+            return;
+        }
+        self.state = State::Closed;
+        self.out.clear();
+        self.reply = ReplyState::Header;
+        self.fail_option(Error::new(libc::ENOTCONN, "the connection was closed"));
+        self.cmds.abort_all();
+    }
+}

@@ -1,0 +1,717 @@
+//! Option haggling (fixed newstyle): sending one option, reading its
+//! replies, and what each answer means, for options started by automatic
+//! negotiation and by the caller in opt mode alike.
+
+use super::handshake::{protocol_error, AutoStep};
+use super::machine::{Machine, State};
+use super::outqueue::Tag;
+use super::types::{MetaContext, OptOutcome, OptRequest};
+use super::wire::{self, PutBe};
+use crate::generated::types::{CompletionCallback, ContextCallback, ListCallback};
+use crate::Error;
+
+/// The largest option reply payload kept in memory: an NBD_REP_SERVER
+/// with a maximal name and description and some slack. Larger replies of
+/// a kind that may be ignored are skipped; others are errors.
+const MAX_OPT_PAYLOAD: usize = 4 + 2 * wire::MAX_STRING + 64;
+
+/// Who asked for an option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// Automatic negotiation: failures of GO end the connection, others
+    /// are noted and skipped; nobody collects a result.
+    Auto,
+    /// The caller, in opt mode: the result goes to `option_result()` and
+    /// the completion callback, and negotiation continues.
+    User,
+}
+
+/// The option being negotiated.
+pub(super) struct OptInProgress {
+    /// The NBD_OPT_* whose reply is awaited.
+    pub code: u32,
+    pub purpose: Purpose,
+    /// For NBD_OPT_SET_META_CONTEXT sent on the way to GO or INFO: which
+    /// of the two follows.
+    pub then: Option<u32>,
+    pub completion: Option<CompletionCallback>,
+    pub list: Option<ListCallback>,
+    pub context: Option<ContextCallback>,
+    /// Exports or contexts reported so far.
+    pub count: i32,
+    /// NBD_INFO_EXPORT arrived (required before GO/INFO succeeds).
+    pub export_seen: bool,
+    /// The export name sent with the option.
+    pub export_name: String,
+}
+
+impl OptInProgress {
+    fn new(purpose: Purpose, completion: Option<CompletionCallback>) -> OptInProgress {
+        OptInProgress {
+            code: 0,
+            purpose,
+            then: None,
+            completion,
+            list: None,
+            context: None,
+            count: 0,
+            export_seen: false,
+            export_name: String::new(),
+        }
+    }
+
+    pub(super) fn state_name(&self) -> &'static str {
+        match self.code {
+            wire::OPT_GO => "NEWSTYLE.OPT_GO.RECV_REPLY",
+            wire::OPT_INFO => "NEWSTYLE.OPT_INFO.RECV_REPLY",
+            wire::OPT_LIST => "NEWSTYLE.OPT_LIST.RECV_REPLY",
+            wire::OPT_STRUCTURED_REPLY => "NEWSTYLE.OPT_STRUCTURED_REPLY.RECV_REPLY",
+            wire::OPT_EXTENDED_HEADERS => "NEWSTYLE.OPT_EXTENDED_HEADERS.RECV_REPLY",
+            wire::OPT_LIST_META_CONTEXT => "NEWSTYLE.OPT_LIST_META_CONTEXT.RECV_REPLY",
+            wire::OPT_SET_META_CONTEXT => "NEWSTYLE.OPT_SET_META_CONTEXT.RECV_REPLY",
+            wire::OPT_EXPORT_NAME => "NEWSTYLE.OPT_EXPORT_NAME.RECV_REPLY",
+            _ => "NEWSTYLE.RECV_REPLY",
+        }
+    }
+
+    /// Drop the callbacks in libnbd's order: mid-option first.
+    fn drop_callbacks(mut self) {
+        drop(self.list.take());
+        drop(self.context.take());
+        drop(self.completion.take());
+    }
+}
+
+/// The errno and message for an error reply to an option.
+fn option_errno(code: u32, reply: u32, export: &str) -> (i32, String) {
+    let opt = wire::opt_name(code);
+    match reply {
+        wire::REP_ERR_UNSUP => (libc::ENOTSUP, format!("server does not support {opt}")),
+        wire::REP_ERR_POLICY | wire::REP_ERR_PLATFORM => {
+            (libc::ENOTSUP, format!("server policy prevents {opt}"))
+        }
+        wire::REP_ERR_INVALID | wire::REP_ERR_TOO_BIG => {
+            (libc::EINVAL, format!("server rejected {opt} as invalid"))
+        }
+        wire::REP_ERR_TLS_REQD => (libc::ENOTSUP, "server requires TLS encryption first".into()),
+        wire::REP_ERR_UNKNOWN => (
+            libc::ENOENT,
+            format!("server has no export named '{export}'"),
+        ),
+        wire::REP_ERR_SHUTDOWN => (libc::ESHUTDOWN, "server is shutting down".into()),
+        wire::REP_ERR_BLOCK_SIZE_REQD => {
+            (libc::EINVAL, "server requires specific block sizes".into())
+        }
+        wire::REP_ERR_EXT_HEADER_REQD => (
+            libc::ENOTSUP,
+            format!("server requires extended headers for {opt}"),
+        ),
+        _ => (
+            libc::ENOTSUP,
+            format!("unknown error reply 0x{reply:x} to {opt}"),
+        ),
+    }
+}
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+impl Machine {
+    // ---- starting options ----
+
+    /// An option from the caller (opt mode).
+    pub(super) fn begin_user_option(
+        &mut self,
+        opt: OptRequest,
+        completion: Option<CompletionCallback>,
+    ) -> Result<(), Error> {
+        let mut ctx = OptInProgress::new(Purpose::User, completion);
+        let refuse = |ctx: OptInProgress, opt: OptRequest, err: Error| {
+            // The request's own callbacks are mid-option callbacks.
+            drop(opt);
+            ctx.drop_callbacks();
+            Err(err)
+        };
+        if self.state != State::Negotiating {
+            let errno = if matches!(self.state, State::Dead | State::Closed) {
+                libc::ENOTCONN
+            } else {
+                libc::EINVAL
+            };
+            return refuse(
+                ctx,
+                opt,
+                Error::new(errno, "the connection is not negotiating"),
+            );
+        }
+        let result = match opt {
+            OptRequest::Go => self.start_go(wire::OPT_GO, Some(ctx)),
+            OptRequest::Info => self.start_go(wire::OPT_INFO, Some(ctx)),
+            OptRequest::List(cb) => {
+                ctx.list = Some(cb);
+                self.send_option(wire::OPT_LIST, &[], ctx)
+            }
+            OptRequest::Abort => {
+                ctx.code = wire::OPT_ABORT;
+                self.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
+                self.opt = Some(ctx);
+                self.state = State::SendAbort;
+                Ok(())
+            }
+            OptRequest::StartTls => {
+                return refuse(
+                    ctx,
+                    OptRequest::StartTls,
+                    Error::new(libc::ENOTSUP, "TLS is not supported yet"),
+                );
+            }
+            OptRequest::StructuredReply => self.send_option(wire::OPT_STRUCTURED_REPLY, &[], ctx),
+            OptRequest::ExtendedHeaders => self.send_option(wire::OPT_EXTENDED_HEADERS, &[], ctx),
+            OptRequest::ListMetaContext { queries, callback } => {
+                ctx.context = Some(callback);
+                self.start_meta(wire::OPT_LIST_META_CONTEXT, queries, ctx)
+            }
+            OptRequest::SetMetaContext { queries, callback } => {
+                ctx.context = Some(callback);
+                self.start_meta(wire::OPT_SET_META_CONTEXT, queries, ctx)
+            }
+        };
+        if result.is_err() {
+            // Nothing was sent; the option never started.
+            if let Some(ctx) = self.opt.take() {
+                ctx.drop_callbacks();
+            }
+            self.state = State::Negotiating;
+        }
+        result
+    }
+
+    fn start_meta(
+        &mut self,
+        code: u32,
+        queries: Option<Vec<String>>,
+        ctx: OptInProgress,
+    ) -> Result<(), Error> {
+        if !self.info.structured_replies {
+            ctx.drop_callbacks();
+            return Err(Error::new(libc::ENOTSUP, "server lacks structured replies"));
+        }
+        let queries = queries.unwrap_or_else(|| self.config.meta_contexts.clone());
+        self.send_meta(code, &queries, ctx)
+    }
+
+    /// An option without data (structured replies, extended headers)
+    /// during automatic negotiation.
+    pub(super) fn send_simple_option(&mut self, code: u32, purpose: Purpose) -> Result<(), Error> {
+        self.send_option(code, &[], OptInProgress::new(purpose, None))
+    }
+
+    /// NBD_OPT_GO or NBD_OPT_INFO, preceded by NBD_OPT_SET_META_CONTEXT
+    /// when meta contexts are wanted and not yet negotiated for this
+    /// export. `user` is the caller's option in opt mode.
+    pub(super) fn start_go(&mut self, code: u32, user: Option<OptInProgress>) -> Result<(), Error> {
+        let mut ctx = user.unwrap_or_else(|| OptInProgress::new(Purpose::Auto, None));
+        let export = &self.config.export_name;
+        let meta_current = self.info.meta_valid && self.meta_export.as_ref() == Some(export);
+        if self.config.request_meta_context
+            && self.info.structured_replies
+            && !self.config.meta_contexts.is_empty()
+            && !meta_current
+        {
+            ctx.then = Some(code);
+            let queries = self.config.meta_contexts.clone();
+            return self.send_meta(wire::OPT_SET_META_CONTEXT, &queries, ctx);
+        }
+        self.send_go_info(code, ctx)
+    }
+
+    fn send_go_info(&mut self, code: u32, ctx: OptInProgress) -> Result<(), Error> {
+        let name = self.config.export_name.clone();
+        if name.len() > wire::MAX_STRING {
+            ctx.drop_callbacks();
+            return Err(Error::new(
+                libc::EINVAL,
+                "export name is longer than 4096 bytes",
+            ));
+        }
+        let mut infos: Vec<u16> = Vec::with_capacity(3);
+        if self.config.request_block_size {
+            infos.push(wire::INFO_BLOCK_SIZE);
+        }
+        if self.config.full_info {
+            infos.push(wire::INFO_NAME);
+            infos.push(wire::INFO_DESCRIPTION);
+        }
+        let mut data = Vec::with_capacity(4 + name.len() + 2 + 2 * infos.len());
+        data.put32(name.len() as u32);
+        data.extend_from_slice(name.as_bytes());
+        data.put16(infos.len() as u16);
+        for i in infos {
+            data.put16(i);
+        }
+        self.reset_export_info();
+        let mut ctx = ctx;
+        ctx.export_name = name;
+        ctx.export_seen = false;
+        self.send_option(code, &data, ctx)
+    }
+
+    fn send_meta(
+        &mut self,
+        code: u32,
+        queries: &[String],
+        mut ctx: OptInProgress,
+    ) -> Result<(), Error> {
+        let name = self.config.export_name.clone();
+        if name.len() > wire::MAX_STRING || queries.iter().any(|q| q.len() > wire::MAX_STRING) {
+            ctx.drop_callbacks();
+            return Err(Error::new(
+                libc::EINVAL,
+                "export name or meta context query is too long",
+            ));
+        }
+        let mut data =
+            Vec::with_capacity(8 + name.len() + queries.iter().map(|q| 4 + q.len()).sum::<usize>());
+        data.put32(name.len() as u32);
+        data.extend_from_slice(name.as_bytes());
+        data.put32(queries.len() as u32);
+        for q in queries {
+            data.put32(q.len() as u32);
+            data.extend_from_slice(q.as_bytes());
+        }
+        if code == wire::OPT_SET_META_CONTEXT {
+            // Setting replaces the previous selection, even on failure.
+            self.info.meta_valid = false;
+            self.info.meta_contexts.clear();
+            self.meta_export = None;
+        }
+        ctx.export_name = name;
+        self.send_option(code, &data, ctx)
+    }
+
+    /// Queue an option and wait for its reply.
+    fn send_option(&mut self, code: u32, data: &[u8], mut ctx: OptInProgress) -> Result<(), Error> {
+        ctx.code = code;
+        ctx.count = 0;
+        self.queue_option(code, data, Tag::Handshake);
+        let what = wire::opt_name(code);
+        self.debug_msg(|| format!("sent option {what}"));
+        self.opt = Some(ctx);
+        self.state = State::RecvOptReply;
+        Ok(())
+    }
+
+    /// Encode an option message into the send queue.
+    pub(super) fn queue_option(&mut self, code: u32, data: &[u8], tag: Tag) {
+        let mut msg = Vec::with_capacity(16 + data.len());
+        msg.put64(wire::IHAVEOPT);
+        msg.put32(code);
+        msg.put32(data.len() as u32);
+        msg.extend_from_slice(data);
+        self.out.push_owned(msg, tag);
+    }
+
+    // ---- finishing options ----
+
+    /// Report a caller's option result; automatic options just end.
+    pub(super) fn finish_option(&mut self, result: Result<OptOutcome, Error>) {
+        let cb_errno = match &result {
+            Ok(_) => 0,
+            Err(e) if e.errno() != 0 => e.errno(),
+            Err(_) => libc::ENOTSUP,
+        };
+        self.finish_option_with(result, cb_errno);
+    }
+
+    fn finish_option_with(&mut self, result: Result<OptOutcome, Error>, cb_errno: i32) {
+        let Some(mut ctx) = self.opt.take() else {
+            return;
+        };
+        if ctx.purpose != Purpose::User {
+            ctx.drop_callbacks();
+            return;
+        }
+        let mut err = cb_errno;
+        if let Some(mut cb) = ctx.completion.take() {
+            cb(&mut err);
+            drop(ctx.list.take());
+            drop(ctx.context.take());
+            drop(cb);
+        }
+        ctx.drop_callbacks();
+        self.opt_result = Some(result);
+    }
+
+    /// The connection ended with an option in progress.
+    pub(super) fn fail_option(&mut self, err: Error) {
+        if self.opt.as_ref().is_some_and(|o| o.code == wire::OPT_ABORT)
+            && self.state == State::Closed
+        {
+            self.finish_option_with(Ok(OptOutcome::Done), 0);
+        } else {
+            self.finish_option_with(Err(err), libc::ENOTCONN);
+        }
+    }
+
+    /// Automatic negotiation cannot go on: end the session politely with
+    /// NBD_OPT_ABORT, then die with `err`.
+    pub(super) fn fail_gracefully(&mut self, err: Error) {
+        self.debug_msg(|| format!("{err}; sending NBD_OPT_ABORT"));
+        if let Some(ctx) = self.opt.take() {
+            ctx.drop_callbacks();
+        }
+        self.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
+        self.pending_failure = Some(err);
+        self.state = State::SendAbort;
+    }
+
+    /// NBD_OPT_ABORT has been sent: the session is over.
+    pub(super) fn abort_sent(&mut self) {
+        if let Some(err) = self.pending_failure.take() {
+            self.die(err);
+            return;
+        }
+        self.debug_msg(|| "sent NBD_OPT_ABORT, closing".to_string());
+        self.state = State::Closed;
+        self.finish_option_with(Ok(OptOutcome::Done), 0);
+        self.close_after_abort();
+    }
+
+    fn close_after_abort(&mut self) {
+        // state is already Closed; fail anything left (nothing in flight
+        // can exist while negotiating).
+        self.out.clear();
+        self.cmds.abort_all();
+    }
+
+    /// An option was refused: the caller's option reports it and
+    /// negotiation goes on; automatic negotiation ends the session.
+    fn user_option_failed(&mut self, err: Error) -> Result<(), Error> {
+        let is_user = self
+            .opt
+            .as_ref()
+            .is_some_and(|o| o.purpose == Purpose::User);
+        if is_user {
+            self.state = State::Negotiating;
+            self.finish_option(Err(err));
+        } else {
+            self.fail_gracefully(err);
+        }
+        Ok(())
+    }
+
+    /// Structured replies or extended headers answered.
+    fn simple_option_done(&mut self, code: u32, accepted: bool) -> Result<(), Error> {
+        let purpose = self.opt.as_ref().map_or(Purpose::Auto, |o| o.purpose);
+        if purpose == Purpose::User {
+            self.state = State::Negotiating;
+            self.finish_option(Ok(OptOutcome::Accepted(accepted)));
+            return Ok(());
+        }
+        self.opt = None;
+        let step = if code == wire::OPT_EXTENDED_HEADERS {
+            AutoStep::AfterExtendedHeaders
+        } else {
+            AutoStep::AfterStructuredReply
+        };
+        self.auto_next(step)
+    }
+
+    /// The meta context prelude to GO/INFO is over, whatever its result.
+    fn continue_after_meta(&mut self) -> Result<(), Error> {
+        let Some(mut ctx) = self.opt.take() else {
+            return Err(protocol_error("internal error: no option in progress"));
+        };
+        let code = ctx.then.take().unwrap_or(wire::OPT_GO);
+        self.send_go_info(code, ctx)
+    }
+
+    // ---- replies ----
+
+    pub(super) fn recv_option_reply(&mut self) -> Result<bool, Error> {
+        let n = self.inbuf.len().min(8);
+        if self.inbuf.avail()[..n] != wire::REPLY_MAGIC_OPT.to_be_bytes()[..n] {
+            return Err(protocol_error("handshake: invalid option reply magic"));
+        }
+        if !self.have(20) {
+            return Ok(false);
+        }
+        let b = self.inbuf.avail();
+        let (magic, option, reply, len) = (
+            wire::be64(b, 0),
+            wire::be32(b, 8),
+            wire::be32(b, 12),
+            wire::be32(b, 16) as usize,
+        );
+        let Some(code) = self.opt.as_ref().map(|o| o.code) else {
+            return Err(protocol_error(
+                "handshake: option reply with no option in progress",
+            ));
+        };
+        if magic != wire::REPLY_MAGIC_OPT {
+            return Err(protocol_error("handshake: invalid option reply magic"));
+        }
+        if option != code {
+            return Err(protocol_error(format!(
+                "handshake: reply to option {option} while waiting for {}",
+                wire::opt_name(code)
+            )));
+        }
+        if len > MAX_OPT_PAYLOAD {
+            if matches!(
+                reply,
+                wire::REP_SERVER | wire::REP_META_CONTEXT | wire::REP_INFO
+            ) {
+                self.inbuf.consume(20);
+                self.stats.chunks_received += 1;
+                self.hs_skip = len as u64;
+                self.debug_msg(|| format!("skipping an option reply of {len} bytes"));
+                return Ok(true);
+            }
+            return Err(protocol_error(format!(
+                "handshake: option reply of {len} bytes is too long"
+            )));
+        }
+        if !self.have(20 + len) {
+            return Ok(false);
+        }
+        let payload = self.inbuf.avail()[20..20 + len].to_vec();
+        self.inbuf.consume(20 + len);
+        self.stats.chunks_received += 1;
+        self.handle_opt_reply(code, reply, &payload)?;
+        Ok(true)
+    }
+
+    fn handle_opt_reply(&mut self, code: u32, reply: u32, payload: &[u8]) -> Result<(), Error> {
+        if reply & wire::REP_FLAG_ERROR != 0 {
+            return self.opt_error(code, reply, payload);
+        }
+        match (reply, code) {
+            (wire::REP_ACK, _) => {
+                if !payload.is_empty() {
+                    return Err(protocol_error("handshake: NBD_REP_ACK with a payload"));
+                }
+                self.opt_ack(code)
+            }
+            (wire::REP_SERVER, wire::OPT_LIST) => self.opt_server(payload),
+            (wire::REP_INFO, wire::OPT_GO | wire::OPT_INFO) => self.opt_info(payload),
+            (wire::REP_META_CONTEXT, wire::OPT_LIST_META_CONTEXT | wire::OPT_SET_META_CONTEXT) => {
+                self.opt_meta_context(code, payload)
+            }
+            _ => Err(protocol_error(format!(
+                "handshake: unexpected reply type {reply} to {}",
+                wire::opt_name(code)
+            ))),
+        }
+    }
+
+    fn opt_error(&mut self, code: u32, reply: u32, payload: &[u8]) -> Result<(), Error> {
+        if payload.len() > wire::MAX_STRING {
+            return Err(protocol_error(
+                "handshake: option error message is too long",
+            ));
+        }
+        if !payload.is_empty() {
+            let msg = lossy(payload).into_owned();
+            self.debug_msg(|| format!("server error message: {msg}"));
+        }
+        let (errno, msg) = option_errno(code, reply, &self.config.export_name);
+        let is_prelude = self.opt.as_ref().is_some_and(|o| o.then.is_some());
+        match code {
+            wire::OPT_STRUCTURED_REPLY | wire::OPT_EXTENDED_HEADERS => {
+                self.debug_msg(|| msg.clone());
+                self.simple_option_done(code, false)
+            }
+            wire::OPT_SET_META_CONTEXT if is_prelude => {
+                self.debug_msg(|| format!("ignoring: {msg}"));
+                self.continue_after_meta()
+            }
+            wire::OPT_GO if reply == wire::REP_ERR_UNSUP && !self.info.extended_headers => {
+                self.debug_msg(|| {
+                    "server does not know NBD_OPT_GO; using NBD_OPT_EXPORT_NAME".into()
+                });
+                let ctx = self.opt.take().filter(|o| o.purpose == Purpose::User);
+                self.send_export_name(ctx)
+            }
+            wire::OPT_GO | wire::OPT_INFO => {
+                self.reset_export_info();
+                self.info.meta_valid = false;
+                self.user_option_failed(Error::new(errno, format!("handshake: {msg}")))
+            }
+            _ => self.user_option_failed(Error::new(errno, format!("handshake: {msg}"))),
+        }
+    }
+
+    fn opt_ack(&mut self, code: u32) -> Result<(), Error> {
+        match code {
+            wire::OPT_STRUCTURED_REPLY => {
+                self.info.structured_replies = true;
+                self.debug_msg(|| "negotiated structured replies".into());
+                self.simple_option_done(code, true)
+            }
+            wire::OPT_EXTENDED_HEADERS => {
+                self.info.extended_headers = true;
+                self.info.structured_replies = true;
+                self.debug_msg(|| "negotiated extended headers".into());
+                self.simple_option_done(code, true)
+            }
+            wire::OPT_LIST | wire::OPT_LIST_META_CONTEXT => {
+                let count = self.opt.as_ref().map_or(0, |o| o.count);
+                self.state = State::Negotiating;
+                self.finish_option(Ok(OptOutcome::Count(count)));
+                Ok(())
+            }
+            wire::OPT_SET_META_CONTEXT => {
+                let (count, export, prelude) = match self.opt.as_ref() {
+                    Some(o) => (o.count, o.export_name.clone(), o.then.is_some()),
+                    None => (0, String::new(), false),
+                };
+                self.info.meta_valid = true;
+                self.meta_export = Some(export);
+                if prelude {
+                    return self.continue_after_meta();
+                }
+                self.state = State::Negotiating;
+                self.finish_option(Ok(OptOutcome::Count(count)));
+                Ok(())
+            }
+            wire::OPT_GO | wire::OPT_INFO => {
+                if !self.opt.as_ref().is_some_and(|o| o.export_seen) {
+                    return Err(protocol_error(format!(
+                        "handshake: server omitted NBD_INFO_EXPORT in its reply to {}",
+                        wire::opt_name(code)
+                    )));
+                }
+                if code == wire::OPT_GO {
+                    self.debug_msg(|| "export selected, entering transmission".into());
+                    self.state = State::Ready;
+                } else {
+                    self.state = State::Negotiating;
+                }
+                self.finish_option(Ok(OptOutcome::Done));
+                Ok(())
+            }
+            _ => Err(protocol_error("handshake: unexpected NBD_REP_ACK")),
+        }
+    }
+
+    fn opt_server(&mut self, payload: &[u8]) -> Result<(), Error> {
+        if payload.len() < 4 {
+            return Err(protocol_error(
+                "handshake: NBD_REP_SERVER reply is too short",
+            ));
+        }
+        let namelen = wire::be32(payload, 0) as usize;
+        if namelen > payload.len() - 4 {
+            return Err(protocol_error(
+                "handshake: invalid name length in NBD_REP_SERVER",
+            ));
+        }
+        let (name, desc) = payload[4..].split_at(namelen);
+        if name.len() > wire::MAX_STRING || desc.len() > wire::MAX_STRING {
+            self.debug_msg(|| "skipping an export whose name or description is too long".into());
+            return Ok(());
+        }
+        if let Some(ctx) = self.opt.as_mut() {
+            ctx.count = ctx.count.saturating_add(1);
+            if let Some(cb) = ctx.list.as_mut() {
+                cb(&lossy(name), &lossy(desc));
+            }
+        }
+        Ok(())
+    }
+
+    fn opt_info(&mut self, payload: &[u8]) -> Result<(), Error> {
+        if payload.len() < 2 {
+            return Err(protocol_error("handshake: NBD_REP_INFO reply is too short"));
+        }
+        let kind = wire::be16(payload, 0);
+        let body = &payload[2..];
+        match kind {
+            wire::INFO_EXPORT => {
+                if body.len() != 10 {
+                    return Err(protocol_error("handshake: invalid NBD_INFO_EXPORT length"));
+                }
+                let (size, eflags) = (wire::be64(body, 0), wire::be16(body, 8));
+                self.set_size_and_flags(size, eflags)?;
+                self.debug_msg(|| format!("export size={size} eflags=0x{eflags:x}"));
+                if let Some(ctx) = self.opt.as_mut() {
+                    ctx.export_seen = true;
+                }
+            }
+            wire::INFO_NAME | wire::INFO_DESCRIPTION => {
+                if body.len() > wire::MAX_STRING {
+                    self.debug_msg(|| "skipping a too long export name or description".into());
+                } else if kind == wire::INFO_NAME {
+                    self.info.canonical_name = Some(lossy(body).into_owned());
+                } else {
+                    self.info.description = Some(lossy(body).into_owned());
+                }
+            }
+            wire::INFO_BLOCK_SIZE => {
+                if body.len() != 12 {
+                    return Err(protocol_error(
+                        "handshake: invalid NBD_INFO_BLOCK_SIZE length",
+                    ));
+                }
+                let (min, pref, max) = (
+                    wire::be32(body, 0),
+                    wire::be32(body, 4),
+                    wire::be32(body, 8),
+                );
+                if block_sizes_valid(min, pref, max) {
+                    self.info.block_minimum = min;
+                    self.info.block_preferred = pref;
+                    self.info.block_maximum = max;
+                    self.debug_msg(|| format!("block sizes: min={min} pref={pref} max={max}"));
+                } else {
+                    self.debug_msg(|| format!("ignoring invalid block sizes {min}/{pref}/{max}"));
+                }
+            }
+            _ => self.debug_msg(|| format!("ignoring unknown NBD_INFO type {kind}")),
+        }
+        Ok(())
+    }
+
+    fn opt_meta_context(&mut self, code: u32, payload: &[u8]) -> Result<(), Error> {
+        if payload.len() < 5 {
+            return Err(protocol_error(
+                "handshake: NBD_REP_META_CONTEXT reply is too short",
+            ));
+        }
+        let id = wire::be32(payload, 0);
+        let name = &payload[4..];
+        if name.len() > wire::MAX_STRING {
+            self.debug_msg(|| "skipping a too long meta context name".into());
+            return Ok(());
+        }
+        let name = lossy(name).into_owned();
+        if code == wire::OPT_SET_META_CONTEXT {
+            self.debug_msg(|| format!("negotiated {name} with context ID {id}"));
+            self.info.meta_contexts.push(MetaContext {
+                name: name.clone(),
+                id,
+            });
+        }
+        if let Some(ctx) = self.opt.as_mut() {
+            ctx.count = ctx.count.saturating_add(1);
+            if let Some(cb) = ctx.context.as_mut() {
+                cb(&name);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The NBD_INFO_BLOCK_SIZE rules of the protocol: minimum a power of two
+/// up to 64 KiB, preferred a power of two at least max(minimum, 512),
+/// maximum a multiple of the minimum (or 2^32-1) and not below it.
+fn block_sizes_valid(min: u32, pref: u32, max: u32) -> bool {
+    min.is_power_of_two()
+        && min <= 65536
+        && pref.is_power_of_two()
+        && pref >= min.max(512)
+        && max >= min
+        && (max == u32::MAX || max & (min - 1) == 0)
+}

@@ -1,0 +1,430 @@
+//! Submitting transmission-phase commands: the client-side checks that
+//! libnbd's strict mode makes (each with libnbd's errno), then encoding
+//! the request into the send queue.
+
+use super::commands::Cmd;
+use super::machine::{Machine, State};
+use super::outqueue::{Payload, Tag};
+use super::types::{Command, CommandKind, MAX_REQUEST_SIZE};
+use super::wire::{self, PutBe};
+use crate::generated::types::{CmdFlag, Strict};
+use crate::{AioBuffer, Error};
+
+fn einval(msg: impl Into<String>) -> Error {
+    Error::new(libc::EINVAL, msg)
+}
+
+/// A command that passed the checks, ready to encode.
+struct Checked {
+    typ: u16,
+    flags: u16,
+    offset: u64,
+    count: u64,
+    payload: Option<Payload>,
+}
+
+impl Machine {
+    pub(super) fn submit(&mut self, cmd: Command) -> Result<u64, Error> {
+        let Command {
+            kind,
+            flags,
+            completion,
+        } = cmd;
+        let checked = match self.check(&kind, flags) {
+            Ok(c) => c,
+            Err(e) => {
+                // The callbacks can never be called: drop them now, the
+                // mid-command one first.
+                drop(kind);
+                drop(completion);
+                return Err(e);
+            }
+        };
+        let mut c = Cmd::new(checked.typ, checked.flags, checked.offset, checked.count);
+        match kind {
+            CommandKind::Read { buf, chunk, .. } => {
+                if self.config.pread_initialize {
+                    // SAFETY: the caller hands the buffer over for the
+                    // whole command; no other reference writes it now.
+                    unsafe { buf.as_mut_slice() }.fill(0);
+                }
+                c.buf = Some(buf);
+                c.chunk = chunk;
+            }
+            CommandKind::BlockStatus { sink, .. } => c.sink = Some(sink),
+            _ => {}
+        }
+        c.completion = completion;
+        let cookie = self.cmds.insert(c);
+        let fields = checked.header_fields();
+        self.queue_request(cookie, &fields, checked.payload);
+        let (typ, offset, count) = (checked.typ, checked.offset, checked.count);
+        self.debug_msg(|| {
+            format!(
+                "sent request: cookie={cookie} cmd={} offset={offset} count={count}",
+                wire::cmd_name(typ)
+            )
+        });
+        Ok(cookie)
+    }
+
+    /// Queue NBD_CMD_DISC (or NBD_OPT_ABORT while negotiating).
+    pub(super) fn request_disconnect(&mut self, abandon_pending: bool) -> Result<(), Error> {
+        match self.state {
+            State::Ready => {}
+            State::Negotiating => {
+                self.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
+                self.state = State::SendAbort;
+                return Ok(());
+            }
+            State::Closed | State::Dead => {
+                return Err(Error::new(
+                    libc::ENOTCONN,
+                    "the connection is not connected",
+                ))
+            }
+            _ => {
+                return Err(einval(
+                    "cannot disconnect: the handshake is still in progress",
+                ))
+            }
+        }
+        if abandon_pending {
+            let mut abandoned = Vec::new();
+            self.out.abandon_unsent(|cookie| abandoned.push(cookie));
+            for cookie in abandoned {
+                self.cmds.abort(cookie);
+            }
+        }
+        if self.disconnect_requested {
+            return Ok(());
+        }
+        self.disconnect_requested = true;
+        let cookie = self.cmds.insert(Cmd::new(wire::CMD_DISC, 0, 0, 0));
+        let fields = HeaderFields {
+            flags: 0,
+            typ: wire::CMD_DISC,
+            offset: 0,
+            length: 0,
+        };
+        self.queue_request(cookie, &fields, None);
+        self.debug_msg(|| "sent NBD_CMD_DISC".to_string());
+        Ok(())
+    }
+
+    fn queue_request(&mut self, cookie: u64, f: &HeaderFields, payload: Option<Payload>) {
+        let mut hdr = [0u8; 32];
+        let len = if self.info.extended_headers {
+            hdr[0..4].copy_from_slice(&wire::EXTENDED_REQUEST_MAGIC.to_be_bytes());
+            hdr[24..32].copy_from_slice(&f.length.to_be_bytes());
+            wire::EXTENDED_REQUEST_LEN
+        } else {
+            hdr[0..4].copy_from_slice(&wire::REQUEST_MAGIC.to_be_bytes());
+            hdr[24..28].copy_from_slice(&(f.length as u32).to_be_bytes());
+            wire::REQUEST_LEN
+        };
+        hdr[4..6].copy_from_slice(&f.flags.to_be_bytes());
+        hdr[6..8].copy_from_slice(&f.typ.to_be_bytes());
+        hdr[8..16].copy_from_slice(&cookie.to_be_bytes());
+        hdr[16..24].copy_from_slice(&f.offset.to_be_bytes());
+        self.out
+            .push_request(&hdr[..len], payload, Tag::Request(cookie));
+    }
+
+    /// libnbd's checks, in libnbd's order, with its errnos.
+    fn check(&self, kind: &CommandKind, flags: CmdFlag) -> Result<Checked, Error> {
+        match self.state {
+            State::Ready => {}
+            State::Dead | State::Closed => {
+                return Err(Error::new(
+                    libc::ENOTCONN,
+                    "the connection is not connected",
+                ))
+            }
+            _ => return Err(einval("commands need a connected handle")),
+        }
+        if self.disconnect_requested {
+            return Err(einval("cannot request more commands after NBD_CMD_DISC"));
+        }
+        if flags.bits() > 0xffff {
+            return Err(einval(format!("invalid flag: {}", flags.bits())));
+        }
+        let strict = self.config.strict;
+        let strict_on = |bit: Strict| strict.bits() & bit.bits() != 0;
+        let info = &self.info;
+        let ext = info.extended_headers;
+        let mut wire_flags = flags.bits() as u16;
+        let has = |f: CmdFlag| flags.bits() & f.bits() != 0;
+
+        // (type, offset, count, permitted flags, errno for out of bounds;
+        // 0 = no size checks at all, as for flush)
+        let (typ, offset, count, permitted, bounds_errno) = match kind {
+            CommandKind::Read { buf, offset, .. } => (
+                wire::CMD_READ,
+                *offset,
+                buf.len() as u64,
+                CmdFlag::DF.bits(),
+                libc::EINVAL,
+            ),
+            CommandKind::Write { buf, offset } => (
+                wire::CMD_WRITE,
+                *offset,
+                buf.len() as u64,
+                CmdFlag::FUA.bits() | CmdFlag::PAYLOAD_LEN.bits(),
+                libc::ENOSPC,
+            ),
+            CommandKind::Flush => (wire::CMD_FLUSH, 0, 0, 0, 0),
+            CommandKind::Trim { count, offset } => (
+                wire::CMD_TRIM,
+                *offset,
+                *count,
+                CmdFlag::FUA.bits(),
+                libc::ENOSPC,
+            ),
+            CommandKind::Cache { count, offset } => {
+                (wire::CMD_CACHE, *offset, *count, 0, libc::EINVAL)
+            }
+            CommandKind::Zero { count, offset } => (
+                wire::CMD_WRITE_ZEROES,
+                *offset,
+                *count,
+                CmdFlag::FUA.bits() | CmdFlag::NO_HOLE.bits() | CmdFlag::FAST_ZERO.bits(),
+                libc::ENOSPC,
+            ),
+            CommandKind::BlockStatus {
+                count,
+                offset,
+                filter,
+                ..
+            } => {
+                let mut permitted = CmdFlag::REQ_ONE.bits();
+                if filter.is_some() {
+                    permitted |= CmdFlag::PAYLOAD_LEN.bits();
+                }
+                (
+                    wire::CMD_BLOCK_STATUS,
+                    *offset,
+                    *count,
+                    permitted,
+                    libc::EINVAL,
+                )
+            }
+        };
+
+        if strict_on(Strict::FLAGS) && flags.bits() & !permitted != 0 {
+            return Err(einval(format!("invalid flag: {}", flags.bits())));
+        }
+
+        let strict_cmds = strict_on(Strict::COMMANDS);
+        let auto_flag = strict_on(Strict::AUTO_FLAG);
+        let payload_len = CmdFlag::PAYLOAD_LEN.bits() as u16;
+        let mut payload = None;
+        match kind {
+            CommandKind::Read { .. } => {
+                if strict_cmds && has(CmdFlag::DF) && !info.can_df() {
+                    return Err(einval("server does not support the DF flag"));
+                }
+            }
+            CommandKind::Write { buf, .. } => {
+                if strict_cmds {
+                    if info.is_read_only() {
+                        return Err(Error::new(
+                            libc::EPERM,
+                            "server does not support write operations",
+                        ));
+                    }
+                    if has(CmdFlag::FUA) && !info.can_fua() {
+                        return Err(einval("server does not support the FUA flag"));
+                    }
+                }
+                // With extended headers a write must say that a payload
+                // follows; without them it must not.
+                if auto_flag {
+                    if ext {
+                        wire_flags |= payload_len;
+                    } else {
+                        wire_flags &= !payload_len;
+                    }
+                } else if strict_cmds && (wire_flags & payload_len != 0) != ext {
+                    return Err(einval(if ext {
+                        "extended headers require the PAYLOAD_LEN flag on writes"
+                    } else {
+                        "the PAYLOAD_LEN flag needs extended headers"
+                    }));
+                }
+                payload = Some(Payload::Buffer(AioBuffer::clone(buf)));
+            }
+            CommandKind::Flush => {
+                if strict_cmds && !info.can_flush() {
+                    return Err(einval("server does not support flush operations"));
+                }
+            }
+            CommandKind::Trim { .. } => {
+                if strict_cmds {
+                    if !info.can_trim() {
+                        return Err(einval("server does not support trim operations"));
+                    }
+                    if info.is_read_only() {
+                        return Err(Error::new(
+                            libc::EPERM,
+                            "server does not support write operations",
+                        ));
+                    }
+                    if has(CmdFlag::FUA) && !info.can_fua() {
+                        return Err(einval("server does not support the FUA flag"));
+                    }
+                }
+            }
+            CommandKind::Cache { .. } => {
+                if strict_cmds && !info.can_cache() {
+                    return Err(einval("server does not support cache operations"));
+                }
+            }
+            CommandKind::Zero { .. } => {
+                if strict_cmds {
+                    if !info.can_zero() {
+                        return Err(einval("server does not support zero operations"));
+                    }
+                    if info.is_read_only() {
+                        return Err(Error::new(
+                            libc::EPERM,
+                            "server does not support write operations",
+                        ));
+                    }
+                    if has(CmdFlag::FUA) && !info.can_fua() {
+                        return Err(einval("server does not support the FUA flag"));
+                    }
+                    if has(CmdFlag::FAST_ZERO) && !info.can_fast_zero() {
+                        return Err(einval("server does not support the fast zero flag"));
+                    }
+                }
+            }
+            CommandKind::BlockStatus { filter, .. } => {
+                if strict_cmds {
+                    if !info.structured_replies {
+                        return Err(Error::new(
+                            libc::ENOTSUP,
+                            "server does not support structured replies",
+                        ));
+                    }
+                    if !info.meta_valid || info.meta_contexts.is_empty() {
+                        return Err(Error::new(
+                            libc::ENOTSUP,
+                            "did not negotiate any metadata contexts, either you did not call \
+                             nbd_add_meta_context before connecting or the server does not support it",
+                        ));
+                    }
+                }
+                if let Some(names) = filter {
+                    if !ext {
+                        return Err(Error::new(
+                            libc::ENOTSUP,
+                            "server did not negotiate extended headers",
+                        ));
+                    }
+                    if strict_cmds && !info.can_block_status_payload() {
+                        return Err(Error::new(
+                            libc::ENOTSUP,
+                            "server does not support filtering block status",
+                        ));
+                    }
+                    if names.is_empty() {
+                        return Err(einval("the block status filter names no meta context"));
+                    }
+                    let mut p = Vec::with_capacity(8 + 4 * names.len());
+                    p.put64(count);
+                    for name in names {
+                        match info.meta_context_id(name) {
+                            Some(id) if info.meta_valid => p.put32(id),
+                            _ => {
+                                return Err(einval(format!(
+                                    "meta context {name} was not negotiated"
+                                )))
+                            }
+                        }
+                    }
+                    if auto_flag {
+                        wire_flags |= payload_len;
+                    } else if strict_cmds && wire_flags & payload_len == 0 {
+                        return Err(einval("filtering block status needs the PAYLOAD_LEN flag"));
+                    }
+                    payload = Some(Payload::Owned(p));
+                }
+            }
+        }
+
+        if bounds_errno != 0 {
+            if strict_on(Strict::ZERO_SIZE) && count == 0 {
+                return Err(einval("count cannot be 0"));
+            }
+            if strict_on(Strict::BOUNDS) && (offset > info.size || count > info.size - offset) {
+                return Err(Error::new(bounds_errno, "request out of bounds"));
+            }
+            let min = info.block_minimum as u64;
+            if min > 1 && strict_on(Strict::ALIGN) && (offset | count) & (min - 1) != 0 {
+                return Err(einval("request is unaligned"));
+            }
+        }
+        match typ {
+            wire::CMD_READ | wire::CMD_WRITE => {
+                if typ == wire::CMD_WRITE
+                    && strict_on(Strict::PAYLOAD)
+                    && count > info.payload_maximum()
+                {
+                    return Err(Error::new(
+                        libc::ERANGE,
+                        format!(
+                            "request too large: maximum payload size is {}",
+                            info.payload_maximum()
+                        ),
+                    ));
+                }
+                if count > MAX_REQUEST_SIZE {
+                    return Err(Error::new(
+                        libc::ERANGE,
+                        format!("request too large: maximum request size is {MAX_REQUEST_SIZE}"),
+                    ));
+                }
+            }
+            _ => {
+                if !ext && count > u32::MAX as u64 {
+                    return Err(Error::new(
+                        libc::ERANGE,
+                        format!("request too large: maximum request size is {}", u32::MAX),
+                    ));
+                }
+            }
+        }
+        Ok(Checked {
+            typ,
+            flags: wire_flags,
+            offset,
+            count,
+            payload,
+        })
+    }
+}
+
+/// The fields of a request header besides magic and cookie.
+struct HeaderFields {
+    flags: u16,
+    typ: u16,
+    offset: u64,
+    /// Effect length, or payload length when PAYLOAD_LEN is set.
+    length: u64,
+}
+
+impl Checked {
+    fn header_fields(&self) -> HeaderFields {
+        let length = match &self.payload {
+            Some(Payload::Owned(p)) if self.typ == wire::CMD_BLOCK_STATUS => p.len() as u64,
+            _ => self.count,
+        };
+        HeaderFields {
+            flags: self.flags,
+            typ: self.typ,
+            offset: self.offset,
+            length,
+        }
+    }
+}

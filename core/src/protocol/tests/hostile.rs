@@ -1,0 +1,614 @@
+//! A hostile or broken server: every case ends in a clean error (and
+//! usually a dead machine), never a panic, a hang or a stray write.
+
+use super::peer::*;
+use crate::generated::types::PublicState;
+use crate::protocol::wire::{self, PutBe};
+use crate::protocol::{CommandKind, Config, Direction, OptRequest};
+use crate::AioBuffer;
+
+fn structured() -> Peer {
+    connected(Config::default(), &Server::default())
+}
+
+fn assert_dead(p: &Peer, errno: i32) {
+    assert_eq!(p.state(), PublicState::Dead);
+    assert_eq!(p.m.error().expect("an error").errno(), errno);
+    assert_eq!(p.m.direction(), Direction::NONE);
+    assert_eq!(p.m.in_flight(), 0);
+}
+
+#[test]
+fn unknown_chunk_type_is_skipped_and_fails_the_command() {
+    let mut p = structured();
+    let (c, _) = p.read(512, 0);
+    let (d, _) = p.read(512, 0);
+    let mut bytes = chunk(0, 77, c, &[1, 2, 3, 4, 5]);
+    bytes.extend(chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c,
+        &data_payload(0, &[1; 512]),
+    ));
+    bytes.extend(chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        d,
+        &data_payload(0, &[1; 512]),
+    ));
+    p.send(&bytes).unwrap();
+    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EPROTO);
+    assert!(p.m.command_completed(d).unwrap());
+    assert_eq!(p.state(), PublicState::Connected);
+}
+
+#[test]
+fn unknown_error_chunk_type_fails_the_command() {
+    let mut p = structured();
+    let c = p.submit(CommandKind::Flush, 0).unwrap();
+    let mut payload = error_payload(wire::NBD_ENOSPC, "full", None);
+    payload.extend_from_slice(&[9; 40]); // a tail we do not understand
+    p.send(&chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_ERROR_BIT | 99,
+        c,
+        &payload,
+    ))
+    .unwrap();
+    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::ENOSPC);
+    assert_eq!(p.state(), PublicState::Connected);
+}
+
+#[test]
+fn reply_to_unknown_cookie_kills() {
+    let mut p = structured();
+    let (c, _) = p.read(512, 0);
+    let err = p.send(&simple_reply(c + 100, 0, &[])).unwrap_err();
+    assert_eq!(err.errno(), libc::EPROTO);
+    assert_dead(&p, libc::EPROTO);
+    assert_eq!(
+        p.m.command_completed(c).unwrap_err().errno(),
+        libc::ENOTCONN
+    );
+
+    let mut p = structured();
+    p.read(512, 0);
+    p.send(&chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_NONE,
+        4242,
+        &[],
+    ))
+    .unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn reply_to_retired_cookie_kills() {
+    let mut p = structured();
+    let c = p.submit(CommandKind::Flush, 0).unwrap();
+    p.send(&simple_reply(c, 0, &[])).unwrap();
+    assert!(p.m.command_completed(c).unwrap());
+    p.send(&simple_reply(c, 0, &[])).unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn data_past_the_buffer_kills() {
+    for (off, len) in [(0u64, 513usize), (256, 512), (1 << 40, 1)] {
+        let mut p = structured();
+        let (c, buf) = p.read(512, 0);
+        p.send(&chunk(
+            wire::REPLY_FLAG_DONE,
+            wire::REPLY_TYPE_OFFSET_DATA,
+            c,
+            &data_payload(off, &vec![7; len]),
+        ))
+        .unwrap_err();
+        assert_dead(&p, libc::EPROTO);
+        assert_eq!(buf.to_vec(), vec![0; 512]);
+    }
+    // Below the request's offset.
+    let mut p = structured();
+    let (c, _) = p.read(512, 4096);
+    p.send(&chunk(
+        0,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c,
+        &data_payload(0, &[7; 16]),
+    ))
+    .unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn hole_past_the_buffer_kills() {
+    let mut p = structured();
+    let (c, _) = p.read(512, 0);
+    p.send(&chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_HOLE,
+        c,
+        &hole_payload(0, u32::MAX),
+    ))
+    .unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn overlapping_chunks_kill() {
+    let mut p = structured();
+    let (c, _) = p.read(1024, 0);
+    let mut bytes = chunk(
+        0,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c,
+        &data_payload(0, &[1; 600]),
+    );
+    bytes.extend(chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_HOLE,
+        c,
+        &hole_payload(500, 524),
+    ));
+    p.send(&bytes).unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn zero_length_chunks_kill() {
+    let mut p = structured();
+    let (c, _) = p.read(512, 0);
+    p.send(&chunk(
+        0,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c,
+        &data_payload(0, &[]),
+    ))
+    .unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+
+    let mut p = structured();
+    let (c, _) = p.read(512, 0);
+    p.send(&chunk(
+        0,
+        wire::REPLY_TYPE_OFFSET_HOLE,
+        c,
+        &hole_payload(0, 0),
+    ))
+    .unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn structured_reply_without_negotiation_kills() {
+    let mut p = connected(
+        Config::default(),
+        &Server {
+            structured: false,
+            ..Server::default()
+        },
+    );
+    let (c, _) = p.read(512, 0);
+    p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]))
+        .unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn simple_read_data_on_structured_connection_kills() {
+    let mut p = structured();
+    let (c, _) = p.read(512, 0);
+    p.send(&simple_reply(c, 0, &[0; 512])).unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn compact_reply_on_extended_connection_kills() {
+    let mut p = connected(
+        Config::default(),
+        &Server {
+            extended: true,
+            ..Server::default()
+        },
+    );
+    let c = p.submit(CommandKind::Flush, 0).unwrap();
+    p.send(&simple_reply(c, 0, &[])).unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn wrong_chunk_for_command_kills() {
+    let mut p = structured();
+    let c = p.submit(CommandKind::Flush, 0).unwrap();
+    p.send(&chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c,
+        &data_payload(0, &[1; 8]),
+    ))
+    .unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+
+    let mut p = structured();
+    let (c, _) = p.read(512, 0);
+    p.send(&chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_BLOCK_STATUS,
+        c,
+        &bs_payload(1, &[(512, 0)]),
+    ))
+    .unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn bad_lengths_kill() {
+    let cases: Vec<(u16, Vec<u8>)> = vec![
+        (wire::REPLY_TYPE_NONE, vec![0; 4]),
+        (wire::REPLY_TYPE_OFFSET_HOLE, vec![0; 13]),
+        (wire::REPLY_TYPE_ERROR, vec![0; 5]),
+        (
+            wire::REPLY_TYPE_ERROR,
+            error_payload(wire::NBD_EIO, "x", Some(0)),
+        ),
+        (
+            wire::REPLY_TYPE_ERROR_OFFSET,
+            error_payload(wire::NBD_EIO, "x", None),
+        ),
+    ];
+    for (typ, payload) in cases {
+        let mut p = structured();
+        let (c, _) = p.read(512, 0);
+        p.send(&chunk(wire::REPLY_FLAG_DONE, typ, c, &payload))
+            .unwrap_err();
+        assert_dead(&p, libc::EPROTO);
+    }
+    // Error message longer than the chunk.
+    let mut p = structured();
+    let (c, _) = p.read(512, 0);
+    let mut payload = Vec::new();
+    payload.put32(wire::NBD_EIO);
+    payload.put16(500);
+    payload.extend_from_slice(b"short");
+    p.send(&chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_ERROR,
+        c,
+        &payload,
+    ))
+    .unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+    // NONE without DONE.
+    let mut p = structured();
+    let (c, _) = p.read(512, 0);
+    p.send(&chunk(0, wire::REPLY_TYPE_NONE, c, &[]))
+        .unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn bad_block_status_lengths_kill() {
+    let cfg = Config {
+        meta_contexts: vec!["base:allocation".into()],
+        ..Config::default()
+    };
+    for payload in [vec![0u8; 8], vec![0u8; 13]] {
+        let mut p = connected(cfg.clone(), &Server::default());
+        let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
+        let c = p
+            .submit(
+                CommandKind::BlockStatus {
+                    count: 512,
+                    offset: 0,
+                    sink: crate::protocol::ExtentSink::Narrow(cb),
+                    filter: None,
+                },
+                0,
+            )
+            .unwrap();
+        p.send(&chunk(
+            wire::REPLY_FLAG_DONE,
+            wire::REPLY_TYPE_BLOCK_STATUS,
+            c,
+            &payload,
+        ))
+        .unwrap_err();
+        assert_dead(&p, libc::EPROTO);
+    }
+}
+
+#[test]
+fn huge_chunk_length_kills_without_allocating() {
+    let mut p = structured();
+    let (c, _) = p.read(512, 0);
+    let mut hdr = Vec::new();
+    hdr.put32(wire::STRUCTURED_REPLY_MAGIC);
+    hdr.put16(0);
+    hdr.put16(wire::REPLY_TYPE_ERROR);
+    hdr.put64(c);
+    hdr.put32(u32::MAX);
+    p.send(&hdr).unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn bad_reply_magic_kills() {
+    let mut p = structured();
+    p.read(512, 0);
+    p.send(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]).unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn early_eof_mid_payload_fails_everything() {
+    let mut p = connected(
+        Config::default(),
+        &Server {
+            structured: false,
+            ..Server::default()
+        },
+    );
+    let (a, _) = p.read(4096, 0);
+    let b = p.submit(CommandKind::Flush, 0).unwrap();
+    p.send(&simple_reply(a, 0, &[1; 100])).unwrap();
+    p.m.input_eof();
+    assert_dead(&p, libc::EPROTO);
+    assert_eq!(
+        p.m.command_completed(a).unwrap_err().errno(),
+        libc::ENOTCONN
+    );
+    assert_eq!(
+        p.m.command_completed(b).unwrap_err().errno(),
+        libc::ENOTCONN
+    );
+}
+
+#[test]
+fn early_eof_mid_header() {
+    let mut p = structured();
+    let (c, _) = p.read(512, 0);
+    p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[])[..7])
+        .unwrap();
+    p.m.input_eof();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn bytes_after_death_are_ignored() {
+    let mut p = structured();
+    p.read(512, 0);
+    p.send(&[0; 16]).unwrap_err();
+    assert!(p.m.input_received(0).is_ok());
+    p.m.input_eof();
+    assert_dead(&p, libc::EPROTO);
+}
+
+#[test]
+fn option_reply_too_long_kills() {
+    let mut p = Peer::new(Config {
+        opt_mode: true,
+        ..Config::default()
+    });
+    p.handshake(&Server::default());
+    p.m.start_option(OptRequest::Info, None).unwrap();
+    p.flush();
+    let mut hdr = Vec::new();
+    hdr.put64(wire::REPLY_MAGIC_OPT);
+    hdr.put32(wire::OPT_INFO);
+    hdr.put32(wire::REP_ERR_UNKNOWN);
+    hdr.put32(1 << 30);
+    p.send(&hdr).unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+    assert!(p.m.option_result().unwrap().is_err());
+}
+
+#[test]
+fn bad_option_replies_kill() {
+    let long_name = {
+        let mut v = Vec::new();
+        v.put32(1000);
+        v.extend_from_slice(b"abc");
+        v
+    };
+    let cases: Vec<(u32, Vec<u8>)> = vec![
+        (wire::REP_SERVER, long_name),
+        (wire::REP_SERVER, vec![0, 0]),
+        (wire::REP_META_CONTEXT, vec![0; 4]),
+        (77, vec![]),
+        (wire::REP_ACK, vec![1]),
+    ];
+    for (typ, payload) in cases {
+        let mut p = Peer::new(Config {
+            opt_mode: true,
+            ..Config::default()
+        });
+        p.handshake(&Server::default());
+        p.m.start_option(OptRequest::List(Box::new(|_, _| 0)), None)
+            .unwrap();
+        p.flush();
+        p.send(&opt_reply(wire::OPT_LIST, typ, &payload))
+            .unwrap_err();
+        assert_dead(&p, libc::EPROTO);
+    }
+}
+
+#[test]
+fn bad_info_replies_kill() {
+    for payload in [vec![0u8, 0, 1], vec![0u8, 3, 0, 0]] {
+        let mut p = Peer::new(Config {
+            opt_mode: true,
+            ..Config::default()
+        });
+        p.handshake(&Server::default());
+        p.m.start_option(OptRequest::Info, None).unwrap();
+        p.flush();
+        p.send(&opt_reply(wire::OPT_INFO, wire::REP_INFO, &payload))
+            .unwrap_err();
+        assert_dead(&p, libc::EPROTO);
+    }
+}
+
+#[test]
+fn block_status_count_mismatch_kills() {
+    let cfg = Config {
+        meta_contexts: vec!["base:allocation".into()],
+        ..Config::default()
+    };
+    let mut p = connected(
+        cfg,
+        &Server {
+            extended: true,
+            ..Server::default()
+        },
+    );
+    let cb = Box::new(|_: &str, _: u64, _: &[crate::Extent], _: &mut i32| 0);
+    let c = p
+        .submit(
+            CommandKind::BlockStatus {
+                count: 512,
+                offset: 0,
+                sink: crate::protocol::ExtentSink::Wide(cb),
+                filter: None,
+            },
+            0,
+        )
+        .unwrap();
+    let mut payload = bs_ext_payload(1, &[(512, 0)]);
+    payload[7] = 5; // claims 5 descriptors
+    p.send(&ext_chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_BLOCK_STATUS_EXT,
+        c,
+        0,
+        &payload,
+    ))
+    .unwrap_err();
+    assert_dead(&p, libc::EPROTO);
+}
+
+/// A small deterministic generator for the random tests.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn random_replies_never_panic() {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    for round in 0..300 {
+        let ext = round % 3 == 0;
+        let srv = Server {
+            extended: ext,
+            ..Server::default()
+        };
+        let cfg = Config {
+            meta_contexts: vec!["base:allocation".into()],
+            ..Config::default()
+        };
+        let mut p = connected(cfg, &srv);
+        let mut cookies = Vec::new();
+        for i in 0..4 {
+            let (c, _) = p.read(64 + i * 100, 0);
+            cookies.push(c);
+        }
+        // Plausible headers with random types, lengths and contents.
+        let mut bytes = Vec::new();
+        for _ in 0..(rng.next() % 6) {
+            let cookie = if rng.next() % 5 < 1 {
+                rng.next()
+            } else {
+                cookies[(rng.next() % 4) as usize]
+            };
+            let typ = [0u16, 1, 2, 5, 6, 0x8001, 0x8002, 3, 0x8005][(rng.next() % 9) as usize];
+            let len = (rng.next() % 64) as usize;
+            let payload: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let flags = (rng.next() % 2) as u16;
+            if ext {
+                bytes.extend(ext_chunk(flags, typ, cookie, 0, &payload));
+            } else {
+                bytes.extend(chunk(flags, typ, cookie, &payload));
+            }
+        }
+        // And sometimes plain garbage.
+        if rng.next() & 3 == 0 {
+            bytes.extend((0..(rng.next() % 100)).map(|_| rng.next() as u8));
+        }
+        let piece = 1 + (rng.next() % 50) as usize;
+        let _ = p.send_in_pieces(&bytes, piece);
+        if rng.next() & 1 == 0 {
+            p.m.input_eof();
+            assert!(matches!(p.state(), PublicState::Closed | PublicState::Dead));
+            assert_eq!(p.m.in_flight(), 0);
+        }
+        for c in cookies {
+            let _ = p.m.command_completed(c);
+        }
+    }
+}
+
+#[test]
+fn random_handshake_bytes_never_panic() {
+    let mut rng = Rng(0xfeed_beef_cafe_f00d);
+    for _ in 0..300 {
+        let mut p = Peer::new(Config {
+            opt_mode: rng.next() & 1 == 0,
+            ..Config::default()
+        });
+        let mut bytes = newstyle_greeting((rng.next() % 4) as u16);
+        for _ in 0..(rng.next() % 4) {
+            let opt = [
+                wire::OPT_EXTENDED_HEADERS,
+                wire::OPT_STRUCTURED_REPLY,
+                wire::OPT_GO,
+                0,
+            ][(rng.next() % 4) as usize];
+            let typ = [
+                wire::REP_ACK,
+                wire::REP_INFO,
+                wire::REP_ERR_UNSUP,
+                wire::REP_SERVER,
+            ][(rng.next() % 4) as usize];
+            let len = (rng.next() % 20) as usize;
+            let payload: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            bytes.extend(opt_reply(opt, typ, &payload));
+        }
+        let _ = p.send_in_pieces(&bytes, 1 + (rng.next() % 30) as usize);
+        p.m.input_eof();
+        assert!(matches!(
+            p.state(),
+            PublicState::Closed | PublicState::Dead | PublicState::Negotiating
+        ));
+    }
+}
+
+#[test]
+fn write_buffer_is_only_read() {
+    // A write's buffer is shared with the send queue; replies can never
+    // write into it, even from a confused server.
+    let mut p = structured();
+    let buf = AioBuffer::from_vec(vec![5; 512]);
+    let c = p
+        .submit(
+            CommandKind::Write {
+                buf: buf.clone(),
+                offset: 0,
+            },
+            0,
+        )
+        .unwrap();
+    p.send(&chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c,
+        &data_payload(0, &[9; 512]),
+    ))
+    .unwrap_err();
+    assert_eq!(buf.to_vec(), vec![5; 512]);
+}
