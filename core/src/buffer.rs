@@ -39,7 +39,14 @@ impl AioBuffer {
         let mut owner = v.into_boxed_slice();
         let ptr = owner.as_mut_ptr();
         let len = owner.len();
-        AioBuffer { inner: Arc::new(Inner { ptr, len, _owner: Some(owner), _keep: None }) }
+        AioBuffer {
+            inner: Arc::new(Inner {
+                ptr,
+                len,
+                _owner: Some(owner),
+                _keep: None,
+            }),
+        }
     }
 
     /// A buffer over memory that someone else owns.
@@ -49,7 +56,14 @@ impl AioBuffer {
     /// clone of the returned buffer has been dropped, and nobody else may
     /// access it while a command using it is in flight.
     pub unsafe fn from_raw_parts(ptr: *mut u8, len: usize) -> AioBuffer {
-        AioBuffer { inner: Arc::new(Inner { ptr, len, _owner: None, _keep: None }) }
+        AioBuffer {
+            inner: Arc::new(Inner {
+                ptr,
+                len,
+                _owner: None,
+                _keep: None,
+            }),
+        }
     }
 
     /// Like `from_raw_parts`, also keeping `keep` alive as long as the buffer.
@@ -61,7 +75,14 @@ impl AioBuffer {
         len: usize,
         keep: Box<dyn std::any::Any + Send + Sync>,
     ) -> AioBuffer {
-        AioBuffer { inner: Arc::new(Inner { ptr, len, _owner: None, _keep: Some(keep) }) }
+        AioBuffer {
+            inner: Arc::new(Inner {
+                ptr,
+                len,
+                _owner: None,
+                _keep: Some(keep),
+            }),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -111,6 +132,8 @@ impl AioBuffer {
 
 impl std::fmt::Debug for AioBuffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AioBuffer").field("len", &self.inner.len).finish()
+        f.debug_struct("AioBuffer")
+            .field("len", &self.inner.len)
+            .finish()
     }
 }

@@ -50,15 +50,26 @@ impl Handle {
         let n = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
         let debug = std::env::var_os("LIBNBD_DEBUG").is_some_and(|v| v == "1");
         let shared = Arc::new(Shared::default());
-        let inner = Inner { settings: Settings::new(format!("nbd{n}"), debug), conn: None, shared: shared.clone(), debug_context: String::new() };
+        let inner = Inner {
+            settings: Settings::new(format!("nbd{n}"), debug),
+            conn: None,
+            shared: shared.clone(),
+            debug_context: String::new(),
+        };
         inner.publish();
-        Ok(Handle { inner: Mutex::new(inner), shared, private_data: AtomicUsize::new(0) })
+        Ok(Handle {
+            inner: Mutex::new(inner),
+            shared,
+            private_data: AtomicUsize::new(0),
+        })
     }
 
     /// Take the handle lock. A panic in an earlier call (say, in a user
     /// callback) does not make the handle unusable.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The public state without waiting for the lock: exact when nobody
@@ -67,7 +78,9 @@ impl Handle {
         match self.inner.try_lock() {
             Ok(inner) => inner.public_state(),
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().public_state(),
-            Err(std::sync::TryLockError::WouldBlock) => decode_state(self.shared.state.load(Ordering::Acquire)),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                decode_state(self.shared.state.load(Ordering::Acquire))
+            }
         }
     }
 
@@ -76,7 +89,9 @@ impl Handle {
         match self.inner.try_lock() {
             Ok(inner) => inner.direction(),
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().direction(),
-            Err(std::sync::TryLockError::WouldBlock) => self.shared.direction.load(Ordering::Acquire),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                self.shared.direction.load(Ordering::Acquire)
+            }
         }
     }
 
@@ -85,7 +100,9 @@ impl Handle {
         match self.inner.try_lock() {
             Ok(inner) => inner.processing(),
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().processing(),
-            Err(std::sync::TryLockError::WouldBlock) => self.shared.processing.load(Ordering::Acquire),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                self.shared.processing.load(Ordering::Acquire)
+            }
         }
     }
 
@@ -112,7 +129,9 @@ impl Inner {
     /// "ready" (the machine names its idle state READY).
     pub(crate) fn processing(&self) -> bool {
         match &self.conn {
-            Some(c) if c.public_state() == PublicState::Connected => !c.machine.state_name().starts_with("READY"),
+            Some(c) if c.public_state() == PublicState::Connected => {
+                !c.machine.state_name().starts_with("READY")
+            }
             _ => false,
         }
     }
@@ -141,7 +160,10 @@ impl Inner {
             Some(cb) => {
                 let _ = cb(context, msg);
             }
-            None => eprintln!("libnbd: debug: {}: {}: {}", self.settings.handle_name, context, msg),
+            None => eprintln!(
+                "libnbd: debug: {}: {}: {}",
+                self.settings.handle_name, context, msg
+            ),
         }
     }
 
@@ -161,7 +183,11 @@ impl Inner {
             conn.close_if_finished();
             let msgs = conn.machine.take_debug();
             if self.settings.debug && !msgs.is_empty() {
-                let context = if self.debug_context.is_empty() { "nbd".to_string() } else { self.debug_context.clone() };
+                let context = if self.debug_context.is_empty() {
+                    "nbd".to_string()
+                } else {
+                    self.debug_context.clone()
+                };
                 for m in msgs {
                     self.debug(&context, &m);
                 }
@@ -171,9 +197,15 @@ impl Inner {
     }
 
     fn publish(&self) {
-        self.shared.state.store(encode_state(self.public_state()), Ordering::Release);
-        self.shared.direction.store(self.direction(), Ordering::Release);
-        self.shared.processing.store(self.processing(), Ordering::Release);
+        self.shared
+            .state
+            .store(encode_state(self.public_state()), Ordering::Release);
+        self.shared
+            .direction
+            .store(self.direction(), Ordering::Release);
+        self.shared
+            .processing
+            .store(self.processing(), Ordering::Release);
     }
 }
 

@@ -52,14 +52,24 @@ pub fn clear() {
 
 /// This thread's most recent error message, if any.
 pub fn message() -> Option<String> {
-    LAST.with(|last| last.borrow().message.as_ref().map(|m| m.to_string_lossy().into_owned()))
+    LAST.with(|last| {
+        last.borrow()
+            .message
+            .as_ref()
+            .map(|m| m.to_string_lossy().into_owned())
+    })
 }
 
 /// A pointer to this thread's most recent error message as a C string, or
 /// NULL when there is none. It stays valid until this thread records
 /// another error.
 pub fn message_ptr() -> *const libc::c_char {
-    LAST.with(|last| last.borrow().message.as_ref().map_or(std::ptr::null(), |m| m.as_ptr()))
+    LAST.with(|last| {
+        last.borrow()
+            .message
+            .as_ref()
+            .map_or(std::ptr::null(), |m| m.as_ptr())
+    })
 }
 
 /// This thread's most recent errno (0 when none applies).

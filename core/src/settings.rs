@@ -38,7 +38,10 @@ pub(crate) struct TlsSettings {
 impl Settings {
     /// libnbd's defaults for a handle called `handle_name`.
     pub(crate) fn new(handle_name: String, debug: bool) -> Settings {
-        let config = Config { debug, ..Config::default() };
+        let config = Config {
+            debug,
+            ..Config::default()
+        };
         Settings {
             handle_name,
             debug,
@@ -52,7 +55,9 @@ impl Settings {
                 hostname: None,
             },
             uri_allow_transports: AllowTransport(
-                AllowTransport::TCP.bits() | AllowTransport::UNIX.bits() | AllowTransport::VSOCK.bits(),
+                AllowTransport::TCP.bits()
+                    | AllowTransport::UNIX.bits()
+                    | AllowTransport::VSOCK.bits(),
             ),
             uri_allow_tls: Tls::ALLOW,
             uri_allow_local_file: false,
@@ -74,12 +79,23 @@ pub(crate) fn default_username() -> crate::Result<String> {
         let mut pwd: libc::passwd = std::mem::zeroed();
         let mut buf = vec![0 as libc::c_char; 4096];
         let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let r = libc::getpwuid_r(libc::geteuid(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+        let r = libc::getpwuid_r(
+            libc::geteuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
         if r == 0 && !result.is_null() && !pwd.pw_name.is_null() {
-            return Ok(std::ffi::CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned());
+            return Ok(std::ffi::CStr::from_ptr(pwd.pw_name)
+                .to_string_lossy()
+                .into_owned());
         }
         let errno = if r != 0 { r } else { libc::ENOENT };
-        Err(crate::Error::new(errno, "cannot find the name of the current user"))
+        Err(crate::Error::new(
+            errno,
+            "cannot find the name of the current user",
+        ))
     }
 }
 
@@ -87,9 +103,15 @@ pub(crate) fn default_username() -> crate::Result<String> {
 /// so a name must be short printable text without ':'.
 pub(crate) fn check_socket_activation_name(name: &str) -> crate::Result<()> {
     if name.len() > 255 {
-        return Err(crate::Error::new(libc::EINVAL, "socket activation name is longer than 255 bytes"));
+        return Err(crate::Error::new(
+            libc::EINVAL,
+            "socket activation name is longer than 255 bytes",
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c))) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)))
+    {
         return Err(crate::Error::new(
             libc::EINVAL,
             format!("socket activation name may only contain letters, digits, '-', '_' and '.', not {c:?}"),
@@ -117,7 +139,10 @@ mod tests {
     fn activation_names() {
         assert!(check_socket_activation_name("").is_ok());
         assert!(check_socket_activation_name("nbd-0.sock_x").is_ok());
-        assert_eq!(check_socket_activation_name("a:b").unwrap_err().errno(), libc::EINVAL);
+        assert_eq!(
+            check_socket_activation_name("a:b").unwrap_err().errno(),
+            libc::EINVAL
+        );
         assert!(check_socket_activation_name(&"x".repeat(300)).is_err());
     }
 }

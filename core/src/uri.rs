@@ -48,11 +48,22 @@ pub(crate) fn parse(raw: &str) -> Result<NbdUri> {
         "nbds+unix" => (Kind::Unix, true),
         "nbd+vsock" => (Kind::Vsock, false),
         "nbds+vsock" => (Kind::Vsock, true),
-        _ => return Err(Error::new(libc::EINVAL, format!("unknown NBD URI scheme: {scheme}"))),
+        _ => {
+            return Err(Error::new(
+                libc::EINVAL,
+                format!("unknown NBD URI scheme: {scheme}"),
+            ))
+        }
     };
     // Insist on scheme://[authority][/path][?query].
-    if !raw.get(scheme.len()..).is_some_and(|rest| rest.starts_with("://")) {
-        return Err(Error::new(libc::EINVAL, format!("URI must begin with '{scheme}://'")));
+    if !raw
+        .get(scheme.len()..)
+        .is_some_and(|rest| rest.starts_with("://"))
+    {
+        return Err(Error::new(
+            libc::EINVAL,
+            format!("URI must begin with '{scheme}://'"),
+        ));
     }
 
     let mut socket = None;
@@ -61,8 +72,12 @@ pub(crate) fn parse(raw: &str) -> Result<NbdUri> {
         if k == "socket" {
             socket = Some(v);
         } else {
-            let v = String::from_utf8(v)
-                .map_err(|_| Error::new(libc::EINVAL, format!("URI query parameter {k} is not UTF-8")))?;
+            let v = String::from_utf8(v).map_err(|_| {
+                Error::new(
+                    libc::EINVAL,
+                    format!("URI query parameter {k} is not UTF-8"),
+                )
+            })?;
             queries.push((k, v));
         }
     }
@@ -82,7 +97,9 @@ pub(crate) fn parse(raw: &str) -> Result<NbdUri> {
                     format!("cannot parse socket parameter from NBD URI (did you mean to use \"{scheme}:///?socket=...\"?)"),
                 ));
             };
-            UriTransport::Unix { socket: OsString::from_vec(socket) }
+            UriTransport::Unix {
+                socket: OsString::from_vec(socket),
+            }
         }
         Kind::Tcp | Kind::Vsock if socket.is_some() => {
             return Err(Error::new(
@@ -92,7 +109,11 @@ pub(crate) fn parse(raw: &str) -> Result<NbdUri> {
         }
         Kind::Tcp => {
             let host = host_of(&url)?;
-            let host = if host.is_empty() { "localhost".to_string() } else { host };
+            let host = if host.is_empty() {
+                "localhost".to_string()
+            } else {
+                host
+            };
             let port = match url.port() {
                 None | Some(0) => DEFAULT_PORT.to_string(),
                 Some(p) => p.to_string(),
@@ -105,7 +126,10 @@ pub(crate) fn parse(raw: &str) -> Result<NbdUri> {
                 2
             } else {
                 host.parse::<u32>().map_err(|_| {
-                    Error::new(libc::EINVAL, format!("cannot parse vsock CID from NBD URI: {host}"))
+                    Error::new(
+                        libc::EINVAL,
+                        format!("cannot parse vsock CID from NBD URI: {host}"),
+                    )
                 })?
             };
             let port = match url.port() {
@@ -115,7 +139,14 @@ pub(crate) fn parse(raw: &str) -> Result<NbdUri> {
             UriTransport::Vsock { cid, port }
         }
     };
-    Ok(NbdUri { scheme, transport, tls, export_name, user, queries })
+    Ok(NbdUri {
+        scheme,
+        transport,
+        tls,
+        export_name,
+        user,
+        queries,
+    })
 }
 
 enum Kind {
@@ -130,10 +161,15 @@ const NO_HOST: &str = "no-host.invalid";
 /// RFC 3986 allows an empty host after userinfo ("nbds+unix://alice@/");
 /// the url crate does not, so parse such URIs with a stand-in host.
 fn parse_url(raw: &str) -> Result<Url> {
-    let err = |e: url::ParseError| Error::new(libc::EINVAL, format!("unable to parse URI: {raw}: {e}"));
+    let err =
+        |e: url::ParseError| Error::new(libc::EINVAL, format!("unable to parse URI: {raw}: {e}"));
     match Url::parse(raw) {
         Err(url::ParseError::EmptyHost) => {
-            let Some(at) = raw.find("@/").or_else(|| raw.find("@?")).or_else(|| raw.ends_with('@').then(|| raw.len() - 1)) else {
+            let Some(at) = raw
+                .find("@/")
+                .or_else(|| raw.find("@?"))
+                .or_else(|| raw.ends_with('@').then(|| raw.len() - 1))
+            else {
                 return Err(err(url::ParseError::EmptyHost));
             };
             let patched = format!("{}@{NO_HOST}{}", &raw[..at], &raw[at + 1..]);
@@ -149,7 +185,10 @@ fn host_of(url: &Url) -> Result<String> {
     if h == NO_HOST {
         return Ok(String::new());
     }
-    let h = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h);
+    let h = h
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(h);
     decode_utf8(h, "host name")
 }
 
@@ -228,9 +267,13 @@ pub(crate) const QUERY_KEEP: &[u8] = b"!$'()*,:@/?";
 
 /// Whether `s` looks like an NBD URI: one of the nbd schemes, then ":".
 pub(crate) fn is_uri(s: &str) -> bool {
-    let Some((scheme, _)) = s.split_once(':') else { return false };
+    let Some((scheme, _)) = s.split_once(':') else {
+        return false;
+    };
     let scheme = scheme.to_ascii_lowercase();
-    let base = scheme.strip_prefix("nbds").or_else(|| scheme.strip_prefix("nbd"));
+    let base = scheme
+        .strip_prefix("nbds")
+        .or_else(|| scheme.strip_prefix("nbd"));
     matches!(base, Some("" | "+unix" | "+vsock" | "+ssh"))
 }
 
@@ -239,7 +282,10 @@ mod tests {
     use super::*;
 
     fn tcp(host: &str, port: &str) -> UriTransport {
-        UriTransport::Tcp { host: host.into(), port: port.into() }
+        UriTransport::Tcp {
+            host: host.into(),
+            port: port.into(),
+        }
     }
 
     #[test]
@@ -261,17 +307,45 @@ mod tests {
         let u = parse("nbd://example.com:1234/x").unwrap();
         assert_eq!(u.transport, tcp("example.com", "1234"));
         assert!(!u.tls);
-        assert_eq!(parse("nbd://").unwrap().transport, tcp("localhost", "10809"));
-        assert_eq!(parse("nbd://[::1]:99/").unwrap().transport, tcp("::1", "99"));
-        assert_eq!(parse("nbd://127.0.0.1:0/").unwrap().transport, tcp("127.0.0.1", "10809"));
+        assert_eq!(
+            parse("nbd://").unwrap().transport,
+            tcp("localhost", "10809")
+        );
+        assert_eq!(
+            parse("nbd://[::1]:99/").unwrap().transport,
+            tcp("::1", "99")
+        );
+        assert_eq!(
+            parse("nbd://127.0.0.1:0/").unwrap().transport,
+            tcp("127.0.0.1", "10809")
+        );
         let u = parse("nbds+unix://alice@/e?socket=/tmp/s%20x").unwrap();
         assert!(u.tls);
         assert_eq!(u.user.as_deref(), Some("alice"));
-        assert_eq!(u.transport, UriTransport::Unix { socket: "/tmp/s x".into() });
+        assert_eq!(
+            u.transport,
+            UriTransport::Unix {
+                socket: "/tmp/s x".into()
+            }
+        );
         let u = parse("nbd+unix:///?socket=%00abstract").unwrap();
-        assert_eq!(u.transport, UriTransport::Unix { socket: "\0abstract".into() });
-        assert_eq!(parse("nbd+vsock:///").unwrap().transport, UriTransport::Vsock { cid: 2, port: 10809 });
-        assert_eq!(parse("nbd+vsock://3:77/").unwrap().transport, UriTransport::Vsock { cid: 3, port: 77 });
+        assert_eq!(
+            u.transport,
+            UriTransport::Unix {
+                socket: "\0abstract".into()
+            }
+        );
+        assert_eq!(
+            parse("nbd+vsock:///").unwrap().transport,
+            UriTransport::Vsock {
+                cid: 2,
+                port: 10809
+            }
+        );
+        assert_eq!(
+            parse("nbd+vsock://3:77/").unwrap().transport,
+            UriTransport::Vsock { cid: 3, port: 77 }
+        );
     }
 
     #[test]
@@ -279,7 +353,10 @@ mod tests {
         let u = parse("nbd+unix:///?socket=s&tls-psk-file=/k;flag&=ignored").unwrap();
         assert_eq!(
             u.queries,
-            vec![("tls-psk-file".to_string(), "/k".to_string()), ("flag".to_string(), String::new())]
+            vec![
+                ("tls-psk-file".to_string(), "/k".to_string()),
+                ("flag".to_string(), String::new())
+            ]
         );
     }
 
@@ -308,10 +385,24 @@ mod tests {
 
     #[test]
     fn looks_like_uri() {
-        for s in ["nbd://x", "NBDS://x", "nbd+unix:///?socket=s", "nbds+vsock://2", "nbd+ssh://h", "nbd:x"] {
+        for s in [
+            "nbd://x",
+            "NBDS://x",
+            "nbd+unix:///?socket=s",
+            "nbds+vsock://2",
+            "nbd+ssh://h",
+            "nbd:x",
+        ] {
             assert!(is_uri(s), "{s}");
         }
-        for s in ["/tmp/file", "file.img", "http://x", "nbdx://y", "", "nbd+tcp://x"] {
+        for s in [
+            "/tmp/file",
+            "file.img",
+            "http://x",
+            "nbdx://y",
+            "",
+            "nbd+tcp://x",
+        ] {
             assert!(!is_uri(s), "{s}");
         }
     }

@@ -19,7 +19,10 @@ fn t100_defaults() {
     assert!(!h.get_full_info().unwrap());
     assert!(!h.get_opt_mode());
     assert!(h.get_pread_initialize());
-    assert_eq!(h.get_handshake_flags(), HandshakeFlag::FIXED_NEWSTYLE | HandshakeFlag::NO_ZEROES);
+    assert_eq!(
+        h.get_handshake_flags(),
+        HandshakeFlag::FIXED_NEWSTYLE | HandshakeFlag::NO_ZEROES
+    );
     assert_eq!(h.get_strict_mode(), Strict::MASK);
     assert_eq!(h.get_nr_meta_contexts().unwrap(), 0);
     assert_eq!(h.get_socket_activation_name().unwrap(), "");
@@ -28,7 +31,10 @@ fn t100_defaults() {
     assert!(!h.aio_is_ready());
     assert_eq!(h.aio_get_direction(), 0);
     assert_eq!(h.stats_bytes_sent(), 0);
-    assert_eq!(h.connection_state().unwrap().split(':').next(), Some("START"));
+    assert_eq!(
+        h.connection_state().unwrap().split(':').next(),
+        Some("START")
+    );
 }
 
 #[test]
@@ -148,8 +154,16 @@ fn t106_debug_callback_receives_trace() {
     let _ = h.get_size();
     h.set_debug(false).unwrap();
     let seen = seen.lock().unwrap();
-    assert!(seen.iter().any(|(c, m)| c == "nbd_get_size" && m.starts_with("enter")), "{seen:?}");
-    assert!(seen.iter().any(|(c, m)| c == "nbd_get_size" && m.contains("error")), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|(c, m)| c == "nbd_get_size" && m.starts_with("enter")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(c, m)| c == "nbd_get_size" && m.contains("error")),
+        "{seen:?}"
+    );
     h.clear_debug_callback().unwrap();
 }
 

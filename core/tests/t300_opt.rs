@@ -63,7 +63,10 @@ fn t301_refused_export_then_retry() {
         let h = opt_handle(&srv);
         h.set_export_name("gamma").unwrap();
         assert!(h.opt_go().is_err());
-        assert!(h.aio_is_negotiating(), "a refused export leaves the handle negotiating");
+        assert!(
+            h.aio_is_negotiating(),
+            "a refused export leaves the handle negotiating"
+        );
         h.set_export_name("alpha").unwrap();
         h.opt_go().unwrap();
         assert!(h.aio_is_ready());
@@ -97,7 +100,9 @@ fn t303_meta_contexts() {
             .unwrap();
         assert_eq!(n, 1);
         assert_eq!(*seen.lock().unwrap(), vec!["base:allocation"]);
-        let n = h.opt_set_meta_context_queries(&["base:allocation"], Box::new(|_| 0)).unwrap();
+        let n = h
+            .opt_set_meta_context_queries(&["base:allocation"], Box::new(|_| 0))
+            .unwrap();
         assert_eq!(n, 1);
         assert!(h.can_meta_context("base:allocation").unwrap());
         h.opt_go().unwrap();

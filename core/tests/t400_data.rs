@@ -39,7 +39,14 @@ fn pwrite(h: &Handle, m: Mode, buf: &[u8], off: u64, flags: Option<CmdFlag>) -> 
     }
 }
 
-fn simple(h: &Handle, m: Mode, what: &str, count: u64, off: u64, flags: Option<CmdFlag>) -> nbd::Result<()> {
+fn simple(
+    h: &Handle,
+    m: Mode,
+    what: &str,
+    count: u64,
+    off: u64,
+    flags: Option<CmdFlag>,
+) -> nbd::Result<()> {
     match (m, what) {
         (Mode::Sync, "flush") => h.flush(flags),
         (Mode::Sync, "trim") => h.trim(count, off, flags),
@@ -94,7 +101,11 @@ fn t401_pattern_and_large_reads() {
             pread(&h, m, &mut buf, off, None).unwrap();
             for (i, word) in buf.chunks(8).enumerate().step_by(997) {
                 let expect = off + i as u64 * 8;
-                assert_eq!(u64::from_be_bytes(word.try_into().unwrap()), expect, "{m:?}");
+                assert_eq!(
+                    u64::from_be_bytes(word.try_into().unwrap()),
+                    expect,
+                    "{m:?}"
+                );
             }
         }
     });
@@ -128,10 +139,15 @@ fn t402_pread_structured_chunks_cover_the_buffer() {
         // A chunk callback error fails the read with that errno.
         let mut buf = vec![0u8; 512];
         let e = h
-            .pread_structured(&mut buf, 0, Box::new(|_, _, _, err| {
-                *err = libc::EPROTO;
-                -1
-            }), None)
+            .pread_structured(
+                &mut buf,
+                0,
+                Box::new(|_, _, _, err| {
+                    *err = libc::EPROTO;
+                    -1
+                }),
+                None,
+            )
             .unwrap_err();
         assert_eq!(e.errno(), libc::EPROTO, "{e}");
         // The connection survives.
@@ -152,7 +168,9 @@ fn t403_block_status() {
             let got = Arc::new(Mutex::new(Vec::new()));
             let g2 = got.clone();
             let cb: nbd::ExtentCallback = Box::new(move |ctx, off, entries, _err| {
-                g2.lock().unwrap().push((ctx.to_string(), off, entries.to_vec()));
+                g2.lock()
+                    .unwrap()
+                    .push((ctx.to_string(), off, entries.to_vec()));
                 0
             });
             match m {
@@ -171,7 +189,10 @@ fn t403_block_status() {
             let total: u64 = entries.chunks(2).map(|e| e[0] as u64).sum();
             assert!(total > 0 && total <= 1 << 20);
             // Somewhere past the data there is a hole that reads as zero.
-            assert!(entries.chunks(2).any(|e| e[1] & nbd::STATE_HOLE != 0), "{entries:?}");
+            assert!(
+                entries.chunks(2).any(|e| e[1] & nbd::STATE_HOLE != 0),
+                "{entries:?}"
+            );
         }
     });
 }
@@ -228,7 +249,10 @@ fn t405_read_only_export() {
             // before it checks for a read-only export (EPERM).
             for what in ["trim", "zero"] {
                 let e = simple(&h, m, what, 512, 0, None).unwrap_err();
-                assert!([libc::EINVAL, libc::EPERM].contains(&e.errno()), "{what}: {e}");
+                assert!(
+                    [libc::EINVAL, libc::EPERM].contains(&e.errno()),
+                    "{what}: {e}"
+                );
             }
             let mut buf = [0u8; 512];
             pread(&h, m, &mut buf, 0, None).unwrap();
@@ -243,7 +267,13 @@ fn t405_read_only_export() {
 #[test]
 fn t406_strict_mode() {
     with_timeout(60, || {
-        let srv = nbdkit(&["--filter=blocksize-policy", "memory", "1M", "blocksize-minimum=512", "blocksize-error-policy=error"]);
+        let srv = nbdkit(&[
+            "--filter=blocksize-policy",
+            "memory",
+            "1M",
+            "blocksize-minimum=512",
+            "blocksize-error-policy=error",
+        ]);
         let h = srv.connect();
         assert_eq!(h.get_block_size(Size::MINIMUM).unwrap(), 512);
         let mut buf = vec![0u8; 512];
@@ -261,7 +291,10 @@ fn t406_strict_mode() {
         expect_errno(hn.pread(&mut big, 0, None), libc::ERANGE);
         expect_errno(hn.pwrite(&big, 0, None), libc::ERANGE);
         // The same through aio: refused before a cookie is handed out.
-        expect_errno(h.aio_pread(AioBuffer::new(512), 1 << 20, None, None), libc::EINVAL);
+        expect_errno(
+            h.aio_pread(AioBuffer::new(512), 1 << 20, None, None),
+            libc::EINVAL,
+        );
         assert_eq!(h.aio_in_flight().unwrap(), 0);
         // Still connected and usable.
         h.pread(&mut buf, 0, None).unwrap();
@@ -270,14 +303,23 @@ fn t406_strict_mode() {
         h.set_strict_mode(Strict(0)).unwrap();
         let e = h.pread(&mut buf[..100], 0, None).unwrap_err();
         assert_ne!(e.errno(), 0);
-        assert!(h.aio_is_ready(), "a server error does not kill the connection");
+        assert!(
+            h.aio_is_ready(),
+            "a server error does not kill the connection"
+        );
     });
 }
 
 #[test]
 fn t407_server_errors() {
     with_timeout(60, || {
-        let srv = nbdkit(&["--filter=error", "memory", "1M", "error-pread=EIO", "error-pread-rate=100%"]);
+        let srv = nbdkit(&[
+            "--filter=error",
+            "memory",
+            "1M",
+            "error-pread=EIO",
+            "error-pread-rate=100%",
+        ]);
         for m in MODES {
             let h = srv.connect();
             let mut buf = vec![0xffu8; 4096];
@@ -288,7 +330,13 @@ fn t407_server_errors() {
             }
             pwrite(&h, m, &buf, 0, None).unwrap();
         }
-        let srv = nbdkit(&["eval", "get_size=echo 1M", "pread=echo ENOSPC full >&2; exit 1", "pwrite=echo ENOSPC full >&2; exit 1", "can_write=exit 0"]);
+        let srv = nbdkit(&[
+            "eval",
+            "get_size=echo 1M",
+            "pread=echo ENOSPC full >&2; exit 1",
+            "pwrite=cat >/dev/null; echo ENOSPC full >&2; exit 1",
+            "can_write=exit 0",
+        ]);
         let h = srv.connect();
         expect_errno(h.pwrite(&[0u8; 512], 0, None), libc::ENOSPC);
     });
@@ -360,7 +408,13 @@ fn t409_nbd_server_exports() {
 #[test]
 fn t410_sparse_random_block_status() {
     with_timeout(60, || {
-        let srv = nbdkit(&["sparse-random", "16M", "runlength=65536", "percent=30", "seed=42"]);
+        let srv = nbdkit(&[
+            "sparse-random",
+            "16M",
+            "runlength=65536",
+            "percent=30",
+            "seed=42",
+        ]);
         let h = Handle::new().unwrap();
         h.add_meta_context(nbd::CONTEXT_BASE_ALLOCATION).unwrap();
         srv.connect_handle(&h);
@@ -397,7 +451,11 @@ fn t410_sparse_random_block_status() {
         assert!(v.iter().any(|e| e.2 & nbd::STATE_HOLE != 0));
         assert!(v.iter().any(|e| e.2 & nbd::STATE_HOLE == 0));
         // Data extents really hold data; holes read as zeroes.
-        let (o, len, flags) = v.iter().copied().find(|e| e.2 & nbd::STATE_ZERO != 0).unwrap();
+        let (o, len, flags) = v
+            .iter()
+            .copied()
+            .find(|e| e.2 & nbd::STATE_ZERO != 0)
+            .unwrap();
         let mut buf = vec![1u8; len.min(65536) as usize];
         h.pread(&mut buf, o, None).unwrap();
         assert!(buf.iter().all(|&b| b == 0), "flags {flags}");
@@ -435,7 +493,10 @@ fn t411_aio_structured_read_and_block_status_64() {
         wait_cookie(&h, c).unwrap();
         assert_eq!(*seen.lock().unwrap(), 8192);
         assert_eq!(*done.lock().unwrap(), Some(0));
-        assert_eq!(u64::from_be_bytes(buf.to_vec()[..8].try_into().unwrap()), 4096);
+        assert_eq!(
+            u64::from_be_bytes(buf.to_vec()[..8].try_into().unwrap()),
+            4096
+        );
 
         let total = Arc::new(Mutex::new(0u64));
         let t2 = total.clone();
@@ -471,9 +532,13 @@ fn t412_flags_checked_against_the_server() {
         let h = srv.connect();
         assert!(!h.can_fua().unwrap());
         expect_errno(h.pwrite(&[0u8; 512], 0, Some(CmdFlag::FUA)), libc::EINVAL);
-        expect_errno(h.aio_pwrite(AioBuffer::new(512), 0, None, Some(CmdFlag::FUA)), libc::EINVAL);
+        expect_errno(
+            h.aio_pwrite(AioBuffer::new(512), 0, None, Some(CmdFlag::FUA)),
+            libc::EINVAL,
+        );
         // Without strict flag checks the request goes to the server.
-        h.set_strict_mode(Strict(Strict::MASK.bits() & !Strict::FLAGS.bits())).unwrap();
+        h.set_strict_mode(Strict(Strict::MASK.bits() & !Strict::FLAGS.bits()))
+            .unwrap();
         let _ = h.pwrite(&[0u8; 512], 0, Some(CmdFlag::FUA));
         assert!(h.aio_is_ready());
         let srv = nbdkit(&["memory", "1M"]);

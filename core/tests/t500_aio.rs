@@ -44,8 +44,14 @@ fn t500_sixty_four_in_flight_with_completion_callbacks() {
 
         // Read them back, 64 in flight, retired by aio_command_completed.
         let bufs: Vec<AioBuffer> = (0..64).map(|_| AioBuffer::new(65536)).collect();
-        let cookies: Vec<u64> =
-            bufs.iter().enumerate().map(|(i, b)| h.aio_pread(b.clone(), i as u64 * 65536, None, None).unwrap()).collect();
+        let cookies: Vec<u64> = bufs
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                h.aio_pread(b.clone(), i as u64 * 65536, None, None)
+                    .unwrap()
+            })
+            .collect();
         assert!(h.aio_in_flight().unwrap() > 0);
         let mut pending: Vec<u64> = cookies.clone();
         while !pending.is_empty() {
@@ -71,8 +77,14 @@ fn t501_own_poll_loop_with_notify() {
         let srv = nbdkit(&["pattern", "8M"]);
         let h = srv.connect();
         let bufs: Vec<AioBuffer> = (0..32).map(|_| AioBuffer::new(256 * 1024)).collect();
-        let cookies: Vec<u64> =
-            bufs.iter().enumerate().map(|(i, b)| h.aio_pread(b.clone(), i as u64 * 262144, None, None).unwrap()).collect();
+        let cookies: Vec<u64> = bufs
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                h.aio_pread(b.clone(), i as u64 * 262144, None, None)
+                    .unwrap()
+            })
+            .collect();
         let mut done = 0;
         while done < cookies.len() {
             let fd = h.aio_get_fd().unwrap();
@@ -85,7 +97,11 @@ fn t501_own_poll_loop_with_notify() {
             if dir & 2 != 0 {
                 events |= libc::POLLOUT;
             }
-            let mut pfd = libc::pollfd { fd, events, revents: 0 };
+            let mut pfd = libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            };
             assert!(unsafe { libc::poll(&mut pfd, 1, 10_000) } > 0);
             if pfd.revents & libc::POLLIN != 0 {
                 h.aio_notify_read().unwrap();
@@ -93,11 +109,17 @@ fn t501_own_poll_loop_with_notify() {
                 h.aio_notify_write().unwrap();
             }
             // Each cookie is counted once: a retired cookie is no longer found.
-            done += cookies.iter().filter(|&&c| h.aio_command_completed(c).unwrap_or(false)).count();
+            done += cookies
+                .iter()
+                .filter(|&&c| h.aio_command_completed(c).unwrap_or(false))
+                .count();
         }
         for (i, b) in bufs.iter().enumerate() {
             let v = b.to_vec();
-            assert_eq!(u64::from_be_bytes(v[..8].try_into().unwrap()), i as u64 * 262144);
+            assert_eq!(
+                u64::from_be_bytes(v[..8].try_into().unwrap()),
+                i as u64 * 262144
+            );
         }
     });
 }
@@ -136,7 +158,10 @@ fn t502_server_killed_with_64_in_flight() {
         }
         let errors = errors.lock().unwrap();
         assert_eq!(errors.len(), 64, "every completion callback ran");
-        assert!(errors.iter().all(|&e| e != 0), "every command failed: {errors:?}");
+        assert!(
+            errors.iter().all(|&e| e != 0),
+            "every command failed: {errors:?}"
+        );
         assert!(h.aio_is_dead() || h.aio_is_closed());
         assert_eq!(h.aio_in_flight().unwrap(), 0);
         let mut buf = [0u8; 512];
@@ -178,7 +203,9 @@ fn t504_many_threads_one_handle() {
                         if i % 2 == 0 {
                             h.pwrite(&data, off, None).unwrap();
                         } else {
-                            let c = h.aio_pwrite(AioBuffer::from_vec(data.clone()), off, None, None).unwrap();
+                            let c = h
+                                .aio_pwrite(AioBuffer::from_vec(data.clone()), off, None, None)
+                                .unwrap();
                             // Other threads may drive the handle too; wait for ours.
                             loop {
                                 if h.aio_command_completed(c).unwrap() {
@@ -207,7 +234,9 @@ fn t505_disconnect_and_shutdown() {
     with_timeout(60, || {
         let srv = nbdkit(&["memory", "1M"]);
         let h = srv.connect();
-        let c = h.aio_pwrite(AioBuffer::from_vec(vec![3u8; 4096]), 0, None, None).unwrap();
+        let c = h
+            .aio_pwrite(AioBuffer::from_vec(vec![3u8; 4096]), 0, None, None)
+            .unwrap();
         h.aio_disconnect(None).unwrap();
         // Commands issued before the disconnect still complete.
         while !h.aio_is_closed() && !h.aio_is_dead() {
@@ -218,12 +247,62 @@ fn t505_disconnect_and_shutdown() {
 
         let h = srv.connect();
         for i in 0..16u64 {
-            h.aio_pwrite(AioBuffer::from_vec(vec![1u8; 4096]), i * 4096, None, None).unwrap();
+            h.aio_pwrite(AioBuffer::from_vec(vec![1u8; 4096]), i * 4096, None, None)
+                .unwrap();
         }
         h.shutdown(None).unwrap();
         assert!(h.aio_is_closed());
         let h = srv.connect();
         h.shutdown(Some(nbd::Shutdown::ABANDON_PENDING)).unwrap();
         assert!(h.aio_is_closed());
+    });
+}
+
+#[test]
+fn t506_poll2_wakes_on_the_extra_fd() {
+    with_timeout(60, || {
+        let srv = nbdkit(&["memory", "1M"]);
+        let h = srv.connect();
+        let mut fds = [0; 2];
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // Nothing to read: times out.
+        assert_eq!(h.poll2(fds[0], 10).unwrap(), 0);
+        assert_eq!(h.poll(10).unwrap(), 0);
+        // The extra fd becomes readable: poll2 returns although the socket is idle.
+        assert_eq!(unsafe { libc::write(fds[1], b"x".as_ptr().cast(), 1) }, 1);
+        assert_eq!(h.poll2(fds[0], -1).unwrap(), 1);
+        assert!(h.aio_is_ready());
+        // The socket is close-on-exec and non-blocking.
+        let fd = h.aio_get_fd().unwrap();
+        assert_ne!(
+            unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC,
+            0
+        );
+        assert_ne!(
+            unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_NONBLOCK,
+            0
+        );
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+    });
+}
+
+#[test]
+fn t507_command_socket_is_cloexec() {
+    with_timeout(60, || {
+        let h = Handle::new().unwrap();
+        h.connect_command(&["nbdkit", "-s", "--exit-with-parent", "memory", "1M"])
+            .unwrap();
+        let fd = h.aio_get_fd().unwrap();
+        assert_ne!(
+            unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC,
+            0
+        );
+        assert_ne!(
+            unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_NONBLOCK,
+            0
+        );
     });
 }

@@ -22,7 +22,12 @@ fn t600_panic_in_sync_read_callback() {
         let h = srv.connect();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut buf = vec![0u8; 4096];
-            let _ = h.pread_structured(&mut buf, 0, Box::new(|_, _, _, _| panic!("callback failed")), None);
+            let _ = h.pread_structured(
+                &mut buf,
+                0,
+                Box::new(|_, _, _, _| panic!("callback failed")),
+                None,
+            );
         }));
         assert!(r.is_err(), "the panic reaches the caller");
         // The buffer the machine was lent is gone with the stack frame:

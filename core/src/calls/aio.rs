@@ -57,7 +57,12 @@ impl Inner {
             .conn
             .as_mut()
             .filter(|c| c.fd().is_some())
-            .ok_or_else(|| Error::new(libc::EINVAL, format!("{what} event is invalid in state {}", state.name())))?;
+            .ok_or_else(|| {
+                Error::new(
+                    libc::EINVAL,
+                    format!("{what} event is invalid in state {}", state.name()),
+                )
+            })?;
         let r = conn.on_ready(readable, writable).map(drop);
         self.after_step();
         r
@@ -98,7 +103,10 @@ impl Inner {
     pub(crate) fn do_poll2(&mut self, fd: RawFd, timeout: i32) -> Result<i32> {
         let state = self.public_state();
         let Some(conn) = self.conn.as_mut() else {
-            return Err(Error::new(libc::EINVAL, format!("nothing to poll for in state {}", state.name())));
+            return Err(Error::new(
+                libc::EINVAL,
+                format!("nothing to poll for in state {}", state.name()),
+            ));
         };
         let r = poll_once(conn, fd, timeout);
         self.after_step();

@@ -41,7 +41,11 @@ impl Inner {
     // ---- aio connects ----
 
     pub(crate) fn do_aio_connect(&mut self, addr: &SockAddr) -> Result<()> {
-        let conn = Connection::connect(self.settings.config.clone(), vec![addr.clone()], Peer::Addr(addr.clone()));
+        let conn = Connection::connect(
+            self.settings.config.clone(),
+            vec![addr.clone()],
+            Peer::Addr(addr.clone()),
+        );
         self.install(conn)
     }
 
@@ -56,7 +60,10 @@ impl Inner {
 
     pub(crate) fn do_aio_connect_tcp(&mut self, hostname: &str, port: &str) -> Result<()> {
         let addrs = resolve_tcp(hostname, port)?;
-        let peer = Peer::Tcp { host: hostname.to_string(), port: port.to_string() };
+        let peer = Peer::Tcp {
+            host: hostname.to_string(),
+            port: port.to_string(),
+        };
         let conn = Connection::connect(self.settings.config.clone(), addrs, peer);
         self.install(conn)
     }
@@ -75,9 +82,13 @@ impl Inner {
     }
 
     pub(crate) fn do_aio_connect_systemd_socket_activation(&mut self, argv: &[&str]) -> Result<()> {
-        let (addr, child, dir) = spawn_socket_activation(argv, &self.settings.socket_activation_name)?;
-        let mut conn =
-            Connection::connect(self.settings.config.clone(), vec![addr.clone()], Peer::Activation(addr));
+        let (addr, child, dir) =
+            spawn_socket_activation(argv, &self.settings.socket_activation_name)?;
+        let mut conn = Connection::connect(
+            self.settings.config.clone(),
+            vec![addr.clone()],
+            Peer::Activation(addr),
+        );
         conn.child = Some(child);
         conn.activation = Some(dir);
         self.install(conn)
@@ -91,11 +102,17 @@ impl Inner {
             UriTransport::Vsock { .. } => (AllowTransport::VSOCK, "vsock"),
         };
         if self.settings.uri_allow_transports.bits() & bit.bits() == 0 {
-            return Err(Error::new(libc::EPERM, format!("URI transport {} ({name}) is not permitted", u.scheme)));
+            return Err(Error::new(
+                libc::EPERM,
+                format!("URI transport {} ({name}) is not permitted", u.scheme),
+            ));
         }
         let allow_tls = self.settings.uri_allow_tls;
         if (u.tls && allow_tls == Tls::DISABLE) || (!u.tls && allow_tls == Tls::REQUIRE) {
-            return Err(Error::new(libc::EPERM, format!("URI TLS setting {} is not permitted", u.scheme)));
+            return Err(Error::new(
+                libc::EPERM,
+                format!("URI TLS setting {} is not permitted", u.scheme),
+            ));
         }
         if u.tls {
             // Refuse before touching any setting.
@@ -121,7 +138,10 @@ impl Inner {
                         "1" | "true" | "on" | "yes" => true,
                         "0" | "false" | "off" | "no" => false,
                         _ => {
-                            return Err(Error::new(libc::EINVAL, format!("cannot parse tls-verify-peer={v}: expecting a boolean")))
+                            return Err(Error::new(
+                                libc::EINVAL,
+                                format!("cannot parse tls-verify-peer={v}: expecting a boolean"),
+                            ))
                         }
                     };
                     self.do_set_tls_verify_peer(verify)?;
@@ -187,8 +207,11 @@ impl Inner {
     pub(crate) fn do_get_uri(&mut self) -> Result<String> {
         let conn = self.conn()?;
         let tls = self.settings.config.tls;
-        let using_tls =
-            if tls == Tls::ALLOW { conn.machine.info().tls } else { tls == Tls::REQUIRE };
+        let using_tls = if tls == Tls::ALLOW {
+            conn.machine.info().tls
+        } else {
+            tls == Tls::REQUIRE
+        };
         let s = if using_tls { "s" } else { "" };
         let user = match &self.settings.tls.username {
             Some(u) => format!("{}@", uri::percent_encode(u.as_bytes(), b"!$&'()*+,;=")),
@@ -199,34 +222,63 @@ impl Inner {
             Peer::Tcp { host, port } => format!("nbd{s}://{user}{}", host_port(host, port)),
             Peer::Addr(a) | Peer::Activation(a) => {
                 if let Some(sa) = a.as_socket() {
-                    format!("nbd{s}://{user}{}", host_port(&sa.ip().to_string(), &sa.port().to_string()))
+                    format!(
+                        "nbd{s}://{user}{}",
+                        host_port(&sa.ip().to_string(), &sa.port().to_string())
+                    )
                 } else if let Some(path) = a.as_pathname() {
-                    query.push(format!("socket={}", uri::percent_encode(path.as_os_str().as_bytes(), uri::QUERY_KEEP)));
+                    query.push(format!(
+                        "socket={}",
+                        uri::percent_encode(path.as_os_str().as_bytes(), uri::QUERY_KEEP)
+                    ));
                     format!("nbd{s}+unix://{user}")
                 } else if let Some(name) = a.as_abstract_namespace() {
                     let mut bytes = vec![0u8];
                     bytes.extend_from_slice(name);
-                    query.push(format!("socket={}", uri::percent_encode(&bytes, uri::QUERY_KEEP)));
+                    query.push(format!(
+                        "socket={}",
+                        uri::percent_encode(&bytes, uri::QUERY_KEEP)
+                    ));
                     format!("nbd{s}+unix://{user}")
                 } else if let Some((cid, port)) = a.as_vsock_address() {
-                    let port = if port == 10809 { String::new() } else { format!(":{port}") };
+                    let port = if port == 10809 {
+                        String::new()
+                    } else {
+                        format!(":{port}")
+                    };
                     format!("nbd{s}+vsock://{user}{cid}{port}")
                 } else {
-                    return Err(Error::new(libc::EPROTONOSUPPORT, "cannot get URI for this connection type"));
+                    return Err(Error::new(
+                        libc::EPROTONOSUPPORT,
+                        "cannot get URI for this connection type",
+                    ));
                 }
             }
             Peer::Socket | Peer::Command => {
-                return Err(Error::new(libc::EINVAL, "cannot construct a URI for this connection type"))
+                return Err(Error::new(
+                    libc::EINVAL,
+                    "cannot construct a URI for this connection type",
+                ))
             }
         };
         if let Some(dir) = &self.settings.tls.certificates {
-            query.push(format!("tls-certificates={}", uri::percent_encode(dir.as_bytes(), uri::QUERY_KEEP)));
+            query.push(format!(
+                "tls-certificates={}",
+                uri::percent_encode(dir.as_bytes(), uri::QUERY_KEEP)
+            ));
         }
         if let Some(file) = &self.settings.tls.psk_file {
-            query.push(format!("tls-psk-file={}", uri::percent_encode(file.as_bytes(), uri::QUERY_KEEP)));
+            query.push(format!(
+                "tls-psk-file={}",
+                uri::percent_encode(file.as_bytes(), uri::QUERY_KEEP)
+            ));
         }
         let path = uri::percent_encode(self.settings.config.export_name.as_bytes(), uri::PATH_KEEP);
-        let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
         Ok(format!("{authority}/{path}{query}"))
     }
 
@@ -243,16 +295,22 @@ impl Inner {
         let abandon = flags.bits() & Shutdown::ABANDON_PENDING.bits() != 0;
         let conn = self.conn_mut()?;
         let r = conn.machine.disconnect(abandon).and_then(|()| {
-            run_until(conn, |m| matches!(m.public_state(), PublicState::Closed | PublicState::Dead))
+            run_until(conn, |m| {
+                matches!(m.public_state(), PublicState::Closed | PublicState::Dead)
+            })
         });
         self.after_step();
         r
     }
 }
 
-/// "host[:port]" with IPv6 literals bracketed and the default port left out.
+/// `host[:port]` with IPv6 literals bracketed and the default port left out.
 fn host_port(host: &str, port: &str) -> String {
-    let host = if host.contains(':') { format!("[{host}]") } else { uri::percent_encode(host.as_bytes(), b"!$&'()*+,;=") };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        uri::percent_encode(host.as_bytes(), b"!$&'()*+,;=")
+    };
     if port == uri::DEFAULT_PORT {
         host
     } else {

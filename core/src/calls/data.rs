@@ -18,11 +18,14 @@ fn filter(contexts: &[&str]) -> Option<Vec<String>> {
 
 impl Inner {
     /// Queue a command and try to send it at once (as libnbd does, so an
-    /// event loop waiting only for replies still sees it go out).
+    /// event loop waiting only for replies still sees it go out). When
+    /// output was already waiting, the last send found the socket full:
+    /// the new request joins the queue without another doomed send.
     pub(crate) fn submit(&mut self, cmd: Command) -> Result<u64> {
         let conn = self.conn_mut()?;
+        let socket_was_full = conn.machine.direction().writes();
         let r = conn.machine.start_command(cmd);
-        if r.is_ok() {
+        if r.is_ok() && !socket_was_full {
             // A send failure kills the connection, which fails the command;
             // the caller learns that from the command, as with libnbd.
             let _ = conn.flush();
@@ -86,7 +89,9 @@ impl Inner {
         if probe.is_shared() {
             // Returning would leave the machine able to touch memory the
             // caller is about to reuse; there is no safe way on.
-            eprintln!("libnbd: internal error: buffer still referenced after a synchronous command");
+            eprintln!(
+                "libnbd: internal error: buffer still referenced after a synchronous command"
+            );
             std::process::abort();
         }
         match outcome {
@@ -109,7 +114,15 @@ impl Inner {
 
     pub(crate) fn do_pread(&mut self, buf: &mut [u8], offset: u64, flags: CmdFlag) -> Result<()> {
         self.with_lent_buffer(buf.as_mut_ptr(), buf.len(), |inner, buf| {
-            inner.run_command(Command { kind: CommandKind::Read { buf, offset, chunk: None }, flags, completion: None })
+            inner.run_command(Command {
+                kind: CommandKind::Read {
+                    buf,
+                    offset,
+                    chunk: None,
+                },
+                flags,
+                completion: None,
+            })
         })
     }
 
@@ -122,7 +135,11 @@ impl Inner {
     ) -> Result<()> {
         self.with_lent_buffer(buf.as_mut_ptr(), buf.len(), |inner, buf| {
             inner.run_command(Command {
-                kind: CommandKind::Read { buf, offset, chunk: Some(chunk) },
+                kind: CommandKind::Read {
+                    buf,
+                    offset,
+                    chunk: Some(chunk),
+                },
                 flags,
                 completion: None,
             })
@@ -132,24 +149,44 @@ impl Inner {
     pub(crate) fn do_pwrite(&mut self, buf: &[u8], offset: u64, flags: CmdFlag) -> Result<()> {
         // The machine only reads from a write's buffer.
         self.with_lent_buffer(buf.as_ptr() as *mut u8, buf.len(), |inner, buf| {
-            inner.run_command(Command { kind: CommandKind::Write { buf, offset }, flags, completion: None })
+            inner.run_command(Command {
+                kind: CommandKind::Write { buf, offset },
+                flags,
+                completion: None,
+            })
         })
     }
 
     pub(crate) fn do_flush(&mut self, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command { kind: CommandKind::Flush, flags, completion: None })
+        self.run_command(Command {
+            kind: CommandKind::Flush,
+            flags,
+            completion: None,
+        })
     }
 
     pub(crate) fn do_trim(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command { kind: CommandKind::Trim { count, offset }, flags, completion: None })
+        self.run_command(Command {
+            kind: CommandKind::Trim { count, offset },
+            flags,
+            completion: None,
+        })
     }
 
     pub(crate) fn do_cache(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command { kind: CommandKind::Cache { count, offset }, flags, completion: None })
+        self.run_command(Command {
+            kind: CommandKind::Cache { count, offset },
+            flags,
+            completion: None,
+        })
     }
 
     pub(crate) fn do_zero(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command { kind: CommandKind::Zero { count, offset }, flags, completion: None })
+        self.run_command(Command {
+            kind: CommandKind::Zero { count, offset },
+            flags,
+            completion: None,
+        })
     }
 
     pub(crate) fn do_block_status(
@@ -159,8 +196,17 @@ impl Inner {
         extent: ExtentCallback,
         flags: CmdFlag,
     ) -> Result<()> {
-        let kind = CommandKind::BlockStatus { count, offset, sink: ExtentSink::Narrow(extent), filter: None };
-        self.run_command(Command { kind, flags, completion: None })
+        let kind = CommandKind::BlockStatus {
+            count,
+            offset,
+            sink: ExtentSink::Narrow(extent),
+            filter: None,
+        };
+        self.run_command(Command {
+            kind,
+            flags,
+            completion: None,
+        })
     }
 
     pub(crate) fn do_block_status_64(
@@ -170,8 +216,17 @@ impl Inner {
         extent64: Extent64Callback,
         flags: CmdFlag,
     ) -> Result<()> {
-        let kind = CommandKind::BlockStatus { count, offset, sink: ExtentSink::Wide(extent64), filter: None };
-        self.run_command(Command { kind, flags, completion: None })
+        let kind = CommandKind::BlockStatus {
+            count,
+            offset,
+            sink: ExtentSink::Wide(extent64),
+            filter: None,
+        };
+        self.run_command(Command {
+            kind,
+            flags,
+            completion: None,
+        })
     }
 
     pub(crate) fn do_block_status_filter(
@@ -188,7 +243,11 @@ impl Inner {
             sink: ExtentSink::Wide(extent64),
             filter: filter(contexts),
         };
-        self.run_command(Command { kind, flags, completion: None })
+        self.run_command(Command {
+            kind,
+            flags,
+            completion: None,
+        })
     }
 
     // ---- asynchronous ----
@@ -200,7 +259,15 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command { kind: CommandKind::Read { buf, offset, chunk: None }, flags, completion })
+        self.submit(Command {
+            kind: CommandKind::Read {
+                buf,
+                offset,
+                chunk: None,
+            },
+            flags,
+            completion,
+        })
     }
 
     pub(crate) fn do_aio_pread_structured(
@@ -211,7 +278,15 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command { kind: CommandKind::Read { buf, offset, chunk: Some(chunk) }, flags, completion })
+        self.submit(Command {
+            kind: CommandKind::Read {
+                buf,
+                offset,
+                chunk: Some(chunk),
+            },
+            flags,
+            completion,
+        })
     }
 
     pub(crate) fn do_aio_pwrite(
@@ -221,11 +296,23 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command { kind: CommandKind::Write { buf, offset }, flags, completion })
+        self.submit(Command {
+            kind: CommandKind::Write { buf, offset },
+            flags,
+            completion,
+        })
     }
 
-    pub(crate) fn do_aio_flush(&mut self, completion: Option<CompletionCallback>, flags: CmdFlag) -> Result<u64> {
-        self.submit(Command { kind: CommandKind::Flush, flags, completion })
+    pub(crate) fn do_aio_flush(
+        &mut self,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        self.submit(Command {
+            kind: CommandKind::Flush,
+            flags,
+            completion,
+        })
     }
 
     pub(crate) fn do_aio_trim(
@@ -235,7 +322,11 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command { kind: CommandKind::Trim { count, offset }, flags, completion })
+        self.submit(Command {
+            kind: CommandKind::Trim { count, offset },
+            flags,
+            completion,
+        })
     }
 
     pub(crate) fn do_aio_cache(
@@ -245,7 +336,11 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command { kind: CommandKind::Cache { count, offset }, flags, completion })
+        self.submit(Command {
+            kind: CommandKind::Cache { count, offset },
+            flags,
+            completion,
+        })
     }
 
     pub(crate) fn do_aio_zero(
@@ -255,7 +350,11 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command { kind: CommandKind::Zero { count, offset }, flags, completion })
+        self.submit(Command {
+            kind: CommandKind::Zero { count, offset },
+            flags,
+            completion,
+        })
     }
 
     pub(crate) fn do_aio_block_status(
@@ -266,8 +365,17 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        let kind = CommandKind::BlockStatus { count, offset, sink: ExtentSink::Narrow(extent), filter: None };
-        self.submit(Command { kind, flags, completion })
+        let kind = CommandKind::BlockStatus {
+            count,
+            offset,
+            sink: ExtentSink::Narrow(extent),
+            filter: None,
+        };
+        self.submit(Command {
+            kind,
+            flags,
+            completion,
+        })
     }
 
     pub(crate) fn do_aio_block_status_64(
@@ -278,8 +386,17 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        let kind = CommandKind::BlockStatus { count, offset, sink: ExtentSink::Wide(extent64), filter: None };
-        self.submit(Command { kind, flags, completion })
+        let kind = CommandKind::BlockStatus {
+            count,
+            offset,
+            sink: ExtentSink::Wide(extent64),
+            filter: None,
+        };
+        self.submit(Command {
+            kind,
+            flags,
+            completion,
+        })
     }
 
     pub(crate) fn do_aio_block_status_filter(
@@ -297,6 +414,10 @@ impl Inner {
             sink: ExtentSink::Wide(extent64),
             filter: filter(contexts),
         };
-        self.submit(Command { kind, flags, completion })
+        self.submit(Command {
+            kind,
+            flags,
+            completion,
+        })
     }
 }

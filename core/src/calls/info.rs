@@ -26,7 +26,12 @@ impl Inner {
 
     pub(crate) fn do_get_size(&mut self) -> Result<i64> {
         let size = self.export_info()?.size;
-        i64::try_from(size).map_err(|_| Error::new(libc::EOVERFLOW, format!("export size {size} does not fit in int64")))
+        i64::try_from(size).map_err(|_| {
+            Error::new(
+                libc::EOVERFLOW,
+                format!("export size {size} does not fit in int64"),
+            )
+        })
     }
 
     pub(crate) fn do_is_read_only(&mut self) -> Result<bool> {
@@ -108,26 +113,40 @@ impl Inner {
 
     pub(crate) fn do_get_canonical_export_name(&mut self) -> Result<String> {
         if !self.settings.config.full_info {
-            return Err(Error::new(libc::EINVAL, "call nbd_set_full_info before connecting to request the canonical export name"));
+            return Err(Error::new(
+                libc::EINVAL,
+                "call nbd_set_full_info before connecting to request the canonical export name",
+            ));
         }
         let info = self.export_info()?;
-        Ok(info.canonical_name.clone().unwrap_or_else(|| self.settings.config.export_name.clone()))
+        Ok(info
+            .canonical_name
+            .clone()
+            .unwrap_or_else(|| self.settings.config.export_name.clone()))
     }
 
     pub(crate) fn do_get_export_description(&mut self) -> Result<String> {
         if !self.settings.config.full_info {
-            return Err(Error::new(libc::EINVAL, "call nbd_set_full_info before connecting to request the export description"));
+            return Err(Error::new(
+                libc::EINVAL,
+                "call nbd_set_full_info before connecting to request the export description",
+            ));
         }
         let info = self.export_info()?;
-        info.description
-            .clone()
-            .ok_or_else(|| Error::new(libc::ENOTSUP, "the server did not send an export description"))
+        info.description.clone().ok_or_else(|| {
+            Error::new(
+                libc::ENOTSUP,
+                "the server did not send an export description",
+            )
+        })
     }
 
     pub(crate) fn do_connection_state(&mut self) -> Result<&'static str> {
         Ok(match &self.conn {
             None => "START: Handle after being initially created",
-            Some(c) if c.is_connecting_socket() => "CONNECT.CONNECTING: Connecting to the remote server",
+            Some(c) if c.is_connecting_socket() => {
+                "CONNECT.CONNECTING: Connecting to the remote server"
+            }
             Some(c) => c.machine.state_name(),
         })
     }

@@ -53,7 +53,10 @@ impl Handle {
 impl Inner {
     pub(crate) fn do_kill_subprocess(&mut self, signum: i32) -> Result<()> {
         if signum < 0 {
-            return Err(Error::new(libc::EINVAL, format!("invalid signal number {signum}")));
+            return Err(Error::new(
+                libc::EINVAL,
+                format!("invalid signal number {signum}"),
+            ));
         }
         let child = self.conn.as_mut().and_then(|c| c.child.as_mut());
         let Some(child) = child else {
@@ -72,7 +75,10 @@ impl Inner {
     }
 
     fn stats(&self) -> crate::protocol::Stats {
-        self.conn.as_ref().map(|c| c.machine.stats()).unwrap_or_default()
+        self.conn
+            .as_ref()
+            .map(|c| c.machine.stats())
+            .unwrap_or_default()
     }
 
     pub(crate) fn do_stats_bytes_sent(&mut self) -> u64 {

@@ -15,7 +15,10 @@ fn owned(queries: &[&str]) -> Option<Vec<String>> {
 impl Inner {
     fn start_opt(&mut self, req: OptRequest, completion: Option<CompletionCallback>) -> Result<()> {
         let conn = self.conn_mut()?;
-        let r = conn.machine.start_option(req, completion).and_then(|()| conn.flush());
+        let r = conn
+            .machine
+            .start_option(req, completion)
+            .and_then(|()| conn.flush());
         self.after_step();
         r
     }
@@ -61,7 +64,11 @@ impl Inner {
     }
 
     pub(crate) fn do_opt_list_meta_context(&mut self, context: ContextCallback) -> Result<i32> {
-        self.run_opt(OptRequest::ListMetaContext { queries: None, callback: context }).map(count)
+        self.run_opt(OptRequest::ListMetaContext {
+            queries: None,
+            callback: context,
+        })
+        .map(count)
     }
 
     pub(crate) fn do_opt_list_meta_context_queries(
@@ -69,11 +76,19 @@ impl Inner {
         queries: &[&str],
         context: ContextCallback,
     ) -> Result<i32> {
-        self.run_opt(OptRequest::ListMetaContext { queries: owned(queries), callback: context }).map(count)
+        self.run_opt(OptRequest::ListMetaContext {
+            queries: owned(queries),
+            callback: context,
+        })
+        .map(count)
     }
 
     pub(crate) fn do_opt_set_meta_context(&mut self, context: ContextCallback) -> Result<i32> {
-        self.run_opt(OptRequest::SetMetaContext { queries: None, callback: context }).map(count)
+        self.run_opt(OptRequest::SetMetaContext {
+            queries: None,
+            callback: context,
+        })
+        .map(count)
     }
 
     pub(crate) fn do_opt_set_meta_context_queries(
@@ -81,7 +96,11 @@ impl Inner {
         queries: &[&str],
         context: ContextCallback,
     ) -> Result<i32> {
-        self.run_opt(OptRequest::SetMetaContext { queries: owned(queries), callback: context }).map(count)
+        self.run_opt(OptRequest::SetMetaContext {
+            queries: owned(queries),
+            callback: context,
+        })
+        .map(count)
     }
 
     pub(crate) fn do_opt_starttls(&mut self) -> Result<bool> {
@@ -123,7 +142,14 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(OptRequest::ListMetaContext { queries: None, callback: context }, completion).map(|()| 0)
+        self.start_opt(
+            OptRequest::ListMetaContext {
+                queries: None,
+                callback: context,
+            },
+            completion,
+        )
+        .map(|()| 0)
     }
 
     pub(crate) fn do_aio_opt_list_meta_context_queries(
@@ -132,8 +158,14 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(OptRequest::ListMetaContext { queries: owned(queries), callback: context }, completion)
-            .map(|()| 0)
+        self.start_opt(
+            OptRequest::ListMetaContext {
+                queries: owned(queries),
+                callback: context,
+            },
+            completion,
+        )
+        .map(|()| 0)
     }
 
     pub(crate) fn do_aio_opt_set_meta_context(
@@ -141,7 +173,14 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(OptRequest::SetMetaContext { queries: None, callback: context }, completion).map(|()| 0)
+        self.start_opt(
+            OptRequest::SetMetaContext {
+                queries: None,
+                callback: context,
+            },
+            completion,
+        )
+        .map(|()| 0)
     }
 
     pub(crate) fn do_aio_opt_set_meta_context_queries(
@@ -150,19 +189,34 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(OptRequest::SetMetaContext { queries: owned(queries), callback: context }, completion)
-            .map(|()| 0)
+        self.start_opt(
+            OptRequest::SetMetaContext {
+                queries: owned(queries),
+                callback: context,
+            },
+            completion,
+        )
+        .map(|()| 0)
     }
 
-    pub(crate) fn do_aio_opt_starttls(&mut self, completion: Option<CompletionCallback>) -> Result<()> {
+    pub(crate) fn do_aio_opt_starttls(
+        &mut self,
+        completion: Option<CompletionCallback>,
+    ) -> Result<()> {
         self.start_opt(OptRequest::StartTls, completion)
     }
 
-    pub(crate) fn do_aio_opt_structured_reply(&mut self, completion: Option<CompletionCallback>) -> Result<()> {
+    pub(crate) fn do_aio_opt_structured_reply(
+        &mut self,
+        completion: Option<CompletionCallback>,
+    ) -> Result<()> {
         self.start_opt(OptRequest::StructuredReply, completion)
     }
 
-    pub(crate) fn do_aio_opt_extended_headers(&mut self, completion: Option<CompletionCallback>) -> Result<()> {
+    pub(crate) fn do_aio_opt_extended_headers(
+        &mut self,
+        completion: Option<CompletionCallback>,
+    ) -> Result<()> {
         self.start_opt(OptRequest::ExtendedHeaders, completion)
     }
 }

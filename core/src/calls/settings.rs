@@ -25,7 +25,10 @@ impl Inner {
 
     pub(crate) fn do_set_export_name(&mut self, export_name: &str) -> Result<()> {
         if export_name.len() > MAX_EXPORT_NAME {
-            return Err(Error::new(libc::ENAMETOOLONG, "export name too long for NBD protocol"));
+            return Err(Error::new(
+                libc::ENAMETOOLONG,
+                "export name too long for NBD protocol",
+            ));
         }
         self.update_config(|c| c.export_name = export_name.to_string());
         Ok(())
@@ -120,10 +123,16 @@ impl Inner {
 
     pub(crate) fn do_add_meta_context(&mut self, name: &str) -> Result<()> {
         if name.is_empty() {
-            return Err(Error::new(libc::EINVAL, "meta context name must not be empty"));
+            return Err(Error::new(
+                libc::EINVAL,
+                "meta context name must not be empty",
+            ));
         }
         if name.len() > MAX_EXPORT_NAME {
-            return Err(Error::new(libc::ENAMETOOLONG, "meta context name too long for NBD protocol"));
+            return Err(Error::new(
+                libc::ENAMETOOLONG,
+                "meta context name too long for NBD protocol",
+            ));
         }
         self.update_config(|c| c.meta_contexts.push(name.to_string()));
         Ok(())
@@ -151,7 +160,10 @@ impl Inner {
 
     pub(crate) fn do_set_tls(&mut self, tls: Tls) -> Result<()> {
         if tls != Tls::DISABLE && !crate::calls::misc::TLS_SUPPORTED {
-            return Err(Error::new(libc::ENOTSUP, "TLS is not supported yet by this library"));
+            return Err(Error::new(
+                libc::ENOTSUP,
+                "TLS is not supported yet by this library",
+            ));
         }
         self.update_config(|c| c.tls = tls);
         Ok(())

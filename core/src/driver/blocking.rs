@@ -12,7 +12,10 @@ use crate::Result;
 /// and also after a failure (a command that failed with the connection
 /// has still completed). Fails when the connection can make no more
 /// progress and `done` never became true.
-pub(crate) fn run_until(conn: &mut Connection, mut done: impl FnMut(&mut Machine) -> bool) -> Result<()> {
+pub(crate) fn run_until(
+    conn: &mut Connection,
+    mut done: impl FnMut(&mut Machine) -> bool,
+) -> Result<()> {
     loop {
         if done(&mut conn.machine) {
             return Ok(());
@@ -32,7 +35,11 @@ pub(crate) fn run_until(conn: &mut Connection, mut done: impl FnMut(&mut Machine
             Ok(true) => return Ok(()),
             Ok(false) => {}
             Err(e) => {
-                return if done(&mut conn.machine) { Ok(()) } else { Err(e) };
+                return if done(&mut conn.machine) {
+                    Ok(())
+                } else {
+                    Err(e)
+                };
             }
         }
     }

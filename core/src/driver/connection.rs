@@ -166,7 +166,10 @@ impl Connection {
                     }
                 }
                 // The server speaks first; its greeting may be there already.
-                let report = PumpReport { progressed: true, eof: false };
+                let report = PumpReport {
+                    progressed: true,
+                    eof: false,
+                };
                 if matches!(self.link, Link::Open(_)) {
                     self.pump_open(true, true)?;
                 }
@@ -203,7 +206,10 @@ impl Connection {
     /// Drop the socket once the machine is dead or closed (libnbd closes
     /// it at that point too).
     pub(crate) fn close_if_finished(&mut self) {
-        if matches!(self.machine.public_state(), PublicState::Dead | PublicState::Closed) {
+        if matches!(
+            self.machine.public_state(),
+            PublicState::Dead | PublicState::Closed
+        ) {
             if let Link::Open(_) = self.link {
                 self.link = Link::Gone;
             }

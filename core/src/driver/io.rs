@@ -133,12 +133,17 @@ fn write_pending<W: Wire + ?Sized>(wire: &mut W, sock: &Socket) -> Result<Writte
             let total: usize = slices.iter().map(|s| s.len()).sum();
             // MSG_NOSIGNAL: a peer that went away must give EPIPE, not
             // kill the process with SIGPIPE.
-            sock.send_vectored_with_flags(&slices, libc::MSG_NOSIGNAL).map(|n| (n, total))
+            sock.send_vectored_with_flags(&slices, libc::MSG_NOSIGNAL)
+                .map(|n| (n, total))
         };
         match result {
             Ok((n, total)) => {
                 wire.output_written(n);
-                return Ok(if n == total { Written::All } else { Written::Partial });
+                return Ok(if n == total {
+                    Written::All
+                } else {
+                    Written::Partial
+                });
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Written::Nothing),
@@ -210,7 +215,11 @@ mod tests {
     impl Wire for Echo {
         fn direction(&self) -> Direction {
             let w = if self.sent < self.out.len() { 2 } else { 0 };
-            let r = if self.got.len() < self.expect && !self.eof { 1 } else { 0 };
+            let r = if self.got.len() < self.expect && !self.eof {
+                1
+            } else {
+                0
+            };
             Direction(w | r)
         }
         fn pending_output<'a>(&'a self, out: &mut Vec<IoSlice<'a>>) {
@@ -240,7 +249,15 @@ mod tests {
     }
 
     fn echo(out: &[u8], expect: usize) -> Echo {
-        Echo { out: out.to_vec(), sent: 0, inbuf: vec![0; 7], got: vec![], expect, eof: false, failed: None }
+        Echo {
+            out: out.to_vec(),
+            sent: 0,
+            inbuf: vec![0; 7],
+            got: vec![],
+            expect,
+            eof: false,
+            failed: None,
+        }
     }
 
     #[test]
@@ -259,7 +276,16 @@ mod tests {
         pump(&mut w, &a, true, false).unwrap();
         assert_eq!(w.got, b"0123456789abcdefghij");
         drop(peer);
-        let r = pump(&mut Echo { expect: 1, ..echo(b"", 1) }, &a, true, false).unwrap();
+        let r = pump(
+            &mut Echo {
+                expect: 1,
+                ..echo(b"", 1)
+            },
+            &a,
+            true,
+            false,
+        )
+        .unwrap();
         assert!(r.eof);
     }
 

@@ -32,8 +32,16 @@ pub(crate) fn poll_once(conn: &mut Connection, extra_fd: RawFd, timeout: i32) ->
         ));
     }
     let mut fds = [
-        libc::pollfd { fd, events, revents: 0 },
-        libc::pollfd { fd: extra_fd, events: libc::POLLIN, revents: 0 },
+        libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: extra_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
     ];
     let nfds = if extra_fd >= 0 { 2 } else { 1 };
     let r = loop {

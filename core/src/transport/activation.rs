@@ -45,13 +45,20 @@ pub(crate) fn spawn_socket_activation(
     let exe = find_program(program)?;
     let dir = make_temp_dir()?;
     let sock_path = dir.join("sock");
-    let guard = ActivationDir { dir, sock: sock_path.clone() };
+    let guard = ActivationDir {
+        dir,
+        sock: sock_path.clone(),
+    };
     let addr = SockAddr::unix(&sock_path).map_err(|e| Error::from_io(&e, "socket name"))?;
 
-    let listener = Socket::new(Domain::UNIX, Type::STREAM, None)
-        .map_err(|e| Error::from_io(&e, "socket"))?;
-    listener.bind(&addr).map_err(|e| Error::from_io(&e, format_args!("bind: {}", sock_path.display())))?;
-    listener.listen(libc::SOMAXCONN).map_err(|e| Error::from_io(&e, "listen"))?;
+    let listener =
+        Socket::new(Domain::UNIX, Type::STREAM, None).map_err(|e| Error::from_io(&e, "socket"))?;
+    listener
+        .bind(&addr)
+        .map_err(|e| Error::from_io(&e, format_args!("bind: {}", sock_path.display())))?;
+    listener
+        .listen(libc::SOMAXCONN)
+        .map_err(|e| Error::from_io(&e, "listen"))?;
 
     let exec = ExecPlan::new(&exe, argv, socket_name, listener.as_raw_fd())?;
     let mut exec = Some(exec);
@@ -65,7 +72,9 @@ pub(crate) fn spawn_socket_activation(
             None => Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
         });
     }
-    let child = cmd.spawn().map_err(|e| Error::from_io(&e, format_args!("exec: {program}")))?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::from_io(&e, format_args!("exec: {program}")))?;
     // The child has its copy of the listening socket; ours closes here.
     drop(listener);
     Ok((addr, Subprocess::new(child), guard))
@@ -88,7 +97,12 @@ struct ExecPlan {
 const LISTEN_PID_PREFIX: &[u8] = b"LISTEN_PID=";
 
 impl ExecPlan {
-    fn new(exe: &Path, argv: &[&str], socket_name: &str, listen_fd: libc::c_int) -> Result<ExecPlan> {
+    fn new(
+        exe: &Path,
+        argv: &[&str],
+        socket_name: &str,
+        listen_fd: libc::c_int,
+    ) -> Result<ExecPlan> {
         let nul = |what: &str| Error::new(libc::EINVAL, format!("{what} contains a NUL byte"));
         let exe = CString::new(exe.as_os_str().as_bytes()).map_err(|_| nul("command path"))?;
         let args = argv
@@ -97,7 +111,10 @@ impl ExecPlan {
             .collect::<Result<Vec<_>>>()?;
         let mut env = Vec::new();
         for (k, v) in std::env::vars_os() {
-            if matches!(k.as_bytes(), b"LISTEN_PID" | b"LISTEN_FDS" | b"LISTEN_FDNAMES") {
+            if matches!(
+                k.as_bytes(),
+                b"LISTEN_PID" | b"LISTEN_FDS" | b"LISTEN_FDNAMES"
+            ) {
                 continue;
             }
             let mut kv: OsString = k;
@@ -110,14 +127,23 @@ impl ExecPlan {
         env.push(CString::new("LISTEN_FDS=1").map_err(|_| nul("environment"))?);
         if !socket_name.is_empty() {
             env.push(
-                CString::new(format!("LISTEN_FDNAMES={socket_name}")).map_err(|_| nul("socket name"))?,
+                CString::new(format!("LISTEN_FDNAMES={socket_name}"))
+                    .map_err(|_| nul("socket name"))?,
             );
         }
         let mut listen_pid = LISTEN_PID_PREFIX.to_vec();
         listen_pid.resize(LISTEN_PID_PREFIX.len() + 24, 0);
         let argv_ptrs = vec![0; args.len() + 1];
         let envp_ptrs = vec![0; env.len() + 2];
-        Ok(ExecPlan { exe, args, env, listen_pid, argv_ptrs, envp_ptrs, listen_fd })
+        Ok(ExecPlan {
+            exe,
+            args,
+            env,
+            listen_pid,
+            argv_ptrs,
+            envp_ptrs,
+            listen_fd,
+        })
     }
 
     /// In the child: put the socket on fd 3, write our pid, exec. Returns
@@ -136,7 +162,10 @@ impl ExecPlan {
             } else if libc::dup2(self.listen_fd, FIRST_LISTEN_FD) == -1 {
                 return std::io::Error::last_os_error();
             }
-            write_decimal(&mut self.listen_pid[LISTEN_PID_PREFIX.len()..], libc::getpid() as u64);
+            write_decimal(
+                &mut self.listen_pid[LISTEN_PID_PREFIX.len()..],
+                libc::getpid() as u64,
+            );
             for (slot, a) in self.argv_ptrs.iter_mut().zip(&self.args) {
                 *slot = a.as_ptr() as usize;
             }
@@ -188,16 +217,22 @@ fn find_program(program: &str) -> Result<PathBuf> {
     if program.contains('/') {
         return Ok(PathBuf::from(program));
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let path =
+        std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
     for dir in std::env::split_paths(&path) {
         let candidate = dir.join(program);
-        let Ok(c) = CString::new(candidate.as_os_str().as_bytes()) else { continue };
+        let Ok(c) = CString::new(candidate.as_os_str().as_bytes()) else {
+            continue;
+        };
         // SAFETY: access(2) on a valid C string.
         if unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0 && candidate.is_file() {
             return Ok(candidate);
         }
     }
-    Err(Error::new(libc::ENOENT, format!("{program}: command not found in PATH")))
+    Err(Error::new(
+        libc::ENOENT,
+        format!("{program}: command not found in PATH"),
+    ))
 }
 
 /// A fresh private directory under $TMPDIR (or /tmp).
@@ -240,16 +275,26 @@ mod tests {
         assert!(addr.as_pathname().unwrap().exists());
         // Wait for the child to finish writing.
         for _ in 0..200 {
-            if std::fs::read_to_string(&out).map(|s| s.ends_with('\n')).unwrap_or(false) {
+            if std::fs::read_to_string(&out)
+                .map(|s| s.ends_with('\n'))
+                .unwrap_or(false)
+            {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let mut text = String::new();
-        std::fs::File::open(&out).unwrap().read_to_string(&mut text).unwrap();
+        std::fs::File::open(&out)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
         let _ = std::fs::remove_file(&out);
         let mut parts = text.split_whitespace();
-        let (pids, fds, name) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        let (pids, fds, name) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
         let (a, b) = pids.split_once('=').unwrap();
         assert_eq!(a, b, "LISTEN_PID must be the child's own pid");
         assert_eq!(fds, "1");

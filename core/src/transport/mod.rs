@@ -72,6 +72,8 @@ impl PendingConnect {
     /// succeeded; if not, go on with the next address.
     pub(crate) fn advance(self) -> Result<ConnectStep> {
         match finish_connect(&self.socket, &self.addr) {
+            // Called early (no error, but no peer yet): keep waiting.
+            Ok(()) if still_connecting(&self.socket) => Ok(ConnectStep::Waiting(self)),
             Ok(()) => Ok(ConnectStep::Done(self.socket, self.addr)),
             Err(e) if self.rest.is_empty() => Err(e),
             Err(_) => PendingConnect::start(self.rest.into()),
@@ -90,7 +92,10 @@ fn begin_connect(addr: &SockAddr) -> Result<(Socket, bool)> {
         Ok(()) => Ok((socket, true)),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok((socket, false)),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok((socket, false)),
-        Err(e) => Err(Error::from_io(&e, format_args!("connect: {}", describe_addr(addr)))),
+        Err(e) => Err(Error::from_io(
+            &e,
+            format_args!("connect: {}", describe_addr(addr)),
+        )),
     }
 }
 
@@ -98,10 +103,16 @@ fn begin_connect(addr: &SockAddr) -> Result<(Socket, bool)> {
 fn finish_connect(socket: &Socket, addr: &SockAddr) -> Result<()> {
     match socket.take_error() {
         Ok(None) => Ok(()),
-        Ok(Some(e)) | Err(e) => {
-            Err(Error::from_io(&e, format_args!("connect: {}", describe_addr(addr))))
-        }
+        Ok(Some(e)) | Err(e) => Err(Error::from_io(
+            &e,
+            format_args!("connect: {}", describe_addr(addr)),
+        )),
     }
+}
+
+/// A connect(2) in progress has no peer yet.
+fn still_connecting(socket: &Socket) -> bool {
+    matches!(socket.peer_addr(), Err(e) if e.raw_os_error() == Some(libc::ENOTCONN))
 }
 
 /// Take over a socket the caller connected: make it non-blocking and
@@ -109,13 +120,20 @@ fn finish_connect(socket: &Socket, addr: &SockAddr) -> Result<()> {
 pub(crate) fn adopt_socket(fd: std::os::fd::RawFd) -> Result<Socket> {
     use std::os::fd::FromRawFd;
     if fd < 0 {
-        return Err(Error::new(libc::EBADF, format!("invalid file descriptor {fd}")));
+        return Err(Error::new(
+            libc::EBADF,
+            format!("invalid file descriptor {fd}"),
+        ));
     }
     // SAFETY: the caller hands us ownership of `fd` (libnbd's contract
     // for nbd_connect_socket): from now on only this Socket closes it.
     let socket = unsafe { Socket::from_raw_fd(fd) };
-    socket.set_nonblocking(true).map_err(|e| Error::from_io(&e, "fcntl: set O_NONBLOCK"))?;
-    socket.set_cloexec(true).map_err(|e| Error::from_io(&e, "fcntl: set FD_CLOEXEC"))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| Error::from_io(&e, "fcntl: set O_NONBLOCK"))?;
+    socket
+        .set_cloexec(true)
+        .map_err(|e| Error::from_io(&e, "fcntl: set FD_CLOEXEC"))?;
     Ok(socket)
 }
 
@@ -146,7 +164,10 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let good = SockAddr::from(listener.local_addr().unwrap());
         // A port nobody listens on: bind and drop to get a free one.
-        let dead_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let dead_port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let bad = SockAddr::from(dead_port);
         let mut step = PendingConnect::start(vec![bad, good]).unwrap();
         for _ in 0..100 {
@@ -167,7 +188,10 @@ mod tests {
 
     #[test]
     fn all_addresses_refused_is_an_error() {
-        let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let dead = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let mut step = PendingConnect::start(vec![SockAddr::from(dead)]);
         for _ in 0..100 {
             match step {

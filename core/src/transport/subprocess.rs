@@ -30,7 +30,10 @@ impl Subprocess {
     pub(crate) fn kill(&mut self, signum: i32) -> Result<()> {
         let signum = if signum == 0 { libc::SIGTERM } else { signum };
         if !(1..=64).contains(&signum) {
-            return Err(Error::new(libc::EINVAL, format!("invalid signal number {signum}")));
+            return Err(Error::new(
+                libc::EINVAL,
+                format!("invalid signal number {signum}"),
+            ));
         }
         let Some(child) = self.child.as_mut() else {
             return Err(Error::new(libc::ESRCH, "no subprocess exists"));
@@ -53,7 +56,9 @@ impl Subprocess {
 
     /// Terminate (SIGTERM) and reap the child.
     fn terminate(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         if let Ok(Some(_)) = child.try_wait() {
             return;
         }
@@ -110,7 +115,8 @@ pub(crate) fn spawn_command(argv: &[&str]) -> Result<(Socket, Subprocess)> {
         .stdout(Stdio::from(theirs))
         .spawn()
         .map_err(|e| Error::from_io(&e, format_args!("exec: {program}")))?;
-    ours.set_nonblocking(true).map_err(|e| Error::from_io(&e, "fcntl: set O_NONBLOCK"))?;
+    ours.set_nonblocking(true)
+        .map_err(|e| Error::from_io(&e, "fcntl: set O_NONBLOCK"))?;
     Ok((ours, Subprocess::new(child)))
 }
 
@@ -121,7 +127,8 @@ mod tests {
 
     #[test]
     fn child_talks_over_the_socket() {
-        let (sock, mut child) = spawn_command(&["sh", "-c", "read x; echo got:$x; exec 0<&- 1>&-; sleep 30"]).unwrap();
+        let (sock, mut child) =
+            spawn_command(&["sh", "-c", "read x; echo got:$x; exec 0<&- 1>&-; sleep 30"]).unwrap();
         sock.set_nonblocking(false).unwrap();
         let mut s: std::net::TcpStream = unsafe {
             use std::os::fd::{FromRawFd, IntoRawFd};

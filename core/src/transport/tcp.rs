@@ -35,7 +35,9 @@ pub(crate) fn resolve_tcp(host: &str, port: &str) -> Result<Vec<SockAddr>> {
     while !cur.is_null() {
         // SAFETY: `cur` is a node of the list getaddrinfo returned.
         let ai = unsafe { &*cur };
-        if !ai.ai_addr.is_null() && ai.ai_addrlen as usize <= std::mem::size_of::<libc::sockaddr_storage>() {
+        if !ai.ai_addr.is_null()
+            && ai.ai_addrlen as usize <= std::mem::size_of::<libc::sockaddr_storage>()
+        {
             // SAFETY: ai_addr points to ai_addrlen bytes of a sockaddr;
             // we copy them into zeroed storage of sufficient size.
             let addr = unsafe {
@@ -59,7 +61,10 @@ pub(crate) fn resolve_tcp(host: &str, port: &str) -> Result<Vec<SockAddr>> {
     unsafe { libc::freeaddrinfo(list) };
 
     if addrs.is_empty() {
-        return Err(Error::new(libc::ENXIO, format!("getaddrinfo: {host}:{port}: no addresses")));
+        return Err(Error::new(
+            libc::ENXIO,
+            format!("getaddrinfo: {host}:{port}: no addresses"),
+        ));
     }
     Ok(addrs)
 }
@@ -68,7 +73,9 @@ pub(crate) fn resolve_tcp(host: &str, port: &str) -> Result<Vec<SockAddr>> {
 /// says roughly the same thing.
 fn gai_error(code: i32, host: &str, port: &str) -> Error {
     let errno = match code {
-        libc::EAI_SYSTEM => std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO),
+        libc::EAI_SYSTEM => std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO),
         libc::EAI_MEMORY => libc::ENOMEM,
         libc::EAI_AGAIN => libc::EAGAIN,
         libc::EAI_SERVICE => libc::EINVAL,

@@ -18,7 +18,8 @@ pub(crate) fn unix_addr(path: &Path) -> Result<SockAddr> {
         if name.len() >= SUN_PATH {
             return Err(too_long(path));
         }
-        return SockAddr::unix(std::ffi::OsStr::from_bytes(bytes)).map_err(|e| Error::from_io(&e, "socket name"));
+        return SockAddr::unix(std::ffi::OsStr::from_bytes(bytes))
+            .map_err(|e| Error::from_io(&e, "socket name"));
     }
     if bytes.is_empty() {
         return Err(Error::new(libc::EINVAL, "socket name is empty"));
@@ -29,11 +30,15 @@ pub(crate) fn unix_addr(path: &Path) -> Result<SockAddr> {
     if bytes.contains(&0) {
         return Err(Error::new(libc::EINVAL, "socket name contains a NUL byte"));
     }
-    SockAddr::unix(path).map_err(|e| Error::from_io(&e, format_args!("socket name {}", path.display())))
+    SockAddr::unix(path)
+        .map_err(|e| Error::from_io(&e, format_args!("socket name {}", path.display())))
 }
 
 fn too_long(path: &Path) -> Error {
-    Error::new(libc::ENAMETOOLONG, format!("socket name too long: {}", path.display()))
+    Error::new(
+        libc::ENAMETOOLONG,
+        format!("socket name too long: {}", path.display()),
+    )
 }
 
 #[cfg(test)]
@@ -45,7 +50,10 @@ mod tests {
         let a = unix_addr(Path::new("/tmp/x.sock")).unwrap();
         assert_eq!(a.as_pathname(), Some(Path::new("/tmp/x.sock")));
         let long = "/".repeat(200);
-        assert_eq!(unix_addr(Path::new(&long)).unwrap_err().errno(), libc::ENAMETOOLONG);
+        assert_eq!(
+            unix_addr(Path::new(&long)).unwrap_err().errno(),
+            libc::ENAMETOOLONG
+        );
         assert_eq!(unix_addr(Path::new("")).unwrap_err().errno(), libc::EINVAL);
     }
 

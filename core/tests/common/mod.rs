@@ -116,7 +116,9 @@ impl Server {
     pub fn connect_handle(&self, h: &Handle) {
         match &self.listen {
             Listen::Unix(p) => h.connect_unix(p).expect("connect_unix"),
-            Listen::Tcp(port) => h.connect_tcp("127.0.0.1", &port.to_string()).expect("connect_tcp"),
+            Listen::Tcp(port) => h
+                .connect_tcp("127.0.0.1", &port.to_string())
+                .expect("connect_tcp"),
         }
     }
 
@@ -164,7 +166,11 @@ fn command(program: &str, args: &[&str]) -> Command {
 
 /// A TCP port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_ready(child: &mut Child, listen: &Listen, what: &str) {
@@ -187,7 +193,9 @@ fn wait_ready(child: &mut Child, listen: &Listen, what: &str) {
 
 fn start(program: &str, args: Vec<String>, listen: Listen, dir: TempDir) -> Server {
     let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    let mut child = command(program, &args).spawn().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let mut child = command(program, &args)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
     wait_ready(&mut child, &listen, program);
     Server { child, listen, dir }
 }
@@ -197,7 +205,12 @@ fn start(program: &str, args: Vec<String>, listen: Listen, dir: TempDir) -> Serv
 pub fn nbdkit(args: &[&str]) -> Server {
     let dir = TempDir::new();
     let sock = dir.join("nbdkit.sock");
-    let mut a = vec!["-f".to_string(), "--exit-with-parent".into(), "-U".into(), sock.display().to_string()];
+    let mut a = vec![
+        "-f".to_string(),
+        "--exit-with-parent".into(),
+        "-U".into(),
+        sock.display().to_string(),
+    ];
     a.extend(args.iter().map(|s| s.to_string()));
     start("nbdkit", a, Listen::Unix(sock), dir)
 }
@@ -231,7 +244,15 @@ pub fn qemu_nbd(size: usize, byte: u8, extra: &[&str]) -> Server {
     let dir = TempDir::new();
     let img = image(&dir, "disk.img", size, byte);
     let sock = dir.join("qemu.sock");
-    let mut a = vec!["-t".to_string(), "-e".into(), "8".into(), "-f".into(), "raw".into(), "-k".into(), sock.display().to_string()];
+    let mut a = vec![
+        "-t".to_string(),
+        "-e".into(),
+        "8".into(),
+        "-f".into(),
+        "raw".into(),
+        "-k".into(),
+        sock.display().to_string(),
+    ];
     a.extend(extra.iter().map(|s| s.to_string()));
     a.push(img.display().to_string());
     start("qemu-nbd", a, Listen::Unix(sock), dir)
@@ -245,21 +266,36 @@ pub fn qemu_nbd(size: usize, byte: u8, extra: &[&str]) -> Server {
 pub fn nbd_server(exports: &[(&str, usize, bool)]) -> NbdServer {
     let dir = TempDir::new();
     let port = free_port();
-    let mut conf = format!("[generic]\n  port = {port}\n  listenaddr = 127.0.0.1\n  allowlist = true\n");
+    let mut conf =
+        format!("[generic]\n  port = {port}\n  listenaddr = 127.0.0.1\n  allowlist = true\n");
     for (i, (name, size, ro)) in exports.iter().enumerate() {
         let img = image(&dir, &format!("{name}.img"), *size, i as u8 + 1);
-        conf.push_str(&format!("[{name}]\n  exportname = {}\n  readonly = {ro}\n", img.display()));
+        conf.push_str(&format!(
+            "[{name}]\n  exportname = {}\n  readonly = {ro}\n",
+            img.display()
+        ));
     }
     let conf_path = dir.join("config");
     let pid_path = dir.join("pid");
     std::fs::write(&conf_path, conf).unwrap();
-    let status = command("nbd-server", &["-C", &conf_path.display().to_string(), "-p", &pid_path.display().to_string()])
-        .status()
-        .expect("cannot run nbd-server");
+    let status = command(
+        "nbd-server",
+        &[
+            "-C",
+            &conf_path.display().to_string(),
+            "-p",
+            &pid_path.display().to_string(),
+        ],
+    )
+    .status()
+    .expect("cannot run nbd-server");
     assert!(status.success(), "nbd-server failed: {status}");
     let deadline = Instant::now() + Duration::from_secs(20);
     let pid = loop {
-        if let Some(pid) = std::fs::read_to_string(&pid_path).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+        if let Some(pid) = std::fs::read_to_string(&pid_path)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
             break pid;
         }
         assert!(Instant::now() < deadline, "nbd-server wrote no PID file");
@@ -267,7 +303,10 @@ pub fn nbd_server(exports: &[(&str, usize, bool)]) -> NbdServer {
     };
     DAEMONS.lock().unwrap().push(pid);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nbd-server did not start listening");
+        assert!(
+            Instant::now() < deadline,
+            "nbd-server did not start listening"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     NbdServer { pid, port, dir }
