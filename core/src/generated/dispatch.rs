@@ -325,7 +325,7 @@ impl Handle {
     pub fn get_export_name(&self) -> Result<String> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_export_name", &format!("enter: "));
+            h.debug("nbd_get_export_name", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_get_export_name())
@@ -382,7 +382,7 @@ impl Handle {
     pub fn get_tls_username(&self) -> Result<String> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_tls_username", &format!("enter: "));
+            h.debug("nbd_get_tls_username", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_get_tls_username())
@@ -991,7 +991,7 @@ impl Handle {
     pub fn get_full_info(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_full_info", &format!("enter: "));
+            h.debug("nbd_get_full_info", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_get_full_info())
@@ -1143,7 +1143,7 @@ impl Handle {
     pub fn clear_meta_contexts(&self) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_clear_meta_contexts", &format!("enter: "));
+            h.debug("nbd_clear_meta_contexts", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -1215,7 +1215,7 @@ impl Handle {
     pub fn get_nr_meta_contexts(&self) -> Result<usize> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_nr_meta_contexts", &format!("enter: "));
+            h.debug("nbd_get_nr_meta_contexts", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_get_nr_meta_contexts())
@@ -1379,7 +1379,7 @@ impl Handle {
     pub fn get_request_block_size(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_request_block_size", &format!("enter: "));
+            h.debug("nbd_get_request_block_size", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_get_request_block_size())
@@ -1499,7 +1499,7 @@ impl Handle {
     pub fn get_request_meta_context(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_request_meta_context", &format!("enter: "));
+            h.debug("nbd_get_request_meta_context", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_get_request_meta_context())
@@ -1528,7 +1528,7 @@ impl Handle {
     pub fn get_socket_activation_name(&self) -> Result<String> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_socket_activation_name", &format!("enter: "));
+            h.debug("nbd_get_socket_activation_name", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_get_socket_activation_name())
@@ -1717,7 +1717,7 @@ impl Handle {
     pub fn get_tls_hostname(&self) -> Result<String> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_tls_hostname", &format!("enter: "));
+            h.debug("nbd_get_tls_hostname", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_get_tls_hostname())
@@ -1803,7 +1803,7 @@ impl Handle {
     pub fn can_cache(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_can_cache", &format!("enter: "));
+            h.debug("nbd_can_cache", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -1854,7 +1854,7 @@ impl Handle {
     pub fn can_df(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_can_df", &format!("enter: "));
+            h.debug("nbd_can_df", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -1901,7 +1901,7 @@ impl Handle {
     pub fn can_flush(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_can_flush", &format!("enter: "));
+            h.debug("nbd_can_flush", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -1949,7 +1949,7 @@ impl Handle {
     pub fn can_fua(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_can_fua", &format!("enter: "));
+            h.debug("nbd_can_fua", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2059,7 +2059,7 @@ impl Handle {
     pub fn can_multi_conn(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_can_multi_conn", &format!("enter: "));
+            h.debug("nbd_can_multi_conn", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2106,7 +2106,7 @@ impl Handle {
     pub fn can_trim(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_can_trim", &format!("enter: "));
+            h.debug("nbd_can_trim", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2153,7 +2153,7 @@ impl Handle {
     pub fn can_zero(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_can_zero", &format!("enter: "));
+            h.debug("nbd_can_zero", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2202,7 +2202,7 @@ impl Handle {
     pub fn get_size(&self) -> Result<i64> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_size", &format!("enter: "));
+            h.debug("nbd_get_size", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2252,7 +2252,7 @@ impl Handle {
     pub fn is_read_only(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_is_read_only", &format!("enter: "));
+            h.debug("nbd_is_read_only", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2301,7 +2301,7 @@ impl Handle {
     pub fn is_rotational(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_is_rotational", &format!("enter: "));
+            h.debug("nbd_is_rotational", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2352,7 +2352,7 @@ impl Handle {
     pub fn can_fast_zero(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_can_fast_zero", &format!("enter: "));
+            h.debug("nbd_can_fast_zero", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2398,7 +2398,7 @@ impl Handle {
     pub fn get_protocol(&self) -> Result<&'static str> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_protocol", &format!("enter: "));
+            h.debug("nbd_get_protocol", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2447,7 +2447,7 @@ impl Handle {
     pub fn get_structured_replies_negotiated(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_structured_replies_negotiated", &format!("enter: "));
+            h.debug("nbd_get_structured_replies_negotiated", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2493,7 +2493,7 @@ impl Handle {
     pub fn get_tls_negotiated(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_tls_negotiated", &format!("enter: "));
+            h.debug("nbd_get_tls_negotiated", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2542,7 +2542,7 @@ impl Handle {
     pub fn get_canonical_export_name(&self) -> Result<String> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_canonical_export_name", &format!("enter: "));
+            h.debug("nbd_get_canonical_export_name", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2591,7 +2591,7 @@ impl Handle {
     pub fn get_export_description(&self) -> Result<String> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_export_description", &format!("enter: "));
+            h.debug("nbd_get_export_description", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2643,7 +2643,7 @@ impl Handle {
     pub fn get_uri(&self) -> Result<String> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_uri", &format!("enter: "));
+            h.debug("nbd_get_uri", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2697,7 +2697,7 @@ impl Handle {
     pub fn can_block_status_payload(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_can_block_status_payload", &format!("enter: "));
+            h.debug("nbd_can_block_status_payload", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2751,7 +2751,7 @@ impl Handle {
     pub fn get_extended_headers_negotiated(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_extended_headers_negotiated", &format!("enter: "));
+            h.debug("nbd_get_extended_headers_negotiated", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -2850,7 +2850,7 @@ impl Handle {
     pub fn set_debug_callback(&self, debug: DebugCallback) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_set_debug_callback", &format!("enter: debug=<fun>"));
+            h.debug("nbd_set_debug_callback", "enter: debug=<fun>");
         }
         let r = Ok(())
             .and_then(|()| h.do_set_debug_callback(debug))
@@ -2879,7 +2879,7 @@ impl Handle {
     pub fn clear_debug_callback(&self) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_clear_debug_callback", &format!("enter: "));
+            h.debug("nbd_clear_debug_callback", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_clear_debug_callback())
@@ -2942,7 +2942,7 @@ impl Handle {
     pub fn get_handle_name(&self) -> Result<String> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_handle_name", &format!("enter: "));
+            h.debug("nbd_get_handle_name", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_get_handle_name())
@@ -3136,7 +3136,7 @@ impl Handle {
     pub fn get_subprocess_pid(&self) -> Result<i64> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_get_subprocess_pid", &format!("enter: "));
+            h.debug("nbd_get_subprocess_pid", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_get_subprocess_pid())
@@ -3632,7 +3632,7 @@ impl Handle {
     pub fn aio_connect(&self, addr: &crate::SockAddr) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_aio_connect", &format!("enter: addr=<sockaddr>"));
+            h.debug("nbd_aio_connect", "enter: addr=<sockaddr>");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Created]))
@@ -4065,7 +4065,7 @@ impl Handle {
     pub fn opt_go(&self) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_opt_go", &format!("enter: "));
+            h.debug("nbd_opt_go", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4101,7 +4101,7 @@ impl Handle {
     pub fn opt_abort(&self) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_opt_abort", &format!("enter: "));
+            h.debug("nbd_opt_abort", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4148,7 +4148,7 @@ impl Handle {
     pub fn opt_info(&self) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_opt_info", &format!("enter: "));
+            h.debug("nbd_opt_info", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4195,7 +4195,7 @@ impl Handle {
     pub fn opt_list(&self, list: ListCallback) -> Result<i32> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_opt_list", &format!("enter: list=<fun>"));
+            h.debug("nbd_opt_list", "enter: list=<fun>");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4245,10 +4245,7 @@ impl Handle {
     pub fn opt_list_meta_context(&self, context: ContextCallback) -> Result<i32> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug(
-                "nbd_opt_list_meta_context",
-                &format!("enter: context=<fun>"),
-            );
+            h.debug("nbd_opt_list_meta_context", "enter: context=<fun>");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4343,7 +4340,7 @@ impl Handle {
     pub fn opt_set_meta_context(&self, context: ContextCallback) -> Result<i32> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_opt_set_meta_context", &format!("enter: context=<fun>"));
+            h.debug("nbd_opt_set_meta_context", "enter: context=<fun>");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4440,7 +4437,7 @@ impl Handle {
     pub fn opt_starttls(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_opt_starttls", &format!("enter: "));
+            h.debug("nbd_opt_starttls", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4484,7 +4481,7 @@ impl Handle {
     pub fn opt_structured_reply(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_opt_structured_reply", &format!("enter: "));
+            h.debug("nbd_opt_structured_reply", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4527,7 +4524,7 @@ impl Handle {
     pub fn opt_extended_headers(&self) -> Result<bool> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_opt_extended_headers", &format!("enter: "));
+            h.debug("nbd_opt_extended_headers", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4567,7 +4564,7 @@ impl Handle {
     pub fn aio_opt_go(&self, completion: Option<CompletionCallback>) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_aio_opt_go", &format!("enter: completion=<fun>"));
+            h.debug("nbd_aio_opt_go", "enter: completion=<fun>");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4600,7 +4597,7 @@ impl Handle {
     pub fn aio_opt_abort(&self) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_aio_opt_abort", &format!("enter: "));
+            h.debug("nbd_aio_opt_abort", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4639,7 +4636,7 @@ impl Handle {
     pub fn aio_opt_info(&self, completion: Option<CompletionCallback>) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_aio_opt_info", &format!("enter: completion=<fun>"));
+            h.debug("nbd_aio_opt_info", "enter: completion=<fun>");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4682,10 +4679,7 @@ impl Handle {
     ) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug(
-                "nbd_aio_opt_list",
-                &format!("enter: list=<fun> completion=<fun>"),
-            );
+            h.debug("nbd_aio_opt_list", "enter: list=<fun> completion=<fun>");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4728,7 +4722,7 @@ impl Handle {
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_opt_list_meta_context",
-                &format!("enter: context=<fun> completion=<fun>"),
+                "enter: context=<fun> completion=<fun>",
             );
         }
         let r = Ok(())
@@ -4821,7 +4815,7 @@ impl Handle {
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_opt_set_meta_context",
-                &format!("enter: context=<fun> completion=<fun>"),
+                "enter: context=<fun> completion=<fun>",
             );
         }
         let r = Ok(())
@@ -4910,7 +4904,7 @@ impl Handle {
     pub fn aio_opt_starttls(&self, completion: Option<CompletionCallback>) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_aio_opt_starttls", &format!("enter: completion=<fun>"));
+            h.debug("nbd_aio_opt_starttls", "enter: completion=<fun>");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4948,10 +4942,7 @@ impl Handle {
     pub fn aio_opt_structured_reply(&self, completion: Option<CompletionCallback>) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug(
-                "nbd_aio_opt_structured_reply",
-                &format!("enter: completion=<fun>"),
-            );
+            h.debug("nbd_aio_opt_structured_reply", "enter: completion=<fun>");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -4989,10 +4980,7 @@ impl Handle {
     pub fn aio_opt_extended_headers(&self, completion: Option<CompletionCallback>) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug(
-                "nbd_aio_opt_extended_headers",
-                &format!("enter: completion=<fun>"),
-            );
+            h.debug("nbd_aio_opt_extended_headers", "enter: completion=<fun>");
         }
         let r = Ok(())
             .and_then(|()| check_state(h.public_state(), &[PublicState::Negotiating]))
@@ -5971,7 +5959,7 @@ impl Handle {
     pub fn aio_get_fd(&self) -> Result<std::os::fd::RawFd> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_aio_get_fd", &format!("enter: "));
+            h.debug("nbd_aio_get_fd", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_aio_get_fd())
@@ -6038,7 +6026,7 @@ impl Handle {
     pub fn aio_notify_read(&self) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_aio_notify_read", &format!("enter: "));
+            h.debug("nbd_aio_notify_read", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_aio_notify_read())
@@ -6071,7 +6059,7 @@ impl Handle {
     pub fn aio_notify_write(&self) -> Result<()> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_aio_notify_write", &format!("enter: "));
+            h.debug("nbd_aio_notify_write", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_aio_notify_write())
@@ -6267,7 +6255,7 @@ impl Handle {
     pub fn aio_peek_command_completed(&self) -> Result<i64> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_aio_peek_command_completed", &format!("enter: "));
+            h.debug("nbd_aio_peek_command_completed", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_aio_peek_command_completed())
@@ -6305,7 +6293,7 @@ impl Handle {
     pub fn aio_in_flight(&self) -> Result<i32> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_aio_in_flight", &format!("enter: "));
+            h.debug("nbd_aio_in_flight", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| {
@@ -6349,7 +6337,7 @@ impl Handle {
     pub fn connection_state(&self) -> Result<&'static str> {
         let mut h = self.lock();
         if h.debug_enabled() {
-            h.debug("nbd_connection_state", &format!("enter: "));
+            h.debug("nbd_connection_state", "enter: ");
         }
         let r = Ok(())
             .and_then(|()| h.do_connection_state())
