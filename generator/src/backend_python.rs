@@ -1,8 +1,476 @@
-//! (Being written.) Outputs for the Python binding.
+//! The Python binding's generated layer: the pyo3 methods of `nbd.NBD`, one
+//! wrapper per callback kind and the module constants
+//! (`bindings/python/src/generated.rs`), and the typing stub
+//! (`bindings/python/python/nbd/__init__.pyi`).
+//!
+//! Python names, defaults, type strings and docstrings follow libnbd's own
+//! Python module: a `bytes_out` argument is replaced by its length
+//! (`pread(count, offset, flags=0)`), optional flags default to 0 and
+//! optional callbacks to `None`, and a callback's `int *error` is a
+//! `ctypes.c_int` whose `.value` the callback may set.
 
-use crate::model::Api;
-use crate::{Error, Output};
+use serde::Serialize;
 
-pub(crate) fn outputs(_api: &Api) -> Result<Vec<Output>, Error> {
-    Ok(Vec::new())
+use crate::backend_rust::type_name;
+use crate::markup;
+use crate::model::*;
+use crate::names::{camel, python_ident, rust_ident};
+use crate::render::render;
+use crate::{Error, Lang, Output};
+
+/// Where the outputs go, relative to the repository root.
+const RUST_OUT: &str = "bindings/python/src/generated.rs";
+const STUB_OUT: &str = "bindings/python/python/nbd/__init__.pyi";
+
+/// Names the generated method bodies use for themselves; an argument of
+/// api.yaml must not take one of them.
+const RESERVED: &[&str] = &["py", "handle", "ret", "raised", "self"];
+
+#[derive(Serialize)]
+struct CallView {
+    /// The Python method name (and the Rust one, escaped).
+    name: String,
+    rust_name: String,
+    /// Docstring lines, printed as `///` comments for pyo3.
+    doc: Vec<String>,
+    /// The inside of `#[pyo3(signature = (...))]`.
+    signature: String,
+    /// Rust parameters after `py: Python<'py>`.
+    params: String,
+    /// Statements before the call (conversions that need the GIL).
+    prelude: Vec<String>,
+    /// The core call, run with the GIL released.
+    call: String,
+    /// Whether a callback exception must be checked after the call
+    /// (callbacks that run before the call returns).
+    sync_callbacks: bool,
+    /// Whether the core call returns a `Result`.
+    may_fail: bool,
+    /// The expression turning the core's value `ret` into the Python value.
+    convert: String,
+    /// Whether `convert` uses `ret` (a read returns its buffer instead).
+    uses_ret: bool,
+    /// The Rust return type inside `PyResult<...>`.
+    ret: String,
+    /// The stub's parameter list and return type.
+    pyi_params: String,
+    pyi_ret: String,
+    /// The docstring as a Python string literal body.
+    pyi_doc: String,
+}
+
+#[derive(Serialize)]
+struct CallbackView {
+    name: String,
+    /// `chunk_callback`
+    fn_name: String,
+    /// `nbd::ChunkCallback`
+    rust_type: String,
+    /// `subbuf: &[u8], offset: u64, status: u32, error: &mut i32`
+    params: String,
+    /// `Some(error)` for callbacks with an `int *error`, else `None`.
+    error_arg: String,
+    /// The closure parameter holding the `ctypes.c_int` (`_err` if unused).
+    err_param: String,
+    /// Expressions building each Python argument (in scope: `py`, `err`).
+    py_args: Vec<String>,
+    doc: String,
+}
+
+#[derive(Serialize)]
+struct ConstView {
+    name: String,
+    /// A Rust literal (`0x1`, `"base:allocation"`).
+    rust_value: String,
+    /// The stub's type (`int`, `str`).
+    pyi_type: String,
+}
+
+#[derive(Serialize)]
+struct PythonView {
+    calls: Vec<CallView>,
+    callbacks: Vec<CallbackView>,
+    constants: Vec<ConstView>,
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// `nbd_pread(3)` -> `nbd.pread`, `LIBNBD_CMD_FLAG_FUA` -> `CMD_FLAG_FUA`,
+/// as libnbd's Python docstrings write them.
+fn python_refs(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("nbd_") {
+        let tail = &rest[i + 4..];
+        let name: String = tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let word_start = i == 0 || !rest[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        out.push_str(&rest[..i]);
+        if word_start && !name.is_empty() && tail[name.len()..].starts_with("(3)") {
+            out.push_str(&format!("nbd.{name}"));
+            rest = &tail[name.len() + 3..];
+        } else {
+            out.push_str("nbd_");
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out.replace("LIBNBD_", "")
+}
+
+/// The docstring of a call: summary line and description. The `returns`
+/// text speaks of C return codes, so it is left out, as libnbd's module
+/// does.
+fn docstring(call: &Call) -> String {
+    format!("{}.\n\n{}", capitalise(&call.shortdesc), markup::to_plain(&python_refs(&call.longdesc)))
+}
+
+/// A Python string literal body for `"""..."""` inside a method: escaped,
+/// and its lines after the first indented to the method body.
+fn pyi_escape(s: &str) -> String {
+    let escaped = s.replace('\\', "\\\\").replace("\"\"\"", "\\\"\\\"\\\"");
+    let lines: Vec<String> = escaped
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i == 0 || l.is_empty() { l.to_string() } else { format!("        {l}") })
+        .collect();
+    format!("{}\n        ", lines.join("\n"))
+}
+
+fn callback<'a>(api: &'a Api, name: &str) -> Result<&'a CallbackDef, Error> {
+    api.callbacks
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| Error(format!("python: no callback named `{name}`")))
+}
+
+/// The stub type of a Python callable for a callback.
+fn callable_type(cb: &CallbackDef) -> String {
+    let args: Vec<&str> = cb
+        .args
+        .iter()
+        .map(|a| match &a.kind {
+            CbArgKind::BytesIn { .. } => "bytes",
+            CbArgKind::String => "str",
+            CbArgKind::Int | CbArgKind::Uint | CbArgKind::Uint64 | CbArgKind::Int64 => "int",
+            CbArgKind::Uint32Array { .. } => "List[int]",
+            CbArgKind::Extent64Array { .. } => "List[Tuple[int, int]]",
+            CbArgKind::MutableInt => "ctypes.c_int",
+        })
+        .collect();
+    format!("Callable[[{}], Optional[int]]", args.join(", "))
+}
+
+/// One argument's contribution to a method.
+struct ArgParts {
+    /// `name: type` in the Rust signature.
+    param: String,
+    /// `name = default` or `name` in the pyo3 signature.
+    sig: String,
+    prelude: Vec<String>,
+    /// The expression passed to the core.
+    call_arg: String,
+    pyi: String,
+}
+
+fn arg_parts(api: &Api, call: &Call, a: &Arg, raised: &str) -> Result<ArgParts, Error> {
+    // A bytes_out argument is replaced by its length, as in libnbd.
+    let shown = match &a.kind {
+        ArgKind::BytesOut { len } => len.clone(),
+        _ => a.name.clone(),
+    };
+    let py_name = python_ident(&shown);
+    let id = rust_ident(&py_name);
+    let local = rust_ident(&a.name);
+    if RESERVED.contains(&py_name.as_str()) || RESERVED.contains(&a.name.as_str()) {
+        return Err(Error(format!("python: call {}: argument `{}` clashes with a name the binding uses", call.name, a.name)));
+    }
+    let bound = "&Bound<'py, PyAny>";
+    let simple = |rust: &str, pyi: &str| ArgParts {
+        param: format!("{id}: {rust}"),
+        sig: id.clone(),
+        prelude: vec![],
+        call_arg: id.clone(),
+        pyi: format!("{py_name}: {pyi}"),
+    };
+    let parts = match &a.kind {
+        ArgKind::Bool => ArgParts {
+            prelude: vec![format!("let {id} = {id}.is_truthy()?;")],
+            ..simple(bound, "bool")
+        },
+        ArgKind::Int | ArgKind::Fd => simple("i32", "int"),
+        ArgKind::Uint | ArgKind::Uint32 => simple("u32", "int"),
+        ArgKind::Int64 => simple("i64", "int"),
+        ArgKind::Uint64 => simple("u64", "int"),
+        ArgKind::SizeT | ArgKind::Uintptr => simple("usize", "int"),
+        ArgKind::String => ArgParts { call_arg: format!("&{id}"), ..simple("String", "str") },
+        ArgKind::StringList => ArgParts {
+            prelude: vec![format!("let {id}: Vec<&str> = {id}.iter().map(String::as_str).collect();")],
+            call_arg: format!("&{id}"),
+            ..simple("Vec<String>", "Sequence[str]")
+        },
+        ArgKind::Path => ArgParts {
+            prelude: vec![format!("let {id} = conv::path({id})?;")],
+            call_arg: format!("&{id}"),
+            ..simple(bound, "StrOrBytesPath")
+        },
+        ArgKind::Sockaddr { .. } => ArgParts {
+            prelude: vec![format!("let {id} = conv::sockaddr({id})?;")],
+            call_arg: format!("&{id}"),
+            ..simple(bound, "SockAddr")
+        },
+        ArgKind::BytesIn { .. } => ArgParts {
+            prelude: vec![format!("let {id} = conv::BytesIn::new({id})?;")],
+            call_arg: format!("{id}.as_slice()"),
+            ..simple(bound, "ReadableBuffer")
+        },
+        ArgKind::BytesOut { .. } => ArgParts {
+            prelude: vec![format!("let mut {local} = conv::out_buffer({id})?;")],
+            call_arg: format!("&mut {local}"),
+            ..simple("usize", "int")
+        },
+        ArgKind::BytesPersistIn { .. } => ArgParts {
+            prelude: vec![format!("let {id} = buffer::persist({id}, false)?;")],
+            ..simple(bound, "Union[Buffer, ReadableBuffer]")
+        },
+        ArgKind::BytesPersistOut { .. } => ArgParts {
+            prelude: vec![format!("let {id} = buffer::persist({id}, true)?;")],
+            ..simple(bound, "Union[Buffer, WritableBuffer]")
+        },
+        ArgKind::Closure { callback: cb } => {
+            let def = callback(api, cb)?;
+            ArgParts {
+                prelude: vec![format!("let {id} = {cb}_callback({id}, {raised})?;")],
+                ..simple(bound, &callable_type(def))
+            }
+        }
+        ArgKind::Enum { r#enum } => {
+            ArgParts { call_arg: format!("nbd::{}({id})", type_name(r#enum)), ..simple("i32", "int") }
+        }
+        ArgKind::Flags { flags } => {
+            ArgParts { call_arg: format!("nbd::{}({id})", type_name(flags)), ..simple("u32", "int") }
+        }
+    };
+    Ok(parts)
+}
+
+fn optarg_parts(api: &Api, call: &Call, o: &OptArg, raised: &str) -> Result<ArgParts, Error> {
+    let py_name = python_ident(&o.name);
+    let id = rust_ident(&py_name);
+    if RESERVED.contains(&py_name.as_str()) {
+        return Err(Error(format!("python: call {}: argument `{}` clashes with a name the binding uses", call.name, o.name)));
+    }
+    Ok(match &o.kind {
+        OptArgKind::Closure { callback: cb } => {
+            let def = callback(api, cb)?;
+            ArgParts {
+                param: format!("{id}: Option<&Bound<'py, PyAny>>"),
+                sig: format!("{id} = None"),
+                prelude: vec![format!("let {id} = {id}.map(|f| {cb}_callback(f, {raised})).transpose()?;")],
+                call_arg: id.clone(),
+                pyi: format!("{py_name}: Optional[{}] = None", callable_type(def)),
+            }
+        }
+        OptArgKind::Flags { flags, .. } => ArgParts {
+            param: format!("{id}: u32"),
+            sig: format!("{id} = 0"),
+            prelude: vec![],
+            call_arg: format!("Some(nbd::{}({id}))", type_name(flags)),
+            pyi: format!("{py_name}: int = 0"),
+        },
+    })
+}
+
+/// The Rust return type, the conversion of the core's value, and the
+/// stub's type.
+fn ret_parts(call: &Call) -> (String, String, String) {
+    if let Some(a) = call.args.iter().find(|a| matches!(a.kind, ArgKind::BytesOut { .. })) {
+        // libnbd's module returns the read data as a bytearray.
+        let buf = rust_ident(&a.name);
+        return ("Bound<'py, PyByteArray>".into(), format!("PyByteArray::new(py, &{buf})"), "bytearray".into());
+    }
+    let (rust, convert, pyi) = match &call.ret {
+        RetKind::Error | RetKind::Void => ("()", "()", "None"),
+        RetKind::Bool => ("bool", "ret", "bool"),
+        RetKind::Int | RetKind::Fd => ("i32", "ret", "int"),
+        RetKind::Int64 => ("i64", "ret", "int"),
+        RetKind::Uint => ("u32", "ret", "int"),
+        RetKind::Uint64 | RetKind::Cookie => ("u64", "ret", "int"),
+        RetKind::SizeT | RetKind::Uintptr => ("usize", "ret", "int"),
+        RetKind::StaticString => ("&'static str", "ret", "str"),
+        RetKind::String => ("String", "ret", "str"),
+        RetKind::Enum { .. } => ("i32", "ret.0", "int"),
+        RetKind::Flags { .. } => ("u32", "ret.0", "int"),
+        // Only the special `create`, which is NBD() itself.
+        RetKind::Handle => ("()", "()", "None"),
+    };
+    (rust.into(), convert.into(), pyi.into())
+}
+
+/// Whether the call's callbacks all run before it returns, so that an
+/// exception raised in one can fail the call itself. A call taking a
+/// completion callback is asynchronous, and the debug callback stays set
+/// on the handle after `set_debug_callback` returns.
+fn callbacks_run_during_call(call: &Call) -> bool {
+    let closures: Vec<&str> = call
+        .args
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ArgKind::Closure { callback } => Some(callback.as_str()),
+            _ => None,
+        })
+        .chain(call.optargs.iter().filter_map(|o| match &o.kind {
+            OptArgKind::Closure { callback } => Some(callback.as_str()),
+            OptArgKind::Flags { .. } => None,
+        }))
+        .collect();
+    !closures.is_empty() && !closures.contains(&"completion") && !closures.contains(&"debug")
+}
+
+fn call_view(api: &Api, call: &Call) -> Result<CallView, Error> {
+    let sync_callbacks = callbacks_run_during_call(call);
+    if sync_callbacks && !call.may_set_error {
+        return Err(Error(format!("python: call {} runs callbacks but cannot fail", call.name)));
+    }
+    let raised = if sync_callbacks { "Some(&raised)" } else { "None" };
+    let mut parts = Vec::new();
+    for a in &call.args {
+        parts.push(arg_parts(api, call, a, raised)?);
+    }
+    for o in &call.optargs {
+        parts.push(optarg_parts(api, call, o, raised)?);
+    }
+    let (ret, convert, pyi_ret) = ret_parts(call);
+    let doc = docstring(call);
+    let name = python_ident(&call.name);
+    let mut pyi_params = vec!["self".to_string()];
+    pyi_params.extend(parts.iter().map(|p| p.pyi.clone()));
+    Ok(CallView {
+        rust_name: rust_ident(&name),
+        name,
+        doc: doc.lines().map(str::to_string).collect(),
+        signature: parts.iter().map(|p| p.sig.clone()).collect::<Vec<_>>().join(", "),
+        params: parts.iter().map(|p| p.param.clone()).collect::<Vec<_>>().join(", "),
+        prelude: parts.iter().flat_map(|p| p.prelude.clone()).collect(),
+        call: format!(
+            "handle.{}({})",
+            rust_ident(&call.name),
+            parts.iter().map(|p| p.call_arg.clone()).collect::<Vec<_>>().join(", ")
+        ),
+        sync_callbacks,
+        may_fail: call.may_set_error,
+        uses_ret: convert.contains("ret"),
+        convert,
+        ret,
+        pyi_params: pyi_params.join(", "),
+        pyi_ret,
+        pyi_doc: pyi_escape(&doc),
+    })
+}
+
+fn callback_view(cb: &CallbackDef) -> CallbackView {
+    let mut params = Vec::new();
+    let mut py_args = Vec::new();
+    let mut error_arg = "None".to_string();
+    for a in &cb.args {
+        let id = rust_ident(&a.name);
+        let (ty, expr) = match &a.kind {
+            CbArgKind::BytesIn { .. } => ("&[u8]", format!("PyBytes::new(py, {id}).into_any()")),
+            CbArgKind::String => ("&str", format!("{id}.into_bound_py_any(py)?")),
+            CbArgKind::Int => ("i32", format!("{id}.into_bound_py_any(py)?")),
+            CbArgKind::Uint => ("u32", format!("{id}.into_bound_py_any(py)?")),
+            CbArgKind::Uint64 => ("u64", format!("{id}.into_bound_py_any(py)?")),
+            CbArgKind::Int64 => ("i64", format!("{id}.into_bound_py_any(py)?")),
+            CbArgKind::Uint32Array { .. } => ("&[u32]", format!("{id}.to_vec().into_bound_py_any(py)?")),
+            CbArgKind::Extent64Array { .. } => (
+                "&[nbd::Extent]",
+                format!("{id}.iter().map(|e| (e.length, e.flags)).collect::<Vec<_>>().into_bound_py_any(py)?"),
+            ),
+            CbArgKind::MutableInt => {
+                error_arg = format!("Some({id})");
+                ("&mut i32", "err.clone()".to_string())
+            }
+        };
+        params.push(format!("{id}: {ty}"));
+        py_args.push(expr);
+    }
+    CallbackView {
+        name: cb.name.clone(),
+        fn_name: format!("{}_callback", cb.name),
+        rust_type: format!("nbd::{}Callback", camel(&cb.name)),
+        params: params.join(", "),
+        err_param: if error_arg == "None" { "_err".into() } else { "err".into() },
+        error_arg,
+        py_args,
+        doc: capitalise(&cb.doc),
+    }
+}
+
+fn flag_mask(set: &FlagsDef) -> u32 {
+    set.values.iter().fold(0, |m, v| m | v.value)
+}
+
+fn int_const(name: String, value: i64) -> ConstView {
+    ConstView { name, rust_value: format!("{value}i64"), pyi_type: "int".into() }
+}
+
+/// Every constant at module level, in libnbd's order: enums, flags (each
+/// set with its `_MASK`), then the plain constants.
+fn constants(api: &Api) -> Vec<ConstView> {
+    let mut out = Vec::new();
+    for e in &api.enums {
+        for v in &e.values {
+            out.push(int_const(format!("{}_{}", e.prefix, v.name), v.value.into()));
+        }
+    }
+    for f in &api.flags {
+        for v in &f.values {
+            out.push(int_const(format!("{}_{}", f.prefix, v.name), v.value.into()));
+        }
+        out.push(int_const(format!("{}_MASK", f.prefix), flag_mask(f).into()));
+    }
+    for k in &api.constants {
+        out.push(match &k.value {
+            ConstValue::Int(i) => int_const(k.name.clone(), *i),
+            ConstValue::Str(s) => ConstView { name: k.name.clone(), rust_value: format!("{s:?}"), pyi_type: "str".into() },
+        });
+    }
+    out
+}
+
+pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
+    let mut calls = Vec::new();
+    for c in api.calls.iter().filter(|c| c.special.is_none()) {
+        calls.push(call_view(api, c)?);
+    }
+    let view = PythonView {
+        calls,
+        callbacks: api.callbacks.iter().map(callback_view).collect(),
+        constants: constants(api),
+    };
+    Ok(vec![
+        Output { path: RUST_OUT.into(), lang: Lang::Rust, text: render("python/generated.rs.tera", &view)? },
+        Output { path: STUB_OUT.into(), lang: Lang::Python, text: render("python/nbd.pyi.tera", &view)? },
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_become_python_names() {
+        assert_eq!(python_refs("see nbd_pread(3) and LIBNBD_CMD_FLAG_FUA"), "see nbd.pread and CMD_FLAG_FUA");
+        assert_eq!(python_refs("nbd_foo without page, xnbd_pread(3)"), "nbd_foo without page, xnbd_pread(3)");
+    }
+
+    #[test]
+    fn docstrings_escape_triple_quotes() {
+        assert_eq!(pyi_escape("a \"\"\" b \\ c\n\nd"), "a \\\"\\\"\\\" b \\\\ c\n\n        d\n        ");
+    }
 }

@@ -19,8 +19,13 @@ pub const TEMPLATES: &[(&str, &str)] = templates![
     "rust/dispatch.rs.tera",
     "c/libnbd.h.tera",
     "c/libnbd.map.tera",
+    "c/exports.rs.tera",
+    "c/callbacks.rs.tera",
+    "c/check-exports.c.tera",
     "man/call.3.tera",
     "man/overview.3.tera",
+    "python/generated.rs.tera",
+    "python/nbd.pyi.tera",
 ];
 
 fn tera() -> &'static tera::Tera {

@@ -1,9 +1,13 @@
 //! Project tasks: `cargo xtask <command>`.
 
+mod bench;
 mod checks;
+mod clib;
+mod ctests;
 mod demo;
 mod deps;
 mod generate;
+mod python;
 mod test;
 
 use std::path::PathBuf;
@@ -16,7 +20,12 @@ commands:
   generate [--check]        write every file generated from api.yaml
                             (--check: change nothing, list stale files, fail if any)
   check-fragment FILE       validate a fragment of call entries against the model
+  bench [--quick] [--runs N] [--only W1,W3,...] [--servers nbdkit-memory,...] [--no-syscalls] [--no-install]
+                            build in release mode, run the same workloads through libnbd and ours,
+                            print medians and ours/libnbd, write target/bench/latest-*.{json,md}
   demo [--uri URI]          build everything and run the same program from every language
+  build-c                   build target/c-lib/libnbd.so.0 (symbol versions checked)
+  install --prefix DIR      install libnbd.so.0, libnbd.a, libnbd.h, libnbd.pc, man pages
   test [--no-install] [--only STEP]
                             install what tests need, run every suite, print `N passed, M failed`
 ";
@@ -33,7 +42,10 @@ fn main() -> ExitCode {
         Some("generate") => generate::run(&args[1..]),
         Some("check-fragment") => generate::check_fragment(&args[1..]),
         Some("test") => test::run(&args[1..]),
+        Some("build-c") => clib::run_build(&args[1..]),
+        Some("install") => clib::run_install(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("help") | Some("--help") | Some("-h") => {
             print!("{USAGE}");
             Ok(())

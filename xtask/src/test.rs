@@ -48,6 +48,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ("cargo-test", Box::new(cargo_tests)),
         ("c-header", Box::new(|log| crate::checks::header(log))),
         ("man-lint", Box::new(|log| crate::checks::man_pages(log))),
+        ("python-tests", Box::new(|log| crate::python::tests(log))),
+        ("c-tests", Box::new(|log| crate::ctests::c_tests(log))),
+        ("c-dropin", Box::new(|log| crate::ctests::c_dropin(log))),
     ];
     for (name, step) in steps {
         if only.as_deref().is_some_and(|o| o != name) {

@@ -1,0 +1,95 @@
+"""Helpers of the tests: servers, expected data, handles, aio waits."""
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+import nbd
+
+# Whether this is our module or Debian's libnbd 1.14 one (see conftest.py).
+OURS = hasattr(nbd, "ClosedHandle")
+ours_only = pytest.mark.skipif(
+    not OURS, reason="not in libnbd %s's module" % nbd.__version__)
+
+
+class Server:
+    """A server process listening on a Unix socket or a TCP port, ready
+    once it has written its PID file."""
+
+    def __init__(self, argv, pidfile, sock=None, port=None):
+        self.argv = argv
+        self.sock = sock
+        self.port = port
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        self._wait_ready(pidfile)
+
+    @property
+    def uri(self):
+        if self.sock:
+            return "nbd+unix:///?socket=%s" % self.sock
+        return "nbd://127.0.0.1:%d/" % self.port
+
+    def _wait_ready(self, pidfile, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited with %d" %
+                                   (self.argv[0], self.proc.returncode))
+            try:
+                with open(pidfile) as f:
+                    if f.read().strip():
+                        return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError("%s did not start in %d s" % (self.argv, timeout))
+
+    def kill(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            os.kill(self.pid, sig)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pattern(offset, count):
+    """What nbdkit's pattern plugin holds at [offset, offset+count): each
+    8-byte block is its own offset, big-endian."""
+    start = offset - offset % 8
+    blocks = b"".join(struct.pack(">Q", o)
+                      for o in range(start, offset + count + 8, 8))
+    return blocks[offset - start:offset - start + count]
+
+
+def connected(server, **settings):
+    """A new handle connected to `server` (after calling set_NAME(VALUE)
+    for each keyword)."""
+    h = nbd.NBD()
+    for name, value in settings.items():
+        getattr(h, name)(value)
+    h.connect_unix(server.sock)
+    return h
+
+
+def wait_for(h, cookie):
+    """Poll until an aio command completes; return aio_command_completed."""
+    while True:
+        done = h.aio_command_completed(cookie)
+        if done:
+            return done
+        h.poll(-1)
