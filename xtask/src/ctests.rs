@@ -1,0 +1,234 @@
+//! The C library's test steps.
+//!
+//! `c-tests`: install the library into target/c-install, check the
+//! installed layout (pkg-config, man), then compile every tests/c/*.c
+//! through `pkg-config --cflags --libs libnbd` and run it under valgrind
+//! (`--leak-check=full --error-exitcode=99`); each program is one test.
+//!
+//! `c-dropin`: run Debian's own libnbd programs (nbdinfo, nbdcopy,
+//! nbdsh) on our library, one script per check under tests/dropin/.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::root;
+use crate::test::{outcome, run_logged, StepResult};
+
+/// Seconds one test program may run (under valgrind) before it fails.
+const TIMEOUT_SECS: &str = "900";
+
+fn prefix() -> PathBuf {
+    root().join("target/c-install")
+}
+
+/// Build and install, with the build's output in the step log.
+fn install(log: &Path) -> Result<(), String> {
+    let mut cmd = crate::test::cmd_cargo(&["xtask", "install", "--prefix"]);
+    cmd.arg(prefix());
+    if run_logged(cmd, log)? {
+        Ok(())
+    } else {
+        Err("cargo xtask install failed".into())
+    }
+}
+
+fn pkg_config(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("pkg-config")
+        .args(args)
+        .arg("libnbd")
+        .env("PKG_CONFIG_PATH", prefix().join("lib/pkgconfig"))
+        .output()
+        .map_err(|e| format!("cannot run pkg-config: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "pkg-config {args:?} libnbd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Files in `dir` with extension `ext`, sorted (their numbers order them).
+fn sources(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, String> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+fn append(log: &Path, text: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = writeln!(f, "{text}");
+    }
+}
+
+/// pkg-config finds the installed tree, and `man` finds our pages there.
+fn check_layout(log: &Path) -> Result<bool, String> {
+    let libdir = pkg_config(&["--variable=libdir"])?;
+    let version = pkg_config(&["--modversion"])?;
+    let p = prefix();
+    let mut ok = libdir == p.join("lib").display().to_string() && version.starts_with("1.");
+    for f in [
+        "lib/libnbd.so.0",
+        "lib/libnbd.so",
+        "lib/libnbd.a",
+        "include/libnbd.h",
+        "share/man/man3/nbd_pread.3",
+    ] {
+        if !p.join(f).exists() {
+            append(log, &format!("layout: {f} is missing"));
+            ok = false;
+        }
+    }
+    let mut man = Command::new("man");
+    man.args(["-w", "nbd_pread"])
+        .env("MANPATH", p.join("share/man"));
+    let found = man
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    if !found.starts_with(&p.display().to_string()) {
+        append(
+            log,
+            &format!("layout: `man -w nbd_pread` with MANPATH found {found:?}"),
+        );
+        ok = false;
+    }
+    append(
+        log,
+        &format!(
+            "layout: libdir {libdir}, version {version}, man page {found}: {}",
+            if ok { "ok" } else { "FAILED" }
+        ),
+    );
+    Ok(ok)
+}
+
+pub fn c_tests(log: &Path) -> StepResult {
+    install(log)?;
+    let (mut passed, mut failed) = (0, 0);
+    if check_layout(log)? {
+        passed += 1;
+    } else {
+        failed += 1;
+    }
+    let flags = pkg_config(&["--cflags", "--libs"])?;
+    let libdir = pkg_config(&["--variable=libdir"])?;
+    let out_dir = root().join("target/c-tests");
+    std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+    let valgrind = std::env::var_os("NBD_TEST_NO_VALGRIND").is_none();
+    for src in sources(&root().join("tests/c"), "c")? {
+        let name = src
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let exe = out_dir.join(&name);
+        let mut cc = Command::new("cc");
+        cc.args([
+            "-std=gnu11",
+            "-g",
+            "-O1",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pthread",
+            "-o",
+        ])
+        .arg(&exe)
+        .arg(&src)
+        .args(flags.split_whitespace())
+        .arg(format!("-Wl,-rpath,{libdir}"));
+        if !run_logged(cc, log)? {
+            append(log, &format!("{name}: FAILED to compile"));
+            failed += 1;
+            continue;
+        }
+        let mut run = Command::new("timeout");
+        run.arg(TIMEOUT_SECS);
+        if valgrind {
+            run.args([
+                "valgrind",
+                "--quiet",
+                "--leak-check=full",
+                "--error-exitcode=99",
+                "--track-fds=no",
+            ]);
+        }
+        // NBD_LIBDIR: each program checks in /proc/self/maps that it
+        // loaded the library from there.
+        run.arg(&exe)
+            .env("LD_LIBRARY_PATH", &libdir)
+            .env("NBD_LIBDIR", &libdir)
+            .env_remove("LIBNBD_DEBUG");
+        if run_logged(run, log)? {
+            passed += 1;
+        } else {
+            append(log, &format!("{name}: FAILED"));
+            failed += 1;
+        }
+    }
+    outcome(passed, failed)
+}
+
+pub fn c_dropin(log: &Path) -> StepResult {
+    install(log)?;
+    let (mut passed, mut failed) = (0, 0);
+    let libdir = prefix().join("lib");
+    // Debian's nbdsh runs the system python3, whose nbd module we replace
+    // the library of; put /usr/bin first in case another python3 leads.
+    let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
+    for script in sources(&root().join("tests/dropin"), "sh")? {
+        let name = script
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut run = Command::new("timeout");
+        run.arg(TIMEOUT_SECS)
+            .arg("bash")
+            .arg(&script)
+            .env("NBD_LIBDIR", &libdir)
+            .env("PATH", &path)
+            .env_remove("LIBNBD_DEBUG")
+            .current_dir(root());
+        match run_status(run, log)? {
+            Some(0) => passed += 1,
+            Some(SKIPPED) => append(log, &format!("{name}: skipped")),
+            _ => {
+                append(log, &format!("{name}: FAILED"));
+                failed += 1;
+            }
+        }
+    }
+    outcome(passed, failed)
+}
+
+/// The exit status a drop-in script uses when the machine lacks what it
+/// needs (as automake's test driver does); it counts as neither.
+const SKIPPED: i32 = 77;
+
+/// Like `run_logged`, returning the exit code (None when killed).
+fn run_status(mut cmd: Command, log: &Path) -> Result<Option<i32>, String> {
+    append(log, &format!("$ {cmd:?}"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = file.try_clone().map_err(|e| e.to_string())?;
+    let status = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    Ok(status.code())
+}
