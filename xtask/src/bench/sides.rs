@@ -1,0 +1,282 @@
+//! Building the programs of each side: bench.c against Debian's libnbd and
+//! against ours, the Rust harness, bench.py under each module, the floor.
+//! A side that cannot be built carries the reason instead of a program,
+//! and its column says so.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::root;
+use crate::test::{cmd_cargo, run_logged};
+
+/// The sides compared in every row.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Side {
+    /// Debian's libnbd: bench.c linked to it, or python3-libnbd.
+    Libnbd,
+    /// Ours: bench.c linked to our libnbd.so.0, or our Python module.
+    Ours,
+    /// Ours through the Rust API (C workloads only).
+    Rust,
+}
+
+impl Side {
+    pub fn key(self) -> &'static str {
+        match self {
+            Side::Libnbd => "libnbd",
+            Side::Ours => "ours",
+            Side::Rust => "rust",
+        }
+    }
+}
+
+/// A program ready to run one workload: `argv WORKLOAD URI AMOUNT`.
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// The library path the program reports must contain this ...
+    pub lib_must_contain: Option<String>,
+    /// ... and must not contain this: a program that loaded the other
+    /// side's library would otherwise produce plausible, wrong numbers.
+    pub lib_must_not_contain: Option<String>,
+}
+
+pub type Built = Result<Program, String>;
+
+pub struct Programs {
+    pub c_libnbd: Built,
+    pub c_ours: Built,
+    pub rust: Built,
+    pub py_libnbd: Built,
+    pub py_ours: Built,
+    pub floor: Built,
+}
+
+impl Programs {
+    pub fn get(&self, lang: super::plan::Lang, side: Side) -> &Built {
+        use super::plan::Lang;
+        match (lang, side) {
+            (Lang::C, Side::Libnbd) => &self.c_libnbd,
+            (Lang::C, Side::Ours) => &self.c_ours,
+            (Lang::C, Side::Rust) => &self.rust,
+            (Lang::Python, Side::Libnbd) => &self.py_libnbd,
+            (Lang::Python, Side::Ours) => &self.py_ours,
+            (Lang::Python, Side::Rust) => &NOT_APPLICABLE,
+        }
+    }
+}
+
+static NOT_APPLICABLE: Built = Err(String::new());
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// The last meaningful line a failed build left in its log.
+fn last_error(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let line = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with("error") || l.starts_with("xtask:") || l.contains("error:"))
+        .or_else(|| text.lines().rev().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or("failed");
+    format!("{line} (log: {})", log.display())
+}
+
+fn cc(out: &Path, source: &Path, flags: &[String], log: &Path) -> Result<(), String> {
+    let mut c = Command::new("cc");
+    c.args(["-O2", "-g", "-Wall", "-o"])
+        .arg(out)
+        .arg(source)
+        .args(flags);
+    if run_logged(c, log)? {
+        Ok(())
+    } else {
+        Err(last_error(log))
+    }
+}
+
+fn pkg_config(libdir: Option<&Path>) -> Result<Vec<String>, String> {
+    let mut c = Command::new("pkg-config");
+    c.args(["--cflags", "--libs", "libnbd"]);
+    if let Some(d) = libdir {
+        // Only our .pc file: never fall back to the system's.
+        c.env("PKG_CONFIG_LIBDIR", d);
+    }
+    let o = c
+        .output()
+        .map_err(|e| format!("cannot run pkg-config: {e}"))?;
+    if !o.status.success() {
+        return Err(format!(
+            "pkg-config: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect())
+}
+
+pub fn build(dir: &Path, logs: &Path, step: &dyn Fn(&str)) -> Programs {
+    let bin = dir.join("bin");
+    let _ = std::fs::create_dir_all(&bin);
+    let bench_c = root().join("bench/c/bench.c");
+    let ours_prefix = dir.join("ours");
+
+    step("building bench/c/bench.c against Debian's libnbd");
+    let c_libnbd = (|| {
+        let exe = bin.join("bench-libnbd");
+        let mut flags = pkg_config(None)?;
+        flags.push("-lpthread".into());
+        cc(&exe, &bench_c, &flags, &logs.join("build-c-libnbd.log"))?;
+        Ok(Program {
+            argv: vec![s(&exe)],
+            env: vec![],
+            lib_must_contain: Some("libnbd.so".into()),
+            lib_must_not_contain: Some(s(&root())),
+        })
+    })();
+
+    step("building our libnbd.so.0 (cargo xtask install) and bench.c against it");
+    let c_ours = (|| {
+        let log = logs.join("build-c-ours.log");
+        let _ = std::fs::remove_file(&log);
+        if !root().join("bindings/c/Cargo.toml").exists() {
+            return Err("the C library (bindings/c) does not exist yet".to_string());
+        }
+        let install = cmd_cargo(&["xtask", "install", "--prefix", &s(&ours_prefix)]);
+        if !run_logged(install, &log)? {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("unknown command `install`") {
+                return Err("`cargo xtask install` does not exist yet".into());
+            }
+            return Err(last_error(&log));
+        }
+        let libdir = ours_prefix.join("lib");
+        if !libdir.join("libnbd.so.0").exists() {
+            return Err(format!(
+                "`cargo xtask install` made no {}",
+                libdir.join("libnbd.so.0").display()
+            ));
+        }
+        let mut flags = pkg_config(Some(&libdir.join("pkgconfig"))).unwrap_or_else(|_| {
+            vec![
+                format!("-I{}", s(&ours_prefix.join("include"))),
+                format!("-L{}", s(&libdir)),
+                "-lnbd".into(),
+            ]
+        });
+        flags.push(format!("-Wl,-rpath,{}", s(&libdir)));
+        flags.push("-lpthread".into());
+        let exe = bin.join("bench-ours");
+        cc(&exe, &bench_c, &flags, &log)?;
+        Ok(Program {
+            argv: vec![s(&exe)],
+            env: vec![("LD_LIBRARY_PATH".into(), s(&libdir))],
+            lib_must_contain: Some(s(&libdir)),
+            lib_must_not_contain: None,
+        })
+    })();
+
+    step("building the Rust harness (cargo build --release -p nbd-bench)");
+    let rust = (|| {
+        let log = logs.join("build-rust.log");
+        let _ = std::fs::remove_file(&log);
+        if !run_logged(cmd_cargo(&["build", "--release", "-p", "nbd-bench"]), &log)? {
+            return Err(last_error(&log));
+        }
+        Ok(Program {
+            argv: vec![s(&root().join("target/release/nbd-bench"))],
+            env: vec![],
+            lib_must_contain: None,
+            lib_must_not_contain: None,
+        })
+    })();
+
+    let bench_py = s(&root().join("bench/python/bench.py"));
+    step("checking python3-libnbd under /usr/bin/python3");
+    let py_libnbd = (|| {
+        let o = Command::new("/usr/bin/python3")
+            .args(["-c", "import nbd; print(nbd.__file__)"])
+            .output()
+            .map_err(|e| format!("cannot run /usr/bin/python3: {e}"))?;
+        if !o.status.success() {
+            return Err(format!(
+                "python3-libnbd: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        Ok(Program {
+            argv: vec!["/usr/bin/python3".into(), bench_py.clone()],
+            env: vec![],
+            lib_must_contain: Some("/usr/lib/python3".into()),
+            lib_must_not_contain: None,
+        })
+    })();
+
+    step("installing our Python module into target/bench/venv (pip install ./bindings/python)");
+    let py_ours = (|| {
+        let log = logs.join("build-python-ours.log");
+        let _ = std::fs::remove_file(&log);
+        if !root().join("bindings/python/pyproject.toml").exists() {
+            return Err("bindings/python has no pyproject.toml yet".to_string());
+        }
+        let venv = dir.join("venv");
+        let py = venv.join("bin/python");
+        if !py.exists() {
+            let mut c = Command::new("/usr/bin/python3");
+            c.args(["-m", "venv"]).arg(&venv);
+            if !run_logged(c, &log)? {
+                return Err(last_error(&log));
+            }
+        }
+        let mut pip = Command::new(&py);
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .arg(root().join("bindings/python"));
+        if !run_logged(pip, &log)? {
+            return Err(last_error(&log));
+        }
+        Ok(Program {
+            argv: vec![s(&py), bench_py.clone()],
+            env: vec![],
+            lib_must_contain: Some(s(&venv)),
+            lib_must_not_contain: None,
+        })
+    })();
+
+    step("building bench/floor.c");
+    let floor = (|| {
+        let exe = bin.join("floor");
+        cc(
+            &exe,
+            &root().join("bench/floor.c"),
+            &[],
+            &logs.join("build-floor.log"),
+        )?;
+        Ok(Program {
+            argv: vec![s(&exe)],
+            env: vec![],
+            lib_must_contain: None,
+            lib_must_not_contain: None,
+        })
+    })();
+
+    Programs {
+        c_libnbd,
+        c_ours,
+        rust,
+        py_libnbd,
+        py_ours,
+        floor,
+    }
+}
