@@ -15,6 +15,7 @@ mod handle;
 pub mod last_error;
 pub mod protocol;
 mod settings;
+mod tls;
 mod transport;
 mod uri;
 

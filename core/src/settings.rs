@@ -25,7 +25,8 @@ pub(crate) struct Settings {
     pub(crate) socket_activation_name: String,
 }
 
-/// TLS credentials and checks (used once TLS is supported).
+/// TLS credentials and checks, copied into each connection's
+/// `tls::TlsParams`.
 #[derive(Debug, Clone)]
 pub(crate) struct TlsSettings {
     pub(crate) certificates: Option<String>,

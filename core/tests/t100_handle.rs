@@ -94,12 +94,15 @@ fn t102_setters_round_trip() {
 }
 
 #[test]
-fn t103_tls_is_not_supported_yet() {
+fn t103_tls_settings() {
     let h = Handle::new().unwrap();
-    assert!(!h.supports_tls());
-    expect_errno(h.set_tls(Tls::REQUIRE), libc::ENOTSUP);
-    h.set_tls(Tls::DISABLE).unwrap();
+    assert!(h.supports_tls());
+    for tls in [Tls::ALLOW, Tls::REQUIRE, Tls::DISABLE] {
+        h.set_tls(tls).unwrap();
+        assert_eq!(h.get_tls(), tls);
+    }
     expect_errno(h.set_tls(Tls(7)), libc::EINVAL);
+    assert_eq!(h.get_tls(), Tls::DISABLE);
 }
 
 #[test]

@@ -153,11 +153,14 @@ fn t204_uri_policy() {
     let h = Handle::new().unwrap();
     h.set_uri_allow_tls(Tls::DISABLE).unwrap();
     expect_errno(h.connect_uri("nbds://localhost/"), libc::EPERM);
+    // nbds URIs are accepted and require TLS (the connect itself fails
+    // here for want of a server).
     let h = Handle::new().unwrap();
     expect_errno(
         h.connect_uri("nbds+unix:///?socket=/nonexistent"),
-        libc::ENOTSUP,
+        libc::ENOENT,
     );
+    assert_eq!(h.get_tls(), Tls::REQUIRE);
     let h = Handle::new().unwrap();
     expect_errno(
         h.connect_uri("nbd+unix:///?socket=/nonexistent&tls-psk-file=/k"),

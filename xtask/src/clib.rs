@@ -107,6 +107,9 @@ pub fn build() -> Result<Built, String> {
         .args([
             "-Wl,--gc-sections",
             "-Wl,-z,defs",
+            // TLS (core/src/tls) is OpenSSL.
+            "-lssl",
+            "-lcrypto",
             "-lpthread",
             "-ldl",
             "-lm",
@@ -277,7 +280,7 @@ fn pkg_config(prefix: &Path, version: &str) -> String {
          Version: {version}\n\
          Description: NBD client library in userspace (memory-safe reimplementation)\n\
          Libs: -L${{libdir}} -lnbd\n\
-         Libs.private: -lpthread -ldl -lm -lgcc_s\n\
+         Libs.private: -lssl -lcrypto -lpthread -ldl -lm -lgcc_s\n\
          Cflags: -I${{includedir}}\n",
         prefix.display()
     )

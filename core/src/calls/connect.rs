@@ -12,6 +12,7 @@ use crate::driver::blocking::{run_until, wait_until_connected};
 use crate::driver::{Connection, Peer};
 use crate::generated::types::{AllowTransport, CmdFlag, PublicState, Shutdown, Tls};
 use crate::handle::Inner;
+use crate::tls::TlsParams;
 use crate::transport::{
     adopt_socket, resolve_tcp, spawn_command, spawn_socket_activation, unix_addr, vsock_addr,
 };
@@ -21,7 +22,12 @@ use crate::{Error, Result};
 impl Inner {
     /// Install a new connection; fail if it is already dead (the first
     /// connect attempt failed at once).
-    fn install(&mut self, conn: Connection) -> Result<()> {
+    fn install(&mut self, mut conn: Connection) -> Result<()> {
+        let host = match &conn.peer {
+            Peer::Tcp { host, .. } => Some(host.as_str()),
+            _ => None,
+        };
+        conn.tls_params = TlsParams::new(&self.settings.tls, host);
         let dead = conn.public_state() == PublicState::Dead;
         let err = dead.then(|| conn.dead_error());
         self.conn = Some(conn);
@@ -206,12 +212,8 @@ impl Inner {
 
     pub(crate) fn do_get_uri(&mut self) -> Result<String> {
         let conn = self.conn()?;
-        let tls = self.settings.config.tls;
-        let using_tls = if tls == Tls::ALLOW {
-            conn.machine.info().tls
-        } else {
-            tls == Tls::REQUIRE
-        };
+        // As libnbd: an nbds URI when TLS is required or was negotiated.
+        let using_tls = self.settings.config.tls == Tls::REQUIRE || conn.machine.info().tls;
         let s = if using_tls { "s" } else { "" };
         let user = match &self.settings.tls.username {
             Some(u) => format!("{}@", uri::percent_encode(u.as_bytes(), b"!$&'()*+,;=")),
@@ -272,6 +274,15 @@ impl Inner {
                 "tls-psk-file={}",
                 uri::percent_encode(file.as_bytes(), uri::QUERY_KEEP)
             ));
+        }
+        if let Some(host) = &self.settings.tls.hostname {
+            query.push(format!(
+                "tls-hostname={}",
+                uri::percent_encode(host.as_bytes(), uri::QUERY_KEEP)
+            ));
+        }
+        if !self.settings.tls.verify_peer {
+            query.push("tls-verify-peer=false".to_string());
         }
         let path = uri::percent_encode(self.settings.config.export_name.as_bytes(), uri::PATH_KEEP);
         let query = if query.is_empty() {

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use crate::handle::{Handle, Inner};
 use crate::{Error, Result};
 
-/// Whether this build can use TLS (not yet: see the TLS issue).
-pub(crate) const TLS_SUPPORTED: bool = false;
+/// Whether this build can use TLS (always: OpenSSL is linked in).
+pub(crate) const TLS_SUPPORTED: bool = true;
 
 /// The libnbd release whose API and behaviour this library follows.
 const COMPATIBLE_VERSION: &str = "1.24.0";

@@ -156,7 +156,7 @@ impl Inner {
         Ok(())
     }
 
-    // ---- TLS settings (stored now, used once TLS is supported) ----
+    // ---- TLS settings (read when a TLS session starts: crate::tls) ----
 
     pub(crate) fn do_set_tls(&mut self, tls: Tls) -> Result<()> {
         if tls != Tls::DISABLE && !crate::calls::misc::TLS_SUPPORTED {

@@ -6,8 +6,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use socket2::{SockAddr, Socket};
 
 use super::io::{pump, PumpReport};
+use super::tls_wire::{self, TlsWire};
 use crate::generated::types::PublicState;
 use crate::protocol::{Config, Direction, Machine};
+use crate::tls::{TlsParams, TlsSession};
 use crate::transport::{ActivationDir, ConnectStep, PendingConnect, Subprocess};
 use crate::{Error, Result};
 
@@ -43,6 +45,12 @@ enum Link {
 pub(crate) struct Connection {
     pub(crate) machine: Machine,
     link: Link,
+    /// The TLS session between the socket and the machine, once the
+    /// server accepted NBD_OPT_STARTTLS.
+    tls: Option<TlsSession>,
+    /// What a TLS session is built from (set when the connection is
+    /// installed in its handle).
+    pub(crate) tls_params: TlsParams,
     pub(crate) peer: Peer,
     /// The error that ended the connection, when the driver saw it.
     fatal: Option<Error>,
@@ -72,6 +80,8 @@ impl Connection {
         Connection {
             machine: Machine::new(config),
             link,
+            tls: None,
+            tls_params: TlsParams::default(),
             peer,
             fatal: None,
             child: None,
@@ -126,10 +136,11 @@ impl Connection {
     /// What to wait for: writability while connecting, else the machine's
     /// wish (nothing once the socket is gone).
     pub(crate) fn direction(&self) -> Direction {
-        match &self.link {
-            Link::Connecting(_) => Direction::WRITE,
-            Link::Open(_) => self.machine.direction(),
-            Link::Gone => Direction::NONE,
+        match (&self.link, &self.tls) {
+            (Link::Connecting(_), _) => Direction::WRITE,
+            (Link::Open(_), None) => self.machine.direction(),
+            (Link::Open(_), Some(tls)) => tls_wire::direction(&self.machine, tls),
+            (Link::Gone, _) => Direction::NONE,
         }
     }
 
@@ -193,7 +204,48 @@ impl Connection {
         let Link::Open(sock) = &self.link else {
             return Ok(PumpReport::default());
         };
-        let result = pump(&mut self.machine, sock, readable, writable);
+        let (mut readable, mut writable) = (readable, writable);
+        let mut report = PumpReport::default();
+        let result = loop {
+            let step = match self.tls.as_mut() {
+                None => pump(&mut self.machine, sock, readable, writable),
+                Some(tls) => pump(
+                    &mut TlsWire {
+                        machine: &mut self.machine,
+                        tls,
+                    },
+                    sock,
+                    readable,
+                    writable,
+                ),
+            };
+            match step {
+                Ok(r) => {
+                    report.progressed |= r.progressed;
+                    report.eof |= r.eof;
+                }
+                Err(e) => break Err(e),
+            }
+            if self.tls.is_none() && self.machine.tls_handshake_pending() {
+                // The server accepted NBD_OPT_STARTTLS: from here on every
+                // byte goes through TLS. Send the ClientHello at once.
+                match TlsSession::start(&self.tls_params) {
+                    Ok(session) => {
+                        self.tls = Some(session);
+                        (readable, writable) = (false, true);
+                        continue;
+                    }
+                    Err(e) => {
+                        self.machine.transport_failed(e.clone());
+                        break Err(e);
+                    }
+                }
+            }
+            break Ok(report);
+        };
+        // The machine's error is the authoritative reason (the TLS layer
+        // may have explained a bare socket error).
+        let result = result.map_err(|e| self.machine.error().cloned().unwrap_or(e));
         if let Err(e) = &result {
             if self.fatal.is_none() {
                 self.fatal = Some(e.clone());
@@ -206,22 +258,60 @@ impl Connection {
     /// Drop the socket once the machine is dead or closed (libnbd closes
     /// it at that point too).
     pub(crate) fn close_if_finished(&mut self) {
-        if matches!(
-            self.machine.public_state(),
-            PublicState::Dead | PublicState::Closed
-        ) {
-            if let Link::Open(_) = self.link {
+        let state = self.machine.public_state();
+        if matches!(state, PublicState::Dead | PublicState::Closed) {
+            if let Link::Open(sock) = &self.link {
+                if let Some(tls) = self.tls.as_mut() {
+                    // The machine counts bytes as sent once they are
+                    // encrypted: NBD_OPT_ABORT or NBD_CMD_DISC may still be
+                    // queued as ciphertext. Send it, and close_notify.
+                    let clean = state == PublicState::Closed;
+                    if clean {
+                        tls.close_notify();
+                    }
+                    tls_wire::send_remaining(sock, tls, clean);
+                }
                 self.link = Link::Gone;
             }
+            self.tls = None;
         }
     }
 
     /// Try to send pending output without waiting (a fresh request can
-    /// usually go out at once, saving a poll).
+    /// usually go out at once, saving a poll). Over TLS, also hand the
+    /// machine any plaintext already decrypted or received (it would not
+    /// make the socket readable again).
     pub(crate) fn flush(&mut self) -> Result<()> {
-        if matches!(self.link, Link::Open(_)) && self.machine.direction().writes() {
+        if !matches!(self.link, Link::Open(_)) {
+            return Ok(());
+        }
+        self.deliver_buffered()?;
+        if self.direction().writes() {
             self.pump_open(false, true)?;
         }
         Ok(())
+    }
+
+    /// Over TLS: give the machine what the session holds already, when
+    /// the machine wants to read. Returns whether anything was delivered.
+    pub(crate) fn deliver_buffered(&mut self) -> Result<bool> {
+        let Some(tls) = self.tls.as_mut() else {
+            return Ok(false);
+        };
+        if !tls.has_buffered_input() || !self.machine.direction().reads() {
+            return Ok(false);
+        }
+        let r = TlsWire {
+            machine: &mut self.machine,
+            tls,
+        }
+        .process_input();
+        if let Err(e) = &r {
+            if self.fatal.is_none() {
+                self.fatal = Some(e.clone());
+            }
+        }
+        self.close_if_finished();
+        r
     }
 }

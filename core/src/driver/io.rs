@@ -14,6 +14,11 @@ use crate::{Error, Result};
 /// tests implement it with scripted peers.
 pub(crate) trait Wire {
     fn direction(&self) -> Direction;
+    /// Called before every write: a layer that transforms the bytes
+    /// (TLS) produces what `pending_output` will then offer.
+    fn prepare_output(&mut self) -> Result<()> {
+        Ok(())
+    }
     fn pending_output<'a>(&'a self, out: &mut Vec<IoSlice<'a>>);
     fn output_written(&mut self, n: usize);
     fn input_buffer(&mut self) -> &mut [u8];
@@ -122,6 +127,7 @@ enum Written {
 /// One vectored send of everything pending (up to IOV_MAX slices).
 fn write_pending<W: Wire + ?Sized>(wire: &mut W, sock: &Socket) -> Result<Written> {
     loop {
+        wire.prepare_output()?;
         let result = {
             let mut slices = Vec::new();
             wire.pending_output(&mut slices);

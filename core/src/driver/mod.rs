@@ -6,6 +6,8 @@
 //! - [`poll`]: one poll(2) round, for `nbd_poll`, `nbd_poll2` and the
 //!   blocking calls.
 //! - [`blocking`]: run until a command, option or handshake is finished.
+//! - [`tls_wire`]: the TLS layer between the socket and the machine,
+//!   after NBD_OPT_STARTTLS (the session itself is `crate::tls`).
 //!
 //! The machine knows nothing of these; a tokio driver can be added next to
 //! them using the same [`io::Wire`] interface.
@@ -14,5 +16,6 @@ pub(crate) mod blocking;
 pub(crate) mod connection;
 pub(crate) mod io;
 pub(crate) mod poll;
+pub(crate) mod tls_wire;
 
 pub(crate) use connection::{Connection, Peer};

@@ -11,6 +11,11 @@ use crate::{Error, Result};
 /// in the direction the machine wants, or for `extra_fd` (if >= 0) to be
 /// readable; then move bytes. Returns 0 on timeout, 1 otherwise.
 pub(crate) fn poll_once(conn: &mut Connection, extra_fd: RawFd, timeout: i32) -> Result<i32> {
+    // Over TLS, plaintext may already sit decrypted in the session: the
+    // socket would not become readable for it.
+    if conn.deliver_buffered()? {
+        return Ok(1);
+    }
     let dir = conn.direction();
     let Some(fd) = conn.fd() else {
         return Err(Error::new(

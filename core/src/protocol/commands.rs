@@ -241,20 +241,16 @@ impl Commands {
         }
     }
 
-    /// nbd_aio_command_completed.
+    /// nbd_aio_command_completed. Cookie 0 is invalid; any other cookie
+    /// that names no completed command (still in flight, already retired,
+    /// or never issued) is "not completed", as libnbd answers.
     pub(super) fn command_completed(&mut self, cookie: u64) -> Result<bool, Error> {
+        if cookie == 0 {
+            return Err(Error::new(libc::EINVAL, "invalid aio cookie 0"));
+        }
         match self.map.get(&cookie) {
-            Some(c) if c.typ != wire::CMD_DISC => {
-                if c.phase != Phase::Done {
-                    return Ok(false);
-                }
-            }
-            _ => {
-                return Err(Error::new(
-                    libc::EINVAL,
-                    format!("invalid aio cookie {cookie}"),
-                ));
-            }
+            Some(c) if c.typ != wire::CMD_DISC && c.phase == Phase::Done => {}
+            _ => return Ok(false),
         }
         let cmd = self.map.remove(&cookie).expect("checked above");
         if let Some(pos) = self.done.iter().position(|&c| c == cookie) {

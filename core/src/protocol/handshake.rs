@@ -17,6 +17,9 @@ const OLDSTYLE_REST: usize = 8 + 4 + 124;
 pub(super) enum AutoStep {
     /// Right after the client flags.
     Start,
+    /// NBD_OPT_STARTTLS has been answered (and TLS is up, or was refused
+    /// under `Tls::ALLOW`).
+    AfterStartTls,
     /// NBD_OPT_EXTENDED_HEADERS has been answered.
     AfterExtendedHeaders,
     /// NBD_OPT_STRUCTURED_REPLY has been answered.
@@ -89,6 +92,9 @@ impl Machine {
                 "handshake: server is oldstyle, which cannot do TLS, but TLS is required",
             ));
         }
+        if self.config.tls.0 == Tls::ALLOW.0 {
+            self.debug_msg(|| "oldstyle server cannot do TLS; continuing without it".to_string());
+        }
         if gflags != 0 {
             return Err(protocol_error(
                 "handshake: oldstyle server set handshake flags",
@@ -119,22 +125,25 @@ impl Machine {
         cflags.put32(self.gflags as u32);
         self.out.push_owned(cflags, Tag::Handshake);
 
-        if self.config.tls.0 == Tls::REQUIRE.0 {
-            let err = Error::new(
+        if !fixed && self.config.tls.0 == Tls::REQUIRE.0 {
+            // NBD_OPT_STARTTLS needs fixed newstyle; with nothing else
+            // allowed in plaintext, there is nothing polite left to say.
+            return Err(Error::new(
                 libc::ENOTSUP,
-                "handshake: TLS is required, but TLS is not supported yet",
-            );
-            if !fixed {
-                return Err(err);
-            }
-            self.fail_gracefully(err);
-            return Ok(true);
+                "handshake: server is not using fixed newstyle, so it cannot do TLS, but TLS is required",
+            ));
         }
         if fixed {
             self.auto_next(AutoStep::Start)?;
         } else {
             // Plain newstyle knows one option only, and has no negotiating
             // state even in opt mode.
+            if self.config.tls.0 == Tls::ALLOW.0 {
+                self.debug_msg(|| {
+                    "server is not using fixed newstyle, so it cannot do TLS; continuing without it"
+                        .to_string()
+                });
+            }
             self.send_export_name(None)?;
         }
         Ok(true)
@@ -143,13 +152,15 @@ impl Machine {
     /// Automatic negotiation: ask for whatever the configuration wants
     /// next, then stop in opt mode or go on to select the export.
     pub(super) fn auto_next(&mut self, from: AutoStep) -> Result<(), Error> {
-        if from == AutoStep::Start {
-            if self.config.tls.0 == Tls::ALLOW.0 {
-                self.debug_msg(|| "TLS is not supported yet; continuing without it".to_string());
-            }
-            if self.config.request_extended_headers {
-                return self.send_simple_option(wire::OPT_EXTENDED_HEADERS, Purpose::Auto);
-            }
+        if from == AutoStep::Start && self.config.tls.0 != Tls::DISABLE.0 {
+            // STARTTLS goes first, so that no other option (export
+            // names above all) is ever sent in plaintext.
+            return self.send_simple_option(wire::OPT_STARTTLS, Purpose::Auto);
+        }
+        if matches!(from, AutoStep::Start | AutoStep::AfterStartTls)
+            && self.config.request_extended_headers
+        {
+            return self.send_simple_option(wire::OPT_EXTENDED_HEADERS, Purpose::Auto);
         }
         if from != AutoStep::AfterStructuredReply
             && self.config.request_structured_replies

@@ -30,6 +30,10 @@ pub(super) enum State {
     RecvOptReply,
     /// NBD_OPT_EXPORT_NAME is out; waiting for size and flags.
     RecvExportName,
+    /// The server accepted NBD_OPT_STARTTLS: waiting for the driver to
+    /// run the TLS handshake ([`Machine::tls_established`]). No NBD byte
+    /// moves in either direction meanwhile.
+    TlsHandshake,
     /// Opt mode: waiting for the caller's next option.
     Negotiating,
     /// NBD_OPT_ABORT is queued; the connection closes once it is sent.
@@ -128,6 +132,7 @@ impl Machine {
             | State::RecvGflags
             | State::RecvOptReply
             | State::RecvExportName
+            | State::TlsHandshake
             | State::SendAbort => PublicState::Connecting,
             State::Negotiating => PublicState::Negotiating,
             State::Ready => PublicState::Connected,
@@ -145,6 +150,7 @@ impl Machine {
             State::RecvGflags => "NEWSTYLE.RECV_GFLAGS",
             State::RecvOptReply => self.opt.as_ref().map_or("NEWSTYLE", |o| o.state_name()),
             State::RecvExportName => "NEWSTYLE.OPT_EXPORT_NAME.RECV_REPLY",
+            State::TlsHandshake => "NEWSTYLE.OPT_STARTTLS.TLS_HANDSHAKE",
             State::Negotiating => "NEGOTIATING",
             State::SendAbort => "NEWSTYLE.SEND_OPT_ABORT",
             State::Ready => {
@@ -177,6 +183,7 @@ impl Machine {
             | State::Ready => Direction::READ.0,
             State::Created
             | State::Negotiating
+            | State::TlsHandshake
             | State::SendAbort
             | State::Closed
             | State::Dead => 0,
@@ -327,6 +334,25 @@ impl Machine {
         completion: Option<CompletionCallback>,
     ) -> Result<(), Error> {
         self.begin_user_option(opt, completion)
+    }
+
+    // ---- TLS ----
+
+    /// The server accepted NBD_OPT_STARTTLS: from now on every byte in
+    /// either direction must pass through TLS. The driver starts a TLS
+    /// client session over the connection, runs its handshake, and then
+    /// calls [`Machine::tls_established`] (or `transport_failed`). The
+    /// machine neither produces nor parses bytes until then.
+    pub fn tls_handshake_pending(&self) -> bool {
+        self.state == State::TlsHandshake
+    }
+
+    /// The TLS handshake succeeded (`summary` describes the session for
+    /// the debug log; it must not contain secrets). Negotiation goes on
+    /// inside TLS: the caller's opt_starttls completes, or automatic
+    /// negotiation continues. An error means the machine died.
+    pub fn tls_established(&mut self, summary: &str) -> Result<(), Error> {
+        self.starttls_done(summary)
     }
 
     /// The result of the option started last, once it has finished

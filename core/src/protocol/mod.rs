@@ -10,6 +10,7 @@
 //! flags, export name, automatic negotiation order), `options` (option
 //! haggling), `submit` (strict checks and request encoding), `reply`
 //! (reply parsing), `commands` (the command table and callback order),
+//! `starttls` (NBD_OPT_STARTTLS and the rules against downgrades),
 //! `inbuf`/`outqueue` (byte buffers), `wire` (protocol numbers).
 
 mod commands;
@@ -19,6 +20,7 @@ mod machine;
 mod options;
 mod outqueue;
 mod reply;
+mod starttls;
 mod submit;
 mod types;
 pub mod wire;

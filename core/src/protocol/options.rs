@@ -65,6 +65,7 @@ impl OptInProgress {
             wire::OPT_GO => "NEWSTYLE.OPT_GO.RECV_REPLY",
             wire::OPT_INFO => "NEWSTYLE.OPT_INFO.RECV_REPLY",
             wire::OPT_LIST => "NEWSTYLE.OPT_LIST.RECV_REPLY",
+            wire::OPT_STARTTLS => "NEWSTYLE.OPT_STARTTLS.RECV_REPLY",
             wire::OPT_STRUCTURED_REPLY => "NEWSTYLE.OPT_STRUCTURED_REPLY.RECV_REPLY",
             wire::OPT_EXTENDED_HEADERS => "NEWSTYLE.OPT_EXTENDED_HEADERS.RECV_REPLY",
             wire::OPT_LIST_META_CONTEXT => "NEWSTYLE.OPT_LIST_META_CONTEXT.RECV_REPLY",
@@ -75,7 +76,7 @@ impl OptInProgress {
     }
 
     /// Drop the callbacks in libnbd's order: mid-option first.
-    fn drop_callbacks(mut self) {
+    pub(super) fn drop_callbacks(mut self) {
         drop(self.list.take());
         drop(self.context.take());
         drop(self.completion.take());
@@ -127,6 +128,12 @@ impl Machine {
         completion: Option<CompletionCallback>,
     ) -> Result<(), Error> {
         let mut ctx = OptInProgress::new(Purpose::User, completion);
+        // The result of an earlier option nobody collected (an aio_opt_*
+        // whose completion callback was enough) must not pass for this
+        // one's.
+        if self.state == State::Negotiating {
+            self.opt_result = None;
+        }
         let refuse = |ctx: OptInProgress, opt: OptRequest, err: Error| {
             // The request's own callbacks are mid-option callbacks.
             drop(opt);
@@ -160,11 +167,19 @@ impl Machine {
                 Ok(())
             }
             OptRequest::StartTls => {
-                return refuse(
-                    ctx,
-                    OptRequest::StartTls,
-                    Error::new(libc::ENOTSUP, "TLS is not supported yet"),
-                );
+                if self.gflags & wire::FLAG_FIXED_NEWSTYLE == 0 {
+                    return refuse(
+                        ctx,
+                        OptRequest::StartTls,
+                        Error::new(
+                            libc::ENOTSUP,
+                            "server is not using the fixed newstyle protocol",
+                        ),
+                    );
+                }
+                // Sent even when TLS is already up: the server refuses it
+                // (NBD_REP_ERR_INVALID) and the session stays encrypted.
+                self.send_option(wire::OPT_STARTTLS, &[], ctx)
             }
             OptRequest::StructuredReply => self.send_option(wire::OPT_STRUCTURED_REPLY, &[], ctx),
             OptRequest::ExtendedHeaders => self.send_option(wire::OPT_EXTENDED_HEADERS, &[], ctx),
@@ -324,7 +339,7 @@ impl Machine {
         self.finish_option_with(result, cb_errno);
     }
 
-    fn finish_option_with(&mut self, result: Result<OptOutcome, Error>, cb_errno: i32) {
+    pub(super) fn finish_option_with(&mut self, result: Result<OptOutcome, Error>, cb_errno: i32) {
         let Some(mut ctx) = self.opt.take() else {
             return;
         };
@@ -519,6 +534,7 @@ impl Machine {
         let (errno, msg) = option_errno(code, reply, &self.config.export_name);
         let is_prelude = self.opt.as_ref().is_some_and(|o| o.then.is_some());
         match code {
+            wire::OPT_STARTTLS => self.starttls_refused(reply, &msg),
             wire::OPT_STRUCTURED_REPLY | wire::OPT_EXTENDED_HEADERS => {
                 self.debug_msg(|| msg.clone());
                 self.simple_option_done(code, false)
@@ -545,6 +561,7 @@ impl Machine {
 
     fn opt_ack(&mut self, code: u32) -> Result<(), Error> {
         match code {
+            wire::OPT_STARTTLS => self.starttls_accepted(),
             wire::OPT_STRUCTURED_REPLY => {
                 self.info.structured_replies = true;
                 self.debug_msg(|| "negotiated structured replies".into());

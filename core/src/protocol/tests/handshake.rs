@@ -1,7 +1,7 @@
 //! Handshake variants and automatic negotiation.
 
 use super::peer::*;
-use crate::generated::types::{HandshakeFlag, PublicState, Size, Tls};
+use crate::generated::types::{HandshakeFlag, PublicState, Size};
 use crate::protocol::wire::{self, PutBe};
 use crate::protocol::{Config, Direction};
 
@@ -297,40 +297,6 @@ fn go_without_info_export_is_a_protocol_error() {
 }
 
 #[test]
-fn tls_require_fails_cleanly() {
-    let mut p = Peer::new(Config {
-        tls: Tls::REQUIRE,
-        ..Config::default()
-    });
-    p.send(&newstyle_greeting(Server::default().gflags))
-        .unwrap();
-    // The session ends politely with NBD_OPT_ABORT, then the machine dies.
-    p.expect_cflags();
-    assert_eq!(p.expect_option().0, wire::OPT_ABORT);
-    let err = p.m.error().unwrap();
-    assert_eq!(err.errno(), libc::ENOTSUP);
-    assert!(err.message().contains("TLS"));
-    assert_eq!(p.state(), PublicState::Dead);
-
-    // Plain newstyle cannot abort: it just dies.
-    let mut p = Peer::new(Config {
-        tls: Tls::REQUIRE,
-        ..Config::default()
-    });
-    let err = p.send(&newstyle_greeting(0)).unwrap_err();
-    assert_eq!(err.errno(), libc::ENOTSUP);
-
-    let mut p = Peer::new(Config {
-        tls: Tls::REQUIRE,
-        ..Config::default()
-    });
-    let err = p
-        .send(&oldstyle_greeting(1, wire::FLAG_HAS_FLAGS))
-        .unwrap_err();
-    assert_eq!(err.errno(), libc::ENOTSUP);
-}
-
-#[test]
 fn failure_while_aborting_keeps_the_reason() {
     let srv = Server {
         known: Some(vec![]),
@@ -348,18 +314,6 @@ fn failure_while_aborting_keeps_the_reason() {
     assert_eq!(p.state(), PublicState::Connecting);
     p.m.transport_failed(crate::Error::new(libc::EPIPE, "send: broken pipe"));
     assert_eq!(p.m.error().unwrap().errno(), libc::ENOENT);
-}
-
-#[test]
-fn tls_allow_continues_without_tls() {
-    let p = connected(
-        Config {
-            tls: Tls::ALLOW,
-            ..Config::default()
-        },
-        &Server::default(),
-    );
-    assert!(!p.m.info().tls);
 }
 
 #[test]

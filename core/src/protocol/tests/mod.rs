@@ -8,4 +8,5 @@ mod data;
 mod handshake;
 mod hostile;
 mod opt_mode;
+mod starttls;
 mod strict;

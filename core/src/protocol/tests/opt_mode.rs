@@ -279,18 +279,6 @@ fn structured_reply_and_extended_headers_options() {
 }
 
 #[test]
-fn starttls_not_supported_yet() {
-    let mut p = negotiating(&Server::default());
-    let log = Log::default();
-    let e =
-        p.m.start_option(OptRequest::StartTls, Some(completion(&log, 0)))
-            .unwrap_err();
-    assert_eq!(e.errno(), libc::ENOTSUP);
-    assert_eq!(log.events(), vec!["drop completion"]);
-    assert_eq!(p.state(), PublicState::Negotiating);
-}
-
-#[test]
 fn option_in_wrong_state_drops_callbacks() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
