@@ -17,15 +17,20 @@ fn filter(contexts: &[&str]) -> Option<Vec<String>> {
 }
 
 impl Inner {
-    /// Queue a command and try to send it at once (as libnbd does, so an
-    /// event loop waiting only for replies still sees it go out). When
-    /// output was already waiting, the last send found the socket full:
-    /// the new request joins the queue without another doomed send.
+    /// Queue a command, and send it at once when the connection was idle,
+    /// so a lone request (queue depth 1) goes out without waiting for the
+    /// next poll. When other commands are in flight, the request joins the
+    /// queue and the next poll or notify sends every queued request in one
+    /// vectored write: that is one system call for a whole batch instead of
+    /// one per request. aio_get_direction reports WRITE meanwhile, so event
+    /// loops that follow it (as libnbd asks) send them. When output was
+    /// already waiting, the last send found the socket full anyway.
     pub(crate) fn submit(&mut self, cmd: Command) -> Result<u64> {
         let conn = self.conn_mut()?;
         let socket_was_full = conn.machine.direction().writes();
+        let busy = conn.machine.in_flight() > 0;
         let r = conn.machine.start_command(cmd);
-        if r.is_ok() && !socket_was_full {
+        if r.is_ok() && !socket_was_full && !busy {
             // A send failure kills the connection, which fails the command;
             // the caller learns that from the command, as with libnbd.
             let _ = conn.flush();
