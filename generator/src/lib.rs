@@ -13,6 +13,8 @@ pub mod validate;
 mod backend_c;
 mod backend_c_exports;
 mod backend_man;
+mod backend_node;
+mod backend_ocaml;
 mod backend_python;
 mod backend_rust;
 
@@ -106,6 +108,8 @@ pub fn generate(api: &Api) -> Result<Vec<Output>, Error> {
     out.extend(backend_man::outputs(api)?);
     out.extend(backend_c_exports::outputs(api)?);
     out.extend(backend_python::outputs(api)?);
+    out.extend(backend_node::outputs(api)?);
+    out.extend(backend_ocaml::outputs(api)?);
     Ok(out)
 }
 

@@ -170,6 +170,84 @@ pub fn to_markdown(text: &str, code_lang: &str) -> String {
     out.join("\n\n")
 }
 
+/// odoc markup for an OCaml documentation comment: code spans become
+/// `[code]`, verbatim blocks `{v ... v}`, bullets `{ul {- ...}}`, and
+/// `nbd_NAME(3)` references whatever `link(NAME)` returns (already odoc).
+/// `code` may rewrite the text of a code span (C names to OCaml ones).
+/// The result is safe inside `(** ... *)`: the OCaml lexer, which reads
+/// comments for nested comments and string literals, sees neither.
+pub fn to_odoc(text: &str, link: &dyn Fn(&str) -> String, code: &dyn Fn(&str) -> String) -> String {
+    let inline = |p: &str| -> String {
+        spans(p)
+            .into_iter()
+            .map(|s| match s {
+                Span::Text(t) => odoc_text(t, link),
+                Span::Code(c) => format!("[{}]", odoc_escape(&code(c), &['[', ']'])),
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    for b in parse(text) {
+        match b {
+            Block::Para(p) => out.push(wrap(&inline(&p), 72)),
+            Block::Verbatim(lines) => out.push(format!("{{v\n{}\nv}}", lines.join("\n").replace("v}", "v }"))),
+            Block::Bullets(items) => {
+                let items: Vec<String> =
+                    items.iter().map(|i| wrap(&format!("{{- {}}}", inline(i)), 72).replace('\n', "\n  ")).collect();
+                out.push(format!("{{ul\n  {}}}", items.join("\n  ")))
+            }
+        }
+    }
+    ocaml_comment_safe(&out.join("\n\n"))
+}
+
+/// Plain text for odoc: markup characters escaped, `nbd_NAME(3)` linked.
+fn odoc_text(t: &str, link: &dyn Fn(&str) -> String) -> String {
+    const SPECIAL: &[char] = &['{', '}', '[', ']', '@'];
+    let mut out = String::new();
+    let mut rest = t;
+    while let Some(i) = rest.find("nbd_") {
+        let tail = &rest[i + 4..];
+        let name: String = tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let word_start = i == 0 || !rest[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        out.push_str(&odoc_escape(&rest[..i], SPECIAL));
+        if word_start && !name.is_empty() && tail[name.len()..].starts_with("(3)") {
+            out.push_str(&link(&name));
+            rest = &tail[name.len() + 3..];
+        } else {
+            out.push_str("nbd_");
+            rest = tail;
+        }
+    }
+    out.push_str(&odoc_escape(rest, SPECIAL));
+    out
+}
+
+fn odoc_escape(t: &str, special: &[char]) -> String {
+    let mut out = String::with_capacity(t.len());
+    for c in t.chars() {
+        if special.contains(&c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Text that cannot end or nest an OCaml comment, nor open a quoted
+/// string in it: `(*`, `*)` and `{|` get a space. Double quotes, which
+/// open string literals inside comments, must pair up; an odd one is
+/// doubled into the two-quote OCaml empty string, which the lexer skips.
+pub fn ocaml_comment_safe(text: &str) -> String {
+    let mut s = text.replace("(*", "( *").replace("*)", "* )").replace("{|", "{ |");
+    if s.matches('"').count() % 2 == 1 {
+        if let Some(i) = s.rfind('"') {
+            s.insert(i, '"');
+        }
+    }
+    s
+}
+
 fn strip_code(p: &str) -> String {
     spans(p)
         .into_iter()
@@ -222,5 +300,14 @@ mod tests {
     #[test]
     fn code_spans() {
         assert_eq!(spans("a `b` c"), vec![Span::Text("a "), Span::Code("b"), Span::Text(" c")]);
+    }
+
+    #[test]
+    fn odoc() {
+        let link = |n: &str| format!("{{!{n}}}");
+        let code = |c: &str| c.replace("LIBNBD_", "");
+        let d = to_odoc("See nbd_pread(3), `LIBNBD_TLS_ALLOW` and a[0] {x}.\n\n  int (*f)(void);\n\n- one\n- two", &link, &code);
+        assert_eq!(d, "See {!pread}, [TLS_ALLOW] and a\\[0\\] \\{x\\}.\n\n{v\nint ( *f)(void);\nv}\n\n{ul\n  {- one}\n  {- two}}");
+        assert_eq!(ocaml_comment_safe("a \"b\" c\" (*x*)"), "a \"b\" c\"\" ( *x* )");
     }
 }

@@ -70,6 +70,24 @@ pub fn python_ident(name: &str) -> String {
     }
 }
 
+const OCAML_KEYWORDS: &[&str] = &[
+    "and", "as", "assert", "asr", "begin", "class", "constraint", "do", "done", "downto", "else",
+    "end", "exception", "external", "false", "for", "fun", "function", "functor", "if", "in",
+    "include", "inherit", "initializer", "land", "lazy", "let", "lor", "lsl", "lsr", "lxor",
+    "match", "method", "mod", "module", "mutable", "new", "nonrec", "object", "of", "open", "or",
+    "private", "rec", "sig", "struct", "then", "to", "true", "try", "type", "val", "virtual",
+    "when", "while", "with",
+];
+
+/// An identifier safe to use as an OCaml value or parameter name.
+pub fn ocaml_ident(name: &str) -> String {
+    if OCAML_KEYWORDS.contains(&name) {
+        format!("{name}_")
+    } else {
+        name.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +100,8 @@ mod tests {
         assert_eq!(rust_ident("type"), "r#type");
         assert_eq!(rust_ident("buf"), "buf");
         assert_eq!(python_ident("from"), "from_");
+        assert_eq!(ocaml_ident("method"), "method_");
+        assert_eq!(ocaml_ident("offset"), "offset");
         assert!(is_c_keyword("int"));
     }
 }

@@ -26,6 +26,13 @@ pub const TEMPLATES: &[(&str, &str)] = templates![
     "man/overview.3.tera",
     "python/generated.rs.tera",
     "python/nbd.pyi.tera",
+    "node/generated.rs.tera",
+    "node/index.js.tera",
+    "node/index.d.ts.tera",
+    "node/package.json.tera",
+    "ocaml/stubs.rs.tera",
+    "ocaml/NBD.ml.tera",
+    "ocaml/NBD.mli.tera",
 ];
 
 fn tera() -> &'static tera::Tera {

@@ -35,6 +35,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if root().join("bindings/python/pyproject.toml").exists() {
         runs.push(python(uri.as_deref()));
     }
+    if root().join("bindings/ocaml/dune-project").exists() {
+        runs.push(ocaml(uri.as_deref()));
+    }
+    if root().join("bindings/node/Cargo.toml").exists() {
+        runs.push(node(uri.as_deref()));
+    }
     print_table(&runs);
     if runs.iter().any(|r| r.result.is_err()) {
         return Err("a language's demo failed (see above)".into());
@@ -141,6 +147,47 @@ fn python(uri: Option<&str>) -> Run {
     let mut cmd = Command::new(&py);
     cmd.arg(root().join("tests/demo/demo.py"));
     capture("Python", with_uri(cmd, uri))
+}
+
+fn node(uri: Option<&str>) -> Run {
+    let fail = |e: String| Run { language: "Node.js".into(), result: Err(e) };
+    step("Node.js: building the addon and npm install ./bindings/node into target/demo-node");
+    let log = root().join("target/demo-node.log");
+    let _ = std::fs::remove_file(&log);
+    if let Err(e) = crate::node::build_addon(true, &log) {
+        return fail(e);
+    }
+    let prefix = root().join("target/demo-node");
+    let _ = std::fs::create_dir_all(&prefix);
+    let mut npm = Command::new("npm");
+    npm.args(["install", "--no-audit", "--no-fund", "--no-save", "--prefix"])
+        .arg(&prefix)
+        .arg(crate::node::package_dir());
+    if let Err(e) = status(npm) {
+        return fail(e);
+    }
+    let mut cmd = Command::new("node");
+    cmd.arg(root().join("tests/demo/demo.js")).env("NBD_NODE_PACKAGE", prefix.join("node_modules/libnbd"));
+    capture("Node.js", with_uri(cmd, uri))
+}
+
+fn ocaml(uri: Option<&str>) -> Run {
+    let fail = |e: String| Run { language: "OCaml".into(), result: Err(e) };
+    step("OCaml: dune build @install, dune install into target/demo-ocaml, ocamlfind ocamlopt demo.ml");
+    if let Err(e) = crate::deps::ensure_packages(crate::ocaml::PACKAGES) {
+        return fail(e);
+    }
+    let log = root().join("target/demo-ocaml.log");
+    let _ = std::fs::remove_file(&log);
+    let prefix = root().join("target/demo-ocaml");
+    if let Err(e) = crate::ocaml::install(&prefix, "release", &log) {
+        return fail(format!("{e} (see {})", log.display()));
+    }
+    match crate::ocaml::compile(&prefix, &root().join("tests/demo/demo.ml"), false, &log) {
+        Ok((cmd, true)) => capture("OCaml", with_uri(cmd, uri)),
+        Ok((_, false)) => fail(format!("ocamlfind ocamlopt failed (see {})", log.display())),
+        Err(e) => fail(e),
+    }
 }
 
 /// Rows of the table: a label and how to show each language's value.

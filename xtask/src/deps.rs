@@ -16,6 +16,10 @@ pub const TEST_PACKAGES: &[&str] = &[
     "libnbd-bin",
     "libnbd-dev",
     "python3-libnbd",
+    "ocaml-nox",
+    "ocaml-dune",
+    "ocaml-findlib",
+    "opam",
 ];
 
 fn installed(pkg: &str) -> bool {

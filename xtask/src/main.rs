@@ -7,6 +7,8 @@ mod ctests;
 mod demo;
 mod deps;
 mod generate;
+mod ocaml;
+mod node;
 mod python;
 mod test;
 

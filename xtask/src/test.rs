@@ -49,6 +49,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ("c-header", Box::new(|log| crate::checks::header(log))),
         ("man-lint", Box::new(|log| crate::checks::man_pages(log))),
         ("python-tests", Box::new(|log| crate::python::tests(log))),
+        ("ocaml-tests", Box::new(|log| crate::ocaml::tests(log))),
+        ("node-tests", Box::new(|log| crate::node::tests(log))),
         ("c-tests", Box::new(|log| crate::ctests::c_tests(log))),
         ("c-dropin", Box::new(|log| crate::ctests::c_dropin(log))),
     ];

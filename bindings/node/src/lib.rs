@@ -1,0 +1,103 @@
+//! The native part of the `libnbd` npm package (`nbd.node`): the `NBD`
+//! class over the Rust engine.
+//!
+//! One method per call, the `…Async` promise methods and one wrapper per
+//! callback kind are generated from api.yaml into `generated.rs`; this file
+//! holds the handle itself, `close()`, and the hook `index.js` uses to hand
+//! over the `NbdError` class. `index.js` and `index.d.ts` (also generated)
+//! add the constants, the error class and the types.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+mod callbacks;
+mod conv;
+mod driver;
+mod error;
+mod generated;
+mod js;
+
+use driver::Conn;
+
+/// An NBD handle: one connection to an NBD server and its settings.
+#[napi(js_name = "NBD")]
+pub struct Nbd {
+    conn: RefCell<Option<Rc<Conn>>>,
+}
+
+impl Nbd {
+    /// The open handle, or the `NbdError` (EBADF) of a closed one. A call
+    /// that takes the handle's lock is refused (EDEADLK) while a JavaScript
+    /// callback of the same handle runs, since the core holds the lock
+    /// then and the call would wait for ever.
+    pub(crate) fn conn(&self, env: &Env, locked: bool) -> Result<Rc<Conn>> {
+        let conn = self.conn.borrow().clone();
+        match conn {
+            None => Err(error::throwable(env.raw(), &error::closed(), None)),
+            Some(c) if locked && c.busy() => Err(error::throwable(env.raw(), &error::reentered(), None)),
+            Some(c) => Ok(c),
+        }
+    }
+}
+
+#[napi]
+impl Nbd {
+    /// Create a new NBD handle.
+    #[napi(constructor)]
+    pub fn new(env: Env) -> Result<Self> {
+        inherit_stderr();
+        let handle = nbd::Handle::new().map_err(|e| error::throwable(env.raw(), &e, None))?;
+        Ok(Nbd { conn: RefCell::new(Some(Conn::new(handle))) })
+    }
+
+    /// Close the handle and its connection. Promises still pending reject
+    /// with ESHUTDOWN; any later call on the handle, including a second
+    /// `close()`, throws an `NbdError` with code `EBADF`.
+    #[napi]
+    pub fn close(&self, env: Env) -> Result<()> {
+        let conn = self.conn(&env, true)?;
+        self.conn.borrow_mut().take();
+        conn.close(&env);
+        // The core closes the connection when the last reference goes,
+        // which is this one.
+        drop(conn);
+        Ok(())
+    }
+
+    /// Whether `close()` has been called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.conn.borrow().is_none()
+    }
+}
+
+/// Let subprocess servers (`connectCommand`, socket activation) write to
+/// our standard error, as they do under libnbd in C: Node opens its
+/// standard streams close-on-exec, so a server started with fork and exec
+/// would otherwise find descriptor 2 closed (and nbdkit then refuses to
+/// start). Node's own child processes set their streams explicitly, so
+/// only raw fork-and-exec children like ours see the difference.
+fn inherit_stderr() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| unsafe {
+        let flags = libc::fcntl(2, libc::F_GETFD);
+        if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
+            libc::fcntl(2, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+        }
+    });
+}
+
+/// The symbolic name of an errno number, for `NbdError.code`.
+#[napi(js_name = "__errnoName")]
+pub fn errno_name(errno: i32) -> Option<&'static str> {
+    error::errno_name(errno)
+}
+
+/// Called once by index.js with its `NbdError` class.
+#[napi(js_name = "__setErrorClass")]
+pub fn set_error_class(env: Env, class: Unknown<'_>) -> Result<()> {
+    error::set_class(env.raw(), class.raw())
+}
