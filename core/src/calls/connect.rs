@@ -305,7 +305,26 @@ impl Inner {
     pub(crate) fn do_shutdown(&mut self, flags: Shutdown) -> Result<()> {
         let abandon = flags.bits() & Shutdown::ABANDON_PENDING.bits() != 0;
         let conn = self.conn_mut()?;
-        let r = conn.machine.disconnect(abandon).and_then(|()| {
+        // Without ABANDON_PENDING every command already issued completes
+        // first. Waiting here, rather than queueing NBD_CMD_DISC right
+        // behind requests the server has not seen yet, also keeps servers
+        // that stop answering once they read NBD_CMD_DISC (as nbdkit may
+        // with requests still in its queue) from dropping those replies.
+        let drained = if abandon || conn.machine.public_state() != PublicState::Connected {
+            Ok(())
+        } else {
+            run_until(conn, |m| {
+                m.in_flight() == 0
+                    || matches!(m.public_state(), PublicState::Closed | PublicState::Dead)
+            })
+        };
+        let r = drained
+            .and_then(|()| match conn.machine.public_state() {
+                // The server may have gone while the commands drained.
+                PublicState::Closed | PublicState::Dead => Ok(()),
+                _ => conn.machine.disconnect(abandon),
+            })
+            .and_then(|()| {
             run_until(conn, |m| {
                 matches!(m.public_state(), PublicState::Closed | PublicState::Dead)
             })
