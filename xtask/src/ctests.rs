@@ -162,6 +162,8 @@ pub fn c_tests(log: &Path) -> StepResult {
                 "--error-exitcode=99",
                 "--track-fds=no",
             ]);
+            // Caches OpenSSL's Rust wrapper keeps for the whole process.
+            run.arg(format!("--suppressions={}", root().join("tests/c/valgrind.supp").display()));
         }
         // NBD_LIBDIR: each program checks in /proc/self/maps that it
         // loaded the library from there.
