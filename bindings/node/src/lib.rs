@@ -48,7 +48,6 @@ impl Nbd {
     /// Create a new NBD handle.
     #[napi(constructor)]
     pub fn new(env: Env) -> Result<Self> {
-        inherit_stderr();
         let handle = nbd::Handle::new().map_err(|e| error::throwable(env.raw(), &e, None))?;
         Ok(Nbd { conn: RefCell::new(Some(Conn::new(handle))) })
     }
@@ -72,22 +71,6 @@ impl Nbd {
     pub fn closed(&self) -> bool {
         self.conn.borrow().is_none()
     }
-}
-
-/// Let subprocess servers (`connectCommand`, socket activation) write to
-/// our standard error, as they do under libnbd in C: Node opens its
-/// standard streams close-on-exec, so a server started with fork and exec
-/// would otherwise find descriptor 2 closed (and nbdkit then refuses to
-/// start). Node's own child processes set their streams explicitly, so
-/// only raw fork-and-exec children like ours see the difference.
-fn inherit_stderr() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| unsafe {
-        let flags = libc::fcntl(2, libc::F_GETFD);
-        if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
-            libc::fcntl(2, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-        }
-    });
 }
 
 /// The symbolic name of an errno number, for `NbdError.code`.

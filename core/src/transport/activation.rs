@@ -63,7 +63,7 @@ pub(crate) fn spawn_socket_activation(
     let exec = ExecPlan::new(&exe, argv, socket_name, listener.as_raw_fd())?;
     let mut exec = Some(exec);
     let mut cmd = Command::new(&exe);
-    cmd.args(&argv[1..]);
+    cmd.args(&argv[1..]).stderr(super::server_stderr());
     // SAFETY: the closure only calls async-signal-safe functions (dup2,
     // fcntl, getpid, execve) on memory prepared before the fork.
     unsafe {

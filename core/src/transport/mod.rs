@@ -154,6 +154,22 @@ pub(crate) fn describe_addr(addr: &SockAddr) -> String {
     format!("address family {}", addr.family())
 }
 
+/// The standard error a server subprocess should get: ours. A duplicate is
+/// passed rather than plain inheritance because a parent may hold fd 2
+/// close-on-exec (Node.js does), which would leave the server without
+/// standard error (and nbdkit then refuses to start); the duplicate is
+/// dup2'd onto fd 2 in the child, which clears that flag there only.
+pub(crate) fn server_stderr() -> std::process::Stdio {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: fcntl only reads fd 2 (failing with EBADF when it is closed).
+    let dup = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return std::process::Stdio::inherit();
+    }
+    // SAFETY: `dup` is a new descriptor that nothing else owns.
+    std::process::Stdio::from(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,6 +113,7 @@ pub(crate) fn spawn_command(argv: &[&str]) -> Result<(Socket, Subprocess)> {
         .args(args)
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::from(theirs))
+        .stderr(super::server_stderr())
         .spawn()
         .map_err(|e| Error::from_io(&e, format_args!("exec: {program}")))?;
     ours.set_nonblocking(true)
