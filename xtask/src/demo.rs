@@ -21,9 +21,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         [flag, uri] if flag == "--uri" => Some(uri.clone()),
         _ => return Err("demo takes only --uri URI".into()),
     };
+    // The engine links OpenSSL (libssl-dev, found through pkg-config);
+    // the default server is nbdkit.
+    let mut needed = vec!["libssl-dev", "pkg-config"];
     if uri.is_none() && !have("nbdkit") {
-        crate::deps::ensure_packages(&["nbdkit"])?;
+        needed.push("nbdkit");
     }
+    crate::deps::ensure_packages(&needed)?;
     step("generating from api.yaml");
     status(cmd_cargo(&["xtask", "generate"]))?;
 
