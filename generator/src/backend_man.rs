@@ -61,23 +61,7 @@ fn inline(text: &str) -> String {
 fn bold_refs(t: &str) -> String {
     // Escaped text has `\-` for hyphens but underscores are untouched, so
     // references look the same as in the source.
-    let mut out = String::new();
-    let mut rest = t;
-    while let Some(i) = rest.find("nbd_") {
-        let tail = &rest[i..];
-        let end = tail.find("(3)");
-        let name_ok = end.is_some_and(|e| tail[..e].chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
-        if let (Some(e), true) = (end, name_ok) {
-            out.push_str(&rest[..i]);
-            out.push_str(&format!("\\fB{}\\fR(3)", &tail[..e]));
-            rest = &tail[e + 3..];
-        } else {
-            out.push_str(&rest[..i + 4]);
-            rest = &rest[i + 4..];
-        }
-    }
-    out.push_str(rest);
-    out
+    markup::map_call_refs(t, str::to_string, |name| format!("\\fBnbd_{name}\\fR(3)"))
 }
 
 /// Roff for a block of marked-up text. Every line starts a request or

@@ -150,28 +150,15 @@ fn capitalise(s: &str) -> String {
 /// `nbd_pread(3)` -> `{@link NBD.pread}` and `LIBNBD_CMD_FLAG_FUA` ->
 /// `CMD_FLAG.FUA`: the names a JavaScript reader finds in this package.
 fn js_refs(api: &Api, text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("nbd_") {
-        let tail = &rest[i + 4..];
-        let name: String = tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        let word_start = i == 0 || !rest[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
-        out.push_str(&rest[..i]);
-        if word_start && !name.is_empty() && tail[name.len()..].starts_with("(3)") {
-            let special = api.calls.iter().find(|c| c.name == name).and_then(|c| c.special);
-            out.push_str(&match special {
-                Some(Special::Create) => "`new NBD()`".to_string(),
-                Some(Special::GetError) | Some(Special::GetErrno) => "`NbdError`".to_string(),
-                Some(Special::Close) | None => format!("{{@link NBD.{}}}", lower_camel(&name)),
-            });
-            rest = &tail[name.len() + 3..];
-        } else {
-            out.push_str("nbd_");
-            rest = tail;
+    let linked = markup::map_call_refs(text, str::to_string, |name| {
+        let special = api.calls.iter().find(|c| c.name == name).and_then(|c| c.special);
+        match special {
+            Some(Special::Create) => "`new NBD()`".to_string(),
+            Some(Special::GetError) | Some(Special::GetErrno) => "`NbdError`".to_string(),
+            Some(Special::Close) | None => format!("{{@link NBD.{}}}", lower_camel(name)),
         }
-    }
-    out.push_str(rest);
-    constant_refs(api, &out)
+    });
+    constant_refs(api, &linked)
 }
 
 fn constant_refs(api: &Api, text: &str) -> String {

@@ -584,28 +584,9 @@ fn ret_parts(api: &Api, call: &Call) -> Result<RetParts, Error> {
     })
 }
 
-/// Whether the call's callbacks all run before it returns, so that an
-/// exception raised in one can fail the call itself. A call taking a
-/// completion callback is asynchronous, and the debug callback stays set
-/// on the handle after `set_debug_callback` returns.
-fn callbacks_run_during_call(call: &Call) -> bool {
-    let closures: Vec<&str> = call
-        .args
-        .iter()
-        .filter_map(|a| match &a.kind {
-            ArgKind::Closure { callback } => Some(callback.as_str()),
-            _ => None,
-        })
-        .chain(call.optargs.iter().filter_map(|o| match &o.kind {
-            OptArgKind::Closure { callback } => Some(callback.as_str()),
-            OptArgKind::Flags { .. } => None,
-        }))
-        .collect();
-    !closures.is_empty() && !closures.contains(&"completion") && !closures.contains(&"debug")
-}
 
 fn call_view(api: &Api, call: &Call) -> Result<CallView, Error> {
-    let sync_callbacks = callbacks_run_during_call(call);
+    let sync_callbacks = call.callbacks_run_during_call();
     let raised = if sync_callbacks {
         "Some(&raised)"
     } else {

@@ -104,23 +104,7 @@ fn capitalise(s: &str) -> String {
 /// `nbd_pread(3)` -> `nbd.pread`, `LIBNBD_CMD_FLAG_FUA` -> `CMD_FLAG_FUA`,
 /// as libnbd's Python docstrings write them.
 fn python_refs(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("nbd_") {
-        let tail = &rest[i + 4..];
-        let name: String = tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        let word_start = i == 0 || !rest[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
-        out.push_str(&rest[..i]);
-        if word_start && !name.is_empty() && tail[name.len()..].starts_with("(3)") {
-            out.push_str(&format!("nbd.{name}"));
-            rest = &tail[name.len() + 3..];
-        } else {
-            out.push_str("nbd_");
-            rest = tail;
-        }
-    }
-    out.push_str(rest);
-    out.replace("LIBNBD_", "")
+    markup::map_call_refs(text, str::to_string, |name| format!("nbd.{name}")).replace("LIBNBD_", "")
 }
 
 /// The docstring of a call: summary line and description. The `returns`
@@ -312,28 +296,9 @@ fn ret_parts(call: &Call) -> (String, String, String) {
     (rust.into(), convert.into(), pyi.into())
 }
 
-/// Whether the call's callbacks all run before it returns, so that an
-/// exception raised in one can fail the call itself. A call taking a
-/// completion callback is asynchronous, and the debug callback stays set
-/// on the handle after `set_debug_callback` returns.
-fn callbacks_run_during_call(call: &Call) -> bool {
-    let closures: Vec<&str> = call
-        .args
-        .iter()
-        .filter_map(|a| match &a.kind {
-            ArgKind::Closure { callback } => Some(callback.as_str()),
-            _ => None,
-        })
-        .chain(call.optargs.iter().filter_map(|o| match &o.kind {
-            OptArgKind::Closure { callback } => Some(callback.as_str()),
-            OptArgKind::Flags { .. } => None,
-        }))
-        .collect();
-    !closures.is_empty() && !closures.contains(&"completion") && !closures.contains(&"debug")
-}
 
 fn call_view(api: &Api, call: &Call) -> Result<CallView, Error> {
-    let sync_callbacks = callbacks_run_during_call(call);
+    let sync_callbacks = call.callbacks_run_during_call();
     if sync_callbacks && !call.may_set_error {
         return Err(Error(format!("python: call {} runs callbacks but cannot fail", call.name)));
     }

@@ -81,21 +81,45 @@ pub fn parse(text: &str) -> Vec<Block> {
     blocks
 }
 
-/// The names of calls referenced as `nbd_NAME(3)` in text.
-pub fn call_references(text: &str) -> Vec<String> {
-    let mut refs = Vec::new();
+/// Rewrite text around its `nbd_NAME(3)` references: `plain` maps the
+/// text between references, `link` maps each referenced NAME. Every
+/// backend's own way of linking calls goes through here.
+pub fn map_call_refs(
+    text: &str,
+    mut plain: impl FnMut(&str) -> String,
+    mut link: impl FnMut(&str) -> String,
+) -> String {
+    let mut out = String::new();
+    let mut pending = String::new();
     let mut rest = text;
     while let Some(i) = rest.find("nbd_") {
         let tail = &rest[i + 4..];
         let name: String =
             tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        let after = &tail[name.len()..];
-        let word_start = i == 0 || !rest[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
-        if word_start && after.starts_with("(3)") && !name.is_empty() {
-            refs.push(name.clone());
+        let word_start =
+            i == 0 || !rest[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        pending.push_str(&rest[..i]);
+        if word_start && !name.is_empty() && tail[name.len()..].starts_with("(3)") {
+            out.push_str(&plain(&std::mem::take(&mut pending)));
+            out.push_str(&link(&name));
+            rest = &tail[name.len() + 3..];
+        } else {
+            pending.push_str("nbd_");
+            rest = tail;
         }
-        rest = &tail[name.len()..];
     }
+    pending.push_str(rest);
+    out.push_str(&plain(&pending));
+    out
+}
+
+/// The names of calls referenced as `nbd_NAME(3)` in text.
+pub fn call_references(text: &str) -> Vec<String> {
+    let mut refs = Vec::new();
+    map_call_refs(text, |_| String::new(), |name| {
+        refs.push(name.to_string());
+        String::new()
+    });
     refs
 }
 
@@ -204,23 +228,7 @@ pub fn to_odoc(text: &str, link: &dyn Fn(&str) -> String, code: &dyn Fn(&str) ->
 /// Plain text for odoc: markup characters escaped, `nbd_NAME(3)` linked.
 fn odoc_text(t: &str, link: &dyn Fn(&str) -> String) -> String {
     const SPECIAL: &[char] = &['{', '}', '[', ']', '@'];
-    let mut out = String::new();
-    let mut rest = t;
-    while let Some(i) = rest.find("nbd_") {
-        let tail = &rest[i + 4..];
-        let name: String = tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        let word_start = i == 0 || !rest[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
-        out.push_str(&odoc_escape(&rest[..i], SPECIAL));
-        if word_start && !name.is_empty() && tail[name.len()..].starts_with("(3)") {
-            out.push_str(&link(&name));
-            rest = &tail[name.len() + 3..];
-        } else {
-            out.push_str("nbd_");
-            rest = tail;
-        }
-    }
-    out.push_str(&odoc_escape(rest, SPECIAL));
-    out
+    map_call_refs(t, |s| odoc_escape(s, SPECIAL), link)
 }
 
 fn odoc_escape(t: &str, special: &[char]) -> String {

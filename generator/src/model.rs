@@ -219,6 +219,28 @@ pub struct Call {
     pub see_also_external: Vec<String>,
 }
 
+impl Call {
+    /// Whether the call's callbacks all run before it returns, so that an
+    /// exception raised in one can fail the call itself (bindings use this).
+    /// A call taking a completion callback is asynchronous, and the debug
+    /// callback stays set on the handle after `set_debug_callback` returns.
+    pub fn callbacks_run_during_call(&self) -> bool {
+        let closures: Vec<&str> = self
+            .args
+            .iter()
+            .filter_map(|a| match &a.kind {
+                ArgKind::Closure { callback } => Some(callback.as_str()),
+                _ => None,
+            })
+            .chain(self.optargs.iter().filter_map(|o| match &o.kind {
+                OptArgKind::Closure { callback } => Some(callback.as_str()),
+                OptArgKind::Flags { .. } => None,
+            }))
+            .collect();
+        !closures.is_empty() && !closures.contains(&"completion") && !closures.contains(&"debug")
+    }
+}
+
 fn yes() -> bool {
     true
 }
