@@ -100,10 +100,9 @@ fn roff(text: &str) -> String {
 /// One sentence per line, as roff style wants.
 fn sentence_lines(p: &str) -> String {
     let mut out = String::new();
-    let mut chars = p.char_indices().peekable();
     let mut start = 0;
     let bytes = p.as_bytes();
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in p.char_indices() {
         if matches!(c, '.' | '?' | '!') && bytes.get(i + 1) == Some(&b' ') && bytes.get(i + 2).is_some_and(|b| b.is_ascii_uppercase()) {
             out.push_str(p[start..=i].trim());
             out.push('\n');

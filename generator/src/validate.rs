@@ -295,21 +295,18 @@ fn check_call(c: &mut Checker, call: &Call) {
         let field = format!("args[{i}] ({})", a.name);
         match &a.kind {
             ArgKind::Closure { callback } => check_callback_name(c, &item, &field, callback),
-            ArgKind::Enum { r#enum } => {
-                if !api.enums.iter().any(|e| &e.name == r#enum) {
+            ArgKind::Enum { r#enum }
+                if !api.enums.iter().any(|e| &e.name == r#enum) => {
                     c.err(&item, &field, format!("enum `{}` is not defined", r#enum));
                 }
-            }
-            ArgKind::Flags { flags } => {
-                if !api.flags.iter().any(|f| &f.name == flags) {
+            ArgKind::Flags { flags }
+                if !api.flags.iter().any(|f| &f.name == flags) => {
                     c.err(&item, &field, format!("flag set `{flags}` is not defined"));
                 }
-            }
-            ArgKind::BytesPersistIn { .. } | ArgKind::BytesPersistOut { .. } => {
-                if !call.name.starts_with("aio_") {
+            ArgKind::BytesPersistIn { .. } | ArgKind::BytesPersistOut { .. }
+                if !call.name.starts_with("aio_") => {
                     c.err(&item, &field, "persistent buffers are only for aio_* calls");
                 }
-            }
             _ => {}
         }
     }

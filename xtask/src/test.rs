@@ -46,13 +46,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ("generate-check", Box::new(|log| single(cmd_cargo(&["xtask", "generate", "--check"]), log))),
         ("cargo-build", Box::new(|log| single(cmd_cargo(&["build", "--workspace", "--all-targets"]), log))),
         ("cargo-test", Box::new(cargo_tests)),
-        ("c-header", Box::new(|log| crate::checks::header(log))),
-        ("man-lint", Box::new(|log| crate::checks::man_pages(log))),
-        ("python-tests", Box::new(|log| crate::python::tests(log))),
-        ("ocaml-tests", Box::new(|log| crate::ocaml::tests(log))),
-        ("node-tests", Box::new(|log| crate::node::tests(log))),
-        ("c-tests", Box::new(|log| crate::ctests::c_tests(log))),
-        ("c-dropin", Box::new(|log| crate::ctests::c_dropin(log))),
+        ("c-header", Box::new(crate::checks::header)),
+        ("man-lint", Box::new(crate::checks::man_pages)),
+        ("python-tests", Box::new(crate::python::tests)),
+        ("ocaml-tests", Box::new(crate::ocaml::tests)),
+        ("node-tests", Box::new(crate::node::tests)),
+        ("c-tests", Box::new(crate::ctests::c_tests)),
+        ("c-dropin", Box::new(crate::ctests::c_dropin)),
     ];
     for (name, step) in steps {
         if only.as_deref().is_some_and(|o| o != name) {
