@@ -866,6 +866,37 @@ export declare class NBD {
   setRequestExtendedHeaders(request: boolean): void;
 
   /**
+   * Return the TLS certificates directory that was set.
+   *
+   * Return the directory given to {@link NBD.setTlsCertificates}, or to the
+   * `tls-certificates` parameter of a URI. When none was set, the empty string
+   * is returned, which is not an error: the library then looks in
+   * `$HOME/.pki/libnbd` and `$HOME/.config/pki/libnbd` and falls back to the
+   * system's trusted certificate authorities.
+   *
+   * libnbd has no such call; this library adds it so that programs can see the
+   * setting they made.
+   *
+   * Since libnbd 1.24; C: `nbd_get_tls_certificates`.
+   */
+  getTlsCertificates(): string;
+
+  /**
+   * Return the TLS pre-shared keys file that was set.
+   *
+   * Return the file name given to {@link NBD.setTlsPskFile}, or to the
+   * `tls-psk-file` parameter of a URI. When none was set, the empty string is
+   * returned, which is not an error: TLS then uses X.509 certificates. The keys
+   * themselves are never returned.
+   *
+   * libnbd has no such call; this library adds it so that programs can see the
+   * setting they made.
+   *
+   * Since libnbd 1.24; C: `nbd_get_tls_psk_file`.
+   */
+  getTlsPskFile(): string;
+
+  /**
    * Return the hostname used to check the server's certificate.
    *
    * Return the hostname against which the server's TLS certificate is checked:

@@ -194,7 +194,14 @@ fn page(call: &Call) -> PageView {
         returns: roff(call.returns.as_deref().unwrap_or(&default_returns(call))),
         errors: roff(&errors_text(call)),
         states: roff(&states_text(call)),
-        version: format!("This function first appeared in libnbd {}.", call.first_version),
+        version: if call.extension {
+            format!(
+                "This function is an extension of this library: libnbd does not have it. It was added beside the API of libnbd {}.",
+                call.first_version
+            )
+        } else {
+            format!("This function first appeared in libnbd {}.", call.first_version)
+        },
         example: call.example.as_ref().map(|e| e.lines().map(escape).collect::<Vec<_>>().join("\n")),
         see_also: see.join(",\n"),
     }

@@ -196,6 +196,10 @@ pub struct Call {
     /// One of the four hand-written C entry points.
     #[serde(default)]
     pub special: Option<Special>,
+    /// A call libnbd does not have, added by this library. Its
+    /// `first_version` is the libnbd release whose API it was added beside.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub extension: bool,
     /// The libnbd version that introduced the call (`1.0`, `1.12`...).
     pub first_version: String,
     /// Group for the overview page.

@@ -338,6 +338,16 @@ extern int nbd_set_request_extended_headers (struct nbd_handle *h, bool request)
     LIBNBD_ATTRIBUTE_NONNULL(1);
 #define LIBNBD_HAVE_NBD_SET_REQUEST_EXTENDED_HEADERS 1
 
+extern char *nbd_get_tls_certificates (struct nbd_handle *h)
+    LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(__builtin_free)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_GET_TLS_CERTIFICATES 1
+
+extern char *nbd_get_tls_psk_file (struct nbd_handle *h)
+    LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(__builtin_free)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_GET_TLS_PSK_FILE 1
+
 extern char *nbd_get_tls_hostname (struct nbd_handle *h)
     LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(__builtin_free)
     LIBNBD_ATTRIBUTE_NONNULL(1);

@@ -581,6 +581,24 @@ impl Nbd {
         Ok(())
     }
 
+    /// Return the TLS certificates directory that was set.
+    #[napi(js_name = "getTlsCertificates")]
+    pub fn get_tls_certificates(&self, env: Env) -> Result<String> {
+        let conn = self.conn(&env, true)?;
+        let ret = conn.handle.get_tls_certificates();
+        let ret = conn.finish(&env, ret)?;
+        Ok(ret)
+    }
+
+    /// Return the TLS pre-shared keys file that was set.
+    #[napi(js_name = "getTlsPskFile")]
+    pub fn get_tls_psk_file(&self, env: Env) -> Result<String> {
+        let conn = self.conn(&env, true)?;
+        let ret = conn.handle.get_tls_psk_file();
+        let ret = conn.finish(&env, ret)?;
+        Ok(ret)
+    }
+
     /// Return the hostname used to check the server's certificate.
     #[napi(js_name = "getTlsHostname")]
     pub fn get_tls_hostname(&self, env: Env) -> Result<String> {

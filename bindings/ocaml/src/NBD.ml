@@ -324,6 +324,10 @@ module Raw = struct
     = "nbd_ocaml_get_request_extended_headers"
   external set_request_extended_headers : t -> bool -> (unit, exn) result
     = "nbd_ocaml_set_request_extended_headers"
+  external get_tls_certificates : t -> (string, exn) result
+    = "nbd_ocaml_get_tls_certificates"
+  external get_tls_psk_file : t -> (string, exn) result
+    = "nbd_ocaml_get_tls_psk_file"
   external get_tls_hostname : t -> (string, exn) result
     = "nbd_ocaml_get_tls_hostname"
   external set_tls_hostname : t -> string -> (unit, exn) result
@@ -597,6 +601,8 @@ let set_request_meta_context h request = ret (Raw.set_request_meta_context h req
 let set_socket_activation_name h socket_name = ret (Raw.set_socket_activation_name h socket_name)
 let get_request_extended_headers h = ret (Raw.get_request_extended_headers h)
 let set_request_extended_headers h request = ret (Raw.set_request_extended_headers h request)
+let get_tls_certificates h = ret (Raw.get_tls_certificates h)
+let get_tls_psk_file h = ret (Raw.get_tls_psk_file h)
 let get_tls_hostname h = ret (Raw.get_tls_hostname h)
 let set_tls_hostname h hostname = ret (Raw.set_tls_hostname h hostname)
 let can_cache h = ret (Raw.can_cache h)

@@ -1098,6 +1098,41 @@ impl Nbd {
         Ok(())
     }
 
+    /// Return the TLS certificates directory that was set.
+    ///
+    /// Return the directory given to nbd.set_tls_certificates, or to the
+    /// tls-certificates parameter of a URI. When none was set, the empty string
+    /// is returned, which is not an error: the library then looks in
+    /// $HOME/.pki/libnbd and $HOME/.config/pki/libnbd and falls back to the
+    /// system's trusted certificate authorities.
+    ///
+    /// libnbd has no such call; this library adds it so that programs can see
+    /// the setting they made.
+    #[pyo3(signature = ())]
+    fn get_tls_certificates<'py>(&self, py: Python<'py>) -> PyResult<String> {
+        let handle = self.handle()?;
+        let ret = py.detach(|| handle.get_tls_certificates());
+        let ret = ret.map_err(|e| error::to_py(py, e))?;
+        Ok(ret)
+    }
+
+    /// Return the TLS pre-shared keys file that was set.
+    ///
+    /// Return the file name given to nbd.set_tls_psk_file, or to the
+    /// tls-psk-file parameter of a URI. When none was set, the empty string is
+    /// returned, which is not an error: TLS then uses X.509 certificates. The
+    /// keys themselves are never returned.
+    ///
+    /// libnbd has no such call; this library adds it so that programs can see
+    /// the setting they made.
+    #[pyo3(signature = ())]
+    fn get_tls_psk_file<'py>(&self, py: Python<'py>) -> PyResult<String> {
+        let handle = self.handle()?;
+        let ret = py.detach(|| handle.get_tls_psk_file());
+        let ret = ret.map_err(|e| error::to_py(py, e))?;
+        Ok(ret)
+    }
+
     /// Return the hostname used to check the server's certificate.
     ///
     /// Return the hostname against which the server's TLS certificate is

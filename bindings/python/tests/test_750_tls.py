@@ -33,6 +33,18 @@ def test_supports_tls():
     assert nbd.NBD().supports_tls() is True
 
 
+@ours_only
+def test_tls_file_getters(pskfile):
+    good, _ = pskfile
+    h = nbd.NBD()
+    assert h.get_tls_psk_file() == ""
+    assert h.get_tls_certificates() == ""
+    h.set_tls_psk_file(good)
+    h.set_tls_certificates("/etc/pki/nbd")
+    assert h.get_tls_psk_file() == good
+    assert h.get_tls_certificates() == "/etc/pki/nbd"
+
+
 def test_psk_required(nbdkit, pskfile):
     good, _ = pskfile
     srv = nbdkit("--tls=require", "--tls-psk=" + good, "memory", "size=1M")

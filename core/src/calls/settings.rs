@@ -210,6 +210,17 @@ impl Inner {
         Ok(())
     }
 
+    /// An extension: the directory set, or "" when none was.
+    pub(crate) fn do_get_tls_certificates(&mut self) -> Result<String> {
+        Ok(self.settings.tls.certificates.clone().unwrap_or_default())
+    }
+
+    /// An extension: the key file's name set, or "" when none was. Never
+    /// the keys.
+    pub(crate) fn do_get_tls_psk_file(&mut self) -> Result<String> {
+        Ok(self.settings.tls.psk_file.clone().unwrap_or_default())
+    }
+
     pub(crate) fn do_set_tls_hostname(&mut self, hostname: &str) -> Result<()> {
         self.settings.tls.hostname = Some(hostname.to_string());
         Ok(())

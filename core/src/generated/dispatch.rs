@@ -1702,6 +1702,73 @@ impl Handle {
         r
     }
 
+    /// Return the TLS certificates directory that was set.
+    ///
+    /// Return the directory given to nbd_set_tls_certificates(3), or to the
+    /// `tls-certificates` parameter of a URI. When none was set, the empty string
+    /// is returned, which is not an error: the library then looks in
+    /// `$HOME/.pki/libnbd` and `$HOME/.config/pki/libnbd` and falls back to the
+    /// system's trusted certificate authorities.
+    ///
+    /// libnbd has no such call; this library adds it so that programs can see the
+    /// setting they made.
+    ///
+    /// # Returns
+    ///
+    /// A newly allocated string that the caller must free, or NULL on error.
+    ///
+    /// An extension: libnbd does not have it. C: `nbd_get_tls_certificates`.
+    pub fn get_tls_certificates(&self) -> Result<String> {
+        let mut h = self.lock();
+        if h.debug_enabled() {
+            h.debug("nbd_get_tls_certificates", "enter: ");
+        }
+        let r = Ok(())
+            .and_then(|()| h.do_get_tls_certificates())
+            .map_err(|e| e.with_context("nbd_get_tls_certificates"));
+        if h.debug_enabled() {
+            let msg = match &r {
+                Ok(v) => format!("leave: ret={v:?}"),
+                Err(e) => format!("leave: error=\"{e}\""),
+            };
+            h.debug("nbd_get_tls_certificates", &msg);
+        }
+        r
+    }
+
+    /// Return the TLS pre-shared keys file that was set.
+    ///
+    /// Return the file name given to nbd_set_tls_psk_file(3), or to the
+    /// `tls-psk-file` parameter of a URI. When none was set, the empty string is
+    /// returned, which is not an error: TLS then uses X.509 certificates. The keys
+    /// themselves are never returned.
+    ///
+    /// libnbd has no such call; this library adds it so that programs can see the
+    /// setting they made.
+    ///
+    /// # Returns
+    ///
+    /// A newly allocated string that the caller must free, or NULL on error.
+    ///
+    /// An extension: libnbd does not have it. C: `nbd_get_tls_psk_file`.
+    pub fn get_tls_psk_file(&self) -> Result<String> {
+        let mut h = self.lock();
+        if h.debug_enabled() {
+            h.debug("nbd_get_tls_psk_file", "enter: ");
+        }
+        let r = Ok(())
+            .and_then(|()| h.do_get_tls_psk_file())
+            .map_err(|e| e.with_context("nbd_get_tls_psk_file"));
+        if h.debug_enabled() {
+            let msg = match &r {
+                Ok(v) => format!("leave: ret={v:?}"),
+                Err(e) => format!("leave: error=\"{e}\""),
+            };
+            h.debug("nbd_get_tls_psk_file", &msg);
+        }
+        r
+    }
+
     /// Return the hostname used to check the server's certificate.
     ///
     /// Return the hostname against which the server's TLS certificate is checked:

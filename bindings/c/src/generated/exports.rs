@@ -505,6 +505,30 @@ pub unsafe extern "C" fn nbd_set_request_extended_headers(
     })
 }
 
+/// C `nbd_get_tls_certificates`: return the TLS certificates directory that was set.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_get_tls_certificates(h: *mut nbd_handle) -> *mut c_char {
+    guard(
+        "nbd_get_tls_certificates",
+        std::ptr::null_mut(),
+        || unsafe {
+            let h = convert::handle(h)?;
+            let r = h.get_tls_certificates()?;
+            ret::string(r)
+        },
+    )
+}
+
+/// C `nbd_get_tls_psk_file`: return the TLS pre-shared keys file that was set.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_get_tls_psk_file(h: *mut nbd_handle) -> *mut c_char {
+    guard("nbd_get_tls_psk_file", std::ptr::null_mut(), || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.get_tls_psk_file()?;
+        ret::string(r)
+    })
+}
+
 /// C `nbd_get_tls_hostname`: return the hostname used to check the server's certificate.
 #[no_mangle]
 pub unsafe extern "C" fn nbd_get_tls_hostname(h: *mut nbd_handle) -> *mut c_char {

@@ -56,6 +56,8 @@ int (*check_nbd_set_request_meta_context) (struct nbd_handle *, bool) = nbd_set_
 int (*check_nbd_set_socket_activation_name) (struct nbd_handle *, const char *) = nbd_set_socket_activation_name;
 int (*check_nbd_get_request_extended_headers) (struct nbd_handle *) = nbd_get_request_extended_headers;
 int (*check_nbd_set_request_extended_headers) (struct nbd_handle *, bool) = nbd_set_request_extended_headers;
+char *(*check_nbd_get_tls_certificates) (struct nbd_handle *) = nbd_get_tls_certificates;
+char *(*check_nbd_get_tls_psk_file) (struct nbd_handle *) = nbd_get_tls_psk_file;
 char *(*check_nbd_get_tls_hostname) (struct nbd_handle *) = nbd_get_tls_hostname;
 int (*check_nbd_set_tls_hostname) (struct nbd_handle *, const char *) = nbd_set_tls_hostname;
 int (*check_nbd_can_cache) (struct nbd_handle *) = nbd_can_cache;
@@ -318,6 +320,8 @@ main (void)
   found += check_nbd_set_socket_activation_name != NULL;
   found += check_nbd_get_request_extended_headers != NULL;
   found += check_nbd_set_request_extended_headers != NULL;
+  found += check_nbd_get_tls_certificates != NULL;
+  found += check_nbd_get_tls_psk_file != NULL;
   found += check_nbd_get_tls_hostname != NULL;
   found += check_nbd_set_tls_hostname != NULL;
   found += check_nbd_can_cache != NULL;
@@ -443,8 +447,8 @@ main (void)
   found += check_nbd_list_callback (&cb_6);
   found += check_nbd_context_callback (&cb_7);
 
-  if (found != 161 + 7) {
-    fprintf (stderr, "check-exports: only %zu of 161 functions resolved\n", found);
+  if (found != 163 + 7) {
+    fprintf (stderr, "check-exports: only %zu of 163 functions resolved\n", found);
     return EXIT_FAILURE;
   }
   /* The last line is the version, for libnbd.pc. */

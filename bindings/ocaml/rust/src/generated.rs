@@ -649,6 +649,28 @@ ocaml_export! {
 }
 
 ocaml_export! {
+    fn nbd_ocaml_get_tls_certificates(cr, h: OCamlRef<DynBox<HandleBox>>) -> OCaml<Result<String, OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.get_tls_certificates")?;
+            let ret = blocking(|| handle.get_tls_certificates());
+            let ret = ret.map_err(Failure::from)?;
+            Ok(ret)
+        })
+    }
+}
+
+ocaml_export! {
+    fn nbd_ocaml_get_tls_psk_file(cr, h: OCamlRef<DynBox<HandleBox>>) -> OCaml<Result<String, OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.get_tls_psk_file")?;
+            let ret = blocking(|| handle.get_tls_psk_file());
+            let ret = ret.map_err(Failure::from)?;
+            Ok(ret)
+        })
+    }
+}
+
+ocaml_export! {
     fn nbd_ocaml_get_tls_hostname(cr, h: OCamlRef<DynBox<HandleBox>>) -> OCaml<Result<String, OCamlException>> {
         stub(cr, |cr| {
             let handle = handle(cr, h, "NBD.get_tls_hostname")?;
