@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::backend_rust::type_name;
 use crate::markup;
 use crate::model::*;
-use crate::names::{camel, lower_camel, rust_ident};
+use crate::names::{camel, capitalise, lower_camel, rust_ident};
 use crate::render::render;
 use crate::{Error, Lang, Output};
 
@@ -137,14 +137,6 @@ struct CallbackTypeView {
     name: String,
     ty: String,
     doc: String,
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
 }
 
 /// `nbd_pread(3)` -> `{@link NBD.pread}` and `LIBNBD_CMD_FLAG_FUA` ->

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::markup;
 use crate::model::*;
-use crate::names::{camel, ocaml_ident, rust_ident};
+use crate::names::{camel, capitalise, ocaml_ident, rust_ident};
 use crate::render::render;
 use crate::{Error, Lang, Output};
 
@@ -155,14 +155,6 @@ struct OcamlView {
     flags: Vec<FlagsView>,
     constants: Vec<ConstView>,
     special: SpecialView,
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
 }
 
 /// An OCaml string literal.
@@ -583,7 +575,6 @@ fn ret_parts(api: &Api, call: &Call) -> Result<RetParts, Error> {
         }
     })
 }
-
 
 fn call_view(api: &Api, call: &Call) -> Result<CallView, Error> {
     let sync_callbacks = call.callbacks_run_during_call();

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::backend_rust::type_name;
 use crate::markup;
 use crate::model::*;
-use crate::names::{camel, python_ident, rust_ident};
+use crate::names::{camel, capitalise, python_ident, rust_ident};
 use crate::render::render;
 use crate::{Error, Lang, Output};
 
@@ -91,14 +91,6 @@ struct PythonView {
     calls: Vec<CallView>,
     callbacks: Vec<CallbackView>,
     constants: Vec<ConstView>,
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
 }
 
 /// `nbd_pread(3)` -> `nbd.pread`, `LIBNBD_CMD_FLAG_FUA` -> `CMD_FLAG_FUA`,
@@ -295,7 +287,6 @@ fn ret_parts(call: &Call) -> (String, String, String) {
     };
     (rust.into(), convert.into(), pyi.into())
 }
-
 
 fn call_view(api: &Api, call: &Call) -> Result<CallView, Error> {
     let sync_callbacks = call.callbacks_run_during_call();

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::markup;
 use crate::model::*;
-use crate::names::{camel, rust_ident};
+use crate::names::{camel, capitalise, rust_ident};
 use crate::render::render;
 use crate::{Error, Lang, Output};
 
@@ -281,14 +281,6 @@ fn call_view(api: &Api, call: &Call) -> CallView {
         do_args: do_args.join(", "),
         trace_fmt: trace_fmt.join(" "),
         trace_args: trace_args.join(", "),
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
     }
 }
 

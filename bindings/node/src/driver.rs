@@ -39,16 +39,8 @@ use crate::error;
 use crate::js::{self, RawValue};
 
 /// The coarse states of a handle, as `permitted_states` in api.yaml names
-/// them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Created,
-    Connecting,
-    Negotiating,
-    Connected,
-    Closed,
-    Dead,
-}
+/// them (the core's generated enum).
+pub use nbd::PublicState as State;
 
 fn state(h: &nbd::Handle) -> State {
     if h.aio_is_created() {

@@ -5,7 +5,7 @@
 use super::commands::Cmd;
 use super::machine::{Machine, State};
 use super::outqueue::{Payload, Tag};
-use super::types::{Command, CommandKind, MAX_REQUEST_SIZE};
+use super::types::{Command, CommandKind, Negotiated, MAX_REQUEST_SIZE};
 use super::wire::{self, PutBe};
 use crate::generated::types::{CmdFlag, Strict};
 use crate::{AioBuffer, Error};
@@ -227,15 +227,7 @@ impl Machine {
             }
             CommandKind::Write { buf, .. } => {
                 if strict_cmds {
-                    if info.is_read_only() {
-                        return Err(Error::new(
-                            libc::EPERM,
-                            "server does not support write operations",
-                        ));
-                    }
-                    if has(CmdFlag::FUA) && !info.can_fua() {
-                        return Err(einval("server does not support the FUA flag"));
-                    }
+                    check_writable(info, has(CmdFlag::FUA))?;
                 }
                 // With extended headers a write must say that a payload
                 // follows; without them it must not.
@@ -264,15 +256,7 @@ impl Machine {
                     if !info.can_trim() {
                         return Err(einval("server does not support trim operations"));
                     }
-                    if info.is_read_only() {
-                        return Err(Error::new(
-                            libc::EPERM,
-                            "server does not support write operations",
-                        ));
-                    }
-                    if has(CmdFlag::FUA) && !info.can_fua() {
-                        return Err(einval("server does not support the FUA flag"));
-                    }
+                    check_writable(info, has(CmdFlag::FUA))?;
                 }
             }
             CommandKind::Cache { .. } => {
@@ -285,15 +269,7 @@ impl Machine {
                     if !info.can_zero() {
                         return Err(einval("server does not support zero operations"));
                     }
-                    if info.is_read_only() {
-                        return Err(Error::new(
-                            libc::EPERM,
-                            "server does not support write operations",
-                        ));
-                    }
-                    if has(CmdFlag::FUA) && !info.can_fua() {
-                        return Err(einval("server does not support the FUA flag"));
-                    }
+                    check_writable(info, has(CmdFlag::FUA))?;
                     if has(CmdFlag::FAST_ZERO) && !info.can_fast_zero() {
                         return Err(einval("server does not support the fast zero flag"));
                     }
@@ -427,4 +403,19 @@ impl Checked {
             length,
         }
     }
+}
+
+/// What every command that changes data needs from the export, checked in
+/// libnbd's order: a writable export (EPERM), then FUA if asked for.
+fn check_writable(info: &Negotiated, fua: bool) -> Result<(), Error> {
+    if info.is_read_only() {
+        return Err(Error::new(
+            libc::EPERM,
+            "server does not support write operations",
+        ));
+    }
+    if fua && !info.can_fua() {
+        return Err(einval("server does not support the FUA flag"));
+    }
+    Ok(())
 }
