@@ -142,6 +142,25 @@ impl Inner {
         self.settings.config.strict.bits() & Strict::FLAGS.bits() != 0
     }
 
+    /// Clear a synchronous read's buffer when nbd_set_pread_initialize is
+    /// on; the dispatch layer calls this before any check can fail, so the
+    /// caller never sees old bytes after an error.
+    pub(crate) fn initialize_read_buffer(&self, buf: &mut [u8]) {
+        if self.settings.config.pread_initialize {
+            buf.fill(0);
+        }
+    }
+
+    /// The same for an aio read's buffer, which the caller has just handed
+    /// over (nothing else reads or writes it until the command retires).
+    pub(crate) fn initialize_aio_read_buffer(&self, buf: &crate::AioBuffer) {
+        if self.settings.config.pread_initialize {
+            // SAFETY: the buffer was handed to this call; no command holds
+            // it yet, and the caller keeps off it while it is lent to us.
+            unsafe { buf.as_mut_slice() }.fill(0);
+        }
+    }
+
     pub(crate) fn debug_enabled(&self) -> bool {
         self.settings.debug
     }

@@ -205,6 +205,17 @@ fn call_view(api: &Api, call: &Call) -> CallView {
             | ArgKind::BytesOut { len }
             | ArgKind::BytesPersistIn { len }
             | ArgKind::BytesPersistOut { len } => {
+                // A read buffer is cleared before anything can fail, when
+                // nbd_set_pread_initialize is on (libnbd's contract).
+                match &a.kind {
+                    ArgKind::BytesOut { .. } => {
+                        prelude.push(format!("h.initialize_read_buffer({id});"))
+                    }
+                    ArgKind::BytesPersistOut { .. } => {
+                        prelude.push(format!("h.initialize_aio_read_buffer(&{id});"))
+                    }
+                    _ => {}
+                }
                 trace_fmt.push(format!("{}=<buf> {len}={{}}", a.name));
                 trace_args.push(format!("{id}.len()"));
             }

@@ -17,17 +17,26 @@
 extern "C" {
 #endif
 
+/* Each attribute macro is defined only when the includer has not
+ * defined it already (for example as empty, to drop the attribute).
+ */
+#ifndef LIBNBD_ATTRIBUTE_NONNULL
 #if defined(__GNUC__) && !defined(LIBNBD_NO_ATTRIBUTES)
 #define LIBNBD_ATTRIBUTE_NONNULL(...) __attribute__((__nonnull__(__VA_ARGS__)))
-#if __GNUC__ >= 11 && !defined(__clang__)
-#define LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(fn) __attribute__((__malloc__, __malloc__(fn, 1)))
-#else
-#define LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(fn) __attribute__((__malloc__))
-#endif
 #else
 #define LIBNBD_ATTRIBUTE_NONNULL(...)
+#endif
+#endif /* !LIBNBD_ATTRIBUTE_NONNULL */
+
+#ifndef LIBNBD_ATTRIBUTE_ALLOC_DEALLOC
+#if defined(__GNUC__) && !defined(LIBNBD_NO_ATTRIBUTES) && __GNUC__ >= 11 && !defined(__clang__)
+#define LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(fn) __attribute__((__malloc__, __malloc__(fn, 1)))
+#elif defined(__GNUC__) && !defined(LIBNBD_NO_ATTRIBUTES)
+#define LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(fn) __attribute__((__malloc__))
+#else
 #define LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(fn)
 #endif
+#endif /* !LIBNBD_ATTRIBUTE_ALLOC_DEALLOC */
 
 struct nbd_handle;
 

@@ -81,16 +81,28 @@ mod tests {
         );
         drop(f);
         assert_eq!(FREED.load(Ordering::SeqCst), 1);
-        // No function but a free: never called, freed at once.
+        // No function but a free: a closure that is never called (it
+        // answers 0) and frees only when the engine drops it.
         let cb = nbd_completion_callback {
             callback: None,
             user_data,
             free: Some(free_it),
         };
-        assert!(unsafe { completion(cb) }.is_none());
+        let mut f = unsafe { completion(cb) }.expect("a closure owning user_data");
+        let mut err = 0;
+        assert_eq!(f(&mut err), 0);
         assert_eq!(
             (CALLED.load(Ordering::SeqCst), FREED.load(Ordering::SeqCst)),
-            (1, 2)
+            (1, 1)
         );
+        drop(f);
+        assert_eq!(FREED.load(Ordering::SeqCst), 2);
+        // Neither function nor free: no closure at all.
+        let cb = nbd_completion_callback {
+            callback: None,
+            user_data,
+            free: None,
+        };
+        assert!(unsafe { completion(cb) }.is_none());
     }
 }

@@ -63,6 +63,18 @@ impl Inner {
                     format!("{what} event is invalid in state {}", state.name()),
                 )
             })?;
+        // As libnbd's state machine: an event the handle is not waiting
+        // for (see nbd_aio_get_direction) is refused, not ignored.
+        let dir = conn.direction();
+        if (readable && !dir.reads()) || (writable && !dir.writes()) {
+            return Err(Error::new(
+                libc::EINVAL,
+                format!(
+                    "{what} event is invalid in state {}: the handle is not waiting to {what}",
+                    state.name()
+                ),
+            ));
+        }
         let r = conn.on_ready(readable, writable).map(drop);
         self.after_step();
         r

@@ -322,6 +322,8 @@ impl Inner {
             .and_then(|()| match conn.machine.public_state() {
                 // The server may have gone while the commands drained.
                 PublicState::Closed | PublicState::Dead => Ok(()),
+                // nbd_aio_disconnect came first: just wait for the end.
+                _ if conn.machine.disconnecting() => Ok(()),
                 _ => conn.machine.disconnect(abandon),
             })
             .and_then(|()| {

@@ -79,14 +79,22 @@ impl Inner {
     }
 
     pub(crate) fn do_can_meta_context(&mut self, metacontext: &str) -> Result<bool> {
-        let info = self.negotiated()?;
-        if !info.meta_valid {
-            return Err(Error::new(
-                libc::EINVAL,
-                "need a successful server meta context request before checking for support",
-            ));
+        let machine = &self.conn()?.machine;
+        let info = machine.info();
+        if info.meta_valid {
+            return Ok(info.can_meta_context(metacontext));
         }
-        Ok(info.can_meta_context(metacontext))
+        // Nothing was asked for, or the server cannot negotiate contexts
+        // at all (oldstyle, plain newstyle, no structured replies): the
+        // answer is simply no.
+        let requested = !machine.config().meta_contexts.is_empty();
+        if !requested || !info.structured_replies {
+            return Ok(false);
+        }
+        Err(Error::new(
+            libc::EINVAL,
+            "need a successful server meta context request before checking for support",
+        ))
     }
 
     pub(crate) fn do_get_block_size(&mut self, size_type: Size) -> Result<i64> {

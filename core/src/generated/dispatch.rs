@@ -77,6 +77,7 @@ impl Handle {
     /// Since libnbd 1.0. C: `nbd_pread`.
     pub fn pread(&self, buf: &mut [u8], offset: u64, flags: Option<CmdFlag>) -> Result<()> {
         let mut h = self.lock();
+        h.initialize_read_buffer(buf);
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -127,6 +128,7 @@ impl Handle {
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
         let mut h = self.lock();
+        h.initialize_aio_read_buffer(&buf);
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5123,6 +5125,7 @@ impl Handle {
         flags: Option<CmdFlag>,
     ) -> Result<()> {
         let mut h = self.lock();
+        h.initialize_read_buffer(buf);
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5573,6 +5576,7 @@ impl Handle {
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
         let mut h = self.lock();
+        h.initialize_aio_read_buffer(&buf);
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(

@@ -1,7 +1,12 @@
 //! The table of commands: queued, in flight, and completed but not yet
 //! retired. It owns the rules of libnbd(3) CALLBACKS: the completion
-//! callback runs after every mid-command callback, then the mid-command
-//! callback is dropped, then the completion callback; each exactly once.
+//! callback runs after every mid-command callback; a command's callbacks
+//! and buffer are kept until it *retires* (the completion callback
+//! returned 1, nbd_aio_command_completed collected it, or the table is
+//! dropped at close), and then the mid-command callback is dropped before
+//! the completion callback, each exactly once. C callers free an
+//! in-flight command's buffer in a callback's `.free`, so nothing may be
+//! dropped earlier.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -49,15 +54,23 @@ pub(super) enum Phase {
 pub(super) struct Coverage {
     first: Option<(u64, u64)>,
     more: Vec<(u64, u64)>,
+    /// Bytes recorded (ranges never overlap, so this is the sum).
+    total: u64,
 }
 
 impl Coverage {
+    /// Bytes covered by the recorded ranges.
+    pub(super) fn total(&self) -> u64 {
+        self.total
+    }
+
     /// Record `[start, end)`; false if it overlaps a recorded range.
     pub(super) fn insert(&mut self, start: u64, end: u64) -> bool {
         let overlaps = |&(s, e): &(u64, u64)| start < e && s < end;
         match self.first {
             None => {
                 self.first = Some((start, end));
+                self.total = end - start;
                 true
             }
             Some(f) => {
@@ -65,6 +78,7 @@ impl Coverage {
                     return false;
                 }
                 self.more.push((start, end));
+                self.total += end - start;
                 true
             }
         }
@@ -80,11 +94,16 @@ pub(super) struct Cmd {
     pub buf: Option<AioBuffer>,
     pub chunk: Option<ChunkCallback>,
     pub sink: Option<ExtentSink>,
+    /// Block status with a filter: the context IDs asked for.
+    pub bs_filter: Option<Vec<u32>>,
     pub completion: Option<CompletionCallback>,
     /// The errno the command will complete with (first error wins).
     pub error: i32,
-    /// Whether any read data (or hole) arrived.
-    pub data_seen: bool,
+    /// Why, when the library knows more than the errno (a protocol
+    /// violation, a dead connection); shown by nbd_get_error.
+    pub error_msg: Option<String>,
+    /// The parts of a read that data and hole chunks (or a simple reply)
+    /// filled; a read succeeds only when this is the whole request.
     pub coverage: Coverage,
     pub phase: Phase,
 }
@@ -99,9 +118,10 @@ impl Cmd {
             buf: None,
             chunk: None,
             sink: None,
+            bs_filter: None,
             completion: None,
             error: 0,
-            data_seen: false,
+            error_msg: None,
             coverage: Coverage::default(),
             phase: Phase::Queued,
         }
@@ -112,6 +132,33 @@ impl Cmd {
         if self.error == 0 {
             self.error = errno;
         }
+    }
+
+    /// Record an error and its cause unless an earlier error is recorded.
+    pub(super) fn fail(&mut self, errno: i32, why: impl Into<String>) {
+        if self.error == 0 {
+            self.error = errno;
+            self.error_msg = Some(why.into());
+        }
+    }
+
+    /// The error nbd_aio_command_completed (and the synchronous calls)
+    /// report for this failed command.
+    fn failure(&self) -> Error {
+        let name = wire::cmd_name(self.typ);
+        match &self.error_msg {
+            Some(why) => Error::new(self.error, format!("{name}: command failed: {why}")),
+            None => Error::new(self.error, format!("{name}: command failed")),
+        }
+    }
+
+    /// Drop the callbacks in libnbd's order (mid-command, then
+    /// completion) and the buffer: the command has retired.
+    fn retire(mut self) {
+        drop(self.chunk.take());
+        drop(self.sink.take());
+        drop(self.completion.take());
+        drop(self.buf.take());
     }
 }
 
@@ -173,13 +220,14 @@ impl Commands {
     }
 
     /// Fail a command that will get no reply (connection gone, abandoned):
-    /// it completes with ENOTCONN unless it already had an error.
-    pub(super) fn abort(&mut self, cookie: u64) {
-        self.finish(cookie, Some(libc::ENOTCONN));
+    /// it completes with ENOTCONN unless it already had an error; `why`
+    /// says what ended the connection.
+    pub(super) fn abort(&mut self, cookie: u64, why: &str) {
+        self.finish(cookie, Some((libc::ENOTCONN, why)));
     }
 
     /// Fail every command still waiting, in cookie order.
-    pub(super) fn abort_all(&mut self) {
+    pub(super) fn abort_all(&mut self, why: &str) {
         if self.active == 0 {
             return;
         }
@@ -191,11 +239,11 @@ impl Commands {
             .collect();
         cookies.sort_unstable();
         for cookie in cookies {
-            self.abort(cookie);
+            self.abort(cookie, why);
         }
     }
 
-    fn finish(&mut self, cookie: u64, abort_errno: Option<i32>) {
+    fn finish(&mut self, cookie: u64, abort: Option<(i32, &str)>) {
         let Some(cmd) = self.map.get_mut(&cookie).filter(|c| c.phase != Phase::Done) else {
             return;
         };
@@ -205,37 +253,40 @@ impl Commands {
             self.map.remove(&cookie);
             return;
         }
-        match abort_errno {
-            Some(e) => cmd.set_error(e),
+        match abort {
+            Some((errno, why)) => cmd.fail(errno, why),
             None => {
-                // A successful read must have delivered some data; a
-                // server that answers with nothing has failed it.
-                if cmd.typ == wire::CMD_READ && !cmd.data_seen && cmd.count > 0 {
-                    cmd.set_error(libc::EIO);
+                // A successful read must have covered every byte of the
+                // request with data or holes, exactly once (overlaps are
+                // refused as they arrive); anything less would hand the
+                // caller bytes the server never sent.
+                let covered = cmd.coverage.total();
+                if cmd.typ == wire::CMD_READ && cmd.error == 0 && covered != cmd.count {
+                    cmd.fail(
+                        libc::EIO,
+                        format!(
+                            "the server's reply covered {covered} of the {} bytes requested",
+                            cmd.count
+                        ),
+                    );
                 }
             }
         }
         let mut retire = false;
-        let completion = cmd.completion.take();
-        if let Some(mut cb) = completion {
+        if let Some(cb) = cmd.completion.as_mut() {
             let mut err = cmd.error;
             match cb(&mut err) {
                 -1 if err != 0 => cmd.error = err,
                 1 => retire = true,
                 _ => {}
             }
-            drop(cmd.chunk.take());
-            drop(cmd.sink.take());
-            drop(cb);
-        } else {
-            drop(cmd.chunk.take());
-            drop(cmd.sink.take());
         }
-        cmd.buf = None;
         cmd.coverage = Coverage::default();
         cmd.phase = Phase::Done;
         if retire {
-            self.map.remove(&cookie);
+            if let Some(cmd) = self.map.remove(&cookie) {
+                cmd.retire();
+            }
         } else {
             self.done.push_back(cookie);
         }
@@ -256,14 +307,13 @@ impl Commands {
         if let Some(pos) = self.done.iter().position(|&c| c == cookie) {
             self.done.remove(pos);
         }
-        if cmd.error == 0 {
+        let result = if cmd.error == 0 {
             Ok(true)
         } else {
-            Err(Error::new(
-                cmd.error,
-                format!("{}: command failed", wire::cmd_name(cmd.typ)),
-            ))
-        }
+            Err(cmd.failure())
+        };
+        cmd.retire();
+        result
     }
 
     /// nbd_aio_peek_command_completed.

@@ -117,8 +117,9 @@ impl Machine {
         self.gflags = server & wanted;
         let fixed = self.gflags & wire::FLAG_FIXED_NEWSTYLE != 0;
         self.info.protocol = Some(if fixed { "newstyle-fixed" } else { "newstyle" });
+        let sent = self.gflags;
         self.debug_msg(|| {
-            format!("newstyle handshake: server flags=0x{server:x} using=0x{wanted:x}")
+            format!("newstyle handshake: server flags=0x{server:x}, client flags sent=0x{sent:x}")
         });
 
         let mut cflags = Vec::with_capacity(4);
@@ -136,15 +137,20 @@ impl Machine {
         if fixed {
             self.auto_next(AutoStep::Start)?;
         } else {
-            // Plain newstyle knows one option only, and has no negotiating
-            // state even in opt mode.
+            // Plain newstyle knows one option only (NBD_OPT_EXPORT_NAME).
             if self.config.tls.0 == Tls::ALLOW.0 {
                 self.debug_msg(|| {
                     "server is not using fixed newstyle, so it cannot do TLS; continuing without it"
                         .to_string()
                 });
             }
-            self.send_export_name(None)?;
+            if self.config.opt_mode {
+                // The caller still decides: opt_go sends the export name,
+                // opt_abort ends it; other options are ENOTSUP.
+                self.state = State::Negotiating;
+            } else {
+                self.send_export_name(None)?;
+            }
         }
         Ok(true)
     }

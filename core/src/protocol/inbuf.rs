@@ -26,6 +26,12 @@ impl InBuf {
         }
     }
 
+    /// Bytes the buffer holds room for (its memory).
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The received bytes not yet parsed.
     pub(super) fn avail(&self) -> &[u8] {
         &self.buf[self.start..self.end]

@@ -373,6 +373,12 @@ impl Machine {
         self.request_disconnect(abandon_pending)
     }
 
+    /// NBD_CMD_DISC has been queued (nbd_aio_disconnect or nbd_shutdown):
+    /// no more commands, and no second disconnect request.
+    pub fn disconnecting(&self) -> bool {
+        self.disconnect_requested
+    }
+
     // ---- completion bookkeeping ----
 
     /// nbd_aio_command_completed: Ok(false) while in flight, Ok(true) and
@@ -467,8 +473,9 @@ impl Machine {
         self.error = Some(err.clone());
         self.out.clear();
         self.reply = ReplyState::Header;
+        let why = format!("the connection died: {}", err.message());
         self.fail_option(err);
-        self.cmds.abort_all();
+        self.cmds.abort_all(&why);
     }
 
     /// The connection ended cleanly.
@@ -480,6 +487,6 @@ impl Machine {
         self.out.clear();
         self.reply = ReplyState::Header;
         self.fail_option(Error::new(libc::ENOTCONN, "the connection was closed"));
-        self.cmds.abort_all();
+        self.cmds.abort_all("the server closed the connection");
     }
 }

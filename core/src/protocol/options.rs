@@ -15,6 +15,15 @@ use crate::Error;
 /// a kind that may be ignored are skipped; others are errors.
 const MAX_OPT_PAYLOAD: usize = 4 + 2 * wire::MAX_STRING + 64;
 
+/// The most replies one option may get (NBD_REP_SERVER, meta context or
+/// info replies before the final one). A server that sends more is
+/// flooding the client: the connection fails with EPROTO.
+pub const MAX_OPT_REPLIES: u32 = 65_536;
+
+/// The most reply bytes (headers and payloads, skipped ones included) one
+/// option may get before the connection fails with EPROTO.
+pub const MAX_OPT_REPLY_BYTES: u64 = 64 << 20;
+
 /// Who asked for an option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Purpose {
@@ -43,6 +52,13 @@ pub(super) struct OptInProgress {
     pub export_seen: bool,
     /// The export name sent with the option.
     pub export_name: String,
+    /// NBD_OPT_SET_META_CONTEXT: the queries sent; only contexts named
+    /// exactly by one of them are accepted.
+    pub queries: Vec<String>,
+    /// Replies and reply bytes received for this option so far (the
+    /// flood bounds).
+    pub replies: u32,
+    pub reply_bytes: u64,
 }
 
 impl OptInProgress {
@@ -57,6 +73,9 @@ impl OptInProgress {
             count: 0,
             export_seen: false,
             export_name: String::new(),
+            queries: Vec::new(),
+            replies: 0,
+            reply_bytes: 0,
         }
     }
 
@@ -152,6 +171,9 @@ impl Machine {
                 Error::new(errno, "the connection is not negotiating"),
             );
         }
+        if self.gflags & wire::FLAG_FIXED_NEWSTYLE == 0 {
+            return self.plain_newstyle_option(opt, ctx);
+        }
         let result = match opt {
             OptRequest::Go => self.start_go(wire::OPT_GO, Some(ctx)),
             OptRequest::Info => self.start_go(wire::OPT_INFO, Some(ctx)),
@@ -200,6 +222,53 @@ impl Machine {
             self.state = State::Negotiating;
         }
         result
+    }
+
+    /// Opt mode with a server that is not fixed newstyle: it understands
+    /// NBD_OPT_EXPORT_NAME only, which stands in for opt_go (a wrong
+    /// export name makes the server hang up). There is no option reply to
+    /// ask it for anything else, and no NBD_OPT_ABORT it would
+    /// acknowledge: opt_abort just ends the connection.
+    fn plain_newstyle_option(&mut self, opt: OptRequest, mut ctx: OptInProgress) -> Result<(), Error> {
+        match opt {
+            OptRequest::Go => {
+                ctx.code = wire::OPT_EXPORT_NAME;
+                let r = self.send_export_name(None);
+                match r {
+                    Ok(()) => {
+                        self.opt = Some(ctx);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        ctx.drop_callbacks();
+                        Err(e)
+                    }
+                }
+            }
+            OptRequest::Abort => {
+                ctx.code = wire::OPT_ABORT;
+                self.opt = Some(ctx);
+                self.finish_option_with(Ok(OptOutcome::Done), 0);
+                self.debug_msg(|| {
+                    "server is not fixed newstyle: no NBD_OPT_ABORT to send, closing".to_string()
+                });
+                self.die(Error::new(
+                    libc::ENOTCONN,
+                    "negotiation was aborted (the server is not fixed newstyle, so the \
+                     connection was simply closed)",
+                ));
+                Ok(())
+            }
+            other => {
+                drop(other);
+                ctx.drop_callbacks();
+                Err(Error::new(
+                    libc::ENOTSUP,
+                    "server is not using the fixed newstyle protocol, so it supports no options \
+                     besides selecting the export (nbd_opt_go) or nbd_opt_abort",
+                ))
+            }
+        }
     }
 
     fn start_meta(
@@ -302,6 +371,7 @@ impl Machine {
             self.meta_export = None;
         }
         ctx.export_name = name;
+        ctx.queries = queries.to_vec();
         self.send_option(code, &data, ctx)
     }
 
@@ -309,6 +379,8 @@ impl Machine {
     fn send_option(&mut self, code: u32, data: &[u8], mut ctx: OptInProgress) -> Result<(), Error> {
         ctx.code = code;
         ctx.count = 0;
+        ctx.replies = 0;
+        ctx.reply_bytes = 0;
         self.queue_option(code, data, Tag::Handshake);
         let what = wire::opt_name(code);
         self.debug_msg(|| format!("sent option {what}"));
@@ -397,7 +469,7 @@ impl Machine {
         // state is already Closed; fail anything left (nothing in flight
         // can exist while negotiating).
         self.out.clear();
-        self.cmds.abort_all();
+        self.cmds.abort_all("the connection was closed");
     }
 
     /// An option was refused: the caller's option reports it and
@@ -472,6 +544,17 @@ impl Machine {
                 "handshake: reply to option {option} while waiting for {}",
                 wire::opt_name(code)
             )));
+        }
+        if let Some(ctx) = self.opt.as_mut() {
+            ctx.replies += 1;
+            ctx.reply_bytes += 20 + len as u64;
+            if ctx.replies > MAX_OPT_REPLIES || ctx.reply_bytes > MAX_OPT_REPLY_BYTES {
+                return Err(protocol_error(format!(
+                    "handshake: server sent more than {MAX_OPT_REPLIES} replies or \
+                     {MAX_OPT_REPLY_BYTES} bytes to {}, giving up",
+                    wire::opt_name(code)
+                )));
+            }
         }
         if len > MAX_OPT_PAYLOAD {
             if matches!(
@@ -705,6 +788,28 @@ impl Machine {
         }
         let name = lossy(name).into_owned();
         if code == wire::OPT_SET_META_CONTEXT {
+            // Accept only a context the client asked for, once: named
+            // exactly by a query, or inside a namespace query ending in
+            // ':' (query syntax is the server's, and such wildcards exist).
+            let asked = self.opt.as_ref().is_some_and(|ctx| {
+                ctx.queries
+                    .iter()
+                    .any(|q| *q == name || (q.ends_with(':') && name.starts_with(q.as_str())))
+            });
+            let repeated = self
+                .info
+                .meta_contexts
+                .iter()
+                .any(|m| m.name == name || m.id == id);
+            if !asked || repeated {
+                self.debug_msg(|| {
+                    format!(
+                        "ignoring meta context {name} (ID {id}): {}",
+                        if asked { "already negotiated" } else { "not requested" }
+                    )
+                });
+                return Ok(());
+            }
             self.debug_msg(|| format!("negotiated {name} with context ID {id}"));
             self.info.meta_contexts.push(MetaContext {
                 name: name.clone(),

@@ -14,6 +14,11 @@ use crate::Error;
 /// block status for about 2^22 extents.
 const MAX_CHUNK_LEN: u64 = MAX_REQUEST_SIZE + 64;
 
+/// The longest extent a 32-bit extent callback is given when a 64-bit
+/// extent is narrowed: 4 GiB - 64 MiB, a multiple of every block size up
+/// to the largest request, so the caller's next request stays aligned.
+const NARROW_EXTENT_MAX: u32 = 0xfc00_0000;
+
 /// Error chunks are parsed from at most this many bytes: error, message
 /// length, a maximal message and an offset.
 const MAX_ERROR_PREFIX: usize = 6 + wire::MAX_STRING + 8;
@@ -199,8 +204,22 @@ impl Machine {
                 cookie: wire::be64(b, 8),
                 length: wire::be64(b, 24),
             };
+            let offset = wire::be64(b, 16);
             self.inbuf.consume(wire::EXTENDED_REPLY_LEN);
             self.stats.chunks_received += 1;
+            // Every extended reply header repeats the request's offset
+            // (the protocol's MUST), whatever its payload says.
+            let cmd = self
+                .cmds
+                .active_mut(hdr.cookie)
+                .ok_or_else(|| no_cookie(hdr.cookie))?;
+            if offset != cmd.offset {
+                return Err(protocol_error(format!(
+                    "extended reply header has offset {offset} but the {} request had offset {}",
+                    wire::cmd_name(cmd.typ),
+                    cmd.offset
+                )));
+            }
             self.chunk_header(hdr)?;
             return Ok(true);
         }
@@ -374,16 +393,13 @@ impl Machine {
                 }
             }
             t => {
-                // Not understood but safely skippable: the command fails,
-                // the connection goes on (libnbd resynchronises the same way).
-                if let Some(cmd) = self.cmds.active_mut(hdr.cookie) {
-                    cmd.set_error(libc::EPROTO);
-                }
-                self.debug_msg(|| format!("skipping unknown reply chunk type {t}"));
-                ReplyState::Skip {
-                    hdr,
-                    remaining: hdr.length,
-                }
+                // The protocol: an unknown type without the error bit
+                // MUST end the connection (its meaning, and so whether
+                // the command succeeded, cannot be known).
+                return Err(protocol_error(format!(
+                    "server sent unknown structured reply chunk type {t} to {}",
+                    wire::cmd_name(cmd_typ)
+                )));
             }
         };
         Ok(())
@@ -429,7 +445,6 @@ impl Machine {
                 "server sent overlapping read chunks (offset={abs} length={len})"
             )));
         }
-        cmd.data_seen = true;
         Ok(rel as usize)
     }
 
@@ -486,7 +501,8 @@ impl Machine {
         match then {
             AfterData::SimpleReply => {
                 if let Some(cmd) = self.cmds.active_mut(cookie) {
-                    cmd.data_seen = true;
+                    let count = cmd.count;
+                    cmd.coverage.insert(0, count);
                 }
                 self.finish_command(cookie);
             }
@@ -596,10 +612,16 @@ impl Machine {
 
     /// Deliver one block status chunk (buffered whole) to the command's
     /// extent callback, converting to the width the caller asked for.
+    ///
+    /// Only sane extents reach the caller: a chunk for a context the
+    /// command did not ask for, a zero-length extent, or an extent starting
+    /// at or past the end of the export fails the command with EPROTO and
+    /// is not delivered; the connection goes on (the chunk's framing was
+    /// fine).
     fn block_status(&mut self, hdr: ChunkHdr) -> Result<(), Error> {
         let ext = hdr.typ == wire::REPLY_TYPE_BLOCK_STATUS_EXT;
         let len = hdr.length as usize;
-        let min_block = (self.info.block_minimum as u64).max(1);
+        let export_size = self.info.size;
         let payload = &self.inbuf.avail()[..len];
         let id = wire::be32(payload, 0);
         let (entries, mut n) = if ext {
@@ -617,7 +639,18 @@ impl Machine {
             .cmds
             .active_mut(hdr.cookie)
             .ok_or_else(|| no_cookie(hdr.cookie))?;
-        let Some(meta) = self.info.meta_contexts.iter().find(|m| m.id == id) else {
+        let requested = cmd.bs_filter.as_ref().is_none_or(|ids| ids.contains(&id));
+        let meta = self
+            .info
+            .meta_contexts
+            .iter()
+            .find(|m| m.id == id)
+            .filter(|_| requested);
+        let Some(meta) = meta else {
+            cmd.fail(
+                libc::EPROTO,
+                format!("server sent block status for meta context ID {id}, which this command did not request"),
+            );
             if self.config.debug {
                 self.debug
                     .push(format!("server sent unexpected meta context ID {id}"));
@@ -639,6 +672,25 @@ impl Machine {
                 )
             }
         };
+        // Every extent must be non-empty and start inside the export.
+        let mut start = cmd.offset;
+        for i in 0..n {
+            let (length, _) = entry(i);
+            let bad = if length == 0 {
+                Some(format!("server sent a zero-length extent at offset {start}"))
+            } else if start >= export_size {
+                Some(format!(
+                    "server sent an extent at offset {start}, at or past the end of the export ({export_size} bytes)"
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = bad {
+                cmd.fail(libc::EPROTO, why);
+                return Ok(());
+            }
+            start = start.saturating_add(length);
+        }
         let mut err = cmd.error;
         let r = match cmd.sink.as_mut() {
             Some(ExtentSink::Narrow(cb)) => {
@@ -653,8 +705,9 @@ impl Machine {
                     }
                     if length > u32::MAX as u64 {
                         // Too long for the 32-bit callback: report as much
-                        // as fits, aligned, and stop there.
-                        v.push((u32::MAX as u64 / min_block * min_block) as u32);
+                        // as fits while staying a multiple of any block
+                        // size (4 GiB - 64 MiB, as libnbd), and stop there.
+                        v.push(NARROW_EXTENT_MAX);
                         v.push(flags as u32);
                         break;
                     }
@@ -662,7 +715,10 @@ impl Machine {
                     v.push(flags as u32);
                 }
                 if overflow {
-                    set_first(&mut cmd.error, libc::EOVERFLOW);
+                    cmd.fail(
+                        libc::EOVERFLOW,
+                        "server sent extent flags that do not fit the 32-bit callback",
+                    );
                     0
                 } else {
                     cb(&meta.name, cmd.offset, v, &mut err)

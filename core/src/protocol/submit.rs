@@ -43,15 +43,20 @@ impl Machine {
         let mut c = Cmd::new(checked.typ, checked.flags, checked.offset, checked.count);
         match kind {
             CommandKind::Read { buf, chunk, .. } => {
-                if self.config.pread_initialize {
-                    // SAFETY: the caller hands the buffer over for the
-                    // whole command; no other reference writes it now.
-                    unsafe { buf.as_mut_slice() }.fill(0);
-                }
+                // nbd_set_pread_initialize is applied by the dispatch layer,
+                // before any check; the machine only fills holes.
                 c.buf = Some(buf);
                 c.chunk = chunk;
             }
-            CommandKind::BlockStatus { sink, .. } => c.sink = Some(sink),
+            CommandKind::BlockStatus { sink, filter, .. } => {
+                c.sink = Some(sink);
+                c.bs_filter = filter.map(|names| {
+                    names
+                        .iter()
+                        .filter_map(|n| self.info.meta_context_id(n))
+                        .collect()
+                });
+            }
             _ => {}
         }
         c.completion = completion;
@@ -70,6 +75,11 @@ impl Machine {
 
     /// Queue NBD_CMD_DISC (or NBD_OPT_ABORT while negotiating).
     pub(super) fn request_disconnect(&mut self, abandon_pending: bool) -> Result<(), Error> {
+        if self.disconnect_requested {
+            return Err(einval(
+                "the handle is disconnecting: a disconnect request is already pending",
+            ));
+        }
         match self.state {
             State::Ready => {}
             State::Negotiating => {
@@ -93,11 +103,8 @@ impl Machine {
             let mut abandoned = Vec::new();
             self.out.abandon_unsent(|cookie| abandoned.push(cookie));
             for cookie in abandoned {
-                self.cmds.abort(cookie);
+                self.cmds.abort(cookie, "the request was abandoned by a disconnect before it was sent");
             }
-        }
-        if self.disconnect_requested {
-            return Ok(());
         }
         self.disconnect_requested = true;
         let cookie = self.cmds.insert(Cmd::new(wire::CMD_DISC, 0, 0, 0));
@@ -144,7 +151,9 @@ impl Machine {
             _ => return Err(einval("commands need a connected handle")),
         }
         if self.disconnect_requested {
-            return Err(einval("cannot request more commands after NBD_CMD_DISC"));
+            return Err(einval(
+                "the handle is disconnecting: cannot request more commands after NBD_CMD_DISC",
+            ));
         }
         if flags.bits() > 0xffff {
             return Err(einval(format!("invalid flag: {}", flags.bits())));

@@ -2,8 +2,9 @@
 
 //! The C callback structs, laid out as libnbd.h declares them, and for
 //! each one a function turning it into the engine's boxed closure. The
-//! closure owns a `UserData`, whose drop calls the C `free` exactly once:
-//! when the engine drops the closure, or at once when `.callback` is NULL.
+//! closure owns a `UserData`, whose drop calls the C `free` exactly once,
+//! when the engine drops the closure (never earlier, also when `.callback`
+//! is NULL).
 
 #![allow(non_camel_case_types, clippy::missing_safety_doc, unused_mut)]
 
@@ -30,17 +31,26 @@ pub struct nbd_chunk_callback {
     pub free: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
-/// The closure calling `cb`, or None when `cb.callback` is NULL (its
-/// free function has then already run).
+/// The closure calling `cb`, or None when the struct is empty (both
+/// `.callback` and `.free` NULL). A struct with only `.free` is a closure
+/// that is never called but still owns `user_data`: it is freed when the
+/// engine drops it (a command's callbacks at retirement), as libnbd(3)
+/// documents for `.callback = NULL, .free != NULL`.
 ///
 /// # Safety
 /// `cb.callback` and `cb.free` must be callable with `cb.user_data`, from
 /// any thread, as libnbd's contract asks of C callers.
 pub unsafe fn chunk(cb: nbd_chunk_callback) -> Option<nbd::ChunkCallback> {
+    if cb.callback.is_none() && cb.free.is_none() {
+        return None;
+    }
     let owner = UserData::new(cb.user_data, cb.free);
-    let call = cb.callback?;
+    let call = cb.callback;
     Some(Box::new(
         move |subbuf: &[u8], offset: u64, status: u32, error: &mut i32| {
+            let Some(call) = call else {
+                return 0;
+            };
             // SAFETY: the caller of the C API promised that `call` may be
             // called with `user_data` until `free` runs; the pointers passed
             // are valid for the duration of the call.
@@ -67,16 +77,25 @@ pub struct nbd_completion_callback {
     pub free: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
-/// The closure calling `cb`, or None when `cb.callback` is NULL (its
-/// free function has then already run).
+/// The closure calling `cb`, or None when the struct is empty (both
+/// `.callback` and `.free` NULL). A struct with only `.free` is a closure
+/// that is never called but still owns `user_data`: it is freed when the
+/// engine drops it (a command's callbacks at retirement), as libnbd(3)
+/// documents for `.callback = NULL, .free != NULL`.
 ///
 /// # Safety
 /// `cb.callback` and `cb.free` must be callable with `cb.user_data`, from
 /// any thread, as libnbd's contract asks of C callers.
 pub unsafe fn completion(cb: nbd_completion_callback) -> Option<nbd::CompletionCallback> {
+    if cb.callback.is_none() && cb.free.is_none() {
+        return None;
+    }
     let owner = UserData::new(cb.user_data, cb.free);
-    let call = cb.callback?;
+    let call = cb.callback;
     Some(Box::new(move |error: &mut i32| {
+        let Some(call) = call else {
+            return 0;
+        };
         // SAFETY: the caller of the C API promised that `call` may be
         // called with `user_data` until `free` runs; the pointers passed
         // are valid for the duration of the call.
@@ -93,16 +112,25 @@ pub struct nbd_debug_callback {
     pub free: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
-/// The closure calling `cb`, or None when `cb.callback` is NULL (its
-/// free function has then already run).
+/// The closure calling `cb`, or None when the struct is empty (both
+/// `.callback` and `.free` NULL). A struct with only `.free` is a closure
+/// that is never called but still owns `user_data`: it is freed when the
+/// engine drops it (a command's callbacks at retirement), as libnbd(3)
+/// documents for `.callback = NULL, .free != NULL`.
 ///
 /// # Safety
 /// `cb.callback` and `cb.free` must be callable with `cb.user_data`, from
 /// any thread, as libnbd's contract asks of C callers.
 pub unsafe fn debug(cb: nbd_debug_callback) -> Option<nbd::DebugCallback> {
+    if cb.callback.is_none() && cb.free.is_none() {
+        return None;
+    }
     let owner = UserData::new(cb.user_data, cb.free);
-    let call = cb.callback?;
+    let call = cb.callback;
     Some(Box::new(move |context: &str, msg: &str| {
+        let Some(call) = call else {
+            return 0;
+        };
         let context = convert::CText::new(context);
         let msg = convert::CText::new(msg);
         // SAFETY: the caller of the C API promised that `call` may be
@@ -130,17 +158,26 @@ pub struct nbd_extent_callback {
     pub free: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
-/// The closure calling `cb`, or None when `cb.callback` is NULL (its
-/// free function has then already run).
+/// The closure calling `cb`, or None when the struct is empty (both
+/// `.callback` and `.free` NULL). A struct with only `.free` is a closure
+/// that is never called but still owns `user_data`: it is freed when the
+/// engine drops it (a command's callbacks at retirement), as libnbd(3)
+/// documents for `.callback = NULL, .free != NULL`.
 ///
 /// # Safety
 /// `cb.callback` and `cb.free` must be callable with `cb.user_data`, from
 /// any thread, as libnbd's contract asks of C callers.
 pub unsafe fn extent(cb: nbd_extent_callback) -> Option<nbd::ExtentCallback> {
+    if cb.callback.is_none() && cb.free.is_none() {
+        return None;
+    }
     let owner = UserData::new(cb.user_data, cb.free);
-    let call = cb.callback?;
+    let call = cb.callback;
     Some(Box::new(
         move |metacontext: &str, offset: u64, entries: &[u32], error: &mut i32| {
+            let Some(call) = call else {
+                return 0;
+            };
             let metacontext = convert::CText::new(metacontext);
             let mut entries = entries.to_vec();
             // SAFETY: the caller of the C API promised that `call` may be
@@ -178,17 +215,26 @@ pub struct nbd_extent64_callback {
     pub free: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
-/// The closure calling `cb`, or None when `cb.callback` is NULL (its
-/// free function has then already run).
+/// The closure calling `cb`, or None when the struct is empty (both
+/// `.callback` and `.free` NULL). A struct with only `.free` is a closure
+/// that is never called but still owns `user_data`: it is freed when the
+/// engine drops it (a command's callbacks at retirement), as libnbd(3)
+/// documents for `.callback = NULL, .free != NULL`.
 ///
 /// # Safety
 /// `cb.callback` and `cb.free` must be callable with `cb.user_data`, from
 /// any thread, as libnbd's contract asks of C callers.
 pub unsafe fn extent64(cb: nbd_extent64_callback) -> Option<nbd::Extent64Callback> {
+    if cb.callback.is_none() && cb.free.is_none() {
+        return None;
+    }
     let owner = UserData::new(cb.user_data, cb.free);
-    let call = cb.callback?;
+    let call = cb.callback;
     Some(Box::new(
         move |metacontext: &str, offset: u64, entries: &[nbd::Extent], error: &mut i32| {
+            let Some(call) = call else {
+                return 0;
+            };
             let metacontext = convert::CText::new(metacontext);
             let mut entries = entries.to_vec();
             // SAFETY: the caller of the C API promised that `call` may be
@@ -217,16 +263,25 @@ pub struct nbd_list_callback {
     pub free: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
-/// The closure calling `cb`, or None when `cb.callback` is NULL (its
-/// free function has then already run).
+/// The closure calling `cb`, or None when the struct is empty (both
+/// `.callback` and `.free` NULL). A struct with only `.free` is a closure
+/// that is never called but still owns `user_data`: it is freed when the
+/// engine drops it (a command's callbacks at retirement), as libnbd(3)
+/// documents for `.callback = NULL, .free != NULL`.
 ///
 /// # Safety
 /// `cb.callback` and `cb.free` must be callable with `cb.user_data`, from
 /// any thread, as libnbd's contract asks of C callers.
 pub unsafe fn list(cb: nbd_list_callback) -> Option<nbd::ListCallback> {
+    if cb.callback.is_none() && cb.free.is_none() {
+        return None;
+    }
     let owner = UserData::new(cb.user_data, cb.free);
-    let call = cb.callback?;
+    let call = cb.callback;
     Some(Box::new(move |name: &str, description: &str| {
+        let Some(call) = call else {
+            return 0;
+        };
         let name = convert::CText::new(name);
         let description = convert::CText::new(description);
         // SAFETY: the caller of the C API promised that `call` may be
@@ -245,16 +300,25 @@ pub struct nbd_context_callback {
     pub free: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
-/// The closure calling `cb`, or None when `cb.callback` is NULL (its
-/// free function has then already run).
+/// The closure calling `cb`, or None when the struct is empty (both
+/// `.callback` and `.free` NULL). A struct with only `.free` is a closure
+/// that is never called but still owns `user_data`: it is freed when the
+/// engine drops it (a command's callbacks at retirement), as libnbd(3)
+/// documents for `.callback = NULL, .free != NULL`.
 ///
 /// # Safety
 /// `cb.callback` and `cb.free` must be callable with `cb.user_data`, from
 /// any thread, as libnbd's contract asks of C callers.
 pub unsafe fn context(cb: nbd_context_callback) -> Option<nbd::ContextCallback> {
+    if cb.callback.is_none() && cb.free.is_none() {
+        return None;
+    }
     let owner = UserData::new(cb.user_data, cb.free);
-    let call = cb.callback?;
+    let call = cb.callback;
     Some(Box::new(move |name: &str| {
+        let Some(call) = call else {
+            return 0;
+        };
         let name = convert::CText::new(name);
         // SAFETY: the caller of the C API promised that `call` may be
         // called with `user_data` until `free` runs; the pointers passed

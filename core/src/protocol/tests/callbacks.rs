@@ -57,6 +57,13 @@ fn order_mid_completion_then_drops() {
         &data_payload(512, &[2; 512]),
     ));
     p.send(&bytes).unwrap();
+    // Completed, not retired: the callbacks (and the C free functions
+    // behind them) stay until the command retires.
+    assert_eq!(
+        log.events(),
+        vec!["chunk 0 512 1 0", "chunk 512 512 1 0", "completion 0"]
+    );
+    assert!(p.m.command_completed(c).unwrap());
     assert_eq!(
         log.events(),
         vec![
@@ -67,8 +74,8 @@ fn order_mid_completion_then_drops() {
             "drop completion"
         ]
     );
-    assert!(p.m.command_completed(c).unwrap());
-    // Exactly once each, also after retirement.
+    // Exactly once each.
+    drop(p);
     assert_eq!(log.count("drop chunk"), 1);
     assert_eq!(log.count("drop completion"), 1);
 }
@@ -91,6 +98,7 @@ fn chunk_callback_error_changes_command_error() {
         &data_payload(512, &[2; 512]),
     ));
     p.send(&bytes).unwrap();
+    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EBADMSG);
     // The second chunk callback and the completion see the error so far.
     assert_eq!(
         log.events(),
@@ -102,7 +110,6 @@ fn chunk_callback_error_changes_command_error() {
             "drop completion".into(),
         ]
     );
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EBADMSG);
 }
 
 #[test]
@@ -244,8 +251,10 @@ fn extent_callback_order_and_count() {
     ));
     p.send(&bytes).unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
     assert!(p.m.command_completed(c).unwrap());
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    drop(p);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
 
@@ -255,6 +264,11 @@ fn callbacks_dropped_once_when_connection_dies() {
     let log = Log::default();
     let c = pread_structured(&mut p, &log, 0, 0, 0);
     p.m.transport_failed(crate::Error::new(libc::EPIPE, "send: broken pipe"));
+    assert_eq!(log.events(), vec![format!("completion {}", libc::ENOTCONN)]);
+    let e = p.m.command_completed(c).unwrap_err();
+    assert_eq!(e.errno(), libc::ENOTCONN);
+    // The message keeps the cause.
+    assert!(e.message().contains("broken pipe"), "{e}");
     assert_eq!(
         log.events(),
         vec![
@@ -262,10 +276,6 @@ fn callbacks_dropped_once_when_connection_dies() {
             "drop chunk".into(),
             "drop completion".into()
         ]
-    );
-    assert_eq!(
-        p.m.command_completed(c).unwrap_err().errno(),
-        libc::ENOTCONN
     );
     drop(p);
     assert_eq!(log.count("drop chunk"), 1);
@@ -305,4 +315,24 @@ fn command_completed_bookkeeping() {
     assert_eq!(p.m.peek_command_completed().unwrap(), b);
     assert!(p.m.command_completed(b).unwrap());
     assert_eq!(p.m.peek_command_completed().unwrap(), 0);
+}
+
+#[test]
+fn completed_but_unretired_callbacks_are_freed_by_close() {
+    let mut p = connected(Config::default(), &Server::default());
+    let log = Log::default();
+    let c = pread_structured(&mut p, &log, 0, 0, 0);
+    p.send(&chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c,
+        &data_payload(0, &[1; 1024]),
+    ))
+    .unwrap();
+    assert_eq!(log.events(), vec!["chunk 0 1024 1 0", "completion 0"]);
+    drop(p);
+    assert_eq!(
+        log.events(),
+        vec!["chunk 0 1024 1 0", "completion 0", "drop chunk", "drop completion"]
+    );
 }

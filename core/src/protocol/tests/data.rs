@@ -230,13 +230,7 @@ fn shutdown_abandon_pending() {
         })
         .unwrap();
     p.m.disconnect(true).unwrap();
-    assert_eq!(
-        log.events(),
-        vec![
-            format!("completion {}", libc::ENOTCONN),
-            "drop completion".into()
-        ]
-    );
+    assert_eq!(log.events(), vec![format!("completion {}", libc::ENOTCONN)]);
     assert_eq!(
         p.m.command_completed(queued).unwrap_err().errno(),
         libc::ENOTCONN
@@ -269,8 +263,9 @@ fn structured_read_chunks_and_holes() {
             completion: None,
         })
         .unwrap();
-    // pread_initialize zeroed the buffer before sending.
-    assert_eq!(buf.to_vec(), vec![0; 3000]);
+    // pread_initialize is the dispatch layer's (before any check); the
+    // machine leaves the buffer alone until replies arrive.
+    assert_eq!(buf.to_vec(), vec![0xff; 3000]);
     p.expect_request(false);
     let mut bytes = chunk(
         0,
@@ -483,7 +478,7 @@ fn block_status_wide_on_compact_connection() {
 }
 
 #[test]
-fn block_status_unknown_context_id_ignored() {
+fn block_status_unknown_context_id_fails_the_command_only() {
     let mut p = connected(meta_config(), &Server::default());
     let log = Log::default();
     let l2 = log.clone();
@@ -509,8 +504,20 @@ fn block_status_unknown_context_id_ignored() {
         &bs_payload(77, &[(512, 0)]),
     ))
     .unwrap();
-    assert!(p.m.command_completed(c).unwrap());
+    let e = p.m.command_completed(c).unwrap_err();
+    assert_eq!(e.errno(), libc::EPROTO);
+    assert!(e.message().contains("meta context ID 77"), "{e}");
     assert!(log.events().is_empty());
+    // The connection is still usable.
+    let (c2, _buf) = p.read(512, 0);
+    p.send(&chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c2,
+        &data_payload(0, &[7; 512]),
+    ))
+    .unwrap();
+    assert!(p.m.command_completed(c2).unwrap());
 }
 
 #[test]
@@ -645,7 +652,11 @@ fn extended_block_status_64_and_filter() {
 
 #[test]
 fn extended_block_status_to_narrow_callback() {
-    let mut p = connected(meta_config(), &ext_srv());
+    let srv = Server {
+        size: 1 << 34,
+        ..ext_srv()
+    };
+    let mut p = connected(meta_config(), &srv);
     let got = Arc::new(Mutex::new(Vec::new()));
     let g2 = got.clone();
     let cb = Box::new(move |_: &str, _: u64, e: &[u32], _: &mut i32| {
@@ -674,9 +685,9 @@ fn extended_block_status_to_narrow_callback() {
     ))
     .unwrap();
     assert!(p.m.command_completed(c).unwrap());
-    // The 8 GiB extent is clamped to what 32 bits hold, and the list
-    // stops there.
-    assert_eq!(*got.lock().unwrap(), vec![4096, 1, u32::MAX, 0]);
+    // The 8 GiB extent is narrowed to 4 GiB - 64 MiB (what 32 bits hold,
+    // kept a multiple of any block size), and the list stops there.
+    assert_eq!(*got.lock().unwrap(), vec![4096, 1, 0xfc00_0000, 0]);
 
     // Status flags beyond 32 bits cannot be reported narrowly.
     let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
@@ -728,17 +739,23 @@ fn pread_initialize_off_leaves_buffer() {
         .unwrap();
     assert_eq!(buf.to_vec(), vec![0xaa; 64]);
     // A hole is still zeroed as it arrives.
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
+    let mut bytes = chunk(
+        0,
         wire::REPLY_TYPE_OFFSET_HOLE,
         c,
         &hole_payload(0, 32),
-    ))
-    .unwrap();
+    );
+    bytes.extend(chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c,
+        &data_payload(32, &[0x55; 32]),
+    ));
+    p.send(&bytes).unwrap();
     assert!(p.m.command_completed(c).unwrap());
     let v = buf.to_vec();
     assert_eq!(&v[..32], &[0; 32][..]);
-    assert_eq!(&v[32..], &[0xaa; 32][..]);
+    assert_eq!(&v[32..], &[0x55; 32][..]);
 }
 
 #[test]
@@ -790,16 +807,17 @@ fn eof_between_replies_closes_and_fails_in_flight() {
     p.flush();
     p.m.input_eof();
     assert_eq!(p.state(), PublicState::Closed);
+    assert_eq!(log.events(), vec![format!("completion {}", libc::ENOTCONN)]);
+    assert_eq!(
+        p.m.command_completed(c).unwrap_err().errno(),
+        libc::ENOTCONN
+    );
     assert_eq!(
         log.events(),
         vec![
             format!("completion {}", libc::ENOTCONN),
             "drop completion".into()
         ]
-    );
-    assert_eq!(
-        p.m.command_completed(c).unwrap_err().errno(),
-        libc::ENOTCONN
     );
 }
 

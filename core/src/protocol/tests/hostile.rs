@@ -19,7 +19,10 @@ fn assert_dead(p: &Peer, errno: i32) {
 }
 
 #[test]
-fn unknown_chunk_type_is_skipped_and_fails_the_command() {
+fn unknown_non_error_chunk_type_disconnects() {
+    // The protocol: a type without the error bit that the client does not
+    // know MUST end the connection; every command fails with ENOTCONN and
+    // keeps the cause in its message.
     let mut p = structured();
     let (c, _) = p.read(512, 0);
     let (d, _) = p.read(512, 0);
@@ -27,19 +30,176 @@ fn unknown_chunk_type_is_skipped_and_fails_the_command() {
     bytes.extend(chunk(
         wire::REPLY_FLAG_DONE,
         wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 512]),
-    ));
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
         d,
         &data_payload(0, &[1; 512]),
     ));
+    let e = p.send(&bytes).unwrap_err();
+    assert_eq!(e.errno(), libc::EPROTO);
+    assert_dead(&p, libc::EPROTO);
+    for cookie in [c, d] {
+        let e = p.m.command_completed(cookie).unwrap_err();
+        assert_eq!(e.errno(), libc::ENOTCONN);
+        assert!(e.message().contains("unknown structured reply chunk type 77"), "{e}");
+    }
+}
+
+#[test]
+fn read_succeeds_only_when_fully_covered() {
+    // Half the data and a DONE flag: EIO, never success.
+    let mut p = structured();
+    let (c, _) = p.read(1024, 0);
+    p.send(&chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c,
+        &data_payload(0, &[1; 512]),
+    ))
+    .unwrap();
+    let e = p.m.command_completed(c).unwrap_err();
+    assert_eq!(e.errno(), libc::EIO);
+    assert!(e.message().contains("512 of the 1024 bytes"), "{e}");
+    // Only a NONE chunk: nothing covered.
+    let (c, _) = p.read(1024, 0);
+    p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]))
+        .unwrap();
+    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+    // Data and holes that together cover the request: success.
+    let (c, buf) = p.read(1024, 4096);
+    let mut bytes = chunk(0, wire::REPLY_TYPE_OFFSET_HOLE, c, &hole_payload(4096 + 512, 512));
+    bytes.extend(chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c,
+        &data_payload(4096, &[3; 512]),
+    ));
     p.send(&bytes).unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EPROTO);
-    assert!(p.m.command_completed(d).unwrap());
+    assert!(p.m.command_completed(c).unwrap());
+    let v = buf.to_vec();
+    assert_eq!((&v[..512], &v[512..]), (&[3u8; 512][..], &[0u8; 512][..]));
     assert_eq!(p.state(), PublicState::Connected);
+}
+
+#[test]
+fn read_not_covered_with_pread_initialize_off_fails() {
+    // The caller's old bytes must never come back as data.
+    let mut p = connected(
+        Config {
+            pread_initialize: false,
+            ..Config::default()
+        },
+        &Server::default(),
+    );
+    let buf = AioBuffer::from_vec(vec![0xaa; 1024]);
+    let c = p
+        .submit(
+            CommandKind::Read {
+                buf: buf.clone(),
+                offset: 0,
+                chunk: None,
+            },
+            0,
+        )
+        .unwrap();
+    p.send(&chunk(
+        wire::REPLY_FLAG_DONE,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        c,
+        &data_payload(512, &[1; 512]),
+    ))
+    .unwrap();
+    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+}
+
+fn bs_peer(size: u64) -> Peer {
+    let cfg = Config {
+        meta_contexts: vec!["base:allocation".into()],
+        ..Config::default()
+    };
+    connected(
+        cfg,
+        &Server {
+            size,
+            ..Server::default()
+        },
+    )
+}
+
+/// Block status of `count` at `offset` with a recording callback; the
+/// server answers with `payload`. Returns the command's result and what
+/// the callback saw.
+fn bs_exchange(p: &mut Peer, offset: u64, payload: &[u8]) -> (Result<bool, crate::Error>, Vec<String>) {
+    use crate::protocol::ExtentSink;
+    let log = Log::default();
+    let l2 = log.clone();
+    let cb = Box::new(move |ctx: &str, off: u64, e: &[u32], _: &mut i32| {
+        l2.push(format!("{ctx} {off} {e:?}"));
+        0
+    });
+    let c = p
+        .submit(
+            CommandKind::BlockStatus {
+                count: 512,
+                offset,
+                sink: ExtentSink::Narrow(cb),
+                filter: None,
+            },
+            0,
+        )
+        .unwrap();
+    p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_BLOCK_STATUS, c, payload))
+        .unwrap();
+    (p.m.command_completed(c), log.events())
+}
+
+#[test]
+fn block_status_insane_extents_fail_with_eproto_and_connection_lives() {
+    let mut p = bs_peer(1 << 20);
+    // A zero-length extent.
+    let (r, seen) = bs_exchange(&mut p, 0, &bs_payload(1, &[(512, 0), (0, 1)]));
+    let e = r.unwrap_err();
+    assert_eq!(e.errno(), libc::EPROTO);
+    assert!(e.message().contains("zero-length extent"), "{e}");
+    assert!(seen.is_empty());
+    // An extent starting at the end of the export.
+    let (r, seen) = bs_exchange(&mut p, (1 << 20) - 512, &bs_payload(1, &[(512, 0), (512, 0)]));
+    let e = r.unwrap_err();
+    assert_eq!(e.errno(), libc::EPROTO);
+    assert!(e.message().contains("past the end of the export"), "{e}");
+    assert!(seen.is_empty());
+    // A context that was never negotiated.
+    let (r, seen) = bs_exchange(&mut p, 0, &bs_payload(9, &[(512, 0)]));
+    assert_eq!(r.unwrap_err().errno(), libc::EPROTO);
+    assert!(seen.is_empty());
+    // Still connected, and a sane answer is delivered.
+    assert_eq!(p.state(), PublicState::Connected);
+    let (r, seen) = bs_exchange(&mut p, 0, &bs_payload(1, &[(4096, 3)]));
+    assert!(r.unwrap());
+    assert_eq!(seen, vec!["base:allocation 0 [4096, 3]"]);
+}
+
+#[test]
+fn extended_reply_offset_must_match_the_request() {
+    let srv = Server {
+        extended: true,
+        ..Server::default()
+    };
+    let mut p = connected(Config::default(), &srv);
+    assert!(p.m.info().extended_headers);
+    let (c, _) = p.read(512, 4096);
+    let e = p
+        .send(&ext_chunk(
+            wire::REPLY_FLAG_DONE,
+            wire::REPLY_TYPE_OFFSET_DATA,
+            c,
+            0,
+            &data_payload(4096, &[1; 512]),
+        ))
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::EPROTO);
+    assert!(e.message().contains("offset"), "{e}");
+    assert_dead(&p, libc::EPROTO);
+    let e = p.m.command_completed(c).unwrap_err();
+    assert_eq!(e.errno(), libc::ENOTCONN);
 }
 
 #[test]
@@ -611,4 +771,74 @@ fn write_buffer_is_only_read() {
     ))
     .unwrap_err();
     assert_eq!(buf.to_vec(), vec![5; 512]);
+}
+
+#[test]
+fn meta_context_not_requested_is_never_negotiated() {
+    let cfg = Config {
+        meta_contexts: vec!["base:allocation".into()],
+        ..Config::default()
+    };
+    let srv = Server::default();
+    let mut p = Peer::new(cfg);
+    p.send(&newstyle_greeting(srv.gflags)).unwrap();
+    p.expect_cflags();
+    let _ = p.options_until(&srv, wire::OPT_SET_META_CONTEXT);
+    let ctx = |id: u32, name: &str| {
+        let mut b = Vec::new();
+        b.put32(id);
+        b.extend_from_slice(name.as_bytes());
+        opt_reply(wire::OPT_SET_META_CONTEXT, wire::REP_META_CONTEXT, &b)
+    };
+    let mut bytes = ctx(7, "qemu:evil");
+    bytes.extend(ctx(1, "base:allocation"));
+    bytes.extend(ctx(1, "base:allocation")); // a repeat is ignored too
+    bytes.extend(opt_reply(wire::OPT_SET_META_CONTEXT, wire::REP_ACK, &[]));
+    p.send(&bytes).unwrap();
+    p.serve_options(&srv);
+    assert_eq!(p.state(), PublicState::Connected);
+    let info = p.m.info();
+    assert!(info.can_meta_context("base:allocation"));
+    assert!(!info.can_meta_context("qemu:evil"));
+    assert_eq!(info.meta_contexts.len(), 1);
+}
+
+#[test]
+fn option_reply_flood_ends_with_eproto() {
+    use crate::protocol::options::MAX_OPT_REPLIES;
+    let srv = Server::default();
+    let mut p = Peer::new(Config {
+        opt_mode: true,
+        ..Config::default()
+    });
+    p.handshake(&srv);
+    assert_eq!(p.state(), PublicState::Negotiating);
+    p.m.start_option(OptRequest::List(Box::new(|_: &str, _: &str| 0)), None)
+        .unwrap();
+    let (code, _) = p.expect_option();
+    assert_eq!(code, wire::OPT_LIST);
+    let mut one = Vec::new();
+    one.put32(1);
+    one.extend_from_slice(b"x");
+    let reply = opt_reply(wire::OPT_LIST, wire::REP_SERVER, &one);
+    // Endless NBD_REP_SERVER: fed in slices, the machine's buffer stays
+    // small, and it gives up once the bound is passed.
+    let mut sent = 0u32;
+    let mut batch = Vec::new();
+    for _ in 0..1000 {
+        batch.extend_from_slice(&reply);
+    }
+    let err = loop {
+        match p.send(&batch) {
+            Ok(()) => sent += 1000,
+            Err(e) => break e,
+        }
+        assert!(sent <= MAX_OPT_REPLIES + 1000, "no bound");
+        assert!(p.m.inbuf.capacity() <= 1 << 20, "input buffer grew");
+    };
+    assert_eq!(err.errno(), libc::EPROTO);
+    assert!(err.message().contains("more than"), "{err}");
+    assert_dead(&p, libc::EPROTO);
+    let r = p.m.option_result().expect("the option finished");
+    assert!(r.is_err());
 }

@@ -391,3 +391,68 @@ fn export_name_change_between_options() {
     assert_eq!(code, wire::OPT_INFO);
     assert_eq!(&data[4..10], b"second");
 }
+
+/// A server that is newstyle but not fixed newstyle.
+fn plain_newstyle() -> Server {
+    Server {
+        gflags: wire::FLAG_NO_ZEROES,
+        ..Server::default()
+    }
+}
+
+#[test]
+fn plain_newstyle_stops_negotiating_and_refuses_other_options() {
+    let srv = plain_newstyle();
+    let mut p = negotiating(&srv);
+    assert_eq!(p.m.info().protocol, Some("newstyle"));
+    assert!(p.rx.is_empty(), "nothing but the client flags was sent");
+    // Options the server cannot understand: ENOTSUP, closures freed,
+    // nothing sent, still negotiating.
+    let log = Log::default();
+    let g = log.guard("list");
+    let list = Box::new(move |_: &str, _: &str| {
+        let _ = &g;
+        0
+    });
+    let e = p
+        .m
+        .start_option(OptRequest::List(list), Some(completion(&log, 0)))
+        .unwrap_err();
+    assert_eq!(e.errno(), libc::ENOTSUP);
+    assert_eq!(log.events(), vec!["drop list", "drop completion"]);
+    for opt in [OptRequest::Info, OptRequest::StructuredReply] {
+        assert_eq!(p.m.start_option(opt, None).unwrap_err().errno(), libc::ENOTSUP);
+    }
+    p.flush();
+    assert!(p.rx.is_empty());
+    assert_eq!(p.state(), PublicState::Negotiating);
+    // opt_go selects the export with NBD_OPT_EXPORT_NAME.
+    p.m.start_option(OptRequest::Go, None).unwrap();
+    let (code, _) = p.expect_option();
+    assert_eq!(code, wire::OPT_EXPORT_NAME);
+    p.send(&export_name_reply(4096, wire::FLAG_HAS_FLAGS, false))
+        .unwrap();
+    assert_eq!(p.m.option_result().unwrap().unwrap(), OptOutcome::Done);
+    assert_eq!(p.state(), PublicState::Connected);
+}
+
+#[test]
+fn plain_newstyle_abort_is_dead_and_wrong_name_kills() {
+    let srv = plain_newstyle();
+    let mut p = negotiating(&srv);
+    p.m.start_option(OptRequest::Abort, None).unwrap();
+    assert_eq!(p.m.option_result().unwrap().unwrap(), OptOutcome::Done);
+    assert_eq!(p.state(), PublicState::Dead);
+    p.flush();
+    assert!(p.rx.is_empty(), "no NBD_OPT_ABORT for a plain newstyle server");
+
+    // A wrong export name: the server hangs up.
+    let mut p = negotiating(&srv);
+    p.m.config_mut().export_name = "nope".into();
+    p.m.start_option(OptRequest::Go, None).unwrap();
+    let (code, data) = p.expect_option();
+    assert_eq!((code, &data[..]), (wire::OPT_EXPORT_NAME, &b"nope"[..]));
+    p.m.input_eof();
+    assert_eq!(p.state(), PublicState::Dead);
+    assert!(p.m.option_result().unwrap().is_err());
+}
