@@ -111,6 +111,23 @@ impl Handle {
     }
 }
 
+impl Handle {
+    /// Clear `buf` when nbd_set_pread_initialize is on, as a read call
+    /// does before any check. For bindings that refuse a read's other
+    /// arguments before calling the handle (the C library's NULL
+    /// closures); the generated read calls do this themselves.
+    #[doc(hidden)]
+    pub fn initialize_read_buffer(&self, buf: &mut [u8]) {
+        self.lock().initialize_read_buffer(buf);
+    }
+
+    /// The same for an aio read's buffer.
+    #[doc(hidden)]
+    pub fn initialize_aio_read_buffer(&self, buf: &crate::AioBuffer) {
+        self.lock().initialize_aio_read_buffer(buf);
+    }
+}
+
 impl Inner {
     /// The coarse state the dispatch checks `permitted_states` against.
     pub(crate) fn public_state(&self) -> PublicState {

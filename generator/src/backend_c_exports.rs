@@ -422,12 +422,13 @@ fn call_params(call: &Call) -> Vec<Param> {
 
 fn export_view(call: &Call) -> ExportView {
     let (ret, error_value, ret_fn) = ret_ffi(&call.ret);
-    let plans: Vec<ArgPlan> = call
+    let mut plans: Vec<ArgPlan> = call
         .args
         .iter()
         .map(arg_plan)
         .chain(call.optargs.iter().map(optarg_plan))
         .collect();
+    clear_read_buffer_on_closure_error(call, &mut plans);
     let params: Vec<String> = call_params(call)
         .iter()
         .map(|p| format!("{}: {}", p.name, p.ty.rust()))
@@ -452,6 +453,31 @@ fn export_view(call: &Call) -> ExportView {
             RetKind::Enum { .. } | RetKind::Flags { .. } => "r.0".into(),
             _ => "r".into(),
         },
+    }
+}
+
+/// libnbd clears a read buffer (when nbd_set_pread_initialize is on)
+/// before any argument check. The dispatch layer does so first thing, but
+/// a required closure that is NULL is refused here, at the C border,
+/// before the dispatch runs: that refusal clears the buffer itself.
+fn clear_read_buffer_on_closure_error(call: &Call, plans: &mut [ArgPlan]) {
+    let clear = call.args.iter().find_map(|a| {
+        let id = rust_ident(&a.name);
+        match &a.kind {
+            ArgKind::BytesOut { .. } => Some(format!("h.initialize_read_buffer({id})")),
+            ArgKind::BytesPersistOut { .. } => Some(format!("h.initialize_aio_read_buffer(&{id})")),
+            _ => None,
+        }
+    });
+    let Some(clear) = clear else { return };
+    for (a, plan) in call.args.iter().zip(plans.iter_mut()) {
+        if let ArgKind::Closure { .. } = a.kind {
+            let id = rust_ident(&a.name);
+            plan.convert = vec![format!(
+                "let {id} = convert::required({id}, \"{}\").inspect_err(|_| {clear})?;",
+                a.name
+            )];
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 /* NULL where a pointer is required is EFAULT, never a crash; and a
  * callback's free function runs exactly once on every path: a required
- * callback without a function, a call that fails its checks, and a
- * callback the library never calls.
+ * callback without a function (valid when it has a free function), a
+ * call that fails its checks, and a callback the library never calls.
  */
 #include "harness.h"
 
@@ -66,9 +66,14 @@ main (void)
   CHECK (frees == 1 && calls == 0);
   FAILS_WITH (nbd_block_status (h, 512, 0, ecb, 0), ENOTCONN);
   CHECK (frees == 2 && calls == 0);
-  /* A required callback with no function: EFAULT, still freed. */
-  FAILS_WITH (nbd_block_status (h, 512, 0, no_fn, 0), EFAULT);
+  /* A required callback with no function but a free is a valid closure
+   * (libnbd(3)): the usual checks apply (not connected), freed once.
+   */
+  FAILS_WITH (nbd_block_status (h, 512, 0, no_fn, 0), ENOTCONN);
   CHECK (frees == 3 && calls == 0);
+  /* Neither function nor free: that is a NULL closure, EFAULT. */
+  FAILS_WITH (nbd_block_status (h, 512, 0, (nbd_extent_callback) { .callback = NULL }, 0),
+              EFAULT);
   /* A NULL handle frees the callback too. */
   FAILS_WITH (nbd_aio_flush (nullh, ccb, 0), EFAULT);
   CHECK (frees == 4 && calls == 0);

@@ -234,3 +234,89 @@ fn run_status(mut cmd: Command, log: &Path) -> Result<Option<i32>, String> {
         .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
     Ok(status.code())
 }
+
+/// `c-diff`: every tests/diff/*.c program is compiled against Debian's
+/// libnbd (the system libnbd.h and libnbd.so.0) and against ours, both
+/// run, and their traces (return values, errno names, callback and free
+/// order) must be identical. Each program is one test.
+pub fn c_diff(log: &Path) -> StepResult {
+    install(log)?;
+    let (mut passed, mut failed) = (0, 0);
+    let flags = pkg_config(&["--cflags", "--libs"])?;
+    let libdir = pkg_config(&["--variable=libdir"])?;
+    let out_dir = root().join("target/c-diff");
+    std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+    for src in sources(&root().join("tests/diff"), "c")? {
+        let name = src
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut traces = Vec::new();
+        for which in ["libnbd", "ours"] {
+            let exe = out_dir.join(format!("{name}-{which}"));
+            let mut cc = Command::new("cc");
+            cc.args(["-std=gnu11", "-g", "-O1", "-Wall", "-Wextra", "-Werror", "-o"])
+                .arg(&exe)
+                .arg(&src);
+            if which == "ours" {
+                cc.args(flags.split_whitespace())
+                    .arg(format!("-Wl,-rpath,{libdir}"));
+            } else {
+                cc.arg("-lnbd");
+            }
+            if !run_logged(cc, log)? {
+                append(log, &format!("{name}: FAILED to compile against {which}"));
+                traces.clear();
+                break;
+            }
+            let mut run = Command::new("timeout");
+            run.arg("120").arg(&exe).env_remove("LIBNBD_DEBUG");
+            if which == "ours" {
+                run.env("LD_LIBRARY_PATH", &libdir);
+            } else {
+                run.env_remove("LD_LIBRARY_PATH");
+            }
+            append(log, &format!("$ {run:?}"));
+            let out = run
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+            append(log, &String::from_utf8_lossy(&out.stderr));
+            let trace = String::from_utf8_lossy(&out.stdout).into_owned();
+            if !out.status.success() {
+                append(log, &format!("{name} on {which} exited with {}:\n{trace}", out.status));
+                traces.clear();
+                break;
+            }
+            traces.push(trace);
+        }
+        match traces.as_slice() {
+            [theirs, ours] if theirs == ours => {
+                append(log, &format!("{name}: same trace ({} lines)", ours.lines().count()));
+                passed += 1;
+            }
+            [theirs, ours] => {
+                append(log, &format!("{name}: FAILED, the traces differ"));
+                append(log, &trace_diff(theirs, ours));
+                failed += 1;
+            }
+            _ => failed += 1,
+        }
+    }
+    outcome(passed, failed)
+}
+
+/// The two traces side by side from the first differing line.
+fn trace_diff(theirs: &str, ours: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (theirs.lines().collect(), ours.lines().collect());
+    let first = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = format!("first difference at line {}:\n", first + 1);
+    for i in first..a.len().max(b.len()).min(first + 20) {
+        out.push_str(&format!(
+            "  libnbd: {}\n  ours:   {}\n",
+            a.get(i).unwrap_or(&"<end>"),
+            b.get(i).unwrap_or(&"<end>")
+        ));
+    }
+    out
+}

@@ -29,17 +29,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--no-install" => skip_install = true,
-            "--only" => only = it.next().cloned(),
+            "--only" => {
+                only = Some(it.next().cloned().ok_or("test: --only needs a step name")?)
+            }
             other => return Err(format!("test: unknown option `{other}`")),
         }
     }
     let root = root();
     let logs = root.join("target/xtask-logs");
     std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
-
-    if !skip_install {
-        deps::ensure_test_deps()?;
-    }
 
     let mut tally = Tally::default();
     let steps: Vec<(&str, Box<dyn Fn(&Path) -> Result<Outcome, String>>)> = vec![
@@ -53,7 +51,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ("node-tests", Box::new(crate::node::tests)),
         ("c-tests", Box::new(crate::ctests::c_tests)),
         ("c-dropin", Box::new(crate::ctests::c_dropin)),
+        ("c-diff", Box::new(crate::ctests::c_diff)),
     ];
+    if let Some(o) = only.as_deref() {
+        if !steps.iter().any(|(name, _)| *name == o) {
+            let names: Vec<&str> = steps.iter().map(|(name, _)| *name).collect();
+            return Err(format!("test: no step named `{o}`; the steps are: {}", names.join(", ")));
+        }
+    }
+    if !skip_install {
+        deps::ensure_test_deps()?;
+    }
     for (name, step) in steps {
         if only.as_deref().is_some_and(|o| o != name) {
             continue;

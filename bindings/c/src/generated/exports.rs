@@ -1494,7 +1494,8 @@ pub unsafe extern "C" fn nbd_pread_structured(
     guard("nbd_pread_structured", -1, || unsafe {
         let h = convert::handle(h)?;
         let buf = convert::bytes_out(buf, count, "buf")?;
-        let chunk = convert::required(chunk, "chunk")?;
+        let chunk =
+            convert::required(chunk, "chunk").inspect_err(|_| h.initialize_read_buffer(buf))?;
         let r = h.pread_structured(buf, offset, chunk, Some(nbd::CmdFlag(flags)))?;
         ret::error(r)
     })
@@ -1632,7 +1633,8 @@ pub unsafe extern "C" fn nbd_aio_pread_structured(
     guard("nbd_aio_pread_structured", -1, || unsafe {
         let h = convert::handle(h)?;
         let buf = convert::aio_buffer(buf, count, "buf")?;
-        let chunk = convert::required(chunk, "chunk")?;
+        let chunk = convert::required(chunk, "chunk")
+            .inspect_err(|_| h.initialize_aio_read_buffer(&buf))?;
         let r =
             h.aio_pread_structured(buf, offset, chunk, completion, Some(nbd::CmdFlag(flags)))?;
         ret::cookie(r)
