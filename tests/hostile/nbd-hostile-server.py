@@ -14,7 +14,7 @@ accepts one connection on fd 3.
 
 Usage:
     nbd-hostile-server.py [--scenario NAME] [--size BYTES]
-                          [--unix PATH] [--verbose]
+                          [--unix PATH] [--verbose] [--extended-headers]
 
 The export contents are a deterministic pattern: the byte at offset o
 is (o % 251).  Writes are kept in memory; trim and write-zeroes store
@@ -26,6 +26,7 @@ error on write), on NBD_CMD_DISC / NBD_OPT_ABORT, and in any case after
 """
 
 import argparse
+import bisect
 import os
 import signal
 import socket
@@ -167,7 +168,6 @@ MAX_PAYLOAD = 64 << 20
 
 SCENARIOS = {
     "normal": "well-behaved server",
-    "extended": "well-behaved server that also accepts NBD_OPT_EXTENDED_HEADERS",
     "short-read": "reads: one OFFSET_DATA+DONE chunk covering only the first half",
     "read-none": "reads: only a NONE+DONE chunk, no data",
     "overlap-read": "reads: whole-request OFFSET_DATA, then the first half again (DONE)",
@@ -214,16 +214,45 @@ def pattern(offset, length):
 
 
 class Disk:
+    """Pattern-filled export with an in-memory overlay.
+
+    Written pages are kept in a dict of page index -> bytearray.  Whole
+    pages that were zeroed (trim / write-zeroes) are recorded as sorted,
+    disjoint page ranges so that zeroing a huge area costs no memory.
+    """
+
     def __init__(self, size):
         self.size = size
         self.pages = {}  # page index -> bytearray(PAGE)
+        self.zstart = []  # sorted starts of zeroed page ranges
+        self.zend = []  # matching (exclusive) ends
+
+    def _is_zero_page(self, idx):
+        i = bisect.bisect_right(self.zstart, idx) - 1
+        return i >= 0 and idx < self.zend[i]
+
+    def _base(self, off, n):
+        """Contents of [off, off+n) within one page, ignoring the overlay."""
+        if self._is_zero_page(off // PAGE):
+            return bytes(n)
+        return pattern(off, n)
 
     def _page(self, idx):
         p = self.pages.get(idx)
         if p is None:
-            p = bytearray(pattern(idx * PAGE, PAGE))
+            p = bytearray(self._base(idx * PAGE, PAGE))
             self.pages[idx] = p
         return p
+
+    def _add_zero_range(self, a, b):
+        """Mark pages [a, b) as zero, merging with existing ranges."""
+        i = bisect.bisect_left(self.zend, a)  # first range ending >= a
+        j = bisect.bisect_right(self.zstart, b)  # ranges starting <= b
+        if i < j:
+            a = min(a, self.zstart[i])
+            b = max(b, self.zend[j - 1])
+        self.zstart[i:j] = [a]
+        self.zend[i:j] = [b]
 
     def read(self, offset, length):
         out = bytearray(length)
@@ -234,7 +263,7 @@ class Disk:
             n = min(PAGE - inpage, length - pos)
             p = self.pages.get(idx)
             if p is None:
-                out[pos:pos + n] = pattern(off, n)
+                out[pos:pos + n] = self._base(off, n)
             else:
                 out[pos:pos + n] = p[inpage:inpage + n]
             pos += n
@@ -251,15 +280,34 @@ class Disk:
             pos += n
 
     def zero(self, offset, length):
+        if length == 0:
+            return
+        end = offset + length
+        first = -(-offset // PAGE)  # first whole page
+        last = end // PAGE  # one past the last whole page
+        if first >= last:
+            # No whole page inside: zero the bytes in place.
+            self._zero_partial(offset, length)
+            return
+        if offset < first * PAGE:
+            self._zero_partial(offset, first * PAGE - offset)
+        if end > last * PAGE:
+            self._zero_partial(last * PAGE, end - last * PAGE)
+        if len(self.pages) < last - first:
+            for idx in [k for k in self.pages if first <= k < last]:
+                del self.pages[idx]
+        else:
+            for idx in range(first, last):
+                self.pages.pop(idx, None)
+        self._add_zero_range(first, last)
+
+    def _zero_partial(self, offset, length):
         pos = 0
         while pos < length:
             off = offset + pos
             idx, inpage = divmod(off, PAGE)
             n = min(PAGE - inpage, length - pos)
-            if n == PAGE:
-                self.pages[idx] = bytearray(PAGE)
-            else:
-                self._page(idx)[inpage:inpage + n] = bytes(n)
+            self._page(idx)[inpage:inpage + n] = bytes(n)
             pos += n
 
 
@@ -288,12 +336,6 @@ class Conn:
             remaining -= len(b)
         return b"".join(chunks)
 
-    def discard(self, n):
-        while n > 0:
-            k = min(n, 1 << 20)
-            self.recv(k)
-            n -= k
-
     def send(self, data):
         mv = memoryview(data)
         while len(mv) > 0:
@@ -311,7 +353,7 @@ class Conn:
 
 
 class Server:
-    def __init__(self, conn, scenario, size):
+    def __init__(self, conn, scenario, size, allow_extended=False):
         self.c = conn
         self.scenario = scenario
         self.disk = Disk(size)
@@ -322,6 +364,7 @@ class Server:
         self.extended = False
         self.contexts = {}  # id -> name, from the last SET_META_CONTEXT
         self.ext_offset_skew = 1 if scenario == "extended-offset" else 0
+        self.allow_extended = allow_extended or scenario == "extended-offset"
 
     # -- handshake ----------------------------------------------------------
 
@@ -399,7 +442,7 @@ class Server:
                     self.structured = True
                     self.opt_reply(opt, NBD_REP_ACK)
             elif opt == NBD_OPT_EXTENDED_HEADERS:
-                if self.scenario not in ("extended", "extended-offset"):
+                if not self.allow_extended:
                     self.opt_reply(opt, NBD_REP_ERR_UNSUP)
                 elif data:
                     self.opt_reply(opt, NBD_REP_ERR_INVALID)
@@ -787,6 +830,9 @@ def main():
                     help="listen on a Unix socket, serve one client, exit")
     ap.add_argument("--verbose", action="store_true",
                     help="log protocol traffic to stderr")
+    ap.add_argument("--extended-headers", action="store_true",
+                    help="accept NBD_OPT_EXTENDED_HEADERS in any scenario "
+                    "(by default only extended-offset does)")
     args = ap.parse_args()
     VERBOSE = args.verbose
     if args.size < 0 or args.size >= 1 << 63:
@@ -828,7 +874,7 @@ def main():
         else:
             io = Conn(0, 1)
         log("scenario %s, size %d" % (args.scenario, args.size))
-        Server(io, args.scenario, args.size).run()
+        Server(io, args.scenario, args.size, args.extended_headers).run()
     except ClientGone as e:
         log("client gone: %s" % e)
     except Hangup as e:

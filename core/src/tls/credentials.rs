@@ -3,9 +3,11 @@
 //! handle asks for. The files are read here, when the TLS session
 //! starts, so that their problems are reported then (as libnbd does).
 
+use std::ffi::{c_char, c_uchar, c_uint, c_void};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use foreign_types_shared::ForeignType;
 use openssl::error::ErrorStack;
 use openssl::pkey::PKey;
 use openssl::ssl::{
@@ -79,9 +81,63 @@ fn setup_error(what: &str) -> impl FnOnce(ErrorStack) -> Error + '_ {
     }
 }
 
-/// A client session object configured from `params`, and a description
-/// of what it will do.
-pub(crate) fn client(params: &TlsParams) -> Result<(Ssl, Auth)> {
+/// The identity and key a PSK session answers the server with. The TLS
+/// session owns it and keeps it alive (and at one address) for as long as
+/// the OpenSSL session may call [`psk_client_cb`]; the key is wiped when
+/// it is dropped.
+pub(crate) struct PskCredentials {
+    identity: Vec<u8>,
+    key: psk::Secret,
+}
+
+/// The ex_data slot OpenSSL reserves for an application's own pointer
+/// (what `SSL_set_app_data` uses). Using it, rather than a slot allocated
+/// at run time, leaves no process-wide cache behind: with the openssl
+/// crate's closure-based PSK callback, a map of slots lives until exit and
+/// shows up in leak checkers.
+const APP_DATA_SLOT: i32 = 0;
+
+/// OpenSSL's PSK client callback: copy the session's identity (NUL
+/// terminated) and key into OpenSSL's buffers; 0 refuses the handshake.
+extern "C" fn psk_client_cb(
+    ssl: *mut openssl_sys::SSL,
+    _hint: *const c_char,
+    identity: *mut c_char,
+    max_identity_len: c_uint,
+    psk: *mut c_uchar,
+    max_psk_len: c_uint,
+) -> c_uint {
+    // SAFETY: OpenSSL passes the session the callback was installed for;
+    // its app data is the PskCredentials that TlsSession keeps alive while
+    // the session exists (or NULL when none was set).
+    let creds = unsafe { openssl_sys::SSL_get_ex_data(ssl, APP_DATA_SLOT) } as *const PskCredentials;
+    if creds.is_null() || identity.is_null() || psk.is_null() {
+        return 0;
+    }
+    // SAFETY: non-null and alive, see above; only read here.
+    let creds = unsafe { &*creds };
+    let id = &creds.identity;
+    let key = creds.key.bytes();
+    if id.len() >= max_identity_len as usize
+        || id.len() > MAX_IDENTITY_LEN
+        || key.len() > max_psk_len as usize
+    {
+        return 0;
+    }
+    // SAFETY: OpenSSL's buffers hold max_identity_len and max_psk_len
+    // bytes; both copies fit (checked above).
+    unsafe {
+        std::ptr::copy_nonoverlapping(id.as_ptr(), identity.cast::<u8>(), id.len());
+        *identity.add(id.len()) = 0;
+        std::ptr::copy_nonoverlapping(key.as_ptr(), psk, key.len());
+    }
+    key.len() as c_uint
+}
+
+/// A client session object configured from `params`, a description of
+/// what it will do, and (for PSK) the credentials the caller must keep
+/// alive, at the same address, for as long as the session exists.
+pub(crate) fn client(params: &TlsParams) -> Result<(Ssl, Auth, Option<Box<PskCredentials>>)> {
     let mut ctx = SslContextBuilder::new(SslMethod::tls_client())
         .map_err(setup_error("cannot create a TLS context"))?;
     ctx.set_min_proto_version(Some(SslVersion::TLS1_2))
@@ -91,6 +147,7 @@ pub(crate) fn client(params: &TlsParams) -> Result<(Ssl, Auth)> {
     // may move between attempts.
     ctx.set_mode(SslMode::ENABLE_PARTIAL_WRITE | SslMode::ACCEPT_MOVING_WRITE_BUFFER);
 
+    let mut psk_creds: Option<Box<PskCredentials>> = None;
     let auth = match &params.psk_file {
         Some(file) => {
             let user = match &params.username {
@@ -98,21 +155,14 @@ pub(crate) fn client(params: &TlsParams) -> Result<(Ssl, Auth)> {
                 None => crate::settings::default_username()?,
             };
             let key = psk::lookup(file, &user)?;
-            let identity = user.clone();
-            ctx.set_psk_client_callback(move |_ssl, _hint, id_buf, psk_buf| {
-                let id = identity.as_bytes();
-                let k = key.bytes();
-                if id.len() >= id_buf.len()
-                    || id.len() > MAX_IDENTITY_LEN
-                    || k.len() > psk_buf.len()
-                {
-                    return Err(ErrorStack::get());
-                }
-                id_buf[..id.len()].copy_from_slice(id);
-                id_buf[id.len()] = 0;
-                psk_buf[..k.len()].copy_from_slice(k);
-                Ok(k.len())
-            });
+            psk_creds = Some(Box::new(PskCredentials {
+                identity: user.clone().into_bytes(),
+                key,
+            }));
+            // SAFETY: installs a plain function; the context is valid.
+            unsafe {
+                openssl_sys::SSL_CTX_set_psk_client_callback(ctx.as_ptr(), Some(psk_client_cb))
+            };
             // The shared key is the only proof of identity accepted: a
             // server that answers with a certificate instead is checked
             // against an empty trust store, and so refused.
@@ -123,6 +173,12 @@ pub(crate) fn client(params: &TlsParams) -> Result<(Ssl, Auth)> {
     };
     let ctx = ctx.build();
     let mut ssl = Ssl::new(&ctx).map_err(setup_error("cannot create a TLS session"))?;
+    if let Some(creds) = &psk_creds {
+        let ptr: *const PskCredentials = &**creds;
+        // SAFETY: the session is valid; the pointer stays valid because
+        // the caller keeps the box until the session is gone.
+        unsafe { openssl_sys::SSL_set_ex_data(ssl.as_ptr(), APP_DATA_SLOT, ptr as *mut c_void) };
+    }
     if let Some(host) = &params.hostname {
         let ip = host.parse::<IpAddr>().ok();
         if ip.is_none() {
@@ -142,7 +198,7 @@ pub(crate) fn client(params: &TlsParams) -> Result<(Ssl, Auth)> {
             .map_err(setup_error("cannot set the host name to verify"))?;
         }
     }
-    Ok((ssl, auth))
+    Ok((ssl, auth, psk_creds))
 }
 
 /// Where certificates are looked for when none were set.

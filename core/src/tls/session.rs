@@ -113,6 +113,10 @@ pub(crate) struct TlsSession {
     starved: bool,
     /// Some plaintext has been decrypted since the handshake.
     answered: bool,
+    /// PSK identity and key, read by OpenSSL through the session's app
+    /// data. Declared after `stream` so that it is dropped after the
+    /// OpenSSL session that points to it.
+    _psk: Option<Box<credentials::PskCredentials>>,
 }
 
 impl TlsSession {
@@ -120,7 +124,7 @@ impl TlsSession {
     /// files) and start the handshake: the ClientHello is then waiting
     /// in [`TlsSession::output`].
     pub(crate) fn start(params: &TlsParams) -> Result<TlsSession> {
-        let (ssl, auth) = credentials::client(params)?;
+        let (ssl, auth, psk) = credentials::client(params)?;
         let stream = SslStream::new(ssl, MemPipe::new()).map_err(|e| {
             Error::new(
                 libc::EIO,
@@ -134,6 +138,7 @@ impl TlsSession {
             staging: Vec::with_capacity(RECORD),
             starved: false,
             answered: false,
+            _psk: psk,
         };
         session.handshake()?;
         Ok(session)
