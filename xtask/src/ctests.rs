@@ -171,6 +171,10 @@ pub fn c_tests(log: &Path) -> StepResult {
         run.arg(&exe)
             .env("LD_LIBRARY_PATH", &libdir)
             .env("NBD_LIBDIR", &libdir)
+            .env(
+                "NBD_TEST_HOSTILE",
+                root().join("tests/hostile/nbd-hostile-server.py"),
+            )
             .env_remove("LIBNBD_DEBUG");
         if run_logged(run, log)? {
             passed += 1;
@@ -271,7 +275,13 @@ pub fn c_diff(log: &Path) -> StepResult {
                 break;
             }
             let mut run = Command::new("timeout");
-            run.arg("120").arg(&exe).env_remove("LIBNBD_DEBUG");
+            run.arg("120")
+                .arg(&exe)
+                .env_remove("LIBNBD_DEBUG")
+                .env(
+                    "NBD_TEST_HOSTILE",
+                    root().join("tests/hostile/nbd-hostile-server.py"),
+                );
             if which == "ours" {
                 run.env("LD_LIBRARY_PATH", &libdir);
             } else {
