@@ -96,6 +96,8 @@ pub(super) struct Cmd {
     pub sink: Option<ExtentSink>,
     /// Block status with a filter: the context IDs asked for.
     pub bs_filter: Option<Vec<u32>>,
+    /// Block status: the context IDs that got extents.
+    pub bs_seen: Vec<u32>,
     pub completion: Option<CompletionCallback>,
     /// The errno the command will complete with (first error wins).
     pub error: i32,
@@ -119,6 +121,7 @@ impl Cmd {
             chunk: None,
             sink: None,
             bs_filter: None,
+            bs_seen: Vec::new(),
             completion: None,
             error: 0,
             error_msg: None,

@@ -691,6 +691,9 @@ impl Machine {
             }
             start = start.saturating_add(length);
         }
+        if !cmd.bs_seen.contains(&id) {
+            cmd.bs_seen.push(id);
+        }
         let mut err = cmd.error;
         let r = match cmd.sink.as_mut() {
             Some(ExtentSink::Narrow(cb)) => {
@@ -747,6 +750,23 @@ impl Machine {
     }
 
     fn finish_command(&mut self, cookie: u64) {
+        // A successful block status reply has extents for every context
+        // the command asked for (the protocol's MUST): without them a
+        // caller walking the export could never make progress.
+        if let Some(c) = self.cmds.active_mut(cookie) {
+            if c.typ == wire::CMD_BLOCK_STATUS && c.error == 0 {
+                let missing = self
+                    .info
+                    .meta_contexts
+                    .iter()
+                    .filter(|m| c.bs_filter.as_ref().is_none_or(|ids| ids.contains(&m.id)))
+                    .find(|m| !c.bs_seen.contains(&m.id));
+                if let Some(m) = missing {
+                    let why = format!("server did not return any extents for meta context {}", m.name);
+                    c.fail(libc::EPROTO, why);
+                }
+            }
+        }
         if self.config.debug {
             if let Some(c) = self.cmds.get(cookie) {
                 let (typ, error) = (c.typ, c.error);

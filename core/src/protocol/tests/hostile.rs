@@ -842,3 +842,43 @@ fn option_reply_flood_ends_with_eproto() {
     let r = p.m.option_result().expect("the option finished");
     assert!(r.is_err());
 }
+
+#[test]
+fn block_status_without_extents_fails() {
+    // The protocol: at least one descriptor per context on success.
+    let mut p = bs_peer(1 << 20);
+    use crate::protocol::ExtentSink;
+    let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
+    let c = p
+        .submit(
+            CommandKind::BlockStatus {
+                count: 512,
+                offset: 0,
+                sink: ExtentSink::Narrow(cb),
+                filter: None,
+            },
+            0,
+        )
+        .unwrap();
+    p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]))
+        .unwrap();
+    let e = p.m.command_completed(c).unwrap_err();
+    assert_eq!(e.errno(), libc::EPROTO);
+    assert!(e.message().contains("did not return any extents"), "{e}");
+    assert_eq!(p.state(), PublicState::Connected);
+    // An error reply is the server's answer, not a protocol violation.
+    let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
+    let c = p
+        .submit(
+            CommandKind::BlockStatus {
+                count: 512,
+                offset: 0,
+                sink: ExtentSink::Narrow(cb),
+                filter: None,
+            },
+            0,
+        )
+        .unwrap();
+    p.send(&simple_reply(c, wire::NBD_EIO, &[])).unwrap();
+    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+}
