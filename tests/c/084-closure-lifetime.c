@@ -35,6 +35,15 @@ free_count (void *user_data)
   note ("free");
 }
 
+static int other_frees;
+
+static void
+free_other (void *user_data)
+{
+  (void) user_data;
+  other_frees++;
+}
+
 static void
 free_chunk (void *user_data)
 {
@@ -184,6 +193,10 @@ main (void)
   CHECK (nbd_aio_pread (h, small, sizeof small, 2 * 1024 * 1024,
                         (nbd_completion_callback) { .free = free_count }, 0) == -1);
   CHECK (nbd_get_errno () == EINVAL && frees == 9);
+  /* The 64-bit extent closure the same (a sync call: freed on return). */
+  OK (nbd_block_status_64 (h, 65536, 0,
+                           (nbd_extent64_callback) { .free = free_other }, 0));
+  CHECK (other_frees == 1 && frees == 9 && extents == 0);
   /* With a function: called, then freed when the call returns. */
   OK (nbd_block_status (h, 65536, 0,
                         (nbd_extent_callback) { .callback = extent_cb,
