@@ -13,20 +13,25 @@ use std::rc::Rc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use driver::Conn;
+
+/// An NBD handle: one connection to an NBD server and its settings.
+///
+/// Defined before the modules: napi-derive records the struct's JS name
+/// when it expands this attribute, and the `#[napi] impl` blocks in
+/// `generated.rs` look it up when they expand; expanded the other way
+/// round, the class would be registered as `Nbd`.
+#[napi(js_name = "NBD")]
+pub struct Nbd {
+    conn: RefCell<Option<Rc<Conn>>>,
+}
+
 mod callbacks;
 mod conv;
 mod driver;
 mod error;
 mod generated;
 mod js;
-
-use driver::Conn;
-
-/// An NBD handle: one connection to an NBD server and its settings.
-#[napi(js_name = "NBD")]
-pub struct Nbd {
-    conn: RefCell<Option<Rc<Conn>>>,
-}
 
 impl Nbd {
     /// The open handle, or the `NbdError` (EBADF) of a closed one. A call
