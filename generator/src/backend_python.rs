@@ -72,6 +72,10 @@ struct CallbackView {
     error_arg: String,
     /// The closure parameter holding the `ctypes.c_int` (`_err` if unused).
     err_param: String,
+    /// Whether the callback receives a piece of a read buffer, shown to
+    /// Python as a read-only memoryview into that buffer: its wrapper then
+    /// takes the buffer's `buffer::View`.
+    views: bool,
     /// Expressions building each Python argument (in scope: `py`, `err`).
     py_args: Vec<String>,
     doc: String,
@@ -205,23 +209,44 @@ fn arg_parts(api: &Api, call: &Call, a: &Arg, raised: &str) -> Result<ArgParts, 
             call_arg: format!("{id}.as_slice()"),
             ..simple(bound, "ReadableBuffer")
         },
-        ArgKind::BytesOut { .. } => ArgParts {
-            prelude: vec![format!("let mut {local} = conv::out_buffer({id})?;")],
-            call_arg: format!("&mut {local}"),
-            ..simple("usize", "int")
-        },
+        ArgKind::BytesOut { .. } => {
+            // The data goes straight into the bytearray returned (zeroed,
+            // so nothing old can show); callbacks see views of it.
+            let mut prelude = vec![format!("let {local}_obj = conv::out_bytearray(py, {id})?;")];
+            if call_views_buffer(api, call) {
+                prelude.push(format!("let {local}_view = buffer::View::of_bytearray(&{local}_obj);"));
+            }
+            prelude.push(format!(
+                "// SAFETY: the bytearray is new; until it is returned only this call and\n        \
+                 // read-only views of it (which cannot resize it) reach it.\n        \
+                 let {local} = unsafe {{ conv::bytearray_slice(&{local}_obj) }};"
+            ));
+            ArgParts { prelude, call_arg: local.clone(), ..simple("usize", "int") }
+        }
         ArgKind::BytesPersistIn { .. } => ArgParts {
             prelude: vec![format!("let {id} = buffer::persist({id}, false)?;")],
             ..simple(bound, "Union[Buffer, ReadableBuffer]")
         },
         ArgKind::BytesPersistOut { .. } => ArgParts {
-            prelude: vec![format!("let {id} = buffer::persist({id}, true)?;")],
+            prelude: vec![if call_views_buffer(api, call) {
+                format!("let ({id}, {id}_view) = buffer::persist_read({id})?;")
+            } else {
+                format!("let {id} = buffer::persist({id}, true)?;")
+            }],
             ..simple(bound, "Union[Buffer, WritableBuffer]")
         },
         ArgKind::Closure { callback: cb } => {
             let def = callback(api, cb)?;
+            let view = if views_buffer(def) {
+                match read_buffer(call) {
+                    Some(buf) => format!(", Some({buf}_view.clone())"),
+                    None => ", None".to_string(),
+                }
+            } else {
+                String::new()
+            };
             ArgParts {
-                prelude: vec![format!("let {id} = {cb}_callback({id}, {raised})?;")],
+                prelude: vec![format!("let {id} = {cb}_callback({id}, {raised}{view})?;")],
                 ..simple(bound, &callable_type(def))
             }
         }
@@ -233,6 +258,24 @@ fn arg_parts(api: &Api, call: &Call, a: &Arg, raised: &str) -> Result<ArgParts, 
         }
     };
     Ok(parts)
+}
+
+/// Whether a call has a callback that is shown pieces of its read buffer.
+fn call_views_buffer(api: &Api, call: &Call) -> bool {
+    call.args.iter().any(|a| match &a.kind {
+        ArgKind::Closure { callback: cb } => callback(api, cb).is_ok_and(views_buffer),
+        _ => false,
+    })
+}
+
+/// The local holding the read buffer of a call (a bytes_out or persistent
+/// out argument), whose `_view` callbacks look into.
+fn read_buffer(call: &Call) -> Option<String> {
+    call.args.iter().find_map(|a| match a.kind {
+        ArgKind::BytesOut { .. } => Some(rust_ident(&a.name)),
+        ArgKind::BytesPersistOut { .. } => Some(rust_ident(&python_ident(&a.name))),
+        _ => None,
+    })
 }
 
 fn optarg_parts(api: &Api, call: &Call, o: &OptArg, raised: &str) -> Result<ArgParts, Error> {
@@ -247,7 +290,10 @@ fn optarg_parts(api: &Api, call: &Call, o: &OptArg, raised: &str) -> Result<ArgP
             ArgParts {
                 param: format!("{id}: Option<&Bound<'py, PyAny>>"),
                 sig: format!("{id} = None"),
-                prelude: vec![format!("let {id} = {id}.map(|f| {cb}_callback(f, {raised})).transpose()?;")],
+                prelude: vec![format!(
+                    "let {id} = {id}.map(|f| {cb}_callback(f, {raised}{})).transpose()?;",
+                    if views_buffer(def) { ", None" } else { "" }
+                )],
                 call_arg: id.clone(),
                 pyi: format!("{py_name}: Optional[{}] = None", callable_type(def)),
             }
@@ -268,7 +314,7 @@ fn ret_parts(call: &Call) -> (String, String, String) {
     if let Some(a) = call.args.iter().find(|a| matches!(a.kind, ArgKind::BytesOut { .. })) {
         // libnbd's module returns the read data as a bytearray.
         let buf = rust_ident(&a.name);
-        return ("Bound<'py, PyByteArray>".into(), format!("PyByteArray::new(py, &{buf})"), "bytearray".into());
+        return ("Bound<'py, PyByteArray>".into(), format!("{buf}_obj"), "bytearray".into());
     }
     let (rust, convert, pyi) = match &call.ret {
         RetKind::Error | RetKind::Void => ("()", "()", "None"),
@@ -336,7 +382,7 @@ fn callback_view(cb: &CallbackDef) -> CallbackView {
     for a in &cb.args {
         let id = rust_ident(&a.name);
         let (ty, expr) = match &a.kind {
-            CbArgKind::BytesIn { .. } => ("&[u8]", format!("PyBytes::new(py, {id}).into_any()")),
+            CbArgKind::BytesIn { .. } => ("&[u8]", format!("buffer::subbuf(py, view.as_deref(), {id})?")),
             CbArgKind::String => ("&str", format!("{id}.into_bound_py_any(py)?")),
             CbArgKind::Int => ("i32", format!("{id}.into_bound_py_any(py)?")),
             CbArgKind::Uint => ("u32", format!("{id}.into_bound_py_any(py)?")),
@@ -364,7 +410,13 @@ fn callback_view(cb: &CallbackDef) -> CallbackView {
         error_arg,
         py_args,
         doc: capitalise(&cb.doc),
+        views: views_buffer(cb),
     }
+}
+
+/// Whether a callback kind is handed pieces of a read buffer.
+fn views_buffer(cb: &CallbackDef) -> bool {
+    cb.args.iter().any(|a| matches!(a.kind, CbArgKind::BytesIn { .. }))
 }
 
 fn flag_mask(set: &FlagsDef) -> u32 {

@@ -9,7 +9,9 @@
 //! refuses with BufferError), and the core drops the anchor when the
 //! command retires.
 
-use pyo3::exceptions::{PyIndexError, PyTypeError};
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyInt, PySlice, PyType};
 
@@ -130,6 +132,50 @@ impl Buffer {
     }
 }
 
+/// The Python object behind a read's buffer and where its bytes are, so
+/// that a chunk callback can be shown the piece it is about as a
+/// read-only memoryview into that very object (as libnbd's module does):
+/// a callback that keeps the view pins the buffer, which cannot then be
+/// resized.
+pub(crate) struct View {
+    obj: Py<PyAny>,
+    base: usize,
+    len: usize,
+}
+
+impl View {
+    /// A view source for a bytearray the read fills.
+    pub(crate) fn of_bytearray(b: &Bound<'_, PyByteArray>) -> Arc<View> {
+        Arc::new(View { obj: b.clone().into_any().unbind(), base: b.data() as usize, len: b.len() })
+    }
+}
+
+/// The Python argument for a piece `sub` of a read buffer: a read-only
+/// memoryview of the buffer's object over exactly those bytes, or (when
+/// `sub` is not inside the buffer `view` describes, or there is none) a
+/// read-only memoryview of a copy.
+pub(crate) fn subbuf<'py>(py: Python<'py>, view: Option<&View>, sub: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let start = (sub.as_ptr() as usize).wrapping_sub(view.map_or(0, |v| v.base));
+    if let Some(v) = view.filter(|v| start <= v.len && sub.len() <= v.len - start) {
+        let slice = PySlice::new(py, start as isize, (start + sub.len()) as isize, 1);
+        return byte_view(v.obj.bind(py))?.get_item(slice)?.call_method0("toreadonly");
+    }
+    builtin(py, "memoryview")?.call1((PyBytes::new(py, sub),))
+}
+
+/// The memory of an aio read's buffer argument and the view source for
+/// its chunk callbacks; as `persist(arg, true)` otherwise.
+pub(crate) fn persist_read(arg: &Bound<'_, PyAny>) -> PyResult<(nbd::AioBuffer, Arc<View>)> {
+    let py = arg.py();
+    let obj = match arg.cast::<Buffer>() {
+        Ok(b) => b.get().obj.bind(py).clone(),
+        Err(_) => arg.clone(),
+    };
+    let buf = persist(arg, true)?;
+    let view = Arc::new(View { obj: obj.unbind(), base: buf.as_ptr() as usize, len: buf.len() });
+    Ok((buf, view))
+}
+
 /// The memory of an aio command's buffer argument: an `nbd.Buffer` or any
 /// object with the buffer protocol. A read (`writable`) needs writable
 /// memory; a write may also take read-only memory, which is used in place
@@ -167,7 +213,15 @@ pub(crate) fn persist(arg: &Bound<'_, PyAny>, writable: bool) -> PyResult<nbd::A
             Ok(nbd::AioBuffer::from_vec(copy.cast::<PyBytes>()?.as_bytes().to_vec()))
         }
         Err(e) => {
-            let err = PyTypeError::new_err("the buffer of a read must be writable and contiguous (nbd.Buffer, bytearray, ...)");
+            // As libnbd's module: a buffer that cannot be written (bytes,
+            // a read-only view) is a BufferError; an object without the
+            // buffer protocol stays a TypeError.
+            let writable_protocol = builtin(py, "memoryview")?.call1((&obj,)).is_ok();
+            let err = if writable_protocol {
+                PyBufferError::new_err("underlying buffer is not writable: a read needs a writable, contiguous buffer (nbd.Buffer, bytearray, ...)")
+            } else {
+                PyTypeError::new_err("the buffer of a read must support the buffer protocol (nbd.Buffer, bytearray, ...)")
+            };
             err.set_cause(py, Some(e));
             Err(err)
         }

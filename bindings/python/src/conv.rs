@@ -5,7 +5,7 @@ use std::net::{SocketAddr, SocketAddrV6, ToSocketAddrs};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyTuple};
 
@@ -88,21 +88,24 @@ impl BytesIn {
     }
 }
 
-/// A zeroed buffer for a read of `count` bytes. The memory comes from
-/// calloc, so a huge count the core will refuse costs nothing, and an
-/// impossible one raises MemoryError instead of aborting.
-pub(crate) fn out_buffer(count: usize) -> PyResult<Vec<u8>> {
-    if count == 0 {
-        return Ok(Vec::new());
+/// A new bytearray of `count` zero bytes, for a read to fill (what the
+/// read calls return). MemoryError when it cannot be allocated.
+pub(crate) fn out_bytearray(py: Python<'_>, count: usize) -> PyResult<Bound<'_, PyByteArray>> {
+    // new_with hands over zeroed memory.
+    PyByteArray::new_with(py, count, |_| Ok(()))
+}
+
+/// The bytes of a bytearray as a mutable slice, for the core to read into
+/// with the GIL released.
+///
+/// # Safety
+/// Nothing may resize the bytearray or write it while the slice lives:
+/// only give it a bytearray that no Python code can reach except through
+/// read-only memoryviews (which pin its size).
+pub(crate) unsafe fn bytearray_slice<'a>(b: &Bound<'_, PyByteArray>) -> &'a mut [u8] {
+    let len = b.len();
+    if len == 0 {
+        return &mut [];
     }
-    let layout = std::alloc::Layout::array::<u8>(count).map_err(|_| PyMemoryError::new_err(()))?;
-    // SAFETY: the layout is non-zero; a non-null result is `count` zeroed
-    // bytes from the global allocator, which is what Vec expects.
-    unsafe {
-        let p = std::alloc::alloc_zeroed(layout);
-        if p.is_null() {
-            return Err(PyMemoryError::new_err(()));
-        }
-        Ok(Vec::from_raw_parts(p, count, count))
-    }
+    std::slice::from_raw_parts_mut(b.data(), len)
 }

@@ -8,7 +8,7 @@
 #![allow(clippy::too_many_arguments, clippy::useless_conversion, unused_mut)]
 
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyTuple};
+use pyo3::types::{PyByteArray, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::{buffer, callbacks, conv, error, Nbd};
@@ -17,6 +17,7 @@ use crate::{buffer, callbacks, conv, error, Nbd};
 pub(crate) fn chunk_callback(
     f: &Bound<'_, PyAny>,
     raised: Option<&callbacks::Raised>,
+    view: Option<std::sync::Arc<buffer::View>>,
 ) -> PyResult<nbd::ChunkCallback> {
     let f = callbacks::Callable::new(f, "chunk", raised)?;
     let cb: nbd::ChunkCallback = Box::new(
@@ -25,7 +26,7 @@ pub(crate) fn chunk_callback(
                 PyTuple::new(
                     py,
                     [
-                        PyBytes::new(py, subbuf).into_any(),
+                        buffer::subbuf(py, view.as_deref(), subbuf)?,
                         offset.into_bound_py_any(py)?,
                         status.into_bound_py_any(py)?,
                         err.clone(),
@@ -175,10 +176,13 @@ impl Nbd {
         flags: u32,
     ) -> PyResult<Bound<'py, PyByteArray>> {
         let handle = self.handle()?;
-        let mut buf = conv::out_buffer(count)?;
-        let ret = py.detach(|| handle.pread(&mut buf, offset, Some(nbd::CmdFlag(flags))));
+        let buf_obj = conv::out_bytearray(py, count)?;
+        // SAFETY: the bytearray is new; until it is returned only this call and
+        // read-only views of it (which cannot resize it) reach it.
+        let buf = unsafe { conv::bytearray_slice(&buf_obj) };
+        let ret = py.detach(|| handle.pread(buf, offset, Some(nbd::CmdFlag(flags))));
         ret.map_err(|e| error::to_py(py, e))?;
-        Ok(PyByteArray::new(py, &buf))
+        Ok(buf_obj)
     }
 
     /// Read from the NBD server without waiting.
@@ -3046,12 +3050,16 @@ impl Nbd {
     ) -> PyResult<Bound<'py, PyByteArray>> {
         let handle = self.handle()?;
         let raised = callbacks::Raised::default();
-        let mut buf = conv::out_buffer(count)?;
-        let chunk = chunk_callback(chunk, Some(&raised))?;
-        let ret = py
-            .detach(|| handle.pread_structured(&mut buf, offset, chunk, Some(nbd::CmdFlag(flags))));
+        let buf_obj = conv::out_bytearray(py, count)?;
+        let buf_view = buffer::View::of_bytearray(&buf_obj);
+        // SAFETY: the bytearray is new; until it is returned only this call and
+        // read-only views of it (which cannot resize it) reach it.
+        let buf = unsafe { conv::bytearray_slice(&buf_obj) };
+        let chunk = chunk_callback(chunk, Some(&raised), Some(buf_view.clone()))?;
+        let ret =
+            py.detach(|| handle.pread_structured(buf, offset, chunk, Some(nbd::CmdFlag(flags))));
         raised.check(py, ret)?;
-        Ok(PyByteArray::new(py, &buf))
+        Ok(buf_obj)
     }
 
     /// Write to the NBD server.
@@ -3307,8 +3315,8 @@ impl Nbd {
         flags: u32,
     ) -> PyResult<u64> {
         let handle = self.handle()?;
-        let buf = buffer::persist(buf, true)?;
-        let chunk = chunk_callback(chunk, None)?;
+        let (buf, buf_view) = buffer::persist_read(buf)?;
+        let chunk = chunk_callback(chunk, None, Some(buf_view.clone()))?;
         let completion = completion
             .map(|f| completion_callback(f, None))
             .transpose()?;

@@ -2,7 +2,8 @@
 
 The same tests run against this package (in the venv of `cargo xtask
 test`) and against Debian's python3-libnbd (libnbd 1.14) with
-/usr/bin/python3, so that both modules are seen to behave the same.
+/usr/bin/python3, so that both modules are seen to behave the same, and
+with Debian's module over our libnbd.so.0 (NBD_TEST_LIBDIR names it).
 Tests of what libnbd 1.14's module lacks are marked `ours_only`.
 """
 
@@ -23,7 +24,20 @@ TEST_TIMEOUT = 120
 
 def pytest_report_header(config):
     which = "this package" if OURS else "libnbd %s" % nbd.__version__
-    return "nbd module: %s (%s)" % (which, nbd.__file__)
+    lib = os.environ.get("NBD_TEST_LIBDIR")
+    over = " over %s/libnbd.so.0" % lib if lib else ""
+    return "nbd module: %s (%s)%s" % (which, nbd.__file__, over)
+
+
+def pytest_configure(config):
+    # Debian's module run over our C library: make sure it is ours that
+    # the process loaded, not the system's.
+    lib = os.environ.get("NBD_TEST_LIBDIR")
+    if lib:
+        want = os.path.join(lib, "libnbd.so.0")
+        with open("/proc/self/maps") as f:
+            if want not in f.read():
+                raise pytest.UsageError("%s is not the libnbd.so.0 loaded" % want)
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,9 @@ def test_defaults():
     assert h.get_nr_meta_contexts() == 0
     assert h.get_debug() is (os.environ.get("LIBNBD_DEBUG") == "1")
     strict = h.get_strict_mode()
-    assert strict & ~nbd.STRICT_MASK == 0
+    if not os.environ.get("NBD_TEST_LIBDIR"):
+        # (Debian's 1.14 module over our 1.24 library knows fewer bits.)
+        assert strict & ~nbd.STRICT_MASK == 0
     for flag in (nbd.STRICT_COMMANDS, nbd.STRICT_FLAGS, nbd.STRICT_BOUNDS,
                  nbd.STRICT_ZERO_SIZE, nbd.STRICT_ALIGN):
         assert strict & flag

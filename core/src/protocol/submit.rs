@@ -48,6 +48,10 @@ impl Machine {
                 c.buf = Some(buf);
                 c.chunk = chunk;
             }
+            // The payload's clone leaves the send queue once sent; this
+            // one keeps the caller's buffer lent until the write retires,
+            // as for reads (bindings pin the memory until then).
+            CommandKind::Write { buf, .. } => c.buf = Some(buf),
             CommandKind::BlockStatus { sink, filter, .. } => {
                 c.sink = Some(sink);
                 c.bs_filter = filter.map(|names| {
