@@ -262,7 +262,18 @@ pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
         lang: Lang::Roff,
         text: render("man/overview.3.tera", &OverviewView { date: crate::MAN_DATE.to_string(), groups })?,
     });
+    out.push(Output {
+        path: "docs/man/nbdsh.1".into(),
+        lang: Lang::Roff,
+        text: render("man/nbdsh.1.tera", &ShellView { date: crate::MAN_DATE.to_string() })?,
+    });
     Ok(out)
+}
+
+/// nbdsh(1): the page of the Python shell (bindings/python).
+#[derive(Serialize)]
+struct ShellView {
+    date: String,
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub const TEMPLATES: &[(&str, &str)] = templates![
     "c/check-exports.c.tera",
     "man/call.3.tera",
     "man/overview.3.tera",
+    "man/nbdsh.1.tera",
     "python/generated.rs.tera",
     "python/nbd.pyi.tera",
     "node/generated.rs.tera",

@@ -77,7 +77,7 @@ fn every_template_renders_against_the_real_api() {
     let outputs = generator::generate(&api).unwrap();
     let calls = api.calls.len();
     let pages = outputs.iter().filter(|o| o.path.starts_with("docs/man")).count();
-    assert_eq!(pages, calls + 1, "one page per call plus the overview");
+    assert_eq!(pages, calls + 2, "one page per call, the overview and nbdsh(1)");
     for o in &outputs {
         assert!(o.text.contains(generator::DO_NOT_EDIT), "{} lacks the do-not-edit line", o.path.display());
     }

@@ -59,7 +59,7 @@ pub fn man_pages(log: &Path) -> StepResult {
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "3"))
+        .filter(|p| p.extension().is_some_and(|x| x == "3" || x == "1"))
         .collect();
     pages.sort();
     let names: Vec<String> =

@@ -255,12 +255,17 @@ fn install(built: &Built, prefix: &Path) -> Result<(), String> {
         .flatten()
     {
         let path = entry.path();
-        if path.extension().is_some_and(|x| x == "3") {
-            copy(
-                &path,
-                &prefix.join("share/man/man3").join(entry.file_name()),
-            )?;
-            pages += 1;
+        // Section 3 (the calls, libnbd.3) and section 1 (nbdsh.1).
+        for section in ["3", "1"] {
+            if path.extension().is_some_and(|x| x == section) {
+                copy(
+                    &path,
+                    &prefix
+                        .join(format!("share/man/man{section}"))
+                        .join(entry.file_name()),
+                )?;
+                pages += 1;
+            }
         }
     }
     println!("installed libnbd.so.0, libnbd.a, libnbd.h, libnbd.pc and {pages} man pages");

@@ -84,6 +84,7 @@ fn check_layout(log: &Path) -> Result<bool, String> {
         "lib/libnbd.a",
         "include/libnbd.h",
         "share/man/man3/nbd_pread.3",
+        "share/man/man1/nbdsh.1",
     ] {
         if !p.join(f).exists() {
             append(log, &format!("layout: {f} is missing"));

@@ -65,9 +65,27 @@ pub(crate) fn add_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// An `nbd.Error` for a failed core call: the message names the call
 /// ("nbd_pread: ..."), and the errno is the core's.
 pub(crate) fn to_py(py: Python<'_>, e: nbd::Error) -> PyErr {
-    match ERROR.get(py) {
+    let err = match ERROR.get(py) {
         Some(ty) => PyErr::from_type(ty.bind(py).clone(), (e.to_string(), e.errno())),
         None => pyo3::exceptions::PyRuntimeError::new_err(e.to_string()),
+    };
+    match e.context().and_then(|c| c.strip_prefix("nbd_")) {
+        Some(call) => raised_in_call(py, call, err),
+        None => err,
+    }
+}
+
+/// `err` raised from a Python frame named after the method that failed
+/// (`nbd._call_frame`), so that its traceback says "in is_read_only" as
+/// libnbd's module does; `err` unchanged if that cannot be done.
+fn raised_in_call(py: Python<'_>, call: &str, err: PyErr) -> PyErr {
+    let raise = || -> PyResult<Option<PyErr>> {
+        let frame = py.import("nbd")?.getattr("_call_frame")?.call1((call,))?;
+        Ok(frame.call1((err.value(py),)).err())
+    };
+    match raise() {
+        Ok(Some(raised)) => raised,
+        _ => err,
     }
 }
 

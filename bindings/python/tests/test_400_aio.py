@@ -145,14 +145,13 @@ def test_buffer_slicing():
         buf.is_zero(100)
 
 
-@ours_only
 def test_aio_with_plain_buffers(nbdkit):
     h = connected(nbdkit("memory", "size=1M"))
     wait_for(h, h.aio_pwrite(b"plain bytes", 0))
     ba = bytearray(11)
     wait_for(h, h.aio_pread(ba, 0))
     assert ba == b"plain bytes"
-    with pytest.raises(TypeError):
+    with pytest.raises(BufferError):
         h.aio_pread(b"read-only", 0)
 
 

@@ -1,14 +1,18 @@
-"""nbdsh: an interactive Python shell with an NBD handle `h` created.
-
-Options are carried out in command-line order:
+"""nbdsh: a Python shell for NBD servers, with a handle `h` ready.
 
     nbdsh -u nbd://localhost -c 'print(h.get_size())'
     nbdsh --opt-mode -u URI -c 'h.opt_list(lambda n, d: print(n))'
+    nbdsh -u URI script.py ARG...
 
-With no -c option the shell is interactive. The exit status is 0 on
-success, 1 when a command fails (an NBD error prints one line, any other
-exception its traceback) and 2 for a command-line error; `exit(n)` inside
-a command exits with n.
+--base-allocation, --opt-mode, -u/--uri and -c/--command run in
+command-line order (so the settings go before -u), and then the script
+file, if one is named. With neither -c nor a script the shell is
+interactive.
+
+The exit status is 0 on success and 1 when a command or the script raises
+(its traceback is printed; for an NBD error it names the call, followed
+by libnbd's one-line summary); `exit(n)` exits with n; a command-line
+error exits with 2. See nbdsh(1).
 """
 
 import argparse
@@ -19,7 +23,14 @@ import traceback
 
 import nbd
 
+# Options that need the handle.
 HANDLE_OPTIONS = ("base_allocation", "opt_mode", "uri")
+
+# The options listed by --short-options and --long-options (for shell
+# completion), as libnbd's nbdsh lists them.
+SHORT_OPTIONS = ("-V", "-c", "-n", "-u", "-v")
+LONG_OPTIONS = ("--base-allocation", "--command", "--opt-mode", "--uri",
+                "--verbose", "--version")
 
 
 class _Snippet(argparse.Action):
@@ -32,30 +43,50 @@ class _Snippet(argparse.Action):
         namespace.snippets = namespace.snippets + [(action, values)]
 
 
+class _List(argparse.Action):
+    """--short-options / --long-options: print, one a line, and exit."""
+
+    def __init__(self, option_strings, dest, items=(), **kwargs):
+        self.items = items
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for item in self.items:
+            print(item)
+        parser.exit(0)
+
+
 def _parser():
     p = argparse.ArgumentParser(
         prog="nbdsh",
         description="Network Block Device (NBD) shell",
-        epilog="The nbd module is imported and, unless -n is given, "
-        "an NBD handle is in the variable h.")
+        epilog="Please read the nbdsh(1) manual page for full usage.")
     p.set_defaults(snippets=[])
     p.add_argument("--base-allocation", dest="base_allocation", nargs=0,
                    action=_Snippet,
                    help='request the "base:allocation" meta context')
     p.add_argument("-c", "--command", dest="command", action=_Snippet,
-                   metavar="CODE",
-                   help="run Python code, then exit (may be repeated; "
-                   "'-' reads the code from standard input)")
+                   metavar="COMMAND",
+                   help="run a Python statement (may be used multiple "
+                   "times; '-' reads them from standard input)")
     p.add_argument("-n", action="store_true",
-                   help="do not create the implicit handle h")
+                   help="do not create the implicit handle 'h'")
     p.add_argument("--opt-mode", dest="opt_mode", nargs=0, action=_Snippet,
                    help="request opt mode during connection")
-    p.add_argument("-u", "--uri", "--connect", dest="uri", action=_Snippet,
-                   metavar="URI", help="connect to the NBD URI")
+    p.add_argument("-u", "--uri", dest="uri", action=_Snippet,
+                   metavar="URI", help="connect to NBD URI")
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="print debug messages (LIBNBD_DEBUG=1)")
+                   help="enable verbose debugging")
     p.add_argument("-V", "--version", action="store_true",
-                   help="print the version and exit")
+                   help="display version information")
+    p.add_argument("--short-options", action=_List, items=SHORT_OPTIONS,
+                   help=argparse.SUPPRESS)
+    p.add_argument("--long-options", action=_List, items=LONG_OPTIONS,
+                   help=argparse.SUPPRESS)
+    p.add_argument("script", nargs="?", metavar="SCRIPT",
+                   help="a Python script to run (after the options)")
+    p.add_argument("script_args", nargs=argparse.REMAINDER,
+                   metavar="ARG", help="arguments of the script (sys.argv)")
     return p
 
 
@@ -87,52 +118,62 @@ def _banner(h):
     return "\n".join(lines + [""])
 
 
+def _run_file(path, env):
+    with open(path) as f:
+        text = f.read()
+    exec(compile(text, path, "exec"), env)
+
+
 def shell(argv=None):
     """Run nbdsh with these arguments (default: sys.argv[1:]); return
     the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.version:
         print("nbdsh %s" % nbd.__version__)
         print("%s %s" % (nbd.package_name, nbd.__version__))
         return 0
     needs_handle = [a for a, _ in args.snippets if a in HANDLE_OPTIONS]
     if args.n and needs_handle:
-        print("nbdsh: -n cannot be used with --base-allocation, --opt-mode "
-              "or --uri", file=sys.stderr)
-        return 1
+        parser.error("-n cannot be used with --base-allocation, "
+                     "--opt-mode or --uri")
     if args.verbose:
         os.environ["LIBNBD_DEBUG"] = "1"
 
+    env = {"__name__": "__main__", "nbd": nbd}
     h = None
     if not args.n:
         h = nbd.NBD()
         h.set_handle_name("nbdsh")
-    env = {"__name__": "__main__", "nbd": nbd, "h": h}
+        env["h"] = h
     actions = {
-        "command": lambda code_text: exec(code_text, env),
-        "stdin": lambda _: exec(sys.stdin.read(), env),
+        "command": lambda text: exec(compile(text, "<command>", "exec"), env),
+        "stdin": lambda _: exec(compile(sys.stdin.read(), "<stdin>", "exec"),
+                                env),
         "base_allocation": lambda _: h.add_meta_context(
             nbd.CONTEXT_BASE_ALLOCATION),
         "opt_mode": lambda _: h.set_opt_mode(True),
         "uri": lambda uri: h.connect_uri(uri),
     }
+    # In command-line order, as libnbd's nbdsh.
+    todo = list(args.snippets)
+    if args.script is not None:
+        todo.append(("script", args.script))
+        actions["script"] = lambda path: _run_file(path, env)
+        sys.argv = [args.script] + list(args.script_args)
     try:
-        for action, value in args.snippets:
+        for action, value in todo:
             actions[action](value)
-    except nbd.Error as e:
-        if os.environ.get("LIBNBD_DEBUG") == "1":
-            traceback.print_exc()
-        else:
+    except SystemExit:
+        raise
+    except BaseException as e:
+        traceback.print_exc()
+        if isinstance(e, nbd.Error):
             print("nbdsh: command line script failed: %s" % e.string,
                   file=sys.stderr)
         return 1
-    except SystemExit:
-        raise
-    except BaseException:
-        traceback.print_exc()
-        return 1
 
-    if len(args.snippets) == len(needs_handle):
+    if len(todo) == len(needs_handle):
         sys.ps1 = "nbd> "
         code.interact(banner=_banner(h), local=env, exitmsg="")
     return 0
