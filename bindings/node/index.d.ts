@@ -79,7 +79,7 @@ export declare class NBD {
    * the request is sent, so a buggy server cannot leak old memory contents into
    * it.
    *
-   * Since libnbd 1.0; C: `nbd_pread`.
+   * Since libnbd 1.0. C: `nbd_pread`.
    */
   pread(count: number, offset: number | bigint, options?: { flags?: number }): Buffer;
 
@@ -92,7 +92,7 @@ export declare class NBD {
    *
    * No command flags are accepted; buffer handling is as for {@link NBD.pread}.
    *
-   * Since libnbd 1.0; C: `nbd_aio_pread`.
+   * Since libnbd 1.0. C: `nbd_aio_pread`.
    */
   aioPread(buf: Buffer, offset: number | bigint, options?: { completion?: CompletionCallback; flags?: number }): number;
 
@@ -105,7 +105,7 @@ export declare class NBD {
    * The `extent` callback runs once per context with the context name, the
    * offset, and an array of length and flags pairs.
    *
-   * Since libnbd 1.0; C: `nbd_block_status`.
+   * Since libnbd 1.0. C: `nbd_block_status`.
    */
   blockStatus(count: number | bigint, offset: number | bigint, extent: ExtentCallback, options?: { flags?: number }): void;
 
@@ -114,7 +114,7 @@ export declare class NBD {
    *
    * Return one of the block size constraints the server advertised.
    *
-   * Since libnbd 1.4; C: `nbd_get_block_size`.
+   * Since libnbd 1.4. C: `nbd_get_block_size`.
    */
   getBlockSize(sizeType: number): number;
 
@@ -148,7 +148,7 @@ export declare class NBD {
    * {@link NBD.optListMetaContext} and {@link NBD.optSetMetaContext}. In any state
    * other than created or negotiating the call fails with `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_add_meta_context`.
+   * Since libnbd 1.0. C: `nbd_add_meta_context`.
    */
   addMetaContext(name: string): void;
 
@@ -164,7 +164,7 @@ export declare class NBD {
    * under another name, which it can report and {@link NBD.getCanonicalExportName}
    * returns.
    *
-   * Since libnbd 1.0; C: `nbd_get_export_name`.
+   * Since libnbd 1.0. C: `nbd_get_export_name`.
    */
   getExportName(): string;
 
@@ -179,7 +179,7 @@ export declare class NBD {
    * This reports the request, not the outcome: whether a connection really ended
    * up encrypted is told by {@link NBD.getTlsNegotiated}.
    *
-   * Since libnbd 1.0; C: `nbd_get_tls`.
+   * Since libnbd 1.0. C: `nbd_get_tls`.
    */
   getTls(): number;
 
@@ -195,7 +195,7 @@ export declare class NBD {
    * reported by getlogin_r(3). This is the same name the handle would use if it
    * connected now.
    *
-   * Since libnbd 1.0; C: `nbd_get_tls_username`.
+   * Since libnbd 1.0. C: `nbd_get_tls_username`.
    */
   getTlsUsername(): string;
 
@@ -205,7 +205,7 @@ export declare class NBD {
    * Return the flag set by {@link NBD.setTlsVerifyPeer}, which is true on a new
    * handle.
    *
-   * Since libnbd 1.0; C: `nbd_get_tls_verify_peer`.
+   * Since libnbd 1.0. C: `nbd_get_tls_verify_peer`.
    */
   getTlsVerifyPeer(): boolean;
 
@@ -232,7 +232,7 @@ export declare class NBD {
    * replacing any earlier choice, so there is no need to call this first in that
    * case.
    *
-   * Since libnbd 1.0; C: `nbd_set_export_name`.
+   * Since libnbd 1.0. C: `nbd_set_export_name`.
    */
   setExportName(exportName: string): void;
 
@@ -267,7 +267,7 @@ export declare class NBD {
    * support (see {@link NBD.supportsTls}), any value but `TLS.DISABLE` fails
    * with `ENOTSUP`.
    *
-   * Since libnbd 1.0; C: `nbd_set_tls`.
+   * Since libnbd 1.0. C: `nbd_set_tls`.
    */
   setTls(tls: number): void;
 
@@ -293,7 +293,7 @@ export declare class NBD {
    * parameter has the same effect, but only after
    * {@link NBD.setUriAllowLocalFile} permits it.
    *
-   * Since libnbd 1.0; C: `nbd_set_tls_certificates`.
+   * Since libnbd 1.0. C: `nbd_set_tls_certificates`.
    */
   setTlsCertificates(dir: string): void;
 
@@ -318,7 +318,7 @@ export declare class NBD {
    * {@link NBD.setTls} has enabled TLS. In a URI the `tls-psk-file` parameter has
    * the same effect, but only after {@link NBD.setUriAllowLocalFile} permits it.
    *
-   * Since libnbd 1.0; C: `nbd_set_tls_psk_file`.
+   * Since libnbd 1.0. C: `nbd_set_tls_psk_file`.
    */
   setTlsPskFile(filename: string): void;
 
@@ -334,7 +334,7 @@ export declare class NBD {
    * The setting only matters once {@link NBD.setTls} has enabled TLS with a PSK
    * file.
    *
-   * Since libnbd 1.0; C: `nbd_set_tls_username`.
+   * Since libnbd 1.0. C: `nbd_set_tls_username`.
    */
   setTlsUsername(username: string): void;
 
@@ -356,7 +356,7 @@ export declare class NBD {
    * The flag has no effect when TLS is not enabled with {@link NBD.setTls}, nor with
    * Pre-Shared Keys, where the shared key already proves who the server is.
    *
-   * Since libnbd 1.0; C: `nbd_set_tls_verify_peer`.
+   * Since libnbd 1.0. C: `nbd_set_tls_verify_peer`.
    */
   setTlsVerifyPeer(verify: boolean): void;
 
@@ -372,7 +372,7 @@ export declare class NBD {
    * A newer library may return bits that were not defined when the program was
    * compiled.
    *
-   * Since libnbd 1.2; C: `nbd_get_handshake_flags`.
+   * Since libnbd 1.2. C: `nbd_get_handshake_flags`.
    */
   getHandshakeFlags(): number;
 
@@ -383,7 +383,7 @@ export declare class NBD {
    * true on a new handle. Whether the server actually agreed to structured
    * replies is told by {@link NBD.getStructuredRepliesNegotiated}.
    *
-   * Since libnbd 1.2; C: `nbd_get_request_structured_replies`.
+   * Since libnbd 1.2. C: `nbd_get_request_structured_replies`.
    */
   getRequestStructuredReplies(): boolean;
 
@@ -412,7 +412,7 @@ export declare class NBD {
    * {@link NBD.getHandshakeFlags} and clear that bit instead of passing a fixed
    * value.
    *
-   * Since libnbd 1.2; C: `nbd_set_handshake_flags`.
+   * Since libnbd 1.2. C: `nbd_set_handshake_flags`.
    */
   setHandshakeFlags(flags: number): void;
 
@@ -435,7 +435,7 @@ export declare class NBD {
    * {@link NBD.getStructuredRepliesNegotiated}. The call fails with `EINVAL` once
    * connecting has begun.
    *
-   * Since libnbd 1.2; C: `nbd_set_request_structured_replies`.
+   * Since libnbd 1.2. C: `nbd_set_request_structured_replies`.
    */
   setRequestStructuredReplies(request: boolean): void;
 
@@ -454,7 +454,7 @@ export declare class NBD {
    * The socket path of an `nbd+unix` URI is not covered by this setting; forbid
    * Unix domain sockets with {@link NBD.setUriAllowTransports} instead.
    *
-   * Since libnbd 1.2; C: `nbd_set_uri_allow_local_file`.
+   * Since libnbd 1.2. C: `nbd_set_uri_allow_local_file`.
    */
   setUriAllowLocalFile(allow: boolean): void;
 
@@ -474,7 +474,7 @@ export declare class NBD {
    * URIs; whether TLS is used follows from the scheme of an accepted URI, or
    * from {@link NBD.setTls}. An unknown value fails with `EINVAL`.
    *
-   * Since libnbd 1.2; C: `nbd_set_uri_allow_tls`.
+   * Since libnbd 1.2. C: `nbd_set_uri_allow_tls`.
    */
   setUriAllowTls(tls: number): void;
 
@@ -496,7 +496,7 @@ export declare class NBD {
    * outside `ALLOW_TRANSPORT.MASK` make this call fail with `EINVAL`.
    * Later versions may add transports.
    *
-   * Since libnbd 1.2; C: `nbd_set_uri_allow_transports`.
+   * Since libnbd 1.2. C: `nbd_set_uri_allow_transports`.
    */
   setUriAllowTransports(mask: number): void;
 
@@ -506,7 +506,7 @@ export declare class NBD {
    * Return the setting made with {@link NBD.setFullInfo}, which is false on a new
    * handle.
    *
-   * Since libnbd 1.4; C: `nbd_get_full_info`.
+   * Since libnbd 1.4. C: `nbd_get_full_info`.
    */
   getFullInfo(): boolean;
 
@@ -517,7 +517,7 @@ export declare class NBD {
    * in the negotiating state so that the program can send options itself. It is
    * false on a new handle.
    *
-   * Since libnbd 1.4; C: `nbd_get_opt_mode`.
+   * Since libnbd 1.4. C: `nbd_get_opt_mode`.
    */
   getOptMode(): boolean;
 
@@ -538,7 +538,7 @@ export declare class NBD {
    * The setting may also be changed while negotiating in option mode, where it
    * affects the next {@link NBD.optInfo} or {@link NBD.optGo}.
    *
-   * Since libnbd 1.4; C: `nbd_set_full_info`.
+   * Since libnbd 1.4. C: `nbd_set_full_info`.
    */
   setFullInfo(request: boolean): void;
 
@@ -570,7 +570,7 @@ export declare class NBD {
    * any export. With the asynchronous connect calls, {@link NBD.aioIsNegotiating}
    * tells when the handle has reached this state.
    *
-   * Since libnbd 1.4; C: `nbd_set_opt_mode`.
+   * Since libnbd 1.4. C: `nbd_set_opt_mode`.
    */
   setOptMode(enable: boolean): void;
 
@@ -586,7 +586,7 @@ export declare class NBD {
    * {@link NBD.optSetMetaContext}. The contexts already agreed with the server, as
    * reported by {@link NBD.canMetaContext}, are not changed by this call.
    *
-   * Since libnbd 1.6; C: `nbd_clear_meta_contexts`.
+   * Since libnbd 1.6. C: `nbd_clear_meta_contexts`.
    */
   clearMetaContexts(): void;
 
@@ -601,7 +601,7 @@ export declare class NBD {
    * The list holds what the client asks for. Which contexts the server actually
    * agreed to is told by {@link NBD.canMetaContext}.
    *
-   * Since libnbd 1.6; C: `nbd_get_meta_context`.
+   * Since libnbd 1.6. C: `nbd_get_meta_context`.
    */
   getMetaContext(i: number): string;
 
@@ -616,7 +616,7 @@ export declare class NBD {
    * The server is free to refuse some of them; {@link NBD.canMetaContext} tells
    * which ones it accepted.
    *
-   * Since libnbd 1.6; C: `nbd_get_nr_meta_contexts`.
+   * Since libnbd 1.6. C: `nbd_get_nr_meta_contexts`.
    */
   getNrMetaContexts(): number;
 
@@ -631,7 +631,7 @@ export declare class NBD {
    * A newer library may return bits that were not defined when the program was
    * compiled.
    *
-   * Since libnbd 1.6; C: `nbd_get_strict_mode`.
+   * Since libnbd 1.6. C: `nbd_get_strict_mode`.
    */
   getStrictMode(): number;
 
@@ -674,7 +674,7 @@ export declare class NBD {
    * default, so to relax one check, read the current set with
    * {@link NBD.getStrictMode} and clear that bit instead of passing a fixed value.
    *
-   * Since libnbd 1.6; C: `nbd_set_strict_mode`.
+   * Since libnbd 1.6. C: `nbd_set_strict_mode`.
    */
   setStrictMode(flags: number): void;
 
@@ -684,7 +684,7 @@ export declare class NBD {
    * Return the value last stored with {@link NBD.setPrivateData}, or 0 if nothing
    * was stored.
    *
-   * Since libnbd 1.8; C: `nbd_get_private_data`.
+   * Since libnbd 1.8. C: `nbd_get_private_data`.
    */
   getPrivateData(): number;
 
@@ -700,7 +700,7 @@ export declare class NBD {
    * converted to an integer; the library never follows nor frees such a pointer.
    * The other language bindings store an unsigned integer.
    *
-   * Since libnbd 1.8; C: `nbd_set_private_data`.
+   * Since libnbd 1.8. C: `nbd_set_private_data`.
    */
   setPrivateData(privateData: number): number;
 
@@ -711,7 +711,7 @@ export declare class NBD {
    * when read calls such as {@link NBD.pread} fill the caller's buffer with zeroes
    * before doing anything else.
    *
-   * Since libnbd 1.12; C: `nbd_get_pread_initialize`.
+   * Since libnbd 1.12. C: `nbd_get_pread_initialize`.
    */
   getPreadInitialize(): boolean;
 
@@ -721,7 +721,7 @@ export declare class NBD {
    * Return the setting made with {@link NBD.setRequestBlockSize}, which is true on
    * a new handle.
    *
-   * Since libnbd 1.12; C: `nbd_get_request_block_size`.
+   * Since libnbd 1.12. C: `nbd_get_request_block_size`.
    */
   getRequestBlockSize(): boolean;
 
@@ -741,7 +741,7 @@ export declare class NBD {
    * saved is small next to a network round trip. The setting may be changed in
    * any state.
    *
-   * Since libnbd 1.12; C: `nbd_set_pread_initialize`.
+   * Since libnbd 1.12. C: `nbd_set_pread_initialize`.
    */
   setPreadInitialize(request: boolean): void;
 
@@ -763,7 +763,7 @@ export declare class NBD {
    * The setting may also be changed while negotiating in option mode, where it
    * affects the next {@link NBD.optInfo} or {@link NBD.optGo}.
    *
-   * Since libnbd 1.12; C: `nbd_set_request_block_size`.
+   * Since libnbd 1.12. C: `nbd_set_request_block_size`.
    */
   setRequestBlockSize(request: boolean): void;
 
@@ -773,7 +773,7 @@ export declare class NBD {
    * Return the setting made with {@link NBD.setRequestMetaContext}, which is true
    * on a new handle.
    *
-   * Since libnbd 1.16; C: `nbd_get_request_meta_context`.
+   * Since libnbd 1.16. C: `nbd_get_request_meta_context`.
    */
   getRequestMetaContext(): boolean;
 
@@ -784,7 +784,7 @@ export declare class NBD {
    * {@link NBD.connectSystemdSocketActivation} passes to the server. The default
    * is the empty string, in which case the server sees the name `unknown`.
    *
-   * Since libnbd 1.16; C: `nbd_get_socket_activation_name`.
+   * Since libnbd 1.16. C: `nbd_get_socket_activation_name`.
    */
   getSocketActivationName(): string;
 
@@ -808,7 +808,7 @@ export declare class NBD {
    * structured replies nor extended headers were negotiated. When it is off and
    * no context gets negotiated by other means, {@link NBD.blockStatus} fails.
    *
-   * Since libnbd 1.16; C: `nbd_set_request_meta_context`.
+   * Since libnbd 1.16. C: `nbd_set_request_meta_context`.
    */
   setRequestMetaContext(request: boolean): void;
 
@@ -827,7 +827,7 @@ export declare class NBD {
    * any other character with `EINVAL`. The empty string, which is also the
    * default, removes the name, and the server is then told `unknown`.
    *
-   * Since libnbd 1.16; C: `nbd_set_socket_activation_name`.
+   * Since libnbd 1.16. C: `nbd_set_socket_activation_name`.
    */
   setSocketActivationName(socketName: string): void;
 
@@ -838,7 +838,7 @@ export declare class NBD {
    * true on a new handle. Whether the server actually agreed to extended headers
    * is told by {@link NBD.getExtendedHeadersNegotiated}.
    *
-   * Since libnbd 1.18; C: `nbd_get_request_extended_headers`.
+   * Since libnbd 1.18. C: `nbd_get_request_extended_headers`.
    */
   getRequestExtendedHeaders(): boolean;
 
@@ -861,7 +861,7 @@ export declare class NBD {
    * {@link NBD.getExtendedHeadersNegotiated}. The call fails with `EINVAL` once
    * connecting has begun.
    *
-   * Since libnbd 1.18; C: `nbd_set_request_extended_headers`.
+   * Since libnbd 1.18. C: `nbd_set_request_extended_headers`.
    */
   setRequestExtendedHeaders(request: boolean): void;
 
@@ -877,7 +877,7 @@ export declare class NBD {
    * libnbd has no such call; this library adds it so that programs can see the
    * setting they made.
    *
-   * Since libnbd 1.24; C: `nbd_get_tls_certificates`.
+   * Extension of this library, not in libnbd. C: `nbd_get_tls_certificates`.
    */
   getTlsCertificates(): string;
 
@@ -892,7 +892,7 @@ export declare class NBD {
    * libnbd has no such call; this library adds it so that programs can see the
    * setting they made.
    *
-   * Since libnbd 1.24; C: `nbd_get_tls_psk_file`.
+   * Extension of this library, not in libnbd. C: `nbd_get_tls_psk_file`.
    */
   getTlsPskFile(): string;
 
@@ -904,7 +904,7 @@ export declare class NBD {
    * given to {@link NBD.connectTcp} or found in a URI. When there is neither, the
    * empty string is returned, which is not an error.
    *
-   * Since libnbd 1.22; C: `nbd_get_tls_hostname`.
+   * Since libnbd 1.22. C: `nbd_get_tls_hostname`.
    */
   getTlsHostname(): string;
 
@@ -925,7 +925,7 @@ export declare class NBD {
    * The setting only matters once {@link NBD.setTls} has enabled TLS with
    * certificates; it plays no part with Pre-Shared Keys.
    *
-   * Since libnbd 1.22; C: `nbd_set_tls_hostname`.
+   * Since libnbd 1.22. C: `nbd_set_tls_hostname`.
    */
   setTlsHostname(hostname: string): void;
 
@@ -946,7 +946,7 @@ export declare class NBD {
    * that, or after {@link NBD.setExportName} selected a different export, the call
    * fails with `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_can_cache`.
+   * Since libnbd 1.0. C: `nbd_can_cache`.
    */
   canCache(): boolean;
 
@@ -967,7 +967,7 @@ export declare class NBD {
    * successful {@link NBD.optInfo} or {@link NBD.optGo}; before that the call fails with
    * `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_can_df`.
+   * Since libnbd 1.0. C: `nbd_can_df`.
    */
   canDf(): boolean;
 
@@ -984,7 +984,7 @@ export declare class NBD {
    * successful {@link NBD.optInfo} or {@link NBD.optGo}; before that the call fails with
    * `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_can_flush`.
+   * Since libnbd 1.0. C: `nbd_can_flush`.
    */
   canFlush(): boolean;
 
@@ -1002,7 +1002,7 @@ export declare class NBD {
    * successful {@link NBD.optInfo} or {@link NBD.optGo}; before that the call fails with
    * `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_can_fua`.
+   * Since libnbd 1.0. C: `nbd_can_fua`.
    */
   canFua(): boolean;
 
@@ -1027,7 +1027,7 @@ export declare class NBD {
    * or after {@link NBD.setExportName} changed the export. When no context was
    * requested at all, it simply returns false.
    *
-   * Since libnbd 1.0; C: `nbd_can_meta_context`.
+   * Since libnbd 1.0. C: `nbd_can_meta_context`.
    */
   canMetaContext(metacontext: string): boolean;
 
@@ -1049,7 +1049,7 @@ export declare class NBD {
    * successful {@link NBD.optInfo} or {@link NBD.optGo}; before that the call fails with
    * `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_can_multi_conn`.
+   * Since libnbd 1.0. C: `nbd_can_multi_conn`.
    */
   canMultiConn(): boolean;
 
@@ -1066,7 +1066,7 @@ export declare class NBD {
    * successful {@link NBD.optInfo} or {@link NBD.optGo}; before that the call fails with
    * `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_can_trim`.
+   * Since libnbd 1.0. C: `nbd_can_trim`.
    */
   canTrim(): boolean;
 
@@ -1083,7 +1083,7 @@ export declare class NBD {
    * successful {@link NBD.optInfo} or {@link NBD.optGo}; before that the call fails with
    * `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_can_zero`.
+   * Since libnbd 1.0. C: `nbd_can_zero`.
    */
   canZero(): boolean;
 
@@ -1102,7 +1102,7 @@ export declare class NBD {
    * The `--size` option of nbdinfo(1) gives shell scripts access to the same
    * value.
    *
-   * Since libnbd 1.0; C: `nbd_get_size`.
+   * Since libnbd 1.0. C: `nbd_get_size`.
    */
   getSize(): number;
 
@@ -1122,7 +1122,7 @@ export declare class NBD {
    * successful {@link NBD.optInfo} or {@link NBD.optGo}; before that the call fails with
    * `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_is_read_only`.
+   * Since libnbd 1.0. C: `nbd_is_read_only`.
    */
   isReadOnly(): boolean;
 
@@ -1141,7 +1141,7 @@ export declare class NBD {
    * successful {@link NBD.optInfo} or {@link NBD.optGo}; before that the call fails with
    * `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_is_rotational`.
+   * Since libnbd 1.0. C: `nbd_is_rotational`.
    */
   isRotational(): boolean;
 
@@ -1162,7 +1162,7 @@ export declare class NBD {
    * successful {@link NBD.optInfo} or {@link NBD.optGo}; before that the call fails with
    * `EINVAL`.
    *
-   * Since libnbd 1.2; C: `nbd_can_fast_zero`.
+   * Since libnbd 1.2. C: `nbd_can_fast_zero`.
    */
   canFastZero(): boolean;
 
@@ -1177,7 +1177,7 @@ export declare class NBD {
    *
    * The value is stored in the handle and the call never blocks.
    *
-   * Since libnbd 1.2; C: `nbd_get_protocol`.
+   * Since libnbd 1.2. C: `nbd_get_protocol`.
    */
   getProtocol(): string;
 
@@ -1196,7 +1196,7 @@ export declare class NBD {
    * {@link NBD.getExtendedHeadersNegotiated} does, even if structured replies were
    * never requested on their own.
    *
-   * Since libnbd 1.2; C: `nbd_get_structured_replies_negotiated`.
+   * Since libnbd 1.2. C: `nbd_get_structured_replies_negotiated`.
    */
   getStructuredRepliesNegotiated(): boolean;
 
@@ -1212,7 +1212,7 @@ export declare class NBD {
    * `TLS.DISABLE` the library never starts TLS by itself, but in option
    * mode {@link NBD.optStarttls} may have upgraded the connection by hand.
    *
-   * Since libnbd 1.2; C: `nbd_get_tls_negotiated`.
+   * Since libnbd 1.2. C: `nbd_get_tls_negotiated`.
    */
   getTlsNegotiated(): boolean;
 
@@ -1231,7 +1231,7 @@ export declare class NBD {
    * server (in option mode, before a successful {@link NBD.optInfo} or
    * {@link NBD.optGo}), and with `ENOTSUP` when the server did not report a name.
    *
-   * Since libnbd 1.4; C: `nbd_get_canonical_export_name`.
+   * Since libnbd 1.4. C: `nbd_get_canonical_export_name`.
    */
   getCanonicalExportName(): string;
 
@@ -1250,7 +1250,7 @@ export declare class NBD {
    * {@link NBD.optGo}), and with `ENOTSUP` when the server did not report a
    * description.
    *
-   * Since libnbd 1.4; C: `nbd_get_export_description`.
+   * Since libnbd 1.4. C: `nbd_get_export_description`.
    */
   getExportDescription(): string;
 
@@ -1272,7 +1272,7 @@ export declare class NBD {
    * (see {@link NBD.supportsUri}). The `--uri` option of nbdinfo(1) offers the same
    * service to shell scripts.
    *
-   * Since libnbd 1.8; C: `nbd_get_uri`.
+   * Since libnbd 1.8. C: `nbd_get_uri`.
    */
   getUri(): string;
 
@@ -1294,7 +1294,7 @@ export declare class NBD {
    * successful {@link NBD.optInfo} or {@link NBD.optGo}; before that the call fails with
    * `EINVAL`.
    *
-   * Since libnbd 1.18; C: `nbd_can_block_status_payload`.
+   * Since libnbd 1.18. C: `nbd_can_block_status_payload`.
    */
   canBlockStatusPayload(): boolean;
 
@@ -1318,7 +1318,7 @@ export declare class NBD {
    * wider than 32 bits; the contexts named by the `CONTEXT_*` constants
    * only use 32 bits.
    *
-   * Since libnbd 1.18; C: `nbd_get_extended_headers_negotiated`.
+   * Since libnbd 1.18. C: `nbd_get_extended_headers_negotiated`.
    */
   getExtendedHeadersNegotiated(): boolean;
 
@@ -1329,7 +1329,7 @@ export declare class NBD {
    * {@link NBD.setDebug} or taken from the `DEBUG` environment variable when
    * the handle was created.
    *
-   * Since libnbd 1.0; C: `nbd_get_debug`.
+   * Since libnbd 1.0. C: `nbd_get_debug`.
    */
   getDebug(): boolean;
 
@@ -1345,7 +1345,7 @@ export declare class NBD {
    * `DEBUG` is set to exactly `1` at the time the handle is created. The
    * flag can be changed at any time, in any state.
    *
-   * Since libnbd 1.0; C: `nbd_set_debug`.
+   * Since libnbd 1.0. C: `nbd_set_debug`.
    */
   setDebug(debug: boolean): void;
 
@@ -1366,7 +1366,7 @@ export declare class NBD {
    * standard error. The callback may run while the handle lock is held, so it
    * must not call any `nbd_*` function on the same handle, which would deadlock.
    *
-   * Since libnbd 1.0; C: `nbd_set_debug_callback`.
+   * Since libnbd 1.0. C: `nbd_set_debug_callback`.
    */
   setDebugCallback(debug: DebugCallback): void;
 
@@ -1377,7 +1377,7 @@ export declare class NBD {
    * function. Debug messages, if enabled, go back to standard error. When no
    * callback is installed this does nothing.
    *
-   * Since libnbd 1.0; C: `nbd_clear_debug_callback`.
+   * Since libnbd 1.0. C: `nbd_clear_debug_callback`.
    */
   clearDebugCallback(): void;
 
@@ -1391,7 +1391,7 @@ export declare class NBD {
    *
    * The string is copied, so the caller may free it afterwards.
    *
-   * Since libnbd 1.0; C: `nbd_set_handle_name`.
+   * Since libnbd 1.0. C: `nbd_set_handle_name`.
    */
   setHandleName(handleName: string): void;
 
@@ -1401,7 +1401,7 @@ export declare class NBD {
    * Return the handle's name: the one given with {@link NBD.setHandleName}, or
    * otherwise the automatic name such as `nbd1`.
    *
-   * Since libnbd 1.0; C: `nbd_get_handle_name`.
+   * Since libnbd 1.0. C: `nbd_get_handle_name`.
    */
   getHandleName(): string;
 
@@ -1411,7 +1411,7 @@ export declare class NBD {
    * Return the package name of the library, which is `"libnbd"` unless the
    * library was built under another name.
    *
-   * Since libnbd 1.0; C: `nbd_get_package_name`.
+   * Since libnbd 1.0. C: `nbd_get_package_name`.
    */
   getPackageName(): string;
 
@@ -1431,7 +1431,7 @@ export declare class NBD {
    * Compare this at run time with the `HAVE_NBD_*` macros, which tell at
    * compile time whether a call exists.
    *
-   * Since libnbd 1.0; C: `nbd_get_version`.
+   * Since libnbd 1.0. C: `nbd_get_version`.
    */
   getVersion(): string;
 
@@ -1443,7 +1443,7 @@ export declare class NBD {
    * the exact package release. The upstream build leaves it empty, so the empty
    * string means no extra information is available.
    *
-   * Since libnbd 1.24; C: `nbd_get_version_extra`.
+   * Since libnbd 1.24. C: `nbd_get_version_extra`.
    */
   getVersionExtra(): string;
 
@@ -1454,7 +1454,7 @@ export declare class NBD {
    * for TLS with {@link NBD.setTls} at a level above `TLS.DISABLE` fails, and
    * so does connecting to a URI whose scheme requires TLS.
    *
-   * Since libnbd 1.0; C: `nbd_supports_tls`.
+   * Since libnbd 1.0. C: `nbd_supports_tls`.
    */
   supportsTls(): boolean;
 
@@ -1465,7 +1465,7 @@ export declare class NBD {
    * {@link NBD.connectUri}, {@link NBD.aioConnectUri} and {@link NBD.getUri} fail with
    * `ENOTSUP`.
    *
-   * Since libnbd 1.0; C: `nbd_supports_uri`.
+   * Since libnbd 1.0. C: `nbd_supports_uri`.
    */
   supportsUri(): boolean;
 
@@ -1480,7 +1480,7 @@ export declare class NBD {
    * pieces: on Linux, for instance, connecting to the local CID
    * (`VMADDR_CID_LOCAL`) needs the `vsock_loopback` kernel module.
    *
-   * Since libnbd 1.16; C: `nbd_supports_vsock`.
+   * Since libnbd 1.16. C: `nbd_supports_vsock`.
    */
   supportsVsock(): boolean;
 
@@ -1495,7 +1495,7 @@ export declare class NBD {
    * does not mean that {@link NBD.connectUri} will accept the string, let alone
    * succeed in connecting.
    *
-   * Since libnbd 1.22; C: `nbd_is_uri`.
+   * Since libnbd 1.22. C: `nbd_is_uri`.
    */
   isUri(uri: string): boolean;
 
@@ -1514,7 +1514,7 @@ export declare class NBD {
    * if `signum` is negative, and with the error of kill(2) if the signal could
    * not be sent.
    *
-   * Since libnbd 1.0; C: `nbd_kill_subprocess`.
+   * Since libnbd 1.0. C: `nbd_kill_subprocess`.
    */
   killSubprocess(signum: number): void;
 
@@ -1529,7 +1529,7 @@ export declare class NBD {
    * debugger to when the server misbehaves. The call fails if the handle has no
    * subprocess (`ESRCH`).
    *
-   * Since libnbd 1.22; C: `nbd_get_subprocess_pid`.
+   * Since libnbd 1.22. C: `nbd_get_subprocess_pid`.
    */
   getSubprocessPid(): number;
 
@@ -1543,7 +1543,7 @@ export declare class NBD {
    * The count is of protocol bytes before any encryption, so with TLS the number
    * of bytes that actually crossed the network differs.
    *
-   * Since libnbd 1.16; C: `nbd_stats_bytes_sent`.
+   * Since libnbd 1.16. C: `nbd_stats_bytes_sent`.
    */
   statsBytesSent(): number;
 
@@ -1559,7 +1559,7 @@ export declare class NBD {
    * sent. Compared with {@link NBD.statsBytesSent} it shows how well requests are
    * batched.
    *
-   * Since libnbd 1.16; C: `nbd_stats_chunks_sent`.
+   * Since libnbd 1.16. C: `nbd_stats_chunks_sent`.
    */
   statsChunksSent(): number;
 
@@ -1573,7 +1573,7 @@ export declare class NBD {
    * The count is of protocol bytes after any decryption, so with TLS the number
    * of bytes that actually crossed the network differs.
    *
-   * Since libnbd 1.16; C: `nbd_stats_bytes_received`.
+   * Since libnbd 1.16. C: `nbd_stats_bytes_received`.
    */
   statsBytesReceived(): number;
 
@@ -1589,7 +1589,7 @@ export declare class NBD {
    * received. A single read answered with structured replies may add several
    * chunks.
    *
-   * Since libnbd 1.16; C: `nbd_stats_chunks_received`.
+   * Since libnbd 1.16. C: `nbd_stats_chunks_received`.
    */
   statsChunksReceived(): number;
 
@@ -1653,7 +1653,7 @@ export declare class NBD {
    * builds a URI back from a connected handle. The URI format itself is
    * specified in the document `uri.md` that accompanies the NBD protocol.
    *
-   * Since libnbd 1.0; C: `nbd_connect_uri`.
+   * Since libnbd 1.0. C: `nbd_connect_uri`.
    */
   connectUri(uri: string): void;
 
@@ -1674,7 +1674,7 @@ export declare class NBD {
    * gives the errno of the failed connect(2), and a failed handshake leaves the
    * handle dead.
    *
-   * Since libnbd 1.0; C: `nbd_connect_unix`.
+   * Since libnbd 1.0. C: `nbd_connect_unix`.
    */
   connectUnix(unixsocket: string): void;
 
@@ -1695,7 +1695,7 @@ export declare class NBD {
    * When libnbd was built on a system without `AF_VSOCK` the call fails with
    * `ENOTSUP`; {@link NBD.supportsVsock} tells in advance.
    *
-   * Since libnbd 1.2; C: `nbd_connect_vsock`.
+   * Since libnbd 1.2. C: `nbd_connect_vsock`.
    */
   connectVsock(cid: number, port: number): void;
 
@@ -1717,7 +1717,7 @@ export declare class NBD {
    * the server's certificate is checked against, unless {@link NBD.setTlsHostname}
    * chose another.
    *
-   * Since libnbd 1.0; C: `nbd_connect_tcp`.
+   * Since libnbd 1.0. C: `nbd_connect_tcp`.
    */
   connectTcp(hostname: string, port: string): void;
 
@@ -1739,7 +1739,7 @@ export declare class NBD {
    * when {@link NBD.setOptMode} enabled option mode. Because libnbd does not know
    * the peer's address, {@link NBD.getUri} cannot describe such a connection.
    *
-   * Since libnbd 1.2; C: `nbd_connect_socket`.
+   * Since libnbd 1.2. C: `nbd_connect_socket`.
    */
   connectSocket(sock: number): void;
 
@@ -1769,7 +1769,7 @@ export declare class NBD {
    * handle is ready for data commands, or earlier, at the start of negotiation,
    * when {@link NBD.setOptMode} enabled option mode.
    *
-   * Since libnbd 1.0; C: `nbd_connect_command`.
+   * Since libnbd 1.0. C: `nbd_connect_command`.
    */
   connectCommand(argv: string[]): void;
 
@@ -1803,7 +1803,7 @@ export declare class NBD {
    * handle is ready for data commands, or earlier, at the start of negotiation,
    * when {@link NBD.setOptMode} enabled option mode.
    *
-   * Since libnbd 1.2; C: `nbd_connect_systemd_socket_activation`.
+   * Since libnbd 1.2. C: `nbd_connect_systemd_socket_activation`.
    */
   connectSystemdSocketActivation(argv: string[]): void;
 
@@ -1825,7 +1825,7 @@ export declare class NBD {
    * if the connection or handshake failed; the error is then returned by the
    * call that advanced the state machine.
    *
-   * Since libnbd 1.0; C: `nbd_aio_connect`.
+   * Since libnbd 1.0. C: `nbd_aio_connect`.
    */
   aioConnect(addr: string): void;
 
@@ -1844,7 +1844,7 @@ export declare class NBD {
    * ({@link NBD.aioIsReady}), negotiating in option mode
    * ({@link NBD.aioIsNegotiating}), or dead.
    *
-   * Since libnbd 1.0; C: `nbd_aio_connect_uri`.
+   * Since libnbd 1.0. C: `nbd_aio_connect_uri`.
    */
   aioConnectUri(uri: string): void;
 
@@ -1861,7 +1861,7 @@ export declare class NBD {
    * ({@link NBD.aioIsReady}), waiting for options in option mode
    * ({@link NBD.aioIsNegotiating}), or dead after a failure.
    *
-   * Since libnbd 1.0; C: `nbd_aio_connect_unix`.
+   * Since libnbd 1.0. C: `nbd_aio_connect_unix`.
    */
   aioConnectUnix(unixsocket: string): void;
 
@@ -1877,7 +1877,7 @@ export declare class NBD {
    * {@link NBD.aioIsConnecting} turns false, then check {@link NBD.aioIsReady}, or
    * {@link NBD.aioIsNegotiating} in option mode.
    *
-   * Since libnbd 1.2; C: `nbd_aio_connect_vsock`.
+   * Since libnbd 1.2. C: `nbd_aio_connect_vsock`.
    */
   aioConnectVsock(cid: number, port: number): void;
 
@@ -1894,7 +1894,7 @@ export declare class NBD {
    * the handle is ready ({@link NBD.aioIsReady}), negotiating in option mode
    * ({@link NBD.aioIsNegotiating}), or dead.
    *
-   * Since libnbd 1.0; C: `nbd_aio_connect_tcp`.
+   * Since libnbd 1.0. C: `nbd_aio_connect_tcp`.
    */
   aioConnectTcp(hostname: string, port: string): void;
 
@@ -1909,7 +1909,7 @@ export declare class NBD {
    * the handshake. Drive it with {@link NBD.poll} or the notify calls until
    * {@link NBD.aioIsConnecting} turns false.
    *
-   * Since libnbd 1.2; C: `nbd_aio_connect_socket`.
+   * Since libnbd 1.2. C: `nbd_aio_connect_socket`.
    */
   aioConnectSocket(sock: number): void;
 
@@ -1924,7 +1924,7 @@ export declare class NBD {
    * {@link NBD.aioIsConnecting} turns false, then check {@link NBD.aioIsReady}, or
    * {@link NBD.aioIsNegotiating} in option mode.
    *
-   * Since libnbd 1.0; C: `nbd_aio_connect_command`.
+   * Since libnbd 1.0. C: `nbd_aio_connect_command`.
    */
   aioConnectCommand(argv: string[]): void;
 
@@ -1940,7 +1940,7 @@ export declare class NBD {
    * {@link NBD.aioIsConnecting} turns false, then check {@link NBD.aioIsReady}, or
    * {@link NBD.aioIsNegotiating} in option mode.
    *
-   * Since libnbd 1.2; C: `nbd_aio_connect_systemd_socket_activation`.
+   * Since libnbd 1.2. C: `nbd_aio_connect_systemd_socket_activation`.
    */
   aioConnectSystemdSocketActivation(argv: string[]): void;
 
@@ -1969,7 +1969,7 @@ export declare class NBD {
    * does not by itself make earlier writes durable; use {@link NBD.flush} or
    * `CMD_FLAG.FUA` for that.
    *
-   * Since libnbd 1.0; C: `nbd_shutdown`.
+   * Since libnbd 1.0. C: `nbd_shutdown`.
    */
   shutdown(options?: { flags?: number }): void;
 
@@ -1991,7 +1991,7 @@ export declare class NBD {
    * synchronous equivalent; {@link NBD.shutdown} uses this call when the handle is
    * connected.
    *
-   * Since libnbd 1.0; C: `nbd_aio_disconnect`.
+   * Since libnbd 1.0. C: `nbd_aio_disconnect`.
    */
   aioDisconnect(options?: { flags?: number }): void;
 
@@ -2021,7 +2021,7 @@ export declare class NBD {
    * sizes the client did not ask about, `ENOTSUP` when it demands TLS first or
    * refuses by policy, and `ESHUTDOWN` when it is shutting down.
    *
-   * Since libnbd 1.4; C: `nbd_opt_go`.
+   * Since libnbd 1.4. C: `nbd_opt_go`.
    */
   optGo(): void;
 
@@ -2036,7 +2036,7 @@ export declare class NBD {
    *
    * {@link NBD.shutdown} does the same on a handle that is negotiating.
    *
-   * Since libnbd 1.4; C: `nbd_opt_abort`.
+   * Since libnbd 1.4. C: `nbd_opt_abort`.
    */
   optAbort(): void;
 
@@ -2062,7 +2062,7 @@ export declare class NBD {
    * same errno values as {@link NBD.optGo}. After a refusal the handle is still
    * negotiating.
    *
-   * Since libnbd 1.4; C: `nbd_opt_info`.
+   * Since libnbd 1.4. C: `nbd_opt_info`.
    */
   optInfo(): void;
 
@@ -2088,7 +2088,7 @@ export declare class NBD {
    * handshake. nbd-server(1) only answers when `allowlist = true` is set in its
    * configuration.
    *
-   * Since libnbd 1.4; C: `nbd_opt_list`.
+   * Since libnbd 1.4. C: `nbd_opt_list`.
    */
   optList(list: ListCallback): number;
 
@@ -2117,7 +2117,7 @@ export declare class NBD {
    * and failure after some callbacks are both possible. The call fails with
    * `ENOTSUP` if the server does not use the fixed newstyle handshake.
    *
-   * Since libnbd 1.6; C: `nbd_opt_list_meta_context`.
+   * Since libnbd 1.6. C: `nbd_opt_list_meta_context`.
    */
   optListMetaContext(context: ContextCallback): number;
 
@@ -2133,7 +2133,7 @@ export declare class NBD {
    * `context` callback runs once per name in the reply, under the same rules as
    * for {@link NBD.optListMetaContext}.
    *
-   * Since libnbd 1.16; C: `nbd_opt_list_meta_context_queries`.
+   * Since libnbd 1.16. C: `nbd_opt_list_meta_context_queries`.
    */
   optListMetaContextQueries(queries: string[], context: ContextCallback): number;
 
@@ -2163,7 +2163,7 @@ export declare class NBD {
    * after some replies. The call fails with `ENOTSUP` if the server does not use
    * the fixed newstyle handshake.
    *
-   * Since libnbd 1.16; C: `nbd_opt_set_meta_context`.
+   * Since libnbd 1.16. C: `nbd_opt_set_meta_context`.
    */
   optSetMetaContext(context: ContextCallback): number;
 
@@ -2180,7 +2180,7 @@ export declare class NBD {
    * those contexts become the ones block status commands will use, as described
    * for {@link NBD.optSetMetaContext}.
    *
-   * Since libnbd 1.16; C: `nbd_opt_set_meta_context_queries`.
+   * Since libnbd 1.16. C: `nbd_opt_set_meta_context_queries`.
    */
   optSetMetaContextQueries(queries: string[], context: ContextCallback): number;
 
@@ -2211,7 +2211,7 @@ export declare class NBD {
    * security matters, prefer {@link NBD.setTls} with `TLS.REQUIRE` and let
    * libnbd negotiate TLS itself.
    *
-   * Since libnbd 1.16; C: `nbd_opt_starttls`.
+   * Since libnbd 1.16. C: `nbd_opt_starttls`.
    */
   optStarttls(): boolean;
 
@@ -2234,7 +2234,7 @@ export declare class NBD {
    * server may also refuse when extended headers are already in use, since those
    * take precedence.
    *
-   * Since libnbd 1.16; C: `nbd_opt_structured_reply`.
+   * Since libnbd 1.16. C: `nbd_opt_structured_reply`.
    */
   optStructuredReply(): boolean;
 
@@ -2256,7 +2256,7 @@ export declare class NBD {
    * {@link NBD.getExtendedHeadersNegotiated}), even if a later repeated request is
    * refused.
    *
-   * Since libnbd 1.18; C: `nbd_opt_extended_headers`.
+   * Since libnbd 1.18. C: `nbd_opt_extended_headers`.
    */
   optExtendedHeaders(): boolean;
 
@@ -2274,7 +2274,7 @@ export declare class NBD {
    * learn the server's reason. Its return value is ignored, as option requests
    * have no cookie to retire.
    *
-   * Since libnbd 1.4; C: `nbd_aio_opt_go`.
+   * Since libnbd 1.4. C: `nbd_aio_opt_go`.
    */
   aioOptGo(options?: { completion?: CompletionCallback }): void;
 
@@ -2286,7 +2286,7 @@ export declare class NBD {
    * handle until {@link NBD.aioIsConnecting} turns false; it is then closed
    * ({@link NBD.aioIsClosed}).
    *
-   * Since libnbd 1.4; C: `nbd_aio_opt_abort`.
+   * Since libnbd 1.4. C: `nbd_aio_opt_abort`.
    */
   aioOptAbort(): void;
 
@@ -2304,7 +2304,7 @@ export declare class NBD {
    * it refused; its return value is ignored. Without a callback there is no way
    * to tell success from refusal.
    *
-   * Since libnbd 1.4; C: `nbd_aio_opt_info`.
+   * Since libnbd 1.4. C: `nbd_aio_opt_info`.
    */
   aioOptInfo(options?: { completion?: CompletionCallback }): void;
 
@@ -2322,7 +2322,7 @@ export declare class NBD {
    * received or to an errno if the server failed the request; its return value
    * is ignored.
    *
-   * Since libnbd 1.4; C: `nbd_aio_opt_list`.
+   * Since libnbd 1.4. C: `nbd_aio_opt_list`.
    */
   aioOptList(list: ListCallback, options?: { completion?: CompletionCallback }): void;
 
@@ -2339,7 +2339,7 @@ export declare class NBD {
    * callback then runs once with `error` set to 0 on success or to an errno if
    * the server failed the request. Its return value is ignored.
    *
-   * Since libnbd 1.6; C: `nbd_aio_opt_list_meta_context`.
+   * Since libnbd 1.6. C: `nbd_aio_opt_list_meta_context`.
    */
   aioOptListMetaContext(context: ContextCallback, options?: { completion?: CompletionCallback }): number;
 
@@ -2357,7 +2357,7 @@ export declare class NBD {
    * callback then runs once with `error` set to 0 on success or to an errno if
    * the server failed the request. Its return value is ignored.
    *
-   * Since libnbd 1.16; C: `nbd_aio_opt_list_meta_context_queries`.
+   * Since libnbd 1.16. C: `nbd_aio_opt_list_meta_context_queries`.
    */
   aioOptListMetaContextQueries(queries: string[], context: ContextCallback, options?: { completion?: CompletionCallback }): number;
 
@@ -2373,7 +2373,7 @@ export declare class NBD {
    * callback then runs once with `error` set to 0 on success or to an errno if
    * the server failed the request. Its return value is ignored.
    *
-   * Since libnbd 1.16; C: `nbd_aio_opt_set_meta_context`.
+   * Since libnbd 1.16. C: `nbd_aio_opt_set_meta_context`.
    */
   aioOptSetMetaContext(context: ContextCallback, options?: { completion?: CompletionCallback }): number;
 
@@ -2390,7 +2390,7 @@ export declare class NBD {
    * callback then runs once with `error` set to 0 on success or to an errno if
    * the server failed the request. Its return value is ignored.
    *
-   * Since libnbd 1.16; C: `nbd_aio_opt_set_meta_context_queries`.
+   * Since libnbd 1.16. C: `nbd_aio_opt_set_meta_context_queries`.
    */
   aioOptSetMetaContextQueries(queries: string[], context: ContextCallback, options?: { completion?: CompletionCallback }): number;
 
@@ -2408,7 +2408,7 @@ export declare class NBD {
    * declined, which is the only way to tell the two apart without calling
    * {@link NBD.getTlsNegotiated}. Its return value is ignored.
    *
-   * Since libnbd 1.16; C: `nbd_aio_opt_starttls`.
+   * Since libnbd 1.16. C: `nbd_aio_opt_starttls`.
    */
   aioOptStarttls(options?: { completion?: CompletionCallback }): void;
 
@@ -2425,7 +2425,7 @@ export declare class NBD {
    * agreed or non-zero if it refused; its return value is ignored.
    * {@link NBD.getStructuredRepliesNegotiated} also reports the outcome.
    *
-   * Since libnbd 1.16; C: `nbd_aio_opt_structured_reply`.
+   * Since libnbd 1.16. C: `nbd_aio_opt_structured_reply`.
    */
   aioOptStructuredReply(options?: { completion?: CompletionCallback }): void;
 
@@ -2442,7 +2442,7 @@ export declare class NBD {
    * agreed or non-zero if it refused; its return value is ignored.
    * {@link NBD.getExtendedHeadersNegotiated} also reports the outcome.
    *
-   * Since libnbd 1.18; C: `nbd_aio_opt_extended_headers`.
+   * Since libnbd 1.18. C: `nbd_aio_opt_extended_headers`.
    */
   aioOptExtendedHeaders(options?: { completion?: CompletionCallback }): void;
 
@@ -2492,7 +2492,7 @@ export declare class NBD {
    * request is sent. After a failure its contents are unspecified: zeroes,
    * partial data, or (without initialization) whatever was there before.
    *
-   * Since libnbd 1.0; C: `nbd_pread_structured`.
+   * Since libnbd 1.0. C: `nbd_pread_structured`.
    */
   preadStructured(count: number, offset: number | bigint, chunk: ChunkCallback, options?: { flags?: number }): Buffer;
 
@@ -2519,7 +2519,7 @@ export declare class NBD {
    * are always refused with `ERANGE`. Errors the server reports come back with
    * the matching errno, such as `EIO` or `ENOSPC`.
    *
-   * Since libnbd 1.0; C: `nbd_pwrite`.
+   * Since libnbd 1.0. C: `nbd_pwrite`.
    */
   pwrite(buf: Uint8Array, offset: number | bigint, options?: { flags?: number }): void;
 
@@ -2535,7 +2535,7 @@ export declare class NBD {
    * {@link NBD.setStrictMode} relaxed that check. No flags are defined for this
    * command, so `flags` must be 0.
    *
-   * Since libnbd 1.0; C: `nbd_flush`.
+   * Since libnbd 1.0. C: `nbd_flush`.
    */
   flush(options?: { flags?: number }): void;
 
@@ -2559,7 +2559,7 @@ export declare class NBD {
    * {@link NBD.getExtendedHeadersNegotiated}). A server may also refuse large
    * ranges on its own.
    *
-   * Since libnbd 1.0; C: `nbd_trim`.
+   * Since libnbd 1.0. C: `nbd_trim`.
    */
   trim(count: number | bigint, offset: number | bigint, options?: { flags?: number }): void;
 
@@ -2578,7 +2578,7 @@ export declare class NBD {
    * gives `ERANGE` unless extended headers were negotiated. No flags are defined
    * for this command, so `flags` must be 0.
    *
-   * Since libnbd 1.0; C: `nbd_cache`.
+   * Since libnbd 1.0. C: `nbd_cache`.
    */
   cache(count: number | bigint, offset: number | bigint, options?: { flags?: number }): void;
 
@@ -2605,7 +2605,7 @@ export declare class NBD {
    * flag. Whatever the strict mode, a `count` that does not fit in 32 bits gives
    * `ERANGE` unless extended headers were negotiated.
    *
-   * Since libnbd 1.0; C: `nbd_zero`.
+   * Since libnbd 1.0. C: `nbd_zero`.
    */
   zero(count: number | bigint, offset: number | bigint, options?: { flags?: number }): void;
 
@@ -2645,7 +2645,7 @@ export declare class NBD {
    * a `count` that does not fit in 32 bits gives `ERANGE` unless extended
    * headers were negotiated.
    *
-   * Since libnbd 1.18; C: `nbd_block_status_64`.
+   * Since libnbd 1.18. C: `nbd_block_status_64`.
    */
   blockStatus64(count: number | bigint, offset: number | bigint, extent64: Extent64Callback, options?: { flags?: number }): void;
 
@@ -2671,7 +2671,7 @@ export declare class NBD {
    * a bad range. A name that is not a negotiated context gives `EINVAL`, and a
    * list too long to send gives `ERANGE`.
    *
-   * Since libnbd 1.18; C: `nbd_block_status_filter`.
+   * Since libnbd 1.18. C: `nbd_block_status_filter`.
    */
   blockStatusFilter(count: number | bigint, offset: number | bigint, contexts: string[], extent64: Extent64Callback, options?: { flags?: number }): void;
 
@@ -2691,7 +2691,7 @@ export declare class NBD {
    * When the request is refused before being queued, the call returns -1 and
    * libnbd releases both callbacks without calling them.
    *
-   * Since libnbd 1.0; C: `nbd_aio_pread_structured`.
+   * Since libnbd 1.0. C: `nbd_aio_pread_structured`.
    */
   aioPreadStructured(buf: Buffer, offset: number | bigint, chunk: ChunkCallback, options?: { completion?: CompletionCallback; flags?: number }): number;
 
@@ -2708,7 +2708,7 @@ export declare class NBD {
    * `completion`, called once when the reply arrives; returning 1 from it
    * retires the command.
    *
-   * Since libnbd 1.0; C: `nbd_aio_pwrite`.
+   * Since libnbd 1.0. C: `nbd_aio_pwrite`.
    */
   aioPwrite(buf: Buffer, offset: number | bigint, options?: { completion?: CompletionCallback; flags?: number }): number;
 
@@ -2724,7 +2724,7 @@ export declare class NBD {
    * {@link NBD.aioCommandCompleted}, or pass `completion`, called once when the
    * reply arrives; returning 1 from it retires the command.
    *
-   * Since libnbd 1.0; C: `nbd_aio_flush`.
+   * Since libnbd 1.0. C: `nbd_aio_flush`.
    */
   aioFlush(options?: { completion?: CompletionCallback; flags?: number }): number;
 
@@ -2737,7 +2737,7 @@ export declare class NBD {
    * Learn the outcome with {@link NBD.aioCommandCompleted}, or pass `completion`,
    * called once when the reply arrives; returning 1 from it retires the command.
    *
-   * Since libnbd 1.0; C: `nbd_aio_trim`.
+   * Since libnbd 1.0. C: `nbd_aio_trim`.
    */
   aioTrim(count: number | bigint, offset: number | bigint, options?: { completion?: CompletionCallback; flags?: number }): number;
 
@@ -2751,7 +2751,7 @@ export declare class NBD {
    * Learn the outcome with {@link NBD.aioCommandCompleted}, or pass `completion`,
    * called once when the reply arrives; returning 1 from it retires the command.
    *
-   * Since libnbd 1.0; C: `nbd_aio_cache`.
+   * Since libnbd 1.0. C: `nbd_aio_cache`.
    */
   aioCache(count: number | bigint, offset: number | bigint, options?: { completion?: CompletionCallback; flags?: number }): number;
 
@@ -2765,7 +2765,7 @@ export declare class NBD {
    * Learn the outcome with {@link NBD.aioCommandCompleted}, or pass `completion`,
    * called once when the reply arrives; returning 1 from it retires the command.
    *
-   * Since libnbd 1.0; C: `nbd_aio_zero`.
+   * Since libnbd 1.0. C: `nbd_aio_zero`.
    */
   aioZero(count: number | bigint, offset: number | bigint, options?: { completion?: CompletionCallback; flags?: number }): number;
 
@@ -2788,7 +2788,7 @@ export declare class NBD {
    * called once after the last `extent` call; returning 1 from it retires the
    * command.
    *
-   * Since libnbd 1.0; C: `nbd_aio_block_status`.
+   * Since libnbd 1.0. C: `nbd_aio_block_status`.
    */
   aioBlockStatus(count: number | bigint, offset: number | bigint, extent: ExtentCallback, options?: { completion?: CompletionCallback; flags?: number }): number;
 
@@ -2803,7 +2803,7 @@ export declare class NBD {
    * called once after the last `extent64` call; returning 1 from it retires the
    * command.
    *
-   * Since libnbd 1.18; C: `nbd_aio_block_status_64`.
+   * Since libnbd 1.18. C: `nbd_aio_block_status_64`.
    */
   aioBlockStatus64(count: number | bigint, offset: number | bigint, extent64: Extent64Callback, options?: { completion?: CompletionCallback; flags?: number }): number;
 
@@ -2819,7 +2819,7 @@ export declare class NBD {
    * called once after the last `extent64` call; returning 1 from it retires the
    * command.
    *
-   * Since libnbd 1.18; C: `nbd_aio_block_status_filter`.
+   * Since libnbd 1.18. C: `nbd_aio_block_status_filter`.
    */
   aioBlockStatusFilter(count: number | bigint, offset: number | bigint, contexts: string[], extent64: Extent64Callback, options?: { completion?: CompletionCallback; flags?: number }): number;
 
@@ -2837,7 +2837,7 @@ export declare class NBD {
    * Before a connection has started, and once it has been closed, there is no
    * socket and the call fails with `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_aio_get_fd`.
+   * Since libnbd 1.0. C: `nbd_aio_get_fd`.
    */
   aioGetFd(): number;
 
@@ -2866,7 +2866,7 @@ export declare class NBD {
    * The value can change after any libnbd call, so ask again each time round the
    * event loop. This call does not take the handle lock.
    *
-   * Since libnbd 1.0; C: `nbd_aio_get_direction`.
+   * Since libnbd 1.0. C: `nbd_aio_get_direction`.
    */
   aioGetDirection(): number;
 
@@ -2882,7 +2882,7 @@ export declare class NBD {
    * (check {@link NBD.aioGetDirection} first). A socket or protocol error also
    * makes it fail, and usually leaves the handle dead (see {@link NBD.aioIsDead}).
    *
-   * Since libnbd 1.0; C: `nbd_aio_notify_read`.
+   * Since libnbd 1.0. C: `nbd_aio_notify_read`.
    */
   aioNotifyRead(): void;
 
@@ -2897,7 +2897,7 @@ export declare class NBD {
    * (check {@link NBD.aioGetDirection} first). A socket or protocol error also
    * makes it fail, and usually leaves the handle dead.
    *
-   * Since libnbd 1.0; C: `nbd_aio_notify_write`.
+   * Since libnbd 1.0. C: `nbd_aio_notify_write`.
    */
   aioNotifyWrite(): void;
 
@@ -2908,7 +2908,7 @@ export declare class NBD {
    * been started. This is the only state in which the connect calls, such as
    * {@link NBD.aioConnect}, can be used. This call does not take the handle lock.
    *
-   * Since libnbd 1.0; C: `nbd_aio_is_created`.
+   * Since libnbd 1.0. C: `nbd_aio_is_created`.
    */
   aioIsCreated(): boolean;
 
@@ -2922,7 +2922,7 @@ export declare class NBD {
    * {@link NBD.aioIsNegotiating} or the other state tests. This call does not take
    * the handle lock.
    *
-   * Since libnbd 1.0; C: `nbd_aio_is_connecting`.
+   * Since libnbd 1.0. C: `nbd_aio_is_connecting`.
    */
   aioIsConnecting(): boolean;
 
@@ -2938,7 +2938,7 @@ export declare class NBD {
    * connecting, and only with newstyle servers: an oldstyle server goes directly
    * to the ready state. This call does not take the handle lock.
    *
-   * Since libnbd 1.4; C: `nbd_aio_is_negotiating`.
+   * Since libnbd 1.4. C: `nbd_aio_is_negotiating`.
    */
   aioIsNegotiating(): boolean;
 
@@ -2950,7 +2950,7 @@ export declare class NBD {
    * Data commands can be issued in this state and in the processing state (see
    * {@link NBD.aioIsProcessing}). This call does not take the handle lock.
    *
-   * Since libnbd 1.0; C: `nbd_aio_is_ready`.
+   * Since libnbd 1.0. C: `nbd_aio_is_ready`.
    */
   aioIsReady(): boolean;
 
@@ -2962,7 +2962,7 @@ export declare class NBD {
    * though the server may be working on commands then. This call does not take
    * the handle lock.
    *
-   * Since libnbd 1.0; C: `nbd_aio_is_processing`.
+   * Since libnbd 1.0. C: `nbd_aio_is_processing`.
    */
   aioIsProcessing(): boolean;
 
@@ -2973,7 +2973,7 @@ export declare class NBD {
    * socket or a protocol violation. A dead handle cannot be revived; the only
    * thing left to do is {@link NBD.close}. This call does not take the handle lock.
    *
-   * Since libnbd 1.0; C: `nbd_aio_is_dead`.
+   * Since libnbd 1.0. C: `nbd_aio_is_dead`.
    */
   aioIsDead(): boolean;
 
@@ -2985,7 +2985,7 @@ export declare class NBD {
    * handle cannot be reconnected; close it with {@link NBD.close} and create a new
    * one. This call does not take the handle lock.
    *
-   * Since libnbd 1.0; C: `nbd_aio_is_closed`.
+   * Since libnbd 1.0. C: `nbd_aio_is_closed`.
    */
   aioIsClosed(): boolean;
 
@@ -3009,7 +3009,7 @@ export declare class NBD {
    * Commands that the server never answered because the connection ended are
    * reported as failed, typically with `ENOTCONN`.
    *
-   * Since libnbd 1.0; C: `nbd_aio_command_completed`.
+   * Since libnbd 1.0. C: `nbd_aio_command_completed`.
    */
   aioCommandCompleted(cookie: number | bigint): boolean;
 
@@ -3025,7 +3025,7 @@ export declare class NBD {
    * there is no command at all, neither pending nor waiting to be retired, the
    * call fails with `EINVAL`.
    *
-   * Since libnbd 1.0; C: `nbd_aio_peek_command_completed`.
+   * Since libnbd 1.0. C: `nbd_aio_peek_command_completed`.
    */
   aioPeekCommandCompleted(): number;
 
@@ -3043,7 +3043,7 @@ export declare class NBD {
    * are in flight does not wait for them; if the server drops them, they
    * complete as failed with `ENOTCONN`.
    *
-   * Since libnbd 1.0; C: `nbd_aio_in_flight`.
+   * Since libnbd 1.0. C: `nbd_aio_in_flight`.
    */
   aioInFlight(): number;
 
@@ -3058,7 +3058,7 @@ export declare class NBD {
    * print them in debug output, but test the state with functions such as
    * {@link NBD.aioIsReady} instead of parsing the string.
    *
-   * Since libnbd 1.0; C: `nbd_connection_state`.
+   * Since libnbd 1.0. C: `nbd_connection_state`.
    */
   connectionState(): string;
 
@@ -3082,7 +3082,7 @@ export declare class NBD {
    * reports an error (`ENOTCONN`), or when the notification fails. Interrupted
    * waits are restarted.
    *
-   * Since libnbd 1.0; C: `nbd_poll`.
+   * Since libnbd 1.0. C: `nbd_poll`.
    */
   poll(timeout: number): number;
 
@@ -3099,7 +3099,7 @@ export declare class NBD {
    * the handle's socket, the call returns 1 without moving the state machine.
    * Errors are as for {@link NBD.poll}.
    *
-   * Since libnbd 1.16; C: `nbd_poll2`.
+   * Since libnbd 1.16. C: `nbd_poll2`.
    */
   poll2(fd: number, timeout: number): number;
 
@@ -3115,7 +3115,7 @@ export declare class NBD {
    *
    * See {@link NBD.pread} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_pread`.
+   * Since libnbd 1.0. C: `nbd_aio_pread`.
    */
   preadAsync(count: number, offset: number | bigint, options?: { flags?: number }): Promise<Buffer>;
 
@@ -3144,7 +3144,7 @@ export declare class NBD {
    * the JavaScript thread; an exception in one fails the operation and becomes
    * the `cause` of the rejection.
    *
-   * Since libnbd 1.0; C: `nbd_aio_connect`.
+   * Since libnbd 1.0. C: `nbd_aio_connect`.
    */
   connectAsync(addr: string): Promise<void>;
 
@@ -3160,7 +3160,7 @@ export declare class NBD {
    *
    * See {@link NBD.connectUri} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_connect_uri`.
+   * Since libnbd 1.0. C: `nbd_aio_connect_uri`.
    */
   connectUriAsync(uri: string): Promise<void>;
 
@@ -3176,7 +3176,7 @@ export declare class NBD {
    *
    * See {@link NBD.connectUnix} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_connect_unix`.
+   * Since libnbd 1.0. C: `nbd_aio_connect_unix`.
    */
   connectUnixAsync(unixsocket: string): Promise<void>;
 
@@ -3192,7 +3192,7 @@ export declare class NBD {
    *
    * See {@link NBD.connectVsock} for the details of the operation.
    *
-   * Since libnbd 1.2; C: `nbd_aio_connect_vsock`.
+   * Since libnbd 1.2. C: `nbd_aio_connect_vsock`.
    */
   connectVsockAsync(cid: number, port: number): Promise<void>;
 
@@ -3208,7 +3208,7 @@ export declare class NBD {
    *
    * See {@link NBD.connectTcp} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_connect_tcp`.
+   * Since libnbd 1.0. C: `nbd_aio_connect_tcp`.
    */
   connectTcpAsync(hostname: string, port: string): Promise<void>;
 
@@ -3224,7 +3224,7 @@ export declare class NBD {
    *
    * See {@link NBD.connectSocket} for the details of the operation.
    *
-   * Since libnbd 1.2; C: `nbd_aio_connect_socket`.
+   * Since libnbd 1.2. C: `nbd_aio_connect_socket`.
    */
   connectSocketAsync(sock: number): Promise<void>;
 
@@ -3240,7 +3240,7 @@ export declare class NBD {
    *
    * See {@link NBD.connectCommand} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_connect_command`.
+   * Since libnbd 1.0. C: `nbd_aio_connect_command`.
    */
   connectCommandAsync(argv: string[]): Promise<void>;
 
@@ -3257,7 +3257,7 @@ export declare class NBD {
    * See {@link NBD.connectSystemdSocketActivation} for the details of the
    * operation.
    *
-   * Since libnbd 1.2; C: `nbd_aio_connect_systemd_socket_activation`.
+   * Since libnbd 1.2. C: `nbd_aio_connect_systemd_socket_activation`.
    */
   connectSystemdSocketActivationAsync(argv: string[]): Promise<void>;
 
@@ -3286,7 +3286,7 @@ export declare class NBD {
    * the JavaScript thread; an exception in one fails the operation and becomes
    * the `cause` of the rejection.
    *
-   * Since libnbd 1.0; C: `nbd_aio_disconnect`.
+   * Since libnbd 1.0. C: `nbd_aio_disconnect`.
    */
   disconnectAsync(options?: { flags?: number }): Promise<void>;
 
@@ -3302,7 +3302,7 @@ export declare class NBD {
    *
    * See {@link NBD.optGo} for the details of the operation.
    *
-   * Since libnbd 1.4; C: `nbd_aio_opt_go`.
+   * Since libnbd 1.4. C: `nbd_aio_opt_go`.
    */
   optGoAsync(): Promise<void>;
 
@@ -3318,7 +3318,7 @@ export declare class NBD {
    *
    * See {@link NBD.optAbort} for the details of the operation.
    *
-   * Since libnbd 1.4; C: `nbd_aio_opt_abort`.
+   * Since libnbd 1.4. C: `nbd_aio_opt_abort`.
    */
   optAbortAsync(): Promise<void>;
 
@@ -3334,7 +3334,7 @@ export declare class NBD {
    *
    * See {@link NBD.optInfo} for the details of the operation.
    *
-   * Since libnbd 1.4; C: `nbd_aio_opt_info`.
+   * Since libnbd 1.4. C: `nbd_aio_opt_info`.
    */
   optInfoAsync(): Promise<void>;
 
@@ -3350,7 +3350,7 @@ export declare class NBD {
    *
    * See {@link NBD.optList} for the details of the operation.
    *
-   * Since libnbd 1.4; C: `nbd_aio_opt_list`.
+   * Since libnbd 1.4. C: `nbd_aio_opt_list`.
    */
   optListAsync(list: ListCallback): Promise<void>;
 
@@ -3366,7 +3366,7 @@ export declare class NBD {
    *
    * See {@link NBD.optListMetaContext} for the details of the operation.
    *
-   * Since libnbd 1.6; C: `nbd_aio_opt_list_meta_context`.
+   * Since libnbd 1.6. C: `nbd_aio_opt_list_meta_context`.
    */
   optListMetaContextAsync(context: ContextCallback): Promise<void>;
 
@@ -3382,7 +3382,7 @@ export declare class NBD {
    *
    * See {@link NBD.optListMetaContextQueries} for the details of the operation.
    *
-   * Since libnbd 1.16; C: `nbd_aio_opt_list_meta_context_queries`.
+   * Since libnbd 1.16. C: `nbd_aio_opt_list_meta_context_queries`.
    */
   optListMetaContextQueriesAsync(queries: string[], context: ContextCallback): Promise<void>;
 
@@ -3398,7 +3398,7 @@ export declare class NBD {
    *
    * See {@link NBD.optSetMetaContext} for the details of the operation.
    *
-   * Since libnbd 1.16; C: `nbd_aio_opt_set_meta_context`.
+   * Since libnbd 1.16. C: `nbd_aio_opt_set_meta_context`.
    */
   optSetMetaContextAsync(context: ContextCallback): Promise<void>;
 
@@ -3414,7 +3414,7 @@ export declare class NBD {
    *
    * See {@link NBD.optSetMetaContextQueries} for the details of the operation.
    *
-   * Since libnbd 1.16; C: `nbd_aio_opt_set_meta_context_queries`.
+   * Since libnbd 1.16. C: `nbd_aio_opt_set_meta_context_queries`.
    */
   optSetMetaContextQueriesAsync(queries: string[], context: ContextCallback): Promise<void>;
 
@@ -3430,7 +3430,7 @@ export declare class NBD {
    *
    * See {@link NBD.optStarttls} for the details of the operation.
    *
-   * Since libnbd 1.16; C: `nbd_aio_opt_starttls`.
+   * Since libnbd 1.16. C: `nbd_aio_opt_starttls`.
    */
   optStarttlsAsync(): Promise<void>;
 
@@ -3446,7 +3446,7 @@ export declare class NBD {
    *
    * See {@link NBD.optStructuredReply} for the details of the operation.
    *
-   * Since libnbd 1.16; C: `nbd_aio_opt_structured_reply`.
+   * Since libnbd 1.16. C: `nbd_aio_opt_structured_reply`.
    */
   optStructuredReplyAsync(): Promise<void>;
 
@@ -3462,7 +3462,7 @@ export declare class NBD {
    *
    * See {@link NBD.optExtendedHeaders} for the details of the operation.
    *
-   * Since libnbd 1.18; C: `nbd_aio_opt_extended_headers`.
+   * Since libnbd 1.18. C: `nbd_aio_opt_extended_headers`.
    */
   optExtendedHeadersAsync(): Promise<void>;
 
@@ -3478,7 +3478,7 @@ export declare class NBD {
    *
    * See {@link NBD.preadStructured} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_pread_structured`.
+   * Since libnbd 1.0. C: `nbd_aio_pread_structured`.
    */
   preadStructuredAsync(count: number, offset: number | bigint, chunk: ChunkCallback, options?: { flags?: number }): Promise<Buffer>;
 
@@ -3493,7 +3493,7 @@ export declare class NBD {
    *
    * See {@link NBD.pwrite} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_pwrite`.
+   * Since libnbd 1.0. C: `nbd_aio_pwrite`.
    */
   pwriteAsync(buf: Uint8Array, offset: number | bigint, options?: { flags?: number }): Promise<void>;
 
@@ -3509,7 +3509,7 @@ export declare class NBD {
    *
    * See {@link NBD.flush} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_flush`.
+   * Since libnbd 1.0. C: `nbd_aio_flush`.
    */
   flushAsync(options?: { flags?: number }): Promise<void>;
 
@@ -3525,7 +3525,7 @@ export declare class NBD {
    *
    * See {@link NBD.trim} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_trim`.
+   * Since libnbd 1.0. C: `nbd_aio_trim`.
    */
   trimAsync(count: number | bigint, offset: number | bigint, options?: { flags?: number }): Promise<void>;
 
@@ -3540,7 +3540,7 @@ export declare class NBD {
    *
    * See {@link NBD.cache} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_cache`.
+   * Since libnbd 1.0. C: `nbd_aio_cache`.
    */
   cacheAsync(count: number | bigint, offset: number | bigint, options?: { flags?: number }): Promise<void>;
 
@@ -3556,7 +3556,7 @@ export declare class NBD {
    *
    * See {@link NBD.zero} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_zero`.
+   * Since libnbd 1.0. C: `nbd_aio_zero`.
    */
   zeroAsync(count: number | bigint, offset: number | bigint, options?: { flags?: number }): Promise<void>;
 
@@ -3572,7 +3572,7 @@ export declare class NBD {
    *
    * See {@link NBD.blockStatus} for the details of the operation.
    *
-   * Since libnbd 1.0; C: `nbd_aio_block_status`.
+   * Since libnbd 1.0. C: `nbd_aio_block_status`.
    */
   blockStatusAsync(count: number | bigint, offset: number | bigint, extent: ExtentCallback, options?: { flags?: number }): Promise<void>;
 
@@ -3588,7 +3588,7 @@ export declare class NBD {
    *
    * See {@link NBD.blockStatus64} for the details of the operation.
    *
-   * Since libnbd 1.18; C: `nbd_aio_block_status_64`.
+   * Since libnbd 1.18. C: `nbd_aio_block_status_64`.
    */
   blockStatus64Async(count: number | bigint, offset: number | bigint, extent64: Extent64Callback, options?: { flags?: number }): Promise<void>;
 
@@ -3604,7 +3604,7 @@ export declare class NBD {
    *
    * See {@link NBD.blockStatusFilter} for the details of the operation.
    *
-   * Since libnbd 1.18; C: `nbd_aio_block_status_filter`.
+   * Since libnbd 1.18. C: `nbd_aio_block_status_filter`.
    */
   blockStatusFilterAsync(count: number | bigint, offset: number | bigint, contexts: string[], extent64: Extent64Callback, options?: { flags?: number }): Promise<void>;
 }

@@ -427,7 +427,7 @@ fn ret_parts(call: &Call) -> (String, String, String) {
 }
 
 fn since(call: &Call) -> String {
-    format!("Since libnbd {}; C: `nbd_{}`.", call.first_version, call.name)
+    format!("{} C: `nbd_{}`.", call.origin(), call.name)
 }
 
 fn method_view(api: &Api, call: &Call) -> Result<MethodView, Error> {

@@ -65,7 +65,10 @@ struct CallView {
     ml_body: String,
     /// The odoc comment text, and the libnbd version of the call.
     doc: String,
-    since: String,
+    /// The libnbd release for `@since`; None for an extension.
+    since: Option<String>,
+    /// "Since libnbd 1.2." or the extension sentence.
+    origin: String,
     /// Rust stub parameters after the handle.
     rust_params: Vec<String>,
     /// The OCaml type (ocaml-interop marker) of the stub's success value.
@@ -634,7 +637,8 @@ fn call_view(api: &Api, call: &Call) -> Result<CallView, Error> {
         ml_params: ml_params.join(" "),
         ml_body: r.wrap.replace("{}", &raw),
         doc: call_doc(api, call),
-        since: call.first_version.clone(),
+        since: (!call.extension).then(|| call.first_version.clone()),
+        origin: call.origin(),
         rust_params: all.iter().map(|p| p.rust_param.clone()).collect(),
         rust_ret: r.marker,
         prelude,

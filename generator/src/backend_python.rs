@@ -107,7 +107,12 @@ fn python_refs(text: &str) -> String {
 /// text speaks of C return codes, so it is left out, as libnbd's module
 /// does.
 fn docstring(call: &Call) -> String {
-    format!("{}.\n\n{}", capitalise(&call.shortdesc), markup::to_plain(&python_refs(&call.longdesc)))
+    format!(
+        "{}.\n\n{}\n\n{}",
+        capitalise(&call.shortdesc),
+        markup::to_plain(&python_refs(&call.longdesc)),
+        call.origin()
+    )
 }
 
 /// A Python string literal body for `"""..."""` inside a method: escaped,

@@ -273,11 +273,7 @@ fn call_view(api: &Api, call: &Call) -> CallView {
         let s: Vec<&str> = call.permitted_states.iter().map(|s| s.as_str()).collect();
         doc.push_str(&format!("\n\nPermitted in the states: {}.", s.join(", ")));
     }
-    if call.extension {
-        doc.push_str(&format!("\n\nAn extension: libnbd does not have it. C: `{c_name}`."));
-    } else {
-        doc.push_str(&format!("\n\nSince libnbd {}. C: `{c_name}`.", call.first_version));
-    }
+    doc.push_str(&format!("\n\n{} C: `{c_name}`.", call.origin()));
 
     CallView {
         name: rust_ident(&call.name),

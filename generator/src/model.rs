@@ -224,6 +224,17 @@ pub struct Call {
 }
 
 impl Call {
+    /// Where the call comes from, one sentence for every binding's
+    /// documentation: the libnbd release that first had it, or that it
+    /// is this library's own.
+    pub fn origin(&self) -> String {
+        if self.extension {
+            "Extension of this library, not in libnbd.".to_string()
+        } else {
+            format!("Since libnbd {}.", self.first_version)
+        }
+    }
+
     /// Whether the call's callbacks all run before it returns, so that an
     /// exception raised in one can fail the call itself (bindings use this).
     /// A call taking a completion callback is asynchronous, and the debug

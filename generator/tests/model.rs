@@ -96,3 +96,28 @@ fn committed_generated_files_are_up_to_date() {
     }
     assert!(stale.is_empty(), "stale generated files (run `cargo xtask generate`): {stale:?}");
 }
+
+#[test]
+fn extension_calls_say_so_in_every_binding() {
+    let api = common::api();
+    let extensions: Vec<&str> = api.calls.iter().filter(|c| c.extension).map(|c| c.name.as_str()).collect();
+    assert!(!extensions.is_empty());
+    let outputs = generator::generate(&api).unwrap();
+    for path in [
+        "core/src/generated/dispatch.rs",
+        "bindings/node/index.d.ts",
+        "bindings/ocaml/src/NBD.mli",
+        "bindings/python/python/nbd/__init__.pyi",
+    ] {
+        let out = outputs
+            .iter()
+            .find(|o| o.path.to_str() == Some(path))
+            .unwrap_or_else(|| panic!("{path} is not generated"));
+        let n = out.text.matches("Extension of this library, not in libnbd.").count();
+        assert!(n >= extensions.len(), "{path}: {n} mentions for {} extension calls", extensions.len());
+        for name in &extensions {
+            let wrong = format!("Since libnbd 1.24. C: `nbd_{name}`");
+            assert!(!out.text.contains(&wrong), "{path} dates the extension {name} to libnbd");
+        }
+    }
+}

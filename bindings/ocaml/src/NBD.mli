@@ -964,7 +964,7 @@ system's trusted certificate authorities.
 libnbd has no such call; this library adds it so that programs can see
 the setting they made.
 
-@since 1.24 *)
+Extension of this library, not in libnbd. *)
 val get_tls_certificates : t -> string
 
 (** Return the TLS pre-shared keys file that was set.
@@ -977,7 +977,7 @@ The keys themselves are never returned.
 libnbd has no such call; this library adds it so that programs can see
 the setting they made.
 
-@since 1.24 *)
+Extension of this library, not in libnbd. *)
 val get_tls_psk_file : t -> string
 
 (** Return the hostname used to check the server's certificate.

@@ -167,6 +167,8 @@ impl Nbd {
     /// Unless nbd.set_pread_initialize turned it off, buf is cleared before the
     /// request is sent, so a buggy server cannot leak old memory contents into
     /// it.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (count, offset, flags = 0))]
     fn pread<'py>(
         &self,
@@ -192,6 +194,8 @@ impl Nbd {
     /// nbd.aio_command_completed, or pass a completion callback.
     ///
     /// No command flags are accepted; buffer handling is as for nbd.pread.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (buf, offset, completion = None, flags = 0))]
     fn aio_pread<'py>(
         &self,
@@ -219,6 +223,8 @@ impl Nbd {
     ///
     /// The extent callback runs once per context with the context name, the
     /// offset, and an array of length and flags pairs.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (count, offset, extent, flags = 0))]
     fn block_status<'py>(
         &self,
@@ -240,6 +246,8 @@ impl Nbd {
     /// Return a specific server block size constraint.
     ///
     /// Return one of the block size constraints the server advertised.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = (size_type))]
     fn get_block_size<'py>(&self, py: Python<'py>, size_type: i32) -> PyResult<i64> {
         let handle = self.handle()?;
@@ -277,6 +285,8 @@ impl Nbd {
     /// while negotiating. It is then also the set of queries used by
     /// nbd.opt_list_meta_context and nbd.opt_set_meta_context. In any state
     /// other than created or negotiating the call fails with EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (name))]
     fn add_meta_context<'py>(&self, py: Python<'py>, name: String) -> PyResult<()> {
         let handle = self.handle()?;
@@ -295,6 +305,8 @@ impl Nbd {
     /// This is the client's side of the story. The server may know the same
     /// export under another name, which it can report and
     /// nbd.get_canonical_export_name returns.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn get_export_name<'py>(&self, py: Python<'py>) -> PyResult<String> {
         let handle = self.handle()?;
@@ -311,6 +323,8 @@ impl Nbd {
     ///
     /// This reports the request, not the outcome: whether a connection really
     /// ended up encrypted is told by nbd.get_tls_negotiated.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn get_tls<'py>(&self, py: Python<'py>) -> PyResult<i32> {
         let handle = self.handle()?;
@@ -328,6 +342,8 @@ impl Nbd {
     /// of the LOGNAME environment variable when it is set, or else the login
     /// name reported by getlogin_r(3). This is the same name the handle would
     /// use if it connected now.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn get_tls_username<'py>(&self, py: Python<'py>) -> PyResult<String> {
         let handle = self.handle()?;
@@ -340,6 +356,8 @@ impl Nbd {
     ///
     /// Return the flag set by nbd.set_tls_verify_peer, which is true on a new
     /// handle.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn get_tls_verify_peer<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -368,6 +386,8 @@ impl Nbd {
     /// nbd.connect_uri sets the export name from the path part of the URI,
     /// replacing any earlier choice, so there is no need to call this first in
     /// that case.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (export_name))]
     fn set_export_name<'py>(&self, py: Python<'py>, export_name: String) -> PyResult<()> {
         let handle = self.handle()?;
@@ -405,6 +425,8 @@ impl Nbd {
     /// unknown value fails with EINVAL. When the library was built without TLS
     /// support (see nbd.supports_tls), any value but TLS_DISABLE fails with
     /// ENOTSUP.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (tls))]
     fn set_tls<'py>(&self, py: Python<'py>, tls: i32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -433,6 +455,8 @@ impl Nbd {
     /// Key file was given with nbd.set_tls_psk_file. In a URI the
     /// tls-certificates parameter has the same effect, but only after
     /// nbd.set_uri_allow_local_file permits it.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (dir))]
     fn set_tls_certificates<'py>(&self, py: Python<'py>, dir: &Bound<'py, PyAny>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -459,6 +483,8 @@ impl Nbd {
     /// are authenticated by the shared key. The setting only matters once
     /// nbd.set_tls has enabled TLS. In a URI the tls-psk-file parameter has the
     /// same effect, but only after nbd.set_uri_allow_local_file permits it.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (filename))]
     fn set_tls_psk_file<'py>(&self, py: Python<'py>, filename: &Bound<'py, PyAny>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -478,6 +504,8 @@ impl Nbd {
     ///
     /// The setting only matters once nbd.set_tls has enabled TLS with a PSK
     /// file.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (username))]
     fn set_tls_username<'py>(&self, py: Python<'py>, username: String) -> PyResult<()> {
         let handle = self.handle()?;
@@ -503,6 +531,8 @@ impl Nbd {
     /// The flag has no effect when TLS is not enabled with nbd.set_tls, nor
     /// with Pre-Shared Keys, where the shared key already proves who the server
     /// is.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (verify))]
     fn set_tls_verify_peer<'py>(
         &self,
@@ -526,6 +556,8 @@ impl Nbd {
     ///
     /// A newer library may return bits that were not defined when the program
     /// was compiled.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = ())]
     fn get_handshake_flags<'py>(&self, py: Python<'py>) -> PyResult<u32> {
         let handle = self.handle()?;
@@ -538,6 +570,8 @@ impl Nbd {
     /// Return the setting made with nbd.set_request_structured_replies, which
     /// is true on a new handle. Whether the server actually agreed to
     /// structured replies is told by nbd.get_structured_replies_negotiated.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = ())]
     fn get_request_structured_replies<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -568,6 +602,8 @@ impl Nbd {
     /// enable more flags, so to drop a single flag, read the current set with
     /// nbd.get_handshake_flags and clear that bit instead of passing a fixed
     /// value.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = (flags))]
     fn set_handshake_flags<'py>(&self, py: Python<'py>, flags: u32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -593,6 +629,8 @@ impl Nbd {
     /// Whether the server agreed is reported by
     /// nbd.get_structured_replies_negotiated. The call fails with EINVAL once
     /// connecting has begun.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = (request))]
     fn set_request_structured_replies<'py>(
         &self,
@@ -619,6 +657,8 @@ impl Nbd {
     ///
     /// The socket path of an nbd+unix URI is not covered by this setting;
     /// forbid Unix domain sockets with nbd.set_uri_allow_transports instead.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = (allow))]
     fn set_uri_allow_local_file<'py>(
         &self,
@@ -646,6 +686,8 @@ impl Nbd {
     /// A URI that does not fit is refused with EPERM. This setting only filters
     /// URIs; whether TLS is used follows from the scheme of an accepted URI, or
     /// from nbd.set_tls. An unknown value fails with EINVAL.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = (tls))]
     fn set_uri_allow_tls<'py>(&self, py: Python<'py>, tls: i32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -668,6 +710,8 @@ impl Nbd {
     /// using a transport that is not in the set is refused with EPERM. Bits
     /// outside ALLOW_TRANSPORT_MASK make this call fail with EINVAL. Later
     /// versions may add transports.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = (mask))]
     fn set_uri_allow_transports<'py>(&self, py: Python<'py>, mask: u32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -680,6 +724,8 @@ impl Nbd {
     ///
     /// Return the setting made with nbd.set_full_info, which is false on a new
     /// handle.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = ())]
     fn get_full_info<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -693,6 +739,8 @@ impl Nbd {
     /// Return the setting made with nbd.set_opt_mode: true when connecting
     /// stops in the negotiating state so that the program can send options
     /// itself. It is false on a new handle.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = ())]
     fn get_opt_mode<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -715,6 +763,8 @@ impl Nbd {
     ///
     /// The setting may also be changed while negotiating in option mode, where
     /// it affects the next nbd.opt_info or nbd.opt_go.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = (request))]
     fn set_full_info<'py>(&self, py: Python<'py>, request: &Bound<'py, PyAny>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -749,6 +799,8 @@ impl Nbd {
     /// tried. nbd.opt_abort or nbd.shutdown end the connection without using
     /// any export. With the asynchronous connect calls, nbd.aio_is_negotiating
     /// tells when the handle has reached this state.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = (enable))]
     fn set_opt_mode<'py>(&self, py: Python<'py>, enable: &Bound<'py, PyAny>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -768,6 +820,8 @@ impl Nbd {
     /// it also serves as the query list of nbd.opt_list_meta_context and
     /// nbd.opt_set_meta_context. The contexts already agreed with the server,
     /// as reported by nbd.can_meta_context, are not changed by this call.
+    ///
+    /// Since libnbd 1.6.
     #[pyo3(signature = ())]
     fn clear_meta_contexts<'py>(&self, py: Python<'py>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -785,6 +839,8 @@ impl Nbd {
     ///
     /// The list holds what the client asks for. Which contexts the server
     /// actually agreed to is told by nbd.can_meta_context.
+    ///
+    /// Since libnbd 1.6.
     #[pyo3(signature = (i))]
     fn get_meta_context<'py>(&self, py: Python<'py>, i: usize) -> PyResult<String> {
         let handle = self.handle()?;
@@ -802,6 +858,8 @@ impl Nbd {
     ///
     /// The server is free to refuse some of them; nbd.can_meta_context tells
     /// which ones it accepted.
+    ///
+    /// Since libnbd 1.6.
     #[pyo3(signature = ())]
     fn get_nr_meta_contexts<'py>(&self, py: Python<'py>) -> PyResult<usize> {
         let handle = self.handle()?;
@@ -819,6 +877,8 @@ impl Nbd {
     ///
     /// A newer library may return bits that were not defined when the program
     /// was compiled.
+    ///
+    /// Since libnbd 1.6.
     #[pyo3(signature = ())]
     fn get_strict_mode<'py>(&self, py: Python<'py>) -> PyResult<u32> {
         let handle = self.handle()?;
@@ -861,6 +921,8 @@ impl Nbd {
     /// the requests made afterwards. Later versions may add checks, enabled by
     /// default, so to relax one check, read the current set with
     /// nbd.get_strict_mode and clear that bit instead of passing a fixed value.
+    ///
+    /// Since libnbd 1.6.
     #[pyo3(signature = (flags))]
     fn set_strict_mode<'py>(&self, py: Python<'py>, flags: u32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -873,6 +935,8 @@ impl Nbd {
     ///
     /// Return the value last stored with nbd.set_private_data, or 0 if nothing
     /// was stored.
+    ///
+    /// Since libnbd 1.8.
     #[pyo3(signature = ())]
     fn get_private_data<'py>(&self, py: Python<'py>) -> PyResult<usize> {
         let handle = self.handle()?;
@@ -890,6 +954,8 @@ impl Nbd {
     /// In C the field is a uintptr_t, so it can hold an integer or a pointer
     /// converted to an integer; the library never follows nor frees such a
     /// pointer. The other language bindings store an unsigned integer.
+    ///
+    /// Since libnbd 1.8.
     #[pyo3(signature = (private_data))]
     fn set_private_data<'py>(&self, py: Python<'py>, private_data: usize) -> PyResult<usize> {
         let handle = self.handle()?;
@@ -902,6 +968,8 @@ impl Nbd {
     /// Return the setting made with nbd.set_pread_initialize: true, the
     /// default, when read calls such as nbd.pread fill the caller's buffer with
     /// zeroes before doing anything else.
+    ///
+    /// Since libnbd 1.12.
     #[pyo3(signature = ())]
     fn get_pread_initialize<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -913,6 +981,8 @@ impl Nbd {
     ///
     /// Return the setting made with nbd.set_request_block_size, which is true
     /// on a new handle.
+    ///
+    /// Since libnbd 1.12.
     #[pyo3(signature = ())]
     fn get_request_block_size<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -935,6 +1005,8 @@ impl Nbd {
     /// look at a buffer after a failed read, or that clear it themselves, and
     /// the time saved is small next to a network round trip. The setting may be
     /// changed in any state.
+    ///
+    /// Since libnbd 1.12.
     #[pyo3(signature = (request))]
     fn set_pread_initialize<'py>(
         &self,
@@ -965,6 +1037,8 @@ impl Nbd {
     ///
     /// The setting may also be changed while negotiating in option mode, where
     /// it affects the next nbd.opt_info or nbd.opt_go.
+    ///
+    /// Since libnbd 1.12.
     #[pyo3(signature = (request))]
     fn set_request_block_size<'py>(
         &self,
@@ -982,6 +1056,8 @@ impl Nbd {
     ///
     /// Return the setting made with nbd.set_request_meta_context, which is true
     /// on a new handle.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = ())]
     fn get_request_meta_context<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -995,6 +1071,8 @@ impl Nbd {
     /// Return the socket name set with nbd.set_socket_activation_name, which
     /// nbd.connect_systemd_socket_activation passes to the server. The default
     /// is the empty string, in which case the server sees the name unknown.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = ())]
     fn get_socket_activation_name<'py>(&self, py: Python<'py>) -> PyResult<String> {
         let handle = self.handle()?;
@@ -1021,6 +1099,8 @@ impl Nbd {
     /// The setting has no effect when no context was added, or when neither
     /// structured replies nor extended headers were negotiated. When it is off
     /// and no context gets negotiated by other means, nbd.block_status fails.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = (request))]
     fn set_request_meta_context<'py>(
         &self,
@@ -1047,6 +1127,8 @@ impl Nbd {
     /// all ASCII letters or digits: a longer name fails with ENAMETOOLONG, and
     /// any other character with EINVAL. The empty string, which is also the
     /// default, removes the name, and the server is then told unknown.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = (socket_name))]
     fn set_socket_activation_name<'py>(
         &self,
@@ -1064,6 +1146,8 @@ impl Nbd {
     /// Return the setting made with nbd.set_request_extended_headers, which is
     /// true on a new handle. Whether the server actually agreed to extended
     /// headers is told by nbd.get_extended_headers_negotiated.
+    ///
+    /// Since libnbd 1.18.
     #[pyo3(signature = ())]
     fn get_request_extended_headers<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1089,6 +1173,8 @@ impl Nbd {
     /// neither is requested. Whether the server agreed is reported by
     /// nbd.get_extended_headers_negotiated. The call fails with EINVAL once
     /// connecting has begun.
+    ///
+    /// Since libnbd 1.18.
     #[pyo3(signature = (request))]
     fn set_request_extended_headers<'py>(
         &self,
@@ -1112,6 +1198,8 @@ impl Nbd {
     ///
     /// libnbd has no such call; this library adds it so that programs can see
     /// the setting they made.
+    ///
+    /// Extension of this library, not in libnbd.
     #[pyo3(signature = ())]
     fn get_tls_certificates<'py>(&self, py: Python<'py>) -> PyResult<String> {
         let handle = self.handle()?;
@@ -1129,6 +1217,8 @@ impl Nbd {
     ///
     /// libnbd has no such call; this library adds it so that programs can see
     /// the setting they made.
+    ///
+    /// Extension of this library, not in libnbd.
     #[pyo3(signature = ())]
     fn get_tls_psk_file<'py>(&self, py: Python<'py>) -> PyResult<String> {
         let handle = self.handle()?;
@@ -1143,6 +1233,8 @@ impl Nbd {
     /// checked: the one set with nbd.set_tls_hostname if any, otherwise the
     /// hostname given to nbd.connect_tcp or found in a URI. When there is
     /// neither, the empty string is returned, which is not an error.
+    ///
+    /// Since libnbd 1.22.
     #[pyo3(signature = ())]
     fn get_tls_hostname<'py>(&self, py: Python<'py>) -> PyResult<String> {
         let handle = self.handle()?;
@@ -1167,6 +1259,8 @@ impl Nbd {
     ///
     /// The setting only matters once nbd.set_tls has enabled TLS with
     /// certificates; it plays no part with Pre-Shared Keys.
+    ///
+    /// Since libnbd 1.22.
     #[pyo3(signature = (hostname))]
     fn set_tls_hostname<'py>(&self, py: Python<'py>, hostname: String) -> PyResult<()> {
         let handle = self.handle()?;
@@ -1190,6 +1284,8 @@ impl Nbd {
     /// the flags are known only after a successful nbd.opt_info or nbd.opt_go;
     /// before that, or after nbd.set_export_name selected a different export,
     /// the call fails with EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn can_cache<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1213,6 +1309,8 @@ impl Nbd {
     /// the call never blocks. In option mode the flags are known only after a
     /// successful nbd.opt_info or nbd.opt_go; before that the call fails with
     /// EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn can_df<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1232,6 +1330,8 @@ impl Nbd {
     /// the call never blocks. In option mode the flags are known only after a
     /// successful nbd.opt_info or nbd.opt_go; before that the call fails with
     /// EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn can_flush<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1252,6 +1352,8 @@ impl Nbd {
     /// the call never blocks. In option mode the flags are known only after a
     /// successful nbd.opt_info or nbd.opt_go; before that the call fails with
     /// EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn can_fua<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1280,6 +1382,8 @@ impl Nbd {
     /// option mode before nbd.opt_info, nbd.opt_go or nbd.opt_set_meta_context,
     /// or after nbd.set_export_name changed the export. When no context was
     /// requested at all, it simply returns false.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (metacontext))]
     fn can_meta_context<'py>(&self, py: Python<'py>, metacontext: String) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1305,6 +1409,8 @@ impl Nbd {
     /// the call never blocks. In option mode the flags are known only after a
     /// successful nbd.opt_info or nbd.opt_go; before that the call fails with
     /// EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn can_multi_conn<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1324,6 +1430,8 @@ impl Nbd {
     /// the call never blocks. In option mode the flags are known only after a
     /// successful nbd.opt_info or nbd.opt_go; before that the call fails with
     /// EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn can_trim<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1343,6 +1451,8 @@ impl Nbd {
     /// the call never blocks. In option mode the flags are known only after a
     /// successful nbd.opt_info or nbd.opt_go; before that the call fails with
     /// EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn can_zero<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1365,6 +1475,8 @@ impl Nbd {
     ///
     /// The --size option of nbdinfo(1) gives shell scripts access to the same
     /// value.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn get_size<'py>(&self, py: Python<'py>) -> PyResult<i64> {
         let handle = self.handle()?;
@@ -1387,6 +1499,8 @@ impl Nbd {
     /// the call never blocks. In option mode the flags are known only after a
     /// successful nbd.opt_info or nbd.opt_go; before that the call fails with
     /// EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn is_read_only<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1408,6 +1522,8 @@ impl Nbd {
     /// the call never blocks. In option mode the flags are known only after a
     /// successful nbd.opt_info or nbd.opt_go; before that the call fails with
     /// EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn is_rotational<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1430,6 +1546,8 @@ impl Nbd {
     /// the call never blocks. In option mode the flags are known only after a
     /// successful nbd.opt_info or nbd.opt_go; before that the call fails with
     /// EINVAL.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = ())]
     fn can_fast_zero<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1447,6 +1565,8 @@ impl Nbd {
     /// TLS, structured replies and meta contexts to be negotiated.
     ///
     /// The value is stored in the handle and the call never blocks.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = ())]
     fn get_protocol<'py>(&self, py: Python<'py>) -> PyResult<&'static str> {
         let handle = self.handle()?;
@@ -1468,6 +1588,8 @@ impl Nbd {
     /// structured replies, so this also returns true when
     /// nbd.get_extended_headers_negotiated does, even if structured replies
     /// were never requested on their own.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = ())]
     fn get_structured_replies_negotiated<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1486,6 +1608,8 @@ impl Nbd {
     /// fails instead, so a connected handle always answers true. With
     /// TLS_DISABLE the library never starts TLS by itself, but in option mode
     /// nbd.opt_starttls may have upgraded the connection by hand.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = ())]
     fn get_tls_negotiated<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1507,6 +1631,8 @@ impl Nbd {
     /// The call fails with EINVAL before the export has been described by the
     /// server (in option mode, before a successful nbd.opt_info or nbd.opt_go),
     /// and with ENOTSUP when the server did not report a name.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = ())]
     fn get_canonical_export_name<'py>(&self, py: Python<'py>) -> PyResult<String> {
         let handle = self.handle()?;
@@ -1527,6 +1653,8 @@ impl Nbd {
     /// The call fails with EINVAL before the export has been described by the
     /// server (in option mode, before a successful nbd.opt_info or nbd.opt_go),
     /// and with ENOTSUP when the server did not report a description.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = ())]
     fn get_export_description<'py>(&self, py: Python<'py>) -> PyResult<String> {
         let handle = self.handle()?;
@@ -1552,6 +1680,8 @@ impl Nbd {
     /// The call also fails, with ENOTSUP, if this build has no NBD URI support
     /// (see nbd.supports_uri). The --uri option of nbdinfo(1) offers the same
     /// service to shell scripts.
+    ///
+    /// Since libnbd 1.8.
     #[pyo3(signature = ())]
     fn get_uri<'py>(&self, py: Python<'py>) -> PyResult<String> {
         let handle = self.handle()?;
@@ -1576,6 +1706,8 @@ impl Nbd {
     /// the call never blocks. In option mode the flags are known only after a
     /// successful nbd.opt_info or nbd.opt_go; before that the call fails with
     /// EINVAL.
+    ///
+    /// Since libnbd 1.18.
     #[pyo3(signature = ())]
     fn can_block_status_payload<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1602,6 +1734,8 @@ impl Nbd {
     /// nbd.block_status if any requested meta context can report status values
     /// wider than 32 bits; the contexts named by the CONTEXT_* constants only
     /// use 32 bits.
+    ///
+    /// Since libnbd 1.18.
     #[pyo3(signature = ())]
     fn get_extended_headers_negotiated<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1615,6 +1749,8 @@ impl Nbd {
     /// Return the current value of the handle's debug flag, as set by
     /// nbd.set_debug or taken from the DEBUG environment variable when the
     /// handle was created.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn get_debug<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1633,6 +1769,8 @@ impl Nbd {
     /// A new handle starts with debugging off, except when the environment
     /// variable DEBUG is set to exactly 1 at the time the handle is created.
     /// The flag can be changed at any time, in any state.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (debug))]
     fn set_debug<'py>(&self, py: Python<'py>, debug: &Bound<'py, PyAny>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -1658,6 +1796,8 @@ impl Nbd {
     /// on standard error. The callback may run while the handle lock is held,
     /// so it must not call any nbd_* function on the same handle, which would
     /// deadlock.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (debug))]
     fn set_debug_callback<'py>(&self, py: Python<'py>, debug: &Bound<'py, PyAny>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -1672,6 +1812,8 @@ impl Nbd {
     /// Remove the callback installed by nbd.set_debug_callback, calling its
     /// free function. Debug messages, if enabled, go back to standard error.
     /// When no callback is installed this does nothing.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn clear_debug_callback<'py>(&self, py: Python<'py>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -1688,6 +1830,8 @@ impl Nbd {
     /// a program with several handles easier to follow.
     ///
     /// The string is copied, so the caller may free it afterwards.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (handle_name))]
     fn set_handle_name<'py>(&self, py: Python<'py>, handle_name: String) -> PyResult<()> {
         let handle = self.handle()?;
@@ -1700,6 +1844,8 @@ impl Nbd {
     ///
     /// Return the handle's name: the one given with nbd.set_handle_name, or
     /// otherwise the automatic name such as nbd1.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn get_handle_name<'py>(&self, py: Python<'py>) -> PyResult<String> {
         let handle = self.handle()?;
@@ -1712,6 +1858,8 @@ impl Nbd {
     ///
     /// Return the package name of the library, which is "libnbd" unless the
     /// library was built under another name.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn get_package_name<'py>(&self, py: Python<'py>) -> PyResult<&'static str> {
         let handle = self.handle()?;
@@ -1733,6 +1881,8 @@ impl Nbd {
     ///
     /// Compare this at run time with the HAVE_NBD_* macros, which tell at
     /// compile time whether a call exists.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn get_version<'py>(&self, py: Python<'py>) -> PyResult<&'static str> {
         let handle = self.handle()?;
@@ -1746,6 +1896,8 @@ impl Nbd {
     /// distributions and other packagers to record extra version details such
     /// as the exact package release. The upstream build leaves it empty, so the
     /// empty string means no extra information is available.
+    ///
+    /// Since libnbd 1.24.
     #[pyo3(signature = ())]
     fn get_version_extra<'py>(&self, py: Python<'py>) -> PyResult<&'static str> {
         let handle = self.handle()?;
@@ -1758,6 +1910,8 @@ impl Nbd {
     /// Report whether the library was built with TLS support. Without it,
     /// asking for TLS with nbd.set_tls at a level above TLS_DISABLE fails, and
     /// so does connecting to a URI whose scheme requires TLS.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn supports_tls<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1770,6 +1924,8 @@ impl Nbd {
     /// Report whether the library was built with support for NBD URIs. Without
     /// it, nbd.connect_uri, nbd.aio_connect_uri and nbd.get_uri fail with
     /// ENOTSUP.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn supports_uri<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1786,6 +1942,8 @@ impl Nbd {
     /// A true answer only covers the build. The running system may still lack
     /// pieces: on Linux, for instance, connecting to the local CID
     /// (VMADDR_CID_LOCAL) needs the vsock_loopback kernel module.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = ())]
     fn supports_vsock<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1803,6 +1961,8 @@ impl Nbd {
     /// The test is a heuristic. Nothing is connected or resolved, and a true
     /// answer does not mean that nbd.connect_uri will accept the string, let
     /// alone succeed in connecting.
+    ///
+    /// Since libnbd 1.22.
     #[pyo3(signature = (uri))]
     fn is_uri<'py>(&self, py: Python<'py>, uri: String) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -1825,6 +1985,8 @@ impl Nbd {
     /// The call fails with ESRCH if the handle has no subprocess, with EINVAL
     /// if signum is negative, and with the error of kill(2) if the signal could
     /// not be sent.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (signum))]
     fn kill_subprocess<'py>(&self, py: Python<'py>, signum: i32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -1842,6 +2004,8 @@ impl Nbd {
     /// It is mostly a debugging aid, for example to find the process to attach
     /// a debugger to when the server misbehaves. The call fails if the handle
     /// has no subprocess (ESRCH).
+    ///
+    /// Since libnbd 1.22.
     #[pyo3(signature = ())]
     fn get_subprocess_pid<'py>(&self, py: Python<'py>) -> PyResult<i64> {
         let handle = self.handle()?;
@@ -1858,6 +2022,8 @@ impl Nbd {
     ///
     /// The count is of protocol bytes before any encryption, so with TLS the
     /// number of bytes that actually crossed the network differs.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = ())]
     fn stats_bytes_sent<'py>(&self, py: Python<'py>) -> PyResult<u64> {
         let handle = self.handle()?;
@@ -1875,6 +2041,8 @@ impl Nbd {
     /// The count is unrelated to the number of API calls made or of network
     /// packets sent. Compared with nbd.stats_bytes_sent it shows how well
     /// requests are batched.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = ())]
     fn stats_chunks_sent<'py>(&self, py: Python<'py>) -> PyResult<u64> {
         let handle = self.handle()?;
@@ -1890,6 +2058,8 @@ impl Nbd {
     ///
     /// The count is of protocol bytes after any decryption, so with TLS the
     /// number of bytes that actually crossed the network differs.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = ())]
     fn stats_bytes_received<'py>(&self, py: Python<'py>) -> PyResult<u64> {
         let handle = self.handle()?;
@@ -1908,6 +2078,8 @@ impl Nbd {
     /// The count is unrelated to the number of API calls made or of network
     /// packets received. A single read answered with structured replies may add
     /// several chunks.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = ())]
     fn stats_chunks_received<'py>(&self, py: Python<'py>) -> PyResult<u64> {
         let handle = self.handle()?;
@@ -1974,6 +2146,8 @@ impl Nbd {
     /// mode, connect, then call nbd.set_export_name and nbd.opt_go. nbd.get_uri
     /// builds a URI back from a connected handle. The URI format itself is
     /// specified in the document uri.md that accompanies the NBD protocol.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (uri))]
     fn connect_uri<'py>(&self, py: Python<'py>, uri: String) -> PyResult<()> {
         let handle = self.handle()?;
@@ -1998,6 +2172,8 @@ impl Nbd {
     /// ENAMETOOLONG. A missing socket or a server that refuses the connection
     /// gives the errno of the failed connect(2), and a failed handshake leaves
     /// the handle dead.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (unixsocket))]
     fn connect_unix<'py>(&self, py: Python<'py>, unixsocket: &Bound<'py, PyAny>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2022,6 +2198,8 @@ impl Nbd {
     ///
     /// When libnbd was built on a system without AF_VSOCK the call fails with
     /// ENOTSUP; nbd.supports_vsock tells in advance.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = (cid, port))]
     fn connect_vsock<'py>(&self, py: Python<'py>, cid: u32, port: u32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2047,6 +2225,8 @@ impl Nbd {
     /// next option. With TLS enabled (nbd.set_tls), hostname is also the name
     /// the server's certificate is checked against, unless nbd.set_tls_hostname
     /// chose another.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (hostname, port))]
     fn connect_tcp<'py>(&self, py: Python<'py>, hostname: String, port: String) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2072,6 +2252,8 @@ impl Nbd {
     /// negotiation, when nbd.set_opt_mode enabled option mode. Because libnbd
     /// does not know the peer's address, nbd.get_uri cannot describe such a
     /// connection.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = (sock))]
     fn connect_socket<'py>(&self, py: Python<'py>, sock: i32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2105,6 +2287,8 @@ impl Nbd {
     /// As with the other synchronous connect calls, the call returns when the
     /// handle is ready for data commands, or earlier, at the start of
     /// negotiation, when nbd.set_opt_mode enabled option mode.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (argv))]
     fn connect_command<'py>(&self, py: Python<'py>, argv: Vec<String>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2142,6 +2326,8 @@ impl Nbd {
     /// As with the other synchronous connect calls, the call returns when the
     /// handle is ready for data commands, or earlier, at the start of
     /// negotiation, when nbd.set_opt_mode enabled option mode.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = (argv))]
     fn connect_systemd_socket_activation<'py>(
         &self,
@@ -2171,6 +2357,8 @@ impl Nbd {
     /// nbd.set_opt_mode enabled option mode (nbd.aio_is_negotiating), or dead
     /// if the connection or handshake failed; the error is then returned by the
     /// call that advanced the state machine.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (addr))]
     fn aio_connect<'py>(&self, py: Python<'py>, addr: &Bound<'py, PyAny>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2193,6 +2381,8 @@ impl Nbd {
     /// when nbd.aio_is_connecting turns false, after which the handle is ready
     /// (nbd.aio_is_ready), negotiating in option mode (nbd.aio_is_negotiating),
     /// or dead.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (uri))]
     fn aio_connect_uri<'py>(&self, py: Python<'py>, uri: String) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2212,6 +2402,8 @@ impl Nbd {
     /// nbd.aio_is_connecting turns false. The handle is then ready for commands
     /// (nbd.aio_is_ready), waiting for options in option mode
     /// (nbd.aio_is_negotiating), or dead after a failure.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (unixsocket))]
     fn aio_connect_unix<'py>(
         &self,
@@ -2234,6 +2426,8 @@ impl Nbd {
     /// Drive the handle with nbd.poll or the notify calls until
     /// nbd.aio_is_connecting turns false, then check nbd.aio_is_ready, or
     /// nbd.aio_is_negotiating in option mode.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = (cid, port))]
     fn aio_connect_vsock<'py>(&self, py: Python<'py>, cid: u32, port: u32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2253,6 +2447,8 @@ impl Nbd {
     /// with nbd.poll or the notify calls. When nbd.aio_is_connecting turns
     /// false the handle is ready (nbd.aio_is_ready), negotiating in option mode
     /// (nbd.aio_is_negotiating), or dead.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (hostname, port))]
     fn aio_connect_tcp<'py>(
         &self,
@@ -2275,6 +2471,8 @@ impl Nbd {
     /// Since the socket is already connected, the state machine goes straight
     /// to the handshake. Drive it with nbd.poll or the notify calls until
     /// nbd.aio_is_connecting turns false.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = (sock))]
     fn aio_connect_socket<'py>(&self, py: Python<'py>, sock: i32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2292,6 +2490,8 @@ impl Nbd {
     /// Drive the handle with nbd.poll or the notify calls until
     /// nbd.aio_is_connecting turns false, then check nbd.aio_is_ready, or
     /// nbd.aio_is_negotiating in option mode.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (argv))]
     fn aio_connect_command<'py>(&self, py: Python<'py>, argv: Vec<String>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2311,6 +2511,8 @@ impl Nbd {
     /// Drive the handle with nbd.poll or the notify calls until
     /// nbd.aio_is_connecting turns false, then check nbd.aio_is_ready, or
     /// nbd.aio_is_negotiating in option mode.
+    ///
+    /// Since libnbd 1.2.
     #[pyo3(signature = (argv))]
     fn aio_connect_systemd_socket_activation<'py>(
         &self,
@@ -2347,6 +2549,8 @@ impl Nbd {
     /// SHUTDOWN_MASK covers every flag this build knows. A clean shutdown does
     /// not by itself make earlier writes durable; use nbd.flush or CMD_FLAG_FUA
     /// for that.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (flags = 0))]
     fn shutdown<'py>(&self, py: Python<'py>, flags: u32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2371,6 +2575,8 @@ impl Nbd {
     /// No flags are defined for this command: flags must be 0. There is no
     /// direct synchronous equivalent; nbd.shutdown uses this call when the
     /// handle is connected.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (flags = 0))]
     fn aio_disconnect<'py>(&self, py: Python<'py>, flags: u32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2404,6 +2610,8 @@ impl Nbd {
     /// or needs block sizes the client did not ask about, ENOTSUP when it
     /// demands TLS first or refuses by policy, and ESHUTDOWN when it is
     /// shutting down.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = ())]
     fn opt_go<'py>(&self, py: Python<'py>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2421,6 +2629,8 @@ impl Nbd {
     /// nbd.opt_list. The handle ends up closed.
     ///
     /// nbd.shutdown does the same on a handle that is negotiating.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = ())]
     fn opt_abort<'py>(&self, py: Python<'py>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2450,6 +2660,8 @@ impl Nbd {
     /// refuse information about an export that it would serve. Other refusals
     /// give the same errno values as nbd.opt_go. After a refusal the handle is
     /// still negotiating.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = ())]
     fn opt_info<'py>(&self, py: Python<'py>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2478,6 +2690,8 @@ impl Nbd {
     /// be. It fails with ENOTSUP if the server does not use the fixed newstyle
     /// handshake. nbd-server(1) only answers when allowlist = true is set in
     /// its configuration.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = (list))]
     fn opt_list<'py>(&self, py: Python<'py>, list: &Bound<'py, PyAny>) -> PyResult<i32> {
         let handle = self.handle()?;
@@ -2513,6 +2727,8 @@ impl Nbd {
     /// replies and failure after some callbacks are both possible. The call
     /// fails with ENOTSUP if the server does not use the fixed newstyle
     /// handshake.
+    ///
+    /// Since libnbd 1.6.
     #[pyo3(signature = (context))]
     fn opt_list_meta_context<'py>(
         &self,
@@ -2537,6 +2753,8 @@ impl Nbd {
     /// An empty list usually asks for every context the server supports. The
     /// context callback runs once per name in the reply, under the same rules
     /// as for nbd.opt_list_meta_context.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = (queries, context))]
     fn opt_list_meta_context_queries<'py>(
         &self,
@@ -2580,6 +2798,8 @@ impl Nbd {
     /// A server may not implement the request, may select nothing, or may fail
     /// after some replies. The call fails with ENOTSUP if the server does not
     /// use the fixed newstyle handshake.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = (context))]
     fn opt_set_meta_context<'py>(
         &self,
@@ -2604,6 +2824,8 @@ impl Nbd {
     /// The context callback runs once for each context the server selected, and
     /// those contexts become the ones block status commands will use, as
     /// described for nbd.opt_set_meta_context.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = (queries, context))]
     fn opt_set_meta_context_queries<'py>(
         &self,
@@ -2645,6 +2867,8 @@ impl Nbd {
     /// switch can be a security risk (nbdkit had such a flaw, CVE-2021-3716).
     /// When security matters, prefer nbd.set_tls with TLS_REQUIRE and let
     /// libnbd negotiate TLS itself.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = ())]
     fn opt_starttls<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -2670,6 +2894,8 @@ impl Nbd {
     /// nbd.get_structured_replies_negotiated) whatever later requests return. A
     /// server may also refuse when extended headers are already in use, since
     /// those take precedence.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = ())]
     fn opt_structured_reply<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -2694,6 +2920,8 @@ impl Nbd {
     /// has succeeded libnbd treats extended headers as negotiated (see
     /// nbd.get_extended_headers_negotiated), even if a later repeated request
     /// is refused.
+    ///
+    /// Since libnbd 1.18.
     #[pyo3(signature = ())]
     fn opt_extended_headers<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -2714,6 +2942,8 @@ impl Nbd {
     /// argument is 0 on success or the errno describing the refusal, which is
     /// the only direct way to learn the server's reason. Its return value is
     /// ignored, as option requests have no cookie to retire.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = (completion = None))]
     fn aio_opt_go<'py>(
         &self,
@@ -2735,6 +2965,8 @@ impl Nbd {
     /// waiting. This is only possible in option mode (nbd.set_opt_mode). Keep
     /// driving the handle until nbd.aio_is_connecting turns false; it is then
     /// closed (nbd.aio_is_closed).
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = ())]
     fn aio_opt_abort<'py>(&self, py: Python<'py>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -2755,6 +2987,8 @@ impl Nbd {
     /// once, with error set to 0 if the server described the export or to an
     /// errno if it refused; its return value is ignored. Without a callback
     /// there is no way to tell success from refusal.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = (completion = None))]
     fn aio_opt_info<'py>(
         &self,
@@ -2782,6 +3016,8 @@ impl Nbd {
     /// completion callback then runs once, with error set to 0 if the whole
     /// list was received or to an errno if the server failed the request; its
     /// return value is ignored.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = (list, completion = None))]
     fn aio_opt_list<'py>(
         &self,
@@ -2809,6 +3045,8 @@ impl Nbd {
     /// is over when nbd.aio_is_connecting turns false; the optional completion
     /// callback then runs once with error set to 0 on success or to an errno if
     /// the server failed the request. Its return value is ignored.
+    ///
+    /// Since libnbd 1.6.
     #[pyo3(signature = (context, completion = None))]
     fn aio_opt_list_meta_context<'py>(
         &self,
@@ -2837,6 +3075,8 @@ impl Nbd {
     /// is over when nbd.aio_is_connecting turns false; the optional completion
     /// callback then runs once with error set to 0 on success or to an errno if
     /// the server failed the request. Its return value is ignored.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = (queries, context, completion = None))]
     fn aio_opt_list_meta_context_queries<'py>(
         &self,
@@ -2867,6 +3107,8 @@ impl Nbd {
     /// request is over when nbd.aio_is_connecting turns false; the optional
     /// completion callback then runs once with error set to 0 on success or to
     /// an errno if the server failed the request. Its return value is ignored.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = (context, completion = None))]
     fn aio_opt_set_meta_context<'py>(
         &self,
@@ -2895,6 +3137,8 @@ impl Nbd {
     /// request is over when nbd.aio_is_connecting turns false; the optional
     /// completion callback then runs once with error set to 0 on success or to
     /// an errno if the server failed the request. Its return value is ignored.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = (queries, context, completion = None))]
     fn aio_opt_set_meta_context_queries<'py>(
         &self,
@@ -2927,6 +3171,8 @@ impl Nbd {
     /// runs once; error is 0 if TLS is now active and non-zero if the server
     /// declined, which is the only way to tell the two apart without calling
     /// nbd.get_tls_negotiated. Its return value is ignored.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = (completion = None))]
     fn aio_opt_starttls<'py>(
         &self,
@@ -2953,6 +3199,8 @@ impl Nbd {
     /// completion callback then runs once with error set to 0 if the server
     /// agreed or non-zero if it refused; its return value is ignored.
     /// nbd.get_structured_replies_negotiated also reports the outcome.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = (completion = None))]
     fn aio_opt_structured_reply<'py>(
         &self,
@@ -2979,6 +3227,8 @@ impl Nbd {
     /// completion callback then runs once with error set to 0 if the server
     /// agreed or non-zero if it refused; its return value is ignored.
     /// nbd.get_extended_headers_negotiated also reports the outcome.
+    ///
+    /// Since libnbd 1.18.
     #[pyo3(signature = (completion = None))]
     fn aio_opt_extended_headers<'py>(
         &self,
@@ -3039,6 +3289,8 @@ impl Nbd {
     /// Unless nbd.set_pread_initialize turned it off, buf is zeroed before the
     /// request is sent. After a failure its contents are unspecified: zeroes,
     /// partial data, or (without initialization) whatever was there before.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (count, offset, chunk, flags = 0))]
     fn pread_structured<'py>(
         &self,
@@ -3082,6 +3334,8 @@ impl Nbd {
     /// SIZE_PAYLOAD by nbd.get_block_size. Writes larger than 64 MiB are always
     /// refused with ERANGE. Errors the server reports come back with the
     /// matching errno, such as EIO or ENOSPC.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (buf, offset, flags = 0))]
     fn pwrite<'py>(
         &self,
@@ -3107,6 +3361,8 @@ impl Nbd {
     /// otherwise the call fails with EINVAL without sending anything, unless
     /// nbd.set_strict_mode relaxed that check. No flags are defined for this
     /// command, so flags must be 0.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (flags = 0))]
     fn flush<'py>(&self, py: Python<'py>, flags: u32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -3133,6 +3389,8 @@ impl Nbd {
     /// ERANGE unless extended headers were negotiated (see
     /// nbd.get_extended_headers_negotiated). A server may also refuse large
     /// ranges on its own.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (count, offset, flags = 0))]
     fn trim<'py>(&self, py: Python<'py>, count: u64, offset: u64, flags: u32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -3154,6 +3412,8 @@ impl Nbd {
     /// misaligned request. Whatever the strict mode, a count that does not fit
     /// in 32 bits gives ERANGE unless extended headers were negotiated. No
     /// flags are defined for this command, so flags must be 0.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (count, offset, flags = 0))]
     fn cache<'py>(&self, py: Python<'py>, count: u64, offset: u64, flags: u32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -3183,6 +3443,8 @@ impl Nbd {
     /// and EINVAL for a zero length, a misaligned request or an unusable flag.
     /// Whatever the strict mode, a count that does not fit in 32 bits gives
     /// ERANGE unless extended headers were negotiated.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (count, offset, flags = 0))]
     fn zero<'py>(&self, py: Python<'py>, count: u64, offset: u64, flags: u32) -> PyResult<()> {
         let handle = self.handle()?;
@@ -3225,6 +3487,8 @@ impl Nbd {
     /// zero length, a misaligned request or an unusable flag. Whatever the
     /// strict mode, a count that does not fit in 32 bits gives ERANGE unless
     /// extended headers were negotiated.
+    ///
+    /// Since libnbd 1.18.
     #[pyo3(signature = (count, offset, extent64, flags = 0))]
     fn block_status_64<'py>(
         &self,
@@ -3263,6 +3527,8 @@ impl Nbd {
     /// meta context was negotiated, and as nbd.block_status_64 does for a bad
     /// range. A name that is not a negotiated context gives EINVAL, and a list
     /// too long to send gives ERANGE.
+    ///
+    /// Since libnbd 1.18.
     #[pyo3(signature = (count, offset, contexts, extent64, flags = 0))]
     fn block_status_filter<'py>(
         &self,
@@ -3304,6 +3570,8 @@ impl Nbd {
     ///
     /// When the request is refused before being queued, the call returns -1 and
     /// libnbd releases both callbacks without calling them.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (buf, offset, chunk, completion = None, flags = 0))]
     fn aio_pread_structured<'py>(
         &self,
@@ -3338,6 +3606,8 @@ impl Nbd {
     /// command has completed. Learn the outcome with nbd.aio_command_completed,
     /// or pass completion, called once when the reply arrives; returning 1 from
     /// it retires the command.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (buf, offset, completion = None, flags = 0))]
     fn aio_pwrite<'py>(
         &self,
@@ -3368,6 +3638,8 @@ impl Nbd {
     /// Checks and flags are those of nbd.flush. Learn the outcome with
     /// nbd.aio_command_completed, or pass completion, called once when the
     /// reply arrives; returning 1 from it retires the command.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (completion = None, flags = 0))]
     fn aio_flush<'py>(
         &self,
@@ -3392,6 +3664,8 @@ impl Nbd {
     /// Learn the outcome with nbd.aio_command_completed, or pass completion,
     /// called once when the reply arrives; returning 1 from it retires the
     /// command.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (count, offset, completion = None, flags = 0))]
     fn aio_trim<'py>(
         &self,
@@ -3420,6 +3694,8 @@ impl Nbd {
     /// Learn the outcome with nbd.aio_command_completed, or pass completion,
     /// called once when the reply arrives; returning 1 from it retires the
     /// command.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (count, offset, completion = None, flags = 0))]
     fn aio_cache<'py>(
         &self,
@@ -3448,6 +3724,8 @@ impl Nbd {
     /// Learn the outcome with nbd.aio_command_completed, or pass completion,
     /// called once when the reply arrives; returning 1 from it retires the
     /// command.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (count, offset, completion = None, flags = 0))]
     fn aio_zero<'py>(
         &self,
@@ -3484,6 +3762,8 @@ impl Nbd {
     /// Learn the outcome with nbd.aio_command_completed, or pass completion,
     /// called once after the last extent call; returning 1 from it retires the
     /// command.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (count, offset, extent, completion = None, flags = 0))]
     fn aio_block_status<'py>(
         &self,
@@ -3515,6 +3795,8 @@ impl Nbd {
     /// Learn the outcome with nbd.aio_command_completed, or pass completion,
     /// called once after the last extent64 call; returning 1 from it retires
     /// the command.
+    ///
+    /// Since libnbd 1.18.
     #[pyo3(signature = (count, offset, extent64, completion = None, flags = 0))]
     fn aio_block_status_64<'py>(
         &self,
@@ -3553,6 +3835,8 @@ impl Nbd {
     /// Learn the outcome with nbd.aio_command_completed, or pass completion,
     /// called once after the last extent64 call; returning 1 from it retires
     /// the command.
+    ///
+    /// Since libnbd 1.18.
     #[pyo3(signature = (count, offset, contexts, extent64, completion = None, flags = 0))]
     fn aio_block_status_filter<'py>(
         &self,
@@ -3597,6 +3881,8 @@ impl Nbd {
     ///
     /// Before a connection has started, and once it has been closed, there is
     /// no socket and the call fails with EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_get_fd<'py>(&self, py: Python<'py>) -> PyResult<i32> {
         let handle = self.handle()?;
@@ -3628,6 +3914,8 @@ impl Nbd {
     ///
     /// The value can change after any libnbd call, so ask again each time round
     /// the event loop. This call does not take the handle lock.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_get_direction<'py>(&self, py: Python<'py>) -> PyResult<u32> {
         let handle = self.handle()?;
@@ -3646,6 +3934,8 @@ impl Nbd {
     /// The call fails with EINVAL if the current state is not waiting to read
     /// (check nbd.aio_get_direction first). A socket or protocol error also
     /// makes it fail, and usually leaves the handle dead (see nbd.aio_is_dead).
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_notify_read<'py>(&self, py: Python<'py>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -3663,6 +3953,8 @@ impl Nbd {
     /// The call fails with EINVAL if the current state is not waiting to write
     /// (check nbd.aio_get_direction first). A socket or protocol error also
     /// makes it fail, and usually leaves the handle dead.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_notify_write<'py>(&self, py: Python<'py>) -> PyResult<()> {
         let handle = self.handle()?;
@@ -3676,6 +3968,8 @@ impl Nbd {
     /// Return true while the handle is as nbd.create left it: no connection has
     /// been started. This is the only state in which the connect calls, such as
     /// nbd.aio_connect, can be used. This call does not take the handle lock.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_is_created<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -3691,6 +3985,8 @@ impl Nbd {
     /// request has finished once this becomes false; then check
     /// nbd.aio_is_ready, nbd.aio_is_negotiating or the other state tests. This
     /// call does not take the handle lock.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_is_connecting<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -3708,6 +4004,8 @@ impl Nbd {
     /// The state is only reached when nbd.set_opt_mode was enabled before
     /// connecting, and only with newstyle servers: an oldstyle server goes
     /// directly to the ready state. This call does not take the handle lock.
+    ///
+    /// Since libnbd 1.4.
     #[pyo3(signature = ())]
     fn aio_is_negotiating<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -3722,6 +4020,8 @@ impl Nbd {
     /// on the server. Data commands can be issued in this state and in the
     /// processing state (see nbd.aio_is_processing). This call does not take
     /// the handle lock.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_is_ready<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -3735,6 +4035,8 @@ impl Nbd {
     /// of writing a request or reading a reply. The ready state is not
     /// included, even though the server may be working on commands then. This
     /// call does not take the handle lock.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_is_processing<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -3748,6 +4050,8 @@ impl Nbd {
     /// socket or a protocol violation. A dead handle cannot be revived; the
     /// only thing left to do is nbd.close. This call does not take the handle
     /// lock.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_is_dead<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -3761,6 +4065,8 @@ impl Nbd {
     /// after nbd.shutdown, nbd.aio_disconnect or nbd.opt_abort. A closed handle
     /// cannot be reconnected; close it with nbd.close and create a new one.
     /// This call does not take the handle lock.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_is_closed<'py>(&self, py: Python<'py>) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -3787,6 +4093,8 @@ impl Nbd {
     ///
     /// Commands that the server never answered because the connection ended are
     /// reported as failed, typically with ENOTCONN.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (cookie))]
     fn aio_command_completed<'py>(&self, py: Python<'py>, cookie: u64) -> PyResult<bool> {
         let handle = self.handle()?;
@@ -3805,6 +4113,8 @@ impl Nbd {
     /// 0 means that commands are queued or in flight but none has completed.
     /// When there is no command at all, neither pending nor waiting to be
     /// retired, the call fails with EINVAL.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_peek_command_completed<'py>(&self, py: Python<'py>) -> PyResult<i64> {
         let handle = self.handle()?;
@@ -3826,6 +4136,8 @@ impl Nbd {
     /// Disconnecting with nbd.aio_disconnect or nbd.shutdown while commands are
     /// in flight does not wait for them; if the server drops them, they
     /// complete as failed with ENOTCONN.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn aio_in_flight<'py>(&self, py: Python<'py>) -> PyResult<i32> {
         let handle = self.handle()?;
@@ -3843,6 +4155,8 @@ impl Nbd {
     /// The names and wording are internal details that change between versions:
     /// print them in debug output, but test the state with functions such as
     /// nbd.aio_is_ready instead of parsing the string.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = ())]
     fn connection_state<'py>(&self, py: Python<'py>) -> PyResult<&'static str> {
         let handle = self.handle()?;
@@ -3869,6 +4183,8 @@ impl Nbd {
     /// state. It also fails when poll(2) fails (with its errno), when the
     /// socket reports an error (ENOTCONN), or when the notification fails.
     /// Interrupted waits are restarted.
+    ///
+    /// Since libnbd 1.0.
     #[pyo3(signature = (timeout))]
     fn poll<'py>(&self, py: Python<'py>, timeout: i32) -> PyResult<i32> {
         let handle = self.handle()?;
@@ -3888,6 +4204,8 @@ impl Nbd {
     /// the next call returns at once. When fd becomes readable without any
     /// event on the handle's socket, the call returns 1 without moving the
     /// state machine. Errors are as for nbd.poll.
+    ///
+    /// Since libnbd 1.16.
     #[pyo3(signature = (fd, timeout))]
     fn poll2<'py>(&self, py: Python<'py>, fd: i32, timeout: i32) -> PyResult<i32> {
         let handle = self.handle()?;

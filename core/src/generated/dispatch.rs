@@ -1719,7 +1719,7 @@ impl Handle {
     ///
     /// A newly allocated string that the caller must free, or NULL on error.
     ///
-    /// An extension: libnbd does not have it. C: `nbd_get_tls_certificates`.
+    /// Extension of this library, not in libnbd. C: `nbd_get_tls_certificates`.
     pub fn get_tls_certificates(&self) -> Result<String> {
         let mut h = self.lock();
         if h.debug_enabled() {
@@ -1752,7 +1752,7 @@ impl Handle {
     ///
     /// A newly allocated string that the caller must free, or NULL on error.
     ///
-    /// An extension: libnbd does not have it. C: `nbd_get_tls_psk_file`.
+    /// Extension of this library, not in libnbd. C: `nbd_get_tls_psk_file`.
     pub fn get_tls_psk_file(&self) -> Result<String> {
         let mut h = self.lock();
         if h.debug_enabled() {

@@ -121,6 +121,8 @@ class NBD:
         Unless nbd.set_pread_initialize turned it off, buf is cleared before the
         request is sent, so a buggy server cannot leak old memory contents into
         it.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_pread(self, buf: Union[Buffer, WritableBuffer], offset: int, completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None, flags: int = 0) -> int:
@@ -131,6 +133,8 @@ class NBD:
         nbd.aio_command_completed, or pass a completion callback.
 
         No command flags are accepted; buffer handling is as for nbd.pread.
+
+        Since libnbd 1.0.
         """
         ...
     def block_status(self, count: int, offset: int, extent: Callable[[str, int, List[int], ctypes.c_int], Optional[int]], flags: int = 0) -> None:
@@ -141,12 +145,16 @@ class NBD:
 
         The extent callback runs once per context with the context name, the
         offset, and an array of length and flags pairs.
+
+        Since libnbd 1.0.
         """
         ...
     def get_block_size(self, size_type: int) -> int:
         """Return a specific server block size constraint.
 
         Return one of the block size constraints the server advertised.
+
+        Since libnbd 1.4.
         """
         ...
     def add_meta_context(self, name: str) -> None:
@@ -179,6 +187,8 @@ class NBD:
         while negotiating. It is then also the set of queries used by
         nbd.opt_list_meta_context and nbd.opt_set_meta_context. In any state
         other than created or negotiating the call fails with EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def get_export_name(self) -> str:
@@ -192,6 +202,8 @@ class NBD:
         This is the client's side of the story. The server may know the same
         export under another name, which it can report and
         nbd.get_canonical_export_name returns.
+
+        Since libnbd 1.0.
         """
         ...
     def get_tls(self) -> int:
@@ -203,6 +215,8 @@ class NBD:
 
         This reports the request, not the outcome: whether a connection really
         ended up encrypted is told by nbd.get_tls_negotiated.
+
+        Since libnbd 1.0.
         """
         ...
     def get_tls_username(self) -> str:
@@ -216,6 +230,8 @@ class NBD:
         of the LOGNAME environment variable when it is set, or else the login
         name reported by getlogin_r(3). This is the same name the handle would
         use if it connected now.
+
+        Since libnbd 1.0.
         """
         ...
     def get_tls_verify_peer(self) -> bool:
@@ -223,6 +239,8 @@ class NBD:
 
         Return the flag set by nbd.set_tls_verify_peer, which is true on a new
         handle.
+
+        Since libnbd 1.0.
         """
         ...
     def set_export_name(self, export_name: str) -> None:
@@ -247,6 +265,8 @@ class NBD:
         nbd.connect_uri sets the export name from the path part of the URI,
         replacing any earlier choice, so there is no need to call this first in
         that case.
+
+        Since libnbd 1.0.
         """
         ...
     def set_tls(self, tls: int) -> None:
@@ -279,6 +299,8 @@ class NBD:
         unknown value fails with EINVAL. When the library was built without TLS
         support (see nbd.supports_tls), any value but TLS_DISABLE fails with
         ENOTSUP.
+
+        Since libnbd 1.0.
         """
         ...
     def set_tls_certificates(self, dir: StrOrBytesPath) -> None:
@@ -302,6 +324,8 @@ class NBD:
         Key file was given with nbd.set_tls_psk_file. In a URI the
         tls-certificates parameter has the same effect, but only after
         nbd.set_uri_allow_local_file permits it.
+
+        Since libnbd 1.0.
         """
         ...
     def set_tls_psk_file(self, filename: StrOrBytesPath) -> None:
@@ -322,6 +346,8 @@ class NBD:
         are authenticated by the shared key. The setting only matters once
         nbd.set_tls has enabled TLS. In a URI the tls-psk-file parameter has the
         same effect, but only after nbd.set_uri_allow_local_file permits it.
+
+        Since libnbd 1.0.
         """
         ...
     def set_tls_username(self, username: str) -> None:
@@ -335,6 +361,8 @@ class NBD:
 
         The setting only matters once nbd.set_tls has enabled TLS with a PSK
         file.
+
+        Since libnbd 1.0.
         """
         ...
     def set_tls_verify_peer(self, verify: bool) -> None:
@@ -355,6 +383,8 @@ class NBD:
         The flag has no effect when TLS is not enabled with nbd.set_tls, nor
         with Pre-Shared Keys, where the shared key already proves who the server
         is.
+
+        Since libnbd 1.0.
         """
         ...
     def get_handshake_flags(self) -> int:
@@ -368,6 +398,8 @@ class NBD:
 
         A newer library may return bits that were not defined when the program
         was compiled.
+
+        Since libnbd 1.2.
         """
         ...
     def get_request_structured_replies(self) -> bool:
@@ -376,6 +408,8 @@ class NBD:
         Return the setting made with nbd.set_request_structured_replies, which
         is true on a new handle. Whether the server actually agreed to
         structured replies is told by nbd.get_structured_replies_negotiated.
+
+        Since libnbd 1.2.
         """
         ...
     def set_handshake_flags(self, flags: int) -> None:
@@ -402,6 +436,8 @@ class NBD:
         enable more flags, so to drop a single flag, read the current set with
         nbd.get_handshake_flags and clear that bit instead of passing a fixed
         value.
+
+        Since libnbd 1.2.
         """
         ...
     def set_request_structured_replies(self, request: bool) -> None:
@@ -422,6 +458,8 @@ class NBD:
         Whether the server agreed is reported by
         nbd.get_structured_replies_negotiated. The call fails with EINVAL once
         connecting has begun.
+
+        Since libnbd 1.2.
         """
         ...
     def set_uri_allow_local_file(self, allow: bool) -> None:
@@ -438,6 +476,8 @@ class NBD:
 
         The socket path of an nbd+unix URI is not covered by this setting;
         forbid Unix domain sockets with nbd.set_uri_allow_transports instead.
+
+        Since libnbd 1.2.
         """
         ...
     def set_uri_allow_tls(self, tls: int) -> None:
@@ -455,6 +495,8 @@ class NBD:
         A URI that does not fit is refused with EPERM. This setting only filters
         URIs; whether TLS is used follows from the scheme of an accepted URI, or
         from nbd.set_tls. An unknown value fails with EINVAL.
+
+        Since libnbd 1.2.
         """
         ...
     def set_uri_allow_transports(self, mask: int) -> None:
@@ -472,6 +514,8 @@ class NBD:
         using a transport that is not in the set is refused with EPERM. Bits
         outside ALLOW_TRANSPORT_MASK make this call fail with EINVAL. Later
         versions may add transports.
+
+        Since libnbd 1.2.
         """
         ...
     def get_full_info(self) -> bool:
@@ -479,6 +523,8 @@ class NBD:
 
         Return the setting made with nbd.set_full_info, which is false on a new
         handle.
+
+        Since libnbd 1.4.
         """
         ...
     def get_opt_mode(self) -> bool:
@@ -487,6 +533,8 @@ class NBD:
         Return the setting made with nbd.set_opt_mode: true when connecting
         stops in the negotiating state so that the program can send options
         itself. It is false on a new handle.
+
+        Since libnbd 1.4.
         """
         ...
     def set_full_info(self, request: bool) -> None:
@@ -505,6 +553,8 @@ class NBD:
 
         The setting may also be changed while negotiating in option mode, where
         it affects the next nbd.opt_info or nbd.opt_go.
+
+        Since libnbd 1.4.
         """
         ...
     def set_opt_mode(self, enable: bool) -> None:
@@ -533,6 +583,8 @@ class NBD:
         tried. nbd.opt_abort or nbd.shutdown end the connection without using
         any export. With the asynchronous connect calls, nbd.aio_is_negotiating
         tells when the handle has reached this state.
+
+        Since libnbd 1.4.
         """
         ...
     def clear_meta_contexts(self) -> None:
@@ -546,6 +598,8 @@ class NBD:
         it also serves as the query list of nbd.opt_list_meta_context and
         nbd.opt_set_meta_context. The contexts already agreed with the server,
         as reported by nbd.can_meta_context, are not changed by this call.
+
+        Since libnbd 1.6.
         """
         ...
     def get_meta_context(self, i: int) -> str:
@@ -558,6 +612,8 @@ class NBD:
 
         The list holds what the client asks for. Which contexts the server
         actually agreed to is told by nbd.can_meta_context.
+
+        Since libnbd 1.6.
         """
         ...
     def get_nr_meta_contexts(self) -> int:
@@ -570,6 +626,8 @@ class NBD:
 
         The server is free to refuse some of them; nbd.can_meta_context tells
         which ones it accepted.
+
+        Since libnbd 1.6.
         """
         ...
     def get_strict_mode(self) -> int:
@@ -582,6 +640,8 @@ class NBD:
 
         A newer library may return bits that were not defined when the program
         was compiled.
+
+        Since libnbd 1.6.
         """
         ...
     def set_strict_mode(self, flags: int) -> None:
@@ -620,6 +680,8 @@ class NBD:
         the requests made afterwards. Later versions may add checks, enabled by
         default, so to relax one check, read the current set with
         nbd.get_strict_mode and clear that bit instead of passing a fixed value.
+
+        Since libnbd 1.6.
         """
         ...
     def get_private_data(self) -> int:
@@ -627,6 +689,8 @@ class NBD:
 
         Return the value last stored with nbd.set_private_data, or 0 if nothing
         was stored.
+
+        Since libnbd 1.8.
         """
         ...
     def set_private_data(self, private_data: int) -> int:
@@ -640,6 +704,8 @@ class NBD:
         In C the field is a uintptr_t, so it can hold an integer or a pointer
         converted to an integer; the library never follows nor frees such a
         pointer. The other language bindings store an unsigned integer.
+
+        Since libnbd 1.8.
         """
         ...
     def get_pread_initialize(self) -> bool:
@@ -648,6 +714,8 @@ class NBD:
         Return the setting made with nbd.set_pread_initialize: true, the
         default, when read calls such as nbd.pread fill the caller's buffer with
         zeroes before doing anything else.
+
+        Since libnbd 1.12.
         """
         ...
     def get_request_block_size(self) -> bool:
@@ -655,6 +723,8 @@ class NBD:
 
         Return the setting made with nbd.set_request_block_size, which is true
         on a new handle.
+
+        Since libnbd 1.12.
         """
         ...
     def set_pread_initialize(self, request: bool) -> None:
@@ -672,6 +742,8 @@ class NBD:
         look at a buffer after a failed read, or that clear it themselves, and
         the time saved is small next to a network round trip. The setting may be
         changed in any state.
+
+        Since libnbd 1.12.
         """
         ...
     def set_request_block_size(self, request: bool) -> None:
@@ -692,6 +764,8 @@ class NBD:
 
         The setting may also be changed while negotiating in option mode, where
         it affects the next nbd.opt_info or nbd.opt_go.
+
+        Since libnbd 1.12.
         """
         ...
     def get_request_meta_context(self) -> bool:
@@ -699,6 +773,8 @@ class NBD:
 
         Return the setting made with nbd.set_request_meta_context, which is true
         on a new handle.
+
+        Since libnbd 1.16.
         """
         ...
     def get_socket_activation_name(self) -> str:
@@ -707,6 +783,8 @@ class NBD:
         Return the socket name set with nbd.set_socket_activation_name, which
         nbd.connect_systemd_socket_activation passes to the server. The default
         is the empty string, in which case the server sees the name unknown.
+
+        Since libnbd 1.16.
         """
         ...
     def set_request_meta_context(self, request: bool) -> None:
@@ -728,6 +806,8 @@ class NBD:
         The setting has no effect when no context was added, or when neither
         structured replies nor extended headers were negotiated. When it is off
         and no context gets negotiated by other means, nbd.block_status fails.
+
+        Since libnbd 1.16.
         """
         ...
     def set_socket_activation_name(self, socket_name: str) -> None:
@@ -744,6 +824,8 @@ class NBD:
         all ASCII letters or digits: a longer name fails with ENAMETOOLONG, and
         any other character with EINVAL. The empty string, which is also the
         default, removes the name, and the server is then told unknown.
+
+        Since libnbd 1.16.
         """
         ...
     def get_request_extended_headers(self) -> bool:
@@ -752,6 +834,8 @@ class NBD:
         Return the setting made with nbd.set_request_extended_headers, which is
         true on a new handle. Whether the server actually agreed to extended
         headers is told by nbd.get_extended_headers_negotiated.
+
+        Since libnbd 1.18.
         """
         ...
     def set_request_extended_headers(self, request: bool) -> None:
@@ -773,6 +857,8 @@ class NBD:
         neither is requested. Whether the server agreed is reported by
         nbd.get_extended_headers_negotiated. The call fails with EINVAL once
         connecting has begun.
+
+        Since libnbd 1.18.
         """
         ...
     def get_tls_certificates(self) -> str:
@@ -786,6 +872,8 @@ class NBD:
 
         libnbd has no such call; this library adds it so that programs can see
         the setting they made.
+
+        Extension of this library, not in libnbd.
         """
         ...
     def get_tls_psk_file(self) -> str:
@@ -798,6 +886,8 @@ class NBD:
 
         libnbd has no such call; this library adds it so that programs can see
         the setting they made.
+
+        Extension of this library, not in libnbd.
         """
         ...
     def get_tls_hostname(self) -> str:
@@ -807,6 +897,8 @@ class NBD:
         checked: the one set with nbd.set_tls_hostname if any, otherwise the
         hostname given to nbd.connect_tcp or found in a URI. When there is
         neither, the empty string is returned, which is not an error.
+
+        Since libnbd 1.22.
         """
         ...
     def set_tls_hostname(self, hostname: str) -> None:
@@ -826,6 +918,8 @@ class NBD:
 
         The setting only matters once nbd.set_tls has enabled TLS with
         certificates; it plays no part with Pre-Shared Keys.
+
+        Since libnbd 1.22.
         """
         ...
     def can_cache(self) -> bool:
@@ -844,6 +938,8 @@ class NBD:
         the flags are known only after a successful nbd.opt_info or nbd.opt_go;
         before that, or after nbd.set_export_name selected a different export,
         the call fails with EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def can_df(self) -> bool:
@@ -862,6 +958,8 @@ class NBD:
         the call never blocks. In option mode the flags are known only after a
         successful nbd.opt_info or nbd.opt_go; before that the call fails with
         EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def can_flush(self) -> bool:
@@ -876,6 +974,8 @@ class NBD:
         the call never blocks. In option mode the flags are known only after a
         successful nbd.opt_info or nbd.opt_go; before that the call fails with
         EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def can_fua(self) -> bool:
@@ -891,6 +991,8 @@ class NBD:
         the call never blocks. In option mode the flags are known only after a
         successful nbd.opt_info or nbd.opt_go; before that the call fails with
         EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def can_meta_context(self, metacontext: str) -> bool:
@@ -914,6 +1016,8 @@ class NBD:
         option mode before nbd.opt_info, nbd.opt_go or nbd.opt_set_meta_context,
         or after nbd.set_export_name changed the export. When no context was
         requested at all, it simply returns false.
+
+        Since libnbd 1.0.
         """
         ...
     def can_multi_conn(self) -> bool:
@@ -934,6 +1038,8 @@ class NBD:
         the call never blocks. In option mode the flags are known only after a
         successful nbd.opt_info or nbd.opt_go; before that the call fails with
         EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def can_trim(self) -> bool:
@@ -948,6 +1054,8 @@ class NBD:
         the call never blocks. In option mode the flags are known only after a
         successful nbd.opt_info or nbd.opt_go; before that the call fails with
         EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def can_zero(self) -> bool:
@@ -962,6 +1070,8 @@ class NBD:
         the call never blocks. In option mode the flags are known only after a
         successful nbd.opt_info or nbd.opt_go; before that the call fails with
         EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def get_size(self) -> int:
@@ -979,6 +1089,8 @@ class NBD:
 
         The --size option of nbdinfo(1) gives shell scripts access to the same
         value.
+
+        Since libnbd 1.0.
         """
         ...
     def is_read_only(self) -> bool:
@@ -996,6 +1108,8 @@ class NBD:
         the call never blocks. In option mode the flags are known only after a
         successful nbd.opt_info or nbd.opt_go; before that the call fails with
         EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def is_rotational(self) -> bool:
@@ -1012,6 +1126,8 @@ class NBD:
         the call never blocks. In option mode the flags are known only after a
         successful nbd.opt_info or nbd.opt_go; before that the call fails with
         EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def can_fast_zero(self) -> bool:
@@ -1029,6 +1145,8 @@ class NBD:
         the call never blocks. In option mode the flags are known only after a
         successful nbd.opt_info or nbd.opt_go; before that the call fails with
         EINVAL.
+
+        Since libnbd 1.2.
         """
         ...
     def get_protocol(self) -> str:
@@ -1041,6 +1159,8 @@ class NBD:
         TLS, structured replies and meta contexts to be negotiated.
 
         The value is stored in the handle and the call never blocks.
+
+        Since libnbd 1.2.
         """
         ...
     def get_structured_replies_negotiated(self) -> bool:
@@ -1057,6 +1177,8 @@ class NBD:
         structured replies, so this also returns true when
         nbd.get_extended_headers_negotiated does, even if structured replies
         were never requested on their own.
+
+        Since libnbd 1.2.
         """
         ...
     def get_tls_negotiated(self) -> bool:
@@ -1070,6 +1192,8 @@ class NBD:
         fails instead, so a connected handle always answers true. With
         TLS_DISABLE the library never starts TLS by itself, but in option mode
         nbd.opt_starttls may have upgraded the connection by hand.
+
+        Since libnbd 1.2.
         """
         ...
     def get_canonical_export_name(self) -> str:
@@ -1086,6 +1210,8 @@ class NBD:
         The call fails with EINVAL before the export has been described by the
         server (in option mode, before a successful nbd.opt_info or nbd.opt_go),
         and with ENOTSUP when the server did not report a name.
+
+        Since libnbd 1.4.
         """
         ...
     def get_export_description(self) -> str:
@@ -1101,6 +1227,8 @@ class NBD:
         The call fails with EINVAL before the export has been described by the
         server (in option mode, before a successful nbd.opt_info or nbd.opt_go),
         and with ENOTSUP when the server did not report a description.
+
+        Since libnbd 1.4.
         """
         ...
     def get_uri(self) -> str:
@@ -1121,6 +1249,8 @@ class NBD:
         The call also fails, with ENOTSUP, if this build has no NBD URI support
         (see nbd.supports_uri). The --uri option of nbdinfo(1) offers the same
         service to shell scripts.
+
+        Since libnbd 1.8.
         """
         ...
     def can_block_status_payload(self) -> bool:
@@ -1140,6 +1270,8 @@ class NBD:
         the call never blocks. In option mode the flags are known only after a
         successful nbd.opt_info or nbd.opt_go; before that the call fails with
         EINVAL.
+
+        Since libnbd 1.18.
         """
         ...
     def get_extended_headers_negotiated(self) -> bool:
@@ -1161,6 +1293,8 @@ class NBD:
         nbd.block_status if any requested meta context can report status values
         wider than 32 bits; the contexts named by the CONTEXT_* constants only
         use 32 bits.
+
+        Since libnbd 1.18.
         """
         ...
     def get_debug(self) -> bool:
@@ -1169,6 +1303,8 @@ class NBD:
         Return the current value of the handle's debug flag, as set by
         nbd.set_debug or taken from the DEBUG environment variable when the
         handle was created.
+
+        Since libnbd 1.0.
         """
         ...
     def set_debug(self, debug: bool) -> None:
@@ -1183,6 +1319,8 @@ class NBD:
         A new handle starts with debugging off, except when the environment
         variable DEBUG is set to exactly 1 at the time the handle is created.
         The flag can be changed at any time, in any state.
+
+        Since libnbd 1.0.
         """
         ...
     def set_debug_callback(self, debug: Callable[[str, str], Optional[int]]) -> None:
@@ -1202,6 +1340,8 @@ class NBD:
         on standard error. The callback may run while the handle lock is held,
         so it must not call any nbd_* function on the same handle, which would
         deadlock.
+
+        Since libnbd 1.0.
         """
         ...
     def clear_debug_callback(self) -> None:
@@ -1210,6 +1350,8 @@ class NBD:
         Remove the callback installed by nbd.set_debug_callback, calling its
         free function. Debug messages, if enabled, go back to standard error.
         When no callback is installed this does nothing.
+
+        Since libnbd 1.0.
         """
         ...
     def set_handle_name(self, handle_name: str) -> None:
@@ -1221,6 +1363,8 @@ class NBD:
         a program with several handles easier to follow.
 
         The string is copied, so the caller may free it afterwards.
+
+        Since libnbd 1.0.
         """
         ...
     def get_handle_name(self) -> str:
@@ -1228,6 +1372,8 @@ class NBD:
 
         Return the handle's name: the one given with nbd.set_handle_name, or
         otherwise the automatic name such as nbd1.
+
+        Since libnbd 1.0.
         """
         ...
     def get_package_name(self) -> str:
@@ -1235,6 +1381,8 @@ class NBD:
 
         Return the package name of the library, which is "libnbd" unless the
         library was built under another name.
+
+        Since libnbd 1.0.
         """
         ...
     def get_version(self) -> str:
@@ -1252,6 +1400,8 @@ class NBD:
 
         Compare this at run time with the HAVE_NBD_* macros, which tell at
         compile time whether a call exists.
+
+        Since libnbd 1.0.
         """
         ...
     def get_version_extra(self) -> str:
@@ -1261,6 +1411,8 @@ class NBD:
         distributions and other packagers to record extra version details such
         as the exact package release. The upstream build leaves it empty, so the
         empty string means no extra information is available.
+
+        Since libnbd 1.24.
         """
         ...
     def supports_tls(self) -> bool:
@@ -1269,6 +1421,8 @@ class NBD:
         Report whether the library was built with TLS support. Without it,
         asking for TLS with nbd.set_tls at a level above TLS_DISABLE fails, and
         so does connecting to a URI whose scheme requires TLS.
+
+        Since libnbd 1.0.
         """
         ...
     def supports_uri(self) -> bool:
@@ -1277,6 +1431,8 @@ class NBD:
         Report whether the library was built with support for NBD URIs. Without
         it, nbd.connect_uri, nbd.aio_connect_uri and nbd.get_uri fail with
         ENOTSUP.
+
+        Since libnbd 1.0.
         """
         ...
     def supports_vsock(self) -> bool:
@@ -1289,6 +1445,8 @@ class NBD:
         A true answer only covers the build. The running system may still lack
         pieces: on Linux, for instance, connecting to the local CID
         (VMADDR_CID_LOCAL) needs the vsock_loopback kernel module.
+
+        Since libnbd 1.16.
         """
         ...
     def is_uri(self, uri: str) -> bool:
@@ -1302,6 +1460,8 @@ class NBD:
         The test is a heuristic. Nothing is connected or resolved, and a true
         answer does not mean that nbd.connect_uri will accept the string, let
         alone succeed in connecting.
+
+        Since libnbd 1.22.
         """
         ...
     def kill_subprocess(self, signum: int) -> None:
@@ -1319,6 +1479,8 @@ class NBD:
         The call fails with ESRCH if the handle has no subprocess, with EINVAL
         if signum is negative, and with the error of kill(2) if the signal could
         not be sent.
+
+        Since libnbd 1.0.
         """
         ...
     def get_subprocess_pid(self) -> int:
@@ -1331,6 +1493,8 @@ class NBD:
         It is mostly a debugging aid, for example to find the process to attach
         a debugger to when the server misbehaves. The call fails if the handle
         has no subprocess (ESRCH).
+
+        Since libnbd 1.22.
         """
         ...
     def stats_bytes_sent(self) -> int:
@@ -1342,6 +1506,8 @@ class NBD:
 
         The count is of protocol bytes before any encryption, so with TLS the
         number of bytes that actually crossed the network differs.
+
+        Since libnbd 1.16.
         """
         ...
     def stats_chunks_sent(self) -> int:
@@ -1355,6 +1521,8 @@ class NBD:
         The count is unrelated to the number of API calls made or of network
         packets sent. Compared with nbd.stats_bytes_sent it shows how well
         requests are batched.
+
+        Since libnbd 1.16.
         """
         ...
     def stats_bytes_received(self) -> int:
@@ -1366,6 +1534,8 @@ class NBD:
 
         The count is of protocol bytes after any decryption, so with TLS the
         number of bytes that actually crossed the network differs.
+
+        Since libnbd 1.16.
         """
         ...
     def stats_chunks_received(self) -> int:
@@ -1380,6 +1550,8 @@ class NBD:
         The count is unrelated to the number of API calls made or of network
         packets received. A single read answered with structured replies may add
         several chunks.
+
+        Since libnbd 1.16.
         """
         ...
     def connect_uri(self, uri: str) -> None:
@@ -1442,6 +1614,8 @@ class NBD:
         mode, connect, then call nbd.set_export_name and nbd.opt_go. nbd.get_uri
         builds a URI back from a connected handle. The URI format itself is
         specified in the document uri.md that accompanies the NBD protocol.
+
+        Since libnbd 1.0.
         """
         ...
     def connect_unix(self, unixsocket: StrOrBytesPath) -> None:
@@ -1461,6 +1635,8 @@ class NBD:
         ENAMETOOLONG. A missing socket or a server that refuses the connection
         gives the errno of the failed connect(2), and a failed handshake leaves
         the handle dead.
+
+        Since libnbd 1.0.
         """
         ...
     def connect_vsock(self, cid: int, port: int) -> None:
@@ -1479,6 +1655,8 @@ class NBD:
 
         When libnbd was built on a system without AF_VSOCK the call fails with
         ENOTSUP; nbd.supports_vsock tells in advance.
+
+        Since libnbd 1.2.
         """
         ...
     def connect_tcp(self, hostname: str, port: str) -> None:
@@ -1499,6 +1677,8 @@ class NBD:
         next option. With TLS enabled (nbd.set_tls), hostname is also the name
         the server's certificate is checked against, unless nbd.set_tls_hostname
         chose another.
+
+        Since libnbd 1.0.
         """
         ...
     def connect_socket(self, sock: int) -> None:
@@ -1519,6 +1699,8 @@ class NBD:
         negotiation, when nbd.set_opt_mode enabled option mode. Because libnbd
         does not know the peer's address, nbd.get_uri cannot describe such a
         connection.
+
+        Since libnbd 1.2.
         """
         ...
     def connect_command(self, argv: Sequence[str]) -> None:
@@ -1547,6 +1729,8 @@ class NBD:
         As with the other synchronous connect calls, the call returns when the
         handle is ready for data commands, or earlier, at the start of
         negotiation, when nbd.set_opt_mode enabled option mode.
+
+        Since libnbd 1.0.
         """
         ...
     def connect_systemd_socket_activation(self, argv: Sequence[str]) -> None:
@@ -1578,6 +1762,8 @@ class NBD:
         As with the other synchronous connect calls, the call returns when the
         handle is ready for data commands, or earlier, at the start of
         negotiation, when nbd.set_opt_mode enabled option mode.
+
+        Since libnbd 1.2.
         """
         ...
     def aio_connect(self, addr: SockAddr) -> None:
@@ -1597,6 +1783,8 @@ class NBD:
         nbd.set_opt_mode enabled option mode (nbd.aio_is_negotiating), or dead
         if the connection or handshake failed; the error is then returned by the
         call that advanced the state machine.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_connect_uri(self, uri: str) -> None:
@@ -1613,6 +1801,8 @@ class NBD:
         when nbd.aio_is_connecting turns false, after which the handle is ready
         (nbd.aio_is_ready), negotiating in option mode (nbd.aio_is_negotiating),
         or dead.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_connect_unix(self, unixsocket: StrOrBytesPath) -> None:
@@ -1627,6 +1817,8 @@ class NBD:
         nbd.aio_is_connecting turns false. The handle is then ready for commands
         (nbd.aio_is_ready), waiting for options in option mode
         (nbd.aio_is_negotiating), or dead after a failure.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_connect_vsock(self, cid: int, port: int) -> None:
@@ -1639,6 +1831,8 @@ class NBD:
         Drive the handle with nbd.poll or the notify calls until
         nbd.aio_is_connecting turns false, then check nbd.aio_is_ready, or
         nbd.aio_is_negotiating in option mode.
+
+        Since libnbd 1.2.
         """
         ...
     def aio_connect_tcp(self, hostname: str, port: str) -> None:
@@ -1653,6 +1847,8 @@ class NBD:
         with nbd.poll or the notify calls. When nbd.aio_is_connecting turns
         false the handle is ready (nbd.aio_is_ready), negotiating in option mode
         (nbd.aio_is_negotiating), or dead.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_connect_socket(self, sock: int) -> None:
@@ -1665,6 +1861,8 @@ class NBD:
         Since the socket is already connected, the state machine goes straight
         to the handshake. Drive it with nbd.poll or the notify calls until
         nbd.aio_is_connecting turns false.
+
+        Since libnbd 1.2.
         """
         ...
     def aio_connect_command(self, argv: Sequence[str]) -> None:
@@ -1677,6 +1875,8 @@ class NBD:
         Drive the handle with nbd.poll or the notify calls until
         nbd.aio_is_connecting turns false, then check nbd.aio_is_ready, or
         nbd.aio_is_negotiating in option mode.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_connect_systemd_socket_activation(self, argv: Sequence[str]) -> None:
@@ -1690,6 +1890,8 @@ class NBD:
         Drive the handle with nbd.poll or the notify calls until
         nbd.aio_is_connecting turns false, then check nbd.aio_is_ready, or
         nbd.aio_is_negotiating in option mode.
+
+        Since libnbd 1.2.
         """
         ...
     def shutdown(self, flags: int = 0) -> None:
@@ -1716,6 +1918,8 @@ class NBD:
         SHUTDOWN_MASK covers every flag this build knows. A clean shutdown does
         not by itself make earlier writes durable; use nbd.flush or CMD_FLAG_FUA
         for that.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_disconnect(self, flags: int = 0) -> None:
@@ -1735,6 +1939,8 @@ class NBD:
         No flags are defined for this command: flags must be 0. There is no
         direct synchronous equivalent; nbd.shutdown uses this call when the
         handle is connected.
+
+        Since libnbd 1.0.
         """
         ...
     def opt_go(self) -> None:
@@ -1763,6 +1969,8 @@ class NBD:
         or needs block sizes the client did not ask about, ENOTSUP when it
         demands TLS first or refuses by policy, and ESHUTDOWN when it is
         shutting down.
+
+        Since libnbd 1.4.
         """
         ...
     def opt_abort(self) -> None:
@@ -1775,6 +1983,8 @@ class NBD:
         nbd.opt_list. The handle ends up closed.
 
         nbd.shutdown does the same on a handle that is negotiating.
+
+        Since libnbd 1.4.
         """
         ...
     def opt_info(self) -> None:
@@ -1799,6 +2009,8 @@ class NBD:
         refuse information about an export that it would serve. Other refusals
         give the same errno values as nbd.opt_go. After a refusal the handle is
         still negotiating.
+
+        Since libnbd 1.4.
         """
         ...
     def opt_list(self, list: Callable[[str, str], Optional[int]]) -> int:
@@ -1822,6 +2034,8 @@ class NBD:
         be. It fails with ENOTSUP if the server does not use the fixed newstyle
         handshake. nbd-server(1) only answers when allowlist = true is set in
         its configuration.
+
+        Since libnbd 1.4.
         """
         ...
     def opt_list_meta_context(self, context: Callable[[str], Optional[int]]) -> int:
@@ -1850,6 +2064,8 @@ class NBD:
         replies and failure after some callbacks are both possible. The call
         fails with ENOTSUP if the server does not use the fixed newstyle
         handshake.
+
+        Since libnbd 1.6.
         """
         ...
     def opt_list_meta_context_queries(self, queries: Sequence[str], context: Callable[[str], Optional[int]]) -> int:
@@ -1863,6 +2079,8 @@ class NBD:
         An empty list usually asks for every context the server supports. The
         context callback runs once per name in the reply, under the same rules
         as for nbd.opt_list_meta_context.
+
+        Since libnbd 1.16.
         """
         ...
     def opt_set_meta_context(self, context: Callable[[str], Optional[int]]) -> int:
@@ -1893,6 +2111,8 @@ class NBD:
         A server may not implement the request, may select nothing, or may fail
         after some replies. The call fails with ENOTSUP if the server does not
         use the fixed newstyle handshake.
+
+        Since libnbd 1.16.
         """
         ...
     def opt_set_meta_context_queries(self, queries: Sequence[str], context: Callable[[str], Optional[int]]) -> int:
@@ -1906,6 +2126,8 @@ class NBD:
         The context callback runs once for each context the server selected, and
         those contexts become the ones block status commands will use, as
         described for nbd.opt_set_meta_context.
+
+        Since libnbd 1.16.
         """
         ...
     def opt_starttls(self) -> bool:
@@ -1934,6 +2156,8 @@ class NBD:
         switch can be a security risk (nbdkit had such a flaw, CVE-2021-3716).
         When security matters, prefer nbd.set_tls with TLS_REQUIRE and let
         libnbd negotiate TLS itself.
+
+        Since libnbd 1.16.
         """
         ...
     def opt_structured_reply(self) -> bool:
@@ -1954,6 +2178,8 @@ class NBD:
         nbd.get_structured_replies_negotiated) whatever later requests return. A
         server may also refuse when extended headers are already in use, since
         those take precedence.
+
+        Since libnbd 1.16.
         """
         ...
     def opt_extended_headers(self) -> bool:
@@ -1973,6 +2199,8 @@ class NBD:
         has succeeded libnbd treats extended headers as negotiated (see
         nbd.get_extended_headers_negotiated), even if a later repeated request
         is refused.
+
+        Since libnbd 1.18.
         """
         ...
     def aio_opt_go(self, completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None) -> None:
@@ -1988,6 +2216,8 @@ class NBD:
         argument is 0 on success or the errno describing the refusal, which is
         the only direct way to learn the server's reason. Its return value is
         ignored, as option requests have no cookie to retire.
+
+        Since libnbd 1.4.
         """
         ...
     def aio_opt_abort(self) -> None:
@@ -1997,6 +2227,8 @@ class NBD:
         waiting. This is only possible in option mode (nbd.set_opt_mode). Keep
         driving the handle until nbd.aio_is_connecting turns false; it is then
         closed (nbd.aio_is_closed).
+
+        Since libnbd 1.4.
         """
         ...
     def aio_opt_info(self, completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None) -> None:
@@ -2012,6 +2244,8 @@ class NBD:
         once, with error set to 0 if the server described the export or to an
         errno if it refused; its return value is ignored. Without a callback
         there is no way to tell success from refusal.
+
+        Since libnbd 1.4.
         """
         ...
     def aio_opt_list(self, list: Callable[[str, str], Optional[int]], completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None) -> None:
@@ -2027,6 +2261,8 @@ class NBD:
         completion callback then runs once, with error set to 0 if the whole
         list was received or to an errno if the server failed the request; its
         return value is ignored.
+
+        Since libnbd 1.4.
         """
         ...
     def aio_opt_list_meta_context(self, context: Callable[[str], Optional[int]], completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None) -> int:
@@ -2040,6 +2276,8 @@ class NBD:
         is over when nbd.aio_is_connecting turns false; the optional completion
         callback then runs once with error set to 0 on success or to an errno if
         the server failed the request. Its return value is ignored.
+
+        Since libnbd 1.6.
         """
         ...
     def aio_opt_list_meta_context_queries(self, queries: Sequence[str], context: Callable[[str], Optional[int]], completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None) -> int:
@@ -2054,6 +2292,8 @@ class NBD:
         is over when nbd.aio_is_connecting turns false; the optional completion
         callback then runs once with error set to 0 on success or to an errno if
         the server failed the request. Its return value is ignored.
+
+        Since libnbd 1.16.
         """
         ...
     def aio_opt_set_meta_context(self, context: Callable[[str], Optional[int]], completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None) -> int:
@@ -2067,6 +2307,8 @@ class NBD:
         request is over when nbd.aio_is_connecting turns false; the optional
         completion callback then runs once with error set to 0 on success or to
         an errno if the server failed the request. Its return value is ignored.
+
+        Since libnbd 1.16.
         """
         ...
     def aio_opt_set_meta_context_queries(self, queries: Sequence[str], context: Callable[[str], Optional[int]], completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None) -> int:
@@ -2081,6 +2323,8 @@ class NBD:
         request is over when nbd.aio_is_connecting turns false; the optional
         completion callback then runs once with error set to 0 on success or to
         an errno if the server failed the request. Its return value is ignored.
+
+        Since libnbd 1.16.
         """
         ...
     def aio_opt_starttls(self, completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None) -> None:
@@ -2096,6 +2340,8 @@ class NBD:
         runs once; error is 0 if TLS is now active and non-zero if the server
         declined, which is the only way to tell the two apart without calling
         nbd.get_tls_negotiated. Its return value is ignored.
+
+        Since libnbd 1.16.
         """
         ...
     def aio_opt_structured_reply(self, completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None) -> None:
@@ -2110,6 +2356,8 @@ class NBD:
         completion callback then runs once with error set to 0 if the server
         agreed or non-zero if it refused; its return value is ignored.
         nbd.get_structured_replies_negotiated also reports the outcome.
+
+        Since libnbd 1.16.
         """
         ...
     def aio_opt_extended_headers(self, completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None) -> None:
@@ -2124,6 +2372,8 @@ class NBD:
         completion callback then runs once with error set to 0 if the server
         agreed or non-zero if it refused; its return value is ignored.
         nbd.get_extended_headers_negotiated also reports the outcome.
+
+        Since libnbd 1.18.
         """
         ...
     def pread_structured(self, count: int, offset: int, chunk: Callable[[bytes, int, int, ctypes.c_int], Optional[int]], flags: int = 0) -> bytearray:
@@ -2172,6 +2422,8 @@ class NBD:
         Unless nbd.set_pread_initialize turned it off, buf is zeroed before the
         request is sent. After a failure its contents are unspecified: zeroes,
         partial data, or (without initialization) whatever was there before.
+
+        Since libnbd 1.0.
         """
         ...
     def pwrite(self, buf: ReadableBuffer, offset: int, flags: int = 0) -> None:
@@ -2195,6 +2447,8 @@ class NBD:
         SIZE_PAYLOAD by nbd.get_block_size. Writes larger than 64 MiB are always
         refused with ERANGE. Errors the server reports come back with the
         matching errno, such as EIO or ENOSPC.
+
+        Since libnbd 1.0.
         """
         ...
     def flush(self, flags: int = 0) -> None:
@@ -2208,6 +2462,8 @@ class NBD:
         otherwise the call fails with EINVAL without sending anything, unless
         nbd.set_strict_mode relaxed that check. No flags are defined for this
         command, so flags must be 0.
+
+        Since libnbd 1.0.
         """
         ...
     def trim(self, count: int, offset: int, flags: int = 0) -> None:
@@ -2229,6 +2485,8 @@ class NBD:
         ERANGE unless extended headers were negotiated (see
         nbd.get_extended_headers_negotiated). A server may also refuse large
         ranges on its own.
+
+        Since libnbd 1.0.
         """
         ...
     def cache(self, count: int, offset: int, flags: int = 0) -> None:
@@ -2245,6 +2503,8 @@ class NBD:
         misaligned request. Whatever the strict mode, a count that does not fit
         in 32 bits gives ERANGE unless extended headers were negotiated. No
         flags are defined for this command, so flags must be 0.
+
+        Since libnbd 1.0.
         """
         ...
     def zero(self, count: int, offset: int, flags: int = 0) -> None:
@@ -2269,6 +2529,8 @@ class NBD:
         and EINVAL for a zero length, a misaligned request or an unusable flag.
         Whatever the strict mode, a count that does not fit in 32 bits gives
         ERANGE unless extended headers were negotiated.
+
+        Since libnbd 1.0.
         """
         ...
     def block_status_64(self, count: int, offset: int, extent64: Callable[[str, int, List[Tuple[int, int]], ctypes.c_int], Optional[int]], flags: int = 0) -> None:
@@ -2306,6 +2568,8 @@ class NBD:
         zero length, a misaligned request or an unusable flag. Whatever the
         strict mode, a count that does not fit in 32 bits gives ERANGE unless
         extended headers were negotiated.
+
+        Since libnbd 1.18.
         """
         ...
     def block_status_filter(self, count: int, offset: int, contexts: Sequence[str], extent64: Callable[[str, int, List[Tuple[int, int]], ctypes.c_int], Optional[int]], flags: int = 0) -> None:
@@ -2329,6 +2593,8 @@ class NBD:
         meta context was negotiated, and as nbd.block_status_64 does for a bad
         range. A name that is not a negotiated context gives EINVAL, and a list
         too long to send gives ERANGE.
+
+        Since libnbd 1.18.
         """
         ...
     def aio_pread_structured(self, buf: Union[Buffer, WritableBuffer], offset: int, chunk: Callable[[bytes, int, int, ctypes.c_int], Optional[int]], completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None, flags: int = 0) -> int:
@@ -2346,6 +2612,8 @@ class NBD:
 
         When the request is refused before being queued, the call returns -1 and
         libnbd releases both callbacks without calling them.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_pwrite(self, buf: Union[Buffer, ReadableBuffer], offset: int, completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None, flags: int = 0) -> int:
@@ -2360,6 +2628,8 @@ class NBD:
         command has completed. Learn the outcome with nbd.aio_command_completed,
         or pass completion, called once when the reply arrives; returning 1 from
         it retires the command.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_flush(self, completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None, flags: int = 0) -> int:
@@ -2373,6 +2643,8 @@ class NBD:
         Checks and flags are those of nbd.flush. Learn the outcome with
         nbd.aio_command_completed, or pass completion, called once when the
         reply arrives; returning 1 from it retires the command.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_trim(self, count: int, offset: int, completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None, flags: int = 0) -> int:
@@ -2384,6 +2656,8 @@ class NBD:
         Learn the outcome with nbd.aio_command_completed, or pass completion,
         called once when the reply arrives; returning 1 from it retires the
         command.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_cache(self, count: int, offset: int, completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None, flags: int = 0) -> int:
@@ -2396,6 +2670,8 @@ class NBD:
         Learn the outcome with nbd.aio_command_completed, or pass completion,
         called once when the reply arrives; returning 1 from it retires the
         command.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_zero(self, count: int, offset: int, completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None, flags: int = 0) -> int:
@@ -2408,6 +2684,8 @@ class NBD:
         Learn the outcome with nbd.aio_command_completed, or pass completion,
         called once when the reply arrives; returning 1 from it retires the
         command.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_block_status(self, count: int, offset: int, extent: Callable[[str, int, List[int], ctypes.c_int], Optional[int]], completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None, flags: int = 0) -> int:
@@ -2428,6 +2706,8 @@ class NBD:
         Learn the outcome with nbd.aio_command_completed, or pass completion,
         called once after the last extent call; returning 1 from it retires the
         command.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_block_status_64(self, count: int, offset: int, extent64: Callable[[str, int, List[Tuple[int, int]], ctypes.c_int], Optional[int]], completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None, flags: int = 0) -> int:
@@ -2440,6 +2720,8 @@ class NBD:
         Learn the outcome with nbd.aio_command_completed, or pass completion,
         called once after the last extent64 call; returning 1 from it retires
         the command.
+
+        Since libnbd 1.18.
         """
         ...
     def aio_block_status_filter(self, count: int, offset: int, contexts: Sequence[str], extent64: Callable[[str, int, List[Tuple[int, int]], ctypes.c_int], Optional[int]], completion: Optional[Callable[[ctypes.c_int], Optional[int]]] = None, flags: int = 0) -> int:
@@ -2453,6 +2735,8 @@ class NBD:
         Learn the outcome with nbd.aio_command_completed, or pass completion,
         called once after the last extent64 call; returning 1 from it retires
         the command.
+
+        Since libnbd 1.18.
         """
         ...
     def aio_get_fd(self) -> int:
@@ -2469,6 +2753,8 @@ class NBD:
 
         Before a connection has started, and once it has been closed, there is
         no socket and the call fails with EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_get_direction(self) -> int:
@@ -2495,6 +2781,8 @@ class NBD:
 
         The value can change after any libnbd call, so ask again each time round
         the event loop. This call does not take the handle lock.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_notify_read(self) -> None:
@@ -2509,6 +2797,8 @@ class NBD:
         The call fails with EINVAL if the current state is not waiting to read
         (check nbd.aio_get_direction first). A socket or protocol error also
         makes it fail, and usually leaves the handle dead (see nbd.aio_is_dead).
+
+        Since libnbd 1.0.
         """
         ...
     def aio_notify_write(self) -> None:
@@ -2521,6 +2811,8 @@ class NBD:
         The call fails with EINVAL if the current state is not waiting to write
         (check nbd.aio_get_direction first). A socket or protocol error also
         makes it fail, and usually leaves the handle dead.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_is_created(self) -> bool:
@@ -2529,6 +2821,8 @@ class NBD:
         Return true while the handle is as nbd.create left it: no connection has
         been started. This is the only state in which the connect calls, such as
         nbd.aio_connect, can be used. This call does not take the handle lock.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_is_connecting(self) -> bool:
@@ -2540,6 +2834,8 @@ class NBD:
         request has finished once this becomes false; then check
         nbd.aio_is_ready, nbd.aio_is_negotiating or the other state tests. This
         call does not take the handle lock.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_is_negotiating(self) -> bool:
@@ -2553,6 +2849,8 @@ class NBD:
         The state is only reached when nbd.set_opt_mode was enabled before
         connecting, and only with newstyle servers: an oldstyle server goes
         directly to the ready state. This call does not take the handle lock.
+
+        Since libnbd 1.4.
         """
         ...
     def aio_is_ready(self) -> bool:
@@ -2563,6 +2861,8 @@ class NBD:
         on the server. Data commands can be issued in this state and in the
         processing state (see nbd.aio_is_processing). This call does not take
         the handle lock.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_is_processing(self) -> bool:
@@ -2572,6 +2872,8 @@ class NBD:
         of writing a request or reading a reply. The ready state is not
         included, even though the server may be working on commands then. This
         call does not take the handle lock.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_is_dead(self) -> bool:
@@ -2581,6 +2883,8 @@ class NBD:
         socket or a protocol violation. A dead handle cannot be revived; the
         only thing left to do is nbd.close. This call does not take the handle
         lock.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_is_closed(self) -> bool:
@@ -2590,6 +2894,8 @@ class NBD:
         after nbd.shutdown, nbd.aio_disconnect or nbd.opt_abort. A closed handle
         cannot be reconnected; close it with nbd.close and create a new one.
         This call does not take the handle lock.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_command_completed(self, cookie: int) -> bool:
@@ -2612,6 +2918,8 @@ class NBD:
 
         Commands that the server never answered because the connection ended are
         reported as failed, typically with ENOTCONN.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_peek_command_completed(self) -> int:
@@ -2625,6 +2933,8 @@ class NBD:
         0 means that commands are queued or in flight but none has completed.
         When there is no command at all, neither pending nor waiting to be
         retired, the call fails with EINVAL.
+
+        Since libnbd 1.0.
         """
         ...
     def aio_in_flight(self) -> int:
@@ -2641,6 +2951,8 @@ class NBD:
         Disconnecting with nbd.aio_disconnect or nbd.shutdown while commands are
         in flight does not wait for them; if the server drops them, they
         complete as failed with ENOTCONN.
+
+        Since libnbd 1.0.
         """
         ...
     def connection_state(self) -> str:
@@ -2653,6 +2965,8 @@ class NBD:
         The names and wording are internal details that change between versions:
         print them in debug output, but test the state with functions such as
         nbd.aio_is_ready instead of parsing the string.
+
+        Since libnbd 1.0.
         """
         ...
     def poll(self, timeout: int) -> int:
@@ -2674,6 +2988,8 @@ class NBD:
         state. It also fails when poll(2) fails (with its errno), when the
         socket reports an error (ENOTCONN), or when the notification fails.
         Interrupted waits are restarted.
+
+        Since libnbd 1.0.
         """
         ...
     def poll2(self, fd: int, timeout: int) -> int:
@@ -2688,5 +3004,7 @@ class NBD:
         the next call returns at once. When fd becomes readable without any
         event on the handle's socket, the call returns 1 without moving the
         state machine. Errors are as for nbd.poll.
+
+        Since libnbd 1.16.
         """
         ...
