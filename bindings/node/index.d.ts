@@ -1436,6 +1436,23 @@ export declare class NBD {
   getVersion(): string;
 
   /**
+   * Return an estimate of the memory allocated for the handle.
+   *
+   * Return an estimate of the number of bytes of memory the handle holds: the
+   * handle and its settings, and while a connection exists its buffers, TLS
+   * session and the commands in flight (but not the buffers the caller lent to
+   * aio commands). The number changes as the handle connects and works.
+   *
+   * It is meant for languages with a garbage collector, which can free a large
+   * handle sooner when they know its size. The Python, OCaml and Node.js
+   * bindings of this library already tell their runtime (Python through
+   * `sys.getsizeof`, OCaml and Node.js as memory held outside their heap).
+   *
+   * Since libnbd 1.24. C: `nbd_get_handle_size`.
+   */
+  getHandleSize(): number;
+
+  /**
    * Return extra version information set when the library was built.
    *
    * Return a free-form string chosen when the library was built, meant for

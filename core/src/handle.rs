@@ -126,6 +126,19 @@ impl Handle {
     pub fn initialize_aio_read_buffer(&self, buf: &crate::AioBuffer) {
         self.lock().initialize_aio_read_buffer(buf);
     }
+
+    /// nbd_get_handle_size without waiting: None while another thread
+    /// holds the handle (in a call). For bindings that keep their garbage
+    /// collector's account of a handle up to date from places where
+    /// waiting for the handle could deadlock.
+    #[doc(hidden)]
+    pub fn try_handle_size(&self) -> Option<usize> {
+        match self.inner.try_lock() {
+            Ok(mut inner) => inner.do_get_handle_size().ok(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().do_get_handle_size().ok(),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
 }
 
 impl Inner {

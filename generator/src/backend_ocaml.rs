@@ -67,6 +67,9 @@ struct CallView {
     doc: String,
     /// The libnbd release for `@since`; None for an extension.
     since: Option<String>,
+    /// The call makes a connection (whose buffers the GC is then told
+    /// about, see `handle::account`).
+    connects: bool,
     /// "Since libnbd 1.2." or the extension sentence.
     origin: String,
     /// Rust stub parameters after the handle.
@@ -638,6 +641,7 @@ fn call_view(api: &Api, call: &Call) -> Result<CallView, Error> {
         ml_body: r.wrap.replace("{}", &raw),
         doc: call_doc(api, call),
         since: (!call.extension).then(|| call.first_version.clone()),
+        connects: call.name.starts_with("connect") || call.name.starts_with("aio_connect"),
         origin: call.origin(),
         rust_params: all.iter().map(|p| p.rust_param.clone()).collect(),
         rust_ret: r.marker,

@@ -482,6 +482,10 @@ extern const char *nbd_get_version (struct nbd_handle *h)
     LIBNBD_ATTRIBUTE_NONNULL(1);
 #define LIBNBD_HAVE_NBD_GET_VERSION 1
 
+extern ssize_t nbd_get_handle_size (struct nbd_handle *h)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_GET_HANDLE_SIZE 1
+
 extern const char *nbd_get_version_extra (struct nbd_handle *h)
     LIBNBD_ATTRIBUTE_NONNULL(1);
 #define LIBNBD_HAVE_NBD_GET_VERSION_EXTRA 1

@@ -125,7 +125,15 @@ pub struct Conn {
     /// The last error of the pump's own `poll`: the reason a connection
     /// died, for the promises waiting on it.
     last_error: RefCell<Option<nbd::Error>>,
+    /// Bytes reported to V8 as held outside its heap for this handle
+    /// (nbd_get_handle_size), so that it collects forgotten handles in
+    /// time.
+    external: std::cell::Cell<i64>,
 }
+
+/// Report a change of a handle's memory to V8 only when it moved by this
+/// much, so that calls in a steady state cost nothing.
+const EXTERNAL_MEMORY_STEP: i64 = 4096;
 
 struct Entry {
     weak: Weak<Conn>,
@@ -167,6 +175,7 @@ impl Conn {
             pending: RefCell::new(Vec::new()),
             watcher: RefCell::new(None),
             last_error: RefCell::new(None),
+            external: std::cell::Cell::new(0),
         });
         CONNS.with(|m| m.borrow_mut().insert(key, Entry { weak: Rc::downgrade(&conn), strong: None }));
         conn
@@ -180,7 +189,28 @@ impl Conn {
 
     /// The result of a synchronous call: the core's error, or the error of
     /// a callback that threw (as the `cause`), thrown as an `NbdError`.
+    /// Tell V8 how much memory the handle holds now (when it changed
+    /// noticeably and the handle is not busy in another call).
+    pub fn account_memory(&self, env: &Env) {
+        if let Some(now) = self.handle.try_handle_size() {
+            let now = now as i64;
+            let delta = now - self.external.get();
+            if delta.abs() >= EXTERNAL_MEMORY_STEP && env.adjust_external_memory(delta).is_ok() {
+                self.external.set(now);
+            }
+        }
+    }
+
+    /// The handle is going away: V8 no longer carries its memory.
+    pub fn release_memory(&self, env: &Env) {
+        let held = self.external.replace(0);
+        if held != 0 {
+            let _ = env.adjust_external_memory(-held);
+        }
+    }
+
     pub fn finish<T>(self: &Rc<Self>, env: &Env, ret: nbd::Result<T>) -> Result<T> {
+        self.account_memory(env);
         // Not inside a callback of this handle (an unlocked method called
         // from one): re-arming takes the lock the callback runs under.
         if !self.busy() && !self.pending.borrow().is_empty() {

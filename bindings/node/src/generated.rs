@@ -870,6 +870,15 @@ impl Nbd {
         Ok(ret.to_string())
     }
 
+    /// Return an estimate of the memory allocated for the handle.
+    #[napi(js_name = "getHandleSize")]
+    pub fn get_handle_size(&self, env: Env) -> Result<f64> {
+        let conn = self.conn(&env, true)?;
+        let ret = conn.handle.get_handle_size();
+        let ret = conn.finish(&env, ret)?;
+        Ok(conv::exact(ret as i128, "nbd_get_handle_size")?)
+    }
+
     /// Return extra version information set when the library was built.
     #[napi(js_name = "getVersionExtra")]
     pub fn get_version_extra(&self, env: Env) -> Result<String> {

@@ -21,7 +21,7 @@ use driver::Conn;
 /// when it expands this attribute, and the `#[napi] impl` blocks in
 /// `generated.rs` look it up when they expand; expanded the other way
 /// round, the class would be registered as `Nbd`.
-#[napi(js_name = "NBD")]
+#[napi(js_name = "NBD", custom_finalize)]
 pub struct Nbd {
     conn: RefCell<Option<Rc<Conn>>>,
 }
@@ -54,7 +54,9 @@ impl Nbd {
     #[napi(constructor)]
     pub fn new(env: Env) -> Result<Self> {
         let handle = nbd::Handle::new().map_err(|e| error::throwable(env.raw(), &e, None))?;
-        Ok(Nbd { conn: RefCell::new(Some(Conn::new(handle))) })
+        let conn = Conn::new(handle);
+        conn.account_memory(&env);
+        Ok(Nbd { conn: RefCell::new(Some(conn)) })
     }
 
     /// Close the handle and its connection. Promises still pending reject
@@ -64,6 +66,7 @@ impl Nbd {
     pub fn close(&self, env: Env) -> Result<()> {
         let conn = self.conn(&env, true)?;
         self.conn.borrow_mut().take();
+        conn.release_memory(&env);
         conn.close(&env);
         // The core closes the connection when the last reference goes,
         // which is this one.
@@ -75,6 +78,17 @@ impl Nbd {
     #[napi(getter)]
     pub fn closed(&self) -> bool {
         self.conn.borrow().is_none()
+    }
+}
+
+/// A handle collected without `close()`: V8 stops counting its memory
+/// (the connection itself goes when the last reference to it does).
+impl ObjectFinalize for Nbd {
+    fn finalize(self, env: Env) -> Result<()> {
+        if let Some(conn) = self.conn.borrow_mut().take() {
+            conn.release_memory(&env);
+        }
+        Ok(())
     }
 }
 

@@ -388,6 +388,8 @@ module Raw = struct
     = "nbd_ocaml_get_package_name"
   external get_version : t -> (string, exn) result
     = "nbd_ocaml_get_version"
+  external get_handle_size : t -> (int, exn) result
+    = "nbd_ocaml_get_handle_size"
   external get_version_extra : t -> (string, exn) result
     = "nbd_ocaml_get_version_extra"
   external supports_tls : t -> (bool, exn) result
@@ -633,6 +635,7 @@ let set_handle_name h handle_name = ret (Raw.set_handle_name h handle_name)
 let get_handle_name h = ret (Raw.get_handle_name h)
 let get_package_name h = ret (Raw.get_package_name h)
 let get_version h = ret (Raw.get_version h)
+let get_handle_size h = ret (Raw.get_handle_size h)
 let get_version_extra h = ret (Raw.get_version_extra h)
 let supports_tls h = ret (Raw.supports_tls h)
 let supports_uri h = ret (Raw.supports_uri h)

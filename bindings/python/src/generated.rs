@@ -1890,6 +1890,29 @@ impl Nbd {
         Ok(ret)
     }
 
+    /// Return an estimate of the memory allocated for the handle.
+    ///
+    /// Return an estimate of the number of bytes of memory the handle holds:
+    /// the handle and its settings, and while a connection exists its buffers,
+    /// TLS session and the commands in flight (but not the buffers the caller
+    /// lent to aio commands). The number changes as the handle connects and
+    /// works.
+    ///
+    /// It is meant for languages with a garbage collector, which can free a
+    /// large handle sooner when they know its size. The Python, OCaml and
+    /// Node.js bindings of this library already tell their runtime (Python
+    /// through sys.getsizeof, OCaml and Node.js as memory held outside their
+    /// heap).
+    ///
+    /// Since libnbd 1.24.
+    #[pyo3(signature = ())]
+    fn get_handle_size<'py>(&self, py: Python<'py>) -> PyResult<usize> {
+        let handle = self.handle()?;
+        let ret = py.detach(|| handle.get_handle_size());
+        let ret = ret.map_err(|e| error::to_py(py, e))?;
+        Ok(ret)
+    }
+
     /// Return extra version information set when the library was built.
     ///
     /// Return a free-form string chosen when the library was built, meant for

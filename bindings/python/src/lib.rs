@@ -68,6 +68,17 @@ impl Nbd {
         false
     }
 
+    /// The object's size for `sys.getsizeof`: the Python object and what
+    /// the handle holds (nbd_get_handle_size), so memory profilers and
+    /// code that budgets memory see handles at their real size.
+    fn __sizeof__(&self, py: Python<'_>) -> usize {
+        let own = std::mem::size_of::<Nbd>();
+        match self.handle() {
+            Ok(h) => own + py.detach(|| h.get_handle_size()).unwrap_or(0),
+            Err(_) => own,
+        }
+    }
+
     fn __repr__(&self, py: Python<'_>) -> String {
         match self.handle() {
             // Never wait for the handle lock while holding the GIL.

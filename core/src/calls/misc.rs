@@ -51,6 +51,24 @@ impl Handle {
 }
 
 impl Inner {
+    /// nbd_get_handle_size: the handle, its settings, and the connection.
+    pub(crate) fn do_get_handle_size(&mut self) -> Result<usize> {
+        let s = &self.settings;
+        let opt = |o: &Option<String>| o.as_ref().map_or(0, |s| s.capacity());
+        let settings = s.handle_name.capacity()
+            + s.config.export_name.capacity()
+            + s.config.meta_contexts.iter().map(|m| m.capacity()).sum::<usize>()
+            + s.socket_activation_name.capacity()
+            + opt(&s.tls.certificates)
+            + opt(&s.tls.username)
+            + opt(&s.tls.psk_file)
+            + opt(&s.tls.hostname);
+        Ok(std::mem::size_of::<Handle>()
+            + std::mem::size_of::<Inner>()
+            + settings
+            + self.conn.as_ref().map_or(0, |c| c.memory()))
+    }
+
     pub(crate) fn do_kill_subprocess(&mut self, signum: i32) -> Result<()> {
         if signum < 0 {
             return Err(Error::new(

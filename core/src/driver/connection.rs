@@ -58,7 +58,19 @@ pub(crate) struct Connection {
     pub(crate) activation: Option<ActivationDir>,
 }
 
+/// What a TLS session holds, roughly: OpenSSL's session and context and
+/// its read and write record buffers (16 KiB each and some), plus ours.
+const TLS_SESSION_ESTIMATE: usize = 64 * 1024;
+
 impl Connection {
+    /// An estimate of the memory the connection holds (for
+    /// nbd_get_handle_size).
+    pub(crate) fn memory(&self) -> usize {
+        std::mem::size_of::<Connection>()
+            + self.machine.memory()
+            + if self.tls.is_some() { TLS_SESSION_ESTIMATE } else { 0 }
+    }
+
     /// A connection whose socket is still to be connected to `addrs`.
     pub(crate) fn connect(config: Config, addrs: Vec<SockAddr>, peer: Peer) -> Connection {
         let mut conn = Connection::new(config, Link::Gone, peer);

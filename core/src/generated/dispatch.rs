@@ -3064,6 +3064,41 @@ impl Handle {
         self.do_get_version()
     }
 
+    /// Return an estimate of the memory allocated for the handle.
+    ///
+    /// Return an estimate of the number of bytes of memory the handle holds: the
+    /// handle and its settings, and while a connection exists its buffers, TLS
+    /// session and the commands in flight (but not the buffers the caller lent to
+    /// aio commands). The number changes as the handle connects and works.
+    ///
+    /// It is meant for languages with a garbage collector, which can free a large
+    /// handle sooner when they know its size. The Python, OCaml and Node.js
+    /// bindings of this library already tell their runtime (Python through
+    /// `sys.getsizeof`, OCaml and Node.js as memory held outside their heap).
+    ///
+    /// # Returns
+    ///
+    /// The estimate in bytes (0 or more), or -1 on error.
+    ///
+    /// Since libnbd 1.24. C: `nbd_get_handle_size`.
+    pub fn get_handle_size(&self) -> Result<usize> {
+        let mut h = self.lock();
+        if h.debug_enabled() {
+            h.debug("nbd_get_handle_size", "enter: ");
+        }
+        let r = Ok(())
+            .and_then(|()| h.do_get_handle_size())
+            .map_err(|e| e.with_context("nbd_get_handle_size"));
+        if h.debug_enabled() {
+            let msg = match &r {
+                Ok(v) => format!("leave: ret={v:?}"),
+                Err(e) => format!("leave: error=\"{e}\""),
+            };
+            h.debug("nbd_get_handle_size", &msg);
+        }
+        r
+    }
+
     /// Return extra version information set when the library was built.
     ///
     /// Return a free-form string chosen when the library was built, meant for

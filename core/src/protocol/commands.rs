@@ -214,6 +214,13 @@ impl Commands {
         self.active
     }
 
+    /// Memory the table holds: its slots and every command's bookkeeping
+    /// (callbacks counted by their box, not what they capture).
+    pub(super) fn memory(&self) -> usize {
+        self.map.capacity() * (std::mem::size_of::<u64>() + std::mem::size_of::<Cmd>())
+            + self.done.capacity() * std::mem::size_of::<u64>()
+    }
+
     /// Complete a command after its final reply: run the completion
     /// callback, drop the callbacks in libnbd's order, and either keep the
     /// command for nbd_aio_command_completed or retire it at once when the

@@ -27,7 +27,6 @@ impl InBuf {
     }
 
     /// Bytes the buffer holds room for (its memory).
-    #[cfg(test)]
     pub(super) fn capacity(&self) -> usize {
         self.buf.len()
     }

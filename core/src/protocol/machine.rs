@@ -373,6 +373,23 @@ impl Machine {
         self.request_disconnect(abandon_pending)
     }
 
+    /// An estimate of the memory the machine holds, in bytes: its input
+    /// buffer, send queue, command table and what it learnt (meta
+    /// contexts, names), for nbd_get_handle_size.
+    pub fn memory(&self) -> usize {
+        let strings = |v: &[String]| v.iter().map(|s| s.capacity()).sum::<usize>();
+        std::mem::size_of::<Machine>()
+            + self.inbuf.capacity()
+            + self.out.memory()
+            + self.cmds.memory()
+            + self.info.meta_contexts.iter().map(|m| m.name.capacity() + 8).sum::<usize>()
+            + strings(&self.config.meta_contexts)
+            + self.config.export_name.capacity()
+            + strings(&self.debug)
+            + (self.scratch32.capacity() * 4)
+            + (self.scratch64.capacity() * std::mem::size_of::<Extent>())
+    }
+
     /// NBD_CMD_DISC has been queued (nbd_aio_disconnect or nbd_shutdown):
     /// no more commands, and no second disconnect request.
     pub fn disconnecting(&self) -> bool {

@@ -71,6 +71,20 @@ impl OutQueue {
         OutQueue::default()
     }
 
+    /// Memory the queue itself holds: its slots and the bytes it owns
+    /// (a payload lent by the caller is not counted).
+    pub(super) fn memory(&self) -> usize {
+        self.segs.capacity() * std::mem::size_of::<Seg>()
+            + self
+                .segs
+                .iter()
+                .map(|s| match &s.data {
+                    Data::Owned(v) => v.capacity(),
+                    _ => 0,
+                })
+                .sum::<usize>()
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.segs.is_empty()
     }

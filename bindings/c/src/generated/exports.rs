@@ -854,6 +854,16 @@ pub unsafe extern "C" fn nbd_get_version(h: *mut nbd_handle) -> *const c_char {
     })
 }
 
+/// C `nbd_get_handle_size`: return an estimate of the memory allocated for the handle.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_get_handle_size(h: *mut nbd_handle) -> libc::ssize_t {
+    guard("nbd_get_handle_size", -1, || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.get_handle_size()?;
+        ret::size(r)
+    })
+}
+
 /// C `nbd_get_version_extra`: return extra version information set when the library was built.
 #[no_mangle]
 pub unsafe extern "C" fn nbd_get_version_extra(h: *mut nbd_handle) -> *const c_char {

@@ -91,6 +91,7 @@ int (*check_nbd_set_handle_name) (struct nbd_handle *, const char *) = nbd_set_h
 char *(*check_nbd_get_handle_name) (struct nbd_handle *) = nbd_get_handle_name;
 const char *(*check_nbd_get_package_name) (struct nbd_handle *) = nbd_get_package_name;
 const char *(*check_nbd_get_version) (struct nbd_handle *) = nbd_get_version;
+ssize_t (*check_nbd_get_handle_size) (struct nbd_handle *) = nbd_get_handle_size;
 const char *(*check_nbd_get_version_extra) (struct nbd_handle *) = nbd_get_version_extra;
 int (*check_nbd_supports_tls) (struct nbd_handle *) = nbd_supports_tls;
 int (*check_nbd_supports_uri) (struct nbd_handle *) = nbd_supports_uri;
@@ -355,6 +356,7 @@ main (void)
   found += check_nbd_get_handle_name != NULL;
   found += check_nbd_get_package_name != NULL;
   found += check_nbd_get_version != NULL;
+  found += check_nbd_get_handle_size != NULL;
   found += check_nbd_get_version_extra != NULL;
   found += check_nbd_supports_tls != NULL;
   found += check_nbd_supports_uri != NULL;
@@ -447,8 +449,8 @@ main (void)
   found += check_nbd_list_callback (&cb_6);
   found += check_nbd_context_callback (&cb_7);
 
-  if (found != 163 + 7) {
-    fprintf (stderr, "check-exports: only %zu of 163 functions resolved\n", found);
+  if (found != 164 + 7) {
+    fprintf (stderr, "check-exports: only %zu of 164 functions resolved\n", found);
     return EXIT_FAILURE;
   }
   /* The last line is the version, for libnbd.pc. */

@@ -22,7 +22,7 @@ use crate::buffer;
 use crate::callbacks::{Closure, IntRef, Raised};
 use crate::conv;
 use crate::error::Failure;
-use crate::handle::{handle, HandleBox};
+use crate::handle::{account, handle, HandleBox};
 use crate::runtime::{blocking, stub};
 
 /// An OCaml chunk callback, `bytes -> int64 -> int -> int ref -> int`.
@@ -1006,6 +1006,17 @@ ocaml_export! {
 }
 
 ocaml_export! {
+    fn nbd_ocaml_get_handle_size(cr, h: OCamlRef<DynBox<HandleBox>>) -> OCaml<Result<OCamlInt, OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.get_handle_size")?;
+            let ret = blocking(|| handle.get_handle_size());
+            let ret = ret.map_err(Failure::from)?;
+            Ok(ret as i64)
+        })
+    }
+}
+
+ocaml_export! {
     fn nbd_ocaml_get_version_extra(cr, h: OCamlRef<DynBox<HandleBox>>) -> OCaml<Result<String, OCamlException>> {
         stub(cr, |cr| {
             let handle = handle(cr, h, "NBD.get_version_extra")?;
@@ -1134,6 +1145,7 @@ ocaml_export! {
             let handle = handle(cr, h, "NBD.connect_uri")?;
             let uri = conv::string(cr, uri, "uri")?;
             let ret = blocking(|| handle.connect_uri(&uri));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1146,6 +1158,7 @@ ocaml_export! {
             let handle = handle(cr, h, "NBD.connect_unix")?;
             let unixsocket = conv::path(cr, unixsocket);
             let ret = blocking(|| handle.connect_unix(&unixsocket));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1159,6 +1172,7 @@ ocaml_export! {
             let cid = conv::uint32(cr, cid, "cid")?;
             let port = conv::uint32(cr, port, "port")?;
             let ret = blocking(|| handle.connect_vsock(cid, port));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1172,6 +1186,7 @@ ocaml_export! {
             let hostname = conv::string(cr, hostname, "hostname")?;
             let port = conv::string(cr, port, "port")?;
             let ret = blocking(|| handle.connect_tcp(&hostname, &port));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1184,6 +1199,7 @@ ocaml_export! {
             let handle = handle(cr, h, "NBD.connect_socket")?;
             let sock = conv::int(cr, sock, "sock")?;
             let ret = blocking(|| handle.connect_socket(sock));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1197,6 +1213,7 @@ ocaml_export! {
             let argv_owned = conv::string_list(cr, argv, "argv")?;
             let argv: Vec<&str> = argv_owned.iter().map(String::as_str).collect();
             let ret = blocking(|| handle.connect_command(&argv));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1210,6 +1227,7 @@ ocaml_export! {
             let argv_owned = conv::string_list(cr, argv, "argv")?;
             let argv: Vec<&str> = argv_owned.iter().map(String::as_str).collect();
             let ret = blocking(|| handle.connect_systemd_socket_activation(&argv));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1222,6 +1240,7 @@ ocaml_export! {
             let handle = handle(cr, h, "NBD.aio_connect")?;
             let addr = conv::sockaddr(cr, addr, "addr")?;
             let ret = blocking(|| handle.aio_connect(&addr));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1234,6 +1253,7 @@ ocaml_export! {
             let handle = handle(cr, h, "NBD.aio_connect_uri")?;
             let uri = conv::string(cr, uri, "uri")?;
             let ret = blocking(|| handle.aio_connect_uri(&uri));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1246,6 +1266,7 @@ ocaml_export! {
             let handle = handle(cr, h, "NBD.aio_connect_unix")?;
             let unixsocket = conv::path(cr, unixsocket);
             let ret = blocking(|| handle.aio_connect_unix(&unixsocket));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1259,6 +1280,7 @@ ocaml_export! {
             let cid = conv::uint32(cr, cid, "cid")?;
             let port = conv::uint32(cr, port, "port")?;
             let ret = blocking(|| handle.aio_connect_vsock(cid, port));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1272,6 +1294,7 @@ ocaml_export! {
             let hostname = conv::string(cr, hostname, "hostname")?;
             let port = conv::string(cr, port, "port")?;
             let ret = blocking(|| handle.aio_connect_tcp(&hostname, &port));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1284,6 +1307,7 @@ ocaml_export! {
             let handle = handle(cr, h, "NBD.aio_connect_socket")?;
             let sock = conv::int(cr, sock, "sock")?;
             let ret = blocking(|| handle.aio_connect_socket(sock));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1297,6 +1321,7 @@ ocaml_export! {
             let argv_owned = conv::string_list(cr, argv, "argv")?;
             let argv: Vec<&str> = argv_owned.iter().map(String::as_str).collect();
             let ret = blocking(|| handle.aio_connect_command(&argv));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1310,6 +1335,7 @@ ocaml_export! {
             let argv_owned = conv::string_list(cr, argv, "argv")?;
             let argv: Vec<&str> = argv_owned.iter().map(String::as_str).collect();
             let ret = blocking(|| handle.aio_connect_systemd_socket_activation(&argv));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -2033,6 +2059,7 @@ ocaml_export! {
         stub(cr, |cr| {
             let handle = handle(cr, h, "NBD.connection_state")?;
             let ret = blocking(|| handle.connection_state());
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
