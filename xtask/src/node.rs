@@ -82,18 +82,79 @@ pub(crate) fn tests(log: &Path) -> StepResult {
         failed += 1;
     }
 
+    // Installed from the checkout into a new project, the package builds
+    // its addon itself (and says what is missing when it cannot).
+    let (p, f) = consumer_install(log)?;
+    passed += p;
+    failed += f;
+
     // The package as npm would publish it must hold the addon and the types.
     let mut pack = Command::new("npm");
     pack.args(["pack", "--dry-run", "--json"]).current_dir(&dir);
     let packed = pack.output().map_err(|e| format!("cannot run npm: {e}"))?;
     let listing = String::from_utf8_lossy(&packed.stdout);
-    if packed.status.success() && ["nbd.node", "index.js", "index.d.ts"].iter().all(|f| listing.contains(&format!("\"{f}\""))) {
+    if packed.status.success() && ["nbd.node", "index.js", "index.d.ts", "install.js"].iter().all(|f| listing.contains(&format!("\"{f}\""))) {
         passed += 1;
     } else {
         std::fs::write(log.with_extension("pack.log"), listing.as_bytes()).ok();
         failed += 1;
     }
     outcome(passed, failed)
+}
+
+/// `npm install ./bindings/node` in a new project builds the addon from
+/// the checkout (the package's install script), and the script says what
+/// is missing when it cannot build. Returns (passed, failed).
+fn consumer_install(log: &Path) -> Result<(u64, u64), String> {
+    let dir = package_dir();
+    let addon = dir.join("nbd.node");
+    let (mut passed, mut failed) = (0, 0);
+    // Without the addon, and without cargo or a C compiler: a clear error.
+    let _ = std::fs::remove_file(&addon);
+    for (var, want) in [("CARGO", "needs cargo"), ("CC", "needs a C compiler")] {
+        let mut c = Command::new("node");
+        c.arg("install.js").current_dir(&dir).env(var, "/nonexistent/tool");
+        let out = c.output().map_err(|e| format!("cannot run node: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stderr);
+        append(log, &format!("$ {var}=/nonexistent/tool node install.js\n{text}"));
+        if !out.status.success() && text.contains(want) {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    // A new project installs the package from the checkout: the install
+    // script builds the addon (a debug build, already made by the
+    // cargo-build step) and the package works.
+    let project = root().join("target/node-consumer");
+    let _ = std::fs::remove_dir_all(&project);
+    std::fs::create_dir_all(&project).map_err(|e| format!("{}: {e}", project.display()))?;
+    std::fs::write(project.join("package.json"), "{\"name\": \"consumer\", \"version\": \"1.0.0\", \"private\": true}\n")
+        .map_err(|e| e.to_string())?;
+    let mut npm = Command::new("npm");
+    npm.args(["install", "--no-audit", "--no-fund", "--foreground-scripts"])
+        .arg(&dir)
+        .current_dir(&project)
+        .env("NBD_NODE_PROFILE", "debug");
+    let installed = run_logged(npm, log)?;
+    let mut use_it = Command::new("node");
+    use_it
+        .args(["-e", "const n = require('libnbd'); const h = new n.NBD(); \
+                      if (!(h.getHandleSize() > 0)) throw new Error('no size'); h.close(); console.log('ok')"])
+        .current_dir(&project);
+    if installed && run_logged(use_it, log)? && addon.exists() {
+        passed += 1;
+    } else {
+        failed += 1;
+    }
+    Ok((passed, failed))
+}
+
+fn append(log: &Path, text: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        let _ = writeln!(f, "{text}");
+    }
 }
 
 /// Counts from node's TAP summary: the last `# pass N` and `# fail N`.
