@@ -55,11 +55,8 @@ impl Settings {
                 psk_file: None,
                 hostname: None,
             },
-            uri_allow_transports: AllowTransport(
-                AllowTransport::TCP.bits()
-                    | AllowTransport::UNIX.bits()
-                    | AllowTransport::VSOCK.bits(),
-            ),
+            // api.yaml's default: every transport, ssh included.
+            uri_allow_transports: AllowTransport::DEFAULT,
             uri_allow_tls: Tls::ALLOW,
             uri_allow_local_file: false,
             socket_activation_name: String::new(),

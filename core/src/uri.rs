@@ -21,6 +21,15 @@ pub(crate) enum UriTransport {
     Tcp { host: String, port: String },
     Unix { socket: OsString },
     Vsock { cid: u32, port: u32 },
+    /// Through `ssh` to `host` (its ssh `port` when given), where `nc`
+    /// reaches the server: the Unix `socket` if given, else TCP port
+    /// 10809 on the far host's localhost.
+    Ssh {
+        host: String,
+        port: Option<String>,
+        user: Option<String>,
+        socket: Option<OsString>,
+    },
 }
 
 /// A parsed NBD URI.
@@ -48,6 +57,8 @@ pub(crate) fn parse(raw: &str) -> Result<NbdUri> {
         "nbds+unix" => (Kind::Unix, true),
         "nbd+vsock" => (Kind::Vsock, false),
         "nbds+vsock" => (Kind::Vsock, true),
+        "nbd+ssh" => (Kind::Ssh, false),
+        "nbds+ssh" => (Kind::Ssh, true),
         _ => {
             return Err(Error::new(
                 libc::EINVAL,
@@ -99,6 +110,28 @@ pub(crate) fn parse(raw: &str) -> Result<NbdUri> {
             };
             UriTransport::Unix {
                 socket: OsString::from_vec(socket),
+            }
+        }
+        Kind::Ssh => {
+            let host = host_of(&url)?;
+            if host.is_empty() {
+                return Err(Error::new(
+                    libc::EINVAL,
+                    format!("an {scheme} URI needs a host name"),
+                ));
+            }
+            // What goes on ssh's command line must not be taken for one
+            // of its options (ssh -oProxyCommand=... runs a command).
+            check_ssh_word(&host, "host name")?;
+            if let Some(u) = &user {
+                check_ssh_word(u, "user name")?;
+            }
+            let port = url.port().map(|p| p.to_string());
+            UriTransport::Ssh {
+                host,
+                port,
+                user: user.clone(),
+                socket: socket.map(OsString::from_vec),
             }
         }
         Kind::Tcp | Kind::Vsock if socket.is_some() => {
@@ -153,6 +186,34 @@ enum Kind {
     Tcp,
     Unix,
     Vsock,
+    Ssh,
+}
+
+/// Refuse a host or user name for ssh that could be read as an option
+/// (a leading '-') or that holds control characters or spaces.
+fn check_ssh_word(word: &str, what: &str) -> Result<()> {
+    if word.starts_with('-') || word.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::new(
+            libc::EINVAL,
+            format!("invalid {what} for ssh in NBD URI: {word:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `arg` quoted for the POSIX shell that runs ssh's remote command.
+pub(crate) fn shell_quote(arg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(arg.len() + 2);
+    out.push(b'\'');
+    for &c in arg {
+        if c == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push(b'\'');
+    out
 }
 
 /// A host name that stands for "no host" while parsing.
@@ -405,5 +466,49 @@ mod tests {
         ] {
             assert!(!is_uri(s), "{s}");
         }
+    }
+
+    #[test]
+    fn ssh_uris() {
+        let u = parse("nbd+ssh://alice@example.com:2222/disk?socket=/run/nbd.sock").unwrap();
+        assert_eq!(
+            u.transport,
+            UriTransport::Ssh {
+                host: "example.com".into(),
+                port: Some("2222".into()),
+                user: Some("alice".into()),
+                socket: Some("/run/nbd.sock".into()),
+            }
+        );
+        assert_eq!((u.tls, u.export_name.as_str()), (false, "disk"));
+        let u = parse("nbds+ssh://example.com").unwrap();
+        assert!(u.tls);
+        assert_eq!(
+            u.transport,
+            UriTransport::Ssh { host: "example.com".into(), port: None, user: None, socket: None }
+        );
+        assert!(is_uri("nbd+ssh://h") && is_uri("NBDS+SSH://h"));
+    }
+
+    #[test]
+    fn ssh_uris_refuse_option_like_names() {
+        for raw in [
+            "nbd+ssh://-oProxyCommand=touch%20x/",
+            "nbd+ssh://-oProxyCommand=xeyes",
+            "nbd+ssh://-lroot@host/",
+            "nbd+ssh://-x@host/",
+            "nbd+ssh://al%0Aice@host/",
+            "nbd+ssh://al%20ice@host/",
+            "nbd+ssh:///",
+        ] {
+            let e = parse(raw).expect_err(raw);
+            assert_eq!(e.errno(), libc::EINVAL, "{raw}: {e}");
+        }
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote(b"/tmp/s"), b"'/tmp/s'");
+        assert_eq!(shell_quote(b"a'b; rm -rf ~"), b"'a'\\''b; rm -rf ~'");
     }
 }

@@ -93,6 +93,16 @@ fn dune_tests(log: &Path) -> Result<(u64, u64), String> {
     c.args([TIMEOUT_SECS, "dune", "test", "--force", "--root", "."])
         .current_dir(project())
         .env("NBD_CARGO_PROFILE", TEST_PROFILE)
+        // nbd+ssh URIs: the ssh stand-in first on PATH, and its log.
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                crate::root().join("tests/ssh-stand-in").display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("NBD_TEST_SSH_LOG", crate::root().join("target/ocaml-ssh.log"))
         .env_remove("LIBNBD_DEBUG");
     run_logged(c, log)?;
     let text = std::fs::read_to_string(log).unwrap_or_default();

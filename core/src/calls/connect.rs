@@ -106,6 +106,7 @@ impl Inner {
             UriTransport::Tcp { .. } => (AllowTransport::TCP, "TCP"),
             UriTransport::Unix { .. } => (AllowTransport::UNIX, "Unix"),
             UriTransport::Vsock { .. } => (AllowTransport::VSOCK, "vsock"),
+            UriTransport::Ssh { .. } => (AllowTransport::SSH, "ssh"),
         };
         if self.settings.uri_allow_transports.bits() & bit.bits() == 0 {
             return Err(Error::new(
@@ -168,6 +169,12 @@ impl Inner {
             UriTransport::Tcp { host, port } => self.do_aio_connect_tcp(host, port),
             UriTransport::Unix { socket } => self.do_aio_connect_unix(Path::new(socket)),
             UriTransport::Vsock { cid, port } => self.do_aio_connect_vsock(*cid, *port),
+            UriTransport::Ssh { host, port, user, socket } => {
+                let argv = ssh_argv(host, port.as_deref(), user.as_deref(), socket.as_deref())?;
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                self.debug("nbd_connect_uri", &format!("running {argv:?}"));
+                self.do_aio_connect_command(&argv)
+            }
         }
     }
 
@@ -334,6 +341,39 @@ impl Inner {
         self.after_step();
         r
     }
+}
+
+/// The command tunnelling an nbd+ssh URI: `ssh` logs in to `host` and
+/// runs `nc` there, connected to the server's Unix socket or to its TCP
+/// port 10809 on the far host's localhost. The host and user were checked
+/// not to look like options, and `--` ends ssh's options anyway; the
+/// socket path is quoted for the remote shell.
+fn ssh_argv(
+    host: &str,
+    port: Option<&str>,
+    user: Option<&str>,
+    socket: Option<&std::ffi::OsStr>,
+) -> Result<Vec<String>> {
+    let mut argv = vec!["ssh".to_string()];
+    if let Some(p) = port {
+        argv.extend(["-p".to_string(), p.to_string()]);
+    }
+    if let Some(u) = user {
+        argv.extend(["-l".to_string(), u.to_string()]);
+    }
+    argv.extend(["--".to_string(), host.to_string()]);
+    let remote = match socket {
+        Some(s) => {
+            let quoted = uri::shell_quote(s.as_bytes());
+            let quoted = String::from_utf8(quoted).map_err(|_| {
+                Error::new(libc::EINVAL, "the socket path of an nbd+ssh URI must be UTF-8")
+            })?;
+            format!("nc -U {quoted}")
+        }
+        None => format!("nc localhost {}", uri::DEFAULT_PORT),
+    };
+    argv.push(remote);
+    Ok(argv)
 }
 
 /// `host[:port]` with IPv6 literals bracketed and the default port left out.

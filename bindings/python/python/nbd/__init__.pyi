@@ -1596,9 +1596,15 @@ class NBD:
           given with the socket query parameter; the authority is empty.
         - nbd+vsock and nbds+vsock use AF_VSOCK. The host part is the numeric
           CID (2, the hypervisor, when omitted) and the port defaults to 10809.
-        - nbd+ssh and nbds+ssh (recent libnbd) reach a server on another machine
-          by running ssh(1) to that machine and relaying the NBD stream through
-          it.
+        - nbd+ssh and nbds+ssh reach a server on another machine through ssh(1):
+          the handle runs ssh [-p PORT] [-l USER] -- HOST CMD as a subprocess
+          (like nbd.connect_command) and speaks NBD over its standard input and
+          output. On the far host CMD is nc -U SOCKET when the socket parameter
+          names the server's Unix socket there, else nc localhost 10809; so ssh
+          and nc must be installed. The authority is [user@]host[:port], the port
+          being ssh's. A host or user name that starts with - or holds spaces or
+          control characters is refused with EINVAL before anything runs, so that
+          it cannot be taken for an ssh option.
 
         The schemes with an s set TLS to TLS_REQUIRE, so the connection fails
         unless TLS is negotiated; the other schemes leave the handle's TLS
@@ -1611,7 +1617,8 @@ class NBD:
         These query parameters are understood:
 
         - socket=PATH names the Unix domain socket; it is required for the +unix
-          schemes and refused for the others.
+          schemes, optional for the +ssh ones (a socket on the far host, quoted
+          for its shell), and refused for the others.
         - tls-certificates=DIR and tls-psk-file=FILE act like
           nbd.set_tls_certificates and nbd.set_tls_psk_file. Because they make
           libnbd read local files, they are rejected unless
