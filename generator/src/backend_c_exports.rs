@@ -72,33 +72,6 @@ impl Ffi {
             Ffi::Void => "()".into(),
         }
     }
-
-    fn c(&self) -> String {
-        match self {
-            Ffi::Bool => "bool".into(),
-            Ffi::Int => "int".into(),
-            Ffi::Uint => "unsigned".into(),
-            Ffi::Int64 => "int64_t".into(),
-            Ffi::Uint32 => "uint32_t".into(),
-            Ffi::Uint64 => "uint64_t".into(),
-            Ffi::SizeT => "size_t".into(),
-            Ffi::SsizeT => "ssize_t".into(),
-            Ffi::Uintptr => "uintptr_t".into(),
-            Ffi::Socklen => "socklen_t".into(),
-            Ffi::ConstCharPtr => "const char *".into(),
-            Ffi::CharPtr => "char *".into(),
-            Ffi::CharPtrPtr => "char **".into(),
-            Ffi::ConstVoidPtr => "const void *".into(),
-            Ffi::VoidPtr => "void *".into(),
-            Ffi::ConstSockaddrPtr => "const struct sockaddr *".into(),
-            Ffi::Uint32Ptr => "uint32_t *".into(),
-            Ffi::ExtentPtr => "nbd_extent *".into(),
-            Ffi::IntPtr => "int *".into(),
-            Ffi::Handle => "struct nbd_handle *".into(),
-            Ffi::Callback(cb) => format!("nbd_{cb}_callback"),
-            Ffi::Void => "void".into(),
-        }
-    }
 }
 
 /// How a call's value goes back to C: the FFI type, the value returned on
@@ -370,38 +343,6 @@ struct CallbacksView {
     callbacks: Vec<CallbackView>,
 }
 
-#[derive(Serialize)]
-struct CheckFn {
-    name: String,
-    /// `int (*check_nbd_pread) (struct nbd_handle *, void *, ...)`
-    decl: String,
-}
-
-#[derive(Serialize)]
-struct CheckCallback {
-    struct_name: String,
-    /// `int (*f) (void *, const void *, ...)`
-    decl: String,
-}
-
-#[derive(Serialize)]
-struct CheckView {
-    functions: Vec<CheckFn>,
-    callbacks: Vec<CheckCallback>,
-}
-
-fn c_fn_pointer(ret: &Ffi, var: &str, params: &[Ffi]) -> String {
-    let ps: Vec<String> = params.iter().map(Ffi::c).collect();
-    let ps = if ps.is_empty() {
-        "void".to_string()
-    } else {
-        ps.join(", ")
-    };
-    let ret = ret.c();
-    let sep = if ret.ends_with('*') { "" } else { " " };
-    format!("{ret}{sep}(*{var}) ({ps})")
-}
-
 /// The parameters of a call at the C boundary, in order.
 fn call_params(call: &Call) -> Vec<Param> {
     match call.special {
@@ -503,35 +444,6 @@ fn callback_view(cb: &CallbackDef) -> CallbackView {
     }
 }
 
-fn check_view(api: &Api) -> CheckView {
-    let functions = api
-        .calls
-        .iter()
-        .map(|call| {
-            let name = format!("nbd_{}", call.name);
-            let params: Vec<Ffi> = call_params(call).into_iter().map(|p| p.ty).collect();
-            let decl = c_fn_pointer(&ret_ffi(&call.ret).0, &format!("check_{name}"), &params);
-            CheckFn { name, decl }
-        })
-        .collect();
-    let callbacks = api
-        .callbacks
-        .iter()
-        .map(|cb| {
-            let mut ffi = vec![Ffi::VoidPtr];
-            ffi.extend(cb.args.iter().flat_map(|a| cb_arg_plan(a).ffi));
-            CheckCallback {
-                struct_name: format!("nbd_{}_callback", cb.name),
-                decl: c_fn_pointer(&Ffi::Int, "f", &ffi),
-            }
-        })
-        .collect();
-    CheckView {
-        functions,
-        callbacks,
-    }
-}
-
 pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
     let exports = ExportsView {
         exports: api
@@ -563,29 +475,12 @@ pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
             lang: Lang::Rust,
             text: render("c/callbacks.rs.tera", &callbacks)?,
         },
-        Output {
-            path: "bindings/c/tests/generated/check-exports.c".into(),
-            lang: Lang::C,
-            text: render("c/check-exports.c.tera", &check_view(api))?,
-        },
     ])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn c_function_pointers_read_like_the_header() {
-        assert_eq!(
-            c_fn_pointer(&Ffi::Int, "p", &[Ffi::Handle, Ffi::VoidPtr, Ffi::SizeT]),
-            "int (*p) (struct nbd_handle *, void *, size_t)"
-        );
-        assert_eq!(
-            c_fn_pointer(&Ffi::ConstCharPtr, "p", &[]),
-            "const char *(*p) (void)"
-        );
-    }
 
     #[test]
     fn callbacks_are_wrapped_before_anything_can_fail() {

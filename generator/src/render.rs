@@ -21,7 +21,6 @@ pub const TEMPLATES: &[(&str, &str)] = templates![
     "c/libnbd.map.tera",
     "c/exports.rs.tera",
     "c/callbacks.rs.tera",
-    "c/check-exports.c.tera",
     "man/call.3.tera",
     "man/overview.3.tera",
     "man/nbdsh.1.tera",

@@ -1,5 +1,6 @@
 //! Checks on generated files that are not cargo tests: the C header
-//! compiles as C and C++, and every man page lints and renders.
+//! compiles as C and C++ and agrees with the Rust exports (cbindgen), and
+//! every man page lints and renders.
 
 use std::path::Path;
 use std::process::Command;
@@ -47,6 +48,14 @@ pub fn header(log: &Path) -> StepResult {
         if run_logged(cmd, log)? {
             passed += 1;
         } else {
+            failed += 1;
+        }
+    }
+    // The header against the Rust exports as cbindgen reads them.
+    match crate::cbindgen_check::check(&dir.join("cbindgen")) {
+        Ok(()) => passed += 1,
+        Err(e) => {
+            std::fs::write(log.with_extension("cbindgen.log"), e.as_bytes()).ok();
             failed += 1;
         }
     }

@@ -1,6 +1,7 @@
 //! Project tasks: `cargo xtask <command>`.
 
 mod bench;
+mod cbindgen_check;
 mod checks;
 mod clib;
 mod ctests;
