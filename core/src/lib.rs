@@ -1,18 +1,32 @@
-//! A memory-safe NBD client engine.
+//! A memory-safe NBD client library with libnbd's API.
 //!
-//! The protocol lives in [`protocol`], a sans-IO state machine; the
-//! drivers around it (blocking calls, aio/poll integration, in
-//! `driver`) do the I/O. The public API is [`Handle`], whose methods are
-//! generated from `api.yaml` into `generated/dispatch.rs` and call the
-//! hand-written `do_*` functions in `calls`.
+//! A [`Handle`] is one connection to an NBD server and its settings;
+//! each of its methods is one call of libnbd(3), named without the
+//! `nbd_` prefix. Failures are [`Error`]s (an errno and a message). The
+//! enums, flag sets and constants are those of libnbd, and [`AioBuffer`]
+//! is the memory of asynchronous reads and writes.
+//!
+//! ```no_run
+//! let h = nbd::Handle::new()?;
+//! h.connect_uri("nbd+unix:///?socket=/tmp/nbd.sock")?;
+//! let mut buf = vec![0u8; 512];
+//! h.pread(&mut buf, 0, None)?;
+//! # Ok::<(), nbd::Error>(())
+//! ```
 
 mod buffer;
 mod calls;
 mod driver;
 mod error;
+// The modules below are public for the bindings and the fuzz targets of
+// this repository, not for users: their contents are reachable (and
+// documented) through the re-exports at the root.
+#[doc(hidden)]
 pub mod generated;
 mod handle;
+#[doc(hidden)]
 pub mod last_error;
+#[doc(hidden)]
 pub mod protocol;
 mod settings;
 mod tls;

@@ -162,6 +162,22 @@ fn flag_mask(set: &FlagsDef, names: Option<&Vec<String>>) -> u32 {
         .fold(0, |m, v| m | v.value)
 }
 
+/// `nbd_NAME(3)` references as rustdoc links to the method of `Handle`
+/// (`nbd_create(3)` to `Handle::new`, the error getters to `Error`);
+/// names that are no call of api.yaml stay as they are.
+fn rust_refs(api: &Api, text: &str) -> String {
+    markup::map_call_refs(text, str::to_string, |name| {
+        let call = api.calls.iter().find(|c| c.name == name);
+        match (call.and_then(|c| c.special), call) {
+            (Some(Special::Create), _) => "[`Handle::new`]".to_string(),
+            (Some(Special::Close), _) => "dropping the [`Handle`]".to_string(),
+            (Some(Special::GetError) | Some(Special::GetErrno), _) => "[`Error`]".to_string(),
+            (None, Some(_)) => format!("[`Handle::{}`]", rust_ident(name)),
+            (None, None) => format!("nbd_{name}(3)"),
+        }
+    })
+}
+
 fn call_view(api: &Api, call: &Call) -> CallView {
     let c_name = format!("nbd_{}", call.name);
     let mut params = Vec::new();
@@ -264,10 +280,10 @@ fn call_view(api: &Api, call: &Call) -> CallView {
         }
     }
 
-    let mut doc = markup::to_markdown(&call.longdesc, "c");
+    let mut doc = markup::to_markdown(&rust_refs(api, &call.longdesc), "c");
     if let Some(r) = &call.returns {
         doc.push_str("\n\n# Returns\n\n");
-        doc.push_str(&markup::to_markdown(r, "c"));
+        doc.push_str(&markup::to_markdown(&rust_refs(api, r), "c"));
     }
     if !call.permitted_states.is_empty() {
         let s: Vec<&str> = call.permitted_states.iter().map(|s| s.as_str()).collect();

@@ -61,12 +61,12 @@ impl Handle {
     /// blocks until the whole read has been answered. A failure is reported as a
     /// whole: partial data is never returned as success.
     ///
-    /// No command flags are accepted; nbd_pread_structured(3) is the read that
+    /// No command flags are accepted; [`Handle::pread_structured`] is the read that
     /// takes `LIBNBD_CMD_FLAG_DF`.
     ///
-    /// Unless nbd_set_pread_initialize(3) turned it off, `buf` is cleared before
-    /// the request is sent, so a buggy server cannot leak old memory contents into
-    /// it.
+    /// Unless [`Handle::set_pread_initialize`] turned it off, `buf` is cleared
+    /// before the request is sent, so a buggy server cannot leak old memory
+    /// contents into it.
     ///
     /// # Returns
     ///
@@ -109,9 +109,9 @@ impl Handle {
     ///
     /// Start a read of `count` bytes at `offset` into `buf` and return at once.
     /// `buf` must stay valid until the command has completed: check with
-    /// nbd_aio_command_completed(3), or pass a completion callback.
+    /// [`Handle::aio_command_completed`], or pass a completion callback.
     ///
-    /// No command flags are accepted; buffer handling is as for nbd_pread(3).
+    /// No command flags are accepted; buffer handling is as for [`Handle::pread`].
     ///
     /// # Returns
     ///
@@ -256,25 +256,26 @@ impl Handle {
     /// export are holes or read as zeroes.
     ///
     /// A new handle starts with an empty list, and the call can be repeated to ask
-    /// for several contexts. nbd_get_nr_meta_contexts(3) and
-    /// nbd_get_meta_context(3) show what is on the list, and
-    /// nbd_clear_meta_contexts(3) empties it.
+    /// for several contexts. [`Handle::get_nr_meta_contexts`] and
+    /// [`Handle::get_meta_context`] show what is on the list, and
+    /// [`Handle::clear_meta_contexts`] empties it.
     ///
     /// The list is sent to the server while connecting, provided structured replies
-    /// or extended headers were negotiated and nbd_set_request_meta_context(3) was
-    /// not turned off. Servers silently skip names they do not support, so after
-    /// connecting use nbd_can_meta_context(3) to learn which contexts were
-    /// accepted, then read them with nbd_block_status(3) or nbd_block_status_64(3).
+    /// or extended headers were negotiated and [`Handle::set_request_meta_context`]
+    /// was not turned off. Servers silently skip names they do not support, so
+    /// after connecting use [`Handle::can_meta_context`] to learn which contexts
+    /// were accepted, then read them with [`Handle::block_status`] or
+    /// [`Handle::block_status_64`].
     ///
     /// Besides the `LIBNBD_CONTEXT_*` constants, any name may be given, for example
     /// `qemu:dirty-bitmap:NAME` or `qemu:allocation-depth`, which qemu-nbd(8)
     /// offers for its `-B` and `-A` options. Names are UTF-8; the protocol allows
     /// at most 4096 bytes, and a longer name fails with `ENAMETOOLONG`.
     ///
-    /// In option mode (see nbd_set_opt_mode(3)) the list may still be changed while
-    /// negotiating. It is then also the set of queries used by
-    /// nbd_opt_list_meta_context(3) and nbd_opt_set_meta_context(3). In any state
-    /// other than created or negotiating the call fails with `EINVAL`.
+    /// In option mode (see [`Handle::set_opt_mode`]) the list may still be changed
+    /// while negotiating. It is then also the set of queries used by
+    /// [`Handle::opt_list_meta_context`] and [`Handle::opt_set_meta_context`]. In
+    /// any state other than created or negotiating the call fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -310,13 +311,13 @@ impl Handle {
     /// Return the export name the handle asks for.
     ///
     /// Return a copy of the export name that the handle requests from the server,
-    /// as set by nbd_set_export_name(3) or taken from the path of a URI by
-    /// nbd_connect_uri(3). A new handle holds the empty string, which selects the
-    /// server's default export.
+    /// as set by [`Handle::set_export_name`] or taken from the path of a URI by
+    /// [`Handle::connect_uri`]. A new handle holds the empty string, which selects
+    /// the server's default export.
     ///
     /// This is the client's side of the story. The server may know the same export
-    /// under another name, which it can report and nbd_get_canonical_export_name(3)
-    /// returns.
+    /// under another name, which it can report and
+    /// [`Handle::get_canonical_export_name`] returns.
     ///
     /// # Returns
     ///
@@ -345,12 +346,12 @@ impl Handle {
     /// Return the TLS setting of the handle.
     ///
     /// Return how the handle intends to use TLS: `LIBNBD_TLS_DISABLE`,
-    /// `LIBNBD_TLS_ALLOW` or `LIBNBD_TLS_REQUIRE`, as chosen with nbd_set_tls(3) or
-    /// implied by an `nbds` URI given to nbd_connect_uri(3). A new handle has
-    /// `LIBNBD_TLS_DISABLE`.
+    /// `LIBNBD_TLS_ALLOW` or `LIBNBD_TLS_REQUIRE`, as chosen with
+    /// [`Handle::set_tls`] or implied by an `nbds` URI given to
+    /// [`Handle::connect_uri`]. A new handle has `LIBNBD_TLS_DISABLE`.
     ///
     /// This reports the request, not the outcome: whether a connection really ended
-    /// up encrypted is told by nbd_get_tls_negotiated(3).
+    /// up encrypted is told by [`Handle::get_tls_negotiated`].
     ///
     /// # Returns
     ///
@@ -365,8 +366,8 @@ impl Handle {
     /// Return the username for TLS pre-shared key authentication.
     ///
     /// Return the username that TLS Pre-Shared Key authentication uses. When
-    /// nbd_set_tls_username(3), or the user part of a URI given to
-    /// nbd_connect_uri(3), set one, that name is returned.
+    /// [`Handle::set_tls_username`], or the user part of a URI given to
+    /// [`Handle::connect_uri`], set one, that name is returned.
     ///
     /// Otherwise the handle falls back to the name of the local user: the value of
     /// the `LOGNAME` environment variable when it is set, or else the login name
@@ -401,8 +402,8 @@ impl Handle {
 
     /// Return whether the server's certificate is verified.
     ///
-    /// Return the flag set by nbd_set_tls_verify_peer(3), which is true on a new
-    /// handle.
+    /// Return the flag set by [`Handle::set_tls_verify_peer`], which is true on a
+    /// new handle.
     ///
     /// # Returns
     ///
@@ -426,13 +427,13 @@ impl Handle {
     /// have no notion of export names, so the setting does not matter for them.
     ///
     /// Normally the name is set before connecting. With option mode enabled by
-    /// nbd_set_opt_mode(3) it may also be changed while negotiating, for example to
-    /// a name found with nbd_opt_list(3), before nbd_opt_info(3) or nbd_opt_go(3).
-    /// Choosing a different name in that state forgets the size, flags and meta
-    /// contexts learnt about the previous export. Once negotiation is over the call
-    /// fails with `EINVAL`.
+    /// [`Handle::set_opt_mode`] it may also be changed while negotiating, for
+    /// example to a name found with [`Handle::opt_list`], before
+    /// [`Handle::opt_info`] or [`Handle::opt_go`]. Choosing a different name in
+    /// that state forgets the size, flags and meta contexts learnt about the
+    /// previous export. Once negotiation is over the call fails with `EINVAL`.
     ///
-    /// nbd_connect_uri(3) sets the export name from the path part of the URI,
+    /// [`Handle::connect_uri`] sets the export name from the path part of the URI,
     /// replacing any earlier choice, so there is no need to call this first in that
     /// case.
     ///
@@ -486,19 +487,19 @@ impl Handle {
     ///
     /// By default the server's certificate is checked against the system's trusted
     /// certificate authorities. Other credentials are chosen with
-    /// nbd_set_tls_certificates(3) or nbd_set_tls_psk_file(3), with
-    /// nbd_set_tls_username(3) and nbd_set_tls_hostname(3), and checking can be
-    /// relaxed with nbd_set_tls_verify_peer(3). An `nbds` URI passed to
-    /// nbd_connect_uri(3) selects `LIBNBD_TLS_REQUIRE` by itself.
+    /// [`Handle::set_tls_certificates`] or [`Handle::set_tls_psk_file`], with
+    /// [`Handle::set_tls_username`] and [`Handle::set_tls_hostname`], and checking
+    /// can be relaxed with [`Handle::set_tls_verify_peer`]. An `nbds` URI passed to
+    /// [`Handle::connect_uri`] selects `LIBNBD_TLS_REQUIRE` by itself.
     ///
     /// `LIBNBD_TLS_DISABLE` is also the setting for the rare case, in option mode
-    /// (see nbd_set_opt_mode(3)), of talking plaintext to a server that offers TLS
-    /// as optional, then upgrading by hand with nbd_opt_starttls(3).
+    /// (see [`Handle::set_opt_mode`]), of talking plaintext to a server that offers
+    /// TLS as optional, then upgrading by hand with [`Handle::opt_starttls`].
     ///
     /// The call must be made before connecting; later it fails with `EINVAL`. An
     /// unknown value fails with `EINVAL`. When the library was built without TLS
-    /// support (see nbd_supports_tls(3)), any value but `LIBNBD_TLS_DISABLE` fails
-    /// with `ENOTSUP`.
+    /// support (see [`Handle::supports_tls`]), any value but `LIBNBD_TLS_DISABLE`
+    /// fails with `ENOTSUP`.
     ///
     /// # Returns
     ///
@@ -543,10 +544,10 @@ impl Handle {
     ///
     /// Nothing is read by this call: the files are loaded, and any problem with
     /// them reported, when the TLS session starts. The setting only matters once
-    /// nbd_set_tls(3) has enabled TLS, and it is ignored when a Pre-Shared Key file
-    /// was given with nbd_set_tls_psk_file(3). In a URI the `tls-certificates`
-    /// parameter has the same effect, but only after
-    /// nbd_set_uri_allow_local_file(3) permits it.
+    /// [`Handle::set_tls`] has enabled TLS, and it is ignored when a Pre-Shared Key
+    /// file was given with [`Handle::set_tls_psk_file`]. In a URI the
+    /// `tls-certificates` parameter has the same effect, but only after
+    /// [`Handle::set_uri_allow_local_file`] permits it.
     ///
     /// # Returns
     ///
@@ -585,14 +586,15 @@ impl Handle {
     /// ```
     ///
     /// When the TLS session starts, the file is searched for the line of the
-    /// username that nbd_get_tls_username(3) reports. A missing file or a missing
-    /// username makes the connection fail, not this call.
+    /// username that [`Handle::get_tls_username`] reports. A missing file or a
+    /// missing username makes the connection fail, not this call.
     ///
     /// There is no default file: without this call PSK is never tried. When a file
     /// is set, PSK is used instead of X.509 certificates, and both sides are
     /// authenticated by the shared key. The setting only matters once
-    /// nbd_set_tls(3) has enabled TLS. In a URI the `tls-psk-file` parameter has
-    /// the same effect, but only after nbd_set_uri_allow_local_file(3) permits it.
+    /// [`Handle::set_tls`] has enabled TLS. In a URI the `tls-psk-file` parameter
+    /// has the same effect, but only after [`Handle::set_uri_allow_local_file`]
+    /// permits it.
     ///
     /// # Returns
     ///
@@ -627,11 +629,11 @@ impl Handle {
     ///
     /// Set the username that the client gives during TLS Pre-Shared Key
     /// authentication, which is also the name looked up in the file given to
-    /// nbd_set_tls_psk_file(3). Without this call the name of the local user is
-    /// used, as described in nbd_get_tls_username(3). A URI such as
+    /// [`Handle::set_tls_psk_file`]. Without this call the name of the local user
+    /// is used, as described in [`Handle::get_tls_username`]. A URI such as
     /// `nbds://alice@server/` sets the username too.
     ///
-    /// The setting only matters once nbd_set_tls(3) has enabled TLS with a PSK
+    /// The setting only matters once [`Handle::set_tls`] has enabled TLS with a PSK
     /// file.
     ///
     /// # Returns
@@ -668,17 +670,17 @@ impl Handle {
     /// When TLS uses X.509 certificates, the client normally checks that the
     /// server's certificate was signed by a trusted authority and that it was
     /// issued for the host being contacted: the hostname given to
-    /// nbd_connect_tcp(3) or found in a URI, or the one set with
-    /// nbd_set_tls_hostname(3). When there is no hostname at all, as with a Unix
-    /// domain socket, only the signature chain is checked.
+    /// [`Handle::connect_tcp`] or found in a URI, or the one set with
+    /// [`Handle::set_tls_hostname`]. When there is no hostname at all, as with a
+    /// Unix domain socket, only the signature chain is checked.
     ///
     /// Passing false skips the check. The connection is still encrypted, but the
     /// client can no longer tell whether it talks to the real server, which opens
     /// the door to man-in-the-middle attacks. The flag is true on a new handle; a
     /// URI can clear it with `tls-verify-peer=false`.
     ///
-    /// The flag has no effect when TLS is not enabled with nbd_set_tls(3), nor with
-    /// Pre-Shared Keys, where the shared key already proves who the server is.
+    /// The flag has no effect when TLS is not enabled with [`Handle::set_tls`], nor
+    /// with Pre-Shared Keys, where the shared key already proves who the server is.
     ///
     /// # Returns
     ///
@@ -713,9 +715,9 @@ impl Handle {
     ///
     /// Return the global handshake flags of the handle. Before the server's flags
     /// are known this is the set the client is willing to use, as chosen with
-    /// nbd_set_handshake_flags(3); on a new handle it is every flag the library
-    /// knows. Once the server has advertised its flags, the value narrows to the
-    /// flags that both sides agreed on.
+    /// [`Handle::set_handshake_flags`]; on a new handle it is every flag the
+    /// library knows. Once the server has advertised its flags, the value narrows
+    /// to the flags that both sides agreed on.
     ///
     /// A newer library may return bits that were not defined when the program was
     /// compiled.
@@ -732,9 +734,9 @@ impl Handle {
 
     /// Return whether structured replies will be requested.
     ///
-    /// Return the setting made with nbd_set_request_structured_replies(3), which is
-    /// true on a new handle. Whether the server actually agreed to structured
-    /// replies is told by nbd_get_structured_replies_negotiated(3).
+    /// Return the setting made with [`Handle::set_request_structured_replies`],
+    /// which is true on a new handle. Whether the server actually agreed to
+    /// structured replies is told by [`Handle::get_structured_replies_negotiated`].
     ///
     /// # Returns
     ///
@@ -767,8 +769,8 @@ impl Handle {
     /// Bits outside `LIBNBD_HANDSHAKE_FLAG_MASK` make the call fail with `EINVAL`,
     /// and so does calling it after connecting has begun. Future versions may know
     /// and enable more flags, so to drop a single flag, read the current set with
-    /// nbd_get_handshake_flags(3) and clear that bit instead of passing a fixed
-    /// value.
+    /// [`Handle::get_handshake_flags`] and clear that bit instead of passing a
+    /// fixed value.
     ///
     /// # Returns
     ///
@@ -804,19 +806,20 @@ impl Handle {
     ///
     /// Structured replies are a protocol extension that lets the server answer a
     /// read in several chunks, mark holes without sending their zeroes, and report
-    /// block status. They must be in use before nbd_can_meta_context(3) or
-    /// nbd_can_df(3) can return true. By default the handle asks for them
+    /// block status. They must be in use before [`Handle::can_meta_context`] or
+    /// [`Handle::can_df`] can return true. By default the handle asks for them
     /// (`NBD_OPT_STRUCTURED_REPLY`) during the handshake.
     ///
     /// Passing false leaves the request out. That helps to test servers, or, in
-    /// option mode (see nbd_set_opt_mode(3)), to send the request at a moment of
-    /// your choice with nbd_opt_structured_reply(3). Because extended headers
-    /// include structured replies, false also stops the automatic request for
-    /// extended headers, whatever nbd_set_request_extended_headers(3) says.
+    /// option mode (see [`Handle::set_opt_mode`]), to send the request at a moment
+    /// of your choice with [`Handle::opt_structured_reply`]. Because extended
+    /// headers include structured replies, false also stops the automatic request
+    /// for extended headers, whatever [`Handle::set_request_extended_headers`]
+    /// says.
     ///
     /// Whether the server agreed is reported by
-    /// nbd_get_structured_replies_negotiated(3). The call fails with `EINVAL` once
-    /// connecting has begun.
+    /// [`Handle::get_structured_replies_negotiated`]. The call fails with `EINVAL`
+    /// once connecting has begun.
     ///
     /// # Returns
     ///
@@ -849,17 +852,17 @@ impl Handle {
 
     /// Allow NBD URIs to name local files.
     ///
-    /// Decide whether a URI given to nbd_connect_uri(3) or nbd_aio_connect_uri(3)
-    /// may make the program read files on the local machine. This is off by
-    /// default, so that a URI from an untrusted source cannot point the program at
-    /// arbitrary files.
+    /// Decide whether a URI given to [`Handle::connect_uri`] or
+    /// [`Handle::aio_connect_uri`] may make the program read files on the local
+    /// machine. This is off by default, so that a URI from an untrusted source
+    /// cannot point the program at arbitrary files.
     ///
     /// The URI query parameters concerned are those naming a file or directory,
     /// `tls-psk-file` and `tls-certificates`. While the setting is off, a URI
     /// containing one of them is refused with `EPERM`.
     ///
     /// The socket path of an `nbd+unix` URI is not covered by this setting; forbid
-    /// Unix domain sockets with nbd_set_uri_allow_transports(3) instead.
+    /// Unix domain sockets with [`Handle::set_uri_allow_transports`] instead.
     ///
     /// # Returns
     ///
@@ -892,9 +895,9 @@ impl Handle {
 
     /// Restrict NBD URIs by their use of TLS.
     ///
-    /// Decide which URIs nbd_connect_uri(3) and nbd_aio_connect_uri(3) accept,
-    /// according to whether their scheme asks for TLS (`nbds`, `nbds+unix` and the
-    /// like) or not (`nbd`, `nbd+unix`...):
+    /// Decide which URIs [`Handle::connect_uri`] and [`Handle::aio_connect_uri`]
+    /// accept, according to whether their scheme asks for TLS (`nbds`, `nbds+unix`
+    /// and the like) or not (`nbd`, `nbd+unix`...):
     ///
     /// - `LIBNBD_TLS_DISABLE`: only URIs without TLS are accepted.
     /// - `LIBNBD_TLS_ALLOW`: both kinds are accepted and the scheme decides. This
@@ -903,7 +906,7 @@ impl Handle {
     ///
     /// A URI that does not fit is refused with `EPERM`. This setting only filters
     /// URIs; whether TLS is used follows from the scheme of an accepted URI, or
-    /// from nbd_set_tls(3). An unknown value fails with `EINVAL`.
+    /// from [`Handle::set_tls`]. An unknown value fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -934,8 +937,8 @@ impl Handle {
 
     /// Restrict the transports NBD URIs may use.
     ///
-    /// Decide which transports a URI given to nbd_connect_uri(3) or
-    /// nbd_aio_connect_uri(3) may select. `mask` is a bitwise OR of:
+    /// Decide which transports a URI given to [`Handle::connect_uri`] or
+    /// [`Handle::aio_connect_uri`] may select. `mask` is a bitwise OR of:
     ///
     /// - `LIBNBD_ALLOW_TRANSPORT_TCP`: TCP/IP, the `nbd` and `nbds` schemes.
     /// - `LIBNBD_ALLOW_TRANSPORT_UNIX`: Unix domain sockets, `nbd+unix` and
@@ -981,8 +984,8 @@ impl Handle {
 
     /// Return whether extra export details are requested.
     ///
-    /// Return the setting made with nbd_set_full_info(3), which is false on a new
-    /// handle.
+    /// Return the setting made with [`Handle::set_full_info`], which is false on a
+    /// new handle.
     ///
     /// # Returns
     ///
@@ -1010,9 +1013,9 @@ impl Handle {
 
     /// Return whether option mode is enabled.
     ///
-    /// Return the setting made with nbd_set_opt_mode(3): true when connecting stops
-    /// in the negotiating state so that the program can send options itself. It is
-    /// false on a new handle.
+    /// Return the setting made with [`Handle::set_opt_mode`]: true when connecting
+    /// stops in the negotiating state so that the program can send options itself.
+    /// It is false on a new handle.
     ///
     /// # Returns
     ///
@@ -1030,15 +1033,16 @@ impl Handle {
     /// also lists the pieces of information it would like. By default it asks only
     /// for what data commands need. With `request` true it also asks for the
     /// export's canonical name and its description, which are then available from
-    /// nbd_get_canonical_export_name(3) and nbd_get_export_description(3).
+    /// [`Handle::get_canonical_export_name`] and
+    /// [`Handle::get_export_description`].
     ///
     /// The list is a hint: servers may send these details unasked, or leave them
     /// out although asked. Details the client does not understand are ignored.
     /// Whether block size constraints are requested is a separate choice, made with
-    /// nbd_set_request_block_size(3).
+    /// [`Handle::set_request_block_size`].
     ///
     /// The setting may also be changed while negotiating in option mode, where it
-    /// affects the next nbd_opt_info(3) or nbd_opt_go(3).
+    /// affects the next [`Handle::opt_info`] or [`Handle::opt_go`].
     ///
     /// # Returns
     ///
@@ -1073,30 +1077,30 @@ impl Handle {
 
     /// Choose whether connecting stops for manual option negotiation.
     ///
-    /// By default the connect calls (nbd_connect_tcp(3), nbd_connect_uri(3),
-    /// nbd_aio_connect(3) and the rest) carry out the whole handshake and leave the
-    /// handle ready for data commands. With `enable` true, the connection to a
-    /// newstyle server stops instead in the negotiating state, where the program
-    /// chooses which options to send: it can list exports with nbd_opt_list(3), ask
-    /// about one with nbd_opt_info(3), list meta contexts with
-    /// nbd_opt_list_meta_context(3), and so on. Oldstyle servers have no option
-    /// phase, so the setting changes nothing with them.
+    /// By default the connect calls ([`Handle::connect_tcp`],
+    /// [`Handle::connect_uri`], [`Handle::aio_connect`] and the rest) carry out the
+    /// whole handshake and leave the handle ready for data commands. With `enable`
+    /// true, the connection to a newstyle server stops instead in the negotiating
+    /// state, where the program chooses which options to send: it can list exports
+    /// with [`Handle::opt_list`], ask about one with [`Handle::opt_info`], list
+    /// meta contexts with [`Handle::opt_list_meta_context`], and so on. Oldstyle
+    /// servers have no option phase, so the setting changes nothing with them.
     ///
     /// A few options are still sent automatically before the handle stops:
-    /// `NBD_OPT_STARTTLS` when nbd_set_tls(3) asked for TLS, and
+    /// `NBD_OPT_STARTTLS` when [`Handle::set_tls`] asked for TLS, and
     /// `NBD_OPT_EXTENDED_HEADERS` and `NBD_OPT_STRUCTURED_REPLY` unless
-    /// nbd_set_request_extended_headers(3) and
-    /// nbd_set_request_structured_replies(3) turned them off. Turn those settings
-    /// off before connecting to send these options yourself with
-    /// nbd_opt_starttls(3), nbd_opt_extended_headers(3) and
-    /// nbd_opt_structured_reply(3).
+    /// [`Handle::set_request_extended_headers`] and
+    /// [`Handle::set_request_structured_replies`] turned them off. Turn those
+    /// settings off before connecting to send these options yourself with
+    /// [`Handle::opt_starttls`], [`Handle::opt_extended_headers`] and
+    /// [`Handle::opt_structured_reply`].
     ///
-    /// Negotiation ends with a successful nbd_opt_go(3), which moves the handle to
-    /// the connected state. When nbd_opt_go(3) fails, the handle stays in
-    /// negotiation if the server allows it, so that another export name can be
-    /// tried. nbd_opt_abort(3) or nbd_shutdown(3) end the connection without using
-    /// any export. With the asynchronous connect calls, nbd_aio_is_negotiating(3)
-    /// tells when the handle has reached this state.
+    /// Negotiation ends with a successful [`Handle::opt_go`], which moves the
+    /// handle to the connected state. When [`Handle::opt_go`] fails, the handle
+    /// stays in negotiation if the server allows it, so that another export name
+    /// can be tried. [`Handle::opt_abort`] or [`Handle::shutdown`] end the
+    /// connection without using any export. With the asynchronous connect calls,
+    /// [`Handle::aio_is_negotiating`] tells when the handle has reached this state.
     ///
     /// # Returns
     ///
@@ -1126,14 +1130,15 @@ impl Handle {
 
     /// Empty the list of requested meta contexts.
     ///
-    /// Remove every name that nbd_add_meta_context(3) put on the handle's list of
-    /// metadata contexts to request, leaving the list empty.
+    /// Remove every name that [`Handle::add_meta_context`] put on the handle's list
+    /// of metadata contexts to request, leaving the list empty.
     ///
-    /// This is mostly useful in option mode (see nbd_set_opt_mode(3)), where the
-    /// list can be refilled between queries about different exports, and where it
-    /// also serves as the query list of nbd_opt_list_meta_context(3) and
-    /// nbd_opt_set_meta_context(3). The contexts already agreed with the server, as
-    /// reported by nbd_can_meta_context(3), are not changed by this call.
+    /// This is mostly useful in option mode (see [`Handle::set_opt_mode`]), where
+    /// the list can be refilled between queries about different exports, and where
+    /// it also serves as the query list of [`Handle::opt_list_meta_context`] and
+    /// [`Handle::opt_set_meta_context`]. The contexts already agreed with the
+    /// server, as reported by [`Handle::can_meta_context`], are not changed by this
+    /// call.
     ///
     /// # Returns
     ///
@@ -1169,12 +1174,12 @@ impl Handle {
     /// Return one entry of the list of requested meta contexts.
     ///
     /// Return a copy of entry `i`, counting from 0, of the list of metadata
-    /// contexts built with nbd_add_meta_context(3). `i` must be lower than the
-    /// count returned by nbd_get_nr_meta_contexts(3); otherwise the call fails with
-    /// `EINVAL`.
+    /// contexts built with [`Handle::add_meta_context`]. `i` must be lower than the
+    /// count returned by [`Handle::get_nr_meta_contexts`]; otherwise the call fails
+    /// with `EINVAL`.
     ///
     /// The list holds what the client asks for. Which contexts the server actually
-    /// agreed to is told by nbd_can_meta_context(3).
+    /// agreed to is told by [`Handle::can_meta_context`].
     ///
     /// # Returns
     ///
@@ -1202,12 +1207,12 @@ impl Handle {
     /// Return the number of requested meta contexts.
     ///
     /// Return how many names are on the list of metadata contexts to request, that
-    /// is how many times nbd_add_meta_context(3) was called since the handle was
-    /// created or the list was last emptied by nbd_clear_meta_contexts(3). The
-    /// entries themselves are read with nbd_get_meta_context(3).
+    /// is how many times [`Handle::add_meta_context`] was called since the handle
+    /// was created or the list was last emptied by [`Handle::clear_meta_contexts`].
+    /// The entries themselves are read with [`Handle::get_meta_context`].
     ///
-    /// The server is free to refuse some of them; nbd_can_meta_context(3) tells
-    /// which ones it accepted.
+    /// The server is free to refuse some of them; [`Handle::can_meta_context`]
+    /// tells which ones it accepted.
     ///
     /// # Returns
     ///
@@ -1234,10 +1239,10 @@ impl Handle {
 
     /// Return which requests are checked before they are sent.
     ///
-    /// Return the `LIBNBD_STRICT_*` flags chosen with nbd_set_strict_mode(3), that
-    /// is the checks the client makes itself before sending a request instead of
-    /// leaving them to the server. On a new handle every check the library knows is
-    /// enabled.
+    /// Return the `LIBNBD_STRICT_*` flags chosen with [`Handle::set_strict_mode`],
+    /// that is the checks the client makes itself before sending a request instead
+    /// of leaving them to the server. On a new handle every check the library knows
+    /// is enabled.
     ///
     /// A newer library may return bits that were not defined when the program was
     /// compiled.
@@ -1262,8 +1267,8 @@ impl Handle {
     ///
     /// - `LIBNBD_STRICT_COMMANDS`: refuse commands and command flags the server did
     ///   not advertise, such as a write to a read-only export, or
-    ///   `LIBNBD_CMD_FLAG_FUA` when nbd_can_fua(3) is false. Without it the server is
-    ///   left to refuse them.
+    ///   `LIBNBD_CMD_FLAG_FUA` when [`Handle::can_fua`] is false. Without it the
+    ///   server is left to refuse them.
     /// - `LIBNBD_STRICT_FLAGS`: refuse command flags the library does not know, or
     ///   that do not belong to the command, such as `LIBNBD_CMD_FLAG_FUA` on a read.
     ///   Without it such flags are sent as they are, even though the server's answer
@@ -1273,12 +1278,12 @@ impl Handle {
     ///   export.
     /// - `LIBNBD_STRICT_ZERO_SIZE`: refuse requests with a length of 0.
     /// - `LIBNBD_STRICT_ALIGN`: when the server gave a minimum block size
-    ///   (`LIBNBD_SIZE_MINIMUM` of nbd_get_block_size(3)), refuse requests whose
+    ///   (`LIBNBD_SIZE_MINIMUM` of [`Handle::get_block_size`]), refuse requests whose
     ///   offset or length is not a multiple of it.
     /// - `LIBNBD_STRICT_PAYLOAD`: refuse to send more than the client's own payload
-    ///   limit (`LIBNBD_SIZE_PAYLOAD` of nbd_get_block_size(3)), even if the server
-    ///   set no maximum. Without it requests up to 64 MiB may be sent, although many
-    ///   servers hang up on anything above 32 MiB.
+    ///   limit (`LIBNBD_SIZE_PAYLOAD` of [`Handle::get_block_size`]), even if the
+    ///   server set no maximum. Without it requests up to 64 MiB may be sent,
+    ///   although many servers hang up on anything above 32 MiB.
     /// - `LIBNBD_STRICT_AUTO_FLAG`: set or clear `LIBNBD_CMD_FLAG_PAYLOAD_LEN` on
     ///   the commands that take it, according to whether extended headers were
     ///   negotiated, whatever the caller passed. Without it the caller's choice goes
@@ -1288,7 +1293,8 @@ impl Handle {
     /// call fail with `EINVAL`. The setting may be changed in any state and applies
     /// to the requests made afterwards. Later versions may add checks, enabled by
     /// default, so to relax one check, read the current set with
-    /// nbd_get_strict_mode(3) and clear that bit instead of passing a fixed value.
+    /// [`Handle::get_strict_mode`] and clear that bit instead of passing a fixed
+    /// value.
     ///
     /// # Returns
     ///
@@ -1319,8 +1325,8 @@ impl Handle {
 
     /// Return the value the application stored in the handle.
     ///
-    /// Return the value last stored with nbd_set_private_data(3), or 0 if nothing
-    /// was stored.
+    /// Return the value last stored with [`Handle::set_private_data`], or 0 if
+    /// nothing was stored.
     ///
     /// # Returns
     ///
@@ -1354,9 +1360,9 @@ impl Handle {
 
     /// Return whether read buffers are cleared before use.
     ///
-    /// Return the setting made with nbd_set_pread_initialize(3): true, the default,
-    /// when read calls such as nbd_pread(3) fill the caller's buffer with zeroes
-    /// before doing anything else.
+    /// Return the setting made with [`Handle::set_pread_initialize`]: true, the
+    /// default, when read calls such as [`Handle::pread`] fill the caller's buffer
+    /// with zeroes before doing anything else.
     ///
     /// # Returns
     ///
@@ -1370,8 +1376,8 @@ impl Handle {
 
     /// Return whether block size constraints are requested.
     ///
-    /// Return the setting made with nbd_set_request_block_size(3), which is true on
-    /// a new handle.
+    /// Return the setting made with [`Handle::set_request_block_size`], which is
+    /// true on a new handle.
     ///
     /// # Returns
     ///
@@ -1398,13 +1404,13 @@ impl Handle {
 
     /// Choose whether read buffers are cleared before use.
     ///
-    /// By default nbd_pread(3), nbd_pread_structured(3), nbd_aio_pread(3) and
-    /// nbd_aio_pread_structured(3) fill the caller's buffer with zeroes before any
-    /// other step, even before checking their arguments. A program that forgets to
-    /// check for an error and then uses the buffer therefore sees zeroes instead of
-    /// whatever the memory held before, which might include secrets. CVE-2022-0485,
-    /// described in libnbd-security(3), was such a leak in a program using an older
-    /// version.
+    /// By default [`Handle::pread`], [`Handle::pread_structured`],
+    /// [`Handle::aio_pread`] and [`Handle::aio_pread_structured`] fill the caller's
+    /// buffer with zeroes before any other step, even before checking their
+    /// arguments. A program that forgets to check for an error and then uses the
+    /// buffer therefore sees zeroes instead of whatever the memory held before,
+    /// which might include secrets. CVE-2022-0485, described in libnbd-security(3),
+    /// was such a leak in a program using an older version.
     ///
     /// Passing false skips the clearing. This only suits programs that never look
     /// at a buffer after a failed read, or that clear it themselves, and the time
@@ -1447,12 +1453,12 @@ impl Handle {
     /// leaves the request out, which imitates older clients for testing.
     ///
     /// Even when asked, the server need not send any constraint. Whatever it sends
-    /// is reported by nbd_get_block_size(3), and requests are checked against the
-    /// minimum unless `LIBNBD_STRICT_ALIGN` was cleared with
-    /// nbd_set_strict_mode(3).
+    /// is reported by [`Handle::get_block_size`], and requests are checked against
+    /// the minimum unless `LIBNBD_STRICT_ALIGN` was cleared with
+    /// [`Handle::set_strict_mode`].
     ///
     /// The setting may also be changed while negotiating in option mode, where it
-    /// affects the next nbd_opt_info(3) or nbd_opt_go(3).
+    /// affects the next [`Handle::opt_info`] or [`Handle::opt_go`].
     ///
     /// # Returns
     ///
@@ -1490,8 +1496,8 @@ impl Handle {
 
     /// Return whether connecting requests meta contexts automatically.
     ///
-    /// Return the setting made with nbd_set_request_meta_context(3), which is true
-    /// on a new handle.
+    /// Return the setting made with [`Handle::set_request_meta_context`], which is
+    /// true on a new handle.
     ///
     /// # Returns
     ///
@@ -1518,9 +1524,10 @@ impl Handle {
 
     /// Return the name given to a socket-activated server's socket.
     ///
-    /// Return the socket name set with nbd_set_socket_activation_name(3), which
-    /// nbd_connect_systemd_socket_activation(3) passes to the server. The default
-    /// is the empty string, in which case the server sees the name `unknown`.
+    /// Return the socket name set with [`Handle::set_socket_activation_name`],
+    /// which [`Handle::connect_systemd_socket_activation`] passes to the server.
+    /// The default is the empty string, in which case the server sees the name
+    /// `unknown`.
     ///
     /// # Returns
     ///
@@ -1548,21 +1555,22 @@ impl Handle {
     /// Choose whether connecting requests meta contexts automatically.
     ///
     /// When structured replies or extended headers are in use and
-    /// nbd_add_meta_context(3) put names on the request list, the client normally
-    /// sends `NBD_OPT_SET_META_CONTEXT` as part of selecting the export: inside the
-    /// `nbd_connect_*` calls, or, in option mode (see nbd_set_opt_mode(3)), inside
-    /// nbd_opt_go(3) and nbd_opt_info(3). This setting is true on a new handle.
+    /// [`Handle::add_meta_context`] put names on the request list, the client
+    /// normally sends `NBD_OPT_SET_META_CONTEXT` as part of selecting the export:
+    /// inside the `nbd_connect_*` calls, or, in option mode (see
+    /// [`Handle::set_opt_mode`]), inside [`Handle::opt_go`] and
+    /// [`Handle::opt_info`]. This setting is true on a new handle.
     ///
     /// Passing false leaves that step out. In option mode this can save a round
-    /// trip: contexts negotiated for nbd_opt_info(3) stay valid for an
-    /// nbd_opt_go(3) on the same export, nbd_opt_list_meta_context(3) with its
-    /// callback can be quicker than asking nbd_can_meta_context(3) one name at a
-    /// time, and tests may want to send nbd_opt_set_meta_context(3) themselves at
-    /// another point.
+    /// trip: contexts negotiated for [`Handle::opt_info`] stay valid for an
+    /// [`Handle::opt_go`] on the same export, [`Handle::opt_list_meta_context`]
+    /// with its callback can be quicker than asking [`Handle::can_meta_context`]
+    /// one name at a time, and tests may want to send
+    /// [`Handle::opt_set_meta_context`] themselves at another point.
     ///
     /// The setting has no effect when no context was added, or when neither
     /// structured replies nor extended headers were negotiated. When it is off and
-    /// no context gets negotiated by other means, nbd_block_status(3) fails.
+    /// no context gets negotiated by other means, [`Handle::block_status`] fails.
     ///
     /// # Returns
     ///
@@ -1600,11 +1608,11 @@ impl Handle {
 
     /// Name the socket passed to a socket-activated server.
     ///
-    /// nbd_connect_systemd_socket_activation(3) runs the server as a subprocess and
-    /// hands it a listening socket, following systemd's socket activation protocol.
-    /// That protocol lets a socket carry a name, which reaches the server in the
-    /// `LISTEN_FDNAMES` environment variable. Some servers, such as
-    /// qemu-storage-daemon(1), can use the name to tie the socket to an entry on
+    /// [`Handle::connect_systemd_socket_activation`] runs the server as a
+    /// subprocess and hands it a listening socket, following systemd's socket
+    /// activation protocol. That protocol lets a socket carry a name, which reaches
+    /// the server in the `LISTEN_FDNAMES` environment variable. Some servers, such
+    /// as qemu-storage-daemon(1), can use the name to tie the socket to an entry on
     /// their command line; most ignore it.
     ///
     /// Call this before connecting. `socket_name` may have at most 32 characters,
@@ -1643,9 +1651,9 @@ impl Handle {
 
     /// Return whether extended headers will be requested.
     ///
-    /// Return the setting made with nbd_set_request_extended_headers(3), which is
-    /// true on a new handle. Whether the server actually agreed to extended headers
-    /// is told by nbd_get_extended_headers_negotiated(3).
+    /// Return the setting made with [`Handle::set_request_extended_headers`], which
+    /// is true on a new handle. Whether the server actually agreed to extended
+    /// headers is told by [`Handle::get_extended_headers_negotiated`].
     ///
     /// # Returns
     ///
@@ -1661,19 +1669,19 @@ impl Handle {
     ///
     /// Extended headers are a protocol extension that widens request and reply
     /// headers to 64-bit lengths, so that zeroing, trimming and block status can
-    /// cover more than 4 GiB at once (see nbd_block_status_64(3)). By default the
-    /// handle asks for them (`NBD_OPT_EXTENDED_HEADERS`) during the handshake, and
-    /// asks for structured replies instead when the server declines.
+    /// cover more than 4 GiB at once (see [`Handle::block_status_64`]). By default
+    /// the handle asks for them (`NBD_OPT_EXTENDED_HEADERS`) during the handshake,
+    /// and asks for structured replies instead when the server declines.
     ///
     /// Passing false leaves the request out. That helps to test servers, or, in
-    /// option mode (see nbd_set_opt_mode(3)), to send it at a moment of your choice
-    /// with nbd_opt_extended_headers(3).
+    /// option mode (see [`Handle::set_opt_mode`]), to send it at a moment of your
+    /// choice with [`Handle::opt_extended_headers`].
     ///
     /// Extended headers include structured replies, so when
-    /// nbd_set_request_structured_replies(3) is false this setting is ignored and
-    /// neither is requested. Whether the server agreed is reported by
-    /// nbd_get_extended_headers_negotiated(3). The call fails with `EINVAL` once
-    /// connecting has begun.
+    /// [`Handle::set_request_structured_replies`] is false this setting is ignored
+    /// and neither is requested. Whether the server agreed is reported by
+    /// [`Handle::get_extended_headers_negotiated`]. The call fails with `EINVAL`
+    /// once connecting has begun.
     ///
     /// # Returns
     ///
@@ -1706,7 +1714,7 @@ impl Handle {
 
     /// Return the TLS certificates directory that was set.
     ///
-    /// Return the directory given to nbd_set_tls_certificates(3), or to the
+    /// Return the directory given to [`Handle::set_tls_certificates`], or to the
     /// `tls-certificates` parameter of a URI. When none was set, the empty string
     /// is returned, which is not an error: the library then looks in
     /// `$HOME/.pki/libnbd` and `$HOME/.config/pki/libnbd` and falls back to the
@@ -1740,7 +1748,7 @@ impl Handle {
 
     /// Return the TLS pre-shared keys file that was set.
     ///
-    /// Return the file name given to nbd_set_tls_psk_file(3), or to the
+    /// Return the file name given to [`Handle::set_tls_psk_file`], or to the
     /// `tls-psk-file` parameter of a URI. When none was set, the empty string is
     /// returned, which is not an error: TLS then uses X.509 certificates. The keys
     /// themselves are never returned.
@@ -1774,9 +1782,9 @@ impl Handle {
     /// Return the hostname used to check the server's certificate.
     ///
     /// Return the hostname against which the server's TLS certificate is checked:
-    /// the one set with nbd_set_tls_hostname(3) if any, otherwise the hostname
-    /// given to nbd_connect_tcp(3) or found in a URI. When there is neither, the
-    /// empty string is returned, which is not an error.
+    /// the one set with [`Handle::set_tls_hostname`] if any, otherwise the hostname
+    /// given to [`Handle::connect_tcp`] or found in a URI. When there is neither,
+    /// the empty string is returned, which is not an error.
     ///
     /// # Returns
     ///
@@ -1804,17 +1812,17 @@ impl Handle {
     /// Set the hostname used to check the server's certificate.
     ///
     /// When the server's X.509 certificate is verified (see
-    /// nbd_set_tls_verify_peer(3)), the client checks that the certificate was
+    /// [`Handle::set_tls_verify_peer`]), the client checks that the certificate was
     /// issued for the server it means to reach. That name is normally the hostname
-    /// given to nbd_connect_tcp(3) or found in a URI, and there is none at all for
-    /// a Unix domain socket. This call supplies the name to check instead.
+    /// given to [`Handle::connect_tcp`] or found in a URI, and there is none at all
+    /// for a Unix domain socket. This call supplies the name to check instead.
     ///
     /// It helps when the connection goes through a proxy or a tunnel that forwards
     /// to the real server: give the name of the real server, so that its
     /// certificate can still be checked. In a URI the `tls-hostname` parameter has
     /// the same effect.
     ///
-    /// The setting only matters once nbd_set_tls(3) has enabled TLS with
+    /// The setting only matters once [`Handle::set_tls`] has enabled TLS with
     /// certificates; it plays no part with Pre-Shared Keys.
     ///
     /// # Returns
@@ -1850,7 +1858,7 @@ impl Handle {
     ///
     /// Report whether the server advertised the `NBD_FLAG_SEND_CACHE` transmission
     /// flag, meaning that it understands the cache (prefetch) command sent by
-    /// nbd_cache(3) and nbd_aio_cache(3).
+    /// [`Handle::cache`] and [`Handle::aio_cache`].
     ///
     /// The flag is only a hint in both directions: some servers honour cache
     /// requests without advertising them, and an advertised cache request may still
@@ -1858,9 +1866,9 @@ impl Handle {
     ///
     /// The answer comes from the export flags saved during the handshake, so the
     /// call never blocks and sends nothing to the server. In option mode the flags
-    /// are known only after a successful nbd_opt_info(3) or nbd_opt_go(3); before
-    /// that, or after nbd_set_export_name(3) selected a different export, the call
-    /// fails with `EINVAL`.
+    /// are known only after a successful [`Handle::opt_info`] or
+    /// [`Handle::opt_go`]; before that, or after [`Handle::set_export_name`]
+    /// selected a different export, the call fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -1901,17 +1909,17 @@ impl Handle {
     ///
     /// Report whether the server advertised `NBD_FLAG_SEND_DF`, which allows the
     /// client to set `LIBNBD_CMD_FLAG_DF` on a structured read
-    /// (nbd_pread_structured(3), nbd_aio_pread_structured(3)) so that the whole
-    /// reply arrives as one chunk instead of being split into several.
+    /// ([`Handle::pread_structured`], [`Handle::aio_pread_structured`]) so that the
+    /// whole reply arrives as one chunk instead of being split into several.
     ///
     /// A server may only offer this flag once structured replies or extended
     /// headers are in use, so the answer is always false when neither was
-    /// negotiated (see nbd_get_structured_replies_negotiated(3)).
+    /// negotiated (see [`Handle::get_structured_replies_negotiated`]).
     ///
     /// The answer comes from the export flags saved during the handshake and the
     /// call never blocks. In option mode the flags are known only after a
-    /// successful nbd_opt_info(3) or nbd_opt_go(3); before that the call fails with
-    /// `EINVAL`.
+    /// successful [`Handle::opt_info`] or [`Handle::opt_go`]; before that the call
+    /// fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -1951,14 +1959,14 @@ impl Handle {
     /// Check whether the server accepts flush requests.
     ///
     /// Report whether the server advertised `NBD_FLAG_SEND_FLUSH`, meaning that
-    /// nbd_flush(3) and nbd_aio_flush(3) can be used to make completed writes
-    /// durable. With the default strict mode, sending a flush to a server that did
-    /// not advertise it is refused by the library.
+    /// [`Handle::flush`] and [`Handle::aio_flush`] can be used to make completed
+    /// writes durable. With the default strict mode, sending a flush to a server
+    /// that did not advertise it is refused by the library.
     ///
     /// The answer comes from the export flags saved during the handshake and the
     /// call never blocks. In option mode the flags are known only after a
-    /// successful nbd_opt_info(3) or nbd_opt_go(3); before that the call fails with
-    /// `EINVAL`.
+    /// successful [`Handle::opt_info`] or [`Handle::opt_go`]; before that the call
+    /// fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -1999,14 +2007,14 @@ impl Handle {
     ///
     /// Report whether the server advertised `NBD_FLAG_SEND_FUA`, meaning that the
     /// `LIBNBD_CMD_FLAG_FUA` flag may be passed to write-like commands such as
-    /// nbd_pwrite(3), nbd_zero(3) and nbd_trim(3). A command carrying this flag is
-    /// not acknowledged until its effect is on stable storage, which saves a
-    /// separate flush.
+    /// [`Handle::pwrite`], [`Handle::zero`] and [`Handle::trim`]. A command
+    /// carrying this flag is not acknowledged until its effect is on stable
+    /// storage, which saves a separate flush.
     ///
     /// The answer comes from the export flags saved during the handshake and the
     /// call never blocks. In option mode the flags are known only after a
-    /// successful nbd_opt_info(3) or nbd_opt_go(3); before that the call fails with
-    /// `EINVAL`.
+    /// successful [`Handle::opt_info`] or [`Handle::opt_go`]; before that the call
+    /// fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -2048,20 +2056,23 @@ impl Handle {
     /// Report whether the meta context named `metacontext` (for example
     /// `LIBNBD_CONTEXT_BASE_ALLOCATION`, or a server-specific name such as a
     /// `qemu:dirty-bitmap:` context) was accepted by the server during negotiation.
-    /// Only contexts that were requested, normally with nbd_add_meta_context(3),
-    /// and then acknowledged by the server count; block status replies from
-    /// nbd_block_status(3) and nbd_block_status_64(3) only cover such contexts.
+    /// Only contexts that were requested, normally with
+    /// [`Handle::add_meta_context`], and then acknowledged by the server count;
+    /// block status replies from [`Handle::block_status`] and
+    /// [`Handle::block_status_64`] only cover such contexts.
     ///
     /// When a filtered block status request is possible (see
-    /// nbd_can_block_status_payload(3)), every name given to
-    /// nbd_block_status_filter(3) must be one for which this call returns true.
+    /// [`Handle::can_block_status_payload`]), every name given to
+    /// [`Handle::block_status_filter`] must be one for which this call returns
+    /// true.
     ///
     /// The answer is kept in the handle and the call never blocks. It fails with
     /// `EINVAL` if contexts were requested but no successful meta context
     /// negotiation has happened yet for the current export, for example in option
-    /// mode before nbd_opt_info(3), nbd_opt_go(3) or nbd_opt_set_meta_context(3),
-    /// or after nbd_set_export_name(3) changed the export. When no context was
-    /// requested at all, it simply returns false.
+    /// mode before [`Handle::opt_info`], [`Handle::opt_go`] or
+    /// [`Handle::opt_set_meta_context`], or after [`Handle::set_export_name`]
+    /// changed the export. When no context was requested at all, it simply returns
+    /// false.
     ///
     /// # Returns
     ///
@@ -2115,8 +2126,8 @@ impl Handle {
     ///
     /// The answer comes from the export flags saved during the handshake and the
     /// call never blocks. In option mode the flags are known only after a
-    /// successful nbd_opt_info(3) or nbd_opt_go(3); before that the call fails with
-    /// `EINVAL`.
+    /// successful [`Handle::opt_info`] or [`Handle::opt_go`]; before that the call
+    /// fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -2156,14 +2167,14 @@ impl Handle {
     /// Check whether the server accepts trim requests.
     ///
     /// Report whether the server advertised `NBD_FLAG_SEND_TRIM`, meaning that
-    /// nbd_trim(3) and nbd_aio_trim(3) can be used to tell it that a range is no
-    /// longer needed. Trim is never accepted on a read-only export, whatever this
-    /// flag says.
+    /// [`Handle::trim`] and [`Handle::aio_trim`] can be used to tell it that a
+    /// range is no longer needed. Trim is never accepted on a read-only export,
+    /// whatever this flag says.
     ///
     /// The answer comes from the export flags saved during the handshake and the
     /// call never blocks. In option mode the flags are known only after a
-    /// successful nbd_opt_info(3) or nbd_opt_go(3); before that the call fails with
-    /// `EINVAL`.
+    /// successful [`Handle::opt_info`] or [`Handle::opt_go`]; before that the call
+    /// fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -2203,14 +2214,14 @@ impl Handle {
     /// Check whether the server accepts write zeroes requests.
     ///
     /// Report whether the server advertised `NBD_FLAG_SEND_WRITE_ZEROES`, meaning
-    /// that nbd_zero(3) and nbd_aio_zero(3) can write zeroes to a range without the
-    /// client sending a buffer of zero bytes, and that the
+    /// that [`Handle::zero`] and [`Handle::aio_zero`] can write zeroes to a range
+    /// without the client sending a buffer of zero bytes, and that the
     /// `LIBNBD_CMD_FLAG_NO_HOLE` flag is understood.
     ///
     /// The answer comes from the export flags saved during the handshake and the
     /// call never blocks. In option mode the flags are known only after a
-    /// successful nbd_opt_info(3) or nbd_opt_go(3); before that the call fails with
-    /// `EINVAL`.
+    /// successful [`Handle::opt_info`] or [`Handle::opt_go`]; before that the call
+    /// fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -2252,11 +2263,11 @@ impl Handle {
     /// Return the size of the export, in bytes, as the server announced it during
     /// the handshake. The value is stored in the handle, so the call never blocks.
     ///
-    /// In option mode the size is known only after a successful nbd_opt_info(3) or
-    /// nbd_opt_go(3); before that, or after nbd_set_export_name(3) selected a
-    /// different export, the call fails with `EINVAL`. It fails with `EOVERFLOW` in
-    /// the unlikely case that the server announced a size that does not fit in a
-    /// signed 64-bit integer.
+    /// In option mode the size is known only after a successful
+    /// [`Handle::opt_info`] or [`Handle::opt_go`]; before that, or after
+    /// [`Handle::set_export_name`] selected a different export, the call fails with
+    /// `EINVAL`. It fails with `EOVERFLOW` in the unlikely case that the server
+    /// announced a size that does not fit in a signed 64-bit integer.
     ///
     /// The `--size` option of nbdinfo(1) gives shell scripts access to the same
     /// value.
@@ -2299,17 +2310,17 @@ impl Handle {
     /// Check whether the export is read-only.
     ///
     /// Report whether the server advertised `NBD_FLAG_READ_ONLY` for the export. On
-    /// a read-only export every write-like command, such as nbd_pwrite(3),
-    /// nbd_zero(3) and nbd_trim(3), fails; with the default strict mode the library
-    /// refuses them before anything is sent.
+    /// a read-only export every write-like command, such as [`Handle::pwrite`],
+    /// [`Handle::zero`] and [`Handle::trim`], fails; with the default strict mode
+    /// the library refuses them before anything is sent.
     ///
     /// A false answer does not guarantee that writes will succeed: the export may
     /// be unwritable in ways the server cannot detect in advance.
     ///
     /// The answer comes from the export flags saved during the handshake and the
     /// call never blocks. In option mode the flags are known only after a
-    /// successful nbd_opt_info(3) or nbd_opt_go(3); before that the call fails with
-    /// `EINVAL`.
+    /// successful [`Handle::opt_info`] or [`Handle::opt_go`]; before that the call
+    /// fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -2357,8 +2368,8 @@ impl Handle {
     ///
     /// The answer comes from the export flags saved during the handshake and the
     /// call never blocks. In option mode the flags are known only after a
-    /// successful nbd_opt_info(3) or nbd_opt_go(3); before that the call fails with
-    /// `EINVAL`.
+    /// successful [`Handle::opt_info`] or [`Handle::opt_go`]; before that the call
+    /// fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -2398,18 +2409,18 @@ impl Handle {
     /// Check whether the server accepts the fast zero flag.
     ///
     /// Report whether the server advertised `NBD_FLAG_SEND_FAST_ZERO`, meaning that
-    /// `LIBNBD_CMD_FLAG_FAST_ZERO` may be passed to nbd_zero(3) and
-    /// nbd_aio_zero(3). With that flag, the server fails the request quickly
+    /// `LIBNBD_CMD_FLAG_FAST_ZERO` may be passed to [`Handle::zero`] and
+    /// [`Handle::aio_zero`]. With that flag, the server fails the request quickly
     /// (typically with `ENOTSUP`) instead of zeroing the range more slowly than an
     /// equivalent write would, which lets a copying tool decide whether skipping
     /// zeroes is worthwhile.
     ///
-    /// This is never true unless nbd_can_zero(3) is true as well.
+    /// This is never true unless [`Handle::can_zero`] is true as well.
     ///
     /// The answer comes from the export flags saved during the handshake and the
     /// call never blocks. In option mode the flags are known only after a
-    /// successful nbd_opt_info(3) or nbd_opt_go(3); before that the call fails with
-    /// `EINVAL`.
+    /// successful [`Handle::opt_info`] or [`Handle::opt_go`]; before that the call
+    /// fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -2497,14 +2508,14 @@ impl Handle {
     /// Report whether the connection uses structured replies, the protocol
     /// extension needed for sparse reads, the don't-fragment flag and block status.
     /// By default the library asks for them during the handshake;
-    /// nbd_set_request_structured_replies(3) turns that request off, and in option
-    /// mode nbd_opt_structured_reply(3) asks explicitly.
+    /// [`Handle::set_request_structured_replies`] turns that request off, and in
+    /// option mode [`Handle::opt_structured_reply`] asks explicitly.
     ///
     /// Once negotiated the setting stays on: a later repeated request that the
     /// server rejects as a duplicate does not clear it. Extended headers imply
     /// structured replies, so this also returns true when
-    /// nbd_get_extended_headers_negotiated(3) does, even if structured replies were
-    /// never requested on their own.
+    /// [`Handle::get_extended_headers_negotiated`] does, even if structured replies
+    /// were never requested on their own.
     ///
     /// # Returns
     ///
@@ -2545,12 +2556,12 @@ impl Handle {
     ///
     /// Report whether TLS is in use on this connection.
     ///
-    /// This is chiefly useful with `LIBNBD_TLS_ALLOW` (see nbd_set_tls(3)), where
-    /// the library tries TLS but carries on in plaintext if the server does not
-    /// offer it. With `LIBNBD_TLS_REQUIRE` a connection that could not be encrypted
-    /// fails instead, so a connected handle always answers true. With
+    /// This is chiefly useful with `LIBNBD_TLS_ALLOW` (see [`Handle::set_tls`]),
+    /// where the library tries TLS but carries on in plaintext if the server does
+    /// not offer it. With `LIBNBD_TLS_REQUIRE` a connection that could not be
+    /// encrypted fails instead, so a connected handle always answers true. With
     /// `LIBNBD_TLS_DISABLE` the library never starts TLS by itself, but in option
-    /// mode nbd_opt_starttls(3) may have upgraded the connection by hand.
+    /// mode [`Handle::opt_starttls`] may have upgraded the connection by hand.
     ///
     /// # Returns
     ///
@@ -2591,15 +2602,16 @@ impl Handle {
     ///
     /// Return the canonical name of the export, if the server sent one during the
     /// handshake. It may differ from the name the client asked for with
-    /// nbd_set_export_name(3) or nbd_connect_uri(3); this is most often the case
-    /// when the client asked for the default export, the empty string.
+    /// [`Handle::set_export_name`] or [`Handle::connect_uri`]; this is most often
+    /// the case when the client asked for the default export, the empty string.
     ///
     /// Servers are free not to send a name, and many only do so when the client
-    /// hints that it wants it, which nbd_set_full_info(3) enables.
+    /// hints that it wants it, which [`Handle::set_full_info`] enables.
     ///
     /// The call fails with `EINVAL` before the export has been described by the
-    /// server (in option mode, before a successful nbd_opt_info(3) or
-    /// nbd_opt_go(3)), and with `ENOTSUP` when the server did not report a name.
+    /// server (in option mode, before a successful [`Handle::opt_info`] or
+    /// [`Handle::opt_go`]), and with `ENOTSUP` when the server did not report a
+    /// name.
     ///
     /// # Returns
     ///
@@ -2643,11 +2655,11 @@ impl Handle {
     /// given with its `-D` option.
     ///
     /// Servers are free not to send a description, and many only do so when the
-    /// client hints that it wants it, which nbd_set_full_info(3) enables.
+    /// client hints that it wants it, which [`Handle::set_full_info`] enables.
     ///
     /// The call fails with `EINVAL` before the export has been described by the
-    /// server (in option mode, before a successful nbd_opt_info(3) or
-    /// nbd_opt_go(3)), and with `ENOTSUP` when the server did not report a
+    /// server (in option mode, before a successful [`Handle::opt_info`] or
+    /// [`Handle::opt_go`]), and with `ENOTSUP` when the server did not report a
     /// description.
     ///
     /// # Returns
@@ -2687,20 +2699,20 @@ impl Handle {
 
     /// Build an NBD URI describing the current connection.
     ///
-    /// Try to build an NBD URI that nbd_connect_uri(3) could use to reach the same
-    /// server and export again. The URI reflects what the handle knows: the
+    /// Try to build an NBD URI that [`Handle::connect_uri`] could use to reach the
+    /// same server and export again. The URI reflects what the handle knows: the
     /// transport and address used to connect, the export name, and whether TLS was
     /// requested.
     ///
     /// This is best effort. Some connections carry too little information to be
-    /// described, for example one made with nbd_connect_socket(3) on a socket the
-    /// application opened itself, or one made with nbd_connect_command(3); the call
-    /// then fails with `EINVAL`, and nbd_get_error(3) explains why. A URI that is
+    /// described, for example one made with [`Handle::connect_socket`] on a socket
+    /// the application opened itself, or one made with [`Handle::connect_command`];
+    /// the call then fails with `EINVAL`, and [`Error`] explains why. A URI that is
     /// returned is not guaranteed to work, nor to be the best way to connect.
     ///
     /// The call also fails, with `ENOTSUP`, if this build has no NBD URI support
-    /// (see nbd_supports_uri(3)). The `--uri` option of nbdinfo(1) offers the same
-    /// service to shell scripts.
+    /// (see [`Handle::supports_uri`]). The `--uri` option of nbdinfo(1) offers the
+    /// same service to shell scripts.
     ///
     /// # Returns
     ///
@@ -2744,17 +2756,17 @@ impl Handle {
     /// Report whether the server advertised `NBD_FLAG_BLOCK_STATUS_PAYLOAD`,
     /// meaning that a block status request may carry a payload naming the meta
     /// contexts wanted, so that the reply covers only those instead of every
-    /// negotiated context. nbd_block_status_filter(3) and
-    /// nbd_aio_block_status_filter(3) send such requests, using the
+    /// negotiated context. [`Handle::block_status_filter`] and
+    /// [`Handle::aio_block_status_filter`] send such requests, using the
     /// `LIBNBD_CMD_FLAG_PAYLOAD_LEN` flag.
     ///
     /// Servers only offer this together with extended headers, so the answer is
-    /// always false when nbd_get_extended_headers_negotiated(3) is false.
+    /// always false when [`Handle::get_extended_headers_negotiated`] is false.
     ///
     /// The answer comes from the export flags saved during the handshake and the
     /// call never blocks. In option mode the flags are known only after a
-    /// successful nbd_opt_info(3) or nbd_opt_go(3); before that the call fails with
-    /// `EINVAL`.
+    /// successful [`Handle::opt_info`] or [`Handle::opt_go`]; before that the call
+    /// fails with `EINVAL`.
     ///
     /// # Returns
     ///
@@ -2796,19 +2808,19 @@ impl Handle {
     /// Report whether the connection uses extended headers, the protocol extension
     /// that widens request lengths and block status extents to 64 bits. By default
     /// the library asks for them during the handshake (see
-    /// nbd_set_request_extended_headers(3)); in option mode
-    /// nbd_opt_extended_headers(3) asks explicitly. Once negotiated the setting
-    /// stays on, even if a later repeated request is rejected by the server as a
-    /// duplicate.
+    /// [`Handle::set_request_extended_headers`]); in option mode
+    /// [`Handle::opt_extended_headers`] asks explicitly. Once negotiated the
+    /// setting stays on, even if a later repeated request is rejected by the server
+    /// as a duplicate.
     ///
     /// Without extended headers every request is limited to a 32-bit length, even
     /// where the API takes a 64-bit count. With them, the server may still impose
-    /// smaller limits, which nbd_get_block_size(3) reports.
+    /// smaller limits, which [`Handle::get_block_size`] reports.
     ///
-    /// When extended headers are in use, prefer nbd_block_status_64(3) over
-    /// nbd_block_status(3) if any requested meta context can report status values
-    /// wider than 32 bits; the contexts named by the `LIBNBD_CONTEXT_*` constants
-    /// only use 32 bits.
+    /// When extended headers are in use, prefer [`Handle::block_status_64`] over
+    /// [`Handle::block_status`] if any requested meta context can report status
+    /// values wider than 32 bits; the contexts named by the `LIBNBD_CONTEXT_*`
+    /// constants only use 32 bits.
     ///
     /// # Returns
     ///
@@ -2848,8 +2860,8 @@ impl Handle {
     /// Check whether debugging is enabled on the handle.
     ///
     /// Return the current value of the handle's debug flag, as set by
-    /// nbd_set_debug(3) or taken from the `LIBNBD_DEBUG` environment variable when
-    /// the handle was created.
+    /// [`Handle::set_debug`] or taken from the `LIBNBD_DEBUG` environment variable
+    /// when the handle was created.
     ///
     /// # Returns
     ///
@@ -2866,7 +2878,8 @@ impl Handle {
     /// Turn the handle's debug messages on or off. When they are on, the library
     /// reports what it is doing: calls entered and left, state transitions, and
     /// traffic with the server. Messages are written to standard error, unless a
-    /// callback installed with nbd_set_debug_callback(3) receives them instead.
+    /// callback installed with [`Handle::set_debug_callback`] receives them
+    /// instead.
     ///
     /// A new handle starts with debugging off, except when the environment variable
     /// `LIBNBD_DEBUG` is set to exactly `1` at the time the handle is created. The
@@ -2899,7 +2912,7 @@ impl Handle {
     ///
     /// Install a function that receives the handle's debug messages instead of
     /// having them printed on standard error. Messages are produced only while
-    /// debugging is enabled (see nbd_set_debug(3)).
+    /// debugging is enabled (see [`Handle::set_debug`]).
     ///
     /// The callback gets the `user_data` from the closure, a `context` string
     /// naming the libnbd call that produced the message, and the message text
@@ -2907,8 +2920,8 @@ impl Handle {
     /// callback.
     ///
     /// Installing a callback replaces any previous one, whose free function is then
-    /// called; nbd_clear_debug_callback(3) removes it and returns to printing on
-    /// standard error. The callback may run while the handle lock is held, so it
+    /// called; [`Handle::clear_debug_callback`] removes it and returns to printing
+    /// on standard error. The callback may run while the handle lock is held, so it
     /// must not call any `nbd_*` function on the same handle, which would deadlock.
     ///
     /// # Returns
@@ -2936,9 +2949,9 @@ impl Handle {
 
     /// Stop sending debug messages to a callback.
     ///
-    /// Remove the callback installed by nbd_set_debug_callback(3), calling its free
-    /// function. Debug messages, if enabled, go back to standard error. When no
-    /// callback is installed this does nothing.
+    /// Remove the callback installed by [`Handle::set_debug_callback`], calling its
+    /// free function. Debug messages, if enabled, go back to standard error. When
+    /// no callback is installed this does nothing.
     ///
     /// # Returns
     ///
@@ -3000,7 +3013,7 @@ impl Handle {
 
     /// Return the name of the handle.
     ///
-    /// Return the handle's name: the one given with nbd_set_handle_name(3), or
+    /// Return the handle's name: the one given with [`Handle::set_handle_name`], or
     /// otherwise the automatic name such as `nbd1`.
     ///
     /// # Returns
@@ -3119,8 +3132,8 @@ impl Handle {
     /// Check whether this build of the library supports TLS.
     ///
     /// Report whether the library was built with TLS support. Without it, asking
-    /// for TLS with nbd_set_tls(3) at a level above `LIBNBD_TLS_DISABLE` fails, and
-    /// so does connecting to a URI whose scheme requires TLS.
+    /// for TLS with [`Handle::set_tls`] at a level above `LIBNBD_TLS_DISABLE`
+    /// fails, and so does connecting to a URI whose scheme requires TLS.
     ///
     /// # Returns
     ///
@@ -3134,8 +3147,8 @@ impl Handle {
     /// Check whether this build of the library supports NBD URIs.
     ///
     /// Report whether the library was built with support for NBD URIs. Without it,
-    /// nbd_connect_uri(3), nbd_aio_connect_uri(3) and nbd_get_uri(3) fail with
-    /// `ENOTSUP`.
+    /// [`Handle::connect_uri`], [`Handle::aio_connect_uri`] and [`Handle::get_uri`]
+    /// fail with `ENOTSUP`.
     ///
     /// # Returns
     ///
@@ -3149,7 +3162,7 @@ impl Handle {
     /// Check whether this build of the library supports AF_VSOCK.
     ///
     /// Report whether the library was built with support for `AF_VSOCK` sockets,
-    /// used by nbd_connect_vsock(3) and by `nbd+vsock` URIs to talk between a
+    /// used by [`Handle::connect_vsock`] and by `nbd+vsock` URIs to talk between a
     /// virtual machine and its host.
     ///
     /// A true answer only covers the build. The running system may still lack
@@ -3172,7 +3185,7 @@ impl Handle {
     /// name, in the same place on its command line; nbdcopy(1) works this way.
     ///
     /// The test is a heuristic. Nothing is connected or resolved, and a true answer
-    /// does not mean that nbd_connect_uri(3) will accept the string, let alone
+    /// does not mean that [`Handle::connect_uri`] will accept the string, let alone
     /// succeed in connecting.
     ///
     /// # Returns
@@ -3188,12 +3201,13 @@ impl Handle {
     /// Send a signal to the server subprocess.
     ///
     /// Send signal `signum` to the server that the handle started as a subprocess,
-    /// with nbd_connect_command(3) or a similar call. A `signum` of 0 sends
+    /// with [`Handle::connect_command`] or a similar call. A `signum` of 0 sends
     /// `SIGTERM`.
     ///
-    /// This is rarely needed: nbd_close(3) closes the server's socket and waits for
-    /// the process to exit, which servers normally do once their socket is gone. It
-    /// is useful for a server that would keep running, or to stop one earlier.
+    /// This is rarely needed: dropping the [`Handle`] closes the server's socket
+    /// and waits for the process to exit, which servers normally do once their
+    /// socket is gone. It is useful for a server that would keep running, or to
+    /// stop one earlier.
     ///
     /// The call fails with `ESRCH` if the handle has no subprocess, with `EINVAL`
     /// if `signum` is negative, and with the error of kill(2) if the signal could
@@ -3225,8 +3239,9 @@ impl Handle {
     /// Return the process ID of the server subprocess.
     ///
     /// Return the process ID of the server that the handle started as a subprocess,
-    /// for connections such as nbd_connect_command(3) and
-    /// nbd_connect_systemd_socket_activation(3). Not every platform supports this.
+    /// for connections such as [`Handle::connect_command`] and
+    /// [`Handle::connect_systemd_socket_activation`]. Not every platform supports
+    /// this.
     ///
     /// It is mostly a debugging aid, for example to find the process to attach a
     /// debugger to when the server misbehaves. The call fails if the handle has no
@@ -3282,8 +3297,8 @@ impl Handle {
     /// follows it.
     ///
     /// The count is unrelated to the number of API calls made or of network packets
-    /// sent. Compared with nbd_stats_bytes_sent(3) it shows how well requests are
-    /// batched.
+    /// sent. Compared with [`Handle::stats_bytes_sent`] it shows how well requests
+    /// are batched.
     ///
     /// # Returns
     ///
@@ -3341,13 +3356,13 @@ impl Handle {
     /// the server it names, waiting until the connection is usable. This is the
     /// most convenient way to connect, since one string carries the transport, the
     /// server address, the export name and the TLS choice. Internally the call uses
-    /// nbd_set_export_name(3), nbd_set_tls(3) and the other configuration calls,
-    /// then connects as nbd_connect_tcp(3), nbd_connect_unix(3) or
-    /// nbd_connect_vsock(3) would.
+    /// [`Handle::set_export_name`], [`Handle::set_tls`] and the other configuration
+    /// calls, then connects as [`Handle::connect_tcp`], [`Handle::connect_unix`] or
+    /// [`Handle::connect_vsock`] would.
     ///
     /// The call returns once the handshake is over and the handle is ready for data
-    /// commands. If nbd_set_opt_mode(3) was enabled before, it returns instead as
-    /// soon as the server is waiting for the client's next option, so that the
+    /// commands. If [`Handle::set_opt_mode`] was enabled before, it returns instead
+    /// as soon as the server is waiting for the client's next option, so that the
     /// negotiation can be driven with the `opt_*` calls.
     ///
     /// The scheme selects the transport and whether TLS is demanded:
@@ -3360,10 +3375,10 @@ impl Handle {
     ///   CID (2, the hypervisor, when omitted) and the port defaults to 10809.
     /// - `nbd+ssh` and `nbds+ssh` reach a server on another machine through ssh(1):
     ///   the handle runs `ssh [-p PORT] [-l USER] -- HOST CMD` as a subprocess (like
-    ///   nbd_connect_command(3)) and speaks NBD over its standard input and output.
-    ///   On the far host `CMD` is `nc -U SOCKET` when the `socket` parameter names
-    ///   the server's Unix socket there, else `nc localhost 10809`; so ssh and nc
-    ///   must be installed. The authority is `[user@]host[:port]`, the port being
+    ///   [`Handle::connect_command`]) and speaks NBD over its standard input and
+    ///   output. On the far host `CMD` is `nc -U SOCKET` when the `socket` parameter
+    ///   names the server's Unix socket there, else `nc localhost 10809`; so ssh and
+    ///   nc must be installed. The authority is `[user@]host[:port]`, the port being
     ///   ssh's. A host or user name that starts with `-` or holds spaces or control
     ///   characters is refused with `EINVAL` before anything runs, so that it cannot
     ///   be taken for an ssh option.
@@ -3371,8 +3386,8 @@ impl Handle {
     /// The schemes with an `s` set TLS to `LIBNBD_TLS_REQUIRE`, so the connection
     /// fails unless TLS is negotiated; the other schemes leave the handle's TLS
     /// setting as it was. A user name in the authority becomes the TLS user name
-    /// (nbd_set_tls_username(3)). The path of the URI, without its first `/` and
-    /// with percent escapes decoded, is the export name, so
+    /// ([`Handle::set_tls_username`]). The path of the URI, without its first `/`
+    /// and with percent escapes decoded, is the export name, so
     /// `nbd://example.com/disk` asks for `disk` and `nbd://example.com` for the
     /// default export `""`.
     ///
@@ -3382,25 +3397,26 @@ impl Handle {
     ///   schemes, optional for the `+ssh` ones (a socket on the far host, quoted for
     ///   its shell), and refused for the others.
     /// - `tls-certificates=DIR` and `tls-psk-file=FILE` act like
-    ///   nbd_set_tls_certificates(3) and nbd_set_tls_psk_file(3). Because they make
-    ///   libnbd read local files, they are rejected unless
-    ///   nbd_set_uri_allow_local_file(3) allowed them.
+    ///   [`Handle::set_tls_certificates`] and [`Handle::set_tls_psk_file`]. Because
+    ///   they make libnbd read local files, they are rejected unless
+    ///   [`Handle::set_uri_allow_local_file`] allowed them.
     /// - `tls-hostname=NAME` and `tls-verify-peer=BOOL` act like
-    ///   nbd_set_tls_hostname(3) and nbd_set_tls_verify_peer(3).
+    ///   [`Handle::set_tls_hostname`] and [`Handle::set_tls_verify_peer`].
     ///
     /// A program that takes URIs from untrusted sources can restrict them before
-    /// connecting with nbd_set_uri_allow_transports(3), nbd_set_uri_allow_tls(3)
-    /// and nbd_set_uri_allow_local_file(3); a URI that breaks these rules fails
-    /// with `EPERM`. A string that is not a well-formed NBD URI, an unknown scheme,
-    /// or a misplaced `socket` parameter gives `EINVAL`. If this build of the
-    /// library has no URI support the call fails with `ENOTSUP` (see
-    /// nbd_supports_uri(3)), and a TLS scheme fails in the same way when TLS is not
-    /// compiled in (see nbd_supports_tls(3)).
+    /// connecting with [`Handle::set_uri_allow_transports`],
+    /// [`Handle::set_uri_allow_tls`] and [`Handle::set_uri_allow_local_file`]; a
+    /// URI that breaks these rules fails with `EPERM`. A string that is not a
+    /// well-formed NBD URI, an unknown scheme, or a misplaced `socket` parameter
+    /// gives `EINVAL`. If this build of the library has no URI support the call
+    /// fails with `ENOTSUP` (see [`Handle::supports_uri`]), and a TLS scheme fails
+    /// in the same way when TLS is not compiled in (see [`Handle::supports_tls`]).
     ///
     /// To connect to another export than the one in the URI, enable option mode,
-    /// connect, then call nbd_set_export_name(3) and nbd_opt_go(3). nbd_get_uri(3)
-    /// builds a URI back from a connected handle. The URI format itself is
-    /// specified in the document `uri.md` that accompanies the NBD protocol.
+    /// connect, then call [`Handle::set_export_name`] and [`Handle::opt_go`].
+    /// [`Handle::get_uri`] builds a URI back from a connected handle. The URI
+    /// format itself is specified in the document `uri.md` that accompanies the NBD
+    /// protocol.
     ///
     /// # Returns
     ///
@@ -3436,7 +3452,7 @@ impl Handle {
     /// usable.
     ///
     /// The call returns when the handshake has finished and data commands may be
-    /// issued, or, if nbd_set_opt_mode(3) enabled option mode, as soon as the
+    /// issued, or, if [`Handle::set_opt_mode`] enabled option mode, as soon as the
     /// server waits for the client's next option. Settings such as the export name
     /// or TLS must therefore be made before the call (unless option mode is used).
     ///
@@ -3485,10 +3501,10 @@ impl Handle {
     ///
     /// As with the other synchronous connect calls, the call returns when the
     /// handle is ready for data commands, or earlier, at the start of negotiation,
-    /// when nbd_set_opt_mode(3) enabled option mode.
+    /// when [`Handle::set_opt_mode`] enabled option mode.
     ///
     /// When libnbd was built on a system without `AF_VSOCK` the call fails with
-    /// `ENOTSUP`; nbd_supports_vsock(3) tells in advance.
+    /// `ENOTSUP`; [`Handle::supports_vsock`] tells in advance.
     ///
     /// # Returns
     ///
@@ -3531,10 +3547,10 @@ impl Handle {
     /// last attempt is reported. A name that cannot be resolved is an error too.
     ///
     /// The call returns when the handshake has completed, or, if
-    /// nbd_set_opt_mode(3) enabled option mode, when the server is ready for the
-    /// next option. With TLS enabled (nbd_set_tls(3)), `hostname` is also the name
-    /// the server's certificate is checked against, unless nbd_set_tls_hostname(3)
-    /// chose another.
+    /// [`Handle::set_opt_mode`] enabled option mode, when the server is ready for
+    /// the next option. With TLS enabled ([`Handle::set_tls`]), `hostname` is also
+    /// the name the server's certificate is checked against, unless
+    /// [`Handle::set_tls_hostname`] chose another.
     ///
     /// # Returns
     ///
@@ -3579,8 +3595,9 @@ impl Handle {
     ///
     /// As with the other synchronous connect calls, the call returns when the
     /// handle is ready for data commands, or earlier, at the start of negotiation,
-    /// when nbd_set_opt_mode(3) enabled option mode. Because libnbd does not know
-    /// the peer's address, nbd_get_uri(3) cannot describe such a connection.
+    /// when [`Handle::set_opt_mode`] enabled option mode. Because libnbd does not
+    /// know the peer's address, [`Handle::get_uri`] cannot describe such a
+    /// connection.
     ///
     /// # Returns
     ///
@@ -3621,17 +3638,17 @@ impl Handle {
     /// inherited. This suits servers that can serve one client on their standard
     /// streams, such as nbdkit(1) with `-s` or nbd-server(1) with its port set to
     /// 0. qemu-nbd(8) cannot work this way; use
-    /// nbd_connect_systemd_socket_activation(3) for it.
+    /// [`Handle::connect_systemd_socket_activation`] for it.
     ///
     /// If the program cannot be started, the child exits at once and the handshake
     /// fails, so the call reports an error. When the handle is closed, libnbd
     /// closes its end of the socket and waits for the child to exit, so the server
-    /// should end when its client goes away. nbd_kill_subprocess(3) sends the child
-    /// a signal and nbd_get_subprocess_pid(3) returns its process ID.
+    /// should end when its client goes away. [`Handle::kill_subprocess`] sends the
+    /// child a signal and [`Handle::get_subprocess_pid`] returns its process ID.
     ///
     /// As with the other synchronous connect calls, the call returns when the
     /// handle is ready for data commands, or earlier, at the start of negotiation,
-    /// when nbd_set_opt_mode(3) enabled option mode.
+    /// when [`Handle::set_opt_mode`] enabled option mode.
     ///
     /// # Returns
     ///
@@ -3671,22 +3688,22 @@ impl Handle {
     /// socket. In the child that socket becomes file descriptor 3, and the
     /// environment carries `LISTEN_PID` (the child's process ID), `LISTEN_FDS=1`
     /// and `LISTEN_FDNAMES`, which holds the name set with
-    /// nbd_set_socket_activation_name(3), or `unknown` when none was set. Any such
-    /// variables inherited from the caller are replaced.
+    /// [`Handle::set_socket_activation_name`], or `unknown` when none was set. Any
+    /// such variables inherited from the caller are replaced.
     ///
     /// Servers that understand socket activation include qemu-nbd(8),
     /// qemu-storage-daemon(1) and nbdkit(1); this is the usual way to open, for
     /// instance, a qcow2 image through qemu-nbd. nbd-server(1) does not support it;
-    /// use nbd_connect_command(3) instead.
+    /// use [`Handle::connect_command`] instead.
     ///
     /// When the handle is closed, libnbd sends `SIGTERM` to the child, removes the
     /// socket and its directory, and waits for the child to exit.
-    /// nbd_kill_subprocess(3) and nbd_get_subprocess_pid(3) work as for
-    /// nbd_connect_command(3).
+    /// [`Handle::kill_subprocess`] and [`Handle::get_subprocess_pid`] work as for
+    /// [`Handle::connect_command`].
     ///
     /// As with the other synchronous connect calls, the call returns when the
     /// handle is ready for data commands, or earlier, at the start of negotiation,
-    /// when nbd_set_opt_mode(3) enabled option mode.
+    /// when [`Handle::set_opt_mode`] enabled option mode.
     ///
     /// # Returns
     ///
@@ -3726,13 +3743,14 @@ impl Handle {
     /// call returns.
     ///
     /// The connection and the handshake then advance as the caller drives the
-    /// handle, with nbd_poll(3) or with nbd_aio_notify_read(3) and
-    /// nbd_aio_notify_write(3) from its own event loop. While this goes on
-    /// nbd_aio_is_connecting(3) is true. Afterwards the handle is ready for
-    /// commands (nbd_aio_is_ready(3)), waiting for the next option if
-    /// nbd_set_opt_mode(3) enabled option mode (nbd_aio_is_negotiating(3)), or dead
-    /// if the connection or handshake failed; the error is then returned by the
-    /// call that advanced the state machine.
+    /// handle, with [`Handle::poll`] or with [`Handle::aio_notify_read`] and
+    /// [`Handle::aio_notify_write`] from its own event loop. While this goes on
+    /// [`Handle::aio_is_connecting`] is true. Afterwards the handle is ready for
+    /// commands ([`Handle::aio_is_ready`]), waiting for the next option if
+    /// [`Handle::set_opt_mode`] enabled option mode
+    /// ([`Handle::aio_is_negotiating`]), or dead if the connection or handshake
+    /// failed; the error is then returned by the call that advanced the state
+    /// machine.
     ///
     /// # Returns
     ///
@@ -3764,15 +3782,15 @@ impl Handle {
     ///
     /// Parse the NBD URI `uri`, apply its settings to the handle and begin
     /// connecting, without waiting for the connection. URIs are interpreted exactly
-    /// as by nbd_connect_uri(3), and the same restrictions apply.
+    /// as by [`Handle::connect_uri`], and the same restrictions apply.
     ///
     /// Parsing and the settings the URI implies happen during the call, so a
     /// malformed or forbidden URI is reported by this call itself. Failures to
     /// reach the server or to complete the handshake come later, while the handle
-    /// is driven with nbd_poll(3) or the notify calls: the attempt is over when
-    /// nbd_aio_is_connecting(3) turns false, after which the handle is ready
-    /// (nbd_aio_is_ready(3)), negotiating in option mode
-    /// (nbd_aio_is_negotiating(3)), or dead.
+    /// is driven with [`Handle::poll`] or the notify calls: the attempt is over
+    /// when [`Handle::aio_is_connecting`] turns false, after which the handle is
+    /// ready ([`Handle::aio_is_ready`]), negotiating in option mode
+    /// ([`Handle::aio_is_negotiating`]), or dead.
     ///
     /// # Returns
     ///
@@ -3804,13 +3822,13 @@ impl Handle {
     ///
     /// Begin connecting to the server listening on the Unix domain socket
     /// `unixsocket`, and return without waiting. The argument means the same as for
-    /// nbd_connect_unix(3); a path too long for a `sockaddr_un` fails at once with
-    /// `ENAMETOOLONG`.
+    /// [`Handle::connect_unix`]; a path too long for a `sockaddr_un` fails at once
+    /// with `ENAMETOOLONG`.
     ///
-    /// Drive the handle with nbd_poll(3) or the notify calls until
-    /// nbd_aio_is_connecting(3) turns false. The handle is then ready for commands
-    /// (nbd_aio_is_ready(3)), waiting for options in option mode
-    /// (nbd_aio_is_negotiating(3)), or dead after a failure.
+    /// Drive the handle with [`Handle::poll`] or the notify calls until
+    /// [`Handle::aio_is_connecting`] turns false. The handle is then ready for
+    /// commands ([`Handle::aio_is_ready`]), waiting for options in option mode
+    /// ([`Handle::aio_is_negotiating`]), or dead after a failure.
     ///
     /// # Returns
     ///
@@ -3845,12 +3863,12 @@ impl Handle {
     ///
     /// Begin connecting over `AF_VSOCK` to the server at `cid` and `port`, and
     /// return without waiting. The arguments mean the same as for
-    /// nbd_connect_vsock(3); without `AF_VSOCK` support the call fails with
+    /// [`Handle::connect_vsock`]; without `AF_VSOCK` support the call fails with
     /// `ENOTSUP`.
     ///
-    /// Drive the handle with nbd_poll(3) or the notify calls until
-    /// nbd_aio_is_connecting(3) turns false, then check nbd_aio_is_ready(3), or
-    /// nbd_aio_is_negotiating(3) in option mode.
+    /// Drive the handle with [`Handle::poll`] or the notify calls until
+    /// [`Handle::aio_is_connecting`] turns false, then check
+    /// [`Handle::aio_is_ready`], or [`Handle::aio_is_negotiating`] in option mode.
     ///
     /// # Returns
     ///
@@ -3884,14 +3902,14 @@ impl Handle {
     /// Start connecting to the NBD server over TCP.
     ///
     /// Begin connecting to TCP `port` of `hostname` and return without waiting for
-    /// the connection. The arguments mean the same as for nbd_connect_tcp(3).
+    /// the connection. The arguments mean the same as for [`Handle::connect_tcp`].
     ///
     /// The host name is resolved when the attempt starts, which can make this call
     /// block while the lookup runs; the connection itself, the fallback to further
     /// addresses and the handshake then proceed as the handle is driven with
-    /// nbd_poll(3) or the notify calls. When nbd_aio_is_connecting(3) turns false
-    /// the handle is ready (nbd_aio_is_ready(3)), negotiating in option mode
-    /// (nbd_aio_is_negotiating(3)), or dead.
+    /// [`Handle::poll`] or the notify calls. When [`Handle::aio_is_connecting`]
+    /// turns false the handle is ready ([`Handle::aio_is_ready`]), negotiating in
+    /// option mode ([`Handle::aio_is_negotiating`]), or dead.
     ///
     /// # Returns
     ///
@@ -3926,11 +3944,11 @@ impl Handle {
     ///
     /// Take over the connected socket `sock` and begin the NBD handshake on it,
     /// returning without waiting. Ownership of the descriptor passes to libnbd as
-    /// described for nbd_connect_socket(3).
+    /// described for [`Handle::connect_socket`].
     ///
     /// Since the socket is already connected, the state machine goes straight to
-    /// the handshake. Drive it with nbd_poll(3) or the notify calls until
-    /// nbd_aio_is_connecting(3) turns false.
+    /// the handshake. Drive it with [`Handle::poll`] or the notify calls until
+    /// [`Handle::aio_is_connecting`] turns false.
     ///
     /// # Returns
     ///
@@ -3961,12 +3979,12 @@ impl Handle {
     /// Start an NBD server subprocess and begin talking to it.
     ///
     /// Start the command `argv` as a child process connected through its standard
-    /// input and output, as nbd_connect_command(3) describes, and return without
-    /// waiting for the handshake.
+    /// input and output, as [`Handle::connect_command`] describes, and return
+    /// without waiting for the handshake.
     ///
-    /// Drive the handle with nbd_poll(3) or the notify calls until
-    /// nbd_aio_is_connecting(3) turns false, then check nbd_aio_is_ready(3), or
-    /// nbd_aio_is_negotiating(3) in option mode.
+    /// Drive the handle with [`Handle::poll`] or the notify calls until
+    /// [`Handle::aio_is_connecting`] turns false, then check
+    /// [`Handle::aio_is_ready`], or [`Handle::aio_is_negotiating`] in option mode.
     ///
     /// # Returns
     ///
@@ -4001,12 +4019,12 @@ impl Handle {
     ///
     /// Start the command `argv` as a child process that receives a listening socket
     /// through systemd socket activation, as
-    /// nbd_connect_systemd_socket_activation(3) describes, and begin connecting to
-    /// it without waiting.
+    /// [`Handle::connect_systemd_socket_activation`] describes, and begin
+    /// connecting to it without waiting.
     ///
-    /// Drive the handle with nbd_poll(3) or the notify calls until
-    /// nbd_aio_is_connecting(3) turns false, then check nbd_aio_is_ready(3), or
-    /// nbd_aio_is_negotiating(3) in option mode.
+    /// Drive the handle with [`Handle::poll`] or the notify calls until
+    /// [`Handle::aio_is_connecting`] turns false, then check
+    /// [`Handle::aio_is_ready`], or [`Handle::aio_is_negotiating`] in option mode.
     ///
     /// # Returns
     ///
@@ -4041,15 +4059,16 @@ impl Handle {
     ///
     /// Tell the server that the client is leaving and wait until the connection has
     /// been closed. The server gets a chance to finish its work for this client in
-    /// an orderly way; from the client's side, simply calling nbd_close(3) would be
-    /// just as correct.
+    /// an orderly way; from the client's side, simply calling dropping the
+    /// [`Handle`] would be just as correct.
     ///
     /// On a handle that is still negotiating (option mode), this ends the
-    /// negotiation as nbd_opt_abort(3) does. On a connected handle, the commands
-    /// already issued are normally still sent to the server, then the disconnect
-    /// request (`NBD_CMD_DISC`) follows, as with nbd_aio_disconnect(3); the call
-    /// then waits until the connection is closed or dead. Replies the server never
-    /// sends make the commands concerned fail with `ENOTCONN`.
+    /// negotiation as [`Handle::opt_abort`] does. On a connected handle, the
+    /// commands already issued are normally still sent to the server, then the
+    /// disconnect request (`NBD_CMD_DISC`) follows, as with
+    /// [`Handle::aio_disconnect`]; the call then waits until the connection is
+    /// closed or dead. Replies the server never sends make the commands concerned
+    /// fail with `ENOTCONN`.
     ///
     /// `flags` is zero or:
     ///
@@ -4058,7 +4077,7 @@ impl Handle {
     ///   disconnect request; they fail without reaching the server.
     ///
     /// `LIBNBD_SHUTDOWN_MASK` covers every flag this build knows. A clean shutdown
-    /// does not by itself make earlier writes durable; use nbd_flush(3) or
+    /// does not by itself make earlier writes durable; use [`Handle::flush`] or
     /// `LIBNBD_CMD_FLAG_FUA` for that.
     ///
     /// # Returns
@@ -4098,18 +4117,18 @@ impl Handle {
     ///
     /// Queue the disconnect command (`NBD_CMD_DISC`) and return without waiting.
     /// The server does not answer this command; it finishes what it was doing and
-    /// closes the connection. Keep driving the handle until nbd_aio_is_closed(3)
-    /// becomes true. Once the request is queued no further commands can be issued
-    /// on the handle.
+    /// closes the connection. Keep driving the handle until
+    /// [`Handle::aio_is_closed`] becomes true. Once the request is queued no
+    /// further commands can be issued on the handle.
     ///
     /// libnbd lets you disconnect while replies to earlier commands are still
-    /// outstanding, but the NBD protocol advises waiting until nbd_aio_in_flight(3)
-    /// reaches zero, so that the server can shut down cleanly. Commands whose
-    /// replies never arrive are failed with `ENOTCONN`.
+    /// outstanding, but the NBD protocol advises waiting until
+    /// [`Handle::aio_in_flight`] reaches zero, so that the server can shut down
+    /// cleanly. Commands whose replies never arrive are failed with `ENOTCONN`.
     ///
     /// No flags are defined for this command: `flags` must be 0. There is no direct
-    /// synchronous equivalent; nbd_shutdown(3) uses this call when the handle is
-    /// connected.
+    /// synchronous equivalent; [`Handle::shutdown`] uses this call when the handle
+    /// is connected.
     ///
     /// # Returns
     ///
@@ -4145,19 +4164,19 @@ impl Handle {
     /// Finish negotiation and start using the selected export.
     ///
     /// Ask the server to end the handshake and serve the export currently named on
-    /// the handle, set with nbd_set_export_name(3) or taken from the URI given to
-    /// nbd_connect_uri(3). This is only possible in option mode
-    /// (nbd_set_opt_mode(3)). The request is `NBD_OPT_GO`; servers that do not know
-    /// it are sent the older `NBD_OPT_EXPORT_NAME` instead.
+    /// the handle, set with [`Handle::set_export_name`] or taken from the URI given
+    /// to [`Handle::connect_uri`]. This is only possible in option mode
+    /// ([`Handle::set_opt_mode`]). The request is `NBD_OPT_GO`; servers that do not
+    /// know it are sent the older `NBD_OPT_EXPORT_NAME` instead.
     ///
     /// With the request libnbd asks for the block size constraints (unless
-    /// nbd_set_request_block_size(3) turned that off) and, when
-    /// nbd_set_full_info(3) was enabled, for the canonical name and description of
-    /// the export. Before it, if meta contexts were added with
-    /// nbd_add_meta_context(3) and structured replies or extended headers are in
-    /// use, libnbd automatically selects those contexts with
-    /// `NBD_OPT_SET_META_CONTEXT`; nbd_set_request_meta_context(3) disables this
-    /// step, typically after nbd_opt_set_meta_context(3) was used.
+    /// [`Handle::set_request_block_size`] turned that off) and, when
+    /// [`Handle::set_full_info`] was enabled, for the canonical name and
+    /// description of the export. Before it, if meta contexts were added with
+    /// [`Handle::add_meta_context`] and structured replies or extended headers are
+    /// in use, libnbd automatically selects those contexts with
+    /// `NBD_OPT_SET_META_CONTEXT`; [`Handle::set_request_meta_context`] disables
+    /// this step, typically after [`Handle::opt_set_meta_context`] was used.
     ///
     /// On success the handle is connected and ready for data commands. When the
     /// server refuses, the handle usually goes back to negotiating, so a different
@@ -4197,11 +4216,11 @@ impl Handle {
     ///
     /// Send `NBD_OPT_ABORT` to tell the server that the client will not use any
     /// export, then close the connection. This is only possible in option mode
-    /// (nbd_set_opt_mode(3)), and is the clean way to end a session that only asked
-    /// questions, for instance one that listed the exports with nbd_opt_list(3).
-    /// The handle ends up closed.
+    /// ([`Handle::set_opt_mode`]), and is the clean way to end a session that only
+    /// asked questions, for instance one that listed the exports with
+    /// [`Handle::opt_list`]. The handle ends up closed.
     ///
-    /// nbd_shutdown(3) does the same on a handle that is negotiating.
+    /// [`Handle::shutdown`] does the same on a handle that is negotiating.
     ///
     /// # Returns
     ///
@@ -4232,22 +4251,23 @@ impl Handle {
     /// Ask the server about an export without selecting it.
     ///
     /// Send `NBD_OPT_INFO` for the export currently named on the handle (see
-    /// nbd_set_export_name(3)) and stay in negotiation. This is only possible in
-    /// option mode (nbd_set_opt_mode(3)). The same details are requested as by
-    /// nbd_opt_go(3).
+    /// [`Handle::set_export_name`]) and stay in negotiation. This is only possible
+    /// in option mode ([`Handle::set_opt_mode`]). The same details are requested as
+    /// by [`Handle::opt_go`].
     ///
-    /// On success, calls such as nbd_get_size(3), nbd_is_read_only(3), the
-    /// `nbd_can_*` family, nbd_get_block_size(3) and, with nbd_set_full_info(3),
-    /// nbd_get_canonical_export_name(3) and nbd_get_export_description(3) describe
-    /// that export. If meta contexts were added and nbd_set_request_meta_context(3)
-    /// is left on, they are requested too, so nbd_can_meta_context(3) also answers.
-    /// A following nbd_opt_go(3) on the same name will usually see the same
-    /// details, though a server is not bound to that.
+    /// On success, calls such as [`Handle::get_size`], [`Handle::is_read_only`],
+    /// the `nbd_can_*` family, [`Handle::get_block_size`] and, with
+    /// [`Handle::set_full_info`], [`Handle::get_canonical_export_name`] and
+    /// [`Handle::get_export_description`] describe that export. If meta contexts
+    /// were added and [`Handle::set_request_meta_context`] is left on, they are
+    /// requested too, so [`Handle::can_meta_context`] also answers. A following
+    /// [`Handle::opt_go`] on the same name will usually see the same details,
+    /// though a server is not bound to that.
     ///
     /// The call fails with `ENOTSUP` if the server does not use the fixed newstyle
     /// handshake or does not implement `NBD_OPT_INFO`; a server may also refuse
     /// information about an export that it would serve. Other refusals give the
-    /// same errno values as nbd_opt_go(3). After a refusal the handle is still
+    /// same errno values as [`Handle::opt_go`]. After a refusal the handle is still
     /// negotiating.
     ///
     /// # Returns
@@ -4279,7 +4299,7 @@ impl Handle {
     /// Ask the server for the list of its exports.
     ///
     /// Send `NBD_OPT_LIST` and wait for the server's list of exports. This is only
-    /// possible in option mode (nbd_set_opt_mode(3)), and the handle stays
+    /// possible in option mode ([`Handle::set_opt_mode`]), and the handle stays
     /// negotiating afterwards.
     ///
     /// The `list` callback runs once for each export the server names, with its
@@ -4327,15 +4347,15 @@ impl Handle {
     ///
     /// Send `NBD_OPT_LIST_META_CONTEXT` for the export currently named on the
     /// handle and wait for the answer, without changing which contexts will be
-    /// used. This is only possible in option mode (nbd_set_opt_mode(3)). The
-    /// queries sent are the names added with nbd_add_meta_context(3);
-    /// nbd_clear_meta_contexts(3) empties that list, and
-    /// nbd_opt_list_meta_context_queries(3) passes a list directly instead.
+    /// used. This is only possible in option mode ([`Handle::set_opt_mode`]). The
+    /// queries sent are the names added with [`Handle::add_meta_context`];
+    /// [`Handle::clear_meta_contexts`] empties that list, and
+    /// [`Handle::opt_list_meta_context_queries`] passes a list directly instead.
     ///
     /// With no queries, servers usually report every context they support;
     /// otherwise only the supported ones matching the queries. A reply may stand
     /// for a family of contexts rather than one exact name, so the contexts really
-    /// in use are only known after negotiation, from nbd_can_meta_context(3).
+    /// in use are only known after negotiation, from [`Handle::can_meta_context`].
     ///
     /// The `context` callback runs once per name in the reply. The string is only
     /// valid during the callback, and the callback must not call libnbd functions
@@ -4375,14 +4395,14 @@ impl Handle {
 
     /// Ask which meta contexts the export offers, using an explicit query list.
     ///
-    /// Like nbd_opt_list_meta_context(3), but the queries sent with
+    /// Like [`Handle::opt_list_meta_context`], but the queries sent with
     /// `NBD_OPT_LIST_META_CONTEXT` are the strings of the NULL-terminated list
     /// `queries`, not the handle's own list, which stays as it is. This is only
-    /// possible in option mode (nbd_set_opt_mode(3)).
+    /// possible in option mode ([`Handle::set_opt_mode`]).
     ///
     /// An empty list usually asks for every context the server supports. The
     /// `context` callback runs once per name in the reply, under the same rules as
-    /// for nbd_opt_list_meta_context(3).
+    /// for [`Handle::opt_list_meta_context`].
     ///
     /// # Returns
     ///
@@ -4420,23 +4440,26 @@ impl Handle {
     /// Select meta contexts for the export, using the handle's query list.
     ///
     /// Send `NBD_OPT_SET_META_CONTEXT` for the export currently named on the
-    /// handle, asking for the contexts added with nbd_add_meta_context(3), and wait
-    /// for the answer. This is only possible in option mode (nbd_set_opt_mode(3)).
-    /// nbd_opt_set_meta_context_queries(3) takes an explicit list instead.
+    /// handle, asking for the contexts added with [`Handle::add_meta_context`], and
+    /// wait for the answer. This is only possible in option mode
+    /// ([`Handle::set_opt_mode`]). [`Handle::opt_set_meta_context_queries`] takes
+    /// an explicit list instead.
     ///
-    /// nbd_opt_go(3) and nbd_opt_info(3) normally do this step themselves, so this
-    /// call is mostly for testing how servers handle unusual sequences; it is then
-    /// usually combined with nbd_set_request_meta_context(3) set to false, so that
-    /// the selection made here is not repeated. libnbd does not stop you from
-    /// sending an empty list, or from sending the request when structured replies
-    /// were not negotiated, so that such server behaviour can be observed.
+    /// [`Handle::opt_go`] and [`Handle::opt_info`] normally do this step
+    /// themselves, so this call is mostly for testing how servers handle unusual
+    /// sequences; it is then usually combined with
+    /// [`Handle::set_request_meta_context`] set to false, so that the selection
+    /// made here is not repeated. libnbd does not stop you from sending an empty
+    /// list, or from sending the request when structured replies were not
+    /// negotiated, so that such server behaviour can be observed.
     ///
     /// The `context` callback runs once for each context the server selected, with
-    /// its name. Those names are then what nbd_can_meta_context(3) reports and what
-    /// block status commands will use, until the export name changes, this request
-    /// is sent again, or nbd_opt_go(3) or nbd_opt_info(3) make their own automatic
-    /// request. The callback must not call libnbd functions on this handle; its
-    /// return value is currently ignored, but it should not return -1.
+    /// its name. Those names are then what [`Handle::can_meta_context`] reports and
+    /// what block status commands will use, until the export name changes, this
+    /// request is sent again, or [`Handle::opt_go`] or [`Handle::opt_info`] make
+    /// their own automatic request. The callback must not call libnbd functions on
+    /// this handle; its return value is currently ignored, but it should not return
+    /// -1.
     ///
     /// A server may not implement the request, may select nothing, or may fail
     /// after some replies. The call fails with `ENOTSUP` if the server does not use
@@ -4470,15 +4493,15 @@ impl Handle {
 
     /// Select meta contexts for the export, using an explicit query list.
     ///
-    /// Like nbd_opt_set_meta_context(3), but the contexts requested with
+    /// Like [`Handle::opt_set_meta_context`], but the contexts requested with
     /// `NBD_OPT_SET_META_CONTEXT` are the strings of the NULL-terminated list
-    /// `queries`; the handle's own list from nbd_add_meta_context(3) is neither
-    /// used nor changed. This is only possible in option mode
-    /// (nbd_set_opt_mode(3)).
+    /// `queries`; the handle's own list from [`Handle::add_meta_context`] is
+    /// neither used nor changed. This is only possible in option mode
+    /// ([`Handle::set_opt_mode`]).
     ///
     /// The `context` callback runs once for each context the server selected, and
     /// those contexts become the ones block status commands will use, as described
-    /// for nbd_opt_set_meta_context(3).
+    /// for [`Handle::opt_set_meta_context`].
     ///
     /// # Returns
     ///
@@ -4517,27 +4540,27 @@ impl Handle {
     ///
     /// Send `NBD_OPT_STARTTLS` and, if the server agrees, perform the TLS handshake
     /// on the connection, using the credentials configured on the handle
-    /// (nbd_set_tls_certificates(3), nbd_set_tls_psk_file(3) and so on). This is
-    /// only possible in option mode (nbd_set_opt_mode(3)). When nbd_set_tls(3) is
-    /// set to anything but `LIBNBD_TLS_DISABLE`, libnbd has already tried TLS
-    /// before handing negotiation over, so this call is mainly useful for testing
-    /// servers.
+    /// ([`Handle::set_tls_certificates`], [`Handle::set_tls_psk_file`] and so on).
+    /// This is only possible in option mode ([`Handle::set_opt_mode`]). When
+    /// [`Handle::set_tls`] is set to anything but `LIBNBD_TLS_DISABLE`, libnbd has
+    /// already tried TLS before handing negotiation over, so this call is mainly
+    /// useful for testing servers.
     ///
     /// The result is true when TLS is now in use, and false when the server
     /// declined; the connection then stays in plain text. The call fails when no
     /// answer arrives, for instance because the connection was lost or the TLS
     /// handshake failed, such as when the server rejects the client's credentials;
     /// the handle is then dead. It also fails with `ENOTSUP` when libnbd has no TLS
-    /// support (see nbd_supports_tls(3)) or the server does not use the fixed
+    /// support (see [`Handle::supports_tls`]) or the server does not use the fixed
     /// newstyle handshake.
     ///
     /// Asking again once TLS is active is a protocol error; most servers refuse
     /// politely, and an established session is never downgraded
-    /// (nbd_get_tls_negotiated(3) keeps reporting it). Be careful with options
+    /// ([`Handle::get_tls_negotiated`] keeps reporting it). Be careful with options
     /// negotiated before TLS: a server that wrongly keeps them across the switch
     /// can be a security risk (nbdkit had such a flaw, CVE-2021-3716). When
-    /// security matters, prefer nbd_set_tls(3) with `LIBNBD_TLS_REQUIRE` and let
-    /// libnbd negotiate TLS itself.
+    /// security matters, prefer [`Handle::set_tls`] with `LIBNBD_TLS_REQUIRE` and
+    /// let libnbd negotiate TLS itself.
     ///
     /// # Returns
     ///
@@ -4569,9 +4592,9 @@ impl Handle {
     ///
     /// Send `NBD_OPT_STRUCTURED_REPLY` to ask the server for structured replies,
     /// which meta contexts, block status and `LIBNBD_CMD_FLAG_DF` depend on. This
-    /// is only possible in option mode (nbd_set_opt_mode(3)). libnbd makes this
-    /// request by itself when connecting unless
-    /// nbd_set_request_structured_replies(3) turned it off, so the call mostly
+    /// is only possible in option mode ([`Handle::set_opt_mode`]). libnbd makes
+    /// this request by itself when connecting unless
+    /// [`Handle::set_request_structured_replies`] turned it off, so the call mostly
     /// serves to test servers.
     ///
     /// The result is true when the server agreed and false when it refused; the
@@ -4579,9 +4602,9 @@ impl Handle {
     /// with `ENOTSUP` when the server does not use the fixed newstyle handshake.
     /// Some servers refuse a repeated request; once one request has succeeded
     /// libnbd treats structured replies as negotiated (see
-    /// nbd_get_structured_replies_negotiated(3)) whatever later requests return. A
-    /// server may also refuse when extended headers are already in use, since those
-    /// take precedence.
+    /// [`Handle::get_structured_replies_negotiated`]) whatever later requests
+    /// return. A server may also refuse when extended headers are already in use,
+    /// since those take precedence.
     ///
     /// # Returns
     ///
@@ -4613,9 +4636,10 @@ impl Handle {
     ///
     /// Send `NBD_OPT_EXTENDED_HEADERS` to ask the server for extended headers,
     /// which allow 64-bit request lengths and block status extents. This is only
-    /// possible in option mode (nbd_set_opt_mode(3)). libnbd makes this request by
-    /// itself when connecting unless nbd_set_request_extended_headers(3) or
-    /// nbd_set_request_structured_replies(3) turned it off, so the call mostly
+    /// possible in option mode ([`Handle::set_opt_mode`]). libnbd makes this
+    /// request by itself when connecting unless
+    /// [`Handle::set_request_extended_headers`] or
+    /// [`Handle::set_request_structured_replies`] turned it off, so the call mostly
     /// serves to test servers.
     ///
     /// The result is true when the server agreed, and then structured replies are
@@ -4623,8 +4647,8 @@ impl Handle {
     /// arrives, such as after a lost connection, or with `ENOTSUP` when the server
     /// does not use the fixed newstyle handshake. Once one request has succeeded
     /// libnbd treats extended headers as negotiated (see
-    /// nbd_get_extended_headers_negotiated(3)), even if a later repeated request is
-    /// refused.
+    /// [`Handle::get_extended_headers_negotiated`]), even if a later repeated
+    /// request is refused.
     ///
     /// # Returns
     ///
@@ -4654,16 +4678,17 @@ impl Handle {
 
     /// Start finishing negotiation with the selected export.
     ///
-    /// Begin the request described for nbd_opt_go(3) and return without waiting for
-    /// the server. This is only possible in option mode (nbd_set_opt_mode(3)).
+    /// Begin the request described for [`Handle::opt_go`] and return without
+    /// waiting for the server. This is only possible in option mode
+    /// ([`Handle::set_opt_mode`]).
     ///
-    /// The option is finished when nbd_aio_is_connecting(3) turns false. The handle
-    /// is then ready for data commands if the server accepted, or negotiating again
-    /// if it refused (or dead if it dropped the connection). The optional
-    /// `completion` callback runs once at that point; its `error` argument is 0 on
-    /// success or the errno describing the refusal, which is the only direct way to
-    /// learn the server's reason. Its return value is ignored, as option requests
-    /// have no cookie to retire.
+    /// The option is finished when [`Handle::aio_is_connecting`] turns false. The
+    /// handle is then ready for data commands if the server accepted, or
+    /// negotiating again if it refused (or dead if it dropped the connection). The
+    /// optional `completion` callback runs once at that point; its `error` argument
+    /// is 0 on success or the errno describing the refusal, which is the only
+    /// direct way to learn the server's reason. Its return value is ignored, as
+    /// option requests have no cookie to retire.
     ///
     /// # Returns
     ///
@@ -4694,10 +4719,10 @@ impl Handle {
 
     /// Start ending negotiation and closing the connection.
     ///
-    /// Begin the request described for nbd_opt_abort(3) and return without waiting.
-    /// This is only possible in option mode (nbd_set_opt_mode(3)). Keep driving the
-    /// handle until nbd_aio_is_connecting(3) turns false; it is then closed
-    /// (nbd_aio_is_closed(3)).
+    /// Begin the request described for [`Handle::opt_abort`] and return without
+    /// waiting. This is only possible in option mode ([`Handle::set_opt_mode`]).
+    /// Keep driving the handle until [`Handle::aio_is_connecting`] turns false; it
+    /// is then closed ([`Handle::aio_is_closed`]).
     ///
     /// # Returns
     ///
@@ -4727,16 +4752,16 @@ impl Handle {
 
     /// Start asking the server about an export.
     ///
-    /// Begin the request described for nbd_opt_info(3) and return without waiting
-    /// for the server. This is only possible in option mode (nbd_set_opt_mode(3)),
-    /// and it fails at once with `ENOTSUP` when the server does not use the fixed
-    /// newstyle handshake.
+    /// Begin the request described for [`Handle::opt_info`] and return without
+    /// waiting for the server. This is only possible in option mode
+    /// ([`Handle::set_opt_mode`]), and it fails at once with `ENOTSUP` when the
+    /// server does not use the fixed newstyle handshake.
     ///
-    /// The request is over when nbd_aio_is_connecting(3) turns false and the handle
-    /// is negotiating again. The optional `completion` callback then runs once,
-    /// with `error` set to 0 if the server described the export or to an errno if
-    /// it refused; its return value is ignored. Without a callback there is no way
-    /// to tell success from refusal.
+    /// The request is over when [`Handle::aio_is_connecting`] turns false and the
+    /// handle is negotiating again. The optional `completion` callback then runs
+    /// once, with `error` set to 0 if the server described the export or to an
+    /// errno if it refused; its return value is ignored. Without a callback there
+    /// is no way to tell success from refusal.
     ///
     /// # Returns
     ///
@@ -4766,16 +4791,16 @@ impl Handle {
 
     /// Start asking the server for the list of its exports.
     ///
-    /// Begin the request described for nbd_opt_list(3) and return without waiting
-    /// for the server. This is only possible in option mode (nbd_set_opt_mode(3)),
-    /// and it fails at once with `ENOTSUP` when the server does not use the fixed
-    /// newstyle handshake.
+    /// Begin the request described for [`Handle::opt_list`] and return without
+    /// waiting for the server. This is only possible in option mode
+    /// ([`Handle::set_opt_mode`]), and it fails at once with `ENOTSUP` when the
+    /// server does not use the fixed newstyle handshake.
     ///
     /// The `list` callback runs for each export as the replies arrive. The request
-    /// is over when nbd_aio_is_connecting(3) turns false. The optional `completion`
-    /// callback then runs once, with `error` set to 0 if the whole list was
-    /// received or to an errno if the server failed the request; its return value
-    /// is ignored.
+    /// is over when [`Handle::aio_is_connecting`] turns false. The optional
+    /// `completion` callback then runs once, with `error` set to 0 if the whole
+    /// list was received or to an errno if the server failed the request; its
+    /// return value is ignored.
     ///
     /// # Returns
     ///
@@ -4809,14 +4834,15 @@ impl Handle {
 
     /// Start asking which meta contexts the export offers, using the handle's query list.
     ///
-    /// Begin the request described for nbd_opt_list_meta_context(3), with the
-    /// queries added by nbd_add_meta_context(3), and return without waiting for the
-    /// server. This is only possible in option mode (nbd_set_opt_mode(3)).
+    /// Begin the request described for [`Handle::opt_list_meta_context`], with the
+    /// queries added by [`Handle::add_meta_context`], and return without waiting
+    /// for the server. This is only possible in option mode
+    /// ([`Handle::set_opt_mode`]).
     ///
     /// The `context` callback runs for each name as replies arrive. The request is
-    /// over when nbd_aio_is_connecting(3) turns false; the optional `completion`
-    /// callback then runs once with `error` set to 0 on success or to an errno if
-    /// the server failed the request. Its return value is ignored.
+    /// over when [`Handle::aio_is_connecting`] turns false; the optional
+    /// `completion` callback then runs once with `error` set to 0 on success or to
+    /// an errno if the server failed the request. Its return value is ignored.
     ///
     /// # Returns
     ///
@@ -4853,15 +4879,15 @@ impl Handle {
 
     /// Start asking which meta contexts the export offers, using an explicit query list.
     ///
-    /// Begin the request described for nbd_opt_list_meta_context_queries(3),
+    /// Begin the request described for [`Handle::opt_list_meta_context_queries`],
     /// sending the strings of `queries`, and return without waiting for the server.
-    /// This is only possible in option mode (nbd_set_opt_mode(3)). The list is
+    /// This is only possible in option mode ([`Handle::set_opt_mode`]). The list is
     /// copied, so the caller may free it at once.
     ///
     /// The `context` callback runs for each name as replies arrive. The request is
-    /// over when nbd_aio_is_connecting(3) turns false; the optional `completion`
-    /// callback then runs once with `error` set to 0 on success or to an errno if
-    /// the server failed the request. Its return value is ignored.
+    /// over when [`Handle::aio_is_connecting`] turns false; the optional
+    /// `completion` callback then runs once with `error` set to 0 on success or to
+    /// an errno if the server failed the request. Its return value is ignored.
     ///
     /// # Returns
     ///
@@ -4902,14 +4928,15 @@ impl Handle {
 
     /// Start selecting meta contexts, using the handle's query list.
     ///
-    /// Begin the request described for nbd_opt_set_meta_context(3), asking for the
-    /// contexts added by nbd_add_meta_context(3), and return without waiting for
-    /// the server. This is only possible in option mode (nbd_set_opt_mode(3)).
+    /// Begin the request described for [`Handle::opt_set_meta_context`], asking for
+    /// the contexts added by [`Handle::add_meta_context`], and return without
+    /// waiting for the server. This is only possible in option mode
+    /// ([`Handle::set_opt_mode`]).
     ///
     /// The `context` callback runs for each context the server selects. The request
-    /// is over when nbd_aio_is_connecting(3) turns false; the optional `completion`
-    /// callback then runs once with `error` set to 0 on success or to an errno if
-    /// the server failed the request. Its return value is ignored.
+    /// is over when [`Handle::aio_is_connecting`] turns false; the optional
+    /// `completion` callback then runs once with `error` set to 0 on success or to
+    /// an errno if the server failed the request. Its return value is ignored.
     ///
     /// # Returns
     ///
@@ -4946,15 +4973,15 @@ impl Handle {
 
     /// Start selecting meta contexts, using an explicit query list.
     ///
-    /// Begin the request described for nbd_opt_set_meta_context_queries(3), asking
-    /// for the contexts named in `queries`, and return without waiting for the
-    /// server. This is only possible in option mode (nbd_set_opt_mode(3)). The list
-    /// is copied, so the caller may free it at once.
+    /// Begin the request described for [`Handle::opt_set_meta_context_queries`],
+    /// asking for the contexts named in `queries`, and return without waiting for
+    /// the server. This is only possible in option mode ([`Handle::set_opt_mode`]).
+    /// The list is copied, so the caller may free it at once.
     ///
     /// The `context` callback runs for each context the server selects. The request
-    /// is over when nbd_aio_is_connecting(3) turns false; the optional `completion`
-    /// callback then runs once with `error` set to 0 on success or to an errno if
-    /// the server failed the request. Its return value is ignored.
+    /// is over when [`Handle::aio_is_connecting`] turns false; the optional
+    /// `completion` callback then runs once with `error` set to 0 on success or to
+    /// an errno if the server failed the request. Its return value is ignored.
     ///
     /// # Returns
     ///
@@ -4995,16 +5022,16 @@ impl Handle {
 
     /// Start asking the server to switch the connection to TLS.
     ///
-    /// Begin the request described for nbd_opt_starttls(3) and return without
+    /// Begin the request described for [`Handle::opt_starttls`] and return without
     /// waiting for the server. This is only possible in option mode
-    /// (nbd_set_opt_mode(3)); it fails at once with `ENOTSUP` when libnbd has no
-    /// TLS support or the server does not use the fixed newstyle handshake.
+    /// ([`Handle::set_opt_mode`]); it fails at once with `ENOTSUP` when libnbd has
+    /// no TLS support or the server does not use the fixed newstyle handshake.
     ///
     /// The request, including any TLS handshake, is over when
-    /// nbd_aio_is_connecting(3) turns false. The optional `completion` callback
-    /// then runs once; `error` is 0 if TLS is now active and non-zero if the server
-    /// declined, which is the only way to tell the two apart without calling
-    /// nbd_get_tls_negotiated(3). Its return value is ignored.
+    /// [`Handle::aio_is_connecting`] turns false. The optional `completion`
+    /// callback then runs once; `error` is 0 if TLS is now active and non-zero if
+    /// the server declined, which is the only way to tell the two apart without
+    /// calling [`Handle::get_tls_negotiated`]. Its return value is ignored.
     ///
     /// # Returns
     ///
@@ -5034,15 +5061,15 @@ impl Handle {
 
     /// Start asking the server to use structured replies.
     ///
-    /// Begin the request described for nbd_opt_structured_reply(3) and return
+    /// Begin the request described for [`Handle::opt_structured_reply`] and return
     /// without waiting for the server. This is only possible in option mode
-    /// (nbd_set_opt_mode(3)), and it fails at once with `ENOTSUP` when the server
-    /// does not use the fixed newstyle handshake.
+    /// ([`Handle::set_opt_mode`]), and it fails at once with `ENOTSUP` when the
+    /// server does not use the fixed newstyle handshake.
     ///
-    /// The request is over when nbd_aio_is_connecting(3) turns false. The optional
-    /// `completion` callback then runs once with `error` set to 0 if the server
-    /// agreed or non-zero if it refused; its return value is ignored.
-    /// nbd_get_structured_replies_negotiated(3) also reports the outcome.
+    /// The request is over when [`Handle::aio_is_connecting`] turns false. The
+    /// optional `completion` callback then runs once with `error` set to 0 if the
+    /// server agreed or non-zero if it refused; its return value is ignored.
+    /// [`Handle::get_structured_replies_negotiated`] also reports the outcome.
     ///
     /// # Returns
     ///
@@ -5072,15 +5099,15 @@ impl Handle {
 
     /// Start asking the server to use extended headers.
     ///
-    /// Begin the request described for nbd_opt_extended_headers(3) and return
+    /// Begin the request described for [`Handle::opt_extended_headers`] and return
     /// without waiting for the server. This is only possible in option mode
-    /// (nbd_set_opt_mode(3)), and it fails at once with `ENOTSUP` when the server
-    /// does not use the fixed newstyle handshake.
+    /// ([`Handle::set_opt_mode`]), and it fails at once with `ENOTSUP` when the
+    /// server does not use the fixed newstyle handshake.
     ///
-    /// The request is over when nbd_aio_is_connecting(3) turns false. The optional
-    /// `completion` callback then runs once with `error` set to 0 if the server
-    /// agreed or non-zero if it refused; its return value is ignored.
-    /// nbd_get_extended_headers_negotiated(3) also reports the outcome.
+    /// The request is over when [`Handle::aio_is_connecting`] turns false. The
+    /// optional `completion` callback then runs once with `error` set to 0 if the
+    /// server agreed or non-zero if it refused; its return value is ignored.
+    /// [`Handle::get_extended_headers_negotiated`] also reports the outcome.
     ///
     /// # Returns
     ///
@@ -5111,7 +5138,7 @@ impl Handle {
     /// Read from the NBD server, seeing each reply chunk.
     ///
     /// Read `count` bytes starting at `offset` of the export into `buf`, like
-    /// nbd_pread(3), but call `chunk` as each piece of the server's reply is
+    /// [`Handle::pread`], but call `chunk` as each piece of the server's reply is
     /// stored. With structured replies a server may answer one read in several
     /// chunks, in any order, some carrying data and some only saying that a range
     /// reads as zeroes or that it failed. The call returns once the whole reply has
@@ -5142,16 +5169,16 @@ impl Handle {
     /// the command as a whole does not go through `chunk`.
     ///
     /// The only flag accepted is `LIBNBD_CMD_FLAG_DF`, which asks the server to
-    /// send the data as one chunk; it needs nbd_can_df(3), and libnbd does not
+    /// send the data as one chunk; it needs [`Handle::can_df`], and libnbd does not
     /// verify that the server obeyed it. The client-side checks are those of
-    /// nbd_pread(3): unless nbd_set_strict_mode(3) relaxed them, `EINVAL` for a
-    /// zero length, a range past the end of the export, a misaligned request, or a
-    /// flag that cannot be used (`DF` when nbd_can_df(3) is false); and in every
-    /// case `ERANGE` for a read larger than 64 MiB.
+    /// [`Handle::pread`]: unless [`Handle::set_strict_mode`] relaxed them, `EINVAL`
+    /// for a zero length, a range past the end of the export, a misaligned request,
+    /// or a flag that cannot be used (`DF` when [`Handle::can_df`] is false); and
+    /// in every case `ERANGE` for a read larger than 64 MiB.
     ///
-    /// Unless nbd_set_pread_initialize(3) turned it off, `buf` is zeroed before the
-    /// request is sent. After a failure its contents are unspecified: zeroes,
-    /// partial data, or (without initialization) whatever was there before.
+    /// Unless [`Handle::set_pread_initialize`] turned it off, `buf` is zeroed
+    /// before the request is sent. After a failure its contents are unspecified:
+    /// zeroes, partial data, or (without initialization) whatever was there before.
     ///
     /// # Returns
     ///
@@ -5203,20 +5230,20 @@ impl Handle {
     /// fails as a whole.
     ///
     /// With `LIBNBD_CMD_FLAG_FUA` the server only replies once the data is on
-    /// stable storage; the flag can only be used when nbd_can_fua(3) is true.
+    /// stable storage; the flag can only be used when [`Handle::can_fua`] is true.
     /// `LIBNBD_CMD_FLAG_PAYLOAD_LEN` is handled by libnbd: while
-    /// `LIBNBD_STRICT_AUTO_FLAG` is set in nbd_set_strict_mode(3), whatever the
-    /// caller passes, the flag is sent exactly when extended headers were
+    /// `LIBNBD_STRICT_AUTO_FLAG` is set in [`Handle::set_strict_mode`], whatever
+    /// the caller passes, the flag is sent exactly when extended headers were
     /// negotiated.
     ///
-    /// Unless nbd_set_strict_mode(3) relaxed the checks, the request is refused
-    /// without contacting the server with `EPERM` when the export is read-only (see
-    /// nbd_is_read_only(3)), `ENOSPC` when the range goes past the end of the
-    /// export, `EINVAL` for a zero length, a misaligned request or an unusable
-    /// flag, and `ERANGE` when `count` is larger than the payload limit reported as
-    /// `LIBNBD_SIZE_PAYLOAD` by nbd_get_block_size(3). Writes larger than 64 MiB
-    /// are always refused with `ERANGE`. Errors the server reports come back with
-    /// the matching errno, such as `EIO` or `ENOSPC`.
+    /// Unless [`Handle::set_strict_mode`] relaxed the checks, the request is
+    /// refused without contacting the server with `EPERM` when the export is
+    /// read-only (see [`Handle::is_read_only`]), `ENOSPC` when the range goes past
+    /// the end of the export, `EINVAL` for a zero length, a misaligned request or
+    /// an unusable flag, and `ERANGE` when `count` is larger than the payload limit
+    /// reported as `LIBNBD_SIZE_PAYLOAD` by [`Handle::get_block_size`]. Writes
+    /// larger than 64 MiB are always refused with `ERANGE`. Errors the server
+    /// reports come back with the matching errno, such as `EIO` or `ENOSPC`.
     ///
     /// # Returns
     ///
@@ -5260,10 +5287,10 @@ impl Handle {
     /// wait for its answer. It is the NBD counterpart of sync(2); to make a single
     /// write durable, `LIBNBD_CMD_FLAG_FUA` on that write is usually cheaper.
     ///
-    /// The server must have advertised the command (see nbd_can_flush(3));
+    /// The server must have advertised the command (see [`Handle::can_flush`]);
     /// otherwise the call fails with `EINVAL` without sending anything, unless
-    /// nbd_set_strict_mode(3) relaxed that check. No flags are defined for this
-    /// command, so `flags` must be 0.
+    /// [`Handle::set_strict_mode`] relaxed that check. No flags are defined for
+    /// this command, so `flags` must be 0.
     ///
     /// # Returns
     ///
@@ -5297,19 +5324,19 @@ impl Handle {
     ///
     /// Tell the server that the `count` bytes starting at `offset` are no longer
     /// needed, so it may release the storage behind them, and wait for its answer.
-    /// What the range reads as afterwards is up to the server; use nbd_zero(3) when
-    /// it must read as zeroes.
+    /// What the range reads as afterwards is up to the server; use [`Handle::zero`]
+    /// when it must read as zeroes.
     ///
     /// `LIBNBD_CMD_FLAG_FUA` makes the server commit the change to stable storage
-    /// before replying; it needs nbd_can_fua(3).
+    /// before replying; it needs [`Handle::can_fua`].
     ///
-    /// Unless nbd_set_strict_mode(3) relaxed the checks, the call fails without
-    /// contacting the server with `EINVAL` when nbd_can_trim(3) is false, `EPERM`
-    /// on a read-only export, `ENOSPC` when the range goes past the end of the
-    /// export, and `EINVAL` for a zero length, a misaligned request or an unusable
-    /// flag. Whatever the strict mode, a `count` that does not fit in 32 bits gives
-    /// `ERANGE` unless extended headers were negotiated (see
-    /// nbd_get_extended_headers_negotiated(3)). A server may also refuse large
+    /// Unless [`Handle::set_strict_mode`] relaxed the checks, the call fails
+    /// without contacting the server with `EINVAL` when [`Handle::can_trim`] is
+    /// false, `EPERM` on a read-only export, `ENOSPC` when the range goes past the
+    /// end of the export, and `EINVAL` for a zero length, a misaligned request or
+    /// an unusable flag. Whatever the strict mode, a `count` that does not fit in
+    /// 32 bits gives `ERANGE` unless extended headers were negotiated (see
+    /// [`Handle::get_extended_headers_negotiated`]). A server may also refuse large
     /// ranges on its own.
     ///
     /// # Returns
@@ -5353,12 +5380,12 @@ impl Handle {
     /// answer. The server may do nothing and still report success. No data is
     /// transferred to the client.
     ///
-    /// Unless nbd_set_strict_mode(3) relaxed the checks, the call fails without
-    /// contacting the server with `EINVAL` when nbd_can_cache(3) is false, when the
-    /// range goes past the end of the export, or for a zero length or a misaligned
-    /// request. Whatever the strict mode, a `count` that does not fit in 32 bits
-    /// gives `ERANGE` unless extended headers were negotiated. No flags are defined
-    /// for this command, so `flags` must be 0.
+    /// Unless [`Handle::set_strict_mode`] relaxed the checks, the call fails
+    /// without contacting the server with `EINVAL` when [`Handle::can_cache`] is
+    /// false, when the range goes past the end of the export, or for a zero length
+    /// or a misaligned request. Whatever the strict mode, a `count` that does not
+    /// fit in 32 bits gives `ERANGE` unless extended headers were negotiated. No
+    /// flags are defined for this command, so `flags` must be 0.
     ///
     /// # Returns
     ///
@@ -5402,19 +5429,19 @@ impl Handle {
     /// Three flags are accepted:
     ///
     /// - `LIBNBD_CMD_FLAG_FUA`: reply only once the change is on stable storage
-    ///   (needs nbd_can_fua(3)).
+    ///   (needs [`Handle::can_fua`]).
     /// - `LIBNBD_CMD_FLAG_NO_HOLE`: keep the range allocated rather than punching a
     ///   hole in it.
     /// - `LIBNBD_CMD_FLAG_FAST_ZERO`: fail at once, typically with `ENOTSUP`, if
     ///   zeroing would be no faster than writing zeroes, so the caller can choose
-    ///   another strategy (needs nbd_can_fast_zero(3)).
+    ///   another strategy (needs [`Handle::can_fast_zero`]).
     ///
-    /// Unless nbd_set_strict_mode(3) relaxed the checks, the call fails without
-    /// contacting the server with `EINVAL` when nbd_can_zero(3) is false, `EPERM`
-    /// on a read-only export, `ENOSPC` when the range goes past the end of the
-    /// export, and `EINVAL` for a zero length, a misaligned request or an unusable
-    /// flag. Whatever the strict mode, a `count` that does not fit in 32 bits gives
-    /// `ERANGE` unless extended headers were negotiated.
+    /// Unless [`Handle::set_strict_mode`] relaxed the checks, the call fails
+    /// without contacting the server with `EINVAL` when [`Handle::can_zero`] is
+    /// false, `EPERM` on a read-only export, `ENOSPC` when the range goes past the
+    /// end of the export, and `EINVAL` for a zero length, a misaligned request or
+    /// an unusable flag. Whatever the strict mode, a `count` that does not fit in
+    /// 32 bits gives `ERANGE` unless extended headers were negotiated.
     ///
     /// # Returns
     ///
@@ -5453,9 +5480,9 @@ impl Handle {
     /// Query block status, with 64-bit extents in the callback.
     ///
     /// Ask the server how the range starting at `offset` is laid out, in every meta
-    /// context negotiated on the connection (see nbd_add_meta_context(3) and
-    /// nbd_can_meta_context(3)), and wait for the answer. `count` is only a hint:
-    /// the server may describe less, and its last extent may reach beyond the
+    /// context negotiated on the connection (see [`Handle::add_meta_context`] and
+    /// [`Handle::can_meta_context`]), and wait for the answer. `count` is only a
+    /// hint: the server may describe less, and its last extent may reach beyond the
     /// range.
     ///
     /// `extent64` is called once for each context the server answers for, with the
@@ -5464,7 +5491,7 @@ impl Handle {
     /// and a 64-bit `flags` field whose meaning belongs to the context (for
     /// `base:allocation`, see `LIBNBD_STATE_HOLE` and `LIBNBD_STATE_ZERO`).
     /// Different contexts may report different numbers of extents. Unlike
-    /// nbd_block_status(3), nothing is truncated, so large extents and status
+    /// [`Handle::block_status`], nothing is truncated, so large extents and status
     /// values from servers using extended headers arrive intact.
     ///
     /// On entry `*error` holds the errno of any failure already seen, and the other
@@ -5478,7 +5505,7 @@ impl Handle {
     /// `LIBNBD_CMD_FLAG_REQ_ONE` asks for a single extent per context, no longer
     /// than `count`; libnbd does not check that the server obeyed.
     ///
-    /// Unless nbd_set_strict_mode(3) relaxed the checks, the call fails with
+    /// Unless [`Handle::set_strict_mode`] relaxed the checks, the call fails with
     /// `ENOTSUP` when structured replies or meta contexts were not negotiated, and
     /// with `EINVAL` when the range goes past the end of the export, for a zero
     /// length, a misaligned request or an unusable flag. Whatever the strict mode,
@@ -5527,24 +5554,25 @@ impl Handle {
 
     /// Query block status for selected meta contexts only.
     ///
-    /// Like nbd_block_status_64(3), but ask the server to report only the meta
+    /// Like [`Handle::block_status_64`], but ask the server to report only the meta
     /// contexts named in `contexts`, a NULL-terminated list, instead of every
     /// negotiated context. The list travels as the payload of the request, so the
     /// server must support block status payloads (see
-    /// nbd_can_block_status_payload(3)), which needs extended headers.
+    /// [`Handle::can_block_status_payload`]), which needs extended headers.
     ///
     /// Every name in `contexts` must be a context negotiated on this connection, as
-    /// reported by nbd_can_meta_context(3); libnbd sends the matching context ids.
-    /// The callback and the `count`, `offset` and `LIBNBD_CMD_FLAG_REQ_ONE`
-    /// arguments behave as in nbd_block_status_64(3). `LIBNBD_CMD_FLAG_PAYLOAD_LEN`
-    /// is set on the wire by libnbd whatever the caller passes.
+    /// reported by [`Handle::can_meta_context`]; libnbd sends the matching context
+    /// ids. The callback and the `count`, `offset` and `LIBNBD_CMD_FLAG_REQ_ONE`
+    /// arguments behave as in [`Handle::block_status_64`].
+    /// `LIBNBD_CMD_FLAG_PAYLOAD_LEN` is set on the wire by libnbd whatever the
+    /// caller passes.
     ///
     /// The call fails with `ENOTSUP` when extended headers were not negotiated.
-    /// Unless nbd_set_strict_mode(3) relaxed the checks, it also fails with
+    /// Unless [`Handle::set_strict_mode`] relaxed the checks, it also fails with
     /// `EINVAL` when the server did not advertise block status payloads, `ENOTSUP`
-    /// when no meta context was negotiated, and as nbd_block_status_64(3) does for
-    /// a bad range. A name that is not a negotiated context gives `EINVAL`, and a
-    /// list too long to send gives `ERANGE`.
+    /// when no meta context was negotiated, and as [`Handle::block_status_64`] does
+    /// for a bad range. A name that is not a negotiated context gives `EINVAL`, and
+    /// a list too long to send gives `ERANGE`.
     ///
     /// # Returns
     ///
@@ -5591,10 +5619,11 @@ impl Handle {
     ///
     /// Queue a read of `count` bytes at `offset` into `buf`, with `chunk` called
     /// for each piece of the reply, and return at once with a cookie naming the
-    /// command. Arguments, flags and checks are those of nbd_pread_structured(3).
+    /// command. Arguments, flags and checks are those of
+    /// [`Handle::pread_structured`].
     ///
     /// `buf` must stay valid until the command has completed. Learn the outcome
-    /// with nbd_aio_command_completed(3), or pass `completion`: it is called
+    /// with [`Handle::aio_command_completed`], or pass `completion`: it is called
     /// exactly once after the last `chunk` call, with `*error` set to the errno of
     /// the command (0 on success), and if it returns 1 the command is retired at
     /// once. When the command fails, the contents of `buf` are unspecified.
@@ -5651,12 +5680,12 @@ impl Handle {
     ///
     /// Queue a write of the `count` bytes of `buf` at `offset` and return at once
     /// with a cookie naming the command. Flags and client-side checks are those of
-    /// nbd_pwrite(3).
+    /// [`Handle::pwrite`].
     ///
     /// libnbd reads `buf` while the request is being sent, which may be after this
     /// call returns, so the buffer must stay valid and unchanged until the command
-    /// has completed. Learn the outcome with nbd_aio_command_completed(3), or pass
-    /// `completion`, called once when the reply arrives; returning 1 from it
+    /// has completed. Learn the outcome with [`Handle::aio_command_completed`], or
+    /// pass `completion`, called once when the reply arrives; returning 1 from it
     /// retires the command.
     ///
     /// # Returns
@@ -5708,9 +5737,9 @@ impl Handle {
     /// writes still in flight at that time are not covered, so wait for the writes
     /// that matter before issuing it.
     ///
-    /// Checks and flags are those of nbd_flush(3). Learn the outcome with
-    /// nbd_aio_command_completed(3), or pass `completion`, called once when the
-    /// reply arrives; returning 1 from it retires the command.
+    /// Checks and flags are those of [`Handle::flush`]. Learn the outcome with
+    /// [`Handle::aio_command_completed`], or pass `completion`, called once when
+    /// the reply arrives; returning 1 from it retires the command.
     ///
     /// # Returns
     ///
@@ -5750,10 +5779,11 @@ impl Handle {
     /// Start a trim command without waiting.
     ///
     /// Queue a trim of the `count` bytes at `offset` and return at once with a
-    /// cookie naming the command. Flags and checks are those of nbd_trim(3).
+    /// cookie naming the command. Flags and checks are those of [`Handle::trim`].
     ///
-    /// Learn the outcome with nbd_aio_command_completed(3), or pass `completion`,
-    /// called once when the reply arrives; returning 1 from it retires the command.
+    /// Learn the outcome with [`Handle::aio_command_completed`], or pass
+    /// `completion`, called once when the reply arrives; returning 1 from it
+    /// retires the command.
     ///
     /// # Returns
     ///
@@ -5799,10 +5829,11 @@ impl Handle {
     ///
     /// Queue a cache (prefetch) request for the `count` bytes at `offset` and
     /// return at once with a cookie naming the command. Checks and flags are those
-    /// of nbd_cache(3).
+    /// of [`Handle::cache`].
     ///
-    /// Learn the outcome with nbd_aio_command_completed(3), or pass `completion`,
-    /// called once when the reply arrives; returning 1 from it retires the command.
+    /// Learn the outcome with [`Handle::aio_command_completed`], or pass
+    /// `completion`, called once when the reply arrives; returning 1 from it
+    /// retires the command.
     ///
     /// # Returns
     ///
@@ -5848,10 +5879,11 @@ impl Handle {
     ///
     /// Queue a request making the `count` bytes at `offset` read as zeroes and
     /// return at once with a cookie naming the command. Flags and checks are those
-    /// of nbd_zero(3).
+    /// of [`Handle::zero`].
     ///
-    /// Learn the outcome with nbd_aio_command_completed(3), or pass `completion`,
-    /// called once when the reply arrives; returning 1 from it retires the command.
+    /// Learn the outcome with [`Handle::aio_command_completed`], or pass
+    /// `completion`, called once when the reply arrives; returning 1 from it
+    /// retires the command.
     ///
     /// # Returns
     ///
@@ -5897,19 +5929,19 @@ impl Handle {
     ///
     /// Queue a block status request for the range at `offset` and return at once
     /// with a cookie naming the command. The `extent` callback, flags and checks
-    /// are those of nbd_block_status(3): each call gets the context name and an
-    /// array of `nr_entries` 32-bit values, read as pairs of extent length and
+    /// are those of [`Handle::block_status`]: each call gets the context name and
+    /// an array of `nr_entries` 32-bit values, read as pairs of extent length and
     /// status flags.
     ///
     /// Because the array holds 32-bit values, an extent longer than fits is
     /// shortened to just under 4 GiB and the extents after it in that context are
     /// dropped, and a status value wider than 32 bits (possible only with extended
     /// headers) reaches the callback with `*error` set to `EOVERFLOW`. Use
-    /// nbd_aio_block_status_64(3) to see such replies in full.
+    /// [`Handle::aio_block_status_64`] to see such replies in full.
     ///
-    /// Learn the outcome with nbd_aio_command_completed(3), or pass `completion`,
-    /// called once after the last `extent` call; returning 1 from it retires the
-    /// command.
+    /// Learn the outcome with [`Handle::aio_command_completed`], or pass
+    /// `completion`, called once after the last `extent` call; returning 1 from it
+    /// retires the command.
     ///
     /// # Returns
     ///
@@ -5956,11 +5988,11 @@ impl Handle {
     ///
     /// Queue a block status request for the range at `offset` and return at once
     /// with a cookie naming the command. The `extent64` callback, flags and checks
-    /// are those of nbd_block_status_64(3).
+    /// are those of [`Handle::block_status_64`].
     ///
-    /// Learn the outcome with nbd_aio_command_completed(3), or pass `completion`,
-    /// called once after the last `extent64` call; returning 1 from it retires the
-    /// command.
+    /// Learn the outcome with [`Handle::aio_command_completed`], or pass
+    /// `completion`, called once after the last `extent64` call; returning 1 from
+    /// it retires the command.
     ///
     /// # Returns
     ///
@@ -6008,11 +6040,11 @@ impl Handle {
     /// Queue a block status request limited to the meta contexts named in
     /// `contexts` and return at once with a cookie naming the command. The list is
     /// copied before the call returns. Requirements, flags and errors are those of
-    /// nbd_block_status_filter(3).
+    /// [`Handle::block_status_filter`].
     ///
-    /// Learn the outcome with nbd_aio_command_completed(3), or pass `completion`,
-    /// called once after the last `extent64` call; returning 1 from it retires the
-    /// command.
+    /// Learn the outcome with [`Handle::aio_command_completed`], or pass
+    /// `completion`, called once after the last `extent64` call; returning 1 from
+    /// it retires the command.
     ///
     /// # Returns
     ///
@@ -6055,8 +6087,9 @@ impl Handle {
     /// Return the file descriptor of the connection.
     ///
     /// Return the socket libnbd uses to talk to the server, so that an event loop
-    /// can wait on it. Use nbd_aio_get_direction(3) to learn which events to wait
-    /// for, and report them with nbd_aio_notify_read(3) or nbd_aio_notify_write(3).
+    /// can wait on it. Use [`Handle::aio_get_direction`] to learn which events to
+    /// wait for, and report them with [`Handle::aio_notify_read`] or
+    /// [`Handle::aio_notify_write`].
     ///
     /// The descriptor belongs to libnbd and is non-blocking. Only wait on it:
     /// reading, writing, changing its flags or closing it would break the
@@ -6097,9 +6130,9 @@ impl Handle {
     ///   before connecting, after the connection has ended, and in the negotiating
     ///   state, where the next step is the caller's.
     /// - `LIBNBD_AIO_DIRECTION_READ`: wait until the socket is readable (or hung
-    ///   up), then call nbd_aio_notify_read(3).
+    ///   up), then call [`Handle::aio_notify_read`].
     /// - `LIBNBD_AIO_DIRECTION_WRITE`: wait until the socket is writable, then call
-    ///   nbd_aio_notify_write(3).
+    ///   [`Handle::aio_notify_write`].
     /// - `LIBNBD_AIO_DIRECTION_BOTH`: either event will do. When both are ready,
     ///   notify only the read: handling a reply can change what needs writing.
     ///
@@ -6123,14 +6156,15 @@ impl Handle {
 
     /// Tell libnbd the socket is readable.
     ///
-    /// Tell the state machine that the socket from nbd_aio_get_fd(3) has become
-    /// readable (or was hung up). libnbd then reads and writes as much as it can
-    /// without blocking, processing replies and running callbacks, and returns when
-    /// the socket would block again or a transition needs the caller.
+    /// Tell the state machine that the socket from [`Handle::aio_get_fd`] has
+    /// become readable (or was hung up). libnbd then reads and writes as much as it
+    /// can without blocking, processing replies and running callbacks, and returns
+    /// when the socket would block again or a transition needs the caller.
     ///
     /// The call fails with `EINVAL` if the current state is not waiting to read
-    /// (check nbd_aio_get_direction(3) first). A socket or protocol error also
-    /// makes it fail, and usually leaves the handle dead (see nbd_aio_is_dead(3)).
+    /// (check [`Handle::aio_get_direction`] first). A socket or protocol error also
+    /// makes it fail, and usually leaves the handle dead (see
+    /// [`Handle::aio_is_dead`]).
     ///
     /// # Returns
     ///
@@ -6157,12 +6191,12 @@ impl Handle {
 
     /// Tell libnbd the socket is writable.
     ///
-    /// Tell the state machine that the socket from nbd_aio_get_fd(3) has become
-    /// writable. libnbd then sends pending data and keeps going until the socket
-    /// would block or a transition needs the caller.
+    /// Tell the state machine that the socket from [`Handle::aio_get_fd`] has
+    /// become writable. libnbd then sends pending data and keeps going until the
+    /// socket would block or a transition needs the caller.
     ///
     /// The call fails with `EINVAL` if the current state is not waiting to write
-    /// (check nbd_aio_get_direction(3) first). A socket or protocol error also
+    /// (check [`Handle::aio_get_direction`] first). A socket or protocol error also
     /// makes it fail, and usually leaves the handle dead.
     ///
     /// # Returns
@@ -6190,9 +6224,10 @@ impl Handle {
 
     /// Check whether the handle has not started connecting.
     ///
-    /// Return true while the handle is as nbd_create(3) left it: no connection has
-    /// been started. This is the only state in which the connect calls, such as
-    /// nbd_aio_connect(3), can be used. This call does not take the handle lock.
+    /// Return true while the handle is as [`Handle::new`] left it: no connection
+    /// has been started. This is the only state in which the connect calls, such as
+    /// [`Handle::aio_connect`], can be used. This call does not take the handle
+    /// lock.
     ///
     /// # Returns
     ///
@@ -6208,9 +6243,9 @@ impl Handle {
     /// Return true while a connection is being set up: the socket is connecting, or
     /// the NBD handshake (including an option request sent in the negotiating
     /// state) is under way. An asynchronous connect or option request has finished
-    /// once this becomes false; then check nbd_aio_is_ready(3),
-    /// nbd_aio_is_negotiating(3) or the other state tests. This call does not take
-    /// the handle lock.
+    /// once this becomes false; then check [`Handle::aio_is_ready`],
+    /// [`Handle::aio_is_negotiating`] or the other state tests. This call does not
+    /// take the handle lock.
     ///
     /// # Returns
     ///
@@ -6224,11 +6259,11 @@ impl Handle {
     /// Check whether the handle waits for the next handshake option.
     ///
     /// Return true when the handshake is paused waiting for the caller to choose
-    /// the next option, for example with nbd_opt_go(3), nbd_opt_list(3) or
-    /// nbd_opt_abort(3). Sending an option moves the handle back to connecting
-    /// until the server has answered.
+    /// the next option, for example with [`Handle::opt_go`], [`Handle::opt_list`]
+    /// or [`Handle::opt_abort`]. Sending an option moves the handle back to
+    /// connecting until the server has answered.
     ///
-    /// The state is only reached when nbd_set_opt_mode(3) was enabled before
+    /// The state is only reached when [`Handle::set_opt_mode`] was enabled before
     /// connecting, and only with newstyle servers: an oldstyle server goes directly
     /// to the ready state. This call does not take the handle lock.
     ///
@@ -6246,7 +6281,7 @@ impl Handle {
     /// Return true when the handshake has finished and libnbd is neither sending a
     /// request nor reading a reply. Commands may still be in flight on the server.
     /// Data commands can be issued in this state and in the processing state (see
-    /// nbd_aio_is_processing(3)). This call does not take the handle lock.
+    /// [`Handle::aio_is_processing`]). This call does not take the handle lock.
     ///
     /// # Returns
     ///
@@ -6277,7 +6312,8 @@ impl Handle {
     ///
     /// Return true when the connection has hit a fatal error, such as a broken
     /// socket or a protocol violation. A dead handle cannot be revived; the only
-    /// thing left to do is nbd_close(3). This call does not take the handle lock.
+    /// thing left to do is dropping the [`Handle`]. This call does not take the
+    /// handle lock.
     ///
     /// # Returns
     ///
@@ -6291,9 +6327,10 @@ impl Handle {
     /// Check whether the connection was shut down cleanly.
     ///
     /// Return true when the connection has ended in an orderly way, for example
-    /// after nbd_shutdown(3), nbd_aio_disconnect(3) or nbd_opt_abort(3). A closed
-    /// handle cannot be reconnected; close it with nbd_close(3) and create a new
-    /// one. This call does not take the handle lock.
+    /// after [`Handle::shutdown`], [`Handle::aio_disconnect`] or
+    /// [`Handle::opt_abort`]. A closed handle cannot be reconnected; close it with
+    /// dropping the [`Handle`] and create a new one. This call does not take the
+    /// handle lock.
     ///
     /// # Returns
     ///
@@ -6307,8 +6344,9 @@ impl Handle {
     /// Check whether an asynchronous command has completed.
     ///
     /// Check on the command named by `cookie`, as returned by a call such as
-    /// nbd_aio_pread(3). This call does not wait and does not move the state
-    /// machine; drive it with nbd_poll(3) or the nbd_aio_notify_read(3) family.
+    /// [`Handle::aio_pread`]. This call does not wait and does not move the state
+    /// machine; drive it with [`Handle::poll`] or the [`Handle::aio_notify_read`]
+    /// family.
     ///
     /// When the reply has arrived, the command is retired (its resources are
     /// released and the cookie becomes unknown) and its result is returned: 1 when
@@ -6354,7 +6392,7 @@ impl Handle {
     ///
     /// Return the cookie of a command whose reply has arrived but that has not been
     /// retired yet, the earliest to complete first. Nothing is retired: pass the
-    /// cookie to nbd_aio_command_completed(3) to retire the command and learn
+    /// cookie to [`Handle::aio_command_completed`] to retire the command and learn
     /// whether it succeeded.
     ///
     /// 0 means that commands are queued or in flight but none has completed. When
@@ -6388,14 +6426,14 @@ impl Handle {
     ///
     /// Return how many commands have been queued or sent but have not had their
     /// reply yet. Commands whose reply has arrived but that still await
-    /// nbd_aio_command_completed(3) are not counted.
+    /// [`Handle::aio_command_completed`] are not counted.
     ///
     /// This is the usual test for when an event loop may stop: with nothing in
     /// flight no reply can come, so waiting with no timeout would block for ever.
     ///
-    /// Disconnecting with nbd_aio_disconnect(3) or nbd_shutdown(3) while commands
-    /// are in flight does not wait for them; if the server drops them, they
-    /// complete as failed with `ENOTCONN`.
+    /// Disconnecting with [`Handle::aio_disconnect`] or [`Handle::shutdown`] while
+    /// commands are in flight does not wait for them; if the server drops them,
+    /// they complete as failed with `ENOTCONN`.
     ///
     /// # Returns
     ///
@@ -6440,7 +6478,7 @@ impl Handle {
     ///
     /// The names and wording are internal details that change between versions:
     /// print them in debug output, but test the state with functions such as
-    /// nbd_aio_is_ready(3) instead of parsing the string.
+    /// [`Handle::aio_is_ready`] instead of parsing the string.
     ///
     /// # Returns
     ///
@@ -6469,15 +6507,15 @@ impl Handle {
     /// Wait for and handle one socket event.
     ///
     /// Wait with poll(2) for the socket event the handle needs (see
-    /// nbd_aio_get_direction(3)), for at most `timeout` milliseconds, and then pass
-    /// it to nbd_aio_notify_read(3) or nbd_aio_notify_write(3). A `timeout` of -1
-    /// waits with no limit, 0 only checks. The synchronous calls use this loop
-    /// internally; it is also a simple way to drive asynchronous commands, and a
-    /// model for writing your own event loop.
+    /// [`Handle::aio_get_direction`]), for at most `timeout` milliseconds, and then
+    /// pass it to [`Handle::aio_notify_read`] or [`Handle::aio_notify_write`]. A
+    /// `timeout` of -1 waits with no limit, 0 only checks. The synchronous calls
+    /// use this loop internally; it is also a simple way to drive asynchronous
+    /// commands, and a model for writing your own event loop.
     ///
     /// An infinite wait only makes sense when something is due: once the connection
-    /// is ready and nbd_aio_in_flight(3) is 0, the server has no reason to send
-    /// anything and the call would never return.
+    /// is ready and [`Handle::aio_in_flight`] is 0, the server has no reason to
+    /// send anything and the call would never return.
     ///
     /// The call fails with `EINVAL` when there is nothing to wait for, such as
     /// before connecting, after the connection has ended, or in the negotiating
@@ -6510,15 +6548,15 @@ impl Handle {
 
     /// Wait for one socket event or for another file descriptor.
     ///
-    /// Like nbd_poll(3), but also wait for `fd` to become readable, so that another
-    /// thread or part of the program can interrupt the wait, for example through an
-    /// eventfd(2) or a pipe. A negative `fd` is ignored, which makes the call
-    /// behave exactly like nbd_poll(3).
+    /// Like [`Handle::poll`], but also wait for `fd` to become readable, so that
+    /// another thread or part of the program can interrupt the wait, for example
+    /// through an eventfd(2) or a pipe. A negative `fd` is ignored, which makes the
+    /// call behave exactly like [`Handle::poll`].
     ///
     /// libnbd does not read from `fd`: clear the wake-up condition yourself, or the
     /// next call returns at once. When `fd` becomes readable without any event on
     /// the handle's socket, the call returns 1 without moving the state machine.
-    /// Errors are as for nbd_poll(3).
+    /// Errors are as for [`Handle::poll`].
     ///
     /// # Returns
     ///
