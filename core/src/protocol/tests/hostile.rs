@@ -124,10 +124,14 @@ fn bs_peer(size: u64) -> Peer {
     )
 }
 
-/// Block status of `count` at `offset` with a recording callback; the
-/// server answers with `payload`. Returns the command's result and what
-/// the callback saw.
-fn bs_exchange(p: &mut Peer, offset: u64, payload: &[u8]) -> (Result<bool, crate::Error>, Vec<String>) {
+/// Block status of 512 bytes at `offset` with a recording callback; the
+/// server answers with `reply` (whole reply chunks). Returns the
+/// command's result and what the callback saw.
+fn bs_reply(
+    p: &mut Peer,
+    offset: u64,
+    reply: impl FnOnce(u64) -> Vec<u8>,
+) -> (Result<bool, crate::Error>, Vec<String>) {
     use crate::protocol::ExtentSink;
     let log = Log::default();
     let l2 = log.clone();
@@ -146,9 +150,15 @@ fn bs_exchange(p: &mut Peer, offset: u64, payload: &[u8]) -> (Result<bool, crate
             0,
         )
         .unwrap();
-    p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_BLOCK_STATUS, c, payload))
-        .unwrap();
+    p.send(&reply(c)).unwrap();
     (p.m.command_completed(c), log.events())
+}
+
+/// The same, answered with one final block status chunk of `payload`.
+fn bs_exchange(p: &mut Peer, offset: u64, payload: &[u8]) -> (Result<bool, crate::Error>, Vec<String>) {
+    bs_reply(p, offset, |c| {
+        chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_BLOCK_STATUS, c, payload)
+    })
 }
 
 #[test]
@@ -847,38 +857,15 @@ fn option_reply_flood_ends_with_eproto() {
 fn block_status_without_extents_fails() {
     // The protocol: at least one descriptor per context on success.
     let mut p = bs_peer(1 << 20);
-    use crate::protocol::ExtentSink;
-    let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
-    let c = p
-        .submit(
-            CommandKind::BlockStatus {
-                count: 512,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
-            0,
-        )
-        .unwrap();
-    p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]))
-        .unwrap();
-    let e = p.m.command_completed(c).unwrap_err();
+    let (r, seen) = bs_reply(&mut p, 0, |c| {
+        chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[])
+    });
+    let e = r.unwrap_err();
     assert_eq!(e.errno(), libc::EPROTO);
     assert!(e.message().contains("did not return any extents"), "{e}");
+    assert!(seen.is_empty());
     assert_eq!(p.state(), PublicState::Connected);
     // An error reply is the server's answer, not a protocol violation.
-    let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
-    let c = p
-        .submit(
-            CommandKind::BlockStatus {
-                count: 512,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
-            0,
-        )
-        .unwrap();
-    p.send(&simple_reply(c, wire::NBD_EIO, &[])).unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+    let (r, _) = bs_reply(&mut p, 0, |c| simple_reply(c, wire::NBD_EIO, &[]));
+    assert_eq!(r.unwrap_err().errno(), libc::EIO);
 }
