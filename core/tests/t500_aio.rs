@@ -238,11 +238,17 @@ fn t505_disconnect_and_shutdown() {
             .aio_pwrite(AioBuffer::from_vec(vec![3u8; 4096]), 0, None, None)
             .unwrap();
         h.aio_disconnect(None).unwrap();
-        // Commands issued before the disconnect still complete.
+        // Commands issued before the disconnect still complete: with the
+        // server's answer, which may be ESHUTDOWN when nbdkit's reader
+        // saw NBD_CMD_DISC before its worker finished the write (a race
+        // in the server), but never abandoned with ENOTCONN.
         while !h.aio_is_closed() && !h.aio_is_dead() {
             h.poll(-1).unwrap();
         }
-        assert!(h.aio_command_completed(c).unwrap());
+        match h.aio_command_completed(c) {
+            Ok(done) => assert!(done),
+            Err(e) => assert_eq!(e.errno(), libc::ESHUTDOWN, "{e}"),
+        }
         assert!(h.aio_is_closed());
 
         let h = srv.connect();
