@@ -61,6 +61,10 @@ fn sources(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, String> {
     Ok(v)
 }
 
+pub(crate) fn append_log(log: &Path, text: &str) {
+    append(log, text)
+}
+
 fn append(log: &Path, text: &str) {
     use std::io::Write;
     if let Ok(mut f) = std::fs::OpenOptions::new()

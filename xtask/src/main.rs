@@ -7,6 +7,7 @@ mod clib;
 mod ctests;
 mod demo;
 mod deps;
+mod fuzz;
 mod generate;
 mod ocaml;
 mod node;
@@ -27,6 +28,9 @@ commands:
                             build in release mode, run the same workloads through libnbd and ours,
                             print medians and ours/libnbd, write target/bench/latest-*.{json,md}
   demo [--uri URI]          build everything and run the same program from every language
+  fuzz [--seconds N] [--runs N] [TARGET...]
+                            build the fuzz targets of fuzz/ (libFuzzer) and run each
+                            (handshake, options, transmission); 60 s each by default
   build-c                   build target/c-lib/libnbd.so.0 (symbol versions checked)
   install --prefix DIR      install libnbd.so.0, libnbd.a, libnbd.h, libnbd.pc, man pages
   test [--no-install] [--only STEP]
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         Some("install") => clib::run_install(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("help") | Some("--help") | Some("-h") => {
             print!("{USAGE}");
             Ok(())

@@ -59,6 +59,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ("c-tests", Box::new(crate::ctests::c_tests)),
         ("c-dropin", Box::new(crate::ctests::c_dropin)),
         ("c-diff", Box::new(crate::ctests::c_diff)),
+        ("fuzz", Box::new(crate::fuzz::step)),
     ];
     if let Some(o) = only.as_deref() {
         if !steps.iter().any(|(name, _)| *name == o) {

@@ -36,8 +36,9 @@ pub struct Config {
     pub tls: Tls,
     /// Client-side checks done when a command is submitted.
     pub strict: Strict,
-    /// Zero read buffers before sending the request, so that a misbehaving
-    /// server can never leak old buffer contents to the caller.
+    /// The handle's nbd_set_pread_initialize: read buffers are zeroed by
+    /// the dispatch layer before any check (the machine only zeroes the
+    /// holes a server reports).
     pub pread_initialize: bool,
     /// Produce debug messages for [`super::Machine::take_debug`]. Off by
     /// default so that the hot path formats nothing.
