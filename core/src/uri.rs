@@ -339,7 +339,7 @@ pub(crate) fn is_uri(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn tcp(host: &str, port: &str) -> UriTransport {
@@ -491,7 +491,7 @@ mod tests {
     }
 
     #[test]
-    fn ssh_uris_refuse_option_like_names() {
+    pub(crate) fn ssh_uris_refuse_option_like_names() {
         for raw in [
             "nbd+ssh://-oProxyCommand=touch%20x/",
             "nbd+ssh://-oProxyCommand=xeyes",

@@ -67,7 +67,7 @@ fn read_large_goes_straight_into_buffer() {
 }
 
 #[test]
-fn read_error_simple() {
+pub(super) fn read_error_simple() {
     let mut p = connected(Config::default(), &simple_srv());
     let (cookie, _) = p.read(512, 0);
     p.send(&simple_reply(cookie, wire::NBD_EIO, &[])).unwrap();
@@ -303,7 +303,7 @@ fn structured_read_chunks_and_holes() {
 }
 
 #[test]
-fn structured_read_error_chunk() {
+pub(super) fn structured_read_error_chunk() {
     let mut p = connected(Config::default(), &Server::default());
     let (c, _) = p.read(4096, 0);
     let mut bytes = chunk(
@@ -651,7 +651,7 @@ fn extended_block_status_64_and_filter() {
 }
 
 #[test]
-fn extended_block_status_to_narrow_callback() {
+pub(super) fn extended_block_status_to_narrow_callback() {
     let srv = Server {
         size: 1 << 34,
         ..ext_srv()

@@ -44,7 +44,7 @@ fn unknown_non_error_chunk_type_disconnects() {
 }
 
 #[test]
-fn read_succeeds_only_when_fully_covered() {
+pub(super) fn read_succeeds_only_when_fully_covered() {
     // Half the data and a DONE flag: EIO, never success.
     let mut p = structured();
     let (c, _) = p.read(1024, 0);
@@ -80,7 +80,7 @@ fn read_succeeds_only_when_fully_covered() {
 }
 
 #[test]
-fn read_not_covered_with_pread_initialize_off_fails() {
+pub(super) fn read_not_covered_with_pread_initialize_off_fails() {
     // The caller's old bytes must never come back as data.
     let mut p = connected(
         Config {
@@ -814,7 +814,7 @@ fn meta_context_not_requested_is_never_negotiated() {
 }
 
 #[test]
-fn option_reply_flood_ends_with_eproto() {
+pub(super) fn option_reply_flood_ends_with_eproto() {
     use crate::protocol::options::MAX_OPT_REPLIES;
     let srv = Server::default();
     let mut p = Peer::new(Config {

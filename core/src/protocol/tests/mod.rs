@@ -4,6 +4,7 @@
 mod peer;
 
 mod callbacks;
+mod cve;
 mod data;
 mod handshake;
 mod hostile;

@@ -77,7 +77,7 @@ fn disable_never_sends_starttls() {
 }
 
 #[test]
-fn require_refused_dies_without_sending_anything_more() {
+pub(super) fn require_refused_dies_without_sending_anything_more() {
     for reply in [
         wire::REP_ERR_UNSUP,
         wire::REP_ERR_POLICY,
@@ -115,7 +115,7 @@ fn allow_refused_falls_back_visibly() {
 }
 
 #[test]
-fn plaintext_injected_after_the_ack_is_refused() {
+pub(super) fn plaintext_injected_after_the_ack_is_refused() {
     for tls in [Tls::ALLOW, Tls::REQUIRE] {
         let mut p = Peer::new(config(tls));
         first_option(&mut p, Server::default().gflags);
