@@ -77,6 +77,9 @@ struct MethodView {
     c_name: String,
     wait: String,
     value: String,
+    /// Promise methods: the core call's result as the driver takes it,
+    /// the command's cookie when there is one (`.map(Some)`).
+    ret_map: String,
     /// One line for the Rust doc comment.
     summary: String,
     /// The .d.ts parameter list, return type and JSDoc lines.
@@ -449,6 +452,7 @@ fn method_view(api: &Api, call: &Call) -> Result<MethodView, Error> {
         convert,
         c_name: format!("nbd_{}", call.name),
         wait: String::new(),
+        ret_map: String::new(),
         value: String::new(),
         ts_params: a.ts_params,
         ts_ret,
@@ -526,6 +530,7 @@ fn async_view(api: &Api, call: &Call) -> Result<Option<MethodView>, Error> {
         c_name: format!("nbd_{}", call.name),
         wait,
         value,
+        ret_map: if matches!(call.ret, RetKind::Cookie) { ".map(Some)" } else { ".map(|_| None)" }.to_string(),
         ts_params: a.ts_params,
         ts_ret: ts_ret.to_string(),
         jsdoc: jsdoc(api, &summary, body, &extra),

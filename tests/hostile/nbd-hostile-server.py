@@ -32,6 +32,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 # ---------------------------------------------------------------------------
 # Protocol constants (doc/proto.md, plus the EXTENDED_HEADERS extension)
@@ -181,6 +182,8 @@ SCENARIOS = {
     "plain-newstyle": "non-fixed newstyle: only NBD_OPT_EXPORT_NAME understood",
     "extended-offset": "extended headers; every reply header offset = request offset + 1",
     "disconnect-mid-reply": "reads: header and half the data, then hang up",
+    "trickle": "well-behaved, but every byte is written on its own, with pauses",
+    "close-in-flight": "waits for 64 requests, answers 10, half of the 11th, hangs up",
 }
 
 VERBOSE = False
@@ -316,9 +319,10 @@ class Disk:
 
 
 class Conn:
-    def __init__(self, rfd, wfd):
+    def __init__(self, rfd, wfd, trickle=False):
         self.rfd = rfd
         self.wfd = wfd
+        self.trickle = trickle
 
     def recv(self, n):
         chunks = []
@@ -338,9 +342,18 @@ class Conn:
 
     def send(self, data):
         mv = memoryview(data)
+        sent = 0
         while len(mv) > 0:
             try:
-                k = os.write(self.wfd, mv)
+                if self.trickle:
+                    # One byte a write, and a pause now and then, so the
+                    # client sees its input arrive in the smallest pieces.
+                    k = os.write(self.wfd, mv[:1])
+                    sent += k
+                    if sent % 64 == 0:
+                        time.sleep(0.0005)
+                else:
+                    k = os.write(self.wfd, mv)
             except InterruptedError:
                 continue
             except OSError as e:
@@ -650,9 +663,32 @@ class Server:
                 "offset": offset, "length": length,
                 "payload_len": payload_len}
 
+    def close_in_flight(self):
+        # Take 64 requests without answering, answer the first 10 fully,
+        # send half of the 11th reply's header, and hang up.
+        reqs = []
+        while len(reqs) < 64:
+            req = self.read_request()
+            if req["payload_len"]:
+                self.c.recv(req["payload_len"])
+            if req["type"] == NBD_CMD_DISC:
+                raise Hangup("NBD_CMD_DISC before 64 requests")
+            reqs.append(req)
+        for req in reqs[:10]:
+            if req["type"] == NBD_CMD_READ:
+                self.do_read(req)
+            else:
+                self.reply_ok(req)
+        magic = EXTENDED_REPLY_MAGIC if self.extended else (
+            STRUCTURED_REPLY_MAGIC if self.structured else SIMPLE_REPLY_MAGIC)
+        self.c.send(struct.pack(">I", magic) + b"\0\0")
+        raise Hangup("close-in-flight: 10 of 64 answered")
+
     def transmission(self):
         log("entering transmission phase (structured=%s extended=%s "
             "contexts=%r)" % (self.structured, self.extended, self.contexts))
+        if self.scenario == "close-in-flight":
+            self.close_in_flight()
         while True:
             req = self.read_request()
             t = req["type"]
@@ -873,6 +909,7 @@ def main():
             io = Conn(conn.fileno(), conn.fileno())
         else:
             io = Conn(0, 1)
+        io.trickle = args.scenario == "trickle"
         log("scenario %s, size %d" % (args.scenario, args.size))
         Server(io, args.scenario, args.size, args.extended_headers).run()
     except ClientGone as e:

@@ -90,12 +90,13 @@ impl Op {
     }
 
     /// The completion callback the binding passes to the core: it records
-    /// the errno and retires the command at once.
+    /// the errno. The command is retired when its promise settles (with
+    /// nbd_aio_command_completed, whose error keeps the cause).
     pub fn completion(&self) -> nbd::CompletionCallback {
         let done = self.done.clone();
         Box::new(move |err: &mut i32| {
             *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(*err);
-            1
+            0
         })
     }
 }
@@ -108,6 +109,8 @@ enum Waiting {
 struct Pending {
     deferred: sys::napi_deferred,
     call: &'static str,
+    /// The command's cookie (aio commands; None for options and connects).
+    cookie: Option<u64>,
     raised: Raised,
     waiting: Waiting,
     value: Value,
@@ -238,22 +241,32 @@ impl Conn {
 
     /// Hand over an asynchronous call the core accepted (or reject its
     /// promise at once when it refused it) and return the promise.
-    pub fn submit(self: &Rc<Self>, env: &Env, op: Op, ret: nbd::Result<()>, wait: Wait, value: Value) -> Result<RawValue> {
+    pub fn submit(
+        self: &Rc<Self>,
+        env: &Env,
+        op: Op,
+        ret: nbd::Result<Option<u64>>,
+        wait: Wait,
+        value: Value,
+    ) -> Result<RawValue> {
         let env = env.raw();
         let mut deferred = ptr::null_mut();
         let mut promise = ptr::null_mut();
         js::check(env, unsafe { sys::napi_create_promise(env, &mut deferred, &mut promise) })?;
-        if let Err(e) = ret {
-            let exc = op.raised.take();
-            reject(env, deferred, &e, exc);
-            return Ok(RawValue(promise));
-        }
+        let cookie = match ret {
+            Ok(c) => c,
+            Err(e) => {
+                let exc = op.raised.take();
+                reject(env, deferred, &e, exc);
+                return Ok(RawValue(promise));
+            }
+        };
         let waiting = match wait {
             Wait::Completion => Waiting::Completion(op.done.clone()),
             Wait::Leave(states) => Waiting::Leave(states),
         };
         let first = self.pending.borrow().is_empty();
-        self.pending.borrow_mut().push(Pending { deferred, call: op.call, raised: op.raised, waiting, value });
+        self.pending.borrow_mut().push(Pending { deferred, call: op.call, cookie, raised: op.raised, waiting, value });
         if first {
             hold(self.key, Some(self.clone()));
         }
@@ -302,7 +315,17 @@ impl Conn {
                 let outcome = match &pending[i].waiting {
                     Waiting::Completion(done) => {
                         let done = *done.lock().unwrap_or_else(|p| p.into_inner());
-                        done.map(|err| (err != 0).then(|| command_failed(pending[i].call, err)))
+                        done.map(|err| {
+                            // Retire the command: its error names the cause
+                            // (a short read, the connection dying, ...).
+                            let retired = pending[i].cookie.map(|c| self.handle.aio_command_completed(c));
+                            match retired {
+                                Some(Err(e)) => {
+                                    Some(nbd::Error::new(e.errno(), e.message()).with_context(pending[i].call))
+                                }
+                                _ => (err != 0).then(|| command_failed(pending[i].call, err)),
+                            }
+                        })
                     }
                     Waiting::Leave(states) => {
                         if states.contains(&now) || now == State::Connecting {

@@ -2005,7 +2005,7 @@ impl Nbd {
                 Some(op.completion()),
                 Some(nbd::CmdFlag(flags)),
             )
-            .map(drop);
+            .map(Some);
         conn.submit(
             &env,
             op,
@@ -2021,7 +2021,7 @@ impl Nbd {
         let conn = self.conn(&env, true)?;
         let addr = conv::sockaddr(&addr)?;
         let op = conn.start("nbd_aio_connect");
-        let ret = conn.handle.aio_connect(&addr).map(drop);
+        let ret = conn.handle.aio_connect(&addr).map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2036,7 +2036,7 @@ impl Nbd {
     pub fn connect_uri_async(&self, env: Env, uri: String) -> Result<RawValue> {
         let conn = self.conn(&env, true)?;
         let op = conn.start("nbd_aio_connect_uri");
-        let ret = conn.handle.aio_connect_uri(&uri).map(drop);
+        let ret = conn.handle.aio_connect_uri(&uri).map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2054,7 +2054,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_connect_unix(std::path::Path::new(&unixsocket))
-            .map(drop);
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2074,7 +2074,7 @@ impl Nbd {
     ) -> Result<RawValue> {
         let conn = self.conn(&env, true)?;
         let op = conn.start("nbd_aio_connect_vsock");
-        let ret = conn.handle.aio_connect_vsock(cid.0, port.0).map(drop);
+        let ret = conn.handle.aio_connect_vsock(cid.0, port.0).map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2089,7 +2089,7 @@ impl Nbd {
     pub fn connect_tcp_async(&self, env: Env, hostname: String, port: String) -> Result<RawValue> {
         let conn = self.conn(&env, true)?;
         let op = conn.start("nbd_aio_connect_tcp");
-        let ret = conn.handle.aio_connect_tcp(&hostname, &port).map(drop);
+        let ret = conn.handle.aio_connect_tcp(&hostname, &port).map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2104,7 +2104,7 @@ impl Nbd {
     pub fn connect_socket_async(&self, env: Env, sock: conv::I32) -> Result<RawValue> {
         let conn = self.conn(&env, true)?;
         let op = conn.start("nbd_aio_connect_socket");
-        let ret = conn.handle.aio_connect_socket(sock.0).map(drop);
+        let ret = conn.handle.aio_connect_socket(sock.0).map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2120,7 +2120,7 @@ impl Nbd {
         let conn = self.conn(&env, true)?;
         let argv = conv::str_list(&argv);
         let op = conn.start("nbd_aio_connect_command");
-        let ret = conn.handle.aio_connect_command(&argv).map(drop);
+        let ret = conn.handle.aio_connect_command(&argv).map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2143,7 +2143,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_connect_systemd_socket_activation(&argv)
-            .map(drop);
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2163,7 +2163,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_disconnect(Some(nbd::CmdFlag(flags)))
-            .map(drop);
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2178,7 +2178,7 @@ impl Nbd {
     pub fn opt_go_async(&self, env: Env) -> Result<RawValue> {
         let conn = self.conn(&env, true)?;
         let op = conn.start("nbd_aio_opt_go");
-        let ret = conn.handle.aio_opt_go(Some(op.completion())).map(drop);
+        let ret = conn.handle.aio_opt_go(Some(op.completion())).map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2193,7 +2193,7 @@ impl Nbd {
     pub fn opt_abort_async(&self, env: Env) -> Result<RawValue> {
         let conn = self.conn(&env, true)?;
         let op = conn.start("nbd_aio_opt_abort");
-        let ret = conn.handle.aio_opt_abort().map(drop);
+        let ret = conn.handle.aio_opt_abort().map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2208,7 +2208,10 @@ impl Nbd {
     pub fn opt_info_async(&self, env: Env) -> Result<RawValue> {
         let conn = self.conn(&env, true)?;
         let op = conn.start("nbd_aio_opt_info");
-        let ret = conn.handle.aio_opt_info(Some(op.completion())).map(drop);
+        let ret = conn
+            .handle
+            .aio_opt_info(Some(op.completion()))
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2227,7 +2230,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_opt_list(list, Some(op.completion()))
-            .map(drop);
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2246,7 +2249,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_opt_list_meta_context(context, Some(op.completion()))
-            .map(drop);
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2271,7 +2274,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_opt_list_meta_context_queries(&queries, context, Some(op.completion()))
-            .map(drop);
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2290,7 +2293,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_opt_set_meta_context(context, Some(op.completion()))
-            .map(drop);
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2315,7 +2318,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_opt_set_meta_context_queries(&queries, context, Some(op.completion()))
-            .map(drop);
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2333,7 +2336,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_opt_starttls(Some(op.completion()))
-            .map(drop);
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2351,7 +2354,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_opt_structured_reply(Some(op.completion()))
-            .map(drop);
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2369,7 +2372,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_opt_extended_headers(Some(op.completion()))
-            .map(drop);
+            .map(|_| None);
         conn.submit(
             &env,
             op,
@@ -2404,7 +2407,7 @@ impl Nbd {
                 Some(op.completion()),
                 Some(nbd::CmdFlag(flags)),
             )
-            .map(drop);
+            .map(Some);
         conn.submit(
             &env,
             op,
@@ -2436,7 +2439,7 @@ impl Nbd {
                 Some(op.completion()),
                 Some(nbd::CmdFlag(flags)),
             )
-            .map(drop);
+            .map(Some);
         conn.submit(
             &env,
             op,
@@ -2456,7 +2459,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_flush(Some(op.completion()), Some(nbd::CmdFlag(flags)))
-            .map(drop);
+            .map(Some);
         conn.submit(
             &env,
             op,
@@ -2487,7 +2490,7 @@ impl Nbd {
                 Some(op.completion()),
                 Some(nbd::CmdFlag(flags)),
             )
-            .map(drop);
+            .map(Some);
         conn.submit(
             &env,
             op,
@@ -2518,7 +2521,7 @@ impl Nbd {
                 Some(op.completion()),
                 Some(nbd::CmdFlag(flags)),
             )
-            .map(drop);
+            .map(Some);
         conn.submit(
             &env,
             op,
@@ -2549,7 +2552,7 @@ impl Nbd {
                 Some(op.completion()),
                 Some(nbd::CmdFlag(flags)),
             )
-            .map(drop);
+            .map(Some);
         conn.submit(
             &env,
             op,
@@ -2583,7 +2586,7 @@ impl Nbd {
                 Some(op.completion()),
                 Some(nbd::CmdFlag(flags)),
             )
-            .map(drop);
+            .map(Some);
         conn.submit(
             &env,
             op,
@@ -2617,7 +2620,7 @@ impl Nbd {
                 Some(op.completion()),
                 Some(nbd::CmdFlag(flags)),
             )
-            .map(drop);
+            .map(Some);
         conn.submit(
             &env,
             op,
@@ -2654,7 +2657,7 @@ impl Nbd {
                 Some(op.completion()),
                 Some(nbd::CmdFlag(flags)),
             )
-            .map(drop);
+            .map(Some);
         conn.submit(
             &env,
             op,
