@@ -278,7 +278,7 @@ impl Harness {
                     if input.byte().unwrap_or(0) & 1 == 0 {
                         let _ = self.m.tls_established("fuzz");
                     } else {
-                        self.m.transport_failed(nbd::Error::new(libc_eio(), "fuzz: TLS failed"));
+                        self.m.transport_failed(nbd::Error::new(EIO, "fuzz: TLS failed"));
                     }
                     self.check();
                 }
@@ -293,9 +293,8 @@ impl Harness {
     }
 }
 
-fn libc_eio() -> i32 {
-    5
-}
+/// EIO (Linux's errno 5), for the simulated TLS failure.
+const EIO: i32 = 5;
 
 /// The configuration byte: which features the client asks for.
 fn config(bits: u8, opt_mode: bool) -> Config {
