@@ -69,6 +69,8 @@ struct MethodView {
     /// Synchronous methods: whether the core call returns a `Result`, the
     /// Rust return type, and the expression turning `ret` into it.
     may_fail: bool,
+    /// The call makes a connection: V8 is told what the handle now holds.
+    connects: bool,
     ret: String,
     convert: String,
     uses_ret: bool,
@@ -453,6 +455,7 @@ fn method_view(api: &Api, call: &Call) -> Result<MethodView, Error> {
         c_name: format!("nbd_{}", call.name),
         wait: String::new(),
         ret_map: String::new(),
+        connects: call.connects(),
         value: String::new(),
         ts_params: a.ts_params,
         ts_ret,
@@ -530,6 +533,7 @@ fn async_view(api: &Api, call: &Call) -> Result<Option<MethodView>, Error> {
         c_name: format!("nbd_{}", call.name),
         wait,
         value,
+        connects: call.connects(),
         ret_map: if matches!(call.ret, RetKind::Cookie) { ".map(Some)" } else { ".map(|_| None)" }.to_string(),
         ts_params: a.ts_params,
         ts_ret: ts_ret.to_string(),

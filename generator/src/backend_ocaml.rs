@@ -641,7 +641,7 @@ fn call_view(api: &Api, call: &Call) -> Result<CallView, Error> {
         ml_body: r.wrap.replace("{}", &raw),
         doc: call_doc(api, call),
         since: (!call.extension).then(|| call.first_version.clone()),
-        connects: call.name.starts_with("connect") || call.name.starts_with("aio_connect"),
+        connects: call.connects(),
         origin: call.origin(),
         rust_params: all.iter().map(|p| p.rust_param.clone()).collect(),
         rust_ret: r.marker,

@@ -224,6 +224,13 @@ pub struct Call {
 }
 
 impl Call {
+    /// Whether the call makes a connection (api.yaml's `connect` group):
+    /// bindings that tell a garbage collector what a handle holds update
+    /// it after these, when the connection's buffers exist.
+    pub fn connects(&self) -> bool {
+        self.group == Group::Connect
+    }
+
     /// Where the call comes from, one sentence for every binding's
     /// documentation: the libnbd release that first had it, or that it
     /// is this library's own.

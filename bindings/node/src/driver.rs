@@ -193,7 +193,8 @@ impl Conn {
     /// The result of a synchronous call: the core's error, or the error of
     /// a callback that threw (as the `cause`), thrown as an `NbdError`.
     /// Tell V8 how much memory the handle holds now (when it changed
-    /// noticeably and the handle is not busy in another call).
+    /// noticeably and the handle is not busy in another call). Called at
+    /// creation and by the generated connecting methods.
     pub fn account_memory(&self, env: &Env) {
         if let Some(now) = self.handle.try_handle_size() {
             let now = now as i64;
@@ -213,7 +214,6 @@ impl Conn {
     }
 
     pub fn finish<T>(self: &Rc<Self>, env: &Env, ret: nbd::Result<T>) -> Result<T> {
-        self.account_memory(env);
         // Not inside a callback of this handle (an unlocked method called
         // from one): re-arming takes the lock the callback runs under.
         if !self.busy() && !self.pending.borrow().is_empty() {

@@ -168,6 +168,7 @@ impl Nbd {
         let ret = conn
             .handle
             .pread(&mut buf, offset.0, Some(nbd::CmdFlag(flags)));
+
         conn.finish(&env, ret)?;
         Ok(Buffer::from(buf))
     }
@@ -192,6 +193,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_pread(buf, offset.0, completion, Some(nbd::CmdFlag(flags)));
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_aio_pread")?)
     }
@@ -213,6 +215,7 @@ impl Nbd {
         let ret = conn
             .handle
             .block_status(count.0, offset.0, extent, Some(nbd::CmdFlag(flags)));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -222,6 +225,7 @@ impl Nbd {
     pub fn get_block_size(&self, env: Env, size_type: conv::I32) -> Result<f64> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_block_size(nbd::Size(size_type.0));
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_get_block_size")?)
     }
@@ -231,6 +235,7 @@ impl Nbd {
     pub fn add_meta_context(&self, env: Env, name: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.add_meta_context(&name);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -240,6 +245,7 @@ impl Nbd {
     pub fn get_export_name(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_export_name();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -249,6 +255,7 @@ impl Nbd {
     pub fn get_tls(&self, env: Env) -> Result<i32> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.get_tls());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret.0)
     }
@@ -258,6 +265,7 @@ impl Nbd {
     pub fn get_tls_username(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_tls_username();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -267,6 +275,7 @@ impl Nbd {
     pub fn get_tls_verify_peer(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.get_tls_verify_peer());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -276,6 +285,7 @@ impl Nbd {
     pub fn set_export_name(&self, env: Env, export_name: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_export_name(&export_name);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -285,6 +295,7 @@ impl Nbd {
     pub fn set_tls(&self, env: Env, tls: conv::I32) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_tls(nbd::Tls(tls.0));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -294,6 +305,7 @@ impl Nbd {
     pub fn set_tls_certificates(&self, env: Env, dir: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_tls_certificates(std::path::Path::new(&dir));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -305,6 +317,7 @@ impl Nbd {
         let ret = conn
             .handle
             .set_tls_psk_file(std::path::Path::new(&filename));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -314,6 +327,7 @@ impl Nbd {
     pub fn set_tls_username(&self, env: Env, username: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_tls_username(&username);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -323,6 +337,7 @@ impl Nbd {
     pub fn set_tls_verify_peer(&self, env: Env, verify: bool) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_tls_verify_peer(verify);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -332,6 +347,7 @@ impl Nbd {
     pub fn get_handshake_flags(&self, env: Env) -> Result<u32> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.get_handshake_flags());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret.0)
     }
@@ -341,6 +357,7 @@ impl Nbd {
     pub fn get_request_structured_replies(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.get_request_structured_replies());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -350,6 +367,7 @@ impl Nbd {
     pub fn set_handshake_flags(&self, env: Env, flags: conv::U32) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_handshake_flags(nbd::HandshakeFlag(flags.0));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -359,6 +377,7 @@ impl Nbd {
     pub fn set_request_structured_replies(&self, env: Env, request: bool) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_request_structured_replies(request);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -368,6 +387,7 @@ impl Nbd {
     pub fn set_uri_allow_local_file(&self, env: Env, allow: bool) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_uri_allow_local_file(allow);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -377,6 +397,7 @@ impl Nbd {
     pub fn set_uri_allow_tls(&self, env: Env, tls: conv::I32) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_uri_allow_tls(nbd::Tls(tls.0));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -388,6 +409,7 @@ impl Nbd {
         let ret = conn
             .handle
             .set_uri_allow_transports(nbd::AllowTransport(mask.0));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -397,6 +419,7 @@ impl Nbd {
     pub fn get_full_info(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_full_info();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -406,6 +429,7 @@ impl Nbd {
     pub fn get_opt_mode(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.get_opt_mode());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -415,6 +439,7 @@ impl Nbd {
     pub fn set_full_info(&self, env: Env, request: bool) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_full_info(request);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -424,6 +449,7 @@ impl Nbd {
     pub fn set_opt_mode(&self, env: Env, enable: bool) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_opt_mode(enable);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -433,6 +459,7 @@ impl Nbd {
     pub fn clear_meta_contexts(&self, env: Env) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.clear_meta_contexts();
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -442,6 +469,7 @@ impl Nbd {
     pub fn get_meta_context(&self, env: Env, i: conv::Usize) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_meta_context(i.0);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -451,6 +479,7 @@ impl Nbd {
     pub fn get_nr_meta_contexts(&self, env: Env) -> Result<f64> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_nr_meta_contexts();
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_get_nr_meta_contexts")?)
     }
@@ -460,6 +489,7 @@ impl Nbd {
     pub fn get_strict_mode(&self, env: Env) -> Result<u32> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.get_strict_mode());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret.0)
     }
@@ -469,6 +499,7 @@ impl Nbd {
     pub fn set_strict_mode(&self, env: Env, flags: conv::U32) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_strict_mode(nbd::Strict(flags.0));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -478,6 +509,7 @@ impl Nbd {
     pub fn get_private_data(&self, env: Env) -> Result<f64> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.get_private_data());
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_get_private_data")?)
     }
@@ -487,6 +519,7 @@ impl Nbd {
     pub fn set_private_data(&self, env: Env, private_data: conv::Usize) -> Result<f64> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.set_private_data(private_data.0));
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_set_private_data")?)
     }
@@ -496,6 +529,7 @@ impl Nbd {
     pub fn get_pread_initialize(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.get_pread_initialize());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -505,6 +539,7 @@ impl Nbd {
     pub fn get_request_block_size(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_request_block_size();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -514,6 +549,7 @@ impl Nbd {
     pub fn set_pread_initialize(&self, env: Env, request: bool) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_pread_initialize(request);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -523,6 +559,7 @@ impl Nbd {
     pub fn set_request_block_size(&self, env: Env, request: bool) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_request_block_size(request);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -532,6 +569,7 @@ impl Nbd {
     pub fn get_request_meta_context(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_request_meta_context();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -541,6 +579,7 @@ impl Nbd {
     pub fn get_socket_activation_name(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_socket_activation_name();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -550,6 +589,7 @@ impl Nbd {
     pub fn set_request_meta_context(&self, env: Env, request: bool) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_request_meta_context(request);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -559,6 +599,7 @@ impl Nbd {
     pub fn set_socket_activation_name(&self, env: Env, socket_name: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_socket_activation_name(&socket_name);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -568,6 +609,7 @@ impl Nbd {
     pub fn get_request_extended_headers(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.get_request_extended_headers());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -577,6 +619,7 @@ impl Nbd {
     pub fn set_request_extended_headers(&self, env: Env, request: bool) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_request_extended_headers(request);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -586,6 +629,7 @@ impl Nbd {
     pub fn get_tls_certificates(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_tls_certificates();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -595,6 +639,7 @@ impl Nbd {
     pub fn get_tls_psk_file(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_tls_psk_file();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -604,6 +649,7 @@ impl Nbd {
     pub fn get_tls_hostname(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_tls_hostname();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -613,6 +659,7 @@ impl Nbd {
     pub fn set_tls_hostname(&self, env: Env, hostname: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_tls_hostname(&hostname);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -622,6 +669,7 @@ impl Nbd {
     pub fn can_cache(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.can_cache();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -631,6 +679,7 @@ impl Nbd {
     pub fn can_df(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.can_df();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -640,6 +689,7 @@ impl Nbd {
     pub fn can_flush(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.can_flush();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -649,6 +699,7 @@ impl Nbd {
     pub fn can_fua(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.can_fua();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -658,6 +709,7 @@ impl Nbd {
     pub fn can_meta_context(&self, env: Env, metacontext: String) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.can_meta_context(&metacontext);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -667,6 +719,7 @@ impl Nbd {
     pub fn can_multi_conn(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.can_multi_conn();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -676,6 +729,7 @@ impl Nbd {
     pub fn can_trim(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.can_trim();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -685,6 +739,7 @@ impl Nbd {
     pub fn can_zero(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.can_zero();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -694,6 +749,7 @@ impl Nbd {
     pub fn get_size(&self, env: Env) -> Result<f64> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_size();
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_get_size")?)
     }
@@ -703,6 +759,7 @@ impl Nbd {
     pub fn is_read_only(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.is_read_only();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -712,6 +769,7 @@ impl Nbd {
     pub fn is_rotational(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.is_rotational();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -721,6 +779,7 @@ impl Nbd {
     pub fn can_fast_zero(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.can_fast_zero();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -730,6 +789,7 @@ impl Nbd {
     pub fn get_protocol(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_protocol();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret.to_string())
     }
@@ -739,6 +799,7 @@ impl Nbd {
     pub fn get_structured_replies_negotiated(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_structured_replies_negotiated();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -748,6 +809,7 @@ impl Nbd {
     pub fn get_tls_negotiated(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_tls_negotiated();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -757,6 +819,7 @@ impl Nbd {
     pub fn get_canonical_export_name(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_canonical_export_name();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -766,6 +829,7 @@ impl Nbd {
     pub fn get_export_description(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_export_description();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -775,6 +839,7 @@ impl Nbd {
     pub fn get_uri(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_uri();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -784,6 +849,7 @@ impl Nbd {
     pub fn can_block_status_payload(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.can_block_status_payload();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -793,6 +859,7 @@ impl Nbd {
     pub fn get_extended_headers_negotiated(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_extended_headers_negotiated();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -802,6 +869,7 @@ impl Nbd {
     pub fn get_debug(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.get_debug());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -811,6 +879,7 @@ impl Nbd {
     pub fn set_debug(&self, env: Env, debug: bool) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_debug(debug);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -821,6 +890,7 @@ impl Nbd {
         let conn = self.conn(&env, true)?;
         let debug = debug_callback(&env, debug.raw(), conn.cx.clone())?;
         let ret = conn.handle.set_debug_callback(debug);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -830,6 +900,7 @@ impl Nbd {
     pub fn clear_debug_callback(&self, env: Env) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.clear_debug_callback();
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -839,6 +910,7 @@ impl Nbd {
     pub fn set_handle_name(&self, env: Env, handle_name: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.set_handle_name(&handle_name);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -848,6 +920,7 @@ impl Nbd {
     pub fn get_handle_name(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_handle_name();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -857,6 +930,7 @@ impl Nbd {
     pub fn get_package_name(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.get_package_name());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret.to_string())
     }
@@ -866,6 +940,7 @@ impl Nbd {
     pub fn get_version(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.get_version());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret.to_string())
     }
@@ -875,6 +950,7 @@ impl Nbd {
     pub fn get_handle_size(&self, env: Env) -> Result<f64> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_handle_size();
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_get_handle_size")?)
     }
@@ -884,6 +960,7 @@ impl Nbd {
     pub fn get_version_extra(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.get_version_extra());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret.to_string())
     }
@@ -893,6 +970,7 @@ impl Nbd {
     pub fn supports_tls(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.supports_tls());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -902,6 +980,7 @@ impl Nbd {
     pub fn supports_uri(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.supports_uri());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -911,6 +990,7 @@ impl Nbd {
     pub fn supports_vsock(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.supports_vsock());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -920,6 +1000,7 @@ impl Nbd {
     pub fn is_uri(&self, env: Env, uri: String) -> Result<bool> {
         let conn = self.conn(&env, false)?;
         let ret = conn.handle.is_uri(&uri);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -929,6 +1010,7 @@ impl Nbd {
     pub fn kill_subprocess(&self, env: Env, signum: conv::I32) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.kill_subprocess(signum.0);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -938,6 +1020,7 @@ impl Nbd {
     pub fn get_subprocess_pid(&self, env: Env) -> Result<f64> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.get_subprocess_pid();
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_get_subprocess_pid")?)
     }
@@ -947,6 +1030,7 @@ impl Nbd {
     pub fn stats_bytes_sent(&self, env: Env) -> Result<f64> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.stats_bytes_sent());
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_stats_bytes_sent")?)
     }
@@ -956,6 +1040,7 @@ impl Nbd {
     pub fn stats_chunks_sent(&self, env: Env) -> Result<f64> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.stats_chunks_sent());
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_stats_chunks_sent")?)
     }
@@ -965,6 +1050,7 @@ impl Nbd {
     pub fn stats_bytes_received(&self, env: Env) -> Result<f64> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.stats_bytes_received());
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_stats_bytes_received")?)
     }
@@ -974,6 +1060,7 @@ impl Nbd {
     pub fn stats_chunks_received(&self, env: Env) -> Result<f64> {
         let conn = self.conn(&env, true)?;
         let ret = Ok(conn.handle.stats_chunks_received());
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_stats_chunks_received")?)
     }
@@ -983,6 +1070,8 @@ impl Nbd {
     pub fn connect_uri(&self, env: Env, uri: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.connect_uri(&uri);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -992,6 +1081,8 @@ impl Nbd {
     pub fn connect_unix(&self, env: Env, unixsocket: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.connect_unix(std::path::Path::new(&unixsocket));
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1001,6 +1092,8 @@ impl Nbd {
     pub fn connect_vsock(&self, env: Env, cid: conv::U32, port: conv::U32) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.connect_vsock(cid.0, port.0);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1010,6 +1103,8 @@ impl Nbd {
     pub fn connect_tcp(&self, env: Env, hostname: String, port: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.connect_tcp(&hostname, &port);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1019,6 +1114,8 @@ impl Nbd {
     pub fn connect_socket(&self, env: Env, sock: conv::I32) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.connect_socket(sock.0);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1029,6 +1126,8 @@ impl Nbd {
         let conn = self.conn(&env, true)?;
         let argv = conv::str_list(&argv);
         let ret = conn.handle.connect_command(&argv);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1039,6 +1138,8 @@ impl Nbd {
         let conn = self.conn(&env, true)?;
         let argv = conv::str_list(&argv);
         let ret = conn.handle.connect_systemd_socket_activation(&argv);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1049,6 +1150,8 @@ impl Nbd {
         let conn = self.conn(&env, true)?;
         let addr = conv::sockaddr(&addr)?;
         let ret = conn.handle.aio_connect(&addr);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1058,6 +1161,8 @@ impl Nbd {
     pub fn aio_connect_uri(&self, env: Env, uri: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.aio_connect_uri(&uri);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1069,6 +1174,8 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_connect_unix(std::path::Path::new(&unixsocket));
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1078,6 +1185,8 @@ impl Nbd {
     pub fn aio_connect_vsock(&self, env: Env, cid: conv::U32, port: conv::U32) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.aio_connect_vsock(cid.0, port.0);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1087,6 +1196,8 @@ impl Nbd {
     pub fn aio_connect_tcp(&self, env: Env, hostname: String, port: String) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.aio_connect_tcp(&hostname, &port);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1096,6 +1207,8 @@ impl Nbd {
     pub fn aio_connect_socket(&self, env: Env, sock: conv::I32) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.aio_connect_socket(sock.0);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1106,6 +1219,8 @@ impl Nbd {
         let conn = self.conn(&env, true)?;
         let argv = conv::str_list(&argv);
         let ret = conn.handle.aio_connect_command(&argv);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1116,6 +1231,8 @@ impl Nbd {
         let conn = self.conn(&env, true)?;
         let argv = conv::str_list(&argv);
         let ret = conn.handle.aio_connect_systemd_socket_activation(&argv);
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1127,6 +1244,8 @@ impl Nbd {
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let ret = conn.handle.shutdown(Some(nbd::Shutdown(flags)));
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1138,6 +1257,8 @@ impl Nbd {
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let ret = conn.handle.aio_disconnect(Some(nbd::CmdFlag(flags)));
+        conn.account_memory(&env);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1147,6 +1268,7 @@ impl Nbd {
     pub fn opt_go(&self, env: Env) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.opt_go();
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1156,6 +1278,7 @@ impl Nbd {
     pub fn opt_abort(&self, env: Env) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.opt_abort();
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1165,6 +1288,7 @@ impl Nbd {
     pub fn opt_info(&self, env: Env) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.opt_info();
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1175,6 +1299,7 @@ impl Nbd {
         let conn = self.conn(&env, true)?;
         let list = list_callback(&env, list.raw(), conn.cx.clone())?;
         let ret = conn.handle.opt_list(list);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1185,6 +1310,7 @@ impl Nbd {
         let conn = self.conn(&env, true)?;
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
         let ret = conn.handle.opt_list_meta_context(context);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1201,6 +1327,7 @@ impl Nbd {
         let queries = conv::str_list(&queries);
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
         let ret = conn.handle.opt_list_meta_context_queries(&queries, context);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1211,6 +1338,7 @@ impl Nbd {
         let conn = self.conn(&env, true)?;
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
         let ret = conn.handle.opt_set_meta_context(context);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1227,6 +1355,7 @@ impl Nbd {
         let queries = conv::str_list(&queries);
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
         let ret = conn.handle.opt_set_meta_context_queries(&queries, context);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1236,6 +1365,7 @@ impl Nbd {
     pub fn opt_starttls(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.opt_starttls();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1245,6 +1375,7 @@ impl Nbd {
     pub fn opt_structured_reply(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.opt_structured_reply();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1254,6 +1385,7 @@ impl Nbd {
     pub fn opt_extended_headers(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.opt_extended_headers();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1268,6 +1400,7 @@ impl Nbd {
             .map(|f| completion_callback(&env, f, conn.cx.clone()))
             .transpose()?;
         let ret = conn.handle.aio_opt_go(completion);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1277,6 +1410,7 @@ impl Nbd {
     pub fn aio_opt_abort(&self, env: Env) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.aio_opt_abort();
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1291,6 +1425,7 @@ impl Nbd {
             .map(|f| completion_callback(&env, f, conn.cx.clone()))
             .transpose()?;
         let ret = conn.handle.aio_opt_info(completion);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1311,6 +1446,7 @@ impl Nbd {
             .map(|f| completion_callback(&env, f, conn.cx.clone()))
             .transpose()?;
         let ret = conn.handle.aio_opt_list(list, completion);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1331,6 +1467,7 @@ impl Nbd {
             .map(|f| completion_callback(&env, f, conn.cx.clone()))
             .transpose()?;
         let ret = conn.handle.aio_opt_list_meta_context(context, completion);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1355,6 +1492,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_opt_list_meta_context_queries(&queries, context, completion);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1375,6 +1513,7 @@ impl Nbd {
             .map(|f| completion_callback(&env, f, conn.cx.clone()))
             .transpose()?;
         let ret = conn.handle.aio_opt_set_meta_context(context, completion);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1399,6 +1538,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_opt_set_meta_context_queries(&queries, context, completion);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1413,6 +1553,7 @@ impl Nbd {
             .map(|f| completion_callback(&env, f, conn.cx.clone()))
             .transpose()?;
         let ret = conn.handle.aio_opt_starttls(completion);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1427,6 +1568,7 @@ impl Nbd {
             .map(|f| completion_callback(&env, f, conn.cx.clone()))
             .transpose()?;
         let ret = conn.handle.aio_opt_structured_reply(completion);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1441,6 +1583,7 @@ impl Nbd {
             .map(|f| completion_callback(&env, f, conn.cx.clone()))
             .transpose()?;
         let ret = conn.handle.aio_opt_extended_headers(completion);
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1463,6 +1606,7 @@ impl Nbd {
         let ret =
             conn.handle
                 .pread_structured(&mut buf, offset.0, chunk, Some(nbd::CmdFlag(flags)));
+
         conn.finish(&env, ret)?;
         Ok(Buffer::from(buf))
     }
@@ -1482,6 +1626,7 @@ impl Nbd {
         let ret = conn
             .handle
             .pwrite(&buf, offset.0, Some(nbd::CmdFlag(flags)));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1493,6 +1638,7 @@ impl Nbd {
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let ret = conn.handle.flush(Some(nbd::CmdFlag(flags)));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1512,6 +1658,7 @@ impl Nbd {
         let ret = conn
             .handle
             .trim(count.0, offset.0, Some(nbd::CmdFlag(flags)));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1531,6 +1678,7 @@ impl Nbd {
         let ret = conn
             .handle
             .cache(count.0, offset.0, Some(nbd::CmdFlag(flags)));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1550,6 +1698,7 @@ impl Nbd {
         let ret = conn
             .handle
             .zero(count.0, offset.0, Some(nbd::CmdFlag(flags)));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1571,6 +1720,7 @@ impl Nbd {
         let ret =
             conn.handle
                 .block_status_64(count.0, offset.0, extent64, Some(nbd::CmdFlag(flags)));
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1598,6 +1748,7 @@ impl Nbd {
             extent64,
             Some(nbd::CmdFlag(flags)),
         );
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1628,6 +1779,7 @@ impl Nbd {
             completion,
             Some(nbd::CmdFlag(flags)),
         );
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_aio_pread_structured")?)
     }
@@ -1652,6 +1804,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_pwrite(buf, offset.0, completion, Some(nbd::CmdFlag(flags)));
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_aio_pwrite")?)
     }
@@ -1667,6 +1820,7 @@ impl Nbd {
             .map(|f| completion_callback(&env, f, conn.cx.clone()))
             .transpose()?;
         let ret = conn.handle.aio_flush(completion, Some(nbd::CmdFlag(flags)));
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_aio_flush")?)
     }
@@ -1690,6 +1844,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_trim(count.0, offset.0, completion, Some(nbd::CmdFlag(flags)));
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_aio_trim")?)
     }
@@ -1713,6 +1868,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_cache(count.0, offset.0, completion, Some(nbd::CmdFlag(flags)));
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_aio_cache")?)
     }
@@ -1736,6 +1892,7 @@ impl Nbd {
         let ret = conn
             .handle
             .aio_zero(count.0, offset.0, completion, Some(nbd::CmdFlag(flags)));
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_aio_zero")?)
     }
@@ -1765,6 +1922,7 @@ impl Nbd {
             completion,
             Some(nbd::CmdFlag(flags)),
         );
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_aio_block_status")?)
     }
@@ -1794,6 +1952,7 @@ impl Nbd {
             completion,
             Some(nbd::CmdFlag(flags)),
         );
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_aio_block_status_64")?)
     }
@@ -1826,6 +1985,7 @@ impl Nbd {
             completion,
             Some(nbd::CmdFlag(flags)),
         );
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_aio_block_status_filter")?)
     }
@@ -1835,6 +1995,7 @@ impl Nbd {
     pub fn aio_get_fd(&self, env: Env) -> Result<i32> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.aio_get_fd();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1844,6 +2005,7 @@ impl Nbd {
     pub fn aio_get_direction(&self, env: Env) -> Result<u32> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.aio_get_direction());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1853,6 +2015,7 @@ impl Nbd {
     pub fn aio_notify_read(&self, env: Env) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.aio_notify_read();
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1862,6 +2025,7 @@ impl Nbd {
     pub fn aio_notify_write(&self, env: Env) -> Result<()> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.aio_notify_write();
+
         conn.finish(&env, ret)?;
         Ok(())
     }
@@ -1871,6 +2035,7 @@ impl Nbd {
     pub fn aio_is_created(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.aio_is_created());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1880,6 +2045,7 @@ impl Nbd {
     pub fn aio_is_connecting(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.aio_is_connecting());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1889,6 +2055,7 @@ impl Nbd {
     pub fn aio_is_negotiating(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.aio_is_negotiating());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1898,6 +2065,7 @@ impl Nbd {
     pub fn aio_is_ready(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.aio_is_ready());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1907,6 +2075,7 @@ impl Nbd {
     pub fn aio_is_processing(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.aio_is_processing());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1916,6 +2085,7 @@ impl Nbd {
     pub fn aio_is_dead(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.aio_is_dead());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1925,6 +2095,7 @@ impl Nbd {
     pub fn aio_is_closed(&self, env: Env) -> Result<bool> {
         let conn = self.conn(&env, false)?;
         let ret = Ok(conn.handle.aio_is_closed());
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1934,6 +2105,7 @@ impl Nbd {
     pub fn aio_command_completed(&self, env: Env, cookie: conv::U64) -> Result<bool> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.aio_command_completed(cookie.0);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1943,6 +2115,7 @@ impl Nbd {
     pub fn aio_peek_command_completed(&self, env: Env) -> Result<f64> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.aio_peek_command_completed();
+
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_aio_peek_command_completed")?)
     }
@@ -1952,6 +2125,7 @@ impl Nbd {
     pub fn aio_in_flight(&self, env: Env) -> Result<i32> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.aio_in_flight();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1961,6 +2135,7 @@ impl Nbd {
     pub fn connection_state(&self, env: Env) -> Result<String> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.connection_state();
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret.to_string())
     }
@@ -1970,6 +2145,7 @@ impl Nbd {
     pub fn poll(&self, env: Env, timeout: conv::I32) -> Result<i32> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.poll(timeout.0);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }
@@ -1979,6 +2155,7 @@ impl Nbd {
     pub fn poll2(&self, env: Env, fd: conv::I32, timeout: conv::I32) -> Result<i32> {
         let conn = self.conn(&env, true)?;
         let ret = conn.handle.poll2(fd.0, timeout.0);
+
         let ret = conn.finish(&env, ret)?;
         Ok(ret)
     }

@@ -1348,6 +1348,7 @@ ocaml_export! {
             let handle = handle(cr, h, "NBD.shutdown")?;
             let flags = Some(nbd::Shutdown(conv::uint(cr, flags, "flags")?));
             let ret = blocking(|| handle.shutdown(flags));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -1360,6 +1361,7 @@ ocaml_export! {
             let handle = handle(cr, h, "NBD.aio_disconnect")?;
             let flags = Some(nbd::CmdFlag(conv::uint(cr, flags, "flags")?));
             let ret = blocking(|| handle.aio_disconnect(flags));
+            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
@@ -2059,7 +2061,6 @@ ocaml_export! {
         stub(cr, |cr| {
             let handle = handle(cr, h, "NBD.connection_state")?;
             let ret = blocking(|| handle.connection_state());
-            account(cr, h);
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })

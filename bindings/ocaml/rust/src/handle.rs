@@ -84,14 +84,8 @@ pub(crate) fn handle(
 ) -> Result<Arc<nbd::Handle>, Failure> {
     let boxed = cr.get(h);
     let b: &HandleBox = std::borrow::Borrow::borrow(&boxed);
-    let handle = {
-        let guard = b.handle.lock().unwrap_or_else(|p| p.into_inner());
-        guard.clone().ok_or(Failure::Closed(call))?
-    };
-    // Each call starts here with the runtime held: a good moment to keep
-    // the GC's account current (what the last call connected, say).
-    b.account(&handle);
-    Ok(handle)
+    let guard = b.handle.lock().unwrap_or_else(|p| p.into_inner());
+    guard.clone().ok_or(Failure::Closed(call))
 }
 
 /// After a call that connected: bring the GC's account of `h` up to
