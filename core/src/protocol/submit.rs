@@ -21,6 +21,8 @@ struct Checked {
     offset: u64,
     count: u64,
     payload: Option<Payload>,
+    /// Block status with a filter: the context IDs asked for.
+    filter_ids: Option<Vec<u32>>,
 }
 
 impl Machine {
@@ -30,7 +32,7 @@ impl Machine {
             flags,
             completion,
         } = cmd;
-        let checked = match self.check(&kind, flags) {
+        let mut checked = match self.check(&kind, flags) {
             Ok(c) => c,
             Err(e) => {
                 // The callbacks can never be called: drop them now, the
@@ -52,14 +54,9 @@ impl Machine {
             // one keeps the caller's buffer lent until the write retires,
             // as for reads (bindings pin the memory until then).
             CommandKind::Write { buf, .. } => c.buf = Some(buf),
-            CommandKind::BlockStatus { sink, filter, .. } => {
+            CommandKind::BlockStatus { sink, .. } => {
                 c.sink = Some(sink);
-                c.bs_filter = filter.map(|names| {
-                    names
-                        .iter()
-                        .filter_map(|n| self.info.meta_context_id(n))
-                        .collect()
-                });
+                c.bs_filter = checked.filter_ids.take();
             }
             _ => {}
         }
@@ -232,6 +229,7 @@ impl Machine {
         let auto_flag = strict_on(Strict::AUTO_FLAG);
         let payload_len = CmdFlag::PAYLOAD_LEN.bits() as u16;
         let mut payload = None;
+        let mut filter_ids = None;
         match kind {
             CommandKind::Read { .. } => {
                 if strict_cmds && has(CmdFlag::DF) && !info.can_df() {
@@ -321,10 +319,14 @@ impl Machine {
                         return Err(einval("the block status filter names no meta context"));
                     }
                     let mut p = Vec::with_capacity(8 + 4 * names.len());
+                    let mut ids = Vec::with_capacity(names.len());
                     p.put64(count);
                     for name in names {
                         match info.meta_context_id(name) {
-                            Some(id) if info.meta_valid => p.put32(id),
+                            Some(id) if info.meta_valid => {
+                                p.put32(id);
+                                ids.push(id);
+                            }
                             _ => {
                                 return Err(einval(format!(
                                     "meta context {name} was not negotiated"
@@ -338,6 +340,7 @@ impl Machine {
                         return Err(einval("filtering block status needs the PAYLOAD_LEN flag"));
                     }
                     payload = Some(Payload::Owned(p));
+                    filter_ids = Some(ids);
                 }
             }
         }
@@ -390,6 +393,7 @@ impl Machine {
             offset,
             count,
             payload,
+            filter_ids,
         })
     }
 }
