@@ -163,14 +163,19 @@ pub(crate) fn subbuf<'py>(py: Python<'py>, view: Option<&View>, sub: &[u8]) -> P
     builtin(py, "memoryview")?.call1((PyBytes::new(py, sub),))
 }
 
+/// The object whose memory a buffer argument is: an `nbd.Buffer`'s
+/// underlying object, or the argument itself.
+fn exporter<'py>(arg: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+    match arg.cast::<Buffer>() {
+        Ok(b) => b.get().obj.bind(arg.py()).clone(),
+        Err(_) => arg.clone(),
+    }
+}
+
 /// The memory of an aio read's buffer argument and the view source for
 /// its chunk callbacks; as `persist(arg, true)` otherwise.
 pub(crate) fn persist_read(arg: &Bound<'_, PyAny>) -> PyResult<(nbd::AioBuffer, Arc<View>)> {
-    let py = arg.py();
-    let obj = match arg.cast::<Buffer>() {
-        Ok(b) => b.get().obj.bind(py).clone(),
-        Err(_) => arg.clone(),
-    };
+    let obj = exporter(arg);
     let buf = persist(arg, true)?;
     let view = Arc::new(View { obj: obj.unbind(), base: buf.as_ptr() as usize, len: buf.len() });
     Ok((buf, view))
@@ -182,10 +187,7 @@ pub(crate) fn persist_read(arg: &Bound<'_, PyAny>) -> PyResult<(nbd::AioBuffer, 
 /// when it is an immutable bytes object and copied otherwise.
 pub(crate) fn persist(arg: &Bound<'_, PyAny>, writable: bool) -> PyResult<nbd::AioBuffer> {
     let py = arg.py();
-    let obj = match arg.cast::<Buffer>() {
-        Ok(b) => b.get().obj.bind(py).clone(),
-        Err(_) => arg.clone(),
-    };
+    let obj = exporter(arg);
     if !writable {
         if let Ok(bytes) = obj.cast::<PyBytes>() {
             let s = bytes.as_bytes();
