@@ -77,9 +77,6 @@ pub struct Harness {
     m: Machine,
     seen: Arc<Mutex<Seen>>,
     dead: bool,
-    /// Commands started: cookie -> (offset, count, is a read with chunk
-    /// tracking).
-    reads: HashMap<u64, (u64, u64)>,
     next_id: u64,
 }
 
@@ -87,7 +84,7 @@ impl Harness {
     fn new(config: Config) -> Harness {
         let mut m = Machine::new(config);
         m.start_handshake();
-        Harness { m, seen: Arc::default(), dead: false, reads: HashMap::new(), next_id: 1 }
+        Harness { m, seen: Arc::default(), dead: false, next_id: 1 }
     }
 
     /// Deliver `bytes` as received from the server, in the pieces the
@@ -222,11 +219,8 @@ impl Harness {
             _ => (CommandKind::Zero { count, offset }, None),
         };
         let completion = Some(self.completion(id, read.filter(|_| self.m.info().structured_replies)));
-        if let Ok(cookie) = self.m.start_command(Command { kind, flags, completion }) {
+        if self.m.start_command(Command { kind, flags, completion }).is_ok() {
             assert!(!self.dead, "a command was accepted after a fatal error");
-            if let Some(r) = read {
-                self.reads.insert(cookie, r);
-            }
         }
         self.check();
         Some(())
@@ -239,7 +233,6 @@ impl Harness {
                 break;
             }
             let _ = self.m.command_completed(cookie);
-            self.reads.remove(&cookie);
             self.check();
         }
     }
