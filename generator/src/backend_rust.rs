@@ -29,6 +29,17 @@ struct FlagsView {
     values: Vec<ValueView>,
     mask: String,
     default: String,
+    /// One constant per call that restricts the set with a `permitted`
+    /// list (an aio call shares its synchronous twin's).
+    permitted: Vec<PermittedView>,
+}
+
+#[derive(Serialize)]
+struct PermittedView {
+    /// `PERMITTED_PREAD_STRUCTURED`
+    name: String,
+    value: String,
+    doc: String,
 }
 
 #[derive(Serialize)]
@@ -335,6 +346,7 @@ pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
                     .collect(),
                 mask: format!("{:#x}", flag_mask(f, None)),
                 default: format!("{:#x}", flag_mask(f, Some(&f.default))),
+                permitted: permitted_views(api, f),
             })
             .collect(),
         constants: api
@@ -386,6 +398,31 @@ pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
             text: render("rust/dispatch.rs.tera", &dispatch)?,
         },
     ])
+}
+
+/// The `permitted` lists of set `set`, one per call; an aio call whose
+/// synchronous twin exists is covered by the twin's (validation makes the
+/// two agree).
+fn permitted_views(api: &Api, set: &FlagsDef) -> Vec<PermittedView> {
+    let exists = |name: &str| api.calls.iter().any(|c| c.name == name);
+    api.calls
+        .iter()
+        .filter(|c| !c.name.strip_prefix("aio_").is_some_and(exists))
+        .filter_map(|c| {
+            c.optargs.iter().find_map(|o| match &o.kind {
+                OptArgKind::Flags { flags, permitted: Some(p) } if *flags == set.name => {
+                    let aio = format!("aio_{}", c.name);
+                    let also = if exists(&aio) { format!(" and `nbd_{aio}` accept") } else { " accepts".to_string() };
+                    Some(PermittedView {
+                        name: format!("PERMITTED_{}", c.name.to_uppercase()),
+                        value: format!("{:#x}", flag_mask(set, Some(p))),
+                        doc: format!("The flags `nbd_{}`{also} (api.yaml's `permitted` list)", c.name),
+                    })
+                }
+                OptArgKind::Flags { .. } | OptArgKind::Closure { .. } => None,
+            })
+        })
+        .collect()
 }
 
 fn state_doc(s: State) -> &'static str {

@@ -179,23 +179,54 @@ fn check_types(c: &mut Checker) {
 /// The newest libnbd release whose calls the description may hold.
 pub const LATEST_VERSION: (u32, u32) = (1, 24);
 
-/// A synchronous call and its `aio_` twin appeared in the same release.
+/// A synchronous call and its `aio_` twin appeared in the same release,
+/// and permit the same flags (the core's protocol machine checks a
+/// command's flags against one list per command, generated from the
+/// synchronous call's).
 fn check_aio_pairs(c: &mut Checker) {
-    let versions: HashMap<&str, &str> =
-        c.api.calls.iter().map(|c| (c.name.as_str(), c.first_version.as_str())).collect();
+    let by_name: HashMap<&str, &Call> = c.api.calls.iter().map(|c| (c.name.as_str(), c)).collect();
     for call in &c.api.calls {
-        if let Some(sync) = call.name.strip_prefix("aio_") {
-            if let Some(v) = versions.get(sync) {
-                if version_key(v) != version_key(&call.first_version) {
+        let Some(sync) = call.name.strip_prefix("aio_").and_then(|s| by_name.get(s)) else {
+            continue;
+        };
+        let item = format!("call {}", call.name);
+        if version_key(&sync.first_version) != version_key(&call.first_version) {
+            c.err(
+                &item,
+                "first_version",
+                format!("{} differs from {} of its synchronous twin {}", call.first_version, sync.first_version, sync.name),
+            );
+        }
+        for set in &c.api.flags {
+            if let (Some(mine), Some(theirs)) = (permitted_flags(call, &set.name), permitted_flags(sync, &set.name)) {
+                if mine != theirs {
                     c.err(
-                        format!("call {}", call.name),
-                        "first_version",
-                        format!("{} differs from {} of its synchronous twin {sync}", call.first_version, v),
+                        &item,
+                        "optargs (permitted)",
+                        format!(
+                            "[{}] differs from [{}] of its synchronous twin {}",
+                            mine.join(", "),
+                            theirs.join(", "),
+                            sync.name
+                        ),
                     );
                 }
             }
         }
     }
+}
+
+/// The names a call's optional flags argument of set `set` permits, sorted
+/// (None when it has no such argument or permits the whole set).
+fn permitted_flags<'a>(call: &'a Call, set: &str) -> Option<Vec<&'a str>> {
+    call.optargs.iter().find_map(|o| match &o.kind {
+        OptArgKind::Flags { flags, permitted: Some(p) } if flags == set => {
+            let mut names: Vec<&str> = p.iter().map(String::as_str).collect();
+            names.sort_unstable();
+            Some(names)
+        }
+        OptArgKind::Flags { .. } | OptArgKind::Closure { .. } => None,
+    })
 }
 
 fn version_key(v: &str) -> Option<(u32, u32)> {

@@ -142,3 +142,19 @@ fn yaml_syntax_errors_are_reported_not_panicked() {
     let msg = generator::parse("calls: [").unwrap_err().to_string();
     assert!(msg.starts_with("api.yaml:"), "{msg}");
 }
+
+#[test]
+fn aio_twin_must_permit_the_same_flags() {
+    let text = common::api_text();
+    let at = text.find("  - name: aio_trim\n").unwrap();
+    let (head, tail) = text.split_at(at);
+    let edited = format!("{head}{}", tail.replacen("permitted: [FUA]", "permitted: [FUA, NO_HOLE]", 1));
+    let msg = match generator::validate::validate(&generator::parse(&edited).unwrap()) {
+        Err(errs) => errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"),
+        Ok(()) => panic!("accepted"),
+    };
+    assert!(
+        msg.contains("call aio_trim: optargs (permitted): [FUA, NO_HOLE] differs from [FUA] of its synchronous twin trim"),
+        "{msg}"
+    );
+}

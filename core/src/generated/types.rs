@@ -124,6 +124,28 @@ impl CmdFlag {
     pub const MASK: CmdFlag = CmdFlag(0x3f);
     /// The library's default for a handle setting of this set.
     pub const DEFAULT: CmdFlag = CmdFlag(0x0);
+    /// The flags `nbd_pread` and `nbd_aio_pread` accept (api.yaml's `permitted` list).
+    pub const PERMITTED_PREAD: CmdFlag = CmdFlag(0x0);
+    /// The flags `nbd_block_status` and `nbd_aio_block_status` accept (api.yaml's `permitted` list).
+    pub const PERMITTED_BLOCK_STATUS: CmdFlag = CmdFlag(0x8);
+    /// The flags `nbd_aio_disconnect` accepts (api.yaml's `permitted` list).
+    pub const PERMITTED_AIO_DISCONNECT: CmdFlag = CmdFlag(0x0);
+    /// The flags `nbd_pread_structured` and `nbd_aio_pread_structured` accept (api.yaml's `permitted` list).
+    pub const PERMITTED_PREAD_STRUCTURED: CmdFlag = CmdFlag(0x4);
+    /// The flags `nbd_pwrite` and `nbd_aio_pwrite` accept (api.yaml's `permitted` list).
+    pub const PERMITTED_PWRITE: CmdFlag = CmdFlag(0x21);
+    /// The flags `nbd_flush` and `nbd_aio_flush` accept (api.yaml's `permitted` list).
+    pub const PERMITTED_FLUSH: CmdFlag = CmdFlag(0x0);
+    /// The flags `nbd_trim` and `nbd_aio_trim` accept (api.yaml's `permitted` list).
+    pub const PERMITTED_TRIM: CmdFlag = CmdFlag(0x1);
+    /// The flags `nbd_cache` and `nbd_aio_cache` accept (api.yaml's `permitted` list).
+    pub const PERMITTED_CACHE: CmdFlag = CmdFlag(0x0);
+    /// The flags `nbd_zero` and `nbd_aio_zero` accept (api.yaml's `permitted` list).
+    pub const PERMITTED_ZERO: CmdFlag = CmdFlag(0x13);
+    /// The flags `nbd_block_status_64` and `nbd_aio_block_status_64` accept (api.yaml's `permitted` list).
+    pub const PERMITTED_BLOCK_STATUS_64: CmdFlag = CmdFlag(0x8);
+    /// The flags `nbd_block_status_filter` and `nbd_aio_block_status_filter` accept (api.yaml's `permitted` list).
+    pub const PERMITTED_BLOCK_STATUS_FILTER: CmdFlag = CmdFlag(0x28);
 
     /// No flag.
     pub const fn empty() -> CmdFlag {

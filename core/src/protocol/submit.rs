@@ -173,32 +173,36 @@ impl Machine {
                 wire::CMD_READ,
                 *offset,
                 buf.len() as u64,
-                CmdFlag::DF.bits(),
+                CmdFlag::PERMITTED_PREAD_STRUCTURED.bits(),
                 libc::EINVAL,
             ),
             CommandKind::Write { buf, offset } => (
                 wire::CMD_WRITE,
                 *offset,
                 buf.len() as u64,
-                CmdFlag::FUA.bits() | CmdFlag::PAYLOAD_LEN.bits(),
+                CmdFlag::PERMITTED_PWRITE.bits(),
                 libc::ENOSPC,
             ),
-            CommandKind::Flush => (wire::CMD_FLUSH, 0, 0, 0, 0),
+            CommandKind::Flush => (wire::CMD_FLUSH, 0, 0, CmdFlag::PERMITTED_FLUSH.bits(), 0),
             CommandKind::Trim { count, offset } => (
                 wire::CMD_TRIM,
                 *offset,
                 *count,
-                CmdFlag::FUA.bits(),
+                CmdFlag::PERMITTED_TRIM.bits(),
                 libc::ENOSPC,
             ),
-            CommandKind::Cache { count, offset } => {
-                (wire::CMD_CACHE, *offset, *count, 0, libc::EINVAL)
-            }
+            CommandKind::Cache { count, offset } => (
+                wire::CMD_CACHE,
+                *offset,
+                *count,
+                CmdFlag::PERMITTED_CACHE.bits(),
+                libc::EINVAL,
+            ),
             CommandKind::Zero { count, offset } => (
                 wire::CMD_WRITE_ZEROES,
                 *offset,
                 *count,
-                CmdFlag::FUA.bits() | CmdFlag::NO_HOLE.bits() | CmdFlag::FAST_ZERO.bits(),
+                CmdFlag::PERMITTED_ZERO.bits(),
                 libc::ENOSPC,
             ),
             CommandKind::BlockStatus {
@@ -207,10 +211,11 @@ impl Machine {
                 filter,
                 ..
             } => {
-                let mut permitted = CmdFlag::REQ_ONE.bits();
-                if filter.is_some() {
-                    permitted |= CmdFlag::PAYLOAD_LEN.bits();
-                }
+                let permitted = if filter.is_some() {
+                    CmdFlag::PERMITTED_BLOCK_STATUS_FILTER.bits()
+                } else {
+                    CmdFlag::PERMITTED_BLOCK_STATUS.bits()
+                };
                 (
                     wire::CMD_BLOCK_STATUS,
                     *offset,
