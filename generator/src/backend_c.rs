@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::lower::ffi::{CParam, Ffi};
+use crate::lower::{LCall, Lowered};
 use crate::model::*;
 use crate::render::render;
 use crate::{Error, Lang, Output};
@@ -57,118 +59,46 @@ struct MapView {
     nodes: Vec<MapNode>,
 }
 
-fn cb_params(cb: &CallbackDef) -> String {
-    let mut p = vec!["void *user_data".to_string()];
-    for a in &cb.args {
-        let n = &a.name;
-        p.push(match &a.kind {
-            CbArgKind::BytesIn { len } => format!("const void *{n}, size_t {len}"),
-            CbArgKind::String => format!("const char *{n}"),
-            CbArgKind::Int => format!("int {n}"),
-            CbArgKind::Uint => format!("unsigned {n}"),
-            CbArgKind::Uint64 => format!("uint64_t {n}"),
-            CbArgKind::Int64 => format!("int64_t {n}"),
-            CbArgKind::Uint32Array { len } => format!("uint32_t *{n}, size_t {len}"),
-            CbArgKind::Extent64Array { len } => format!("nbd_extent *{n}, size_t {len}"),
-            CbArgKind::MutableInt => format!("int *{n}"),
-        });
-    }
-    p.join(", ")
-}
-
-/// The C parameters of an argument, and whether each is a pointer that must
-/// not be NULL.
-pub(crate) fn c_params(a: &Arg) -> Vec<(String, bool)> {
-    let n = &a.name;
-    match &a.kind {
-        ArgKind::Bool => vec![(format!("bool {n}"), false)],
-        ArgKind::Int | ArgKind::Fd | ArgKind::Enum { .. } => vec![(format!("int {n}"), false)],
-        ArgKind::Uint => vec![(format!("unsigned {n}"), false)],
-        ArgKind::Int64 => vec![(format!("int64_t {n}"), false)],
-        ArgKind::Uint32 | ArgKind::Flags { .. } => vec![(format!("uint32_t {n}"), false)],
-        ArgKind::Uint64 => vec![(format!("uint64_t {n}"), false)],
-        ArgKind::SizeT => vec![(format!("size_t {n}"), false)],
-        ArgKind::String | ArgKind::Path => vec![(format!("const char *{n}"), true)],
-        ArgKind::StringList => vec![(format!("char **{n}"), true)],
-        ArgKind::Sockaddr { len } => vec![
-            (format!("const struct sockaddr *{n}"), true),
-            (format!("socklen_t {len}"), false),
-        ],
-        ArgKind::BytesIn { len } | ArgKind::BytesPersistIn { len } => {
-            vec![(format!("const void *{n}"), true), (format!("size_t {len}"), false)]
-        }
-        ArgKind::BytesOut { len } | ArgKind::BytesPersistOut { len } => {
-            vec![(format!("void *{n}"), true), (format!("size_t {len}"), false)]
-        }
-        ArgKind::Closure { callback } => {
-            vec![(format!("nbd_{callback}_callback {n}_callback"), false)]
-        }
-        ArgKind::Uintptr => vec![(format!("uintptr_t {n}"), false)],
-    }
-}
-
-pub(crate) fn c_optparam(o: &OptArg) -> String {
-    match &o.kind {
-        OptArgKind::Closure { callback } => format!("nbd_{callback}_callback {}_callback", o.name),
-        OptArgKind::Flags { .. } => format!("uint32_t {}", o.name),
-    }
-}
-
-pub(crate) fn c_ret(r: &RetKind) -> &'static str {
-    match r {
-        RetKind::Error | RetKind::Bool | RetKind::Int | RetKind::Fd | RetKind::Enum { .. } => "int",
-        RetKind::Int64 | RetKind::Cookie => "int64_t",
-        RetKind::Uint => "unsigned",
-        RetKind::Uint64 => "uint64_t",
-        RetKind::SizeT => "ssize_t",
-        RetKind::StaticString => "const char *",
-        RetKind::String => "char *",
-        RetKind::Flags { .. } => "uint32_t",
-        RetKind::Uintptr => "uintptr_t",
-        RetKind::Void => "void",
-        RetKind::Handle => "struct nbd_handle *",
-    }
+fn decls(params: &[CParam]) -> String {
+    params.iter().map(|p| p.ty.c_decl(&p.name)).collect::<Vec<_>>().join(", ")
 }
 
 /// The C prototype of a call, as the header declares it.
-pub(crate) fn proto(call: &Call) -> ProtoView {
-    let name = format!("nbd_{}", call.name);
+pub(crate) fn proto(call: &LCall) -> ProtoView {
+    let name = call.c_name.clone();
     let have = format!("LIBNBD_HAVE_{}", name.to_uppercase());
     let mut attrs = Vec::new();
-    let params = match call.special {
+    let params = match call.def.special {
         Some(Special::Create) | Some(Special::GetError) | Some(Special::GetErrno) => "void".to_string(),
-        Some(Special::Close) => "struct nbd_handle *h".to_string(),
+        Some(Special::Close) => decls(&call.c_params),
         None => {
-            let mut ps = vec!["struct nbd_handle *h".to_string()];
-            let mut nonnull = vec!["1".to_string()];
-            for a in &call.args {
-                for (p, nn) in c_params(a) {
-                    ps.push(p);
-                    if nn {
-                        nonnull.push(ps.len().to_string());
-                    }
-                }
-            }
-            ps.extend(call.optargs.iter().map(c_optparam));
+            // Every pointer parameter (the handle first) must not be NULL.
+            let nonnull: Vec<String> = call
+                .c_params
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.ty.is_pointer())
+                .map(|(i, _)| (i + 1).to_string())
+                .collect();
             attrs.push(format!("LIBNBD_ATTRIBUTE_NONNULL({})", nonnull.join(", ")));
-            ps.join(", ")
+            decls(&call.c_params)
         }
     };
-    if matches!(call.ret, RetKind::String) {
+    if call.c_ret == Ffi::CharPtr {
         attrs.insert(0, "LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(__builtin_free)".to_string());
     }
-    if call.special == Some(Special::Create) {
+    if call.def.special == Some(Special::Create) {
         attrs.push("LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(nbd_close)".to_string());
     }
-    let ret = c_ret(&call.ret);
-    ProtoView { name, ret: ret.to_string(), params, attrs, have }
+    ProtoView { name, ret: call.c_ret.c(), params, attrs, have }
 }
 
 fn c_value_hex(v: u32) -> String {
     format!("{v:#04x}U")
 }
 
-pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
+pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
+    let api = l.api;
     let mut groups = Vec::new();
     for e in &api.enums {
         groups.push(
@@ -178,14 +108,15 @@ pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
                 .collect(),
         );
     }
-    for f in &api.flags {
+    for f in &l.flags {
+        let prefix = &f.def.prefix;
         let mut g: Vec<DefineView> = f
+            .def
             .values
             .iter()
-            .map(|v| DefineView { name: format!("LIBNBD_{}_{}", f.prefix, v.name), value: c_value_hex(v.value) })
+            .map(|v| DefineView { name: format!("LIBNBD_{prefix}_{}", v.name), value: c_value_hex(v.value) })
             .collect();
-        let mask = f.values.iter().fold(0, |m, v| m | v.value);
-        g.push(DefineView { name: format!("LIBNBD_{}_MASK", f.prefix), value: c_value_hex(mask) });
+        g.push(DefineView { name: format!("LIBNBD_{prefix}_MASK"), value: c_value_hex(f.mask) });
         groups.push(g);
     }
     let mut ints = Vec::new();
@@ -199,45 +130,28 @@ pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
     }
     groups.push(ints);
 
-    let optional_cbs: Vec<&str> = api
-        .calls
-        .iter()
-        .flat_map(|c| c.optargs.iter())
-        .filter_map(|o| match &o.kind {
-            OptArgKind::Closure { callback } => Some(callback.as_str()),
-            _ => None,
-        })
-        .collect();
-    let callbacks = api
+    let callbacks = l
         .callbacks
         .iter()
         .map(|cb| CallbackView {
             type_name: format!("nbd_{}_callback", cb.name),
-            params: cb_params(cb),
+            params: decls(&cb.c_params),
             have: format!("LIBNBD_HAVE_NBD_{}_CALLBACK", cb.name.to_uppercase()),
-            null_macro: optional_cbs
-                .contains(&cb.name.as_str())
-                .then(|| format!("NBD_NULL_{}", cb.name.to_uppercase())),
+            null_macro: cb.optional.then(|| format!("NBD_NULL_{}", cb.name.to_uppercase())),
         })
         .collect();
 
     let specials = [Special::Close, Special::Create, Special::GetError, Special::GetErrno]
-        .iter()
-        .filter_map(|s| api.calls.iter().find(|c| c.special == Some(*s)))
-        .map(proto)
+        .into_iter()
+        .map(|s| proto(l.special(s)))
         .collect();
-    let calls = api.calls.iter().filter(|c| c.special.is_none()).map(proto).collect();
+    let calls = l.regular_calls().map(proto).collect();
     let header = HeaderView { groups, callbacks, specials, calls, string_constants: strings };
 
     // Version nodes in release order, each call in the node of its first version.
     let mut by_version: BTreeMap<(u32, u32), Vec<String>> = BTreeMap::new();
-    for c in &api.calls {
-        let key = c
-            .first_version
-            .split_once('.')
-            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-            .unwrap_or((1, 0));
-        by_version.entry(key).or_default().push(format!("nbd_{}", c.name));
+    for c in &l.calls {
+        by_version.entry(c.version).or_default().push(c.c_name.clone());
     }
     let mut nodes = Vec::new();
     let mut previous: Option<String> = None;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::backend_c::proto;
+use crate::lower::{LCall, LRet, Lowered};
 use crate::markup::{self, Block, Span};
 use crate::model::*;
 use crate::render::render;
@@ -117,14 +118,24 @@ fn sentence_lines(p: &str) -> String {
     lines.join("\n")
 }
 
-fn default_returns(call: &Call) -> String {
+fn default_returns(call: &LCall) -> String {
     match call.ret {
-        RetKind::Error => "0 on success, -1 on error.".into(),
-        RetKind::Bool => "1 for true, 0 for false, -1 on error.".into(),
-        RetKind::Cookie => "A cookie (>= 1) identifying the command, -1 on error.".into(),
-        RetKind::String => "A string the caller must free with free(3), or NULL on error.".into(),
-        RetKind::StaticString => "A string owned by the library; do not free it.".into(),
-        _ => "The value described above, or -1 on error.".into(),
+        LRet::Error => "0 on success, -1 on error.".into(),
+        LRet::Bool => "1 for true, 0 for false, -1 on error.".into(),
+        LRet::Cookie => "A cookie (>= 1) identifying the command, -1 on error.".into(),
+        LRet::String => "A string the caller must free with free(3), or NULL on error.".into(),
+        LRet::StaticString => "A string owned by the library; do not free it.".into(),
+        LRet::Int
+        | LRet::Int64
+        | LRet::Uint
+        | LRet::Uint64
+        | LRet::SizeT
+        | LRet::Fd
+        | LRet::Enum(_)
+        | LRet::Flags(_)
+        | LRet::Uintptr
+        | LRet::Void
+        | LRet::Handle => "The value described above, or -1 on error.".into(),
     }
 }
 
@@ -142,9 +153,7 @@ fn errors_text(call: &Call) -> String {
              state not listed under HANDLE STATE with `EINVAL`.",
         );
     }
-    let has_flags = call.args.iter().any(|a| matches!(a.kind, ArgKind::Flags { .. } | ArgKind::Enum { .. }))
-        || call.optargs.iter().any(|o| matches!(o.kind, OptArgKind::Flags { .. }));
-    if has_flags {
+    if call.checks_values() {
         t.push_str(" An unknown enum value or flag fails with `EINVAL`.");
     }
     t
@@ -167,8 +176,9 @@ fn states_text(call: &Call) -> String {
     format!("The handle must be in one of the permitted states:\n\n{}", words.join("\n"))
 }
 
-fn page(call: &Call) -> PageView {
-    let p = proto(call);
+fn page(lcall: &LCall) -> PageView {
+    let p = proto(lcall);
+    let call = lcall.def;
     let mut synopsis = vec!["#include <libnbd.h>".to_string(), String::new()];
     let params: Vec<&str> = p.params.split(", ").collect();
     let head = format!("{}{}{} (", p.ret, if p.ret.ends_with('*') { "" } else { " " }, p.name);
@@ -191,7 +201,7 @@ fn page(call: &Call) -> PageView {
         shortdesc: escape(&call.shortdesc),
         synopsis: synopsis.iter().map(|l| escape(l)).collect(),
         description: roff(&call.longdesc),
-        returns: roff(call.returns.as_deref().unwrap_or(&default_returns(call))),
+        returns: roff(call.returns.as_deref().unwrap_or(&default_returns(lcall))),
         errors: roff(&errors_text(call)),
         states: roff(&states_text(call)),
         version: if call.extension {
@@ -222,11 +232,12 @@ fn group_title(g: Group) -> &'static str {
     }
 }
 
-pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
+pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
+    let api = l.api;
     let mut out = Vec::new();
-    for call in &api.calls {
+    for call in &l.calls {
         out.push(Output {
-            path: format!("docs/man/nbd_{}.3", call.name).into(),
+            path: format!("docs/man/{}.3", call.c_name).into(),
             lang: Lang::Roff,
             text: render("man/call.3.tera", &page(call))?,
         });

@@ -17,7 +17,7 @@
 
 use serde::Serialize;
 
-use crate::backend_rust::type_name;
+use crate::lower::type_name;
 use crate::markup;
 use crate::model::*;
 use crate::names::{camel, capitalise, lower_camel, rust_ident};

@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use crate::backend_rust::type_name;
+use crate::lower::type_name;
 use crate::markup;
 use crate::model::*;
 use crate::names::{camel, capitalise, python_ident, rust_ident};

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::lower::{type_name, LArgKind, LCall, LFlags, LOptKind, LRet, Lowered};
 use crate::markup;
 use crate::model::*;
 use crate::names::{camel, capitalise, rust_ident};
@@ -98,10 +99,6 @@ struct DispatchView {
     calls: Vec<CallView>,
 }
 
-pub(crate) fn type_name(name: &str) -> String {
-    camel(name)
-}
-
 fn cb_arg_type(k: &CbArgKind) -> &'static str {
     match k {
         CbArgKind::BytesIn { .. } => "&[u8]",
@@ -117,48 +114,46 @@ fn cb_arg_type(k: &CbArgKind) -> &'static str {
 }
 
 /// The Rust parameter type of an argument.
-pub(crate) fn arg_type(k: &ArgKind) -> String {
+fn arg_type(k: &LArgKind) -> String {
     match k {
-        ArgKind::Bool => "bool".into(),
-        ArgKind::Int => "i32".into(),
-        ArgKind::Uint => "u32".into(),
-        ArgKind::Int64 => "i64".into(),
-        ArgKind::Uint32 => "u32".into(),
-        ArgKind::Uint64 => "u64".into(),
-        ArgKind::SizeT => "usize".into(),
-        ArgKind::String => "&str".into(),
-        ArgKind::StringList => "&[&str]".into(),
-        ArgKind::Path => "&std::path::Path".into(),
-        ArgKind::Fd => "std::os::fd::RawFd".into(),
-        ArgKind::Sockaddr { .. } => "&crate::SockAddr".into(),
-        ArgKind::BytesIn { .. } => "&[u8]".into(),
-        ArgKind::BytesOut { .. } => "&mut [u8]".into(),
-        ArgKind::BytesPersistIn { .. } | ArgKind::BytesPersistOut { .. } => {
-            "crate::AioBuffer".into()
-        }
-        ArgKind::Closure { callback } => format!("{}Callback", camel(callback)),
-        ArgKind::Enum { r#enum } => type_name(r#enum),
-        ArgKind::Flags { flags } => type_name(flags),
-        ArgKind::Uintptr => "usize".into(),
+        LArgKind::Bool => "bool".into(),
+        LArgKind::Int => "i32".into(),
+        LArgKind::Uint => "u32".into(),
+        LArgKind::Int64 => "i64".into(),
+        LArgKind::Uint32 => "u32".into(),
+        LArgKind::Uint64 => "u64".into(),
+        LArgKind::SizeT => "usize".into(),
+        LArgKind::String => "&str".into(),
+        LArgKind::StringList => "&[&str]".into(),
+        LArgKind::Path => "&std::path::Path".into(),
+        LArgKind::Fd => "std::os::fd::RawFd".into(),
+        LArgKind::Sockaddr { .. } => "&crate::SockAddr".into(),
+        LArgKind::BytesIn { .. } => "&[u8]".into(),
+        LArgKind::BytesOut { .. } => "&mut [u8]".into(),
+        LArgKind::BytesPersistIn { .. } | LArgKind::BytesPersistOut { .. } => "crate::AioBuffer".into(),
+        LArgKind::Closure(cb) => format!("{}Callback", camel(&cb.name)),
+        LArgKind::Enum(e) => type_name(&e.name),
+        LArgKind::Flags { set, .. } => type_name(&set.name),
+        LArgKind::Uintptr => "usize".into(),
     }
 }
 
 /// The Rust return type (inside `Result` for calls that can fail).
-pub(crate) fn ret_type(r: &RetKind) -> String {
+fn ret_type(r: &LRet) -> String {
     match r {
-        RetKind::Error | RetKind::Void => "()".into(),
-        RetKind::Bool => "bool".into(),
-        RetKind::Int => "i32".into(),
-        RetKind::Int64 => "i64".into(),
-        RetKind::Uint => "u32".into(),
-        RetKind::Uint64 | RetKind::Cookie => "u64".into(),
-        RetKind::SizeT | RetKind::Uintptr => "usize".into(),
-        RetKind::StaticString => "&'static str".into(),
-        RetKind::String => "String".into(),
-        RetKind::Fd => "std::os::fd::RawFd".into(),
-        RetKind::Enum { r#enum } => type_name(r#enum),
-        RetKind::Flags { flags } => type_name(flags),
-        RetKind::Handle => "crate::Handle".into(),
+        LRet::Error | LRet::Void => "()".into(),
+        LRet::Bool => "bool".into(),
+        LRet::Int => "i32".into(),
+        LRet::Int64 => "i64".into(),
+        LRet::Uint => "u32".into(),
+        LRet::Uint64 | LRet::Cookie => "u64".into(),
+        LRet::SizeT | LRet::Uintptr => "usize".into(),
+        LRet::StaticString => "&'static str".into(),
+        LRet::String => "String".into(),
+        LRet::Fd => "std::os::fd::RawFd".into(),
+        LRet::Enum(e) => type_name(&e.name),
+        LRet::Flags(f) => type_name(&f.name),
+        LRet::Handle => "crate::Handle".into(),
     }
 }
 
@@ -166,31 +161,20 @@ fn state_variant(s: State) -> String {
     camel(s.as_str())
 }
 
-fn flag_mask(set: &FlagsDef, names: Option<&Vec<String>>) -> u32 {
-    set.values
-        .iter()
-        .filter(|v| names.is_none_or(|n| n.contains(&v.name)))
-        .fold(0, |m, v| m | v.value)
-}
-
 /// `nbd_NAME(3)` references as rustdoc links to the method of `Handle`
 /// (`nbd_create(3)` to `Handle::new`, the error getters to `Error`);
 /// names that are no call of api.yaml stay as they are.
-fn rust_refs(api: &Api, text: &str) -> String {
-    markup::map_call_refs(text, str::to_string, |name| {
-        let call = api.calls.iter().find(|c| c.name == name);
-        match (call.and_then(|c| c.special), call) {
-            (Some(Special::Create), _) => "[`Handle::new`]".to_string(),
-            (Some(Special::Close), _) => "dropping the [`Handle`]".to_string(),
-            (Some(Special::GetError) | Some(Special::GetErrno), _) => "[`Error`]".to_string(),
-            (None, Some(_)) => format!("[`Handle::{}`]", rust_ident(name)),
-            (None, None) => format!("nbd_{name}(3)"),
-        }
+fn rust_refs(l: &Lowered, text: &str) -> String {
+    markup::map_call_refs(text, str::to_string, |name| match l.call(name).map(|c| c.def.special) {
+        Some(Some(Special::Create)) => "[`Handle::new`]".to_string(),
+        Some(Some(Special::Close)) => "dropping the [`Handle`]".to_string(),
+        Some(Some(Special::GetError) | Some(Special::GetErrno)) => "[`Error`]".to_string(),
+        Some(None) => format!("[`Handle::{}`]", rust_ident(name)),
+        None => format!("nbd_{name}(3)"),
     })
 }
 
-fn call_view(api: &Api, call: &Call) -> CallView {
-    let c_name = format!("nbd_{}", call.name);
+fn call_view(l: &Lowered, call: &LCall) -> CallView {
     let mut params = Vec::new();
     let mut do_args = Vec::new();
     let mut prelude = Vec::new();
@@ -198,8 +182,9 @@ fn call_view(api: &Api, call: &Call) -> CallView {
     let mut trace_fmt = Vec::new();
     let mut trace_args = Vec::new();
 
-    if !call.permitted_states.is_empty() {
+    if !call.def.permitted_states.is_empty() {
         let states: Vec<String> = call
+            .def
             .permitted_states
             .iter()
             .map(|s| format!("PublicState::{}", state_variant(*s)))
@@ -211,73 +196,61 @@ fn call_view(api: &Api, call: &Call) -> CallView {
     }
 
     for a in &call.args {
-        let id = rust_ident(&a.name);
+        let id = rust_ident(a.name);
         params.push(format!("{id}: {}", arg_type(&a.kind)));
         do_args.push(id.clone());
-        match &a.kind {
-            ArgKind::Enum { r#enum } => {
+        // What the entry trace prints: the format, and its argument.
+        let (fmt, arg) = match &a.kind {
+            LArgKind::Enum(_) => {
                 checks.push(format!("{id}.check(\"{}\")", a.name));
-                let _ = r#enum;
-                trace_fmt.push(format!("{}={{}}", a.name));
-                trace_args.push(format!("{id}.0"));
+                (format!("{}={{}}", a.name), Some(format!("{id}.0")))
             }
-            ArgKind::Flags { flags } => {
-                let set = api.flags.iter().find(|f| &f.name == flags);
-                let mask = set.map_or(0, |s| flag_mask(s, None));
+            LArgKind::Flags { mask, .. } => {
                 checks.push(format!("check_flags(\"{}\", {id}.0, {mask:#x})", a.name));
-                trace_fmt.push(format!("{}={{:#x}}", a.name));
-                trace_args.push(format!("{id}.0"));
+                (format!("{}={{:#x}}", a.name), Some(format!("{id}.0")))
             }
-            ArgKind::BytesIn { len }
-            | ArgKind::BytesOut { len }
-            | ArgKind::BytesPersistIn { len }
-            | ArgKind::BytesPersistOut { len } => {
-                // A read buffer is cleared before anything can fail, when
-                // nbd_set_pread_initialize is on (libnbd's contract).
-                match &a.kind {
-                    ArgKind::BytesOut { .. } => {
-                        prelude.push(format!("h.initialize_read_buffer({id});"))
-                    }
-                    ArgKind::BytesPersistOut { .. } => {
-                        prelude.push(format!("h.initialize_aio_read_buffer(&{id});"))
-                    }
-                    _ => {}
-                }
-                trace_fmt.push(format!("{}=<buf> {len}={{}}", a.name));
-                trace_args.push(format!("{id}.len()"));
+            LArgKind::BytesIn { len }
+            | LArgKind::BytesOut { len }
+            | LArgKind::BytesPersistIn { len }
+            | LArgKind::BytesPersistOut { len } => {
+                (format!("{}=<buf> {len}={{}}", a.name), Some(format!("{id}.len()")))
             }
-            ArgKind::Closure { .. } => trace_fmt.push(format!("{}=<fun>", a.name)),
-            ArgKind::Sockaddr { .. } => trace_fmt.push(format!("{}=<sockaddr>", a.name)),
-            ArgKind::String => {
-                trace_fmt.push(format!("{}={{:?}}", a.name));
-                trace_args.push(id.clone());
+            LArgKind::Closure(_) => (format!("{}=<fun>", a.name), None),
+            LArgKind::Sockaddr { .. } => (format!("{}=<sockaddr>", a.name), None),
+            LArgKind::String | LArgKind::StringList | LArgKind::Path => {
+                (format!("{}={{:?}}", a.name), Some(id.clone()))
             }
-            ArgKind::StringList | ArgKind::Path => {
-                trace_fmt.push(format!("{}={{:?}}", a.name));
-                trace_args.push(id.clone());
-            }
-            _ => {
-                trace_fmt.push(format!("{}={{}}", a.name));
-                trace_args.push(id.clone());
-            }
-        }
+            LArgKind::Bool
+            | LArgKind::Int
+            | LArgKind::Uint
+            | LArgKind::Int64
+            | LArgKind::Uint32
+            | LArgKind::Uint64
+            | LArgKind::SizeT
+            | LArgKind::Fd
+            | LArgKind::Uintptr => (format!("{}={{}}", a.name), Some(id.clone())),
+        };
+        trace_fmt.push(fmt);
+        trace_args.extend(arg);
+    }
+    // A read buffer is cleared before anything can fail, when
+    // nbd_set_pread_initialize is on (libnbd's contract).
+    if let Some(buf) = &call.read_buffer {
+        prelude.push(format!("{};", buf.initialize(&rust_ident(buf.name))));
     }
     for o in &call.optargs {
-        let id = rust_ident(&o.name);
+        let id = rust_ident(o.name);
         match &o.kind {
-            OptArgKind::Closure { callback } => {
-                params.push(format!("{id}: Option<{}Callback>", camel(callback)));
+            LOptKind::Closure(cb) => {
+                params.push(format!("{id}: Option<{}Callback>", camel(&cb.name)));
                 do_args.push(id.clone());
                 trace_fmt.push(format!("{}=<fun>", o.name));
             }
-            OptArgKind::Flags { flags, permitted } => {
-                let ty = type_name(flags);
-                params.push(format!("{id}: Option<{ty}>"));
+            LOptKind::Flags { set, mask } => {
+                params.push(format!("{id}: Option<{}>", type_name(&set.name)));
                 prelude.push(format!("let {id} = {id}.unwrap_or_default();"));
                 do_args.push(id.clone());
-                let set = api.flags.iter().find(|f| &f.name == flags);
-                let mask = set.map_or(0, |s| flag_mask(s, permitted.as_ref()));
-                if set.is_some_and(|s| s.name == "cmd_flag") {
+                if set.name == "cmd_flag" {
                     checks.push(format!(
                         "check_cmd_flags(\"{}\", {id}.0, {mask:#x}, h.strict_flags())",
                         o.name
@@ -291,25 +264,26 @@ fn call_view(api: &Api, call: &Call) -> CallView {
         }
     }
 
-    let mut doc = markup::to_markdown(&rust_refs(api, &call.longdesc), "c");
-    if let Some(r) = &call.returns {
+    let def = call.def;
+    let mut doc = markup::to_markdown(&rust_refs(l, &def.longdesc), "c");
+    if let Some(r) = &def.returns {
         doc.push_str("\n\n# Returns\n\n");
-        doc.push_str(&markup::to_markdown(&rust_refs(api, r), "c"));
+        doc.push_str(&markup::to_markdown(&rust_refs(l, r), "c"));
     }
-    if !call.permitted_states.is_empty() {
-        let s: Vec<&str> = call.permitted_states.iter().map(|s| s.as_str()).collect();
+    if !def.permitted_states.is_empty() {
+        let s: Vec<&str> = def.permitted_states.iter().map(|s| s.as_str()).collect();
         doc.push_str(&format!("\n\nPermitted in the states: {}.", s.join(", ")));
     }
-    doc.push_str(&format!("\n\n{} C: `{c_name}`.", call.origin()));
+    doc.push_str(&format!("\n\n{}", call.origin_c));
 
     CallView {
-        name: rust_ident(&call.name),
-        c_name,
-        doc: format!("{}.\n\n{doc}", capitalise(&call.shortdesc)),
+        name: rust_ident(call.name),
+        c_name: call.c_name.clone(),
+        doc: format!("{}.\n\n{doc}", capitalise(&def.shortdesc)),
         params: params.join(", "),
         ret: ret_type(&call.ret),
-        locked: call.locked,
-        may_set_error: call.may_set_error,
+        locked: def.locked,
+        may_set_error: def.may_set_error,
         prelude,
         checks,
         do_args: do_args.join(", "),
@@ -318,7 +292,37 @@ fn call_view(api: &Api, call: &Call) -> CallView {
     }
 }
 
-pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
+fn value_view(name: &str, value: String, doc: &str) -> ValueView {
+    ValueView { name: name.to_string(), value, doc: capitalise(doc) }
+}
+
+fn flags_view(f: &LFlags) -> FlagsView {
+    FlagsView {
+        name: type_name(&f.def.name),
+        doc: capitalise(&f.def.doc),
+        values: f.def.values.iter().map(|v| value_view(&v.name, format!("{:#x}", v.value), &v.doc)).collect(),
+        mask: format!("{:#x}", f.mask),
+        default: format!("{:#x}", f.default),
+        permitted: f
+            .permitted
+            .iter()
+            .map(|p| {
+                let who = match p.twin {
+                    Some(twin) => format!("`nbd_{}` and `nbd_{}` accept", p.call.name, twin.name),
+                    None => format!("`nbd_{}` accepts", p.call.name),
+                };
+                PermittedView {
+                    name: format!("PERMITTED_{}", p.call.name.to_uppercase()),
+                    value: format!("{:#x}", p.mask),
+                    doc: format!("The flags {who} (api.yaml's `permitted` list)"),
+                }
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
+    let api = l.api;
     let types = TypesView {
         enums: api
             .enums
@@ -326,29 +330,10 @@ pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
             .map(|e| EnumView {
                 name: type_name(&e.name),
                 doc: capitalise(&e.doc),
-                values: e
-                    .values
-                    .iter()
-                    .map(|v| ValueView { name: v.name.clone(), value: v.value.to_string(), doc: capitalise(&v.doc) })
-                    .collect(),
+                values: e.values.iter().map(|v| value_view(&v.name, v.value.to_string(), &v.doc)).collect(),
             })
             .collect(),
-        flags: api
-            .flags
-            .iter()
-            .map(|f| FlagsView {
-                name: type_name(&f.name),
-                doc: capitalise(&f.doc),
-                values: f
-                    .values
-                    .iter()
-                    .map(|v| ValueView { name: v.name.clone(), value: format!("{:#x}", v.value), doc: capitalise(&v.doc) })
-                    .collect(),
-                mask: format!("{:#x}", flag_mask(f, None)),
-                default: format!("{:#x}", flag_mask(f, Some(&f.default))),
-                permitted: permitted_views(api, f),
-            })
-            .collect(),
+        flags: l.flags.iter().map(flags_view).collect(),
         constants: api
             .constants
             .iter()
@@ -361,13 +346,13 @@ pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
                 ConstView { name: k.name.clone(), ty, value, doc: capitalise(&k.doc) }
             })
             .collect(),
-        callbacks: api
+        callbacks: l
             .callbacks
             .iter()
             .map(|cb| CallbackView {
-                name: format!("{}Callback", camel(&cb.name)),
-                doc: capitalise(&cb.doc),
-                args: cb.args.iter().map(|a| cb_arg_type(&a.kind)).collect::<Vec<_>>().join(", "),
+                name: format!("{}Callback", camel(cb.name)),
+                doc: capitalise(&cb.def.doc),
+                args: cb.args.iter().map(|a| cb_arg_type(a.kind)).collect::<Vec<_>>().join(", "),
             })
             .collect(),
         states: State::ALL
@@ -376,7 +361,7 @@ pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
             .collect(),
     };
     let dispatch = DispatchView {
-        calls: api.calls.iter().filter(|c| c.special.is_none()).map(|c| call_view(api, c)).collect(),
+        calls: l.regular_calls().map(|c| call_view(l, c)).collect(),
     };
     Ok(vec![
         Output {
@@ -398,31 +383,6 @@ pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
             text: render("rust/dispatch.rs.tera", &dispatch)?,
         },
     ])
-}
-
-/// The `permitted` lists of set `set`, one per call; an aio call whose
-/// synchronous twin exists is covered by the twin's (validation makes the
-/// two agree).
-fn permitted_views(api: &Api, set: &FlagsDef) -> Vec<PermittedView> {
-    let exists = |name: &str| api.calls.iter().any(|c| c.name == name);
-    api.calls
-        .iter()
-        .filter(|c| !c.name.strip_prefix("aio_").is_some_and(exists))
-        .filter_map(|c| {
-            c.optargs.iter().find_map(|o| match &o.kind {
-                OptArgKind::Flags { flags, permitted: Some(p) } if *flags == set.name => {
-                    let aio = format!("aio_{}", c.name);
-                    let also = if exists(&aio) { format!(" and `nbd_{aio}` accept") } else { " accepts".to_string() };
-                    Some(PermittedView {
-                        name: format!("PERMITTED_{}", c.name.to_uppercase()),
-                        value: format!("{:#x}", flag_mask(set, Some(p))),
-                        doc: format!("The flags `nbd_{}`{also} (api.yaml's `permitted` list)", c.name),
-                    })
-                }
-                OptArgKind::Flags { .. } | OptArgKind::Closure { .. } => None,
-            })
-        })
-        .collect()
 }
 
 fn state_doc(s: State) -> &'static str {

@@ -4,6 +4,7 @@
 //! strings and escapes computed in Rust) and renders them with the tera
 //! templates under `templates/<output>/`. Templates only loop and print.
 
+pub mod lower;
 pub mod markup;
 pub mod model;
 pub mod names;
@@ -73,10 +74,13 @@ pub fn load(path: &Path) -> Result<Api, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error(format!("cannot read {}: {e}", path.display())))?;
     let api = parse(&text)?;
-    validate::validate(&api).map_err(|errs| {
-        Error(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
-    })?;
+    validate::validate(&api).map_err(|errs| invalid(&errs))?;
     Ok(api)
+}
+
+/// Every validation error, one per line.
+fn invalid(errs: &[validate::ValidationError]) -> Error {
+    Error(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
 }
 
 /// The language of a generated file, which decides its comment syntax and
@@ -101,12 +105,18 @@ pub struct Output {
 }
 
 /// Render every output from a validated model.
+///
+/// The description is validated and lowered first (an invalid one is the
+/// only error besides a template failing to render); no backend fails on
+/// a valid description.
 pub fn generate(api: &Api) -> Result<Vec<Output>, Error> {
+    let lowered = lower::lower(api).map_err(|errs| invalid(&errs))?;
+    let l = &lowered;
     let mut out = Vec::new();
-    out.extend(backend_rust::outputs(api)?);
-    out.extend(backend_c::outputs(api)?);
-    out.extend(backend_man::outputs(api)?);
-    out.extend(backend_c_exports::outputs(api)?);
+    out.extend(backend_rust::outputs(l)?);
+    out.extend(backend_c::outputs(l)?);
+    out.extend(backend_man::outputs(l)?);
+    out.extend(backend_c_exports::outputs(l)?);
     out.extend(backend_python::outputs(api)?);
     out.extend(backend_node::outputs(api)?);
     out.extend(backend_ocaml::outputs(api)?);

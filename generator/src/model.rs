@@ -250,16 +250,159 @@ impl Call {
         let closures: Vec<&str> = self
             .args
             .iter()
-            .filter_map(|a| match &a.kind {
-                ArgKind::Closure { callback } => Some(callback.as_str()),
-                _ => None,
-            })
+            .filter_map(|a| a.kind.callback())
             .chain(self.optargs.iter().filter_map(|o| match &o.kind {
                 OptArgKind::Closure { callback } => Some(callback.as_str()),
                 OptArgKind::Flags { .. } => None,
             }))
             .collect();
         !closures.is_empty() && !closures.contains(&"completion") && !closures.contains(&"debug")
+    }
+
+    /// Whether an argument is checked against its enum or flag set (and
+    /// so the call can fail with `EINVAL` for an unknown value).
+    pub fn checks_values(&self) -> bool {
+        self.args.iter().any(|a| a.kind.is_checked())
+            || self.optargs.iter().any(|o| match o.kind {
+                OptArgKind::Flags { .. } => true,
+                OptArgKind::Closure { .. } => false,
+            })
+    }
+}
+
+impl ArgKind {
+    /// The callback a closure argument takes.
+    pub fn callback(&self) -> Option<&str> {
+        match self {
+            ArgKind::Closure { callback } => Some(callback),
+            ArgKind::Bool
+            | ArgKind::Int
+            | ArgKind::Uint
+            | ArgKind::Int64
+            | ArgKind::Uint32
+            | ArgKind::Uint64
+            | ArgKind::SizeT
+            | ArgKind::String
+            | ArgKind::StringList
+            | ArgKind::Path
+            | ArgKind::Fd
+            | ArgKind::Sockaddr { .. }
+            | ArgKind::BytesIn { .. }
+            | ArgKind::BytesOut { .. }
+            | ArgKind::BytesPersistIn { .. }
+            | ArgKind::BytesPersistOut { .. }
+            | ArgKind::Enum { .. }
+            | ArgKind::Flags { .. }
+            | ArgKind::Uintptr => None,
+        }
+    }
+
+    /// The name of the length parameter that follows a pointer argument.
+    pub fn len(&self) -> Option<&str> {
+        match self {
+            ArgKind::Sockaddr { len }
+            | ArgKind::BytesIn { len }
+            | ArgKind::BytesOut { len }
+            | ArgKind::BytesPersistIn { len }
+            | ArgKind::BytesPersistOut { len } => Some(len),
+            ArgKind::Bool
+            | ArgKind::Int
+            | ArgKind::Uint
+            | ArgKind::Int64
+            | ArgKind::Uint32
+            | ArgKind::Uint64
+            | ArgKind::SizeT
+            | ArgKind::String
+            | ArgKind::StringList
+            | ArgKind::Path
+            | ArgKind::Fd
+            | ArgKind::Closure { .. }
+            | ArgKind::Enum { .. }
+            | ArgKind::Flags { .. }
+            | ArgKind::Uintptr => None,
+        }
+    }
+
+    /// Whether the value is checked against an enum or a flag set.
+    pub fn is_checked(&self) -> bool {
+        match self {
+            ArgKind::Enum { .. } | ArgKind::Flags { .. } => true,
+            ArgKind::Bool
+            | ArgKind::Int
+            | ArgKind::Uint
+            | ArgKind::Int64
+            | ArgKind::Uint32
+            | ArgKind::Uint64
+            | ArgKind::SizeT
+            | ArgKind::String
+            | ArgKind::StringList
+            | ArgKind::Path
+            | ArgKind::Fd
+            | ArgKind::Sockaddr { .. }
+            | ArgKind::BytesIn { .. }
+            | ArgKind::BytesOut { .. }
+            | ArgKind::BytesPersistIn { .. }
+            | ArgKind::BytesPersistOut { .. }
+            | ArgKind::Closure { .. }
+            | ArgKind::Uintptr => false,
+        }
+    }
+
+    /// Whether the buffer stays with an aio command until it retires.
+    pub fn is_persistent(&self) -> bool {
+        match self {
+            ArgKind::BytesPersistIn { .. } | ArgKind::BytesPersistOut { .. } => true,
+            ArgKind::Bool
+            | ArgKind::Int
+            | ArgKind::Uint
+            | ArgKind::Int64
+            | ArgKind::Uint32
+            | ArgKind::Uint64
+            | ArgKind::SizeT
+            | ArgKind::String
+            | ArgKind::StringList
+            | ArgKind::Path
+            | ArgKind::Fd
+            | ArgKind::Sockaddr { .. }
+            | ArgKind::BytesIn { .. }
+            | ArgKind::BytesOut { .. }
+            | ArgKind::Closure { .. }
+            | ArgKind::Enum { .. }
+            | ArgKind::Flags { .. }
+            | ArgKind::Uintptr => false,
+        }
+    }
+}
+
+impl CbArgKind {
+    /// The name of the length parameter that follows an array argument.
+    pub fn len(&self) -> Option<&str> {
+        match self {
+            CbArgKind::BytesIn { len } | CbArgKind::Uint32Array { len } | CbArgKind::Extent64Array { len } => {
+                Some(len)
+            }
+            CbArgKind::String
+            | CbArgKind::Int
+            | CbArgKind::Uint
+            | CbArgKind::Uint64
+            | CbArgKind::Int64
+            | CbArgKind::MutableInt => None,
+        }
+    }
+
+    /// Whether the argument is a piece of a buffer (`bytes_in`).
+    pub fn is_buffer(&self) -> bool {
+        match self {
+            CbArgKind::BytesIn { .. } => true,
+            CbArgKind::String
+            | CbArgKind::Int
+            | CbArgKind::Uint
+            | CbArgKind::Uint64
+            | CbArgKind::Int64
+            | CbArgKind::Uint32Array { .. }
+            | CbArgKind::Extent64Array { .. }
+            | CbArgKind::MutableInt => false,
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! Names per language, decided here so that templates only print.
 
+use crate::model::{Call, Group};
+
 /// `cmd_flag` -> `CmdFlag`.
 pub fn camel(snake: &str) -> String {
     snake
@@ -96,6 +98,39 @@ pub fn ocaml_ident(name: &str) -> String {
     } else {
         name.to_string()
     }
+}
+
+/// Names the generated Python method bodies use for themselves.
+pub const PYTHON_RESERVED: &[&str] = &["py", "handle", "ret", "raised", "self"];
+
+/// Names the generated Node method bodies use for themselves.
+pub const NODE_RESERVED: &[&str] = &["env", "conn", "opts", "options", "ret", "op", "self", "holder", "f"];
+
+/// JavaScript reserved words, which cannot name a parameter in the .d.ts.
+pub const JS_RESERVED: &[&str] = &[
+    "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete", "do",
+    "else", "enum", "export", "extends", "false", "finally", "for", "function", "if", "import", "in",
+    "instanceof", "new", "null", "return", "super", "switch", "this", "throw", "true", "try",
+    "typeof", "var", "void", "while", "with", "yield", "let", "static", "implements", "interface",
+    "package", "private", "protected", "public", "await",
+];
+
+/// Names the generated OCaml wrappers use for themselves.
+pub const OCAML_ML_RESERVED: &[&str] = &["h", "ret", "create", "close", "with_handle", "errno_of_unix_error"];
+
+/// Names the generated Rust stubs of the OCaml binding use for themselves.
+pub const OCAML_RUST_RESERVED: &[&str] = &["cr", "h", "handle", "ret", "raised", "f"];
+
+/// The JavaScript method of a call (`aio_pread` -> `aioPread`).
+pub fn js_method(call: &str) -> String {
+    lower_camel(call)
+}
+
+/// The promise method of an aio call that starts an operation (every aio
+/// call outside the `aio_control` group): `aio_pread` -> `preadAsync`.
+pub fn js_promise_method(call: &Call) -> Option<String> {
+    let op = call.name.strip_prefix("aio_")?;
+    (call.group != Group::AioControl && call.special.is_none()).then(|| format!("{}Async", lower_camel(op)))
 }
 
 #[cfg(test)]

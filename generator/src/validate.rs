@@ -6,6 +6,7 @@ use std::fmt;
 
 use crate::markup;
 use crate::model::*;
+use crate::names::{self, lower_camel, python_ident};
 
 /// One problem found in api.yaml.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,7 @@ pub fn validate(api: &Api) -> Result<(), Vec<ValidationError>> {
     }
     check_specials(&mut c);
     check_aio_pairs(&mut c);
+    check_bindings(&mut c);
     if c.errors.is_empty() {
         Ok(())
     } else {
@@ -164,11 +166,8 @@ fn check_types(c: &mut Checker) {
             if arg_names.iter().filter(|n| **n == a.name).count() > 1 {
                 c.err(&item, &field, "argument name used twice");
             }
-            if let CbArgKind::BytesIn { len }
-            | CbArgKind::Uint32Array { len }
-            | CbArgKind::Extent64Array { len } = &a.kind
-            {
-                if arg_names.contains(&len.as_str()) {
+            if let Some(len) = a.kind.len() {
+                if arg_names.contains(&len) {
                     c.err(&item, &field, format!("length name `{len}` clashes with an argument"));
                 }
             }
@@ -229,7 +228,7 @@ fn permitted_flags<'a>(call: &'a Call, set: &str) -> Option<Vec<&'a str>> {
     })
 }
 
-fn version_key(v: &str) -> Option<(u32, u32)> {
+pub(crate) fn version_key(v: &str) -> Option<(u32, u32)> {
     let (a, b) = v.split_once('.')?;
     Some((a.parse().ok()?, b.parse().ok()?))
 }
@@ -301,13 +300,8 @@ fn check_call(c: &mut Checker, call: &Call) {
     let mut names: HashMap<&str, usize> = HashMap::new();
     for a in &call.args {
         *names.entry(a.name.as_str()).or_default() += 1;
-        match &a.kind {
-            ArgKind::Sockaddr { len }
-            | ArgKind::BytesIn { len }
-            | ArgKind::BytesOut { len }
-            | ArgKind::BytesPersistIn { len }
-            | ArgKind::BytesPersistOut { len } => *names.entry(len.as_str()).or_default() += 1,
-            _ => {}
+        if let Some(len) = a.kind.len() {
+            *names.entry(len).or_default() += 1;
         }
     }
     for o in &call.optargs {
@@ -326,19 +320,36 @@ fn check_call(c: &mut Checker, call: &Call) {
         let field = format!("args[{i}] ({})", a.name);
         match &a.kind {
             ArgKind::Closure { callback } => check_callback_name(c, &item, &field, callback),
-            ArgKind::Enum { r#enum }
-                if !api.enums.iter().any(|e| &e.name == r#enum) => {
+            ArgKind::Enum { r#enum } => {
+                if !api.enums.iter().any(|e| &e.name == r#enum) {
                     c.err(&item, &field, format!("enum `{}` is not defined", r#enum));
                 }
-            ArgKind::Flags { flags }
-                if !api.flags.iter().any(|f| &f.name == flags) => {
+            }
+            ArgKind::Flags { flags } => {
+                if !api.flags.iter().any(|f| &f.name == flags) {
                     c.err(&item, &field, format!("flag set `{flags}` is not defined"));
                 }
-            ArgKind::BytesPersistIn { .. } | ArgKind::BytesPersistOut { .. }
-                if !call.name.starts_with("aio_") => {
+            }
+            ArgKind::BytesPersistIn { .. } | ArgKind::BytesPersistOut { .. } => {
+                if !call.name.starts_with("aio_") {
                     c.err(&item, &field, "persistent buffers are only for aio_* calls");
                 }
-            _ => {}
+            }
+            ArgKind::Bool
+            | ArgKind::Int
+            | ArgKind::Uint
+            | ArgKind::Int64
+            | ArgKind::Uint32
+            | ArgKind::Uint64
+            | ArgKind::SizeT
+            | ArgKind::String
+            | ArgKind::StringList
+            | ArgKind::Path
+            | ArgKind::Fd
+            | ArgKind::Sockaddr { .. }
+            | ArgKind::BytesIn { .. }
+            | ArgKind::BytesOut { .. }
+            | ArgKind::Uintptr => {}
         }
     }
     for (i, o) in call.optargs.iter().enumerate() {
@@ -357,34 +368,44 @@ fn check_call(c: &mut Checker, call: &Call) {
             },
         }
     }
-    match &call.ret {
-        RetKind::Enum { r#enum } if !api.enums.iter().any(|e| &e.name == r#enum) => {
-            c.err(&item, "ret", format!("enum `{}` is not defined", r#enum))
+    let (ret_problem, only_on_failure) = match &call.ret {
+        RetKind::Enum { r#enum } => (
+            (!api.enums.iter().any(|e| &e.name == r#enum)).then(|| format!("enum `{}` is not defined", r#enum)),
+            false,
+        ),
+        RetKind::Flags { flags } => (
+            (!api.flags.iter().any(|f| &f.name == flags)).then(|| format!("flag set `{flags}` is not defined")),
+            false,
+        ),
+        RetKind::Void => ((call.special != Some(Special::Close)).then(|| "only close returns void".into()), false),
+        RetKind::Handle => {
+            ((call.special != Some(Special::Create)).then(|| "only create returns a handle".into()), false)
         }
-        RetKind::Flags { flags } if !api.flags.iter().any(|f| &f.name == flags) => {
-            c.err(&item, "ret", format!("flag set `{flags}` is not defined"))
+        RetKind::Cookie => {
+            ((!call.name.starts_with("aio_")).then(|| "only aio_* calls return cookies".into()), true)
         }
-        RetKind::Void if call.special != Some(Special::Close) => {
-            c.err(&item, "ret", "only close returns void")
-        }
-        RetKind::Handle if call.special != Some(Special::Create) => {
-            c.err(&item, "ret", "only create returns a handle")
-        }
-        RetKind::Cookie if !call.name.starts_with("aio_") => {
-            c.err(&item, "ret", "only aio_* calls return cookies")
-        }
-        _ => {}
+        RetKind::Error | RetKind::String => (None, true),
+        RetKind::Bool
+        | RetKind::Int
+        | RetKind::Int64
+        | RetKind::Uint
+        | RetKind::Uint64
+        | RetKind::SizeT
+        | RetKind::StaticString
+        | RetKind::Fd
+        | RetKind::Uintptr => (None, false),
+    };
+    if let Some(problem) = ret_problem {
+        c.err(&item, "ret", problem);
     }
     if !call.may_set_error {
         if !call.permitted_states.is_empty() {
             c.err(&item, "may_set_error", "a call that cannot fail must be permitted in every state");
         }
-        let checked = call.args.iter().any(|a| matches!(a.kind, ArgKind::Enum { .. } | ArgKind::Flags { .. }))
-            || call.optargs.iter().any(|o| matches!(o.kind, OptArgKind::Flags { .. }));
-        if checked {
+        if call.checks_values() {
             c.err(&item, "may_set_error", "a call with enum or flags arguments can fail their checks");
         }
-        if matches!(call.ret, RetKind::Error | RetKind::Cookie | RetKind::String) {
+        if only_on_failure {
             c.err(&item, "may_set_error", "this return kind only makes sense for a call that can fail");
         }
     }
@@ -421,6 +442,88 @@ fn check_specials(c: &mut Checker) {
                 }
             }
             _ => c.err(format!("call {name}"), "special", "marked on more than one call"),
+        }
+    }
+}
+
+/// What the bindings need beyond the C API: their generated code names its
+/// own locals, so an argument may not take one of those names; OCaml's
+/// enum and flag modules keep `UNKNOWN` for values they do not know and
+/// type constants as `int32`; the Node binding's methods and promise
+/// methods need distinct names and something to wait for.
+fn check_bindings(c: &mut Checker) {
+    let api = c.api;
+    let clash = |name: &str| {
+        let bindings = [
+            ("Python", names::PYTHON_RESERVED.contains(&name) || names::PYTHON_RESERVED.contains(&python_ident(name).as_str())),
+            ("Node", names::NODE_RESERVED.contains(&name) || names::JS_RESERVED.contains(&lower_camel(name).as_str())),
+            ("OCaml", names::OCAML_ML_RESERVED.contains(&name) || names::OCAML_RUST_RESERVED.contains(&name)),
+        ];
+        bindings.iter().find(|(_, hit)| *hit).map(|(lang, _)| *lang)
+    };
+    let mut js_methods: HashMap<String, &str> = HashMap::new();
+    for call in api.calls.iter().filter(|c| c.special.is_none()) {
+        let item = format!("call {}", call.name);
+        let names = call
+            .args
+            .iter()
+            .flat_map(|a| std::iter::once(a.name.as_str()).chain(a.kind.len()))
+            .chain(call.optargs.iter().map(|o| o.name.as_str()));
+        for name in names {
+            if let Some(lang) = clash(name) {
+                c.err(&item, "args", format!("`{name}` clashes with a name the {lang} binding's generated code uses"));
+            }
+        }
+        if call.callbacks_run_during_call() && !call.may_set_error {
+            c.err(
+                &item,
+                "may_set_error",
+                "its callbacks run during the call, so it must be able to fail (bindings report a callback's exception as the call's error)",
+            );
+        }
+        let promise = names::js_promise_method(call);
+        let completes = call.optargs.iter().any(|o| match &o.kind {
+            OptArgKind::Closure { callback } => callback == "completion",
+            OptArgKind::Flags { .. } => false,
+        });
+        if promise.is_some() && !completes && call.permitted_states.is_empty() {
+            c.err(
+                &item,
+                "permitted_states",
+                "the Node promise form needs a completion callback or permitted states to wait out",
+            );
+        }
+        for js in std::iter::once(names::js_method(&call.name)).chain(promise) {
+            if let Some(other) = js_methods.insert(js.clone(), &call.name) {
+                c.err(&item, "name", format!("its Node method `{js}` is also {other}'s"));
+            }
+        }
+    }
+    for cb in &api.callbacks {
+        for a in &cb.args {
+            if names::NODE_RESERVED.contains(&a.name.as_str()) {
+                c.err(format!("callback {}", cb.name), "args", format!("`{}` clashes with a name the Node binding's generated code uses", a.name));
+            }
+        }
+    }
+    let values = api
+        .enums
+        .iter()
+        .flat_map(|e| e.values.iter().map(move |v| (format!("enum {}", e.name), &v.name)))
+        .chain(api.flags.iter().flat_map(|f| f.values.iter().map(move |v| (format!("flags {}", f.name), &v.name))));
+    for (item, name) in values {
+        if name == "UNKNOWN" {
+            c.err(item, format!("values.{name}"), "`UNKNOWN` is the OCaml binding's constructor for values it does not know");
+        }
+    }
+    for k in &api.constants {
+        match k.value {
+            ConstValue::Int(i) => {
+                if i32::try_from(i).is_err() {
+                    c.err(format!("constant {}", k.name), "value", "does not fit the OCaml binding's int32");
+                }
+            }
+            ConstValue::Str(_) => {}
         }
     }
 }

@@ -1,0 +1,615 @@
+//! The lowering pass: a validated [`Api`] becomes the model every backend
+//! reads (in the spirit of UniFFI's pipeline and Diplomat's HIR).
+//!
+//! In the lowered model references are resolved: an argument naming a
+//! callback, an enum or a flag set holds that definition, not a name to
+//! look up. What several backends need is computed here once: each flag
+//! set's mask and default, each flags argument's permitted mask and the
+//! per-call `permitted` constants, the origin sentence of a call, the
+//! `bytes_out` argument that bindings return instead of the C value, the
+//! read buffer a call clears first, how each argument is passed to the
+//! core's `Handle` method, and the C type of everything crossing the C
+//! boundary ([`ffi`]).
+//!
+//! Lowering cannot fail: [`lower`] validates first, and everything that
+//! could be wrong is a validation error (`validate.rs`).
+
+pub mod ffi;
+
+use crate::model::*;
+use crate::names::camel;
+use crate::validate::{self, ValidationError};
+use ffi::{param, CParam, Ffi};
+
+/// The lowered API.
+pub struct Lowered<'a> {
+    pub api: &'a Api,
+    pub flags: Vec<LFlags<'a>>,
+    pub callbacks: Vec<LCallback<'a>>,
+    /// Every call, the special ones included, in api.yaml's order.
+    pub calls: Vec<LCall<'a>>,
+}
+
+/// A flag set with its masks.
+pub struct LFlags<'a> {
+    pub def: &'a FlagsDef,
+    /// Every flag of the set.
+    pub mask: u32,
+    /// The set's `default` list as bits.
+    pub default: u32,
+    /// The calls restricting the set with a `permitted` list, one entry per
+    /// synchronous call (its `aio_` twin permits the same, by validation)
+    /// or aio call without a twin.
+    pub permitted: Vec<Permitted<'a>>,
+}
+
+/// A `permitted` list of one call (and its aio twin).
+pub struct Permitted<'a> {
+    pub call: &'a Call,
+    pub twin: Option<&'a Call>,
+    pub mask: u32,
+}
+
+/// A callback kind.
+pub struct LCallback<'a> {
+    pub def: &'a CallbackDef,
+    pub name: &'a str,
+    pub args: Vec<LCbArg<'a>>,
+    /// The C parameters of the function pointer, `user_data` first.
+    pub c_params: Vec<CParam>,
+    /// Whether it is handed pieces of a read buffer (a `bytes_in`).
+    pub views_buffer: bool,
+    /// Whether some call takes it as an optional argument (C then has a
+    /// `NBD_NULL_...` macro for it).
+    pub optional: bool,
+}
+
+pub struct LCbArg<'a> {
+    pub name: &'a str,
+    pub kind: &'a CbArgKind,
+    pub c: Vec<CParam>,
+}
+
+/// A call.
+pub struct LCall<'a> {
+    pub def: &'a Call,
+    /// Without `nbd_`.
+    pub name: &'a str,
+    /// `nbd_pread`
+    pub c_name: String,
+    pub args: Vec<LArg<'a>>,
+    pub optargs: Vec<LOptArg<'a>>,
+    pub ret: LRet<'a>,
+    /// The C parameters, the handle first (none for the handle-less
+    /// specials).
+    pub c_params: Vec<CParam>,
+    pub c_ret: Ffi,
+    /// "Since libnbd 1.2." or the extension sentence ([`Call::origin`]).
+    pub origin: String,
+    /// The origin followed by the C name: "Since libnbd 1.2. C: `nbd_x`."
+    pub origin_c: String,
+    /// The libnbd release for a `@since`-like tag; None for an extension.
+    pub since: Option<&'a str>,
+    /// `first_version` as (major, minor).
+    pub version: (u32, u32),
+    /// A `bytes_out` argument: bindings take its length instead and return
+    /// the data read (as libnbd's Python module does).
+    pub returned_buffer: Option<&'a str>,
+    /// The buffer a read fills (`bytes_out` or `bytes_persist_out`), which
+    /// is cleared before anything can fail.
+    pub read_buffer: Option<ReadBuffer<'a>>,
+    /// See [`Call::callbacks_run_during_call`].
+    pub callbacks_run_during_call: bool,
+    /// Whether an argument is checked against its enum or flag set.
+    pub checks_values: bool,
+}
+
+/// The buffer of a read call.
+pub struct ReadBuffer<'a> {
+    pub name: &'a str,
+    /// `bytes_persist_out` (an `AioBuffer`) rather than `bytes_out`.
+    pub persistent: bool,
+}
+
+impl ReadBuffer<'_> {
+    /// The statement (without `;`) clearing the buffer `local` through the
+    /// handle `h` when nbd_set_pread_initialize is on (libnbd's contract).
+    pub fn initialize(&self, local: &str) -> String {
+        if self.persistent {
+            format!("h.initialize_aio_read_buffer(&{local})")
+        } else {
+            format!("h.initialize_read_buffer({local})")
+        }
+    }
+}
+
+pub struct LArg<'a> {
+    pub name: &'a str,
+    pub kind: LArgKind<'a>,
+    /// Its C parameters.
+    pub c: Vec<CParam>,
+}
+
+/// [`ArgKind`] with its references resolved.
+pub enum LArgKind<'a> {
+    Bool,
+    Int,
+    Uint,
+    Int64,
+    Uint32,
+    Uint64,
+    SizeT,
+    String,
+    StringList,
+    Path,
+    Fd,
+    Uintptr,
+    Sockaddr { len: &'a str },
+    BytesIn { len: &'a str },
+    BytesOut { len: &'a str },
+    BytesPersistIn { len: &'a str },
+    BytesPersistOut { len: &'a str },
+    Closure(&'a CallbackDef),
+    Enum(&'a EnumDef),
+    /// A required flags argument accepts the whole set (`mask`).
+    Flags { set: &'a FlagsDef, mask: u32 },
+}
+
+pub struct LOptArg<'a> {
+    pub name: &'a str,
+    pub kind: LOptKind<'a>,
+    pub c: CParam,
+}
+
+/// [`OptArgKind`] with its references resolved.
+pub enum LOptKind<'a> {
+    Closure(&'a CallbackDef),
+    /// `mask` is what the call permits (the whole set without a
+    /// `permitted` list).
+    Flags { set: &'a FlagsDef, mask: u32 },
+}
+
+/// [`RetKind`] with its references resolved.
+pub enum LRet<'a> {
+    Error,
+    Bool,
+    Int,
+    Int64,
+    Uint,
+    Uint64,
+    SizeT,
+    Cookie,
+    StaticString,
+    String,
+    Fd,
+    Enum(&'a EnumDef),
+    Flags(&'a FlagsDef),
+    Uintptr,
+    Void,
+    Handle,
+}
+
+/// The Rust type of a lower-case enum or flag set name (`cmd_flag` ->
+/// `CmdFlag`).
+pub fn type_name(name: &str) -> String {
+    camel(name)
+}
+
+/// An enum or flags value `expr` as the core's newtype, seen from a
+/// binding crate (`nbd::CmdFlag(expr)`).
+fn newtype(name: &str, expr: &str) -> String {
+    format!("nbd::{}({expr})", type_name(name))
+}
+
+impl LArg<'_> {
+    /// The argument as the binding crates pass it to the core's `Handle`
+    /// method, given the binding's converted value `expr`: enums and flags
+    /// are wrapped in their newtype, everything else goes as it is.
+    pub fn core_arg(&self, expr: &str) -> String {
+        match &self.kind {
+            LArgKind::Enum(e) => newtype(&e.name, expr),
+            LArgKind::Flags { set, .. } => newtype(&set.name, expr),
+            LArgKind::Bool
+            | LArgKind::Int
+            | LArgKind::Uint
+            | LArgKind::Int64
+            | LArgKind::Uint32
+            | LArgKind::Uint64
+            | LArgKind::SizeT
+            | LArgKind::String
+            | LArgKind::StringList
+            | LArgKind::Path
+            | LArgKind::Fd
+            | LArgKind::Uintptr
+            | LArgKind::Sockaddr { .. }
+            | LArgKind::BytesIn { .. }
+            | LArgKind::BytesOut { .. }
+            | LArgKind::BytesPersistIn { .. }
+            | LArgKind::BytesPersistOut { .. }
+            | LArgKind::Closure(_) => expr.to_string(),
+        }
+    }
+}
+
+impl LOptArg<'_> {
+    /// The optional argument as passed to the core (an `Option`), given
+    /// the binding's value `expr` (already an `Option` for a closure).
+    pub fn core_arg(&self, expr: &str) -> String {
+        match &self.kind {
+            LOptKind::Closure(_) => expr.to_string(),
+            LOptKind::Flags { set, .. } => format!("Some({})", newtype(&set.name, expr)),
+        }
+    }
+}
+
+impl<'a> Lowered<'a> {
+    /// The call named `name` (without `nbd_`), if there is one.
+    pub fn call(&self, name: &str) -> Option<&LCall<'a>> {
+        self.calls.iter().find(|c| c.name == name)
+    }
+
+    /// The calls generated like the rest (not the four special ones).
+    pub fn regular_calls(&self) -> impl Iterator<Item = &LCall<'a>> {
+        self.calls.iter().filter(|c| c.def.special.is_none())
+    }
+
+    /// The call marked `special` (validation makes sure there is one).
+    pub fn special(&self, which: Special) -> &LCall<'a> {
+        self.calls
+            .iter()
+            .find(|c| c.def.special == Some(which))
+            .unwrap_or_else(|| unreachable!("validated: a call is marked {which:?}"))
+    }
+}
+
+/// Validate `api` and lower it.
+pub fn lower(api: &Api) -> Result<Lowered<'_>, Vec<ValidationError>> {
+    validate::validate(api)?;
+    let r = Resolver { api };
+    let optional: Vec<&str> = api
+        .calls
+        .iter()
+        .flat_map(|c| &c.optargs)
+        .filter_map(|o| match &o.kind {
+            OptArgKind::Closure { callback } => Some(callback.as_str()),
+            OptArgKind::Flags { .. } => None,
+        })
+        .collect();
+    Ok(Lowered {
+        api,
+        flags: api.flags.iter().map(|f| r.flags(f)).collect(),
+        callbacks: api.callbacks.iter().map(|cb| lower_callback(cb, optional.contains(&cb.name.as_str()))).collect(),
+        calls: api.calls.iter().map(|c| r.call(c)).collect(),
+    })
+}
+
+/// Name resolution over a validated description.
+struct Resolver<'a> {
+    api: &'a Api,
+}
+
+/// The bits of the flags of `set` named in `names` (every flag when None).
+pub fn flag_mask(set: &FlagsDef, names: Option<&[String]>) -> u32 {
+    set.values
+        .iter()
+        .filter(|v| names.is_none_or(|n| n.contains(&v.name)))
+        .fold(0, |m, v| m | v.value)
+}
+
+impl<'a> Resolver<'a> {
+    fn callback(&self, name: &str) -> &'a CallbackDef {
+        self.api
+            .callbacks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| unreachable!("validated: callback `{name}` is defined"))
+    }
+
+    fn enumeration(&self, name: &str) -> &'a EnumDef {
+        self.api
+            .enums
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| unreachable!("validated: enum `{name}` is defined"))
+    }
+
+    fn flag_set(&self, name: &str) -> &'a FlagsDef {
+        self.api
+            .flags
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| unreachable!("validated: flag set `{name}` is defined"))
+    }
+
+    fn flags(&self, set: &'a FlagsDef) -> LFlags<'a> {
+        let find = |name: &str| self.api.calls.iter().find(|c| c.name == name);
+        let permitted = self
+            .api
+            .calls
+            .iter()
+            .filter(|c| !c.name.strip_prefix("aio_").is_some_and(|s| find(s).is_some()))
+            .filter_map(|c| {
+                c.optargs.iter().find_map(|o| match &o.kind {
+                    OptArgKind::Flags { flags, permitted: Some(p) } if *flags == set.name => Some(Permitted {
+                        call: c,
+                        twin: find(&format!("aio_{}", c.name)),
+                        mask: flag_mask(set, Some(p)),
+                    }),
+                    OptArgKind::Flags { .. } | OptArgKind::Closure { .. } => None,
+                })
+            })
+            .collect();
+        LFlags { def: set, mask: flag_mask(set, None), default: flag_mask(set, Some(&set.default)), permitted }
+    }
+
+    fn arg(&self, a: &'a Arg) -> LArg<'a> {
+        let n = a.name.as_str();
+        let (kind, c) = match &a.kind {
+            ArgKind::Bool => (LArgKind::Bool, vec![param(n, Ffi::Bool)]),
+            ArgKind::Int => (LArgKind::Int, vec![param(n, Ffi::Int)]),
+            ArgKind::Uint => (LArgKind::Uint, vec![param(n, Ffi::Uint)]),
+            ArgKind::Int64 => (LArgKind::Int64, vec![param(n, Ffi::Int64)]),
+            ArgKind::Uint32 => (LArgKind::Uint32, vec![param(n, Ffi::Uint32)]),
+            ArgKind::Uint64 => (LArgKind::Uint64, vec![param(n, Ffi::Uint64)]),
+            ArgKind::SizeT => (LArgKind::SizeT, vec![param(n, Ffi::SizeT)]),
+            ArgKind::String => (LArgKind::String, vec![param(n, Ffi::ConstCharPtr)]),
+            ArgKind::StringList => (LArgKind::StringList, vec![param(n, Ffi::CharPtrPtr)]),
+            ArgKind::Path => (LArgKind::Path, vec![param(n, Ffi::ConstCharPtr)]),
+            ArgKind::Fd => (LArgKind::Fd, vec![param(n, Ffi::Int)]),
+            ArgKind::Uintptr => (LArgKind::Uintptr, vec![param(n, Ffi::Uintptr)]),
+            ArgKind::Sockaddr { len } => (
+                LArgKind::Sockaddr { len },
+                vec![param(n, Ffi::ConstSockaddrPtr), param(len, Ffi::Socklen)],
+            ),
+            ArgKind::BytesIn { len } => {
+                (LArgKind::BytesIn { len }, vec![param(n, Ffi::ConstVoidPtr), param(len, Ffi::SizeT)])
+            }
+            ArgKind::BytesOut { len } => {
+                (LArgKind::BytesOut { len }, vec![param(n, Ffi::VoidPtr), param(len, Ffi::SizeT)])
+            }
+            ArgKind::BytesPersistIn { len } => {
+                (LArgKind::BytesPersistIn { len }, vec![param(n, Ffi::ConstVoidPtr), param(len, Ffi::SizeT)])
+            }
+            ArgKind::BytesPersistOut { len } => {
+                (LArgKind::BytesPersistOut { len }, vec![param(n, Ffi::VoidPtr), param(len, Ffi::SizeT)])
+            }
+            ArgKind::Closure { callback } => (
+                LArgKind::Closure(self.callback(callback)),
+                vec![param(&format!("{n}_callback"), Ffi::Callback(callback.clone()))],
+            ),
+            ArgKind::Enum { r#enum } => (LArgKind::Enum(self.enumeration(r#enum)), vec![param(n, Ffi::Int)]),
+            ArgKind::Flags { flags } => {
+                let set = self.flag_set(flags);
+                (LArgKind::Flags { set, mask: flag_mask(set, None) }, vec![param(n, Ffi::Uint32)])
+            }
+        };
+        LArg { name: n, kind, c }
+    }
+
+    fn optarg(&self, o: &'a OptArg) -> LOptArg<'a> {
+        let n = o.name.as_str();
+        match &o.kind {
+            OptArgKind::Closure { callback } => LOptArg {
+                name: n,
+                kind: LOptKind::Closure(self.callback(callback)),
+                c: param(&format!("{n}_callback"), Ffi::Callback(callback.clone())),
+            },
+            OptArgKind::Flags { flags, permitted } => {
+                let set = self.flag_set(flags);
+                LOptArg {
+                    name: n,
+                    kind: LOptKind::Flags { set, mask: flag_mask(set, permitted.as_deref()) },
+                    c: param(n, Ffi::Uint32),
+                }
+            }
+        }
+    }
+
+    fn ret(&self, r: &RetKind) -> LRet<'a> {
+        match r {
+            RetKind::Error => LRet::Error,
+            RetKind::Bool => LRet::Bool,
+            RetKind::Int => LRet::Int,
+            RetKind::Int64 => LRet::Int64,
+            RetKind::Uint => LRet::Uint,
+            RetKind::Uint64 => LRet::Uint64,
+            RetKind::SizeT => LRet::SizeT,
+            RetKind::Cookie => LRet::Cookie,
+            RetKind::StaticString => LRet::StaticString,
+            RetKind::String => LRet::String,
+            RetKind::Fd => LRet::Fd,
+            RetKind::Enum { r#enum } => LRet::Enum(self.enumeration(r#enum)),
+            RetKind::Flags { flags } => LRet::Flags(self.flag_set(flags)),
+            RetKind::Uintptr => LRet::Uintptr,
+            RetKind::Void => LRet::Void,
+            RetKind::Handle => LRet::Handle,
+        }
+    }
+
+    fn call(&self, call: &'a Call) -> LCall<'a> {
+        let args: Vec<LArg<'a>> = call.args.iter().map(|a| self.arg(a)).collect();
+        let optargs: Vec<LOptArg<'a>> = call.optargs.iter().map(|o| self.optarg(o)).collect();
+        let c_params = match call.special {
+            Some(Special::Create) | Some(Special::GetError) | Some(Special::GetErrno) => vec![],
+            Some(Special::Close) => vec![param("h", Ffi::Handle)],
+            None => {
+                let mut ps = vec![param("h", Ffi::Handle)];
+                ps.extend(args.iter().flat_map(|a| a.c.iter().cloned()));
+                ps.extend(optargs.iter().map(|o| o.c.clone()));
+                ps
+            }
+        };
+        let read_buffer = args.iter().find_map(read_buffer);
+        let c_name = format!("nbd_{}", call.name);
+        let origin = call.origin();
+        LCall {
+            def: call,
+            name: &call.name,
+            origin_c: format!("{origin} C: `{c_name}`."),
+            origin,
+            c_name,
+            ret: self.ret(&call.ret),
+            c_ret: ffi::ret(&call.ret),
+            c_params,
+            since: (!call.extension).then_some(call.first_version.as_str()),
+            version: validate::version_key(&call.first_version)
+                .unwrap_or_else(|| unreachable!("validated: {} is MAJOR.MINOR", call.first_version)),
+            returned_buffer: read_buffer.as_ref().filter(|b| !b.persistent).map(|b| b.name),
+            read_buffer,
+            callbacks_run_during_call: call.callbacks_run_during_call(),
+            checks_values: call.checks_values(),
+            args,
+            optargs,
+        }
+    }
+}
+
+fn read_buffer<'a>(a: &LArg<'a>) -> Option<ReadBuffer<'a>> {
+    let persistent = match a.kind {
+        LArgKind::BytesOut { .. } => false,
+        LArgKind::BytesPersistOut { .. } => true,
+        LArgKind::Bool
+        | LArgKind::Int
+        | LArgKind::Uint
+        | LArgKind::Int64
+        | LArgKind::Uint32
+        | LArgKind::Uint64
+        | LArgKind::SizeT
+        | LArgKind::String
+        | LArgKind::StringList
+        | LArgKind::Path
+        | LArgKind::Fd
+        | LArgKind::Uintptr
+        | LArgKind::Sockaddr { .. }
+        | LArgKind::BytesIn { .. }
+        | LArgKind::BytesPersistIn { .. }
+        | LArgKind::Closure(_)
+        | LArgKind::Enum(_)
+        | LArgKind::Flags { .. } => return None,
+    };
+    Some(ReadBuffer { name: a.name, persistent })
+}
+
+fn lower_callback(cb: &CallbackDef, optional: bool) -> LCallback<'_> {
+    let args: Vec<LCbArg> =
+        cb.args.iter().map(|a| LCbArg { name: &a.name, kind: &a.kind, c: ffi::cb_arg(&a.name, &a.kind) }).collect();
+    let mut c_params = vec![param("user_data", Ffi::VoidPtr)];
+    c_params.extend(args.iter().flat_map(|a| a.c.iter().cloned()));
+    LCallback {
+        def: cb,
+        name: &cb.name,
+        views_buffer: cb.args.iter().any(|a| a.kind.is_buffer()),
+        c_params,
+        args,
+        optional,
+    }
+}
+
+/// The small API of `fixture.yaml`, for the generator's unit tests.
+#[cfg(test)]
+pub(crate) fn fixture_api() -> Api {
+    crate::parse(include_str!("fixture.yaml")).unwrap_or_else(|e| panic!("fixture.yaml: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arg<'l, 'a>(l: &'l Lowered<'a>, call: &str, name: &str) -> &'l LArg<'a> {
+        l.call(call).unwrap().args.iter().find(|a| a.name == name).unwrap()
+    }
+
+    #[test]
+    fn references_are_resolved() {
+        let api = fixture_api();
+        let l = lower(&api).unwrap();
+        let LArgKind::Closure(cb) = &arg(&l, "pread_structured", "chunk").kind else { panic!("not a closure") };
+        assert_eq!(cb.args.len(), 3);
+        let LArgKind::Enum(e) = &arg(&l, "set_tls", "tls").kind else { panic!("not an enum") };
+        assert_eq!(e.prefix, "TLS");
+        let optional: Vec<(&str, bool)> = l.callbacks.iter().map(|c| (c.name, c.optional)).collect();
+        assert_eq!(optional, [("chunk", false), ("completion", true)]);
+        assert!(l.callbacks[0].views_buffer && !l.callbacks[1].views_buffer);
+        assert_eq!(l.special(Special::GetErrno).name, "get_errno");
+        assert_eq!(l.regular_calls().count(), 6);
+    }
+
+    #[test]
+    fn masks_are_computed_once() {
+        let api = fixture_api();
+        let l = lower(&api).unwrap();
+        let (cmd, handshake) = (&l.flags[0], &l.flags[1]);
+        assert_eq!((cmd.mask, cmd.default), (0x7, 0));
+        assert_eq!((handshake.mask, handshake.default), (0x3, 0x2));
+        let LArgKind::Flags { mask, .. } = &arg(&l, "set_handshake_flags", "flags").kind else { panic!("not flags") };
+        assert_eq!(*mask, 0x3);
+        let optmask = |call: &str| match &l.call(call).unwrap().optargs.last().unwrap().kind {
+            LOptKind::Flags { mask, .. } => *mask,
+            LOptKind::Closure(_) => panic!("not flags"),
+        };
+        assert_eq!((optmask("pread"), optmask("pread_structured"), optmask("aio_flush")), (0, 0x4, 0x1));
+        // One permitted list per synchronous call; an aio call stands for
+        // itself only without a twin.
+        let permitted: Vec<(&str, Option<&str>, u32)> = cmd
+            .permitted
+            .iter()
+            .map(|p| (p.call.name.as_str(), p.twin.map(|t| t.name.as_str()), p.mask))
+            .collect();
+        assert_eq!(
+            permitted,
+            [("pread", None, 0), ("pread_structured", Some("aio_pread_structured"), 0x4), ("aio_flush", None, 0x1)]
+        );
+        assert!(handshake.permitted.is_empty());
+    }
+
+    #[test]
+    fn a_bytes_out_argument_becomes_the_return_value() {
+        let api = fixture_api();
+        let l = lower(&api).unwrap();
+        let pread = l.call("pread").unwrap();
+        assert_eq!(pread.returned_buffer, Some("buf"));
+        assert_eq!(pread.read_buffer.as_ref().unwrap().initialize("buf"), "h.initialize_read_buffer(buf)");
+        // A persistent buffer is filled later: the aio call returns a cookie.
+        let aio = l.call("aio_pread_structured").unwrap();
+        assert_eq!(aio.returned_buffer, None);
+        assert_eq!(aio.read_buffer.as_ref().unwrap().initialize("buf"), "h.initialize_aio_read_buffer(&buf)");
+        assert!(l.call("set_tls").unwrap().read_buffer.is_none());
+    }
+
+    #[test]
+    fn origins_and_versions() {
+        let api = fixture_api();
+        let l = lower(&api).unwrap();
+        let flush = l.call("aio_flush").unwrap();
+        assert_eq!(flush.origin_c, "Extension of this library, not in libnbd. C: `nbd_aio_flush`.");
+        assert_eq!((flush.since, flush.version), (None, (1, 24)));
+        let flags = l.call("set_handshake_flags").unwrap();
+        assert_eq!((flags.origin.as_str(), flags.since), ("Since libnbd 1.2.", Some("1.2")));
+    }
+
+    #[test]
+    fn c_types_and_core_call_sites() {
+        let api = fixture_api();
+        let l = lower(&api).unwrap();
+        let decls = |ps: &[CParam]| ps.iter().map(|p| p.ty.c_decl(&p.name)).collect::<Vec<_>>().join(", ");
+        let call = l.call("pread_structured").unwrap();
+        assert_eq!(
+            decls(&call.c_params),
+            "struct nbd_handle *h, void *buf, size_t count, uint64_t offset, nbd_chunk_callback chunk_callback, uint32_t flags"
+        );
+        assert_eq!(call.c_ret.c(), "int");
+        assert_eq!(decls(&l.callbacks[0].c_params), "void *user_data, const void *subbuf, size_t count, uint64_t offset, int *error");
+        assert!(decls(&l.special(Special::Create).c_params).is_empty());
+        assert_eq!(arg(&l, "set_tls", "tls").core_arg("tls"), "nbd::Tls(tls)");
+        assert_eq!(arg(&l, "pread", "offset").core_arg("offset"), "offset");
+        assert_eq!(call.optargs[0].core_arg("flags"), "Some(nbd::CmdFlag(flags))");
+    }
+
+    #[test]
+    fn an_invalid_description_is_refused_before_lowering() {
+        let mut api = fixture_api();
+        api.calls[4].args[0].kind = ArgKind::Enum { r#enum: "no_such_enum".into() };
+        let errs = lower(&api).err().expect("refused");
+        assert!(errs.iter().any(|e| e.message.contains("no_such_enum")), "{errs:?}");
+    }
+}
