@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use crate::lower::type_name;
+use crate::lower::{LArg, LArgKind, LCall, LCallback, LOptArg, LOptKind, LRet, Lowered};
 use crate::markup;
 use crate::model::*;
 use crate::names::{camel, capitalise, python_ident, rust_ident};
@@ -21,10 +21,6 @@ use crate::{Error, Lang, Output};
 /// Where the outputs go, relative to the repository root.
 const RUST_OUT: &str = "bindings/python/src/generated.rs";
 const STUB_OUT: &str = "bindings/python/python/nbd/__init__.pyi";
-
-/// Names the generated method bodies use for themselves; an argument of
-/// api.yaml must not take one of them.
-const RESERVED: &[&str] = &["py", "handle", "ret", "raised", "self"];
 
 #[derive(Serialize)]
 struct CallView {
@@ -106,12 +102,12 @@ fn python_refs(text: &str) -> String {
 /// The docstring of a call: summary line and description. The `returns`
 /// text speaks of C return codes, so it is left out, as libnbd's module
 /// does.
-fn docstring(call: &Call) -> String {
+fn docstring(call: &LCall) -> String {
     format!(
         "{}.\n\n{}\n\n{}",
-        capitalise(&call.shortdesc),
-        markup::to_plain(&python_refs(&call.longdesc)),
-        call.origin()
+        capitalise(&call.def.shortdesc),
+        markup::to_plain(&python_refs(&call.def.longdesc)),
+        call.origin
     )
 }
 
@@ -127,19 +123,12 @@ fn pyi_escape(s: &str) -> String {
     format!("{}\n        ", lines.join("\n"))
 }
 
-fn callback<'a>(api: &'a Api, name: &str) -> Result<&'a CallbackDef, Error> {
-    api.callbacks
-        .iter()
-        .find(|c| c.name == name)
-        .ok_or_else(|| Error(format!("python: no callback named `{name}`")))
-}
-
 /// The stub type of a Python callable for a callback.
-fn callable_type(cb: &CallbackDef) -> String {
+fn callable_type(cb: &LCallback) -> String {
     let args: Vec<&str> = cb
         .args
         .iter()
-        .map(|a| match &a.kind {
+        .map(|a| match a.kind {
             CbArgKind::BytesIn { .. } => "bytes",
             CbArgKind::String => "str",
             CbArgKind::Int | CbArgKind::Uint | CbArgKind::Uint64 | CbArgKind::Int64 => "int",
@@ -163,18 +152,11 @@ struct ArgParts {
     pyi: String,
 }
 
-fn arg_parts(api: &Api, call: &Call, a: &Arg, raised: &str) -> Result<ArgParts, Error> {
+fn arg_parts(call: &LCall, a: &LArg, raised: &str) -> ArgParts {
     // A bytes_out argument is replaced by its length, as in libnbd.
-    let shown = match &a.kind {
-        ArgKind::BytesOut { len } => len.clone(),
-        _ => a.name.clone(),
-    };
-    let py_name = python_ident(&shown);
+    let py_name = python_ident(a.shown);
     let id = rust_ident(&py_name);
-    let local = rust_ident(&a.name);
-    if RESERVED.contains(&py_name.as_str()) || RESERVED.contains(&a.name.as_str()) {
-        return Err(Error(format!("python: call {}: argument `{}` clashes with a name the binding uses", call.name, a.name)));
-    }
+    let local = rust_ident(a.name);
     let bound = "&Bound<'py, PyAny>";
     let simple = |rust: &str, pyi: &str| ArgParts {
         param: format!("{id}: {rust}"),
@@ -183,42 +165,42 @@ fn arg_parts(api: &Api, call: &Call, a: &Arg, raised: &str) -> Result<ArgParts, 
         call_arg: id.clone(),
         pyi: format!("{py_name}: {pyi}"),
     };
-    let parts = match &a.kind {
-        ArgKind::Bool => ArgParts {
+    match &a.kind {
+        LArgKind::Bool => ArgParts {
             prelude: vec![format!("let {id} = {id}.is_truthy()?;")],
             ..simple(bound, "bool")
         },
-        ArgKind::Int | ArgKind::Fd => simple("i32", "int"),
-        ArgKind::Uint | ArgKind::Uint32 => simple("u32", "int"),
-        ArgKind::Int64 => simple("i64", "int"),
-        ArgKind::Uint64 => simple("u64", "int"),
-        ArgKind::SizeT | ArgKind::Uintptr => simple("usize", "int"),
-        ArgKind::String => ArgParts { call_arg: format!("&{id}"), ..simple("String", "str") },
-        ArgKind::StringList => ArgParts {
+        LArgKind::Int | LArgKind::Fd => simple("i32", "int"),
+        LArgKind::Uint | LArgKind::Uint32 => simple("u32", "int"),
+        LArgKind::Int64 => simple("i64", "int"),
+        LArgKind::Uint64 => simple("u64", "int"),
+        LArgKind::SizeT | LArgKind::Uintptr => simple("usize", "int"),
+        LArgKind::String => ArgParts { call_arg: format!("&{id}"), ..simple("String", "str") },
+        LArgKind::StringList => ArgParts {
             prelude: vec![format!("let {id}: Vec<&str> = {id}.iter().map(String::as_str).collect();")],
             call_arg: format!("&{id}"),
             ..simple("Vec<String>", "Sequence[str]")
         },
-        ArgKind::Path => ArgParts {
+        LArgKind::Path => ArgParts {
             prelude: vec![format!("let {id} = conv::path({id})?;")],
             call_arg: format!("&{id}"),
             ..simple(bound, "StrOrBytesPath")
         },
-        ArgKind::Sockaddr { .. } => ArgParts {
+        LArgKind::Sockaddr { .. } => ArgParts {
             prelude: vec![format!("let {id} = conv::sockaddr({id})?;")],
             call_arg: format!("&{id}"),
             ..simple(bound, "SockAddr")
         },
-        ArgKind::BytesIn { .. } => ArgParts {
+        LArgKind::BytesIn { .. } => ArgParts {
             prelude: vec![format!("let {id} = conv::BytesIn::new({id})?;")],
             call_arg: format!("{id}.as_slice()"),
             ..simple(bound, "ReadableBuffer")
         },
-        ArgKind::BytesOut { .. } => {
+        LArgKind::BytesOut { .. } => {
             // The data goes straight into the bytearray returned (zeroed,
             // so nothing old can show); callbacks see views of it.
             let mut prelude = vec![format!("let {local}_obj = conv::out_bytearray(py, {id})?;")];
-            if call_views_buffer(api, call) {
+            if call_views_buffer(call) {
                 prelude.push(format!("let {local}_view = buffer::View::of_bytearray(&{local}_obj);"));
             }
             prelude.push(format!(
@@ -228,21 +210,20 @@ fn arg_parts(api: &Api, call: &Call, a: &Arg, raised: &str) -> Result<ArgParts, 
             ));
             ArgParts { prelude, call_arg: local.clone(), ..simple("usize", "int") }
         }
-        ArgKind::BytesPersistIn { .. } => ArgParts {
+        LArgKind::BytesPersistIn { .. } => ArgParts {
             prelude: vec![format!("let {id} = buffer::persist({id}, false)?;")],
             ..simple(bound, "Union[Buffer, ReadableBuffer]")
         },
-        ArgKind::BytesPersistOut { .. } => ArgParts {
-            prelude: vec![if call_views_buffer(api, call) {
+        LArgKind::BytesPersistOut { .. } => ArgParts {
+            prelude: vec![if call_views_buffer(call) {
                 format!("let ({id}, {id}_view) = buffer::persist_read({id})?;")
             } else {
                 format!("let {id} = buffer::persist({id}, true)?;")
             }],
             ..simple(bound, "Union[Buffer, WritableBuffer]")
         },
-        ArgKind::Closure { callback: cb } => {
-            let def = callback(api, cb)?;
-            let view = if views_buffer(def) {
+        LArgKind::Closure(cb) => {
+            let view = if cb.views_buffer {
                 match read_buffer(call) {
                     Some(buf) => format!(", Some({buf}_view.clone())"),
                     None => ", None".to_string(),
@@ -251,113 +232,99 @@ fn arg_parts(api: &Api, call: &Call, a: &Arg, raised: &str) -> Result<ArgParts, 
                 String::new()
             };
             ArgParts {
-                prelude: vec![format!("let {id} = {cb}_callback({id}, {raised}{view})?;")],
-                ..simple(bound, &callable_type(def))
+                prelude: vec![format!("let {id} = {}_callback({id}, {raised}{view})?;", cb.name)],
+                ..simple(bound, &callable_type(cb))
             }
         }
-        ArgKind::Enum { r#enum } => {
-            ArgParts { call_arg: format!("nbd::{}({id})", type_name(r#enum)), ..simple("i32", "int") }
-        }
-        ArgKind::Flags { flags } => {
-            ArgParts { call_arg: format!("nbd::{}({id})", type_name(flags)), ..simple("u32", "int") }
-        }
-    };
-    Ok(parts)
+        LArgKind::Enum(_) => ArgParts { call_arg: a.core_arg(&id), ..simple("i32", "int") },
+        LArgKind::Flags { .. } => ArgParts { call_arg: a.core_arg(&id), ..simple("u32", "int") },
+    }
 }
 
 /// Whether a call has a callback that is shown pieces of its read buffer.
-fn call_views_buffer(api: &Api, call: &Call) -> bool {
-    call.args.iter().any(|a| match &a.kind {
-        ArgKind::Closure { callback: cb } => callback(api, cb).is_ok_and(views_buffer),
-        _ => false,
-    })
+fn call_views_buffer(call: &LCall) -> bool {
+    call.args.iter().filter_map(|a| a.kind.callback()).any(|cb| cb.views_buffer)
 }
 
 /// The local holding the read buffer of a call (a bytes_out or persistent
 /// out argument), whose `_view` callbacks look into.
-fn read_buffer(call: &Call) -> Option<String> {
-    call.args.iter().find_map(|a| match a.kind {
-        ArgKind::BytesOut { .. } => Some(rust_ident(&a.name)),
-        ArgKind::BytesPersistOut { .. } => Some(rust_ident(&python_ident(&a.name))),
-        _ => None,
+fn read_buffer(call: &LCall) -> Option<String> {
+    call.read_buffer.as_ref().map(|b| {
+        if b.persistent {
+            rust_ident(&python_ident(b.name))
+        } else {
+            rust_ident(b.name)
+        }
     })
 }
 
-fn optarg_parts(api: &Api, call: &Call, o: &OptArg, raised: &str) -> Result<ArgParts, Error> {
-    let py_name = python_ident(&o.name);
+fn optarg_parts(o: &LOptArg, raised: &str) -> ArgParts {
+    let py_name = python_ident(o.name);
     let id = rust_ident(&py_name);
-    if RESERVED.contains(&py_name.as_str()) {
-        return Err(Error(format!("python: call {}: argument `{}` clashes with a name the binding uses", call.name, o.name)));
-    }
-    Ok(match &o.kind {
-        OptArgKind::Closure { callback: cb } => {
-            let def = callback(api, cb)?;
-            ArgParts {
-                param: format!("{id}: Option<&Bound<'py, PyAny>>"),
-                sig: format!("{id} = None"),
-                prelude: vec![format!(
-                    "let {id} = {id}.map(|f| {cb}_callback(f, {raised}{})).transpose()?;",
-                    if views_buffer(def) { ", None" } else { "" }
-                )],
-                call_arg: id.clone(),
-                pyi: format!("{py_name}: Optional[{}] = None", callable_type(def)),
-            }
-        }
-        OptArgKind::Flags { flags, .. } => ArgParts {
+    match &o.kind {
+        LOptKind::Closure(cb) => ArgParts {
+            param: format!("{id}: Option<&Bound<'py, PyAny>>"),
+            sig: format!("{id} = None"),
+            prelude: vec![format!(
+                "let {id} = {id}.map(|f| {}_callback(f, {raised}{})).transpose()?;",
+                cb.name,
+                if cb.views_buffer { ", None" } else { "" }
+            )],
+            call_arg: id.clone(),
+            pyi: format!("{py_name}: Optional[{}] = None", callable_type(cb)),
+        },
+        LOptKind::Flags { .. } => ArgParts {
             param: format!("{id}: u32"),
             sig: format!("{id} = 0"),
             prelude: vec![],
-            call_arg: format!("Some(nbd::{}({id}))", type_name(flags)),
+            call_arg: o.core_arg(&id),
             pyi: format!("{py_name}: int = 0"),
         },
-    })
+    }
 }
 
 /// The Rust return type, the conversion of the core's value, and the
 /// stub's type.
-fn ret_parts(call: &Call) -> (String, String, String) {
-    if let Some(a) = call.args.iter().find(|a| matches!(a.kind, ArgKind::BytesOut { .. })) {
+fn ret_parts(call: &LCall) -> (String, String, String) {
+    if let Some(buf) = call.returned_buffer {
         // libnbd's module returns the read data as a bytearray.
-        let buf = rust_ident(&a.name);
+        let buf = rust_ident(buf);
         return ("Bound<'py, PyByteArray>".into(), format!("{buf}_obj"), "bytearray".into());
     }
     let (rust, convert, pyi) = match &call.ret {
-        RetKind::Error | RetKind::Void => ("()", "()", "None"),
-        RetKind::Bool => ("bool", "ret", "bool"),
-        RetKind::Int | RetKind::Fd => ("i32", "ret", "int"),
-        RetKind::Int64 => ("i64", "ret", "int"),
-        RetKind::Uint => ("u32", "ret", "int"),
-        RetKind::Uint64 | RetKind::Cookie => ("u64", "ret", "int"),
-        RetKind::SizeT | RetKind::Uintptr => ("usize", "ret", "int"),
-        RetKind::StaticString => ("&'static str", "ret", "str"),
-        RetKind::String => ("String", "ret", "str"),
-        RetKind::Enum { .. } => ("i32", "ret.0", "int"),
-        RetKind::Flags { .. } => ("u32", "ret.0", "int"),
+        LRet::Error | LRet::Void => ("()", "()", "None"),
+        LRet::Bool => ("bool", "ret", "bool"),
+        LRet::Int | LRet::Fd => ("i32", "ret", "int"),
+        LRet::Int64 => ("i64", "ret", "int"),
+        LRet::Uint => ("u32", "ret", "int"),
+        LRet::Uint64 | LRet::Cookie => ("u64", "ret", "int"),
+        LRet::SizeT | LRet::Uintptr => ("usize", "ret", "int"),
+        LRet::StaticString => ("&'static str", "ret", "str"),
+        LRet::String => ("String", "ret", "str"),
+        LRet::Enum(_) => ("i32", "ret.0", "int"),
+        LRet::Flags(_) => ("u32", "ret.0", "int"),
         // Only the special `create`, which is NBD() itself.
-        RetKind::Handle => ("()", "()", "None"),
+        LRet::Handle => ("()", "()", "None"),
     };
     (rust.into(), convert.into(), pyi.into())
 }
 
-fn call_view(api: &Api, call: &Call) -> Result<CallView, Error> {
-    let sync_callbacks = call.callbacks_run_during_call();
-    if sync_callbacks && !call.may_set_error {
-        return Err(Error(format!("python: call {} runs callbacks but cannot fail", call.name)));
-    }
+fn call_view(call: &LCall) -> CallView {
+    // Validation makes sure such a call can fail with the exception.
+    let sync_callbacks = call.callbacks_run_during_call;
     let raised = if sync_callbacks { "Some(&raised)" } else { "None" };
-    let mut parts = Vec::new();
-    for a in &call.args {
-        parts.push(arg_parts(api, call, a, raised)?);
-    }
-    for o in &call.optargs {
-        parts.push(optarg_parts(api, call, o, raised)?);
-    }
+    let parts: Vec<ArgParts> = call
+        .args
+        .iter()
+        .map(|a| arg_parts(call, a, raised))
+        .chain(call.optargs.iter().map(|o| optarg_parts(o, raised)))
+        .collect();
     let (ret, convert, pyi_ret) = ret_parts(call);
     let doc = docstring(call);
-    let name = python_ident(&call.name);
+    let name = python_ident(call.name);
     let mut pyi_params = vec!["self".to_string()];
     pyi_params.extend(parts.iter().map(|p| p.pyi.clone()));
-    Ok(CallView {
+    CallView {
         rust_name: rust_ident(&name),
         name,
         doc: doc.lines().map(str::to_string).collect(),
@@ -366,27 +333,27 @@ fn call_view(api: &Api, call: &Call) -> Result<CallView, Error> {
         prelude: parts.iter().flat_map(|p| p.prelude.clone()).collect(),
         call: format!(
             "handle.{}({})",
-            rust_ident(&call.name),
+            rust_ident(call.name),
             parts.iter().map(|p| p.call_arg.clone()).collect::<Vec<_>>().join(", ")
         ),
         sync_callbacks,
-        may_fail: call.may_set_error,
+        may_fail: call.def.may_set_error,
         uses_ret: convert.contains("ret"),
         convert,
         ret,
         pyi_params: pyi_params.join(", "),
         pyi_ret,
         pyi_doc: pyi_escape(&doc),
-    })
+    }
 }
 
-fn callback_view(cb: &CallbackDef) -> CallbackView {
+fn callback_view(cb: &LCallback) -> CallbackView {
     let mut params = Vec::new();
     let mut py_args = Vec::new();
     let mut error_arg = "None".to_string();
     for a in &cb.args {
-        let id = rust_ident(&a.name);
-        let (ty, expr) = match &a.kind {
+        let id = rust_ident(a.name);
+        let (ty, expr) = match a.kind {
             CbArgKind::BytesIn { .. } => ("&[u8]", format!("buffer::subbuf(py, view.as_deref(), {id})?")),
             CbArgKind::String => ("&str", format!("{id}.into_bound_py_any(py)?")),
             CbArgKind::Int => ("i32", format!("{id}.into_bound_py_any(py)?")),
@@ -407,25 +374,16 @@ fn callback_view(cb: &CallbackDef) -> CallbackView {
         py_args.push(expr);
     }
     CallbackView {
-        name: cb.name.clone(),
+        name: cb.name.to_string(),
         fn_name: format!("{}_callback", cb.name),
-        rust_type: format!("nbd::{}Callback", camel(&cb.name)),
+        rust_type: format!("nbd::{}Callback", camel(cb.name)),
         params: params.join(", "),
         err_param: if error_arg == "None" { "_err".into() } else { "err".into() },
         error_arg,
         py_args,
-        doc: capitalise(&cb.doc),
-        views: views_buffer(cb),
+        doc: capitalise(&cb.def.doc),
+        views: cb.views_buffer,
     }
-}
-
-/// Whether a callback kind is handed pieces of a read buffer.
-fn views_buffer(cb: &CallbackDef) -> bool {
-    cb.args.iter().any(|a| matches!(a.kind, CbArgKind::BytesIn { .. }))
-}
-
-fn flag_mask(set: &FlagsDef) -> u32 {
-    set.values.iter().fold(0, |m, v| m | v.value)
 }
 
 fn int_const(name: String, value: i64) -> ConstView {
@@ -434,18 +392,19 @@ fn int_const(name: String, value: i64) -> ConstView {
 
 /// Every constant at module level, in libnbd's order: enums, flags (each
 /// set with its `_MASK`), then the plain constants.
-fn constants(api: &Api) -> Vec<ConstView> {
+fn constants(l: &Lowered) -> Vec<ConstView> {
+    let api = l.api;
     let mut out = Vec::new();
     for e in &api.enums {
         for v in &e.values {
             out.push(int_const(format!("{}_{}", e.prefix, v.name), v.value.into()));
         }
     }
-    for f in &api.flags {
-        for v in &f.values {
-            out.push(int_const(format!("{}_{}", f.prefix, v.name), v.value.into()));
+    for f in &l.flags {
+        for v in &f.def.values {
+            out.push(int_const(format!("{}_{}", f.def.prefix, v.name), v.value.into()));
         }
-        out.push(int_const(format!("{}_MASK", f.prefix), flag_mask(f).into()));
+        out.push(int_const(format!("{}_MASK", f.def.prefix), f.mask.into()));
     }
     for k in &api.constants {
         out.push(match &k.value {
@@ -456,15 +415,11 @@ fn constants(api: &Api) -> Vec<ConstView> {
     out
 }
 
-pub(crate) fn outputs(api: &Api) -> Result<Vec<Output>, Error> {
-    let mut calls = Vec::new();
-    for c in api.calls.iter().filter(|c| c.special.is_none()) {
-        calls.push(call_view(api, c)?);
-    }
+pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
     let view = PythonView {
-        calls,
-        callbacks: api.callbacks.iter().map(callback_view).collect(),
-        constants: constants(api),
+        calls: l.regular_calls().map(call_view).collect(),
+        callbacks: l.callbacks.iter().map(callback_view).collect(),
+        constants: constants(l),
     };
     Ok(vec![
         Output { path: RUST_OUT.into(), lang: Lang::Rust, text: render("python/generated.rs.tera", &view)? },

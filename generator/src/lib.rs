@@ -117,8 +117,8 @@ pub fn generate(api: &Api) -> Result<Vec<Output>, Error> {
     out.extend(backend_c::outputs(l)?);
     out.extend(backend_man::outputs(l)?);
     out.extend(backend_c_exports::outputs(l)?);
-    out.extend(backend_python::outputs(api)?);
-    out.extend(backend_node::outputs(api)?);
+    out.extend(backend_python::outputs(l)?);
+    out.extend(backend_node::outputs(l)?);
     out.extend(backend_ocaml::outputs(api)?);
     Ok(out)
 }

@@ -51,6 +51,7 @@ pub struct Permitted<'a> {
 }
 
 /// A callback kind.
+#[derive(Clone)]
 pub struct LCallback<'a> {
     pub def: &'a CallbackDef,
     pub name: &'a str,
@@ -64,6 +65,7 @@ pub struct LCallback<'a> {
     pub optional: bool,
 }
 
+#[derive(Clone)]
 pub struct LCbArg<'a> {
     pub name: &'a str,
     pub kind: &'a CbArgKind,
@@ -107,6 +109,8 @@ pub struct LCall<'a> {
 /// The buffer of a read call.
 pub struct ReadBuffer<'a> {
     pub name: &'a str,
+    /// Its length parameter.
+    pub len: &'a str,
     /// `bytes_persist_out` (an `AioBuffer`) rather than `bytes_out`.
     pub persistent: bool,
 }
@@ -125,6 +129,9 @@ impl ReadBuffer<'_> {
 
 pub struct LArg<'a> {
     pub name: &'a str,
+    /// The name bindings give the parameter: a `bytes_out` argument is
+    /// replaced by its length (see [`LCall::returned_buffer`]).
+    pub shown: &'a str,
     pub kind: LArgKind<'a>,
     /// Its C parameters.
     pub c: Vec<CParam>,
@@ -149,7 +156,7 @@ pub enum LArgKind<'a> {
     BytesOut { len: &'a str },
     BytesPersistIn { len: &'a str },
     BytesPersistOut { len: &'a str },
-    Closure(&'a CallbackDef),
+    Closure(LCallback<'a>),
     Enum(&'a EnumDef),
     /// A required flags argument accepts the whole set (`mask`).
     Flags { set: &'a FlagsDef, mask: u32 },
@@ -163,7 +170,7 @@ pub struct LOptArg<'a> {
 
 /// [`OptArgKind`] with its references resolved.
 pub enum LOptKind<'a> {
-    Closure(&'a CallbackDef),
+    Closure(LCallback<'a>),
     /// `mask` is what the call permits (the whole set without a
     /// `permitted` list).
     Flags { set: &'a FlagsDef, mask: u32 },
@@ -231,6 +238,34 @@ impl LArg<'_> {
     }
 }
 
+impl<'a> LArgKind<'a> {
+    /// The callback of a closure argument.
+    pub fn callback(&self) -> Option<&LCallback<'a>> {
+        match self {
+            LArgKind::Closure(cb) => Some(cb),
+            LArgKind::Bool
+            | LArgKind::Int
+            | LArgKind::Uint
+            | LArgKind::Int64
+            | LArgKind::Uint32
+            | LArgKind::Uint64
+            | LArgKind::SizeT
+            | LArgKind::String
+            | LArgKind::StringList
+            | LArgKind::Path
+            | LArgKind::Fd
+            | LArgKind::Uintptr
+            | LArgKind::Sockaddr { .. }
+            | LArgKind::BytesIn { .. }
+            | LArgKind::BytesOut { .. }
+            | LArgKind::BytesPersistIn { .. }
+            | LArgKind::BytesPersistOut { .. }
+            | LArgKind::Enum(_)
+            | LArgKind::Flags { .. } => None,
+        }
+    }
+}
+
 impl LOptArg<'_> {
     /// The optional argument as passed to the core (an `Option`), given
     /// the binding's value `expr` (already an `Option` for a closure).
@@ -265,7 +300,6 @@ impl<'a> Lowered<'a> {
 /// Validate `api` and lower it.
 pub fn lower(api: &Api) -> Result<Lowered<'_>, Vec<ValidationError>> {
     validate::validate(api)?;
-    let r = Resolver { api };
     let optional: Vec<&str> = api
         .calls
         .iter()
@@ -275,10 +309,11 @@ pub fn lower(api: &Api) -> Result<Lowered<'_>, Vec<ValidationError>> {
             OptArgKind::Flags { .. } => None,
         })
         .collect();
+    let r = Resolver { api, optional };
     Ok(Lowered {
         api,
         flags: api.flags.iter().map(|f| r.flags(f)).collect(),
-        callbacks: api.callbacks.iter().map(|cb| lower_callback(cb, optional.contains(&cb.name.as_str()))).collect(),
+        callbacks: api.callbacks.iter().map(|cb| r.lower_callback(cb)).collect(),
         calls: api.calls.iter().map(|c| r.call(c)).collect(),
     })
 }
@@ -286,6 +321,8 @@ pub fn lower(api: &Api) -> Result<Lowered<'_>, Vec<ValidationError>> {
 /// Name resolution over a validated description.
 struct Resolver<'a> {
     api: &'a Api,
+    /// The callbacks some call takes as an optional argument.
+    optional: Vec<&'a str>,
 }
 
 /// The bits of the flags of `set` named in `names` (every flag when None).
@@ -297,12 +334,29 @@ pub fn flag_mask(set: &FlagsDef, names: Option<&[String]>) -> u32 {
 }
 
 impl<'a> Resolver<'a> {
-    fn callback(&self, name: &str) -> &'a CallbackDef {
-        self.api
+    fn callback(&self, name: &str) -> LCallback<'a> {
+        let def = self
+            .api
             .callbacks
             .iter()
             .find(|c| c.name == name)
-            .unwrap_or_else(|| unreachable!("validated: callback `{name}` is defined"))
+            .unwrap_or_else(|| unreachable!("validated: callback `{name}` is defined"));
+        self.lower_callback(def)
+    }
+
+    fn lower_callback(&self, cb: &'a CallbackDef) -> LCallback<'a> {
+        let args: Vec<LCbArg> =
+            cb.args.iter().map(|a| LCbArg { name: &a.name, kind: &a.kind, c: ffi::cb_arg(&a.name, &a.kind) }).collect();
+        let mut c_params = vec![param("user_data", Ffi::VoidPtr)];
+        c_params.extend(args.iter().flat_map(|a| a.c.iter().cloned()));
+        LCallback {
+            def: cb,
+            name: &cb.name,
+            views_buffer: cb.args.iter().any(|a| a.kind.is_buffer()),
+            c_params,
+            args,
+            optional: self.optional.contains(&cb.name.as_str()),
+        }
     }
 
     fn enumeration(&self, name: &str) -> &'a EnumDef {
@@ -383,7 +437,29 @@ impl<'a> Resolver<'a> {
                 (LArgKind::Flags { set, mask: flag_mask(set, None) }, vec![param(n, Ffi::Uint32)])
             }
         };
-        LArg { name: n, kind, c }
+        let shown = match kind {
+            LArgKind::BytesOut { len } => len,
+            LArgKind::Bool
+            | LArgKind::Int
+            | LArgKind::Uint
+            | LArgKind::Int64
+            | LArgKind::Uint32
+            | LArgKind::Uint64
+            | LArgKind::SizeT
+            | LArgKind::String
+            | LArgKind::StringList
+            | LArgKind::Path
+            | LArgKind::Fd
+            | LArgKind::Uintptr
+            | LArgKind::Sockaddr { .. }
+            | LArgKind::BytesIn { .. }
+            | LArgKind::BytesPersistIn { .. }
+            | LArgKind::BytesPersistOut { .. }
+            | LArgKind::Closure(_)
+            | LArgKind::Enum(_)
+            | LArgKind::Flags { .. } => n,
+        };
+        LArg { name: n, shown, kind, c }
     }
 
     fn optarg(&self, o: &'a OptArg) -> LOptArg<'a> {
@@ -465,9 +541,9 @@ impl<'a> Resolver<'a> {
 }
 
 fn read_buffer<'a>(a: &LArg<'a>) -> Option<ReadBuffer<'a>> {
-    let persistent = match a.kind {
-        LArgKind::BytesOut { .. } => false,
-        LArgKind::BytesPersistOut { .. } => true,
+    let (persistent, len) = match a.kind {
+        LArgKind::BytesOut { len } => (false, len),
+        LArgKind::BytesPersistOut { len } => (true, len),
         LArgKind::Bool
         | LArgKind::Int
         | LArgKind::Uint
@@ -487,22 +563,7 @@ fn read_buffer<'a>(a: &LArg<'a>) -> Option<ReadBuffer<'a>> {
         | LArgKind::Enum(_)
         | LArgKind::Flags { .. } => return None,
     };
-    Some(ReadBuffer { name: a.name, persistent })
-}
-
-fn lower_callback(cb: &CallbackDef, optional: bool) -> LCallback<'_> {
-    let args: Vec<LCbArg> =
-        cb.args.iter().map(|a| LCbArg { name: &a.name, kind: &a.kind, c: ffi::cb_arg(&a.name, &a.kind) }).collect();
-    let mut c_params = vec![param("user_data", Ffi::VoidPtr)];
-    c_params.extend(args.iter().flat_map(|a| a.c.iter().cloned()));
-    LCallback {
-        def: cb,
-        name: &cb.name,
-        views_buffer: cb.args.iter().any(|a| a.kind.is_buffer()),
-        c_params,
-        args,
-        optional,
-    }
+    Some(ReadBuffer { name: a.name, len, persistent })
 }
 
 /// The small API of `fixture.yaml`, for the generator's unit tests.
@@ -524,7 +585,7 @@ mod tests {
         let api = fixture_api();
         let l = lower(&api).unwrap();
         let LArgKind::Closure(cb) = &arg(&l, "pread_structured", "chunk").kind else { panic!("not a closure") };
-        assert_eq!(cb.args.len(), 3);
+        assert_eq!((cb.name, cb.args.len(), cb.views_buffer), ("chunk", 3, true));
         let LArgKind::Enum(e) = &arg(&l, "set_tls", "tls").kind else { panic!("not an enum") };
         assert_eq!(e.prefix, "TLS");
         let optional: Vec<(&str, bool)> = l.callbacks.iter().map(|c| (c.name, c.optional)).collect();
