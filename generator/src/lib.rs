@@ -119,7 +119,7 @@ pub fn generate(api: &Api) -> Result<Vec<Output>, Error> {
     out.extend(backend_c_exports::outputs(l)?);
     out.extend(backend_python::outputs(l)?);
     out.extend(backend_node::outputs(l)?);
-    out.extend(backend_ocaml::outputs(api)?);
+    out.extend(backend_ocaml::outputs(l)?);
     Ok(out)
 }
 
