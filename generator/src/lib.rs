@@ -1,8 +1,11 @@
-//! The generator: `api.yaml` -> typed model -> validation -> outputs.
+//! The generator: `api.yaml` -> typed model -> validation -> lowered model
+//! -> outputs.
 //!
-//! Each backend module turns the model into plain view structs (names, type
-//! strings and escapes computed in Rust) and renders them with the tera
-//! templates under `templates/<output>/`. Templates only loop and print.
+//! Lowering ([`lower`]) resolves references and computes what several
+//! backends share; each backend module turns the lowered model into plain
+//! view structs (names, type strings and escapes computed in Rust) and
+//! renders them with the tera templates under `templates/<output>/`.
+//! Templates only loop and print.
 
 pub mod lower;
 pub mod markup;
@@ -127,7 +130,7 @@ pub fn generate(api: &Api) -> Result<Vec<Output>, Error> {
 pub fn finish(out: &Output) -> Result<String, Error> {
     match out.lang {
         Lang::Rust => rustfmt(&out.text).map_err(|e| Error(format!("{}: {e}", out.path.display()))),
-        _ => Ok(out.text.clone()),
+        Lang::C | Lang::Roff | Lang::Text | Lang::Python | Lang::OCaml | Lang::JavaScript => Ok(out.text.clone()),
     }
 }
 

@@ -158,3 +158,20 @@ fn aio_twin_must_permit_the_same_flags() {
         "{msg}"
     );
 }
+
+#[test]
+fn argument_names_the_bindings_use_for_themselves() {
+    let msg = broken(|t| replace_once(t, "{ name: offset, kind: uint64 }", "{ name: holder, kind: uint64 }"));
+    assert!(msg.contains("callback chunk: args: `holder` clashes with a name the Node binding's generated code uses"), "{msg}");
+    let msg = broken(|t| {
+        let (head, calls) = t.split_at(t.find("\ncalls:").unwrap());
+        format!("{head}{}", replace_once(calls, "{ name: offset, kind: uint64 }", "{ name: raised, kind: uint64 }"))
+    });
+    assert!(msg.contains("`raised` clashes with a name the Python binding's generated code uses"), "{msg}");
+}
+
+#[test]
+fn unknown_is_the_ocaml_bindings_constructor() {
+    let msg = broken(|t| replace_once(t, "{ name: DISABLE,", "{ name: UNKNOWN,"));
+    assert!(msg.contains("values.UNKNOWN: `UNKNOWN` is the OCaml binding's constructor"), "{msg}");
+}
