@@ -200,7 +200,7 @@ fn arg_parts(call: &LCall, a: &LArg, raised: &str) -> ArgParts {
             // The data goes straight into the bytearray returned (zeroed,
             // so nothing old can show); callbacks see views of it.
             let mut prelude = vec![format!("let {local}_obj = conv::out_bytearray(py, {id})?;")];
-            if call_views_buffer(call) {
+            if call.views_read_buffer {
                 prelude.push(format!("let {local}_view = buffer::View::of_bytearray(&{local}_obj);"));
             }
             prelude.push(format!(
@@ -215,7 +215,7 @@ fn arg_parts(call: &LCall, a: &LArg, raised: &str) -> ArgParts {
             ..simple(bound, "Union[Buffer, ReadableBuffer]")
         },
         LArgKind::BytesPersistOut { .. } => ArgParts {
-            prelude: vec![if call_views_buffer(call) {
+            prelude: vec![if call.views_read_buffer {
                 format!("let ({id}, {id}_view) = buffer::persist_read({id})?;")
             } else {
                 format!("let {id} = buffer::persist({id}, true)?;")
@@ -239,11 +239,6 @@ fn arg_parts(call: &LCall, a: &LArg, raised: &str) -> ArgParts {
         LArgKind::Enum(_) => ArgParts { call_arg: a.core_arg(&id), ..simple("i32", "int") },
         LArgKind::Flags { .. } => ArgParts { call_arg: a.core_arg(&id), ..simple("u32", "int") },
     }
-}
-
-/// Whether a call has a callback that is shown pieces of its read buffer.
-fn call_views_buffer(call: &LCall) -> bool {
-    call.args.iter().filter_map(|a| a.kind.callback()).any(|cb| cb.views_buffer)
 }
 
 /// The local holding the read buffer of a call (a bytes_out or persistent

@@ -270,11 +270,32 @@ impl Call {
     }
 }
 
+/// What an argument kind carries besides its value. [`ArgKind::role`] is
+/// the one exhaustive match over [`ArgKind`] that the helpers below,
+/// validation and lowering share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgRole<'a> {
+    /// A value or string passed as it is.
+    Plain,
+    /// `const struct sockaddr *` followed by its length parameter.
+    Sockaddr { len: &'a str },
+    /// A buffer followed by its length parameter: `out` when the call
+    /// fills it, `persistent` when it is kept until an aio command retires.
+    Buffer { len: &'a str, out: bool, persistent: bool },
+    /// A callback, by name.
+    Closure(&'a str),
+    /// A value of an enum, by name.
+    Enum(&'a str),
+    /// A value of a flag set, by name.
+    Flags(&'a str),
+}
+
 impl ArgKind {
-    /// The callback a closure argument takes.
-    pub fn callback(&self) -> Option<&str> {
+    pub fn role(&self) -> ArgRole<'_> {
+        fn buffer(len: &str, out: bool, persistent: bool) -> ArgRole<'_> {
+            ArgRole::Buffer { len, out, persistent }
+        }
         match self {
-            ArgKind::Closure { callback } => Some(callback),
             ArgKind::Bool
             | ArgKind::Int
             | ArgKind::Uint
@@ -286,90 +307,43 @@ impl ArgKind {
             | ArgKind::StringList
             | ArgKind::Path
             | ArgKind::Fd
-            | ArgKind::Sockaddr { .. }
-            | ArgKind::BytesIn { .. }
-            | ArgKind::BytesOut { .. }
-            | ArgKind::BytesPersistIn { .. }
-            | ArgKind::BytesPersistOut { .. }
-            | ArgKind::Enum { .. }
-            | ArgKind::Flags { .. }
-            | ArgKind::Uintptr => None,
+            | ArgKind::Uintptr => ArgRole::Plain,
+            ArgKind::Sockaddr { len } => ArgRole::Sockaddr { len },
+            ArgKind::BytesIn { len } => buffer(len, false, false),
+            ArgKind::BytesOut { len } => buffer(len, true, false),
+            ArgKind::BytesPersistIn { len } => buffer(len, false, true),
+            ArgKind::BytesPersistOut { len } => buffer(len, true, true),
+            ArgKind::Closure { callback } => ArgRole::Closure(callback),
+            ArgKind::Enum { r#enum } => ArgRole::Enum(r#enum),
+            ArgKind::Flags { flags } => ArgRole::Flags(flags),
+        }
+    }
+
+    /// The callback a closure argument takes.
+    pub fn callback(&self) -> Option<&str> {
+        match self.role() {
+            ArgRole::Closure(callback) => Some(callback),
+            ArgRole::Plain
+            | ArgRole::Sockaddr { .. }
+            | ArgRole::Buffer { .. }
+            | ArgRole::Enum(_)
+            | ArgRole::Flags(_) => None,
         }
     }
 
     /// The name of the length parameter that follows a pointer argument.
     pub fn len(&self) -> Option<&str> {
-        match self {
-            ArgKind::Sockaddr { len }
-            | ArgKind::BytesIn { len }
-            | ArgKind::BytesOut { len }
-            | ArgKind::BytesPersistIn { len }
-            | ArgKind::BytesPersistOut { len } => Some(len),
-            ArgKind::Bool
-            | ArgKind::Int
-            | ArgKind::Uint
-            | ArgKind::Int64
-            | ArgKind::Uint32
-            | ArgKind::Uint64
-            | ArgKind::SizeT
-            | ArgKind::String
-            | ArgKind::StringList
-            | ArgKind::Path
-            | ArgKind::Fd
-            | ArgKind::Closure { .. }
-            | ArgKind::Enum { .. }
-            | ArgKind::Flags { .. }
-            | ArgKind::Uintptr => None,
+        match self.role() {
+            ArgRole::Sockaddr { len } | ArgRole::Buffer { len, .. } => Some(len),
+            ArgRole::Plain | ArgRole::Closure(_) | ArgRole::Enum(_) | ArgRole::Flags(_) => None,
         }
     }
 
     /// Whether the value is checked against an enum or a flag set.
     pub fn is_checked(&self) -> bool {
-        match self {
-            ArgKind::Enum { .. } | ArgKind::Flags { .. } => true,
-            ArgKind::Bool
-            | ArgKind::Int
-            | ArgKind::Uint
-            | ArgKind::Int64
-            | ArgKind::Uint32
-            | ArgKind::Uint64
-            | ArgKind::SizeT
-            | ArgKind::String
-            | ArgKind::StringList
-            | ArgKind::Path
-            | ArgKind::Fd
-            | ArgKind::Sockaddr { .. }
-            | ArgKind::BytesIn { .. }
-            | ArgKind::BytesOut { .. }
-            | ArgKind::BytesPersistIn { .. }
-            | ArgKind::BytesPersistOut { .. }
-            | ArgKind::Closure { .. }
-            | ArgKind::Uintptr => false,
-        }
-    }
-
-    /// Whether the buffer stays with an aio command until it retires.
-    pub fn is_persistent(&self) -> bool {
-        match self {
-            ArgKind::BytesPersistIn { .. } | ArgKind::BytesPersistOut { .. } => true,
-            ArgKind::Bool
-            | ArgKind::Int
-            | ArgKind::Uint
-            | ArgKind::Int64
-            | ArgKind::Uint32
-            | ArgKind::Uint64
-            | ArgKind::SizeT
-            | ArgKind::String
-            | ArgKind::StringList
-            | ArgKind::Path
-            | ArgKind::Fd
-            | ArgKind::Sockaddr { .. }
-            | ArgKind::BytesIn { .. }
-            | ArgKind::BytesOut { .. }
-            | ArgKind::Closure { .. }
-            | ArgKind::Enum { .. }
-            | ArgKind::Flags { .. }
-            | ArgKind::Uintptr => false,
+        match self.role() {
+            ArgRole::Enum(_) | ArgRole::Flags(_) => true,
+            ArgRole::Plain | ArgRole::Sockaddr { .. } | ArgRole::Buffer { .. } | ArgRole::Closure(_) => false,
         }
     }
 }

@@ -318,38 +318,24 @@ fn check_call(c: &mut Checker, call: &Call) {
 
     for (i, a) in call.args.iter().enumerate() {
         let field = format!("args[{i}] ({})", a.name);
-        match &a.kind {
-            ArgKind::Closure { callback } => check_callback_name(c, &item, &field, callback),
-            ArgKind::Enum { r#enum } => {
-                if !api.enums.iter().any(|e| &e.name == r#enum) {
-                    c.err(&item, &field, format!("enum `{}` is not defined", r#enum));
+        match a.kind.role() {
+            ArgRole::Closure(callback) => check_callback_name(c, &item, &field, callback),
+            ArgRole::Enum(name) => {
+                if !api.enums.iter().any(|e| e.name == name) {
+                    c.err(&item, &field, format!("enum `{name}` is not defined"));
                 }
             }
-            ArgKind::Flags { flags } => {
-                if !api.flags.iter().any(|f| &f.name == flags) {
+            ArgRole::Flags(flags) => {
+                if !api.flags.iter().any(|f| f.name == flags) {
                     c.err(&item, &field, format!("flag set `{flags}` is not defined"));
                 }
             }
-            ArgKind::BytesPersistIn { .. } | ArgKind::BytesPersistOut { .. } => {
+            ArgRole::Buffer { persistent: true, .. } => {
                 if !call.name.starts_with("aio_") {
                     c.err(&item, &field, "persistent buffers are only for aio_* calls");
                 }
             }
-            ArgKind::Bool
-            | ArgKind::Int
-            | ArgKind::Uint
-            | ArgKind::Int64
-            | ArgKind::Uint32
-            | ArgKind::Uint64
-            | ArgKind::SizeT
-            | ArgKind::String
-            | ArgKind::StringList
-            | ArgKind::Path
-            | ArgKind::Fd
-            | ArgKind::Sockaddr { .. }
-            | ArgKind::BytesIn { .. }
-            | ArgKind::BytesOut { .. }
-            | ArgKind::Uintptr => {}
+            ArgRole::Buffer { persistent: false, .. } | ArgRole::Sockaddr { .. } | ArgRole::Plain => {}
         }
     }
     for (i, o) in call.optargs.iter().enumerate() {

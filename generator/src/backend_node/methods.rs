@@ -16,18 +16,10 @@ pub(super) struct MethodView {
     rust_name: String,
     /// Whether the call takes the handle lock (refused inside a callback).
     locked: bool,
-    /// Rust parameters after `env: Env`.
-    params: String,
-    /// The keys of the options object, or None when the call has no
-    /// optional arguments (and so no options parameter).
-    option_keys: Option<String>,
-    /// Statements converting the arguments, before the operation starts.
-    prelude: Vec<String>,
-    /// Statements making the callbacks, after the operation starts (they
-    /// need its context).
-    callbacks: Vec<String>,
-    /// The core call.
-    call: String,
+    /// The parameters, conversions and core call (the same shape for
+    /// both forms).
+    #[serde(flatten)]
+    parts: Assembled,
     /// Synchronous methods: whether the core call returns a `Result`, the
     /// Rust return type, and the expression turning `ret` into it.
     may_fail: bool,
@@ -46,8 +38,7 @@ pub(super) struct MethodView {
     ret_map: String,
     /// One line for the Rust doc comment.
     summary: String,
-    /// The .d.ts parameter list, return type and JSDoc lines.
-    ts_params: String,
+    /// The .d.ts return type and JSDoc lines.
     ts_ret: String,
     jsdoc: Vec<String>,
 }
@@ -189,12 +180,21 @@ fn optarg_parts(o: &LOptArg, form: Form) -> Option<OptParts> {
 }
 
 /// The parts shared by both forms of a method.
+#[derive(Serialize)]
 struct Assembled {
+    /// Rust parameters after `env: Env`.
     params: String,
+    /// The keys of the options object, or None when the call has no
+    /// optional arguments (and so no options parameter).
     option_keys: Option<String>,
+    /// Statements converting the arguments, before the operation starts.
     prelude: Vec<String>,
+    /// Statements making the callbacks, after the operation starts (they
+    /// need its context).
     callbacks: Vec<String>,
+    /// The core call.
     call: String,
+    /// The .d.ts parameter list.
     ts_params: String,
 }
 
@@ -275,11 +275,7 @@ pub(super) fn method_view(l: &Lowered, call: &LCall) -> MethodView {
         js_name: names::js_method(call.name),
         rust_name: rust_ident(call.name),
         locked: def.locked,
-        params: a.params,
-        option_keys: a.option_keys,
-        prelude: a.prelude,
-        callbacks: a.callbacks,
-        call: a.call,
+        parts: a,
         may_fail: def.may_set_error,
         uses_ret: convert.contains("ret"),
         ret,
@@ -289,7 +285,6 @@ pub(super) fn method_view(l: &Lowered, call: &LCall) -> MethodView {
         ret_map: String::new(),
         connects: def.connects(),
         value: String::new(),
-        ts_params: a.ts_params,
         ts_ret,
         jsdoc: jsdoc(l, &summary, &def.longdesc, &[call.origin_c.clone()]),
         summary,
@@ -347,11 +342,7 @@ pub(super) fn async_view(l: &Lowered, call: &LCall) -> Option<MethodView> {
         js_name,
         rust_name: format!("{}_async", op),
         locked: def.locked,
-        params: a.params,
-        option_keys: a.option_keys,
-        prelude: a.prelude,
-        callbacks: a.callbacks,
-        call: a.call,
+        parts: a,
         may_fail: true,
         ret: String::new(),
         convert: String::new(),
@@ -361,7 +352,6 @@ pub(super) fn async_view(l: &Lowered, call: &LCall) -> Option<MethodView> {
         value,
         connects: def.connects(),
         ret_map: promise_ret_map(&call.ret).to_string(),
-        ts_params: a.ts_params,
         ts_ret: ts_ret.to_string(),
         jsdoc: jsdoc(l, &summary, body, &extra),
         summary,

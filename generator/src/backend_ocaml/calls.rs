@@ -87,6 +87,23 @@ fn arg_parts(a: &LArg, raised: &str) -> ArgParts {
         call_arg,
         post: vec![],
     };
+    // One converted by a checking `conv::` function (which names the
+    // argument in its error), passed as `id` or `&id`.
+    let checked = |ml_ty: &str, marker: &str, conv: &str, call_arg: String| {
+        plain(ml_ty, marker, vec![format!("let {id} = conv::{conv}(cr, {id}, \"{q}\")?;")], call_arg)
+    };
+    // An enum or flags value: NBD.ml turns it into an int for the stub.
+    let module_value = |ml_type: String, prefix: &str, conv: &str| ArgParts {
+        ml_type,
+        ml_stub_arg: format!("({prefix}.to_int {ml})"),
+        ext_type: "int".into(),
+        ..plain(
+            "",
+            "OCamlInt",
+            vec![format!("let {id} = {};", a.core_arg(&format!("conv::{conv}(cr, {id}, \"{q}\")?")))],
+            id.clone(),
+        )
+    };
     match &a.kind {
         LArgKind::Bool => plain(
             "bool",
@@ -94,54 +111,24 @@ fn arg_parts(a: &LArg, raised: &str) -> ArgParts {
             vec![format!("let {id}: bool = {id}.to_rust(cr);")],
             id.clone(),
         ),
-        LArgKind::Int => plain(
-            "int",
-            "OCamlInt",
-            vec![format!("let {id} = conv::int(cr, {id}, \"{q}\")?;")],
-            id.clone(),
-        ),
-        LArgKind::Fd => plain(
-            "Unix.file_descr",
-            "OCamlInt",
-            vec![format!("let {id} = conv::int(cr, {id}, \"{q}\")?;")],
-            id.clone(),
-        ),
-        LArgKind::Uint => plain(
-            "int",
-            "OCamlInt",
-            vec![format!("let {id} = conv::uint(cr, {id}, \"{q}\")?;")],
-            id.clone(),
-        ),
+        LArgKind::Int => checked("int", "OCamlInt", "int", id.clone()),
+        LArgKind::Fd => checked("Unix.file_descr", "OCamlInt", "int", id.clone()),
+        LArgKind::Uint => checked("int", "OCamlInt", "uint", id.clone()),
         LArgKind::Int64 => plain(
             "int64",
             "OCamlInt64",
             vec![format!("let {id}: i64 = {id}.to_rust(cr);")],
             id.clone(),
         ),
-        LArgKind::Uint32 => plain(
-            "int64",
-            "OCamlInt64",
-            vec![format!("let {id} = conv::uint32(cr, {id}, \"{q}\")?;")],
-            id.clone(),
-        ),
+        LArgKind::Uint32 => checked("int64", "OCamlInt64", "uint32", id.clone()),
         LArgKind::Uint64 => plain(
             "int64",
             "OCamlInt64",
             vec![format!("let {id} = conv::uint64(cr, {id});")],
             id.clone(),
         ),
-        LArgKind::SizeT | LArgKind::Uintptr => plain(
-            "int",
-            "OCamlInt",
-            vec![format!("let {id} = conv::size(cr, {id}, \"{q}\")?;")],
-            id.clone(),
-        ),
-        LArgKind::String => plain(
-            "string",
-            "String",
-            vec![format!("let {id} = conv::string(cr, {id}, \"{q}\")?;")],
-            format!("&{id}"),
-        ),
+        LArgKind::SizeT | LArgKind::Uintptr => checked("int", "OCamlInt", "size", id.clone()),
+        LArgKind::String => checked("string", "String", "string", format!("&{id}")),
         LArgKind::StringList => plain(
             "string list",
             "OCamlList<String>",
@@ -157,12 +144,7 @@ fn arg_parts(a: &LArg, raised: &str) -> ArgParts {
             vec![format!("let {id} = conv::path(cr, {id});")],
             format!("&{id}"),
         ),
-        LArgKind::Sockaddr { .. } => plain(
-            "Unix.sockaddr",
-            "conv::SockAddr",
-            vec![format!("let {id} = conv::sockaddr(cr, {id}, \"{q}\")?;")],
-            format!("&{id}"),
-        ),
+        LArgKind::Sockaddr { .. } => checked("Unix.sockaddr", "conv::SockAddr", "sockaddr", format!("&{id}")),
         LArgKind::BytesIn { .. } => plain(
             "bytes",
             "OCamlBytes",
@@ -196,34 +178,8 @@ fn arg_parts(a: &LArg, raised: &str) -> ArgParts {
                 )
             }
         }
-        LArgKind::Enum(e) => {
-            let prefix = &e.prefix;
-            ArgParts {
-                ml_type: format!("{prefix}.t"),
-                ml_stub_arg: format!("({prefix}.to_int {ml})"),
-                ext_type: "int".into(),
-                ..plain(
-                    "",
-                    "OCamlInt",
-                    vec![format!("let {id} = {};", a.core_arg(&format!("conv::int(cr, {id}, \"{q}\")?")))],
-                    id.clone(),
-                )
-            }
-        }
-        LArgKind::Flags { set, .. } => {
-            let prefix = &set.prefix;
-            ArgParts {
-                ml_type: format!("{prefix}.t list"),
-                ml_stub_arg: format!("({prefix}.to_int {ml})"),
-                ext_type: "int".into(),
-                ..plain(
-                    "",
-                    "OCamlInt",
-                    vec![format!("let {id} = {};", a.core_arg(&format!("conv::uint(cr, {id}, \"{q}\")?")))],
-                    id.clone(),
-                )
-            }
-        }
+        LArgKind::Enum(e) => module_value(format!("{}.t", e.prefix), &e.prefix, "int"),
+        LArgKind::Flags { set, .. } => module_value(format!("{}.t list", set.prefix), &set.prefix, "uint"),
     }
 }
 

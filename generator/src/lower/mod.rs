@@ -104,6 +104,9 @@ pub struct LCall<'a> {
     pub callbacks_run_during_call: bool,
     /// Whether an argument is checked against its enum or flag set.
     pub checks_values: bool,
+    /// Whether a closure argument's callback is shown pieces of the
+    /// call's read buffer.
+    pub views_read_buffer: bool,
 }
 
 /// The buffer of a read call.
@@ -128,6 +131,7 @@ impl ReadBuffer<'_> {
 }
 
 pub struct LArg<'a> {
+    pub def: &'a Arg,
     pub name: &'a str,
     /// The name bindings give the parameter: a `bytes_out` argument is
     /// replaced by its length (see [`LCall::returned_buffer`]).
@@ -213,55 +217,11 @@ impl LArg<'_> {
     /// method, given the binding's converted value `expr`: enums and flags
     /// are wrapped in their newtype, everything else goes as it is.
     pub fn core_arg(&self, expr: &str) -> String {
-        match &self.kind {
-            LArgKind::Enum(e) => newtype(&e.name, expr),
-            LArgKind::Flags { set, .. } => newtype(&set.name, expr),
-            LArgKind::Bool
-            | LArgKind::Int
-            | LArgKind::Uint
-            | LArgKind::Int64
-            | LArgKind::Uint32
-            | LArgKind::Uint64
-            | LArgKind::SizeT
-            | LArgKind::String
-            | LArgKind::StringList
-            | LArgKind::Path
-            | LArgKind::Fd
-            | LArgKind::Uintptr
-            | LArgKind::Sockaddr { .. }
-            | LArgKind::BytesIn { .. }
-            | LArgKind::BytesOut { .. }
-            | LArgKind::BytesPersistIn { .. }
-            | LArgKind::BytesPersistOut { .. }
-            | LArgKind::Closure(_) => expr.to_string(),
-        }
-    }
-}
-
-impl<'a> LArgKind<'a> {
-    /// The callback of a closure argument.
-    pub fn callback(&self) -> Option<&LCallback<'a>> {
-        match self {
-            LArgKind::Closure(cb) => Some(cb),
-            LArgKind::Bool
-            | LArgKind::Int
-            | LArgKind::Uint
-            | LArgKind::Int64
-            | LArgKind::Uint32
-            | LArgKind::Uint64
-            | LArgKind::SizeT
-            | LArgKind::String
-            | LArgKind::StringList
-            | LArgKind::Path
-            | LArgKind::Fd
-            | LArgKind::Uintptr
-            | LArgKind::Sockaddr { .. }
-            | LArgKind::BytesIn { .. }
-            | LArgKind::BytesOut { .. }
-            | LArgKind::BytesPersistIn { .. }
-            | LArgKind::BytesPersistOut { .. }
-            | LArgKind::Enum(_)
-            | LArgKind::Flags { .. } => None,
+        match self.def.kind.role() {
+            ArgRole::Enum(name) | ArgRole::Flags(name) => newtype(name, expr),
+            ArgRole::Plain | ArgRole::Sockaddr { .. } | ArgRole::Buffer { .. } | ArgRole::Closure(_) => {
+                expr.to_string()
+            }
         }
     }
 }
@@ -437,29 +397,16 @@ impl<'a> Resolver<'a> {
                 (LArgKind::Flags { set, mask: flag_mask(set, None) }, vec![param(n, Ffi::Uint32)])
             }
         };
-        let shown = match kind {
-            LArgKind::BytesOut { len } => len,
-            LArgKind::Bool
-            | LArgKind::Int
-            | LArgKind::Uint
-            | LArgKind::Int64
-            | LArgKind::Uint32
-            | LArgKind::Uint64
-            | LArgKind::SizeT
-            | LArgKind::String
-            | LArgKind::StringList
-            | LArgKind::Path
-            | LArgKind::Fd
-            | LArgKind::Uintptr
-            | LArgKind::Sockaddr { .. }
-            | LArgKind::BytesIn { .. }
-            | LArgKind::BytesPersistIn { .. }
-            | LArgKind::BytesPersistOut { .. }
-            | LArgKind::Closure(_)
-            | LArgKind::Enum(_)
-            | LArgKind::Flags { .. } => n,
+        let shown = match a.kind.role() {
+            ArgRole::Buffer { len, out: true, persistent: false } => len,
+            ArgRole::Buffer { .. }
+            | ArgRole::Plain
+            | ArgRole::Sockaddr { .. }
+            | ArgRole::Closure(_)
+            | ArgRole::Enum(_)
+            | ArgRole::Flags(_) => n,
         };
-        LArg { name: n, shown, kind, c }
+        LArg { def: a, name: n, shown, kind, c }
     }
 
     fn optarg(&self, o: &'a OptArg) -> LOptArg<'a> {
@@ -534,6 +481,11 @@ impl<'a> Resolver<'a> {
             read_buffer,
             callbacks_run_during_call: call.callbacks_run_during_call(),
             checks_values: call.checks_values(),
+            views_read_buffer: call
+                .args
+                .iter()
+                .filter_map(|a| a.kind.callback())
+                .any(|name| self.callback(name).views_buffer),
             args,
             optargs,
         }
@@ -541,29 +493,15 @@ impl<'a> Resolver<'a> {
 }
 
 fn read_buffer<'a>(a: &LArg<'a>) -> Option<ReadBuffer<'a>> {
-    let (persistent, len) = match a.kind {
-        LArgKind::BytesOut { len } => (false, len),
-        LArgKind::BytesPersistOut { len } => (true, len),
-        LArgKind::Bool
-        | LArgKind::Int
-        | LArgKind::Uint
-        | LArgKind::Int64
-        | LArgKind::Uint32
-        | LArgKind::Uint64
-        | LArgKind::SizeT
-        | LArgKind::String
-        | LArgKind::StringList
-        | LArgKind::Path
-        | LArgKind::Fd
-        | LArgKind::Uintptr
-        | LArgKind::Sockaddr { .. }
-        | LArgKind::BytesIn { .. }
-        | LArgKind::BytesPersistIn { .. }
-        | LArgKind::Closure(_)
-        | LArgKind::Enum(_)
-        | LArgKind::Flags { .. } => return None,
-    };
-    Some(ReadBuffer { name: a.name, len, persistent })
+    match a.def.kind.role() {
+        ArgRole::Buffer { len, out: true, persistent } => Some(ReadBuffer { name: a.name, len, persistent }),
+        ArgRole::Buffer { out: false, .. }
+        | ArgRole::Plain
+        | ArgRole::Sockaddr { .. }
+        | ArgRole::Closure(_)
+        | ArgRole::Enum(_)
+        | ArgRole::Flags(_) => None,
+    }
 }
 
 /// The small API of `fixture.yaml`, for the generator's unit tests.

@@ -61,6 +61,8 @@ fn a_bytes_out_argument_becomes_the_return_value() {
     assert_eq!(aio.returned_buffer, None);
     assert_eq!(aio.read_buffer.as_ref().unwrap().initialize("buf"), "h.initialize_aio_read_buffer(&buf)");
     assert!(l.call("set_tls").unwrap().read_buffer.is_none());
+    // The chunk callback is shown pieces of the buffer being read.
+    assert!(l.call("pread_structured").unwrap().views_read_buffer && !pread.views_read_buffer);
 }
 
 #[test]
