@@ -131,7 +131,7 @@ fn arg_type(k: &LArgKind) -> String {
         LArgKind::BytesIn { .. } => "&[u8]".into(),
         LArgKind::BytesOut { .. } => "&mut [u8]".into(),
         LArgKind::BytesPersistIn { .. } | LArgKind::BytesPersistOut { .. } => "crate::AioBuffer".into(),
-        LArgKind::Closure(cb) => format!("{}Callback", camel(&cb.name)),
+        LArgKind::Closure(cb) => format!("{}Callback", camel(cb.name)),
         LArgKind::Enum(e) => type_name(&e.name),
         LArgKind::Flags { set, .. } => type_name(&set.name),
         LArgKind::Uintptr => "usize".into(),
@@ -242,7 +242,7 @@ fn call_view(l: &Lowered, call: &LCall) -> CallView {
         let id = rust_ident(o.name);
         match &o.kind {
             LOptKind::Closure(cb) => {
-                params.push(format!("{id}: Option<{}Callback>", camel(&cb.name)));
+                params.push(format!("{id}: Option<{}Callback>", camel(cb.name)));
                 do_args.push(id.clone());
                 trace_fmt.push(format!("{}=<fun>", o.name));
             }

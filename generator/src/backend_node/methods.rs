@@ -286,7 +286,7 @@ pub(super) fn method_view(l: &Lowered, call: &LCall) -> MethodView {
         connects: def.connects(),
         value: String::new(),
         ts_ret,
-        jsdoc: jsdoc(l, &summary, &def.longdesc, &[call.origin_c.clone()]),
+        jsdoc: jsdoc(l, &summary, &def.longdesc, std::slice::from_ref(&call.origin_c)),
         summary,
     }
 }

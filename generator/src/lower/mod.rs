@@ -341,7 +341,7 @@ impl<'a> Resolver<'a> {
             .api
             .calls
             .iter()
-            .filter(|c| !c.name.strip_prefix("aio_").is_some_and(|s| find(s).is_some()))
+            .filter(|c| c.name.strip_prefix("aio_").is_none_or(|s| find(s).is_none()))
             .filter_map(|c| {
                 c.optargs.iter().find_map(|o| match &o.kind {
                     OptArgKind::Flags { flags, permitted: Some(p) } if *flags == set.name => Some(Permitted {
