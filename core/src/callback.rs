@@ -79,6 +79,9 @@ pub struct Failed<E> {
     pub error: Error,
     /// The first exception a callback raised, if any.
     pub raised: Option<E>,
+    /// The call itself succeeded: only the callback failed it (`error` is
+    /// then a generic EPROTO for the binding to describe the exception in).
+    pub only_callback: bool,
 }
 
 impl<E> FirstRaised<E> {
@@ -104,10 +107,15 @@ impl<E> FirstRaised<E> {
     pub fn settle<T>(&self, ret: crate::Result<T>) -> Result<T, Failed<E>> {
         match (ret, self.take()) {
             (Ok(v), None) => Ok(v),
-            (Err(error), raised) => Err(Failed { error, raised }),
+            (Err(error), raised) => Err(Failed {
+                error,
+                raised,
+                only_callback: false,
+            }),
             (Ok(_), Some(exc)) => Err(Failed {
                 error: Error::new(libc::EPROTO, "a callback raised an exception"),
                 raised: Some(exc),
+                only_callback: true,
             }),
         }
     }
@@ -154,6 +162,7 @@ mod tests {
         let failed = r.clone().settle(Ok(())).unwrap_err();
         assert_eq!(failed.error.errno(), libc::EPROTO);
         assert_eq!(failed.raised, Some("first"));
+        assert!(failed.only_callback);
         assert!(r.settle(Ok(7)).is_ok(), "settling takes the exception");
     }
 
@@ -164,5 +173,6 @@ mod tests {
         let failed = r.settle::<()>(Err(Error::new(libc::EIO, "read failed"))).unwrap_err();
         assert_eq!(failed.error.errno(), libc::EIO);
         assert_eq!(failed.raised, Some(1));
+        assert!(!failed.only_callback);
     }
 }

@@ -52,8 +52,6 @@ struct MethodView {
     js_name: String,
     /// The Rust method name (`pread_async`).
     rust_name: String,
-    /// Whether the call takes the handle lock (refused inside a callback).
-    locked: bool,
     /// Rust parameters after `env: Env`.
     params: String,
     /// The keys of the options object, or None when the call has no
@@ -442,7 +440,6 @@ fn method_view(api: &Api, call: &Call) -> Result<MethodView, Error> {
     Ok(MethodView {
         js_name: lower_camel(&call.name),
         rust_name: rust_ident(&call.name),
-        locked: call.locked,
         params: a.params,
         option_keys: a.option_keys,
         prelude: a.prelude,
@@ -520,7 +517,6 @@ fn async_view(api: &Api, call: &Call) -> Result<Option<MethodView>, Error> {
     Ok(Some(MethodView {
         js_name: format!("{}Async", lower_camel(op)),
         rust_name: format!("{}_async", op),
-        locked: call.locked,
         params: a.params,
         option_keys: a.option_keys,
         prelude: a.prelude,
