@@ -19,7 +19,7 @@ fn describe<T: std::fmt::Debug>(r: nbd::Result<T>) -> String {
 }
 
 #[test]
-fn t610_debug_callback_calling_its_handle_gets_edeadlk() {
+fn t640_debug_callback_calling_its_handle_gets_edeadlk() {
     with_timeout(30, || {
         let h = Arc::new(Handle::new().unwrap());
         let seen: Seen = Arc::default();
@@ -66,7 +66,7 @@ fn t610_debug_callback_calling_its_handle_gets_edeadlk() {
 }
 
 #[test]
-fn t611_completion_callback_calling_its_handle_gets_edeadlk() {
+fn t641_completion_callback_calling_its_handle_gets_edeadlk() {
     with_timeout(60, || {
         let srv = nbdkit(&["memory", "1M"]);
         let h = Arc::new(srv.connect());
