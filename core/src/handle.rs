@@ -1,6 +1,7 @@
 //! The handle: settings, the connection, and the lock around them.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::driver::Connection;
@@ -11,16 +12,106 @@ use crate::{Error, Result};
 /// Handles are named nbd1, nbd2, ... in debug messages.
 static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(1);
 
+/// Threads are numbered from 1 for the lock's owner record (0: nobody).
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static THREAD_NUMBER: u64 = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+}
+
+fn this_thread() -> u64 {
+    THREAD_NUMBER.with(|n| *n)
+}
+
 /// A connection to one NBD server and the settings that shape it.
 ///
 /// Every call takes an internal lock for its whole duration, so calls from
 /// several threads are serialised, as in libnbd. The few calls that must
 /// not wait for the lock (`aio_get_direction`, `aio_is_*`, the private
 /// data) read values published in atomics.
+///
+/// Callbacks run while the lock is held. A callback that calls a locked
+/// method of its own handle would wait for itself for ever (libnbd
+/// deadlocks there); here the lock knows which thread holds it, and such
+/// a call fails at once with `EDEADLK`. The locked getters that cannot
+/// fail answer from a copy taken when the lock was last released.
 pub struct Handle {
     inner: Mutex<Inner>,
     shared: Arc<Shared>,
+    /// The number of the thread holding `inner` (0 while free).
+    owner: AtomicU64,
     private_data: AtomicUsize,
+}
+
+/// The handle's lock as held by one call: clears the owner record, and
+/// refreshes the copy the non-failing getters answer from while the lock
+/// is held, when released.
+pub(crate) struct Locked<'a> {
+    guard: MutexGuard<'a, Inner>,
+    owner: &'a AtomicU64,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let copy = Unlocked::capture(&mut self.guard);
+        *self.guard.shared.unlocked.lock().unwrap_or_else(|p| p.into_inner()) = copy;
+        // Cleared before the guard (a field) unlocks the mutex.
+        self.owner.store(0, Ordering::Relaxed);
+    }
+}
+
+/// What the locked calls that cannot fail return, as of the last time the
+/// lock was released: their answer when a callback calls them on the
+/// handle that is running it (the values cannot change meanwhile except
+/// the statistics, which lag by the current call).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Unlocked {
+    pub get_tls: crate::Tls,
+    pub get_tls_verify_peer: bool,
+    pub get_handshake_flags: crate::HandshakeFlag,
+    pub get_request_structured_replies: bool,
+    pub get_opt_mode: bool,
+    pub get_strict_mode: crate::Strict,
+    pub get_pread_initialize: bool,
+    pub get_request_extended_headers: bool,
+    pub get_debug: bool,
+    pub stats_bytes_sent: u64,
+    pub stats_chunks_sent: u64,
+    pub stats_bytes_received: u64,
+    pub stats_chunks_received: u64,
+}
+
+impl Unlocked {
+    fn capture(h: &mut Inner) -> Unlocked {
+        Unlocked {
+            get_tls: h.do_get_tls(),
+            get_tls_verify_peer: h.do_get_tls_verify_peer(),
+            get_handshake_flags: h.do_get_handshake_flags(),
+            get_request_structured_replies: h.do_get_request_structured_replies(),
+            get_opt_mode: h.do_get_opt_mode(),
+            get_strict_mode: h.do_get_strict_mode(),
+            get_pread_initialize: h.do_get_pread_initialize(),
+            get_request_extended_headers: h.do_get_request_extended_headers(),
+            get_debug: h.do_get_debug(),
+            stats_bytes_sent: h.do_stats_bytes_sent(),
+            stats_chunks_sent: h.do_stats_chunks_sent(),
+            stats_bytes_received: h.do_stats_bytes_received(),
+            stats_chunks_received: h.do_stats_chunks_received(),
+        }
+    }
 }
 
 /// Values readable without the lock, refreshed by the locked side after
@@ -30,6 +121,7 @@ pub(crate) struct Shared {
     state: AtomicU8,
     direction: AtomicU32,
     processing: AtomicBool,
+    unlocked: Mutex<Unlocked>,
 }
 
 /// Everything behind the handle's lock.
@@ -49,27 +141,75 @@ impl Handle {
     pub fn new() -> Result<Handle> {
         let n = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
         let debug = std::env::var_os("LIBNBD_DEBUG").is_some_and(|v| v == "1");
-        let shared = Arc::new(Shared::default());
-        let inner = Inner {
+        let mut inner = Inner {
             settings: Settings::new(format!("nbd{n}"), debug),
             conn: None,
-            shared: shared.clone(),
+            shared: Arc::new(Shared::default()),
             debug_context: String::new(),
         };
+        let copy = Unlocked::capture(&mut inner);
+        *inner.shared.unlocked.lock().unwrap_or_else(|p| p.into_inner()) = copy;
         inner.publish();
         Ok(Handle {
+            shared: inner.shared.clone(),
             inner: Mutex::new(inner),
-            shared,
+            owner: AtomicU64::new(0),
             private_data: AtomicUsize::new(0),
         })
     }
 
-    /// Take the handle lock. A panic in an earlier call (say, in a user
-    /// callback) does not make the handle unusable.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
+    /// Take the handle lock, or fail with `EDEADLK` when this thread holds
+    /// it already (a callback calling its own handle). A panic in an
+    /// earlier call (say, in a user callback) does not make the handle
+    /// unusable.
+    pub(crate) fn lock(&self) -> Result<Locked<'_>> {
+        let me = this_thread();
+        // Only this thread ever stores `me`, so seeing it means this
+        // thread is inside a call on the handle.
+        if self.owner.load(Ordering::Relaxed) == me {
+            return Err(Error::new(
+                libc::EDEADLK,
+                "a callback cannot call a function that locks its own handle \
+                 (the handle is busy running the callback)",
+            ));
+        }
+        let guard = self
+            .inner
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.owner.store(me, Ordering::Relaxed);
+        Ok(Locked {
+            guard,
+            owner: &self.owner,
+        })
+    }
+
+    /// The locked calls that cannot fail: their answer from inside the
+    /// call, or from the copy taken at the last release when this thread
+    /// holds the lock (see [`Unlocked`]).
+    pub(crate) fn locked_or_copy<T>(
+        &self,
+        call: impl FnOnce(&mut Inner) -> T,
+        copy: impl FnOnce(&Unlocked) -> T,
+    ) -> T {
+        match self.lock() {
+            Ok(mut h) => call(&mut h),
+            Err(_) => copy(&self.shared.unlocked.lock().unwrap_or_else(|p| p.into_inner())),
+        }
+    }
+
+    /// Whether the calling thread is inside a call on this handle (in one
+    /// of its callbacks): a binding must not close or free the handle then.
+    #[doc(hidden)]
+    pub fn held_by_this_thread(&self) -> bool {
+        self.owner.load(Ordering::Relaxed) == this_thread()
+    }
+
+    /// The coarse state (created, connecting, negotiating, connected,
+    /// closed, dead) the `aio_is_*` calls and `permitted_states` speak of,
+    /// without waiting for the lock.
+    pub fn public_state(&self) -> PublicState {
+        self.state_unlocked()
     }
 
     /// The public state without waiting for the lock: exact when nobody
@@ -118,13 +258,20 @@ impl Handle {
     /// closures); the generated read calls do this themselves.
     #[doc(hidden)]
     pub fn initialize_read_buffer(&self, buf: &mut [u8]) {
-        self.lock().initialize_read_buffer(buf);
+        match self.lock() {
+            Ok(h) => h.initialize_read_buffer(buf),
+            // The read is about to fail with EDEADLK; its buffer holds no
+            // old bytes either way.
+            Err(_) => buf.fill(0),
+        }
     }
 
     /// The same for an aio read's buffer.
     #[doc(hidden)]
     pub fn initialize_aio_read_buffer(&self, buf: &crate::AioBuffer) {
-        self.lock().initialize_aio_read_buffer(buf);
+        if let Ok(h) = self.lock() {
+            h.initialize_aio_read_buffer(buf);
+        }
     }
 
     /// nbd_get_handle_size without waiting: None while another thread
@@ -292,10 +439,10 @@ mod tests {
     fn names_count_up() {
         let a = Handle::new().unwrap();
         let b = Handle::new().unwrap();
-        let na: usize = a.lock().settings.handle_name[3..].parse().unwrap();
-        let nb: usize = b.lock().settings.handle_name[3..].parse().unwrap();
+        let na: usize = a.lock().unwrap().settings.handle_name[3..].parse().unwrap();
+        let nb: usize = b.lock().unwrap().settings.handle_name[3..].parse().unwrap();
         assert!(nb > na);
-        assert_eq!(a.lock().public_state(), PublicState::Created);
+        assert_eq!(a.lock().unwrap().public_state(), PublicState::Created);
         assert_eq!(a.state_unlocked(), PublicState::Created);
         assert_eq!(a.direction_unlocked(), 0);
     }

@@ -15,6 +15,8 @@
 //! ```
 
 mod buffer;
+#[doc(hidden)]
+pub mod callback;
 mod calls;
 mod driver;
 mod error;

@@ -62,22 +62,59 @@ pub fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Files in generated-only folders that no output produces any more.
+/// The folders that hold nothing but generated files.
+const GENERATED_DIRS: [&str; 4] = [
+    "core/src/generated",
+    "bindings/c/src/generated",
+    "bindings/c/include",
+    "docs/man",
+];
+
+/// Generated files that no output produces any more: every file in a
+/// generated-only folder, and every file anywhere in the repository (as
+/// git lists it) whose first lines carry the do-not-edit stamp, that is
+/// not an output. So a generated file left behind in a mixed folder
+/// (bindings/python/src, bindings/node, ...) is found too.
 fn orphans(root: &Path, outputs: &[Output]) -> Vec<String> {
-    let dirs = ["core/src/generated", "docs/man"];
+    let known = |rel: &str| outputs.iter().any(|o| o.path.to_string_lossy() == rel);
     let mut found = Vec::new();
-    for d in dirs {
+    for d in GENERATED_DIRS {
         let Ok(entries) = std::fs::read_dir(root.join(d)) else { continue };
         for e in entries.flatten() {
             let rel = format!("{d}/{}", e.file_name().to_string_lossy());
-            let known = outputs.iter().any(|o| o.path.to_string_lossy() == rel);
-            if !known && e.path().is_file() {
+            if !known(&rel) && e.path().is_file() {
                 found.push(rel);
             }
         }
     }
+    for rel in tracked_files(root) {
+        if known(&rel) || found.contains(&rel) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(root.join(&rel)) else { continue };
+        if text.lines().take(3).any(|l| l.contains(generator::DO_NOT_EDIT)) {
+            found.push(rel);
+        }
+    }
     found.sort();
     found
+}
+
+/// The files git tracks (and untracked ones it does not ignore), relative
+/// to the root; none when git is missing (a tarball).
+fn tracked_files(root: &Path) -> Vec<String> {
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "--cached", "--others", "--exclude-standard", "-z"])
+        .current_dir(root)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .split('\0')
+            .filter(|p| !p.is_empty() && root.join(p).is_file())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Validate a file of call entries (a fragment of the `calls:` list) with

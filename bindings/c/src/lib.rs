@@ -42,6 +42,19 @@ pub unsafe extern "C" fn nbd_close(h: *mut nbd_handle) {
     if h.is_null() {
         return;
     }
+    // SAFETY: `h` is a live handle per the contract above.
+    if unsafe { &*h }.held_by_this_thread() {
+        // Called from one of the handle's own callbacks: the call that
+        // runs the callback still uses the handle, so freeing it now
+        // would pull it from under that call. Refuse (libnbd deadlocks).
+        guard("nbd_close", (), || {
+            Err(nbd::Error::new(
+                libc::EDEADLK,
+                "cannot close a handle from its own callback; the handle is left open",
+            ))
+        });
+        return;
+    }
     // SAFETY: per the contract above, `h` came from Box::into_raw in
     // nbd_create and is dropped once. Dropping runs the engine's
     // shutdown, which drops (and so frees) every pending callback.

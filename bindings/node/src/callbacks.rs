@@ -5,18 +5,21 @@
 //! methods, and the driver's event handler), so a callback always finds
 //! its function on its own thread and calls it directly.
 //!
-//! A function's result maps as libnbd's bindings do: a number is the
-//! callback's return value, anything else counts as 0. Callbacks with an
-//! `int *error` get an object `{ value }` whose `value` the function may
-//! set. An exception never escapes into the core and is never ignored: the
-//! callback returns -1 with the error set (EPROTO unless the function set
-//! another), which fails the command, and the exception is kept in the
-//! `Raised` of the call or command it belongs to, which throws (or
-//! rejects) with it as the `NbdError`'s `cause`.
+//! A function's result maps by the core's policy (`nbd::callback`, shared
+//! with the other bindings): a number is the callback's return value,
+//! anything else counts as 0. Callbacks with an `int *error` get an object
+//! `{ value }` whose `value` the function may set. An exception never
+//! escapes into the core and is never ignored: the callback returns -1
+//! with the error set (EPROTO unless the function set another), which
+//! fails the command, and the first exception is kept in the `Raised` of
+//! the call or command it belongs to, which throws (or rejects) with it as
+//! the `NbdError`'s `cause`.
 
 use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use nbd::callback::{self, FirstRaised, Outcome};
 
 use napi::bindgen_prelude::*;
 use napi::sys;
@@ -24,21 +27,19 @@ use napi::sys;
 use crate::js::{self, JsRef};
 
 /// Where the callbacks of one call (or one asynchronous command) leave the
-/// first exception they threw.
+/// first exception they threw (later ones are dropped: the first is the
+/// cause of the failure).
 #[derive(Default, Clone)]
-pub(crate) struct Raised(Arc<Mutex<Option<Error>>>);
+pub(crate) struct Raised(FirstRaised<Error>);
 
 impl Raised {
     fn keep(&self, exc: Error) {
-        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            *slot = Some(exc);
-        }
+        let _later = self.0.keep(exc);
     }
 
     /// The exception, if a callback threw one since the last `take`.
     pub(crate) fn take(&self) -> Option<Error> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.0.take()
     }
 }
 
@@ -76,57 +77,71 @@ impl JsCallback {
         if !self.func.on_own_thread() {
             // Cannot happen (see the module comment); fail the command
             // rather than touch JavaScript from a foreign thread.
-            if let Some(e) = error {
-                *e = libc::EPROTO;
-            }
-            return -1;
+            return callback::result(Outcome::Raised, error, None);
         }
         let env = self.func.env();
         self.cx.busy.fetch_add(1, Ordering::SeqCst);
-        let ret = js::scoped(env, || match self.call(env, error, build) {
-            Ok(r) => r,
-            Err(exc) => {
-                self.cx.raised.keep(exc);
-                -1
-            }
+        let ret = js::scoped(env, || {
+            let (outcome, left) = self.call(env, error.as_deref().copied(), build);
+            callback::result(outcome, error, left)
         });
         self.cx.busy.fetch_sub(1, Ordering::SeqCst);
         ret
     }
 
-    fn call<F>(&self, env: sys::napi_env, error: Option<&mut i32>, build: F) -> Result<i32>
+    /// Call the function; `error` is `*error`'s value for callbacks that
+    /// have one. Returns what the function did and the value it left in
+    /// `{ value }` (None when unreadable); exceptions go to `Raised`.
+    fn call<F>(&self, env: sys::napi_env, error: Option<i32>, build: F) -> (Outcome, Option<i32>)
     where
         F: FnOnce(sys::napi_env, sys::napi_value) -> Result<Vec<sys::napi_value>>,
     {
-        let holder = match error.as_deref() {
-            Some(&e) => {
-                let h = js::object(env)?;
-                js::set(env, h, "value", js::i32(env, e)?)?;
-                h
-            }
-            None => js::undefined(env)?,
+        let holder = match error {
+            Some(e) => js::object(env).and_then(|h| js::set(env, h, "value", js::i32(env, e)?).map(|()| h)),
+            None => js::undefined(env),
         };
-        let outcome = self.call_js(env, holder, build);
+        let holder = match holder {
+            Ok(h) => h,
+            Err(exc) => return self.raised(exc),
+        };
+        let mut outcome = match self.call_js(env, holder, build) {
+            Ok(v) => Outcome::Returned(v),
+            Err(exc) => {
+                self.cx.raised.keep(exc);
+                Outcome::Raised
+            }
+        };
+        if error.is_none() {
+            return (outcome, None);
+        }
         // Read back `*error` even when the function threw, so that a value
         // it set before throwing wins over EPROTO.
-        if let Some(e) = error {
-            let set = js::get(env, holder, "value").and_then(|v| js::number_of(env, v));
-            match (&outcome, set) {
-                (_, Ok(Some(v))) if v.fract() == 0.0 && v >= i32::MIN as f64 && v <= i32::MAX as f64 => *e = v as i32,
-                (Ok(_), Ok(_)) => {
-                    return Err(Error::new(Status::InvalidArg, "error.value must be an integer errno".to_string()))
-                }
-                (_, Err(exc)) => return Err(exc),
-                (Err(_), Ok(_)) => {}
+        let left = match js::get(env, holder, "value").and_then(|v| js::number_of(env, v)) {
+            Ok(Some(v)) if v.fract() == 0.0 && v >= i32::MIN as f64 && v <= i32::MAX as f64 => Some(v as i32),
+            Ok(_) if outcome == Outcome::Raised => None,
+            Ok(_) => {
+                let exc = Error::new(Status::InvalidArg, "error.value must be an integer errno".to_string());
+                self.cx.raised.keep(exc);
+                outcome = Outcome::Raised;
+                None
             }
-            if outcome.is_err() && *e == 0 {
-                *e = libc::EPROTO;
+            Err(exc) => {
+                self.cx.raised.keep(exc);
+                outcome = Outcome::Raised;
+                None
             }
-        }
-        outcome
+        };
+        (outcome, left)
     }
 
-    fn call_js<F>(&self, env: sys::napi_env, holder: sys::napi_value, build: F) -> Result<i32>
+    fn raised(&self, exc: Error) -> (Outcome, Option<i32>) {
+        self.cx.raised.keep(exc);
+        (Outcome::Raised, None)
+    }
+
+    /// Call the function; a number it returns is the callback's value
+    /// (None for anything else).
+    fn call_js<F>(&self, env: sys::napi_env, holder: sys::napi_value, build: F) -> Result<Option<i64>>
     where
         F: FnOnce(sys::napi_env, sys::napi_value) -> Result<Vec<sys::napi_value>>,
     {
@@ -135,11 +150,7 @@ impl JsCallback {
         let this = js::undefined(env)?;
         let mut ret = ptr::null_mut();
         js::check(env, unsafe { sys::napi_call_function(env, this, func, args.len(), args.as_ptr(), &mut ret) })?;
-        // A number is the callback's return value; anything else is 0.
-        Ok(match js::number_of(env, ret)? {
-            Some(n) if n.is_finite() => n.clamp(i32::MIN as f64, i32::MAX as f64) as i32,
-            _ => 0,
-        })
+        Ok(js::number_of(env, ret)?.filter(|n| n.is_finite()).map(|n| n as i64))
     }
 }
 

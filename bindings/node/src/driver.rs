@@ -42,22 +42,6 @@ use crate::js::{self, RawValue};
 /// them (the core's generated enum).
 pub use nbd::PublicState as State;
 
-fn state(h: &nbd::Handle) -> State {
-    if h.aio_is_created() {
-        State::Created
-    } else if h.aio_is_connecting() {
-        State::Connecting
-    } else if h.aio_is_negotiating() {
-        State::Negotiating
-    } else if h.aio_is_ready() || h.aio_is_processing() {
-        State::Connected
-    } else if h.aio_is_closed() {
-        State::Closed
-    } else {
-        State::Dead
-    }
-}
-
 /// When the promise of an asynchronous call settles.
 pub enum Wait {
     /// When the core calls the command's completion callback.
@@ -306,7 +290,7 @@ impl Conn {
 
     /// Resolve or reject every promise whose call has finished.
     fn settle(&self, env: sys::napi_env) {
-        let now = state(&self.handle);
+        let now = self.handle.public_state();
         let finished: Vec<(Pending, Option<nbd::Error>)> = {
             let mut pending = self.pending.borrow_mut();
             let mut out = Vec::new();
@@ -381,7 +365,7 @@ impl Conn {
         let fd = match (dir, fd) {
             (0, _) => Err(nbd::Error::new(
                 libc::EINVAL,
-                format!("the handle waits for nothing in its state ({:?})", state(&self.handle)),
+                format!("the handle waits for nothing in its state ({:?})", self.handle.public_state()),
             )),
             (_, fd) => fd,
         };

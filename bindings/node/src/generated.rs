@@ -161,7 +161,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<Buffer> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let mut buf = vec![0u8; count.0];
         let flags = opts.flags("flags")?;
@@ -182,7 +182,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion", "flags"])?;
         let buf = conv::persist(buf);
         let flags = opts.flags("flags")?;
@@ -208,7 +208,7 @@ impl Nbd {
         extent: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let extent = extent_callback(&env, extent.raw(), conn.cx.clone())?;
@@ -223,7 +223,7 @@ impl Nbd {
     /// Return a specific server block size constraint.
     #[napi(js_name = "getBlockSize")]
     pub fn get_block_size(&self, env: Env, size_type: conv::I32) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_block_size(nbd::Size(size_type.0));
 
         let ret = conn.finish(&env, ret)?;
@@ -233,7 +233,7 @@ impl Nbd {
     /// Ask the server to negotiate a metadata context.
     #[napi(js_name = "addMetaContext")]
     pub fn add_meta_context(&self, env: Env, name: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.add_meta_context(&name);
 
         conn.finish(&env, ret)?;
@@ -243,7 +243,7 @@ impl Nbd {
     /// Return the export name the handle asks for.
     #[napi(js_name = "getExportName")]
     pub fn get_export_name(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_export_name();
 
         let ret = conn.finish(&env, ret)?;
@@ -253,7 +253,7 @@ impl Nbd {
     /// Return the TLS setting of the handle.
     #[napi(js_name = "getTls")]
     pub fn get_tls(&self, env: Env) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_tls());
 
         let ret = conn.finish(&env, ret)?;
@@ -263,7 +263,7 @@ impl Nbd {
     /// Return the username for TLS pre-shared key authentication.
     #[napi(js_name = "getTlsUsername")]
     pub fn get_tls_username(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_tls_username();
 
         let ret = conn.finish(&env, ret)?;
@@ -273,7 +273,7 @@ impl Nbd {
     /// Return whether the server's certificate is verified.
     #[napi(js_name = "getTlsVerifyPeer")]
     pub fn get_tls_verify_peer(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_tls_verify_peer());
 
         let ret = conn.finish(&env, ret)?;
@@ -283,7 +283,7 @@ impl Nbd {
     /// Choose the export to connect to.
     #[napi(js_name = "setExportName")]
     pub fn set_export_name(&self, env: Env, export_name: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_export_name(&export_name);
 
         conn.finish(&env, ret)?;
@@ -293,7 +293,7 @@ impl Nbd {
     /// Choose whether TLS is disabled, allowed or required.
     #[napi(js_name = "setTls")]
     pub fn set_tls(&self, env: Env, tls: conv::I32) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_tls(nbd::Tls(tls.0));
 
         conn.finish(&env, ret)?;
@@ -303,7 +303,7 @@ impl Nbd {
     /// Choose the directory of X.509 certificates for TLS.
     #[napi(js_name = "setTlsCertificates")]
     pub fn set_tls_certificates(&self, env: Env, dir: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_tls_certificates(std::path::Path::new(&dir));
 
         conn.finish(&env, ret)?;
@@ -313,7 +313,7 @@ impl Nbd {
     /// Choose the file of TLS pre-shared keys.
     #[napi(js_name = "setTlsPskFile")]
     pub fn set_tls_psk_file(&self, env: Env, filename: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn
             .handle
             .set_tls_psk_file(std::path::Path::new(&filename));
@@ -325,7 +325,7 @@ impl Nbd {
     /// Set the username for TLS pre-shared key authentication.
     #[napi(js_name = "setTlsUsername")]
     pub fn set_tls_username(&self, env: Env, username: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_tls_username(&username);
 
         conn.finish(&env, ret)?;
@@ -335,7 +335,7 @@ impl Nbd {
     /// Choose whether to verify the server's identity.
     #[napi(js_name = "setTlsVerifyPeer")]
     pub fn set_tls_verify_peer(&self, env: Env, verify: bool) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_tls_verify_peer(verify);
 
         conn.finish(&env, ret)?;
@@ -345,7 +345,7 @@ impl Nbd {
     /// Return the handshake flags in use.
     #[napi(js_name = "getHandshakeFlags")]
     pub fn get_handshake_flags(&self, env: Env) -> Result<u32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_handshake_flags());
 
         let ret = conn.finish(&env, ret)?;
@@ -355,7 +355,7 @@ impl Nbd {
     /// Return whether structured replies will be requested.
     #[napi(js_name = "getRequestStructuredReplies")]
     pub fn get_request_structured_replies(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_request_structured_replies());
 
         let ret = conn.finish(&env, ret)?;
@@ -365,7 +365,7 @@ impl Nbd {
     /// Choose the handshake flags the client may use.
     #[napi(js_name = "setHandshakeFlags")]
     pub fn set_handshake_flags(&self, env: Env, flags: conv::U32) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_handshake_flags(nbd::HandshakeFlag(flags.0));
 
         conn.finish(&env, ret)?;
@@ -375,7 +375,7 @@ impl Nbd {
     /// Choose whether to request structured replies.
     #[napi(js_name = "setRequestStructuredReplies")]
     pub fn set_request_structured_replies(&self, env: Env, request: bool) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_request_structured_replies(request);
 
         conn.finish(&env, ret)?;
@@ -385,7 +385,7 @@ impl Nbd {
     /// Allow NBD URIs to name local files.
     #[napi(js_name = "setUriAllowLocalFile")]
     pub fn set_uri_allow_local_file(&self, env: Env, allow: bool) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_uri_allow_local_file(allow);
 
         conn.finish(&env, ret)?;
@@ -395,7 +395,7 @@ impl Nbd {
     /// Restrict NBD URIs by their use of TLS.
     #[napi(js_name = "setUriAllowTls")]
     pub fn set_uri_allow_tls(&self, env: Env, tls: conv::I32) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_uri_allow_tls(nbd::Tls(tls.0));
 
         conn.finish(&env, ret)?;
@@ -405,7 +405,7 @@ impl Nbd {
     /// Restrict the transports NBD URIs may use.
     #[napi(js_name = "setUriAllowTransports")]
     pub fn set_uri_allow_transports(&self, env: Env, mask: conv::U32) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn
             .handle
             .set_uri_allow_transports(nbd::AllowTransport(mask.0));
@@ -417,7 +417,7 @@ impl Nbd {
     /// Return whether extra export details are requested.
     #[napi(js_name = "getFullInfo")]
     pub fn get_full_info(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_full_info();
 
         let ret = conn.finish(&env, ret)?;
@@ -427,7 +427,7 @@ impl Nbd {
     /// Return whether option mode is enabled.
     #[napi(js_name = "getOptMode")]
     pub fn get_opt_mode(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_opt_mode());
 
         let ret = conn.finish(&env, ret)?;
@@ -437,7 +437,7 @@ impl Nbd {
     /// Choose whether to ask the server for extra export details.
     #[napi(js_name = "setFullInfo")]
     pub fn set_full_info(&self, env: Env, request: bool) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_full_info(request);
 
         conn.finish(&env, ret)?;
@@ -447,7 +447,7 @@ impl Nbd {
     /// Choose whether connecting stops for manual option negotiation.
     #[napi(js_name = "setOptMode")]
     pub fn set_opt_mode(&self, env: Env, enable: bool) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_opt_mode(enable);
 
         conn.finish(&env, ret)?;
@@ -457,7 +457,7 @@ impl Nbd {
     /// Empty the list of requested meta contexts.
     #[napi(js_name = "clearMetaContexts")]
     pub fn clear_meta_contexts(&self, env: Env) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.clear_meta_contexts();
 
         conn.finish(&env, ret)?;
@@ -467,7 +467,7 @@ impl Nbd {
     /// Return one entry of the list of requested meta contexts.
     #[napi(js_name = "getMetaContext")]
     pub fn get_meta_context(&self, env: Env, i: conv::Usize) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_meta_context(i.0);
 
         let ret = conn.finish(&env, ret)?;
@@ -477,7 +477,7 @@ impl Nbd {
     /// Return the number of requested meta contexts.
     #[napi(js_name = "getNrMetaContexts")]
     pub fn get_nr_meta_contexts(&self, env: Env) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_nr_meta_contexts();
 
         let ret = conn.finish(&env, ret)?;
@@ -487,7 +487,7 @@ impl Nbd {
     /// Return which requests are checked before they are sent.
     #[napi(js_name = "getStrictMode")]
     pub fn get_strict_mode(&self, env: Env) -> Result<u32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_strict_mode());
 
         let ret = conn.finish(&env, ret)?;
@@ -497,7 +497,7 @@ impl Nbd {
     /// Choose which requests are checked before they are sent.
     #[napi(js_name = "setStrictMode")]
     pub fn set_strict_mode(&self, env: Env, flags: conv::U32) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_strict_mode(nbd::Strict(flags.0));
 
         conn.finish(&env, ret)?;
@@ -507,7 +507,7 @@ impl Nbd {
     /// Return the value the application stored in the handle.
     #[napi(js_name = "getPrivateData")]
     pub fn get_private_data(&self, env: Env) -> Result<f64> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_private_data());
 
         let ret = conn.finish(&env, ret)?;
@@ -517,7 +517,7 @@ impl Nbd {
     /// Store a value of the application's own in the handle.
     #[napi(js_name = "setPrivateData")]
     pub fn set_private_data(&self, env: Env, private_data: conv::Usize) -> Result<f64> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.set_private_data(private_data.0));
 
         let ret = conn.finish(&env, ret)?;
@@ -527,7 +527,7 @@ impl Nbd {
     /// Return whether read buffers are cleared before use.
     #[napi(js_name = "getPreadInitialize")]
     pub fn get_pread_initialize(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_pread_initialize());
 
         let ret = conn.finish(&env, ret)?;
@@ -537,7 +537,7 @@ impl Nbd {
     /// Return whether block size constraints are requested.
     #[napi(js_name = "getRequestBlockSize")]
     pub fn get_request_block_size(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_request_block_size();
 
         let ret = conn.finish(&env, ret)?;
@@ -547,7 +547,7 @@ impl Nbd {
     /// Choose whether read buffers are cleared before use.
     #[napi(js_name = "setPreadInitialize")]
     pub fn set_pread_initialize(&self, env: Env, request: bool) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_pread_initialize(request);
 
         conn.finish(&env, ret)?;
@@ -557,7 +557,7 @@ impl Nbd {
     /// Choose whether to ask the server for block size constraints.
     #[napi(js_name = "setRequestBlockSize")]
     pub fn set_request_block_size(&self, env: Env, request: bool) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_request_block_size(request);
 
         conn.finish(&env, ret)?;
@@ -567,7 +567,7 @@ impl Nbd {
     /// Return whether connecting requests meta contexts automatically.
     #[napi(js_name = "getRequestMetaContext")]
     pub fn get_request_meta_context(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_request_meta_context();
 
         let ret = conn.finish(&env, ret)?;
@@ -577,7 +577,7 @@ impl Nbd {
     /// Return the name given to a socket-activated server's socket.
     #[napi(js_name = "getSocketActivationName")]
     pub fn get_socket_activation_name(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_socket_activation_name();
 
         let ret = conn.finish(&env, ret)?;
@@ -587,7 +587,7 @@ impl Nbd {
     /// Choose whether connecting requests meta contexts automatically.
     #[napi(js_name = "setRequestMetaContext")]
     pub fn set_request_meta_context(&self, env: Env, request: bool) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_request_meta_context(request);
 
         conn.finish(&env, ret)?;
@@ -597,7 +597,7 @@ impl Nbd {
     /// Name the socket passed to a socket-activated server.
     #[napi(js_name = "setSocketActivationName")]
     pub fn set_socket_activation_name(&self, env: Env, socket_name: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_socket_activation_name(&socket_name);
 
         conn.finish(&env, ret)?;
@@ -607,7 +607,7 @@ impl Nbd {
     /// Return whether extended headers will be requested.
     #[napi(js_name = "getRequestExtendedHeaders")]
     pub fn get_request_extended_headers(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_request_extended_headers());
 
         let ret = conn.finish(&env, ret)?;
@@ -617,7 +617,7 @@ impl Nbd {
     /// Choose whether to request extended headers.
     #[napi(js_name = "setRequestExtendedHeaders")]
     pub fn set_request_extended_headers(&self, env: Env, request: bool) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_request_extended_headers(request);
 
         conn.finish(&env, ret)?;
@@ -627,7 +627,7 @@ impl Nbd {
     /// Return the TLS certificates directory that was set.
     #[napi(js_name = "getTlsCertificates")]
     pub fn get_tls_certificates(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_tls_certificates();
 
         let ret = conn.finish(&env, ret)?;
@@ -637,7 +637,7 @@ impl Nbd {
     /// Return the TLS pre-shared keys file that was set.
     #[napi(js_name = "getTlsPskFile")]
     pub fn get_tls_psk_file(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_tls_psk_file();
 
         let ret = conn.finish(&env, ret)?;
@@ -647,7 +647,7 @@ impl Nbd {
     /// Return the hostname used to check the server's certificate.
     #[napi(js_name = "getTlsHostname")]
     pub fn get_tls_hostname(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_tls_hostname();
 
         let ret = conn.finish(&env, ret)?;
@@ -657,7 +657,7 @@ impl Nbd {
     /// Set the hostname used to check the server's certificate.
     #[napi(js_name = "setTlsHostname")]
     pub fn set_tls_hostname(&self, env: Env, hostname: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_tls_hostname(&hostname);
 
         conn.finish(&env, ret)?;
@@ -667,7 +667,7 @@ impl Nbd {
     /// Check whether the server accepts cache requests.
     #[napi(js_name = "canCache")]
     pub fn can_cache(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.can_cache();
 
         let ret = conn.finish(&env, ret)?;
@@ -677,7 +677,7 @@ impl Nbd {
     /// Check whether the server can send a read as a single chunk.
     #[napi(js_name = "canDf")]
     pub fn can_df(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.can_df();
 
         let ret = conn.finish(&env, ret)?;
@@ -687,7 +687,7 @@ impl Nbd {
     /// Check whether the server accepts flush requests.
     #[napi(js_name = "canFlush")]
     pub fn can_flush(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.can_flush();
 
         let ret = conn.finish(&env, ret)?;
@@ -697,7 +697,7 @@ impl Nbd {
     /// Check whether the server honours the FUA flag.
     #[napi(js_name = "canFua")]
     pub fn can_fua(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.can_fua();
 
         let ret = conn.finish(&env, ret)?;
@@ -707,7 +707,7 @@ impl Nbd {
     /// Check whether the server agreed to a given meta context.
     #[napi(js_name = "canMetaContext")]
     pub fn can_meta_context(&self, env: Env, metacontext: String) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.can_meta_context(&metacontext);
 
         let ret = conn.finish(&env, ret)?;
@@ -717,7 +717,7 @@ impl Nbd {
     /// Check whether several connections may share the export.
     #[napi(js_name = "canMultiConn")]
     pub fn can_multi_conn(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.can_multi_conn();
 
         let ret = conn.finish(&env, ret)?;
@@ -727,7 +727,7 @@ impl Nbd {
     /// Check whether the server accepts trim requests.
     #[napi(js_name = "canTrim")]
     pub fn can_trim(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.can_trim();
 
         let ret = conn.finish(&env, ret)?;
@@ -737,7 +737,7 @@ impl Nbd {
     /// Check whether the server accepts write zeroes requests.
     #[napi(js_name = "canZero")]
     pub fn can_zero(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.can_zero();
 
         let ret = conn.finish(&env, ret)?;
@@ -747,7 +747,7 @@ impl Nbd {
     /// Return the size of the export in bytes.
     #[napi(js_name = "getSize")]
     pub fn get_size(&self, env: Env) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_size();
 
         let ret = conn.finish(&env, ret)?;
@@ -757,7 +757,7 @@ impl Nbd {
     /// Check whether the export is read-only.
     #[napi(js_name = "isReadOnly")]
     pub fn is_read_only(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.is_read_only();
 
         let ret = conn.finish(&env, ret)?;
@@ -767,7 +767,7 @@ impl Nbd {
     /// Check whether the export behaves like a spinning disk.
     #[napi(js_name = "isRotational")]
     pub fn is_rotational(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.is_rotational();
 
         let ret = conn.finish(&env, ret)?;
@@ -777,7 +777,7 @@ impl Nbd {
     /// Check whether the server accepts the fast zero flag.
     #[napi(js_name = "canFastZero")]
     pub fn can_fast_zero(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.can_fast_zero();
 
         let ret = conn.finish(&env, ret)?;
@@ -787,7 +787,7 @@ impl Nbd {
     /// Return which NBD handshake style the connection used.
     #[napi(js_name = "getProtocol")]
     pub fn get_protocol(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_protocol();
 
         let ret = conn.finish(&env, ret)?;
@@ -797,7 +797,7 @@ impl Nbd {
     /// Check whether structured replies are in use.
     #[napi(js_name = "getStructuredRepliesNegotiated")]
     pub fn get_structured_replies_negotiated(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_structured_replies_negotiated();
 
         let ret = conn.finish(&env, ret)?;
@@ -807,7 +807,7 @@ impl Nbd {
     /// Check whether the connection is encrypted with TLS.
     #[napi(js_name = "getTlsNegotiated")]
     pub fn get_tls_negotiated(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_tls_negotiated();
 
         let ret = conn.finish(&env, ret)?;
@@ -817,7 +817,7 @@ impl Nbd {
     /// Return the export name the server reported, if any.
     #[napi(js_name = "getCanonicalExportName")]
     pub fn get_canonical_export_name(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_canonical_export_name();
 
         let ret = conn.finish(&env, ret)?;
@@ -827,7 +827,7 @@ impl Nbd {
     /// Return the export description the server reported, if any.
     #[napi(js_name = "getExportDescription")]
     pub fn get_export_description(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_export_description();
 
         let ret = conn.finish(&env, ret)?;
@@ -837,7 +837,7 @@ impl Nbd {
     /// Build an NBD URI describing the current connection.
     #[napi(js_name = "getUri")]
     pub fn get_uri(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_uri();
 
         let ret = conn.finish(&env, ret)?;
@@ -847,7 +847,7 @@ impl Nbd {
     /// Check whether the server accepts filtered block status.
     #[napi(js_name = "canBlockStatusPayload")]
     pub fn can_block_status_payload(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.can_block_status_payload();
 
         let ret = conn.finish(&env, ret)?;
@@ -857,7 +857,7 @@ impl Nbd {
     /// Check whether extended headers are in use.
     #[napi(js_name = "getExtendedHeadersNegotiated")]
     pub fn get_extended_headers_negotiated(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_extended_headers_negotiated();
 
         let ret = conn.finish(&env, ret)?;
@@ -867,7 +867,7 @@ impl Nbd {
     /// Check whether debugging is enabled on the handle.
     #[napi(js_name = "getDebug")]
     pub fn get_debug(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_debug());
 
         let ret = conn.finish(&env, ret)?;
@@ -877,7 +877,7 @@ impl Nbd {
     /// Enable or disable debug messages.
     #[napi(js_name = "setDebug")]
     pub fn set_debug(&self, env: Env, debug: bool) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_debug(debug);
 
         conn.finish(&env, ret)?;
@@ -887,7 +887,7 @@ impl Nbd {
     /// Send debug messages to a callback.
     #[napi(js_name = "setDebugCallback")]
     pub fn set_debug_callback(&self, env: Env, debug: Unknown<'_>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let debug = debug_callback(&env, debug.raw(), conn.cx.clone())?;
         let ret = conn.handle.set_debug_callback(debug);
 
@@ -898,7 +898,7 @@ impl Nbd {
     /// Stop sending debug messages to a callback.
     #[napi(js_name = "clearDebugCallback")]
     pub fn clear_debug_callback(&self, env: Env) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.clear_debug_callback();
 
         conn.finish(&env, ret)?;
@@ -908,7 +908,7 @@ impl Nbd {
     /// Give the handle a name for debug messages.
     #[napi(js_name = "setHandleName")]
     pub fn set_handle_name(&self, env: Env, handle_name: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.set_handle_name(&handle_name);
 
         conn.finish(&env, ret)?;
@@ -918,7 +918,7 @@ impl Nbd {
     /// Return the name of the handle.
     #[napi(js_name = "getHandleName")]
     pub fn get_handle_name(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_handle_name();
 
         let ret = conn.finish(&env, ret)?;
@@ -928,7 +928,7 @@ impl Nbd {
     /// Return the name of the library package.
     #[napi(js_name = "getPackageName")]
     pub fn get_package_name(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_package_name());
 
         let ret = conn.finish(&env, ret)?;
@@ -938,7 +938,7 @@ impl Nbd {
     /// Return the version of the library.
     #[napi(js_name = "getVersion")]
     pub fn get_version(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_version());
 
         let ret = conn.finish(&env, ret)?;
@@ -948,7 +948,7 @@ impl Nbd {
     /// Return an estimate of the memory allocated for the handle.
     #[napi(js_name = "getHandleSize")]
     pub fn get_handle_size(&self, env: Env) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_handle_size();
 
         let ret = conn.finish(&env, ret)?;
@@ -958,7 +958,7 @@ impl Nbd {
     /// Return extra version information set when the library was built.
     #[napi(js_name = "getVersionExtra")]
     pub fn get_version_extra(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.get_version_extra());
 
         let ret = conn.finish(&env, ret)?;
@@ -968,7 +968,7 @@ impl Nbd {
     /// Check whether this build of the library supports TLS.
     #[napi(js_name = "supportsTls")]
     pub fn supports_tls(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.supports_tls());
 
         let ret = conn.finish(&env, ret)?;
@@ -978,7 +978,7 @@ impl Nbd {
     /// Check whether this build of the library supports NBD URIs.
     #[napi(js_name = "supportsUri")]
     pub fn supports_uri(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.supports_uri());
 
         let ret = conn.finish(&env, ret)?;
@@ -988,7 +988,7 @@ impl Nbd {
     /// Check whether this build of the library supports AF_VSOCK.
     #[napi(js_name = "supportsVsock")]
     pub fn supports_vsock(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.supports_vsock());
 
         let ret = conn.finish(&env, ret)?;
@@ -998,7 +998,7 @@ impl Nbd {
     /// Check whether a string looks like an NBD URI.
     #[napi(js_name = "isUri")]
     pub fn is_uri(&self, env: Env, uri: String) -> Result<bool> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.is_uri(&uri);
 
         let ret = conn.finish(&env, ret)?;
@@ -1008,7 +1008,7 @@ impl Nbd {
     /// Send a signal to the server subprocess.
     #[napi(js_name = "killSubprocess")]
     pub fn kill_subprocess(&self, env: Env, signum: conv::I32) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.kill_subprocess(signum.0);
 
         conn.finish(&env, ret)?;
@@ -1018,7 +1018,7 @@ impl Nbd {
     /// Return the process ID of the server subprocess.
     #[napi(js_name = "getSubprocessPid")]
     pub fn get_subprocess_pid(&self, env: Env) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.get_subprocess_pid();
 
         let ret = conn.finish(&env, ret)?;
@@ -1028,7 +1028,7 @@ impl Nbd {
     /// Return how many bytes were sent to the server.
     #[napi(js_name = "statsBytesSent")]
     pub fn stats_bytes_sent(&self, env: Env) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.stats_bytes_sent());
 
         let ret = conn.finish(&env, ret)?;
@@ -1038,7 +1038,7 @@ impl Nbd {
     /// Return how many protocol messages were sent to the server.
     #[napi(js_name = "statsChunksSent")]
     pub fn stats_chunks_sent(&self, env: Env) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.stats_chunks_sent());
 
         let ret = conn.finish(&env, ret)?;
@@ -1048,7 +1048,7 @@ impl Nbd {
     /// Return how many bytes were received from the server.
     #[napi(js_name = "statsBytesReceived")]
     pub fn stats_bytes_received(&self, env: Env) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.stats_bytes_received());
 
         let ret = conn.finish(&env, ret)?;
@@ -1058,7 +1058,7 @@ impl Nbd {
     /// Return how many protocol messages were received from the server.
     #[napi(js_name = "statsChunksReceived")]
     pub fn stats_chunks_received(&self, env: Env) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.stats_chunks_received());
 
         let ret = conn.finish(&env, ret)?;
@@ -1068,7 +1068,7 @@ impl Nbd {
     /// Connect to the NBD server and export named by a URI.
     #[napi(js_name = "connectUri")]
     pub fn connect_uri(&self, env: Env, uri: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.connect_uri(&uri);
         conn.account_memory(&env);
 
@@ -1079,7 +1079,7 @@ impl Nbd {
     /// Connect to the NBD server through a Unix domain socket.
     #[napi(js_name = "connectUnix")]
     pub fn connect_unix(&self, env: Env, unixsocket: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.connect_unix(std::path::Path::new(&unixsocket));
         conn.account_memory(&env);
 
@@ -1090,7 +1090,7 @@ impl Nbd {
     /// Connect to the NBD server over AF_VSOCK.
     #[napi(js_name = "connectVsock")]
     pub fn connect_vsock(&self, env: Env, cid: conv::U32, port: conv::U32) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.connect_vsock(cid.0, port.0);
         conn.account_memory(&env);
 
@@ -1101,7 +1101,7 @@ impl Nbd {
     /// Connect to the NBD server over TCP.
     #[napi(js_name = "connectTcp")]
     pub fn connect_tcp(&self, env: Env, hostname: String, port: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.connect_tcp(&hostname, &port);
         conn.account_memory(&env);
 
@@ -1112,7 +1112,7 @@ impl Nbd {
     /// Talk NBD over a socket the caller has already connected.
     #[napi(js_name = "connectSocket")]
     pub fn connect_socket(&self, env: Env, sock: conv::I32) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.connect_socket(sock.0);
         conn.account_memory(&env);
 
@@ -1123,7 +1123,7 @@ impl Nbd {
     /// Run an NBD server as a subprocess and connect to its stdin/stdout.
     #[napi(js_name = "connectCommand")]
     pub fn connect_command(&self, env: Env, argv: Vec<String>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let argv = conv::str_list(&argv);
         let ret = conn.handle.connect_command(&argv);
         conn.account_memory(&env);
@@ -1135,7 +1135,7 @@ impl Nbd {
     /// Run an NBD server as a subprocess using systemd socket activation.
     #[napi(js_name = "connectSystemdSocketActivation")]
     pub fn connect_systemd_socket_activation(&self, env: Env, argv: Vec<String>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let argv = conv::str_list(&argv);
         let ret = conn.handle.connect_systemd_socket_activation(&argv);
         conn.account_memory(&env);
@@ -1147,7 +1147,7 @@ impl Nbd {
     /// Start connecting to the NBD server at a socket address.
     #[napi(js_name = "aioConnect")]
     pub fn aio_connect(&self, env: Env, addr: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let addr = conv::sockaddr(&addr)?;
         let ret = conn.handle.aio_connect(&addr);
         conn.account_memory(&env);
@@ -1159,7 +1159,7 @@ impl Nbd {
     /// Start connecting to the NBD server and export named by a URI.
     #[napi(js_name = "aioConnectUri")]
     pub fn aio_connect_uri(&self, env: Env, uri: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.aio_connect_uri(&uri);
         conn.account_memory(&env);
 
@@ -1170,7 +1170,7 @@ impl Nbd {
     /// Start connecting to the NBD server through a Unix domain socket.
     #[napi(js_name = "aioConnectUnix")]
     pub fn aio_connect_unix(&self, env: Env, unixsocket: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn
             .handle
             .aio_connect_unix(std::path::Path::new(&unixsocket));
@@ -1183,7 +1183,7 @@ impl Nbd {
     /// Start connecting to the NBD server over AF_VSOCK.
     #[napi(js_name = "aioConnectVsock")]
     pub fn aio_connect_vsock(&self, env: Env, cid: conv::U32, port: conv::U32) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.aio_connect_vsock(cid.0, port.0);
         conn.account_memory(&env);
 
@@ -1194,7 +1194,7 @@ impl Nbd {
     /// Start connecting to the NBD server over TCP.
     #[napi(js_name = "aioConnectTcp")]
     pub fn aio_connect_tcp(&self, env: Env, hostname: String, port: String) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.aio_connect_tcp(&hostname, &port);
         conn.account_memory(&env);
 
@@ -1205,7 +1205,7 @@ impl Nbd {
     /// Start talking NBD over a socket the caller has already connected.
     #[napi(js_name = "aioConnectSocket")]
     pub fn aio_connect_socket(&self, env: Env, sock: conv::I32) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.aio_connect_socket(sock.0);
         conn.account_memory(&env);
 
@@ -1216,7 +1216,7 @@ impl Nbd {
     /// Start an NBD server subprocess and begin talking to it.
     #[napi(js_name = "aioConnectCommand")]
     pub fn aio_connect_command(&self, env: Env, argv: Vec<String>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let argv = conv::str_list(&argv);
         let ret = conn.handle.aio_connect_command(&argv);
         conn.account_memory(&env);
@@ -1228,7 +1228,7 @@ impl Nbd {
     /// Start an NBD server subprocess with socket activation and connect to it.
     #[napi(js_name = "aioConnectSystemdSocketActivation")]
     pub fn aio_connect_systemd_socket_activation(&self, env: Env, argv: Vec<String>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let argv = conv::str_list(&argv);
         let ret = conn.handle.aio_connect_systemd_socket_activation(&argv);
         conn.account_memory(&env);
@@ -1240,7 +1240,7 @@ impl Nbd {
     /// End the connection to the NBD server cleanly.
     #[napi(js_name = "shutdown")]
     pub fn shutdown(&self, env: Env, options: Option<Unknown<'_>>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let ret = conn.handle.shutdown(Some(nbd::Shutdown(flags)));
@@ -1253,7 +1253,7 @@ impl Nbd {
     /// Queue a disconnect request to the NBD server.
     #[napi(js_name = "aioDisconnect")]
     pub fn aio_disconnect(&self, env: Env, options: Option<Unknown<'_>>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let ret = conn.handle.aio_disconnect(Some(nbd::CmdFlag(flags)));
@@ -1266,7 +1266,7 @@ impl Nbd {
     /// Finish negotiation and start using the selected export.
     #[napi(js_name = "optGo")]
     pub fn opt_go(&self, env: Env) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.opt_go();
 
         conn.finish(&env, ret)?;
@@ -1276,7 +1276,7 @@ impl Nbd {
     /// End negotiation without using any export and close the connection.
     #[napi(js_name = "optAbort")]
     pub fn opt_abort(&self, env: Env) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.opt_abort();
 
         conn.finish(&env, ret)?;
@@ -1286,7 +1286,7 @@ impl Nbd {
     /// Ask the server about an export without selecting it.
     #[napi(js_name = "optInfo")]
     pub fn opt_info(&self, env: Env) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.opt_info();
 
         conn.finish(&env, ret)?;
@@ -1296,7 +1296,7 @@ impl Nbd {
     /// Ask the server for the list of its exports.
     #[napi(js_name = "optList")]
     pub fn opt_list(&self, env: Env, list: Unknown<'_>) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let list = list_callback(&env, list.raw(), conn.cx.clone())?;
         let ret = conn.handle.opt_list(list);
 
@@ -1307,7 +1307,7 @@ impl Nbd {
     /// Ask which meta contexts the export offers, using the handle's query list.
     #[napi(js_name = "optListMetaContext")]
     pub fn opt_list_meta_context(&self, env: Env, context: Unknown<'_>) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
         let ret = conn.handle.opt_list_meta_context(context);
 
@@ -1323,7 +1323,7 @@ impl Nbd {
         queries: Vec<String>,
         context: Unknown<'_>,
     ) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let queries = conv::str_list(&queries);
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
         let ret = conn.handle.opt_list_meta_context_queries(&queries, context);
@@ -1335,7 +1335,7 @@ impl Nbd {
     /// Select meta contexts for the export, using the handle's query list.
     #[napi(js_name = "optSetMetaContext")]
     pub fn opt_set_meta_context(&self, env: Env, context: Unknown<'_>) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
         let ret = conn.handle.opt_set_meta_context(context);
 
@@ -1351,7 +1351,7 @@ impl Nbd {
         queries: Vec<String>,
         context: Unknown<'_>,
     ) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let queries = conv::str_list(&queries);
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
         let ret = conn.handle.opt_set_meta_context_queries(&queries, context);
@@ -1363,7 +1363,7 @@ impl Nbd {
     /// Ask the server to switch the connection to TLS.
     #[napi(js_name = "optStarttls")]
     pub fn opt_starttls(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.opt_starttls();
 
         let ret = conn.finish(&env, ret)?;
@@ -1373,7 +1373,7 @@ impl Nbd {
     /// Ask the server to use structured replies.
     #[napi(js_name = "optStructuredReply")]
     pub fn opt_structured_reply(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.opt_structured_reply();
 
         let ret = conn.finish(&env, ret)?;
@@ -1383,7 +1383,7 @@ impl Nbd {
     /// Ask the server to use extended headers.
     #[napi(js_name = "optExtendedHeaders")]
     pub fn opt_extended_headers(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.opt_extended_headers();
 
         let ret = conn.finish(&env, ret)?;
@@ -1393,7 +1393,7 @@ impl Nbd {
     /// Start finishing negotiation with the selected export.
     #[napi(js_name = "aioOptGo")]
     pub fn aio_opt_go(&self, env: Env, options: Option<Unknown<'_>>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion"])?;
         let completion = opts
             .function("completion")?
@@ -1408,7 +1408,7 @@ impl Nbd {
     /// Start ending negotiation and closing the connection.
     #[napi(js_name = "aioOptAbort")]
     pub fn aio_opt_abort(&self, env: Env) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.aio_opt_abort();
 
         conn.finish(&env, ret)?;
@@ -1418,7 +1418,7 @@ impl Nbd {
     /// Start asking the server about an export.
     #[napi(js_name = "aioOptInfo")]
     pub fn aio_opt_info(&self, env: Env, options: Option<Unknown<'_>>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion"])?;
         let completion = opts
             .function("completion")?
@@ -1438,7 +1438,7 @@ impl Nbd {
         list: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion"])?;
         let list = list_callback(&env, list.raw(), conn.cx.clone())?;
         let completion = opts
@@ -1459,7 +1459,7 @@ impl Nbd {
         context: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion"])?;
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
         let completion = opts
@@ -1481,7 +1481,7 @@ impl Nbd {
         context: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion"])?;
         let queries = conv::str_list(&queries);
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
@@ -1505,7 +1505,7 @@ impl Nbd {
         context: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion"])?;
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
         let completion = opts
@@ -1527,7 +1527,7 @@ impl Nbd {
         context: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion"])?;
         let queries = conv::str_list(&queries);
         let context = context_callback(&env, context.raw(), conn.cx.clone())?;
@@ -1546,7 +1546,7 @@ impl Nbd {
     /// Start asking the server to switch the connection to TLS.
     #[napi(js_name = "aioOptStarttls")]
     pub fn aio_opt_starttls(&self, env: Env, options: Option<Unknown<'_>>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion"])?;
         let completion = opts
             .function("completion")?
@@ -1561,7 +1561,7 @@ impl Nbd {
     /// Start asking the server to use structured replies.
     #[napi(js_name = "aioOptStructuredReply")]
     pub fn aio_opt_structured_reply(&self, env: Env, options: Option<Unknown<'_>>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion"])?;
         let completion = opts
             .function("completion")?
@@ -1576,7 +1576,7 @@ impl Nbd {
     /// Start asking the server to use extended headers.
     #[napi(js_name = "aioOptExtendedHeaders")]
     pub fn aio_opt_extended_headers(&self, env: Env, options: Option<Unknown<'_>>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion"])?;
         let completion = opts
             .function("completion")?
@@ -1598,7 +1598,7 @@ impl Nbd {
         chunk: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<Buffer> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let mut buf = vec![0u8; count.0];
         let flags = opts.flags("flags")?;
@@ -1620,7 +1620,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let ret = conn
@@ -1634,7 +1634,7 @@ impl Nbd {
     /// Send a flush command to the NBD server.
     #[napi(js_name = "flush")]
     pub fn flush(&self, env: Env, options: Option<Unknown<'_>>) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let ret = conn.handle.flush(Some(nbd::CmdFlag(flags)));
@@ -1652,7 +1652,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let ret = conn
@@ -1672,7 +1672,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let ret = conn
@@ -1692,7 +1692,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let ret = conn
@@ -1713,7 +1713,7 @@ impl Nbd {
         extent64: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let extent64 = extent64_callback(&env, extent64.raw(), conn.cx.clone())?;
@@ -1736,7 +1736,7 @@ impl Nbd {
         extent64: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let contexts = conv::str_list(&contexts);
         let flags = opts.flags("flags")?;
@@ -1763,7 +1763,7 @@ impl Nbd {
         chunk: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion", "flags"])?;
         let buf = conv::persist(buf);
         let flags = opts.flags("flags")?;
@@ -1793,7 +1793,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion", "flags"])?;
         let buf = conv::persist(buf);
         let flags = opts.flags("flags")?;
@@ -1812,7 +1812,7 @@ impl Nbd {
     /// Start a flush command without waiting.
     #[napi(js_name = "aioFlush")]
     pub fn aio_flush(&self, env: Env, options: Option<Unknown<'_>>) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion", "flags"])?;
         let flags = opts.flags("flags")?;
         let completion = opts
@@ -1834,7 +1834,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion", "flags"])?;
         let flags = opts.flags("flags")?;
         let completion = opts
@@ -1858,7 +1858,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion", "flags"])?;
         let flags = opts.flags("flags")?;
         let completion = opts
@@ -1882,7 +1882,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion", "flags"])?;
         let flags = opts.flags("flags")?;
         let completion = opts
@@ -1907,7 +1907,7 @@ impl Nbd {
         extent: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion", "flags"])?;
         let flags = opts.flags("flags")?;
         let extent = extent_callback(&env, extent.raw(), conn.cx.clone())?;
@@ -1937,7 +1937,7 @@ impl Nbd {
         extent64: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion", "flags"])?;
         let flags = opts.flags("flags")?;
         let extent64 = extent64_callback(&env, extent64.raw(), conn.cx.clone())?;
@@ -1968,7 +1968,7 @@ impl Nbd {
         extent64: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["completion", "flags"])?;
         let contexts = conv::str_list(&contexts);
         let flags = opts.flags("flags")?;
@@ -1993,7 +1993,7 @@ impl Nbd {
     /// Return the file descriptor of the connection.
     #[napi(js_name = "aioGetFd")]
     pub fn aio_get_fd(&self, env: Env) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.aio_get_fd();
 
         let ret = conn.finish(&env, ret)?;
@@ -2003,7 +2003,7 @@ impl Nbd {
     /// Return which socket events libnbd is waiting for.
     #[napi(js_name = "aioGetDirection")]
     pub fn aio_get_direction(&self, env: Env) -> Result<u32> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.aio_get_direction());
 
         let ret = conn.finish(&env, ret)?;
@@ -2013,7 +2013,7 @@ impl Nbd {
     /// Tell libnbd the socket is readable.
     #[napi(js_name = "aioNotifyRead")]
     pub fn aio_notify_read(&self, env: Env) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.aio_notify_read();
 
         conn.finish(&env, ret)?;
@@ -2023,7 +2023,7 @@ impl Nbd {
     /// Tell libnbd the socket is writable.
     #[napi(js_name = "aioNotifyWrite")]
     pub fn aio_notify_write(&self, env: Env) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.aio_notify_write();
 
         conn.finish(&env, ret)?;
@@ -2033,7 +2033,7 @@ impl Nbd {
     /// Check whether the handle has not started connecting.
     #[napi(js_name = "aioIsCreated")]
     pub fn aio_is_created(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.aio_is_created());
 
         let ret = conn.finish(&env, ret)?;
@@ -2043,7 +2043,7 @@ impl Nbd {
     /// Check whether the handle is connecting or handshaking.
     #[napi(js_name = "aioIsConnecting")]
     pub fn aio_is_connecting(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.aio_is_connecting());
 
         let ret = conn.finish(&env, ret)?;
@@ -2053,7 +2053,7 @@ impl Nbd {
     /// Check whether the handle waits for the next handshake option.
     #[napi(js_name = "aioIsNegotiating")]
     pub fn aio_is_negotiating(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.aio_is_negotiating());
 
         let ret = conn.finish(&env, ret)?;
@@ -2063,7 +2063,7 @@ impl Nbd {
     /// Check whether the connection is idle and ready for commands.
     #[napi(js_name = "aioIsReady")]
     pub fn aio_is_ready(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.aio_is_ready());
 
         let ret = conn.finish(&env, ret)?;
@@ -2073,7 +2073,7 @@ impl Nbd {
     /// Check whether libnbd is busy sending or receiving a command.
     #[napi(js_name = "aioIsProcessing")]
     pub fn aio_is_processing(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.aio_is_processing());
 
         let ret = conn.finish(&env, ret)?;
@@ -2083,7 +2083,7 @@ impl Nbd {
     /// Check whether the connection has failed.
     #[napi(js_name = "aioIsDead")]
     pub fn aio_is_dead(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.aio_is_dead());
 
         let ret = conn.finish(&env, ret)?;
@@ -2093,7 +2093,7 @@ impl Nbd {
     /// Check whether the connection was shut down cleanly.
     #[napi(js_name = "aioIsClosed")]
     pub fn aio_is_closed(&self, env: Env) -> Result<bool> {
-        let conn = self.conn(&env, false)?;
+        let conn = self.conn(&env)?;
         let ret = Ok(conn.handle.aio_is_closed());
 
         let ret = conn.finish(&env, ret)?;
@@ -2103,7 +2103,7 @@ impl Nbd {
     /// Check whether an asynchronous command has completed.
     #[napi(js_name = "aioCommandCompleted")]
     pub fn aio_command_completed(&self, env: Env, cookie: conv::U64) -> Result<bool> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.aio_command_completed(cookie.0);
 
         let ret = conn.finish(&env, ret)?;
@@ -2113,7 +2113,7 @@ impl Nbd {
     /// Find a completed command that has not been retired.
     #[napi(js_name = "aioPeekCommandCompleted")]
     pub fn aio_peek_command_completed(&self, env: Env) -> Result<f64> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.aio_peek_command_completed();
 
         let ret = conn.finish(&env, ret)?;
@@ -2123,7 +2123,7 @@ impl Nbd {
     /// Count the commands still waiting for a reply.
     #[napi(js_name = "aioInFlight")]
     pub fn aio_in_flight(&self, env: Env) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.aio_in_flight();
 
         let ret = conn.finish(&env, ret)?;
@@ -2133,7 +2133,7 @@ impl Nbd {
     /// Describe the state of the connection.
     #[napi(js_name = "connectionState")]
     pub fn connection_state(&self, env: Env) -> Result<String> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.connection_state();
 
         let ret = conn.finish(&env, ret)?;
@@ -2143,7 +2143,7 @@ impl Nbd {
     /// Wait for and handle one socket event.
     #[napi(js_name = "poll")]
     pub fn poll(&self, env: Env, timeout: conv::I32) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.poll(timeout.0);
 
         let ret = conn.finish(&env, ret)?;
@@ -2153,7 +2153,7 @@ impl Nbd {
     /// Wait for one socket event or for another file descriptor.
     #[napi(js_name = "poll2")]
     pub fn poll2(&self, env: Env, fd: conv::I32, timeout: conv::I32) -> Result<i32> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let ret = conn.handle.poll2(fd.0, timeout.0);
 
         let ret = conn.finish(&env, ret)?;
@@ -2169,7 +2169,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let buf = nbd::AioBuffer::new(count.0);
         let flags = opts.flags("flags")?;
@@ -2195,7 +2195,7 @@ impl Nbd {
     /// Start connecting to the NBD server at a socket address, without blocking: the promise resolves when the handle has left its current state, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "connectAsync")]
     pub fn connect_async(&self, env: Env, addr: String) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let addr = conv::sockaddr(&addr)?;
         let op = conn.start("nbd_aio_connect");
         let ret = conn.handle.aio_connect(&addr).map(|_| None);
@@ -2211,7 +2211,7 @@ impl Nbd {
     /// Connect to the NBD server and export named by a URI, without blocking: the promise resolves when the handle has left its current state, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "connectUriAsync")]
     pub fn connect_uri_async(&self, env: Env, uri: String) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_connect_uri");
         let ret = conn.handle.aio_connect_uri(&uri).map(|_| None);
         conn.submit(
@@ -2226,7 +2226,7 @@ impl Nbd {
     /// Connect to the NBD server through a Unix domain socket, without blocking: the promise resolves when the handle has left its current state, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "connectUnixAsync")]
     pub fn connect_unix_async(&self, env: Env, unixsocket: String) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_connect_unix");
         let ret = conn
             .handle
@@ -2249,7 +2249,7 @@ impl Nbd {
         cid: conv::U32,
         port: conv::U32,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_connect_vsock");
         let ret = conn.handle.aio_connect_vsock(cid.0, port.0).map(|_| None);
         conn.submit(
@@ -2264,7 +2264,7 @@ impl Nbd {
     /// Connect to the NBD server over TCP, without blocking: the promise resolves when the handle has left its current state, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "connectTcpAsync")]
     pub fn connect_tcp_async(&self, env: Env, hostname: String, port: String) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_connect_tcp");
         let ret = conn.handle.aio_connect_tcp(&hostname, &port).map(|_| None);
         conn.submit(
@@ -2279,7 +2279,7 @@ impl Nbd {
     /// Talk NBD over a socket the caller has already connected, without blocking: the promise resolves when the handle has left its current state, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "connectSocketAsync")]
     pub fn connect_socket_async(&self, env: Env, sock: conv::I32) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_connect_socket");
         let ret = conn.handle.aio_connect_socket(sock.0).map(|_| None);
         conn.submit(
@@ -2294,7 +2294,7 @@ impl Nbd {
     /// Run an NBD server as a subprocess and connect to its stdin/stdout, without blocking: the promise resolves when the handle has left its current state, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "connectCommandAsync")]
     pub fn connect_command_async(&self, env: Env, argv: Vec<String>) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let argv = conv::str_list(&argv);
         let op = conn.start("nbd_aio_connect_command");
         let ret = conn.handle.aio_connect_command(&argv).map(|_| None);
@@ -2314,7 +2314,7 @@ impl Nbd {
         env: Env,
         argv: Vec<String>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let argv = conv::str_list(&argv);
         let op = conn.start("nbd_aio_connect_systemd_socket_activation");
         let ret = conn
@@ -2333,7 +2333,7 @@ impl Nbd {
     /// Queue a disconnect request to the NBD server, without blocking: the promise resolves when the handle has left its current state, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "disconnectAsync")]
     pub fn disconnect_async(&self, env: Env, options: Option<Unknown<'_>>) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let op = conn.start("nbd_aio_disconnect");
@@ -2353,7 +2353,7 @@ impl Nbd {
     /// Finish negotiation and start using the selected export, without blocking: the promise resolves when the command completes, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "optGoAsync")]
     pub fn opt_go_async(&self, env: Env) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_opt_go");
         let ret = conn.handle.aio_opt_go(Some(op.completion())).map(|_| None);
         conn.submit(
@@ -2368,7 +2368,7 @@ impl Nbd {
     /// End negotiation without using any export and close the connection, without blocking: the promise resolves when the handle has left its current state, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "optAbortAsync")]
     pub fn opt_abort_async(&self, env: Env) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_opt_abort");
         let ret = conn.handle.aio_opt_abort().map(|_| None);
         conn.submit(
@@ -2383,7 +2383,7 @@ impl Nbd {
     /// Ask the server about an export without selecting it, without blocking: the promise resolves when the command completes, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "optInfoAsync")]
     pub fn opt_info_async(&self, env: Env) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_opt_info");
         let ret = conn
             .handle
@@ -2401,7 +2401,7 @@ impl Nbd {
     /// Ask the server for the list of its exports, without blocking: the promise resolves when the command completes, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "optListAsync")]
     pub fn opt_list_async(&self, env: Env, list: Unknown<'_>) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_opt_list");
         let list = list_callback(&env, list.raw(), op.cx())?;
         let ret = conn
@@ -2420,7 +2420,7 @@ impl Nbd {
     /// Ask which meta contexts the export offers, using the handle's query list, without blocking: the promise resolves when the command completes, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "optListMetaContextAsync")]
     pub fn opt_list_meta_context_async(&self, env: Env, context: Unknown<'_>) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_opt_list_meta_context");
         let context = context_callback(&env, context.raw(), op.cx())?;
         let ret = conn
@@ -2444,7 +2444,7 @@ impl Nbd {
         queries: Vec<String>,
         context: Unknown<'_>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let queries = conv::str_list(&queries);
         let op = conn.start("nbd_aio_opt_list_meta_context_queries");
         let context = context_callback(&env, context.raw(), op.cx())?;
@@ -2464,7 +2464,7 @@ impl Nbd {
     /// Select meta contexts for the export, using the handle's query list, without blocking: the promise resolves when the command completes, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "optSetMetaContextAsync")]
     pub fn opt_set_meta_context_async(&self, env: Env, context: Unknown<'_>) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_opt_set_meta_context");
         let context = context_callback(&env, context.raw(), op.cx())?;
         let ret = conn
@@ -2488,7 +2488,7 @@ impl Nbd {
         queries: Vec<String>,
         context: Unknown<'_>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let queries = conv::str_list(&queries);
         let op = conn.start("nbd_aio_opt_set_meta_context_queries");
         let context = context_callback(&env, context.raw(), op.cx())?;
@@ -2508,7 +2508,7 @@ impl Nbd {
     /// Ask the server to switch the connection to TLS, without blocking: the promise resolves when the command completes, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "optStarttlsAsync")]
     pub fn opt_starttls_async(&self, env: Env) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_opt_starttls");
         let ret = conn
             .handle
@@ -2526,7 +2526,7 @@ impl Nbd {
     /// Ask the server to use structured replies, without blocking: the promise resolves when the command completes, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "optStructuredReplyAsync")]
     pub fn opt_structured_reply_async(&self, env: Env) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_opt_structured_reply");
         let ret = conn
             .handle
@@ -2544,7 +2544,7 @@ impl Nbd {
     /// Ask the server to use extended headers, without blocking: the promise resolves when the command completes, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "optExtendedHeadersAsync")]
     pub fn opt_extended_headers_async(&self, env: Env) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let op = conn.start("nbd_aio_opt_extended_headers");
         let ret = conn
             .handle
@@ -2569,7 +2569,7 @@ impl Nbd {
         chunk: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let buf = nbd::AioBuffer::new(count.0);
         let flags = opts.flags("flags")?;
@@ -2603,7 +2603,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let buf = nbd::AioBuffer::from_vec(buf.to_vec());
         let flags = opts.flags("flags")?;
@@ -2629,7 +2629,7 @@ impl Nbd {
     /// Send a flush command to the NBD server, without blocking: the promise resolves when the command completes, and rejects with an `NbdError` if it fails.
     #[napi(js_name = "flushAsync")]
     pub fn flush_async(&self, env: Env, options: Option<Unknown<'_>>) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let op = conn.start("nbd_aio_flush");
@@ -2655,7 +2655,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let op = conn.start("nbd_aio_trim");
@@ -2686,7 +2686,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let op = conn.start("nbd_aio_cache");
@@ -2717,7 +2717,7 @@ impl Nbd {
         offset: conv::U64,
         options: Option<Unknown<'_>>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let op = conn.start("nbd_aio_zero");
@@ -2749,7 +2749,7 @@ impl Nbd {
         extent: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let op = conn.start("nbd_aio_block_status");
@@ -2783,7 +2783,7 @@ impl Nbd {
         extent64: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let flags = opts.flags("flags")?;
         let op = conn.start("nbd_aio_block_status_64");
@@ -2818,7 +2818,7 @@ impl Nbd {
         extent64: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> Result<RawValue> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
         let opts = conv::Options::new(&env, options, &["flags"])?;
         let contexts = conv::str_list(&contexts);
         let flags = opts.flags("flags")?;

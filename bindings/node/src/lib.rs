@@ -34,15 +34,12 @@ mod generated;
 mod js;
 
 impl Nbd {
-    /// The open handle, or the `NbdError` (EBADF) of a closed one. A call
-    /// that takes the handle's lock is refused (EDEADLK) while a JavaScript
-    /// callback of the same handle runs, since the core holds the lock
-    /// then and the call would wait for ever.
-    pub(crate) fn conn(&self, env: &Env, locked: bool) -> Result<Rc<Conn>> {
-        let conn = self.conn.borrow().clone();
-        match conn {
+    /// The open handle, or the `NbdError` (EBADF) of a closed one. (A
+    /// call that takes the handle's lock while one of its callbacks runs
+    /// fails in the core, with EDEADLK.)
+    pub(crate) fn conn(&self, env: &Env) -> Result<Rc<Conn>> {
+        match self.conn.borrow().clone() {
             None => Err(error::throwable(env.raw(), &error::closed(), None)),
-            Some(c) if locked && c.busy() => Err(error::throwable(env.raw(), &error::reentered(), None)),
             Some(c) => Ok(c),
         }
     }
@@ -64,7 +61,12 @@ impl Nbd {
     /// `close()`, throws an `NbdError` with code `EBADF`.
     #[napi]
     pub fn close(&self, env: Env) -> Result<()> {
-        let conn = self.conn(&env, true)?;
+        let conn = self.conn(&env)?;
+        if conn.busy() {
+            // From inside one of its own callbacks, which run with the
+            // core's lock held: closing now would wait for ever.
+            return Err(error::throwable(env.raw(), &error::reentered(), None));
+        }
         self.conn.borrow_mut().take();
         conn.release_memory(&env);
         conn.close(&env);

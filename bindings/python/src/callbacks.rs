@@ -1,21 +1,22 @@
 //! Calling Python callables from the core's callbacks.
 //!
 //! A callback takes the GIL, builds its arguments, calls the function and
-//! maps the result as libnbd's module does: an int is the callback's return
-//! value, anything else counts as 0. The `int *error` of chunk, extent and
-//! completion callbacks is passed as a `ctypes.c_int` whose `.value` the
-//! function may set.
+//! maps the result by the core's policy (`nbd::callback`, shared with the
+//! other bindings): an int is the callback's return value, anything else
+//! counts as 0; an exception returns -1 with `*error` set (EPROTO unless
+//! the function set another), which fails the command. The `int *error`
+//! of chunk, extent and completion callbacks is passed as a
+//! `ctypes.c_int` whose `.value` the function may set.
 //!
-//! An exception never escapes into the core and is never ignored: the
-//! callback returns -1 with the error set (EPROTO unless the function set
-//! another), which fails the command. For calls whose callbacks run before
-//! they return (`block_status`, `opt_list`, ...), the exception is kept and
-//! becomes the `__cause__` of the `nbd.Error` the call raises; otherwise
-//! (aio commands, the debug callback) it is printed to stderr, as libnbd
-//! does.
+//! An exception never escapes into the core and is never ignored. For
+//! calls whose callbacks run before they return (`block_status`,
+//! `opt_list`, ...), the first one is kept and becomes the `__cause__` of
+//! the `nbd.Error` the call raises; otherwise (aio commands, the debug
+//! callback, later exceptions) it is printed to stderr, as libnbd does.
+//! A callback that calls a locked method of its own handle gets an
+//! `nbd.Error` with errno EDEADLK from the core.
 
-use std::sync::{Arc, Mutex};
-
+use nbd::callback::{self, FirstRaised, Outcome};
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -25,42 +26,29 @@ use crate::error;
 /// Where the callbacks of one synchronous call leave the first exception
 /// they raised.
 #[derive(Default, Clone)]
-pub(crate) struct Raised(Arc<Mutex<Option<PyErr>>>);
+pub(crate) struct Raised(FirstRaised<PyErr>);
 
 impl Raised {
-    /// Keep `exc` unless an earlier one is kept; give it back otherwise.
-    fn keep(&self, exc: PyErr) -> Option<PyErr> {
-        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_some() {
-            return Some(exc);
-        }
-        *slot = Some(exc);
-        None
-    }
-
     /// The Python result of a call whose callbacks have all run: the
     /// core's error, caused by the callback's exception if one was raised.
     /// A call that succeeded even though a callback raised fails anyway.
     pub(crate) fn check<T>(&self, py: Python<'_>, ret: Result<T, nbd::Error>) -> PyResult<T> {
-        let exc = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let failed = match self.0.settle(ret) {
+            Ok(v) => return Ok(v),
+            Err(failed) => failed,
+        };
         // Ctrl-C or sys.exit() in a callback stop the program as usual.
-        if let Some(exc) = exc.as_ref().filter(|e| !e.is_instance_of::<PyException>(py)) {
+        if let Some(exc) = failed.raised.as_ref().filter(|e| !e.is_instance_of::<PyException>(py)) {
             return Err(exc.clone_ref(py));
         }
-        match (ret, exc) {
-            (Ok(v), None) => Ok(v),
-            (Err(e), exc) => {
-                let err = error::to_py(py, e);
-                err.set_cause(py, exc);
-                Err(err)
-            }
-            (Ok(_), Some(exc)) => {
-                let msg = format!("a callback raised an exception: {exc}");
-                let err = error::to_py(py, nbd::Error::new(libc::EPROTO, msg));
-                err.set_cause(py, Some(exc));
-                Err(err)
-            }
+        let mut nbd_err = failed.error;
+        if let (Some(exc), true) = (&failed.raised, failed.only_callback) {
+            // Only the callback failed: say what it raised.
+            nbd_err = nbd::Error::new(nbd_err.errno(), format!("{}: {exc}", nbd_err.message()));
         }
+        let err = error::to_py(py, nbd_err);
+        err.set_cause(py, failed.raised);
+        Err(err)
     }
 }
 
@@ -90,39 +78,36 @@ impl Callable {
                     Ok(h) => h,
                     Err(exc) => {
                         self.report(py, exc);
-                        return -1;
+                        return callback::result(Outcome::Raised, error, None);
                     }
                 },
                 None => py.None().into_bound(py),
             };
-            let outcome = build(py, &holder).and_then(|args| self.f.bind(py).call1(args));
-            let (mut ret, mut failed) = match outcome {
-                Ok(v) => (v.extract::<i64>().map(|n| n as i32).unwrap_or(0), false),
+            let mut outcome = match build(py, &holder).and_then(|args| self.f.bind(py).call1(args)) {
+                Ok(v) => Outcome::Returned(v.extract::<i64>().ok()),
                 Err(exc) => {
                     self.report(py, exc);
-                    (-1, true)
+                    Outcome::Raised
                 }
             };
-            if let Some(e) = error {
+            let mut left = None;
+            if error.is_some() {
                 match holder.getattr("value").and_then(|v| v.extract::<i32>()) {
-                    Ok(v) => *e = v,
+                    Ok(v) => left = Some(v),
                     Err(exc) => {
                         self.report(py, exc);
-                        (ret, failed) = (-1, true);
+                        outcome = Outcome::Raised;
                     }
                 }
-                if failed && *e == 0 {
-                    *e = libc::EPROTO;
-                }
             }
-            ret
+            callback::result(outcome, error, left)
         })
     }
 
     /// Hand an exception to the call waiting for it, or print it.
     fn report(&self, py: Python<'_>, exc: PyErr) {
         let unkept = match &self.raised {
-            Some(r) => r.keep(exc),
+            Some(r) => r.0.keep(exc),
             None => Some(exc),
         };
         if let Some(exc) = unkept {

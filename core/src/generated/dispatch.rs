@@ -76,7 +76,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_pread`.
     pub fn pread(&self, buf: &mut [u8], offset: u64, flags: Option<CmdFlag>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_pread"))?;
         h.initialize_read_buffer(buf);
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
@@ -127,7 +127,7 @@ impl Handle {
         completion: Option<CompletionCallback>,
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_aio_pread"))?;
         h.initialize_aio_read_buffer(&buf);
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
@@ -178,7 +178,9 @@ impl Handle {
         extent: ExtentCallback,
         flags: Option<CmdFlag>,
     ) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_block_status"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -216,7 +218,9 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_get_block_size`.
     pub fn get_block_size(&self, size_type: Size) -> Result<i64> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_block_size"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_get_block_size",
@@ -285,7 +289,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_add_meta_context`.
     pub fn add_meta_context(&self, name: &str) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_add_meta_context"))?;
         if h.debug_enabled() {
             h.debug("nbd_add_meta_context", &format!("enter: name={:?}", name));
         }
@@ -326,7 +332,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_get_export_name`.
     pub fn get_export_name(&self) -> Result<String> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_export_name"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_export_name", "enter: ");
         }
@@ -359,8 +367,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_get_tls`.
     pub fn get_tls(&self) -> Tls {
-        let mut h = self.lock();
-        h.do_get_tls()
+        self.locked_or_copy(|h| h.do_get_tls(), |copy| copy.get_tls)
     }
 
     /// Return the username for TLS pre-shared key authentication.
@@ -383,7 +390,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_get_tls_username`.
     pub fn get_tls_username(&self) -> Result<String> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_tls_username"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_tls_username", "enter: ");
         }
@@ -411,8 +420,10 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_get_tls_verify_peer`.
     pub fn get_tls_verify_peer(&self) -> bool {
-        let mut h = self.lock();
-        h.do_get_tls_verify_peer()
+        self.locked_or_copy(
+            |h| h.do_get_tls_verify_peer(),
+            |copy| copy.get_tls_verify_peer,
+        )
     }
 
     /// Choose the export to connect to.
@@ -445,7 +456,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_set_export_name`.
     pub fn set_export_name(&self, export_name: &str) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_export_name"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_export_name",
@@ -509,7 +522,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_set_tls`.
     pub fn set_tls(&self, tls: Tls) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_set_tls"))?;
         if h.debug_enabled() {
             h.debug("nbd_set_tls", &format!("enter: tls={}", tls.0));
         }
@@ -557,7 +570,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_set_tls_certificates`.
     pub fn set_tls_certificates(&self, dir: &std::path::Path) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_tls_certificates"))?;
         if h.debug_enabled() {
             h.debug("nbd_set_tls_certificates", &format!("enter: dir={:?}", dir));
         }
@@ -604,7 +619,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_set_tls_psk_file`.
     pub fn set_tls_psk_file(&self, filename: &std::path::Path) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_tls_psk_file"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_tls_psk_file",
@@ -644,7 +661,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_set_tls_username`.
     pub fn set_tls_username(&self, username: &str) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_tls_username"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_tls_username",
@@ -690,7 +709,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_set_tls_verify_peer`.
     pub fn set_tls_verify_peer(&self, verify: bool) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_tls_verify_peer"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_tls_verify_peer",
@@ -728,8 +749,10 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_get_handshake_flags`.
     pub fn get_handshake_flags(&self) -> HandshakeFlag {
-        let mut h = self.lock();
-        h.do_get_handshake_flags()
+        self.locked_or_copy(
+            |h| h.do_get_handshake_flags(),
+            |copy| copy.get_handshake_flags,
+        )
     }
 
     /// Return whether structured replies will be requested.
@@ -744,8 +767,10 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_get_request_structured_replies`.
     pub fn get_request_structured_replies(&self) -> bool {
-        let mut h = self.lock();
-        h.do_get_request_structured_replies()
+        self.locked_or_copy(
+            |h| h.do_get_request_structured_replies(),
+            |copy| copy.get_request_structured_replies,
+        )
     }
 
     /// Choose the handshake flags the client may use.
@@ -780,7 +805,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_set_handshake_flags`.
     pub fn set_handshake_flags(&self, flags: HandshakeFlag) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_handshake_flags"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_handshake_flags",
@@ -829,7 +856,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_set_request_structured_replies`.
     pub fn set_request_structured_replies(&self, request: bool) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_request_structured_replies"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_request_structured_replies",
@@ -872,7 +901,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_set_uri_allow_local_file`.
     pub fn set_uri_allow_local_file(&self, allow: bool) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_uri_allow_local_file"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_uri_allow_local_file",
@@ -916,7 +947,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_set_uri_allow_tls`.
     pub fn set_uri_allow_tls(&self, tls: Tls) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_uri_allow_tls"))?;
         if h.debug_enabled() {
             h.debug("nbd_set_uri_allow_tls", &format!("enter: tls={}", tls.0));
         }
@@ -960,7 +993,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_set_uri_allow_transports`.
     pub fn set_uri_allow_transports(&self, mask: AllowTransport) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_uri_allow_transports"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_uri_allow_transports",
@@ -994,7 +1029,9 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_get_full_info`.
     pub fn get_full_info(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_full_info"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_full_info", "enter: ");
         }
@@ -1023,8 +1060,7 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_get_opt_mode`.
     pub fn get_opt_mode(&self) -> bool {
-        let mut h = self.lock();
-        h.do_get_opt_mode()
+        self.locked_or_copy(|h| h.do_get_opt_mode(), |copy| copy.get_opt_mode)
     }
 
     /// Choose whether to ask the server for extra export details.
@@ -1052,7 +1088,9 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_set_full_info`.
     pub fn set_full_info(&self, request: bool) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_full_info"))?;
         if h.debug_enabled() {
             h.debug("nbd_set_full_info", &format!("enter: request={}", request));
         }
@@ -1110,7 +1148,9 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_set_opt_mode`.
     pub fn set_opt_mode(&self, enable: bool) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_opt_mode"))?;
         if h.debug_enabled() {
             h.debug("nbd_set_opt_mode", &format!("enter: enable={}", enable));
         }
@@ -1148,7 +1188,9 @@ impl Handle {
     ///
     /// Since libnbd 1.6. C: `nbd_clear_meta_contexts`.
     pub fn clear_meta_contexts(&self) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_clear_meta_contexts"))?;
         if h.debug_enabled() {
             h.debug("nbd_clear_meta_contexts", "enter: ");
         }
@@ -1187,7 +1229,9 @@ impl Handle {
     ///
     /// Since libnbd 1.6. C: `nbd_get_meta_context`.
     pub fn get_meta_context(&self, i: usize) -> Result<String> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_meta_context"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_meta_context", &format!("enter: i={}", i));
         }
@@ -1220,7 +1264,9 @@ impl Handle {
     ///
     /// Since libnbd 1.6. C: `nbd_get_nr_meta_contexts`.
     pub fn get_nr_meta_contexts(&self) -> Result<usize> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_nr_meta_contexts"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_nr_meta_contexts", "enter: ");
         }
@@ -1253,8 +1299,7 @@ impl Handle {
     ///
     /// Since libnbd 1.6. C: `nbd_get_strict_mode`.
     pub fn get_strict_mode(&self) -> Strict {
-        let mut h = self.lock();
-        h.do_get_strict_mode()
+        self.locked_or_copy(|h| h.do_get_strict_mode(), |copy| copy.get_strict_mode)
     }
 
     /// Choose which requests are checked before they are sent.
@@ -1302,7 +1347,9 @@ impl Handle {
     ///
     /// Since libnbd 1.6. C: `nbd_set_strict_mode`.
     pub fn set_strict_mode(&self, flags: Strict) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_strict_mode"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_strict_mode",
@@ -1370,8 +1417,10 @@ impl Handle {
     ///
     /// Since libnbd 1.12. C: `nbd_get_pread_initialize`.
     pub fn get_pread_initialize(&self) -> bool {
-        let mut h = self.lock();
-        h.do_get_pread_initialize()
+        self.locked_or_copy(
+            |h| h.do_get_pread_initialize(),
+            |copy| copy.get_pread_initialize,
+        )
     }
 
     /// Return whether block size constraints are requested.
@@ -1385,7 +1434,9 @@ impl Handle {
     ///
     /// Since libnbd 1.12. C: `nbd_get_request_block_size`.
     pub fn get_request_block_size(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_request_block_size"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_request_block_size", "enter: ");
         }
@@ -1423,7 +1474,9 @@ impl Handle {
     ///
     /// Since libnbd 1.12. C: `nbd_set_pread_initialize`.
     pub fn set_pread_initialize(&self, request: bool) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_pread_initialize"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_pread_initialize",
@@ -1468,7 +1521,9 @@ impl Handle {
     ///
     /// Since libnbd 1.12. C: `nbd_set_request_block_size`.
     pub fn set_request_block_size(&self, request: bool) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_request_block_size"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_request_block_size",
@@ -1505,7 +1560,9 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_get_request_meta_context`.
     pub fn get_request_meta_context(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_request_meta_context"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_request_meta_context", "enter: ");
         }
@@ -1535,7 +1592,9 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_get_socket_activation_name`.
     pub fn get_socket_activation_name(&self) -> Result<String> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_socket_activation_name"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_socket_activation_name", "enter: ");
         }
@@ -1580,7 +1639,9 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_set_request_meta_context`.
     pub fn set_request_meta_context(&self, request: bool) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_request_meta_context"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_request_meta_context",
@@ -1628,7 +1689,9 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_set_socket_activation_name`.
     pub fn set_socket_activation_name(&self, socket_name: &str) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_socket_activation_name"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_socket_activation_name",
@@ -1661,8 +1724,10 @@ impl Handle {
     ///
     /// Since libnbd 1.18. C: `nbd_get_request_extended_headers`.
     pub fn get_request_extended_headers(&self) -> bool {
-        let mut h = self.lock();
-        h.do_get_request_extended_headers()
+        self.locked_or_copy(
+            |h| h.do_get_request_extended_headers(),
+            |copy| copy.get_request_extended_headers,
+        )
     }
 
     /// Choose whether to request extended headers.
@@ -1691,7 +1756,9 @@ impl Handle {
     ///
     /// Since libnbd 1.18. C: `nbd_set_request_extended_headers`.
     pub fn set_request_extended_headers(&self, request: bool) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_request_extended_headers"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_request_extended_headers",
@@ -1729,7 +1796,9 @@ impl Handle {
     ///
     /// Extension of this library, not in libnbd. C: `nbd_get_tls_certificates`.
     pub fn get_tls_certificates(&self) -> Result<String> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_tls_certificates"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_tls_certificates", "enter: ");
         }
@@ -1762,7 +1831,9 @@ impl Handle {
     ///
     /// Extension of this library, not in libnbd. C: `nbd_get_tls_psk_file`.
     pub fn get_tls_psk_file(&self) -> Result<String> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_tls_psk_file"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_tls_psk_file", "enter: ");
         }
@@ -1792,7 +1863,9 @@ impl Handle {
     ///
     /// Since libnbd 1.22. C: `nbd_get_tls_hostname`.
     pub fn get_tls_hostname(&self) -> Result<String> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_tls_hostname"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_tls_hostname", "enter: ");
         }
@@ -1833,7 +1906,9 @@ impl Handle {
     ///
     /// Since libnbd 1.22. C: `nbd_set_tls_hostname`.
     pub fn set_tls_hostname(&self, hostname: &str) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_tls_hostname"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_tls_hostname",
@@ -1878,7 +1953,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_can_cache`.
     pub fn can_cache(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_can_cache"))?;
         if h.debug_enabled() {
             h.debug("nbd_can_cache", "enter: ");
         }
@@ -1929,7 +2004,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_can_df`.
     pub fn can_df(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_can_df"))?;
         if h.debug_enabled() {
             h.debug("nbd_can_df", "enter: ");
         }
@@ -1976,7 +2051,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_can_flush`.
     pub fn can_flush(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_can_flush"))?;
         if h.debug_enabled() {
             h.debug("nbd_can_flush", "enter: ");
         }
@@ -2024,7 +2099,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_can_fua`.
     pub fn can_fua(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_can_fua"))?;
         if h.debug_enabled() {
             h.debug("nbd_can_fua", "enter: ");
         }
@@ -2082,7 +2157,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_can_meta_context`.
     pub fn can_meta_context(&self, metacontext: &str) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_can_meta_context"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_can_meta_context",
@@ -2137,7 +2214,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_can_multi_conn`.
     pub fn can_multi_conn(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_can_multi_conn"))?;
         if h.debug_enabled() {
             h.debug("nbd_can_multi_conn", "enter: ");
         }
@@ -2184,7 +2263,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_can_trim`.
     pub fn can_trim(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_can_trim"))?;
         if h.debug_enabled() {
             h.debug("nbd_can_trim", "enter: ");
         }
@@ -2231,7 +2310,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_can_zero`.
     pub fn can_zero(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_can_zero"))?;
         if h.debug_enabled() {
             h.debug("nbd_can_zero", "enter: ");
         }
@@ -2280,7 +2359,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_get_size`.
     pub fn get_size(&self) -> Result<i64> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_get_size"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_size", "enter: ");
         }
@@ -2330,7 +2409,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_is_read_only`.
     pub fn is_read_only(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_is_read_only"))?;
         if h.debug_enabled() {
             h.debug("nbd_is_read_only", "enter: ");
         }
@@ -2379,7 +2460,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_is_rotational`.
     pub fn is_rotational(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_is_rotational"))?;
         if h.debug_enabled() {
             h.debug("nbd_is_rotational", "enter: ");
         }
@@ -2430,7 +2513,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_can_fast_zero`.
     pub fn can_fast_zero(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_can_fast_zero"))?;
         if h.debug_enabled() {
             h.debug("nbd_can_fast_zero", "enter: ");
         }
@@ -2476,7 +2561,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_get_protocol`.
     pub fn get_protocol(&self) -> Result<&'static str> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_protocol"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_protocol", "enter: ");
         }
@@ -2525,7 +2612,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_get_structured_replies_negotiated`.
     pub fn get_structured_replies_negotiated(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_structured_replies_negotiated"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_structured_replies_negotiated", "enter: ");
         }
@@ -2571,7 +2660,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_get_tls_negotiated`.
     pub fn get_tls_negotiated(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_tls_negotiated"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_tls_negotiated", "enter: ");
         }
@@ -2621,7 +2712,9 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_get_canonical_export_name`.
     pub fn get_canonical_export_name(&self) -> Result<String> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_canonical_export_name"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_canonical_export_name", "enter: ");
         }
@@ -2670,7 +2763,9 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_get_export_description`.
     pub fn get_export_description(&self) -> Result<String> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_export_description"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_export_description", "enter: ");
         }
@@ -2722,7 +2817,7 @@ impl Handle {
     ///
     /// Since libnbd 1.8. C: `nbd_get_uri`.
     pub fn get_uri(&self) -> Result<String> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_get_uri"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_uri", "enter: ");
         }
@@ -2776,7 +2871,9 @@ impl Handle {
     ///
     /// Since libnbd 1.18. C: `nbd_can_block_status_payload`.
     pub fn can_block_status_payload(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_can_block_status_payload"))?;
         if h.debug_enabled() {
             h.debug("nbd_can_block_status_payload", "enter: ");
         }
@@ -2830,7 +2927,9 @@ impl Handle {
     ///
     /// Since libnbd 1.18. C: `nbd_get_extended_headers_negotiated`.
     pub fn get_extended_headers_negotiated(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_extended_headers_negotiated"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_extended_headers_negotiated", "enter: ");
         }
@@ -2869,8 +2968,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_get_debug`.
     pub fn get_debug(&self) -> bool {
-        let mut h = self.lock();
-        h.do_get_debug()
+        self.locked_or_copy(|h| h.do_get_debug(), |copy| copy.get_debug)
     }
 
     /// Enable or disable debug messages.
@@ -2891,7 +2989,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_set_debug`.
     pub fn set_debug(&self, debug: bool) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_set_debug"))?;
         if h.debug_enabled() {
             h.debug("nbd_set_debug", &format!("enter: debug={}", debug));
         }
@@ -2930,7 +3028,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_set_debug_callback`.
     pub fn set_debug_callback(&self, debug: DebugCallback) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_debug_callback"))?;
         if h.debug_enabled() {
             h.debug("nbd_set_debug_callback", "enter: debug=<fun>");
         }
@@ -2959,7 +3059,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_clear_debug_callback`.
     pub fn clear_debug_callback(&self) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_clear_debug_callback"))?;
         if h.debug_enabled() {
             h.debug("nbd_clear_debug_callback", "enter: ");
         }
@@ -2991,7 +3093,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_set_handle_name`.
     pub fn set_handle_name(&self, handle_name: &str) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_handle_name"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_set_handle_name",
@@ -3022,7 +3126,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_get_handle_name`.
     pub fn get_handle_name(&self) -> Result<String> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_handle_name"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_handle_name", "enter: ");
         }
@@ -3095,7 +3201,9 @@ impl Handle {
     ///
     /// Since libnbd 1.24. C: `nbd_get_handle_size`.
     pub fn get_handle_size(&self) -> Result<usize> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_handle_size"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_handle_size", "enter: ");
         }
@@ -3219,7 +3327,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_kill_subprocess`.
     pub fn kill_subprocess(&self, signum: i32) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_kill_subprocess"))?;
         if h.debug_enabled() {
             h.debug("nbd_kill_subprocess", &format!("enter: signum={}", signum));
         }
@@ -3253,7 +3363,9 @@ impl Handle {
     ///
     /// Since libnbd 1.22. C: `nbd_get_subprocess_pid`.
     pub fn get_subprocess_pid(&self) -> Result<i64> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_subprocess_pid"))?;
         if h.debug_enabled() {
             h.debug("nbd_get_subprocess_pid", "enter: ");
         }
@@ -3285,8 +3397,7 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_stats_bytes_sent`.
     pub fn stats_bytes_sent(&self) -> u64 {
-        let mut h = self.lock();
-        h.do_stats_bytes_sent()
+        self.locked_or_copy(|h| h.do_stats_bytes_sent(), |copy| copy.stats_bytes_sent)
     }
 
     /// Return how many protocol messages were sent to the server.
@@ -3306,8 +3417,7 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_stats_chunks_sent`.
     pub fn stats_chunks_sent(&self) -> u64 {
-        let mut h = self.lock();
-        h.do_stats_chunks_sent()
+        self.locked_or_copy(|h| h.do_stats_chunks_sent(), |copy| copy.stats_chunks_sent)
     }
 
     /// Return how many bytes were received from the server.
@@ -3325,8 +3435,10 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_stats_bytes_received`.
     pub fn stats_bytes_received(&self) -> u64 {
-        let mut h = self.lock();
-        h.do_stats_bytes_received()
+        self.locked_or_copy(
+            |h| h.do_stats_bytes_received(),
+            |copy| copy.stats_bytes_received,
+        )
     }
 
     /// Return how many protocol messages were received from the server.
@@ -3346,8 +3458,10 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_stats_chunks_received`.
     pub fn stats_chunks_received(&self) -> u64 {
-        let mut h = self.lock();
-        h.do_stats_chunks_received()
+        self.locked_or_copy(
+            |h| h.do_stats_chunks_received(),
+            |copy| copy.stats_chunks_received,
+        )
     }
 
     /// Connect to the NBD server and export named by a URI.
@@ -3427,7 +3541,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_connect_uri`.
     pub fn connect_uri(&self, uri: &str) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_connect_uri"))?;
         if h.debug_enabled() {
             h.debug("nbd_connect_uri", &format!("enter: uri={:?}", uri));
         }
@@ -3469,7 +3583,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_connect_unix`.
     pub fn connect_unix(&self, unixsocket: &std::path::Path) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_connect_unix"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_connect_unix",
@@ -3514,7 +3630,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_connect_vsock`.
     pub fn connect_vsock(&self, cid: u32, port: u32) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_connect_vsock"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_connect_vsock",
@@ -3560,7 +3678,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_connect_tcp`.
     pub fn connect_tcp(&self, hostname: &str, port: &str) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_connect_tcp"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_connect_tcp",
@@ -3607,7 +3725,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_connect_socket`.
     pub fn connect_socket(&self, sock: std::os::fd::RawFd) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_connect_socket"))?;
         if h.debug_enabled() {
             h.debug("nbd_connect_socket", &format!("enter: sock={}", sock));
         }
@@ -3658,7 +3778,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_connect_command`.
     pub fn connect_command(&self, argv: &[&str]) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_connect_command"))?;
         if h.debug_enabled() {
             h.debug("nbd_connect_command", &format!("enter: argv={:?}", argv));
         }
@@ -3713,7 +3835,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_connect_systemd_socket_activation`.
     pub fn connect_systemd_socket_activation(&self, argv: &[&str]) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_connect_systemd_socket_activation"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_connect_systemd_socket_activation",
@@ -3760,7 +3884,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_connect`.
     pub fn aio_connect(&self, addr: &crate::SockAddr) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_aio_connect"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_connect", "enter: addr=<sockaddr>");
         }
@@ -3800,7 +3924,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_connect_uri`.
     pub fn aio_connect_uri(&self, uri: &str) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_connect_uri"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_connect_uri", &format!("enter: uri={:?}", uri));
         }
@@ -3838,7 +3964,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_connect_unix`.
     pub fn aio_connect_unix(&self, unixsocket: &std::path::Path) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_connect_unix"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_connect_unix",
@@ -3878,7 +4006,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_aio_connect_vsock`.
     pub fn aio_connect_vsock(&self, cid: u32, port: u32) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_connect_vsock"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_connect_vsock",
@@ -3919,7 +4049,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_connect_tcp`.
     pub fn aio_connect_tcp(&self, hostname: &str, port: &str) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_connect_tcp"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_connect_tcp",
@@ -3958,7 +4090,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_aio_connect_socket`.
     pub fn aio_connect_socket(&self, sock: std::os::fd::RawFd) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_connect_socket"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_connect_socket", &format!("enter: sock={}", sock));
         }
@@ -3994,7 +4128,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_connect_command`.
     pub fn aio_connect_command(&self, argv: &[&str]) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_connect_command"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_connect_command",
@@ -4034,7 +4170,9 @@ impl Handle {
     ///
     /// Since libnbd 1.2. C: `nbd_aio_connect_systemd_socket_activation`.
     pub fn aio_connect_systemd_socket_activation(&self, argv: &[&str]) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_connect_systemd_socket_activation"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_connect_systemd_socket_activation",
@@ -4088,7 +4226,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_shutdown`.
     pub fn shutdown(&self, flags: Option<Shutdown>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_shutdown"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug("nbd_shutdown", &format!("enter: flags={:#x}", flags.0));
@@ -4138,7 +4276,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_disconnect`.
     pub fn aio_disconnect(&self, flags: Option<CmdFlag>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_disconnect"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -4194,7 +4334,7 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_opt_go`.
     pub fn opt_go(&self) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_opt_go"))?;
         if h.debug_enabled() {
             h.debug("nbd_opt_go", "enter: ");
         }
@@ -4230,7 +4370,7 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_opt_abort`.
     pub fn opt_abort(&self) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_opt_abort"))?;
         if h.debug_enabled() {
             h.debug("nbd_opt_abort", "enter: ");
         }
@@ -4278,7 +4418,7 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_opt_info`.
     pub fn opt_info(&self) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_opt_info"))?;
         if h.debug_enabled() {
             h.debug("nbd_opt_info", "enter: ");
         }
@@ -4325,7 +4465,7 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_opt_list`.
     pub fn opt_list(&self, list: ListCallback) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_opt_list"))?;
         if h.debug_enabled() {
             h.debug("nbd_opt_list", "enter: list=<fun>");
         }
@@ -4375,7 +4515,9 @@ impl Handle {
     ///
     /// Since libnbd 1.6. C: `nbd_opt_list_meta_context`.
     pub fn opt_list_meta_context(&self, context: ContextCallback) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_opt_list_meta_context"))?;
         if h.debug_enabled() {
             h.debug("nbd_opt_list_meta_context", "enter: context=<fun>");
         }
@@ -4416,7 +4558,9 @@ impl Handle {
         queries: &[&str],
         context: ContextCallback,
     ) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_opt_list_meta_context_queries"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_opt_list_meta_context_queries",
@@ -4473,7 +4617,9 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_opt_set_meta_context`.
     pub fn opt_set_meta_context(&self, context: ContextCallback) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_opt_set_meta_context"))?;
         if h.debug_enabled() {
             h.debug("nbd_opt_set_meta_context", "enter: context=<fun>");
         }
@@ -4515,7 +4661,9 @@ impl Handle {
         queries: &[&str],
         context: ContextCallback,
     ) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_opt_set_meta_context_queries"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_opt_set_meta_context_queries",
@@ -4570,7 +4718,9 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_opt_starttls`.
     pub fn opt_starttls(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_opt_starttls"))?;
         if h.debug_enabled() {
             h.debug("nbd_opt_starttls", "enter: ");
         }
@@ -4614,7 +4764,9 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_opt_structured_reply`.
     pub fn opt_structured_reply(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_opt_structured_reply"))?;
         if h.debug_enabled() {
             h.debug("nbd_opt_structured_reply", "enter: ");
         }
@@ -4658,7 +4810,9 @@ impl Handle {
     ///
     /// Since libnbd 1.18. C: `nbd_opt_extended_headers`.
     pub fn opt_extended_headers(&self) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_opt_extended_headers"))?;
         if h.debug_enabled() {
             h.debug("nbd_opt_extended_headers", "enter: ");
         }
@@ -4699,7 +4853,7 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_aio_opt_go`.
     pub fn aio_opt_go(&self, completion: Option<CompletionCallback>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_aio_opt_go"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_opt_go", "enter: completion=<fun>");
         }
@@ -4732,7 +4886,9 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_aio_opt_abort`.
     pub fn aio_opt_abort(&self) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_opt_abort"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_opt_abort", "enter: ");
         }
@@ -4771,7 +4927,9 @@ impl Handle {
     ///
     /// Since libnbd 1.4. C: `nbd_aio_opt_info`.
     pub fn aio_opt_info(&self, completion: Option<CompletionCallback>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_opt_info"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_opt_info", "enter: completion=<fun>");
         }
@@ -4814,7 +4972,9 @@ impl Handle {
         list: ListCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_opt_list"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_opt_list", "enter: list=<fun> completion=<fun>");
         }
@@ -4856,7 +5016,9 @@ impl Handle {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_opt_list_meta_context"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_opt_list_meta_context",
@@ -4902,7 +5064,9 @@ impl Handle {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_opt_list_meta_context_queries"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_opt_list_meta_context_queries",
@@ -4950,7 +5114,9 @@ impl Handle {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_opt_set_meta_context"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_opt_set_meta_context",
@@ -4996,7 +5162,9 @@ impl Handle {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_opt_set_meta_context_queries"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_opt_set_meta_context_queries",
@@ -5041,7 +5209,9 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_aio_opt_starttls`.
     pub fn aio_opt_starttls(&self, completion: Option<CompletionCallback>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_opt_starttls"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_opt_starttls", "enter: completion=<fun>");
         }
@@ -5079,7 +5249,9 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_aio_opt_structured_reply`.
     pub fn aio_opt_structured_reply(&self, completion: Option<CompletionCallback>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_opt_structured_reply"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_opt_structured_reply", "enter: completion=<fun>");
         }
@@ -5117,7 +5289,9 @@ impl Handle {
     ///
     /// Since libnbd 1.18. C: `nbd_aio_opt_extended_headers`.
     pub fn aio_opt_extended_headers(&self, completion: Option<CompletionCallback>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_opt_extended_headers"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_opt_extended_headers", "enter: completion=<fun>");
         }
@@ -5194,7 +5368,9 @@ impl Handle {
         chunk: ChunkCallback,
         flags: Option<CmdFlag>,
     ) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_pread_structured"))?;
         h.initialize_read_buffer(buf);
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
@@ -5253,7 +5429,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_pwrite`.
     pub fn pwrite(&self, buf: &[u8], offset: u64, flags: Option<CmdFlag>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_pwrite"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5300,7 +5476,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_flush`.
     pub fn flush(&self, flags: Option<CmdFlag>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_flush"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug("nbd_flush", &format!("enter: flags={:#x}", flags.0));
@@ -5347,7 +5523,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_trim`.
     pub fn trim(&self, count: u64, offset: u64, flags: Option<CmdFlag>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_trim"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5395,7 +5571,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_cache`.
     pub fn cache(&self, count: u64, offset: u64, flags: Option<CmdFlag>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_cache"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5451,7 +5627,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_zero`.
     pub fn zero(&self, count: u64, offset: u64, flags: Option<CmdFlag>) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_zero"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5526,7 +5702,9 @@ impl Handle {
         extent64: Extent64Callback,
         flags: Option<CmdFlag>,
     ) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_block_status_64"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5589,7 +5767,9 @@ impl Handle {
         extent64: Extent64Callback,
         flags: Option<CmdFlag>,
     ) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_block_status_filter"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5647,7 +5827,9 @@ impl Handle {
         completion: Option<CompletionCallback>,
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_pread_structured"))?;
         h.initialize_aio_read_buffer(&buf);
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
@@ -5702,7 +5884,7 @@ impl Handle {
         completion: Option<CompletionCallback>,
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_aio_pwrite"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5753,7 +5935,7 @@ impl Handle {
         completion: Option<CompletionCallback>,
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_aio_flush"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5799,7 +5981,7 @@ impl Handle {
         completion: Option<CompletionCallback>,
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_aio_trim"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5849,7 +6031,7 @@ impl Handle {
         completion: Option<CompletionCallback>,
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_aio_cache"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5899,7 +6081,7 @@ impl Handle {
         completion: Option<CompletionCallback>,
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_aio_zero"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -5958,7 +6140,9 @@ impl Handle {
         completion: Option<CompletionCallback>,
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_block_status"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -6009,7 +6193,9 @@ impl Handle {
         completion: Option<CompletionCallback>,
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_block_status_64"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug(
@@ -6062,7 +6248,9 @@ impl Handle {
         completion: Option<CompletionCallback>,
         flags: Option<CmdFlag>,
     ) -> Result<u64> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_block_status_filter"))?;
         let flags = flags.unwrap_or_default();
         if h.debug_enabled() {
             h.debug("nbd_aio_block_status_filter", &format!("enter: count={} offset={} contexts={:?} extent64=<fun> completion=<fun> flags={:#x}", count, offset, contexts, flags.0));
@@ -6104,7 +6292,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_get_fd`.
     pub fn aio_get_fd(&self) -> Result<std::os::fd::RawFd> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_aio_get_fd"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_get_fd", "enter: ");
         }
@@ -6172,7 +6360,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_notify_read`.
     pub fn aio_notify_read(&self) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_notify_read"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_notify_read", "enter: ");
         }
@@ -6205,7 +6395,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_notify_write`.
     pub fn aio_notify_write(&self) -> Result<()> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_notify_write"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_notify_write", "enter: ");
         }
@@ -6368,7 +6560,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_command_completed`.
     pub fn aio_command_completed(&self, cookie: u64) -> Result<bool> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_command_completed"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_aio_command_completed",
@@ -6405,7 +6599,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_peek_command_completed`.
     pub fn aio_peek_command_completed(&self) -> Result<i64> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_peek_command_completed"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_peek_command_completed", "enter: ");
         }
@@ -6443,7 +6639,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_aio_in_flight`.
     pub fn aio_in_flight(&self) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_aio_in_flight"))?;
         if h.debug_enabled() {
             h.debug("nbd_aio_in_flight", "enter: ");
         }
@@ -6487,7 +6685,9 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_connection_state`.
     pub fn connection_state(&self) -> Result<&'static str> {
-        let mut h = self.lock();
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_connection_state"))?;
         if h.debug_enabled() {
             h.debug("nbd_connection_state", "enter: ");
         }
@@ -6529,7 +6729,7 @@ impl Handle {
     ///
     /// Since libnbd 1.0. C: `nbd_poll`.
     pub fn poll(&self, timeout: i32) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_poll"))?;
         if h.debug_enabled() {
             h.debug("nbd_poll", &format!("enter: timeout={}", timeout));
         }
@@ -6565,7 +6765,7 @@ impl Handle {
     ///
     /// Since libnbd 1.16. C: `nbd_poll2`.
     pub fn poll2(&self, fd: std::os::fd::RawFd, timeout: i32) -> Result<i32> {
-        let mut h = self.lock();
+        let mut h = self.lock().map_err(|e| e.with_context("nbd_poll2"))?;
         if h.debug_enabled() {
             h.debug(
                 "nbd_poll2",

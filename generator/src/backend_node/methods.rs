@@ -14,8 +14,6 @@ pub(super) struct MethodView {
     js_name: String,
     /// The Rust method name (`pread_async`).
     rust_name: String,
-    /// Whether the call takes the handle lock (refused inside a callback).
-    locked: bool,
     /// The parameters, conversions and core call (the same shape for
     /// both forms).
     #[serde(flatten)]
@@ -274,7 +272,6 @@ pub(super) fn method_view(l: &Lowered, call: &LCall) -> MethodView {
     MethodView {
         js_name: names::js_method(call.name),
         rust_name: rust_ident(call.name),
-        locked: def.locked,
         parts: a,
         may_fail: def.may_set_error,
         uses_ret: convert.contains("ret"),
@@ -341,7 +338,6 @@ pub(super) fn async_view(l: &Lowered, call: &LCall) -> Option<MethodView> {
     Some(MethodView {
         js_name,
         rust_name: format!("{}_async", op),
-        locked: def.locked,
         parts: a,
         may_fail: true,
         ret: String::new(),

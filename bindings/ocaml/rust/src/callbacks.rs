@@ -5,15 +5,18 @@
 //! the callback when it no longer can, and the root goes with it. A call
 //! takes the runtime back if the stub released it, builds the arguments,
 //! and calls the closure with `caml_callbackN_exn`, so an exception
-//! never unwinds into Rust: the callback returns -1 with `*error` set
-//! (EPROTO unless the closure set another), which fails the command. For
-//! calls whose callbacks run before they return (`block_status`,
-//! `opt_list`, ...) the exception's text goes into the call's `NBD.Error`;
-//! otherwise (aio commands, the debug callback) it is printed on stderr,
-//! as libnbd does.
+//! never unwinds into Rust. The result maps by the core's policy
+//! (`nbd::callback`, shared with the other bindings): the closure's int
+//! is the callback's return value; an exception returns -1 with `*error`
+//! set (EPROTO unless the closure set another), which fails the command.
+//! For calls whose callbacks run before they return (`block_status`,
+//! `opt_list`, ...) the first exception's text goes into the call's
+//! `NBD.Error`; otherwise (aio commands, the debug callback, later
+//! exceptions) it is printed on stderr, as libnbd does. A closure that
+//! calls a locked function of its own handle gets `NBD.Error` with
+//! EDEADLK from the core.
 
-use std::sync::{Arc, Mutex};
-
+use nbd::callback::{self, FirstRaised, Outcome};
 use ocaml_interop::{BoxRoot, OCaml, OCamlException, OCamlInt, OCamlRuntime};
 
 use crate::error::Failure;
@@ -23,41 +26,31 @@ use crate::runtime;
 pub(crate) struct IntRef;
 
 /// Where the callbacks of one synchronous call leave the first exception
-/// they raised (as text).
+/// they raised (as the callback's name and the exception's text).
 #[derive(Default, Clone)]
-pub(crate) struct Raised(Arc<Mutex<Option<(&'static str, String)>>>);
+pub(crate) struct Raised(FirstRaised<(&'static str, String)>);
 
 impl Raised {
-    fn keep(&self, callback: &'static str, text: String) -> Option<String> {
-        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_some() {
-            return Some(text);
-        }
-        *slot = Some((callback, text));
-        None
-    }
-
     /// The result of a call whose callbacks have all run: the core's
     /// error naming the callback's exception, if one was raised. A call
     /// that succeeded even though a callback raised fails anyway.
     pub(crate) fn check<T>(&self, ret: nbd::Result<T>) -> Result<T, Failure> {
-        let raised = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match (ret, raised) {
-            (Ok(v), None) => Ok(v),
-            (Err(e), None) => Err(Failure::Nbd(e)),
-            (Err(e), Some((cb, text))) => {
-                let msg = format!("{} ({cb} callback raised {text})", e.message());
-                let mut err = nbd::Error::new(e.errno(), msg);
-                if let Some(c) = e.context() {
-                    err = err.with_context(c);
-                }
-                Err(Failure::Nbd(err))
-            }
-            (Ok(_), Some((cb, text))) => Err(Failure::Nbd(nbd::Error::new(
-                libc::EPROTO,
-                format!("{cb} callback raised {text}"),
-            ))),
+        let failed = match self.0.settle(ret) {
+            Ok(v) => return Ok(v),
+            Err(failed) => failed,
+        };
+        let e = failed.error;
+        let Some((cb, text)) = failed.raised else {
+            return Err(Failure::Nbd(e));
+        };
+        if failed.only_callback {
+            return Err(Failure::Nbd(nbd::Error::new(e.errno(), format!("{cb} callback raised {text}"))));
         }
+        let mut err = nbd::Error::new(e.errno(), format!("{} ({cb} callback raised {text})", e.message()));
+        if let Some(c) = e.context() {
+            err = err.with_context(c);
+        }
+        Err(Failure::Nbd(err))
     }
 }
 
@@ -109,41 +102,30 @@ impl<F: 'static> Closure<F> {
         let outcome = runtime::calling_ocaml(|cr| {
             let err_ref = int_ref(cr, error.as_deref().copied().unwrap_or(0));
             let result = match call(cr, root, &err_ref) {
-                Ok(v) => Ok(v.to_rust::<i64>() as i32),
+                Ok(v) => Ok(v.to_rust::<i64>()),
                 Err(exn) => Err(BoxRoot::new(exn)),
             };
             let result = result.map_err(|exn| exn_to_string(cr, &exn));
             (result, read_int_ref(&err_ref))
         });
         // Inside a finalizer: the handle is going away, skip the callback.
-        let Some((result, err_value)) = outcome else {
+        let Some((result, left)) = outcome else {
             return 0;
         };
-        match result {
-            Ok(ret) => {
-                if let Some(e) = error {
-                    *e = err_value;
-                }
-                ret
-            }
+        let outcome = match result {
+            Ok(ret) => Outcome::Returned(Some(ret)),
             Err(text) => {
-                if let Some(e) = error {
-                    *e = if err_value != 0 {
-                        err_value
-                    } else {
-                        libc::EPROTO
-                    };
-                }
                 self.report(text);
-                -1
+                Outcome::Raised
             }
-        }
+        };
+        callback::result(outcome, error, Some(left))
     }
 
     /// Hand an exception to the call waiting for it, or print it.
     fn report(&self, text: String) {
         let unkept = match &self.raised {
-            Some(r) => r.keep(self.name, text),
+            Some(r) => r.0.keep((self.name, text)).map(|(_, text)| text),
             None => Some(text),
         };
         if let Some(text) = unkept {
