@@ -2,6 +2,7 @@
 //! newstyle), the client flags, NBD_OPT_EXPORT_NAME, and the order in
 //! which automatic negotiation asks for things.
 
+use super::errors::protocol_error;
 use super::machine::{Machine, State};
 use super::options::Purpose;
 use super::outqueue::Tag;
@@ -24,10 +25,6 @@ pub(super) enum AutoStep {
     AfterExtendedHeaders,
     /// NBD_OPT_STRUCTURED_REPLY has been answered.
     AfterStructuredReply,
-}
-
-pub(super) fn protocol_error(msg: impl Into<String>) -> Error {
-    Error::new(libc::EPROTO, msg)
 }
 
 impl Machine {

@@ -14,6 +14,7 @@
 //! `inbuf`/`outqueue` (byte buffers), `wire` (protocol numbers).
 
 mod commands;
+mod errors;
 mod handshake;
 mod inbuf;
 mod machine;

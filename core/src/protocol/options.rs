@@ -2,7 +2,8 @@
 //! replies, and what each answer means, for options started by automatic
 //! negotiation and by the caller in opt mode alike.
 
-use super::handshake::{protocol_error, AutoStep};
+use super::errors::protocol_error;
+use super::handshake::AutoStep;
 use super::machine::{Machine, State};
 use super::outqueue::Tag;
 use super::types::{MetaContext, OptOutcome, OptRequest};

@@ -3,7 +3,7 @@
 //! any order. Read data goes straight into the caller's buffer; anything
 //! malformed kills the connection with EPROTO rather than guessing.
 
-use super::handshake::protocol_error;
+use super::errors::protocol_error;
 use super::machine::Machine;
 use super::types::{ExtentSink, MAX_REQUEST_SIZE};
 use super::wire;

@@ -9,7 +9,8 @@
 //! ever travels in plaintext), and bytes that arrive in plaintext after
 //! the ACK are an attack, not data.
 
-use super::handshake::{protocol_error, AutoStep};
+use super::errors::protocol_error;
+use super::handshake::AutoStep;
 use super::machine::{Machine, State};
 use super::options::Purpose;
 use super::types::OptOutcome;
