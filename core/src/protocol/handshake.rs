@@ -30,11 +30,11 @@ pub(super) enum AutoStep {
 impl Machine {
     pub(super) fn step_handshake(&mut self) -> Result<bool, Error> {
         if self.hs_skip > 0 {
-            let n = (self.inbuf.len() as u64).min(self.hs_skip) as usize;
+            let n = (self.cx.inbuf.len() as u64).min(self.hs_skip) as usize;
             if n == 0 {
                 return Ok(false);
             }
-            self.inbuf.consume(n);
+            self.cx.inbuf.consume(n);
             self.hs_skip -= n as u64;
             return Ok(true);
         }
@@ -51,17 +51,17 @@ impl Machine {
     fn recv_magic(&mut self) -> Result<bool, Error> {
         // Judge the first bytes as soon as they arrive: a server that is
         // not an NBD server may never send sixteen.
-        let n = self.inbuf.len().min(8);
-        if self.inbuf.avail()[..n] != wire::NBDMAGIC.to_be_bytes()[..n] {
+        let n = self.cx.inbuf.len().min(8);
+        if self.cx.inbuf.avail()[..n] != wire::NBDMAGIC.to_be_bytes()[..n] {
             return Err(protocol_error(
                 "handshake: server did not send the NBD magic (not an NBD server?)",
             ));
         }
-        if !self.have(16) {
+        if !self.cx.have(16) {
             return Ok(false);
         }
-        let version = wire::be64(self.inbuf.avail(), 8);
-        self.inbuf.consume(16);
+        let version = wire::be64(self.cx.inbuf.avail(), 8);
+        self.cx.inbuf.consume(16);
         self.state = match version {
             wire::IHAVEOPT => State::RecvGflags,
             wire::OLDSTYLE_MAGIC => State::RecvOldstyle,
@@ -75,22 +75,22 @@ impl Machine {
     }
 
     fn recv_oldstyle(&mut self) -> Result<bool, Error> {
-        if !self.have(OLDSTYLE_REST) {
+        if !self.cx.have(OLDSTYLE_REST) {
             return Ok(false);
         }
-        let b = self.inbuf.avail();
+        let b = self.cx.inbuf.avail();
         let (size, gflags, eflags) = (wire::be64(b, 0), wire::be16(b, 8), wire::be16(b, 10));
-        self.inbuf.consume(OLDSTYLE_REST);
-        self.stats.chunks_received += 1;
-        self.info.protocol = Some("oldstyle");
-        if self.config.tls.0 == Tls::REQUIRE.0 {
+        self.cx.inbuf.consume(OLDSTYLE_REST);
+        self.cx.stats.chunks_received += 1;
+        self.cx.info.protocol = Some("oldstyle");
+        if self.cx.config.tls.0 == Tls::REQUIRE.0 {
             return Err(Error::new(
                 libc::ENOTSUP,
                 "handshake: server is oldstyle, which cannot do TLS, but TLS is required",
             ));
         }
-        if self.config.tls.0 == Tls::ALLOW.0 {
-            self.debug_msg(|| "oldstyle server cannot do TLS; continuing without it".to_string());
+        if self.cx.config.tls.0 == Tls::ALLOW.0 {
+            self.cx.debug_msg(|| "oldstyle server cannot do TLS; continuing without it".to_string());
         }
         if gflags != 0 {
             return Err(protocol_error(
@@ -98,32 +98,32 @@ impl Machine {
             ));
         }
         self.set_size_and_flags(size, eflags)?;
-        self.debug_msg(|| format!("oldstyle handshake: size={size} eflags=0x{eflags:x}"));
+        self.cx.debug_msg(|| format!("oldstyle handshake: size={size} eflags=0x{eflags:x}"));
         self.state = State::Ready;
         Ok(true)
     }
 
     fn recv_gflags(&mut self) -> Result<bool, Error> {
-        if !self.have(2) {
+        if !self.cx.have(2) {
             return Ok(false);
         }
-        let server = wire::be16(self.inbuf.avail(), 0);
-        self.inbuf.consume(2);
-        self.stats.chunks_received += 1;
-        let wanted = (self.config.handshake_flags.bits() & HandshakeFlag::MASK.bits()) as u16;
-        self.gflags = server & wanted;
-        let fixed = self.gflags & wire::FLAG_FIXED_NEWSTYLE != 0;
-        self.info.protocol = Some(if fixed { "newstyle-fixed" } else { "newstyle" });
-        let sent = self.gflags;
-        self.debug_msg(|| {
+        let server = wire::be16(self.cx.inbuf.avail(), 0);
+        self.cx.inbuf.consume(2);
+        self.cx.stats.chunks_received += 1;
+        let wanted = (self.cx.config.handshake_flags.bits() & HandshakeFlag::MASK.bits()) as u16;
+        self.cx.gflags = server & wanted;
+        let fixed = self.cx.gflags & wire::FLAG_FIXED_NEWSTYLE != 0;
+        self.cx.info.protocol = Some(if fixed { "newstyle-fixed" } else { "newstyle" });
+        let sent = self.cx.gflags;
+        self.cx.debug_msg(|| {
             format!("newstyle handshake: server flags=0x{server:x}, client flags sent=0x{sent:x}")
         });
 
         let mut cflags = Vec::with_capacity(4);
-        cflags.put32(self.gflags as u32);
-        self.out.push_owned(cflags, Tag::Handshake);
+        cflags.put32(self.cx.gflags as u32);
+        self.cx.out.push_owned(cflags, Tag::Handshake);
 
-        if !fixed && self.config.tls.0 == Tls::REQUIRE.0 {
+        if !fixed && self.cx.config.tls.0 == Tls::REQUIRE.0 {
             // NBD_OPT_STARTTLS needs fixed newstyle; with nothing else
             // allowed in plaintext, there is nothing polite left to say.
             return Err(Error::new(
@@ -135,13 +135,13 @@ impl Machine {
             self.auto_next(AutoStep::Start)?;
         } else {
             // Plain newstyle knows one option only (NBD_OPT_EXPORT_NAME).
-            if self.config.tls.0 == Tls::ALLOW.0 {
-                self.debug_msg(|| {
+            if self.cx.config.tls.0 == Tls::ALLOW.0 {
+                self.cx.debug_msg(|| {
                     "server is not using fixed newstyle, so it cannot do TLS; continuing without it"
                         .to_string()
                 });
             }
-            if self.config.opt_mode {
+            if self.cx.config.opt_mode {
                 // The caller still decides: opt_go sends the export name,
                 // opt_abort ends it; other options are ENOTSUP.
                 self.state = State::Negotiating;
@@ -155,23 +155,23 @@ impl Machine {
     /// Automatic negotiation: ask for whatever the configuration wants
     /// next, then stop in opt mode or go on to select the export.
     pub(super) fn auto_next(&mut self, from: AutoStep) -> Result<(), Error> {
-        if from == AutoStep::Start && self.config.tls.0 != Tls::DISABLE.0 {
+        if from == AutoStep::Start && self.cx.config.tls.0 != Tls::DISABLE.0 {
             // STARTTLS goes first, so that no other option (export
             // names above all) is ever sent in plaintext.
             return self.send_simple_option(wire::OPT_STARTTLS, Purpose::Auto);
         }
         if matches!(from, AutoStep::Start | AutoStep::AfterStartTls)
-            && self.config.request_extended_headers
+            && self.cx.config.request_extended_headers
         {
             return self.send_simple_option(wire::OPT_EXTENDED_HEADERS, Purpose::Auto);
         }
         if from != AutoStep::AfterStructuredReply
-            && self.config.request_structured_replies
-            && !self.info.extended_headers
+            && self.cx.config.request_structured_replies
+            && !self.cx.info.extended_headers
         {
             return self.send_simple_option(wire::OPT_STRUCTURED_REPLY, Purpose::Auto);
         }
-        if self.config.opt_mode {
+        if self.cx.config.opt_mode {
             self.state = State::Negotiating;
             return Ok(());
         }
@@ -184,7 +184,7 @@ impl Machine {
         &mut self,
         user: Option<super::options::OptInProgress>,
     ) -> Result<(), Error> {
-        let name = self.config.export_name.clone();
+        let name = self.cx.config.export_name.clone();
         if name.len() > wire::MAX_STRING {
             return Err(Error::new(
                 libc::EINVAL,
@@ -198,17 +198,17 @@ impl Machine {
     }
 
     fn recv_export_name(&mut self) -> Result<bool, Error> {
-        let no_zeroes = self.gflags & wire::FLAG_NO_ZEROES != 0;
+        let no_zeroes = self.cx.gflags & wire::FLAG_NO_ZEROES != 0;
         let len = if no_zeroes { 10 } else { 10 + 124 };
-        if !self.have(len) {
+        if !self.cx.have(len) {
             return Ok(false);
         }
-        let b = self.inbuf.avail();
+        let b = self.cx.inbuf.avail();
         let (size, eflags) = (wire::be64(b, 0), wire::be16(b, 8));
-        self.inbuf.consume(len);
-        self.stats.chunks_received += 1;
+        self.cx.inbuf.consume(len);
+        self.cx.stats.chunks_received += 1;
         self.set_size_and_flags(size, eflags)?;
-        self.debug_msg(|| format!("export name accepted: size={size} eflags=0x{eflags:x}"));
+        self.cx.debug_msg(|| format!("export name accepted: size={size} eflags=0x{eflags:x}"));
         self.state = State::Ready;
         if self.opt.is_some() {
             self.finish_option(Ok(super::types::OptOutcome::Done));
@@ -231,39 +231,39 @@ impl Machine {
                 "handshake: export size is too large",
             ));
         }
-        if eflags & wire::FLAG_SEND_DF != 0 && !self.info.structured_replies {
-            self.debug_msg(|| {
+        if eflags & wire::FLAG_SEND_DF != 0 && !self.cx.info.structured_replies {
+            self.cx.debug_msg(|| {
                 "server lacks structured replies, ignoring its claim of DF".to_string()
             });
             eflags &= !wire::FLAG_SEND_DF;
         }
         if eflags & wire::FLAG_SEND_FAST_ZERO != 0 && eflags & wire::FLAG_SEND_WRITE_ZEROES == 0 {
-            self.debug_msg(|| {
+            self.cx.debug_msg(|| {
                 "server lacks write zeroes, ignoring its claim of fast zero".to_string()
             });
             eflags &= !wire::FLAG_SEND_FAST_ZERO;
         }
-        if eflags & wire::FLAG_BLOCK_STATUS_PAYLOAD != 0 && !self.info.extended_headers {
-            self.debug_msg(|| {
+        if eflags & wire::FLAG_BLOCK_STATUS_PAYLOAD != 0 && !self.cx.info.extended_headers {
+            self.cx.debug_msg(|| {
                 "server lacks extended headers, ignoring block status payload".to_string()
             });
             eflags &= !wire::FLAG_BLOCK_STATUS_PAYLOAD;
         }
-        self.info.size = size;
-        self.info.eflags = eflags;
-        self.info.export_valid = true;
+        self.cx.info.size = size;
+        self.cx.info.eflags = eflags;
+        self.cx.info.export_valid = true;
         Ok(())
     }
 
     /// Forget the export's details (a failed NBD_OPT_GO/INFO).
     pub(super) fn reset_export_info(&mut self) {
-        self.info.export_valid = false;
-        self.info.size = 0;
-        self.info.eflags = 0;
-        self.info.block_minimum = 0;
-        self.info.block_preferred = 0;
-        self.info.block_maximum = 0;
-        self.info.canonical_name = None;
-        self.info.description = None;
+        self.cx.info.export_valid = false;
+        self.cx.info.size = 0;
+        self.cx.info.eflags = 0;
+        self.cx.info.block_minimum = 0;
+        self.cx.info.block_preferred = 0;
+        self.cx.info.block_maximum = 0;
+        self.cx.info.canonical_name = None;
+        self.cx.info.description = None;
     }
 }

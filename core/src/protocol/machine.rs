@@ -52,27 +52,53 @@ pub(super) enum State {
 /// buffer.
 const DIRECT_MIN: usize = 32 * 1024;
 
-/// The sans-IO NBD client for one connection.
-pub struct Machine {
+/// What every phase of the connection uses: the settings, what
+/// negotiation learnt, the byte buffers, the counters and the debug log.
+pub(super) struct Context {
     pub(super) config: Config,
     pub(super) info: Negotiated,
-    pub(super) state: State,
     pub(super) inbuf: InBuf,
     pub(super) out: OutQueue,
-    pub(super) cmds: Commands,
-    pub(super) reply: ReplyState,
-    /// The option being negotiated, if any.
-    pub(super) opt: Option<OptInProgress>,
+    pub(super) stats: Stats,
+    pub(super) debug: Vec<String>,
     /// The result of the last opt-mode option, until collected.
     pub(super) opt_result: Option<Result<OptOutcome, Error>>,
     /// Handshake flags both sides agreed on.
     pub(super) gflags: u16,
-    /// Handshake bytes still to discard (an oversized option reply).
-    pub(super) hs_skip: u64,
     /// The export name the current meta contexts were negotiated for.
     pub(super) meta_export: Option<String>,
-    pub(super) stats: Stats,
-    pub(super) debug: Vec<String>,
+}
+
+impl Context {
+    /// Record a debug message; the closure runs only when debugging.
+    pub(super) fn debug_msg(&mut self, msg: impl FnOnce() -> String) {
+        if self.config.debug {
+            self.debug.push(msg());
+        }
+    }
+
+    /// Enough buffered bytes for a message of `n` bytes? If not, make room
+    /// for it to accumulate.
+    pub(super) fn have(&mut self, n: usize) -> bool {
+        if self.inbuf.len() >= n {
+            true
+        } else {
+            self.inbuf.reserve_contiguous(n);
+            false
+        }
+    }
+}
+
+/// The sans-IO NBD client for one connection.
+pub struct Machine {
+    pub(super) cx: Context,
+    pub(super) state: State,
+    pub(super) cmds: Commands,
+    pub(super) reply: ReplyState,
+    /// The option being negotiated, if any.
+    pub(super) opt: Option<OptInProgress>,
+    /// Handshake bytes still to discard (an oversized option reply).
+    pub(super) hs_skip: u64,
     pub(super) error: Option<Error>,
     /// Automatic negotiation failed: NBD_OPT_ABORT is on its way out, and
     /// then the machine dies with this error.
@@ -89,20 +115,22 @@ impl Machine {
     /// A machine for one connection, configured from the handle's settings.
     pub fn new(config: Config) -> Machine {
         Machine {
-            config,
-            info: Negotiated::default(),
+            cx: Context {
+                config,
+                info: Negotiated::default(),
+                inbuf: InBuf::new(),
+                out: OutQueue::new(),
+                stats: Stats::default(),
+                debug: Vec::new(),
+                opt_result: None,
+                gflags: 0,
+                meta_export: None,
+            },
             state: State::Created,
-            inbuf: InBuf::new(),
-            out: OutQueue::new(),
             cmds: Commands::new(),
             reply: ReplyState::Header,
             opt: None,
-            opt_result: None,
-            gflags: 0,
             hs_skip: 0,
-            meta_export: None,
-            stats: Stats::default(),
-            debug: Vec::new(),
             error: None,
             pending_failure: None,
             disconnect_requested: false,
@@ -114,13 +142,13 @@ impl Machine {
 
     /// The settings in use.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.cx.config
     }
 
     /// The settings, for changes made while negotiating in opt mode (they
     /// apply to the next option).
     pub fn config_mut(&mut self) -> &mut Config {
-        &mut self.config
+        &mut self.cx.config
     }
 
     /// The coarse state for permitted_states checks and aio_is_*.
@@ -154,9 +182,9 @@ impl Machine {
             State::Negotiating => "NEGOTIATING",
             State::SendAbort => "NEWSTYLE.SEND_OPT_ABORT",
             State::Ready => {
-                if !self.out.is_empty() {
+                if !self.cx.out.is_empty() {
                     "ISSUE_COMMAND.SEND_REQUEST"
-                } else if self.reply.is_idle() && self.inbuf.is_empty() {
+                } else if self.reply.is_idle() && self.cx.inbuf.is_empty() {
                     "READY"
                 } else {
                     "REPLY.RECV_REPLY"
@@ -169,7 +197,7 @@ impl Machine {
 
     /// Whether the machine wants to read, write, both or neither.
     pub fn direction(&self) -> Direction {
-        let write = if self.out.is_empty() {
+        let write = if self.cx.out.is_empty() {
             0
         } else {
             Direction::WRITE.0
@@ -203,16 +231,16 @@ impl Machine {
 
     /// The bytes waiting to be sent, as slices for one vectored write.
     pub fn pending_output<'a>(&'a self, out: &mut Vec<IoSlice<'a>>) {
-        self.out.slices(out);
+        self.cx.out.slices(out);
     }
 
     /// `n` bytes of `pending_output` were written to the socket.
     pub fn output_written(&mut self, n: usize) {
-        self.stats.bytes_sent += n as u64;
+        self.cx.stats.bytes_sent += n as u64;
         let mut sent_abort = false;
         let cmds = &mut self.cmds;
-        let stats = &mut self.stats;
-        self.out.written(n, |Sent { tag }| {
+        let stats = &mut self.cx.stats;
+        self.cx.out.written(n, |Sent { tag }| {
             stats.chunks_sent += 1;
             match tag {
                 Tag::Handshake => {}
@@ -231,7 +259,7 @@ impl Machine {
     /// `direction()` includes READ.
     pub fn input_buffer(&mut self) -> &mut [u8] {
         self.direct = false;
-        if self.state == State::Ready && self.inbuf.is_empty() {
+        if self.state == State::Ready && self.cx.inbuf.is_empty() {
             if let Some((cookie, pos, remaining)) = self.reply.data_target() {
                 if remaining >= DIRECT_MIN {
                     if let Some(buf) = self.cmds.get(cookie).and_then(|c| c.buf.as_ref()) {
@@ -252,7 +280,7 @@ impl Machine {
                 }
             }
         }
-        self.inbuf.space()
+        self.cx.inbuf.space()
     }
 
     /// `n` bytes were received into `input_buffer()`: parse them, running
@@ -268,11 +296,11 @@ impl Machine {
             }
             _ => {}
         }
-        self.stats.bytes_received += n as u64;
+        self.cx.stats.bytes_received += n as u64;
         if direct {
             self.reply.data_received_direct(n);
         } else {
-            self.inbuf.received(n);
+            self.cx.inbuf.received(n);
         }
         self.run()
     }
@@ -287,10 +315,10 @@ impl Machine {
                 None => self.close(),
             },
             State::Ready => {
-                if self.reply.is_idle() && self.inbuf.is_empty() {
+                if self.reply.is_idle() && self.cx.inbuf.is_empty() {
                     // A clean end between replies: libnbd calls this
                     // CLOSED; anything still in flight fails.
-                    self.debug_msg(|| "server closed the connection".to_string());
+                    self.cx.debug_msg(|| "server closed the connection".to_string());
                     self.close();
                 } else {
                     self.die(Error::new(
@@ -358,7 +386,7 @@ impl Machine {
     /// The result of the option started last, once it has finished
     /// (returned once).
     pub fn option_result(&mut self) -> Option<Result<OptOutcome, Error>> {
-        self.opt_result.take()
+        self.cx.opt_result.take()
     }
 
     /// Queue a transmission-phase command; returns its cookie.
@@ -379,13 +407,13 @@ impl Machine {
     pub fn memory(&self) -> usize {
         let strings = |v: &[String]| v.iter().map(|s| s.capacity()).sum::<usize>();
         std::mem::size_of::<Machine>()
-            + self.inbuf.capacity()
-            + self.out.memory()
+            + self.cx.inbuf.capacity()
+            + self.cx.out.memory()
             + self.cmds.memory()
-            + self.info.meta_contexts.iter().map(|m| m.name.capacity() + 8).sum::<usize>()
-            + strings(&self.config.meta_contexts)
-            + self.config.export_name.capacity()
-            + strings(&self.debug)
+            + self.cx.info.meta_contexts.iter().map(|m| m.name.capacity() + 8).sum::<usize>()
+            + strings(&self.cx.config.meta_contexts)
+            + self.cx.config.export_name.capacity()
+            + strings(&self.cx.debug)
             + (self.scratch32.capacity() * 4)
             + (self.scratch64.capacity() * std::mem::size_of::<Extent>())
     }
@@ -419,27 +447,20 @@ impl Machine {
     // ---- what was negotiated ----
 
     pub fn info(&self) -> &Negotiated {
-        &self.info
+        &self.cx.info
     }
 
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.cx.stats
     }
 
     /// Debug messages since the last call (only produced when
     /// `Config::debug` is set).
     pub fn take_debug(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.debug)
+        std::mem::take(&mut self.cx.debug)
     }
 
     // ---- internal helpers shared by the other files ----
-
-    /// Record a debug message; the closure runs only when debugging.
-    pub(super) fn debug_msg(&mut self, msg: impl FnOnce() -> String) {
-        if self.config.debug {
-            self.debug.push(msg());
-        }
-    }
 
     /// Parse as much buffered input as possible.
     fn run(&mut self) -> Result<(), Error> {
@@ -466,17 +487,6 @@ impl Machine {
         }
     }
 
-    /// Enough buffered bytes for a message of `n` bytes? If not, make room
-    /// for it to accumulate.
-    pub(super) fn have(&mut self, n: usize) -> bool {
-        if self.inbuf.len() >= n {
-            true
-        } else {
-            self.inbuf.reserve_contiguous(n);
-            false
-        }
-    }
-
     /// The connection failed: fail the option and every command.
     pub(super) fn die(&mut self, err: Error) {
         if matches!(self.state, State::Closed | State::Dead) {
@@ -485,10 +495,10 @@ impl Machine {
         // The reason negotiation was being abandoned matters more than
         // what went wrong while saying goodbye.
         let err = self.pending_failure.take().unwrap_or(err);
-        self.debug_msg(|| format!("connection failed: {err}"));
+        self.cx.debug_msg(|| format!("connection failed: {err}"));
         self.state = State::Dead;
         self.error = Some(err.clone());
-        self.out.clear();
+        self.cx.out.clear();
         self.reply = ReplyState::Header;
         let why = format!("the connection died: {}", err.message());
         self.fail_option(err);
@@ -501,7 +511,7 @@ impl Machine {
             return;
         }
         self.state = State::Closed;
-        self.out.clear();
+        self.cx.out.clear();
         self.reply = ReplyState::Header;
         self.fail_option(Error::new(libc::ENOTCONN, "the connection was closed"));
         self.cmds.abort_all("the server closed the connection");

@@ -152,7 +152,7 @@ impl Machine {
         // whose completion callback was enough) must not pass for this
         // one's.
         if self.state == State::Negotiating {
-            self.opt_result = None;
+            self.cx.opt_result = None;
         }
         let refuse = |ctx: OptInProgress, opt: OptRequest, err: Error| {
             // The request's own callbacks are mid-option callbacks.
@@ -172,7 +172,7 @@ impl Machine {
                 Error::new(errno, "the connection is not negotiating"),
             );
         }
-        if self.gflags & wire::FLAG_FIXED_NEWSTYLE == 0 {
+        if self.cx.gflags & wire::FLAG_FIXED_NEWSTYLE == 0 {
             return self.plain_newstyle_option(opt, ctx);
         }
         let result = match opt {
@@ -190,7 +190,7 @@ impl Machine {
                 Ok(())
             }
             OptRequest::StartTls => {
-                if self.gflags & wire::FLAG_FIXED_NEWSTYLE == 0 {
+                if self.cx.gflags & wire::FLAG_FIXED_NEWSTYLE == 0 {
                     return refuse(
                         ctx,
                         OptRequest::StartTls,
@@ -250,7 +250,7 @@ impl Machine {
                 ctx.code = wire::OPT_ABORT;
                 self.opt = Some(ctx);
                 self.finish_option_with(Ok(OptOutcome::Done), 0);
-                self.debug_msg(|| {
+                self.cx.debug_msg(|| {
                     "server is not fixed newstyle: no NBD_OPT_ABORT to send, closing".to_string()
                 });
                 self.die(Error::new(
@@ -278,11 +278,11 @@ impl Machine {
         queries: Option<Vec<String>>,
         ctx: OptInProgress,
     ) -> Result<(), Error> {
-        if !self.info.structured_replies {
+        if !self.cx.info.structured_replies {
             ctx.drop_callbacks();
             return Err(Error::new(libc::ENOTSUP, "server lacks structured replies"));
         }
-        let queries = queries.unwrap_or_else(|| self.config.meta_contexts.clone());
+        let queries = queries.unwrap_or_else(|| self.cx.config.meta_contexts.clone());
         self.send_meta(code, &queries, ctx)
     }
 
@@ -297,22 +297,22 @@ impl Machine {
     /// export. `user` is the caller's option in opt mode.
     pub(super) fn start_go(&mut self, code: u32, user: Option<OptInProgress>) -> Result<(), Error> {
         let mut ctx = user.unwrap_or_else(|| OptInProgress::new(Purpose::Auto, None));
-        let export = &self.config.export_name;
-        let meta_current = self.info.meta_valid && self.meta_export.as_ref() == Some(export);
-        if self.config.request_meta_context
-            && self.info.structured_replies
-            && !self.config.meta_contexts.is_empty()
+        let export = &self.cx.config.export_name;
+        let meta_current = self.cx.info.meta_valid && self.cx.meta_export.as_ref() == Some(export);
+        if self.cx.config.request_meta_context
+            && self.cx.info.structured_replies
+            && !self.cx.config.meta_contexts.is_empty()
             && !meta_current
         {
             ctx.then = Some(code);
-            let queries = self.config.meta_contexts.clone();
+            let queries = self.cx.config.meta_contexts.clone();
             return self.send_meta(wire::OPT_SET_META_CONTEXT, &queries, ctx);
         }
         self.send_go_info(code, ctx)
     }
 
     fn send_go_info(&mut self, code: u32, ctx: OptInProgress) -> Result<(), Error> {
-        let name = self.config.export_name.clone();
+        let name = self.cx.config.export_name.clone();
         if name.len() > wire::MAX_STRING {
             ctx.drop_callbacks();
             return Err(Error::new(
@@ -321,10 +321,10 @@ impl Machine {
             ));
         }
         let mut infos: Vec<u16> = Vec::with_capacity(3);
-        if self.config.request_block_size {
+        if self.cx.config.request_block_size {
             infos.push(wire::INFO_BLOCK_SIZE);
         }
-        if self.config.full_info {
+        if self.cx.config.full_info {
             infos.push(wire::INFO_NAME);
             infos.push(wire::INFO_DESCRIPTION);
         }
@@ -348,7 +348,7 @@ impl Machine {
         queries: &[String],
         mut ctx: OptInProgress,
     ) -> Result<(), Error> {
-        let name = self.config.export_name.clone();
+        let name = self.cx.config.export_name.clone();
         if name.len() > wire::MAX_STRING || queries.iter().any(|q| q.len() > wire::MAX_STRING) {
             ctx.drop_callbacks();
             return Err(Error::new(
@@ -367,9 +367,9 @@ impl Machine {
         }
         if code == wire::OPT_SET_META_CONTEXT {
             // Setting replaces the previous selection, even on failure.
-            self.info.meta_valid = false;
-            self.info.meta_contexts.clear();
-            self.meta_export = None;
+            self.cx.info.meta_valid = false;
+            self.cx.info.meta_contexts.clear();
+            self.cx.meta_export = None;
         }
         ctx.export_name = name;
         ctx.queries = queries.to_vec();
@@ -384,7 +384,7 @@ impl Machine {
         ctx.reply_bytes = 0;
         self.queue_option(code, data, Tag::Handshake);
         let what = wire::opt_name(code);
-        self.debug_msg(|| format!("sent option {what}"));
+        self.cx.debug_msg(|| format!("sent option {what}"));
         self.opt = Some(ctx);
         self.state = State::RecvOptReply;
         Ok(())
@@ -397,7 +397,7 @@ impl Machine {
         msg.put32(code);
         msg.put32(data.len() as u32);
         msg.extend_from_slice(data);
-        self.out.push_owned(msg, tag);
+        self.cx.out.push_owned(msg, tag);
     }
 
     // ---- finishing options ----
@@ -428,7 +428,7 @@ impl Machine {
             drop(cb);
         }
         ctx.drop_callbacks();
-        self.opt_result = Some(result);
+        self.cx.opt_result = Some(result);
     }
 
     /// The connection ended with an option in progress.
@@ -445,7 +445,7 @@ impl Machine {
     /// Automatic negotiation cannot go on: end the session politely with
     /// NBD_OPT_ABORT, then die with `err`.
     pub(super) fn fail_gracefully(&mut self, err: Error) {
-        self.debug_msg(|| format!("{err}; sending NBD_OPT_ABORT"));
+        self.cx.debug_msg(|| format!("{err}; sending NBD_OPT_ABORT"));
         if let Some(ctx) = self.opt.take() {
             ctx.drop_callbacks();
         }
@@ -460,7 +460,7 @@ impl Machine {
             self.die(err);
             return;
         }
-        self.debug_msg(|| "sent NBD_OPT_ABORT, closing".to_string());
+        self.cx.debug_msg(|| "sent NBD_OPT_ABORT, closing".to_string());
         self.state = State::Closed;
         self.finish_option_with(Ok(OptOutcome::Done), 0);
         self.close_after_abort();
@@ -469,7 +469,7 @@ impl Machine {
     fn close_after_abort(&mut self) {
         // state is already Closed; fail anything left (nothing in flight
         // can exist while negotiating).
-        self.out.clear();
+        self.cx.out.clear();
         self.cmds.abort_all("the connection was closed");
     }
 
@@ -518,14 +518,14 @@ impl Machine {
     // ---- replies ----
 
     pub(super) fn recv_option_reply(&mut self) -> Result<bool, Error> {
-        let n = self.inbuf.len().min(8);
-        if self.inbuf.avail()[..n] != wire::REPLY_MAGIC_OPT.to_be_bytes()[..n] {
+        let n = self.cx.inbuf.len().min(8);
+        if self.cx.inbuf.avail()[..n] != wire::REPLY_MAGIC_OPT.to_be_bytes()[..n] {
             return Err(protocol_error("handshake: invalid option reply magic"));
         }
-        if !self.have(20) {
+        if !self.cx.have(20) {
             return Ok(false);
         }
-        let b = self.inbuf.avail();
+        let b = self.cx.inbuf.avail();
         let (magic, option, reply, len) = (
             wire::be64(b, 0),
             wire::be32(b, 8),
@@ -562,22 +562,22 @@ impl Machine {
                 reply,
                 wire::REP_SERVER | wire::REP_META_CONTEXT | wire::REP_INFO
             ) {
-                self.inbuf.consume(20);
-                self.stats.chunks_received += 1;
+                self.cx.inbuf.consume(20);
+                self.cx.stats.chunks_received += 1;
                 self.hs_skip = len as u64;
-                self.debug_msg(|| format!("skipping an option reply of {len} bytes"));
+                self.cx.debug_msg(|| format!("skipping an option reply of {len} bytes"));
                 return Ok(true);
             }
             return Err(protocol_error(format!(
                 "handshake: option reply of {len} bytes is too long"
             )));
         }
-        if !self.have(20 + len) {
+        if !self.cx.have(20 + len) {
             return Ok(false);
         }
-        let payload = self.inbuf.avail()[20..20 + len].to_vec();
-        self.inbuf.consume(20 + len);
-        self.stats.chunks_received += 1;
+        let payload = self.cx.inbuf.avail()[20..20 + len].to_vec();
+        self.cx.inbuf.consume(20 + len);
+        self.cx.stats.chunks_received += 1;
         self.handle_opt_reply(code, reply, &payload)?;
         Ok(true)
     }
@@ -613,22 +613,22 @@ impl Machine {
         }
         if !payload.is_empty() {
             let msg = lossy(payload).into_owned();
-            self.debug_msg(|| format!("server error message: {msg}"));
+            self.cx.debug_msg(|| format!("server error message: {msg}"));
         }
-        let (errno, msg) = option_errno(code, reply, &self.config.export_name);
+        let (errno, msg) = option_errno(code, reply, &self.cx.config.export_name);
         let is_prelude = self.opt.as_ref().is_some_and(|o| o.then.is_some());
         match code {
             wire::OPT_STARTTLS => self.starttls_refused(reply, &msg),
             wire::OPT_STRUCTURED_REPLY | wire::OPT_EXTENDED_HEADERS => {
-                self.debug_msg(|| msg.clone());
+                self.cx.debug_msg(|| msg.clone());
                 self.simple_option_done(code, false)
             }
             wire::OPT_SET_META_CONTEXT if is_prelude => {
-                self.debug_msg(|| format!("ignoring: {msg}"));
+                self.cx.debug_msg(|| format!("ignoring: {msg}"));
                 self.continue_after_meta()
             }
-            wire::OPT_GO if reply == wire::REP_ERR_UNSUP && !self.info.extended_headers => {
-                self.debug_msg(|| {
+            wire::OPT_GO if reply == wire::REP_ERR_UNSUP && !self.cx.info.extended_headers => {
+                self.cx.debug_msg(|| {
                     "server does not know NBD_OPT_GO; using NBD_OPT_EXPORT_NAME".into()
                 });
                 let ctx = self.opt.take().filter(|o| o.purpose == Purpose::User);
@@ -636,7 +636,7 @@ impl Machine {
             }
             wire::OPT_GO | wire::OPT_INFO => {
                 self.reset_export_info();
-                self.info.meta_valid = false;
+                self.cx.info.meta_valid = false;
                 self.user_option_failed(Error::new(errno, format!("handshake: {msg}")))
             }
             _ => self.user_option_failed(Error::new(errno, format!("handshake: {msg}"))),
@@ -647,14 +647,14 @@ impl Machine {
         match code {
             wire::OPT_STARTTLS => self.starttls_accepted(),
             wire::OPT_STRUCTURED_REPLY => {
-                self.info.structured_replies = true;
-                self.debug_msg(|| "negotiated structured replies".into());
+                self.cx.info.structured_replies = true;
+                self.cx.debug_msg(|| "negotiated structured replies".into());
                 self.simple_option_done(code, true)
             }
             wire::OPT_EXTENDED_HEADERS => {
-                self.info.extended_headers = true;
-                self.info.structured_replies = true;
-                self.debug_msg(|| "negotiated extended headers".into());
+                self.cx.info.extended_headers = true;
+                self.cx.info.structured_replies = true;
+                self.cx.debug_msg(|| "negotiated extended headers".into());
                 self.simple_option_done(code, true)
             }
             wire::OPT_LIST | wire::OPT_LIST_META_CONTEXT => {
@@ -668,8 +668,8 @@ impl Machine {
                     Some(o) => (o.count, o.export_name.clone(), o.then.is_some()),
                     None => (0, String::new(), false),
                 };
-                self.info.meta_valid = true;
-                self.meta_export = Some(export);
+                self.cx.info.meta_valid = true;
+                self.cx.meta_export = Some(export);
                 if prelude {
                     return self.continue_after_meta();
                 }
@@ -685,7 +685,7 @@ impl Machine {
                     )));
                 }
                 if code == wire::OPT_GO {
-                    self.debug_msg(|| "export selected, entering transmission".into());
+                    self.cx.debug_msg(|| "export selected, entering transmission".into());
                     self.state = State::Ready;
                 } else {
                     self.state = State::Negotiating;
@@ -711,7 +711,7 @@ impl Machine {
         }
         let (name, desc) = payload[4..].split_at(namelen);
         if name.len() > wire::MAX_STRING || desc.len() > wire::MAX_STRING {
-            self.debug_msg(|| "skipping an export whose name or description is too long".into());
+            self.cx.debug_msg(|| "skipping an export whose name or description is too long".into());
             return Ok(());
         }
         if let Some(ctx) = self.opt.as_mut() {
@@ -736,18 +736,18 @@ impl Machine {
                 }
                 let (size, eflags) = (wire::be64(body, 0), wire::be16(body, 8));
                 self.set_size_and_flags(size, eflags)?;
-                self.debug_msg(|| format!("export size={size} eflags=0x{eflags:x}"));
+                self.cx.debug_msg(|| format!("export size={size} eflags=0x{eflags:x}"));
                 if let Some(ctx) = self.opt.as_mut() {
                     ctx.export_seen = true;
                 }
             }
             wire::INFO_NAME | wire::INFO_DESCRIPTION => {
                 if body.len() > wire::MAX_STRING {
-                    self.debug_msg(|| "skipping a too long export name or description".into());
+                    self.cx.debug_msg(|| "skipping a too long export name or description".into());
                 } else if kind == wire::INFO_NAME {
-                    self.info.canonical_name = Some(lossy(body).into_owned());
+                    self.cx.info.canonical_name = Some(lossy(body).into_owned());
                 } else {
-                    self.info.description = Some(lossy(body).into_owned());
+                    self.cx.info.description = Some(lossy(body).into_owned());
                 }
             }
             wire::INFO_BLOCK_SIZE => {
@@ -762,15 +762,15 @@ impl Machine {
                     wire::be32(body, 8),
                 );
                 if block_sizes_valid(min, pref, max) {
-                    self.info.block_minimum = min;
-                    self.info.block_preferred = pref;
-                    self.info.block_maximum = max;
-                    self.debug_msg(|| format!("block sizes: min={min} pref={pref} max={max}"));
+                    self.cx.info.block_minimum = min;
+                    self.cx.info.block_preferred = pref;
+                    self.cx.info.block_maximum = max;
+                    self.cx.debug_msg(|| format!("block sizes: min={min} pref={pref} max={max}"));
                 } else {
-                    self.debug_msg(|| format!("ignoring invalid block sizes {min}/{pref}/{max}"));
+                    self.cx.debug_msg(|| format!("ignoring invalid block sizes {min}/{pref}/{max}"));
                 }
             }
-            _ => self.debug_msg(|| format!("ignoring unknown NBD_INFO type {kind}")),
+            _ => self.cx.debug_msg(|| format!("ignoring unknown NBD_INFO type {kind}")),
         }
         Ok(())
     }
@@ -784,7 +784,7 @@ impl Machine {
         let id = wire::be32(payload, 0);
         let name = &payload[4..];
         if name.len() > wire::MAX_STRING {
-            self.debug_msg(|| "skipping a too long meta context name".into());
+            self.cx.debug_msg(|| "skipping a too long meta context name".into());
             return Ok(());
         }
         let name = lossy(name).into_owned();
@@ -798,12 +798,13 @@ impl Machine {
                     .any(|q| *q == name || (q.ends_with(':') && name.starts_with(q.as_str())))
             });
             let repeated = self
+                .cx
                 .info
                 .meta_contexts
                 .iter()
                 .any(|m| m.name == name || m.id == id);
             if !asked || repeated {
-                self.debug_msg(|| {
+                self.cx.debug_msg(|| {
                     format!(
                         "ignoring meta context {name} (ID {id}): {}",
                         if asked { "already negotiated" } else { "not requested" }
@@ -811,8 +812,8 @@ impl Machine {
                 });
                 return Ok(());
             }
-            self.debug_msg(|| format!("negotiated {name} with context ID {id}"));
-            self.info.meta_contexts.push(MetaContext {
+            self.cx.debug_msg(|| format!("negotiated {name} with context ID {id}"));
+            self.cx.info.meta_contexts.push(MetaContext {
                 name: name.clone(),
                 id,
             });

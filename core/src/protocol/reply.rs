@@ -119,7 +119,7 @@ impl Machine {
         match self.reply {
             ReplyState::Header => self.recv_reply_header(),
             ReplyState::Payload { hdr, need } => {
-                if !self.have(need) {
+                if !self.cx.have(need) {
                     return Ok(false);
                 }
                 self.chunk_payload(hdr, need)?;
@@ -136,7 +136,7 @@ impl Machine {
                     self.data_done(cookie, then);
                     return Ok(true);
                 }
-                let n = self.inbuf.len().min(remaining);
+                let n = self.cx.inbuf.len().min(remaining);
                 if n == 0 {
                     return Ok(false);
                 }
@@ -147,10 +147,10 @@ impl Machine {
                         // while the read is in flight.
                         let dst =
                             unsafe { std::slice::from_raw_parts_mut(buf.as_ptr().add(pos), n) };
-                        dst.copy_from_slice(&self.inbuf.avail()[..n]);
+                        dst.copy_from_slice(&self.cx.inbuf.avail()[..n]);
                     }
                 }
-                self.inbuf.consume(n);
+                self.cx.inbuf.consume(n);
                 self.reply = ReplyState::Data {
                     cookie,
                     pos: pos + n,
@@ -167,11 +167,11 @@ impl Machine {
                     }
                     return Ok(true);
                 }
-                let n = (self.inbuf.len() as u64).min(remaining) as usize;
+                let n = (self.cx.inbuf.len() as u64).min(remaining) as usize;
                 if n == 0 {
                     return Ok(false);
                 }
-                self.inbuf.consume(n);
+                self.cx.inbuf.consume(n);
                 self.reply = ReplyState::Skip {
                     hdr,
                     remaining: remaining - n as u64,
@@ -182,22 +182,22 @@ impl Machine {
     }
 
     fn recv_reply_header(&mut self) -> Result<bool, Error> {
-        if !self.have(4) {
+        if !self.cx.have(4) {
             return Ok(false);
         }
-        if self.info.extended_headers {
+        if self.cx.info.extended_headers {
             // Check the magic first: a wrong one must not wait for bytes
             // that may never come.
-            let magic = wire::be32(self.inbuf.avail(), 0);
+            let magic = wire::be32(self.cx.inbuf.avail(), 0);
             if magic != wire::EXTENDED_REPLY_MAGIC {
                 return Err(protocol_error(format!(
                     "invalid reply magic 0x{magic:08x} (extended headers were negotiated)"
                 )));
             }
-            if !self.have(wire::EXTENDED_REPLY_LEN) {
+            if !self.cx.have(wire::EXTENDED_REPLY_LEN) {
                 return Ok(false);
             }
-            let b = self.inbuf.avail();
+            let b = self.cx.inbuf.avail();
             let hdr = ChunkHdr {
                 flags: wire::be16(b, 4),
                 typ: wire::be16(b, 6),
@@ -205,8 +205,8 @@ impl Machine {
                 length: wire::be64(b, 24),
             };
             let offset = wire::be64(b, 16);
-            self.inbuf.consume(wire::EXTENDED_REPLY_LEN);
-            self.stats.chunks_received += 1;
+            self.cx.inbuf.consume(wire::EXTENDED_REPLY_LEN);
+            self.cx.stats.chunks_received += 1;
             // Every extended reply header repeats the request's offset
             // (the protocol's MUST), whatever its payload says.
             let cmd = self
@@ -223,35 +223,35 @@ impl Machine {
             self.chunk_header(hdr)?;
             return Ok(true);
         }
-        match wire::be32(self.inbuf.avail(), 0) {
+        match wire::be32(self.cx.inbuf.avail(), 0) {
             wire::SIMPLE_REPLY_MAGIC => {
-                if !self.have(wire::SIMPLE_REPLY_LEN) {
+                if !self.cx.have(wire::SIMPLE_REPLY_LEN) {
                     return Ok(false);
                 }
-                let b = self.inbuf.avail();
+                let b = self.cx.inbuf.avail();
                 let (error, cookie) = (wire::be32(b, 4), wire::be64(b, 8));
-                self.inbuf.consume(wire::SIMPLE_REPLY_LEN);
-                self.stats.chunks_received += 1;
+                self.cx.inbuf.consume(wire::SIMPLE_REPLY_LEN);
+                self.cx.stats.chunks_received += 1;
                 self.simple_reply(cookie, error)?;
             }
             wire::STRUCTURED_REPLY_MAGIC => {
-                if !self.info.structured_replies {
+                if !self.cx.info.structured_replies {
                     return Err(protocol_error(
                         "server sent a structured reply, which was not negotiated",
                     ));
                 }
-                if !self.have(wire::STRUCTURED_REPLY_LEN) {
+                if !self.cx.have(wire::STRUCTURED_REPLY_LEN) {
                     return Ok(false);
                 }
-                let b = self.inbuf.avail();
+                let b = self.cx.inbuf.avail();
                 let hdr = ChunkHdr {
                     flags: wire::be16(b, 4),
                     typ: wire::be16(b, 6),
                     cookie: wire::be64(b, 8),
                     length: wire::be32(b, 16) as u64,
                 };
-                self.inbuf.consume(wire::STRUCTURED_REPLY_LEN);
-                self.stats.chunks_received += 1;
+                self.cx.inbuf.consume(wire::STRUCTURED_REPLY_LEN);
+                self.cx.stats.chunks_received += 1;
                 self.chunk_header(hdr)?;
             }
             wire::EXTENDED_REPLY_MAGIC => {
@@ -265,7 +265,7 @@ impl Machine {
     }
 
     fn simple_reply(&mut self, cookie: u64, error: u32) -> Result<(), Error> {
-        let structured = self.info.structured_replies;
+        let structured = self.cx.info.structured_replies;
         let cmd = self
             .cmds
             .active_mut(cookie)
@@ -295,7 +295,7 @@ impl Machine {
     /// Check a chunk header against its command and decide how to read
     /// the payload.
     fn chunk_header(&mut self, hdr: ChunkHdr) -> Result<(), Error> {
-        let ext = self.info.extended_headers;
+        let ext = self.cx.info.extended_headers;
         let cmd_typ = self
             .cmds
             .active_mut(hdr.cookie)
@@ -413,7 +413,7 @@ impl Machine {
             wire::REPLY_TYPE_OFFSET_HOLE => self.offset_hole(hdr),
             wire::REPLY_TYPE_BLOCK_STATUS | wire::REPLY_TYPE_BLOCK_STATUS_EXT => {
                 self.block_status(hdr)?;
-                self.inbuf.consume(need);
+                self.cx.inbuf.consume(need);
                 if hdr.done() {
                     self.finish_command(hdr.cookie);
                 }
@@ -449,8 +449,8 @@ impl Machine {
     }
 
     fn offset_data(&mut self, hdr: ChunkHdr) -> Result<(), Error> {
-        let abs = wire::be64(self.inbuf.avail(), 0);
-        self.inbuf.consume(8);
+        let abs = wire::be64(self.cx.inbuf.avail(), 0);
+        self.cx.inbuf.consume(8);
         let len = hdr.length - 8;
         let start = self.claim_range(hdr.cookie, abs, len)?;
         let len = len as usize;
@@ -469,9 +469,9 @@ impl Machine {
     }
 
     fn offset_hole(&mut self, hdr: ChunkHdr) -> Result<(), Error> {
-        let b = self.inbuf.avail();
+        let b = self.cx.inbuf.avail();
         let (abs, len) = (wire::be64(b, 0), wire::be32(b, 8) as u64);
-        self.inbuf.consume(12);
+        self.cx.inbuf.consume(12);
         if len == 0 {
             return Err(protocol_error("zero-length NBD_REPLY_TYPE_OFFSET_HOLE"));
         }
@@ -539,14 +539,14 @@ impl Machine {
     /// An error chunk (known or not): record the error, tell a read's
     /// chunk callback about an error at an offset.
     fn error_chunk(&mut self, hdr: ChunkHdr, have: usize) -> Result<(), Error> {
-        let b = self.inbuf.avail();
+        let b = self.cx.inbuf.avail();
         let error = wire::be32(b, 0);
         let msglen = wire::be16(b, 4) as usize;
         let len = hdr.length as usize;
         if msglen > len - 6 || msglen > wire::MAX_STRING {
             return Err(protocol_error("error message length too large"));
         }
-        let msg = if msglen > 0 && self.config.debug {
+        let msg = if msglen > 0 && self.cx.config.debug {
             Some(String::from_utf8_lossy(&b[6..6 + msglen]).into_owned())
         } else {
             None
@@ -563,12 +563,12 @@ impl Machine {
             wire::REPLY_TYPE_ERROR_OFFSET => error_offset = Some(wire::be64(b, 6 + msglen)),
             _ => {}
         }
-        self.inbuf.consume(have);
+        self.cx.inbuf.consume(have);
         if let Some(msg) = msg {
-            self.debug_msg(|| format!("structured error server message: {msg}"));
+            self.cx.debug_msg(|| format!("structured error server message: {msg}"));
         }
         let errno = if error == 0 {
-            self.debug_msg(|| "server forgot to set error; using EINVAL".into());
+            self.cx.debug_msg(|| "server forgot to set error; using EINVAL".into());
             libc::EINVAL
         } else {
             wire::errno_of_nbd_error(error)
@@ -621,8 +621,8 @@ impl Machine {
     fn block_status(&mut self, hdr: ChunkHdr) -> Result<(), Error> {
         let ext = hdr.typ == wire::REPLY_TYPE_BLOCK_STATUS_EXT;
         let len = hdr.length as usize;
-        let export_size = self.info.size;
-        let payload = &self.inbuf.avail()[..len];
+        let export_size = self.cx.info.size;
+        let payload = &self.cx.inbuf.avail()[..len];
         let id = wire::be32(payload, 0);
         let (entries, mut n) = if ext {
             let n = (len - 8) / 16;
@@ -641,6 +641,7 @@ impl Machine {
             .ok_or_else(|| no_cookie(hdr.cookie))?;
         let requested = cmd.bs_filter.as_ref().is_none_or(|ids| ids.contains(&id));
         let meta = self
+            .cx
             .info
             .meta_contexts
             .iter()
@@ -651,8 +652,8 @@ impl Machine {
                 libc::EPROTO,
                 format!("server sent block status for meta context ID {id}, which this command did not request"),
             );
-            if self.config.debug {
-                self.debug
+            if self.cx.config.debug {
+                self.cx.debug
                     .push(format!("server sent unexpected meta context ID {id}"));
             }
             return Ok(());
@@ -742,7 +743,7 @@ impl Machine {
             set_first(&mut cmd.error, if err != 0 { err } else { libc::EPROTO });
         }
         if truncated {
-            self.debug_msg(|| {
+            self.cx.debug_msg(|| {
                 "server sent more than one extent despite REQ_ONE; ignoring the rest".into()
             });
         }
@@ -756,6 +757,7 @@ impl Machine {
         if let Some(c) = self.cmds.active_mut(cookie) {
             if c.typ == wire::CMD_BLOCK_STATUS && c.error == 0 {
                 let missing = self
+                    .cx
                     .info
                     .meta_contexts
                     .iter()
@@ -767,10 +769,10 @@ impl Machine {
                 }
             }
         }
-        if self.config.debug {
+        if self.cx.config.debug {
             if let Some(c) = self.cmds.get(cookie) {
                 let (typ, error) = (c.typ, c.error);
-                self.debug.push(format!(
+                self.cx.debug.push(format!(
                     "command complete: cookie={cookie} cmd={} error={error}",
                     wire::cmd_name(typ)
                 ));

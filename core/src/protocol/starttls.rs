@@ -21,12 +21,12 @@ use crate::Error;
 impl Machine {
     /// NBD_REP_ACK to NBD_OPT_STARTTLS.
     pub(super) fn starttls_accepted(&mut self) -> Result<(), Error> {
-        if self.info.tls {
+        if self.cx.info.tls {
             return Err(protocol_error(
                 "handshake: server accepted NBD_OPT_STARTTLS although TLS is already in use",
             ));
         }
-        let injected = self.inbuf.len();
+        let injected = self.cx.inbuf.len();
         if injected > 0 {
             // The server cannot speak before our ClientHello: whoever
             // sent these bytes wants them taken for protected data.
@@ -38,13 +38,13 @@ impl Machine {
         // Anything learnt in plaintext could have been forged on the way:
         // forget it and ask again inside TLS.
         self.reset_export_info();
-        self.info.structured_replies = false;
-        self.info.extended_headers = false;
-        self.info.meta_valid = false;
-        self.info.meta_contexts.clear();
-        self.meta_export = None;
+        self.cx.info.structured_replies = false;
+        self.cx.info.extended_headers = false;
+        self.cx.info.meta_valid = false;
+        self.cx.info.meta_contexts.clear();
+        self.cx.meta_export = None;
         self.state = State::TlsHandshake;
-        self.debug_msg(|| "server accepted NBD_OPT_STARTTLS; starting the TLS handshake".into());
+        self.cx.debug_msg(|| "server accepted NBD_OPT_STARTTLS; starting the TLS handshake".into());
         Ok(())
     }
 
@@ -62,7 +62,7 @@ impl Machine {
             } else {
                 libc::ENOTSUP
             };
-            self.debug_msg(|| format!("{msg}; the connection is unchanged"));
+            self.cx.debug_msg(|| format!("{msg}; the connection is unchanged"));
             self.state = State::Negotiating;
             self.finish_option_with(Ok(OptOutcome::Accepted(false)), errno);
             return Ok(());
@@ -70,13 +70,13 @@ impl Machine {
         if let Some(ctx) = self.opt.take() {
             ctx.drop_callbacks();
         }
-        if self.config.tls.0 == Tls::REQUIRE.0 {
+        if self.cx.config.tls.0 == Tls::REQUIRE.0 {
             return Err(Error::new(
                 libc::ENOTSUP,
                 format!("handshake: server refused TLS ({msg}), but TLS is required"),
             ));
         }
-        self.debug_msg(|| format!("server refused TLS ({msg}); continuing without TLS"));
+        self.cx.debug_msg(|| format!("server refused TLS ({msg}); continuing without TLS"));
         self.auto_next(AutoStep::AfterStartTls)
     }
 
@@ -85,8 +85,8 @@ impl Machine {
         if self.state != State::TlsHandshake {
             return Ok(());
         }
-        self.info.tls = true;
-        self.debug_msg(|| format!("connection is using TLS: {summary}"));
+        self.cx.info.tls = true;
+        self.cx.debug_msg(|| format!("connection is using TLS: {summary}"));
         let user = self
             .opt
             .as_ref()

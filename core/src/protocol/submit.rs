@@ -65,7 +65,7 @@ impl Machine {
         let fields = checked.header_fields();
         self.queue_request(cookie, &fields, checked.payload);
         let (typ, offset, count) = (checked.typ, checked.offset, checked.count);
-        self.debug_msg(|| {
+        self.cx.debug_msg(|| {
             format!(
                 "sent request: cookie={cookie} cmd={} offset={offset} count={count}",
                 wire::cmd_name(typ)
@@ -102,7 +102,7 @@ impl Machine {
         }
         if abandon_pending {
             let mut abandoned = Vec::new();
-            self.out.abandon_unsent(|cookie| abandoned.push(cookie));
+            self.cx.out.abandon_unsent(|cookie| abandoned.push(cookie));
             for cookie in abandoned {
                 self.cmds.abort(cookie, "the request was abandoned by a disconnect before it was sent");
             }
@@ -116,13 +116,13 @@ impl Machine {
             length: 0,
         };
         self.queue_request(cookie, &fields, None);
-        self.debug_msg(|| "sent NBD_CMD_DISC".to_string());
+        self.cx.debug_msg(|| "sent NBD_CMD_DISC".to_string());
         Ok(())
     }
 
     fn queue_request(&mut self, cookie: u64, f: &HeaderFields, payload: Option<Payload>) {
         let mut hdr = [0u8; 32];
-        let len = if self.info.extended_headers {
+        let len = if self.cx.info.extended_headers {
             hdr[0..4].copy_from_slice(&wire::EXTENDED_REQUEST_MAGIC.to_be_bytes());
             hdr[24..32].copy_from_slice(&f.length.to_be_bytes());
             wire::EXTENDED_REQUEST_LEN
@@ -135,7 +135,7 @@ impl Machine {
         hdr[6..8].copy_from_slice(&f.typ.to_be_bytes());
         hdr[8..16].copy_from_slice(&cookie.to_be_bytes());
         hdr[16..24].copy_from_slice(&f.offset.to_be_bytes());
-        self.out
+        self.cx.out
             .push_request(&hdr[..len], payload, Tag::Request(cookie));
     }
 
@@ -159,9 +159,9 @@ impl Machine {
         if flags.bits() > 0xffff {
             return Err(einval(format!("invalid flag: {}", flags.bits())));
         }
-        let strict = self.config.strict;
+        let strict = self.cx.config.strict;
         let strict_on = |bit: Strict| strict.bits() & bit.bits() != 0;
-        let info = &self.info;
+        let info = &self.cx.info;
         let ext = info.extended_headers;
         let mut wire_flags = flags.bits() as u16;
         let has = |f: CmdFlag| flags.bits() & f.bits() != 0;

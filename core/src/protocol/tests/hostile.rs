@@ -844,7 +844,7 @@ pub(super) fn option_reply_flood_ends_with_eproto() {
             Err(e) => break e,
         }
         assert!(sent <= MAX_OPT_REPLIES + 1000, "no bound");
-        assert!(p.m.inbuf.capacity() <= 1 << 20, "input buffer grew");
+        assert!(p.m.cx.inbuf.capacity() <= 1 << 20, "input buffer grew");
     };
     assert_eq!(err.errno(), libc::EPROTO);
     assert!(err.message().contains("more than"), "{err}");
