@@ -3,9 +3,10 @@
 //! which automatic negotiation asks for things.
 
 use super::errors::protocol_error;
-use super::machine::{Machine, State};
-use super::options::Purpose;
+use super::machine::Machine;
 use super::outqueue::Tag;
+use super::state::{AutoStep, OptInProgress, Purpose, State, Transmission};
+use super::types::OptOutcome;
 use super::wire::{self, PutBe};
 use crate::generated::types::{HandshakeFlag, Tls};
 use crate::Error;
@@ -13,37 +14,14 @@ use crate::Error;
 /// Oldstyle greeting after the 16 magic bytes: size, flags, 124 zeroes.
 const OLDSTYLE_REST: usize = 8 + 4 + 124;
 
-/// Where automatic negotiation goes next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum AutoStep {
-    /// Right after the client flags.
-    Start,
-    /// NBD_OPT_STARTTLS has been answered (and TLS is up, or was refused
-    /// under `Tls::ALLOW`).
-    AfterStartTls,
-    /// NBD_OPT_EXTENDED_HEADERS has been answered.
-    AfterExtendedHeaders,
-    /// NBD_OPT_STRUCTURED_REPLY has been answered.
-    AfterStructuredReply,
-}
-
 impl Machine {
     pub(super) fn step_handshake(&mut self) -> Result<bool, Error> {
-        if self.hs_skip > 0 {
-            let n = (self.cx.inbuf.len() as u64).min(self.hs_skip) as usize;
-            if n == 0 {
-                return Ok(false);
-            }
-            self.cx.inbuf.consume(n);
-            self.hs_skip -= n as u64;
-            return Ok(true);
-        }
         match self.state {
             State::RecvMagic => self.recv_magic(),
             State::RecvOldstyle => self.recv_oldstyle(),
             State::RecvGflags => self.recv_gflags(),
-            State::RecvOptReply => self.recv_option_reply(),
-            State::RecvExportName => self.recv_export_name(),
+            State::RecvOptReply { .. } => self.recv_option_reply(),
+            State::RecvExportName { .. } => self.recv_export_name(),
             _ => Ok(false),
         }
     }
@@ -99,7 +77,7 @@ impl Machine {
         }
         self.set_size_and_flags(size, eflags)?;
         self.cx.debug_msg(|| format!("oldstyle handshake: size={size} eflags=0x{eflags:x}"));
-        self.state = State::Ready;
+        self.state = State::Ready(Transmission::new());
         Ok(true)
     }
 
@@ -180,20 +158,19 @@ impl Machine {
 
     /// Send NBD_OPT_EXPORT_NAME (no fixed newstyle, or a server that does
     /// not know NBD_OPT_GO). `user` is the opt-mode opt_go it stands in for.
-    pub(super) fn send_export_name(
-        &mut self,
-        user: Option<super::options::OptInProgress>,
-    ) -> Result<(), Error> {
+    pub(super) fn send_export_name(&mut self, user: Option<OptInProgress>) -> Result<(), Error> {
         let name = self.cx.config.export_name.clone();
         if name.len() > wire::MAX_STRING {
+            if let Some(ctx) = user {
+                ctx.drop_callbacks();
+            }
             return Err(Error::new(
                 libc::EINVAL,
                 "export name is longer than 4096 bytes",
             ));
         }
-        self.queue_option(wire::OPT_EXPORT_NAME, name.as_bytes(), Tag::Handshake);
-        self.opt = user;
-        self.state = State::RecvExportName;
+        self.cx.queue_option(wire::OPT_EXPORT_NAME, name.as_bytes(), Tag::Handshake);
+        self.state = State::RecvExportName { user };
         Ok(())
     }
 
@@ -209,9 +186,9 @@ impl Machine {
         self.cx.stats.chunks_received += 1;
         self.set_size_and_flags(size, eflags)?;
         self.cx.debug_msg(|| format!("export name accepted: size={size} eflags=0x{eflags:x}"));
-        self.state = State::Ready;
-        if self.opt.is_some() {
-            self.finish_option(Ok(super::types::OptOutcome::Done));
+        let waited = std::mem::replace(&mut self.state, State::Ready(Transmission::new()));
+        if let State::RecvExportName { user: Some(ctx) } = waited {
+            self.finish_option(ctx, Ok(OptOutcome::Done));
         }
         Ok(true)
     }

@@ -3,12 +3,12 @@
 //! negotiation and by the caller in opt mode alike.
 
 use super::errors::protocol_error;
-use super::handshake::AutoStep;
-use super::machine::{Machine, State};
+use super::machine::{Context, Machine};
 use super::outqueue::Tag;
+use super::state::{AbortCause, AutoStep, OptInProgress, Purpose, State, Transmission};
 use super::types::{MetaContext, OptOutcome, OptRequest};
 use super::wire::{self, PutBe};
-use crate::generated::types::{CompletionCallback, ContextCallback, ListCallback};
+use crate::generated::types::CompletionCallback;
 use crate::Error;
 
 /// The largest option reply payload kept in memory: an NBD_REP_SERVER
@@ -24,84 +24,6 @@ pub const MAX_OPT_REPLIES: u32 = 65_536;
 /// The most reply bytes (headers and payloads, skipped ones included) one
 /// option may get before the connection fails with EPROTO.
 pub const MAX_OPT_REPLY_BYTES: u64 = 64 << 20;
-
-/// Who asked for an option.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Purpose {
-    /// Automatic negotiation: failures of GO end the connection, others
-    /// are noted and skipped; nobody collects a result.
-    Auto,
-    /// The caller, in opt mode: the result goes to `option_result()` and
-    /// the completion callback, and negotiation continues.
-    User,
-}
-
-/// The option being negotiated.
-pub(super) struct OptInProgress {
-    /// The NBD_OPT_* whose reply is awaited.
-    pub code: u32,
-    pub purpose: Purpose,
-    /// For NBD_OPT_SET_META_CONTEXT sent on the way to GO or INFO: which
-    /// of the two follows.
-    pub then: Option<u32>,
-    pub completion: Option<CompletionCallback>,
-    pub list: Option<ListCallback>,
-    pub context: Option<ContextCallback>,
-    /// Exports or contexts reported so far.
-    pub count: i32,
-    /// NBD_INFO_EXPORT arrived (required before GO/INFO succeeds).
-    pub export_seen: bool,
-    /// The export name sent with the option.
-    pub export_name: String,
-    /// NBD_OPT_SET_META_CONTEXT: the queries sent; only contexts named
-    /// exactly by one of them are accepted.
-    pub queries: Vec<String>,
-    /// Replies and reply bytes received for this option so far (the
-    /// flood bounds).
-    pub replies: u32,
-    pub reply_bytes: u64,
-}
-
-impl OptInProgress {
-    fn new(purpose: Purpose, completion: Option<CompletionCallback>) -> OptInProgress {
-        OptInProgress {
-            code: 0,
-            purpose,
-            then: None,
-            completion,
-            list: None,
-            context: None,
-            count: 0,
-            export_seen: false,
-            export_name: String::new(),
-            queries: Vec::new(),
-            replies: 0,
-            reply_bytes: 0,
-        }
-    }
-
-    pub(super) fn state_name(&self) -> &'static str {
-        match self.code {
-            wire::OPT_GO => "NEWSTYLE.OPT_GO.RECV_REPLY",
-            wire::OPT_INFO => "NEWSTYLE.OPT_INFO.RECV_REPLY",
-            wire::OPT_LIST => "NEWSTYLE.OPT_LIST.RECV_REPLY",
-            wire::OPT_STARTTLS => "NEWSTYLE.OPT_STARTTLS.RECV_REPLY",
-            wire::OPT_STRUCTURED_REPLY => "NEWSTYLE.OPT_STRUCTURED_REPLY.RECV_REPLY",
-            wire::OPT_EXTENDED_HEADERS => "NEWSTYLE.OPT_EXTENDED_HEADERS.RECV_REPLY",
-            wire::OPT_LIST_META_CONTEXT => "NEWSTYLE.OPT_LIST_META_CONTEXT.RECV_REPLY",
-            wire::OPT_SET_META_CONTEXT => "NEWSTYLE.OPT_SET_META_CONTEXT.RECV_REPLY",
-            wire::OPT_EXPORT_NAME => "NEWSTYLE.OPT_EXPORT_NAME.RECV_REPLY",
-            _ => "NEWSTYLE.RECV_REPLY",
-        }
-    }
-
-    /// Drop the callbacks in libnbd's order: mid-option first.
-    pub(super) fn drop_callbacks(mut self) {
-        drop(self.list.take());
-        drop(self.context.take());
-        drop(self.completion.take());
-    }
-}
 
 /// The errno and message for an error reply to an option.
 fn option_errno(code: u32, reply: u32, export: &str) -> (i32, String) {
@@ -151,7 +73,7 @@ impl Machine {
         // The result of an earlier option nobody collected (an aio_opt_*
         // whose completion callback was enough) must not pass for this
         // one's.
-        if self.state == State::Negotiating {
+        if matches!(self.state, State::Negotiating) {
             self.cx.opt_result = None;
         }
         let refuse = |ctx: OptInProgress, opt: OptRequest, err: Error| {
@@ -160,8 +82,8 @@ impl Machine {
             ctx.drop_callbacks();
             Err(err)
         };
-        if self.state != State::Negotiating {
-            let errno = if matches!(self.state, State::Dead | State::Closed) {
+        if !matches!(self.state, State::Negotiating) {
+            let errno = if self.state.is_over() {
                 libc::ENOTCONN
             } else {
                 libc::EINVAL
@@ -184,9 +106,8 @@ impl Machine {
             }
             OptRequest::Abort => {
                 ctx.code = wire::OPT_ABORT;
-                self.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
-                self.opt = Some(ctx);
-                self.state = State::SendAbort;
+                self.cx.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
+                self.state = State::SendAbort(AbortCause::User(ctx));
                 Ok(())
             }
             OptRequest::StartTls => {
@@ -215,13 +136,8 @@ impl Machine {
                 self.start_meta(wire::OPT_SET_META_CONTEXT, queries, ctx)
             }
         };
-        if result.is_err() {
-            // Nothing was sent; the option never started.
-            if let Some(ctx) = self.opt.take() {
-                ctx.drop_callbacks();
-            }
-            self.state = State::Negotiating;
-        }
+        // On failure nothing was sent and the option never started (its
+        // callbacks went with it): the state is still Negotiating.
         result
     }
 
@@ -234,22 +150,11 @@ impl Machine {
         match opt {
             OptRequest::Go => {
                 ctx.code = wire::OPT_EXPORT_NAME;
-                let r = self.send_export_name(None);
-                match r {
-                    Ok(()) => {
-                        self.opt = Some(ctx);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        ctx.drop_callbacks();
-                        Err(e)
-                    }
-                }
+                self.send_export_name(Some(ctx))
             }
             OptRequest::Abort => {
                 ctx.code = wire::OPT_ABORT;
-                self.opt = Some(ctx);
-                self.finish_option_with(Ok(OptOutcome::Done), 0);
+                self.finish_option_with(ctx, Ok(OptOutcome::Done), 0);
                 self.cx.debug_msg(|| {
                     "server is not fixed newstyle: no NBD_OPT_ABORT to send, closing".to_string()
                 });
@@ -382,40 +287,31 @@ impl Machine {
         ctx.count = 0;
         ctx.replies = 0;
         ctx.reply_bytes = 0;
-        self.queue_option(code, data, Tag::Handshake);
+        self.cx.queue_option(code, data, Tag::Handshake);
         let what = wire::opt_name(code);
         self.cx.debug_msg(|| format!("sent option {what}"));
-        self.opt = Some(ctx);
-        self.state = State::RecvOptReply;
+        self.state = State::RecvOptReply { opt: ctx, skip: 0 };
         Ok(())
-    }
-
-    /// Encode an option message into the send queue.
-    pub(super) fn queue_option(&mut self, code: u32, data: &[u8], tag: Tag) {
-        let mut msg = Vec::with_capacity(16 + data.len());
-        msg.put64(wire::IHAVEOPT);
-        msg.put32(code);
-        msg.put32(data.len() as u32);
-        msg.extend_from_slice(data);
-        self.cx.out.push_owned(msg, tag);
     }
 
     // ---- finishing options ----
 
     /// Report a caller's option result; automatic options just end.
-    pub(super) fn finish_option(&mut self, result: Result<OptOutcome, Error>) {
+    pub(super) fn finish_option(&mut self, ctx: OptInProgress, result: Result<OptOutcome, Error>) {
         let cb_errno = match &result {
             Ok(_) => 0,
             Err(e) if e.errno() != 0 => e.errno(),
             Err(_) => libc::ENOTSUP,
         };
-        self.finish_option_with(result, cb_errno);
+        self.finish_option_with(ctx, result, cb_errno);
     }
 
-    pub(super) fn finish_option_with(&mut self, result: Result<OptOutcome, Error>, cb_errno: i32) {
-        let Some(mut ctx) = self.opt.take() else {
-            return;
-        };
+    pub(super) fn finish_option_with(
+        &mut self,
+        mut ctx: OptInProgress,
+        result: Result<OptOutcome, Error>,
+        cb_errno: i32,
+    ) {
         if ctx.purpose != Purpose::User {
             ctx.drop_callbacks();
             return;
@@ -431,93 +327,101 @@ impl Machine {
         self.cx.opt_result = Some(result);
     }
 
-    /// The connection ended with an option in progress.
-    pub(super) fn fail_option(&mut self, err: Error) {
-        if self.opt.as_ref().is_some_and(|o| o.code == wire::OPT_ABORT)
-            && self.state == State::Closed
-        {
-            self.finish_option_with(Ok(OptOutcome::Done), 0);
-        } else {
-            self.finish_option_with(Err(err), libc::ENOTCONN);
-        }
-    }
-
     /// Automatic negotiation cannot go on: end the session politely with
     /// NBD_OPT_ABORT, then die with `err`.
-    pub(super) fn fail_gracefully(&mut self, err: Error) {
+    fn fail_gracefully(&mut self, ctx: OptInProgress, err: Error) {
         self.cx.debug_msg(|| format!("{err}; sending NBD_OPT_ABORT"));
-        if let Some(ctx) = self.opt.take() {
-            ctx.drop_callbacks();
-        }
-        self.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
-        self.pending_failure = Some(err);
-        self.state = State::SendAbort;
+        ctx.drop_callbacks();
+        self.cx.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
+        self.state = State::SendAbort(AbortCause::Failed(err));
     }
 
     /// NBD_OPT_ABORT has been sent: the session is over.
     pub(super) fn abort_sent(&mut self) {
-        if let Some(err) = self.pending_failure.take() {
+        if let State::SendAbort(AbortCause::Failed(err)) = &self.state {
+            // die() takes the failure the abort carried.
+            let err = err.clone();
             self.die(err);
             return;
         }
         self.cx.debug_msg(|| "sent NBD_OPT_ABORT, closing".to_string());
-        self.state = State::Closed;
-        self.finish_option_with(Ok(OptOutcome::Done), 0);
-        self.close_after_abort();
-    }
-
-    fn close_after_abort(&mut self) {
-        // state is already Closed; fail anything left (nothing in flight
-        // can exist while negotiating).
-        self.cx.out.clear();
-        self.cmds.abort_all("the connection was closed");
+        // The caller's opt_abort completes; nothing can be in flight
+        // while negotiating.
+        self.close();
     }
 
     /// An option was refused: the caller's option reports it and
     /// negotiation goes on; automatic negotiation ends the session.
-    fn user_option_failed(&mut self, err: Error) -> Result<(), Error> {
-        let is_user = self
-            .opt
-            .as_ref()
-            .is_some_and(|o| o.purpose == Purpose::User);
-        if is_user {
+    fn user_option_failed(&mut self, ctx: OptInProgress, err: Error) -> Result<(), Error> {
+        if ctx.purpose == Purpose::User {
             self.state = State::Negotiating;
-            self.finish_option(Err(err));
+            self.finish_option(ctx, Err(err));
         } else {
-            self.fail_gracefully(err);
+            self.fail_gracefully(ctx, err);
         }
         Ok(())
     }
 
     /// Structured replies or extended headers answered.
-    fn simple_option_done(&mut self, code: u32, accepted: bool) -> Result<(), Error> {
-        let purpose = self.opt.as_ref().map_or(Purpose::Auto, |o| o.purpose);
-        if purpose == Purpose::User {
+    fn simple_option_done(&mut self, ctx: OptInProgress, accepted: bool) -> Result<(), Error> {
+        if ctx.purpose == Purpose::User {
             self.state = State::Negotiating;
-            self.finish_option(Ok(OptOutcome::Accepted(accepted)));
+            self.finish_option(ctx, Ok(OptOutcome::Accepted(accepted)));
             return Ok(());
         }
-        self.opt = None;
-        let step = if code == wire::OPT_EXTENDED_HEADERS {
+        let step = if ctx.code == wire::OPT_EXTENDED_HEADERS {
             AutoStep::AfterExtendedHeaders
         } else {
             AutoStep::AfterStructuredReply
         };
+        ctx.drop_callbacks();
         self.auto_next(step)
     }
 
     /// The meta context prelude to GO/INFO is over, whatever its result.
-    fn continue_after_meta(&mut self) -> Result<(), Error> {
-        let Some(mut ctx) = self.opt.take() else {
-            return Err(protocol_error("internal error: no option in progress"));
-        };
+    fn continue_after_meta(&mut self, mut ctx: OptInProgress) -> Result<(), Error> {
         let code = ctx.then.take().unwrap_or(wire::OPT_GO);
         self.send_go_info(code, ctx)
+    }
+
+    /// The option whose replies are being read.
+    fn opt_mut(&mut self) -> Option<&mut OptInProgress> {
+        match &mut self.state {
+            State::RecvOptReply { opt, .. } => Some(opt),
+            _ => None,
+        }
+    }
+
+    /// Take the option whose final reply arrived, by value, to decide the
+    /// next state. Everything that can fail about the reply is checked
+    /// before, while the state still holds the option, so that a
+    /// connection dying on it still completes the caller's option.
+    pub(super) fn take_option(&mut self) -> Result<OptInProgress, Error> {
+        match self.take_state() {
+            State::RecvOptReply { opt, .. } => Ok(opt),
+            other => {
+                self.state = other;
+                Err(protocol_error("internal error: no option in progress"))
+            }
+        }
     }
 
     // ---- replies ----
 
     pub(super) fn recv_option_reply(&mut self) -> Result<bool, Error> {
+        let State::RecvOptReply { opt, skip } = &mut self.state else {
+            return Ok(false);
+        };
+        let inbuf = &mut self.cx.inbuf;
+        if *skip > 0 {
+            let n = (inbuf.len() as u64).min(*skip) as usize;
+            if n == 0 {
+                return Ok(false);
+            }
+            inbuf.consume(n);
+            *skip -= n as u64;
+            return Ok(true);
+        }
         let n = self.cx.inbuf.len().min(8);
         if self.cx.inbuf.avail()[..n] != wire::REPLY_MAGIC_OPT.to_be_bytes()[..n] {
             return Err(protocol_error("handshake: invalid option reply magic"));
@@ -532,11 +436,7 @@ impl Machine {
             wire::be32(b, 12),
             wire::be32(b, 16) as usize,
         );
-        let Some(code) = self.opt.as_ref().map(|o| o.code) else {
-            return Err(protocol_error(
-                "handshake: option reply with no option in progress",
-            ));
-        };
+        let code = opt.code;
         if magic != wire::REPLY_MAGIC_OPT {
             return Err(protocol_error("handshake: invalid option reply magic"));
         }
@@ -546,16 +446,14 @@ impl Machine {
                 wire::opt_name(code)
             )));
         }
-        if let Some(ctx) = self.opt.as_mut() {
-            ctx.replies += 1;
-            ctx.reply_bytes += 20 + len as u64;
-            if ctx.replies > MAX_OPT_REPLIES || ctx.reply_bytes > MAX_OPT_REPLY_BYTES {
-                return Err(protocol_error(format!(
-                    "handshake: server sent more than {MAX_OPT_REPLIES} replies or \
-                     {MAX_OPT_REPLY_BYTES} bytes to {}, giving up",
-                    wire::opt_name(code)
-                )));
-            }
+        opt.replies += 1;
+        opt.reply_bytes += 20 + len as u64;
+        if opt.replies > MAX_OPT_REPLIES || opt.reply_bytes > MAX_OPT_REPLY_BYTES {
+            return Err(protocol_error(format!(
+                "handshake: server sent more than {MAX_OPT_REPLIES} replies or \
+                 {MAX_OPT_REPLY_BYTES} bytes to {}, giving up",
+                wire::opt_name(code)
+            )));
         }
         if len > MAX_OPT_PAYLOAD {
             if matches!(
@@ -564,7 +462,7 @@ impl Machine {
             ) {
                 self.cx.inbuf.consume(20);
                 self.cx.stats.chunks_received += 1;
-                self.hs_skip = len as u64;
+                *skip = len as u64;
                 self.cx.debug_msg(|| format!("skipping an option reply of {len} bytes"));
                 return Ok(true);
             }
@@ -584,7 +482,13 @@ impl Machine {
 
     fn handle_opt_reply(&mut self, code: u32, reply: u32, payload: &[u8]) -> Result<(), Error> {
         if reply & wire::REP_FLAG_ERROR != 0 {
-            return self.opt_error(code, reply, payload);
+            if payload.len() > wire::MAX_STRING {
+                return Err(protocol_error(
+                    "handshake: option error message is too long",
+                ));
+            }
+            let ctx = self.take_option()?;
+            return self.opt_error(ctx, reply, payload);
         }
         match (reply, code) {
             (wire::REP_ACK, _) => {
@@ -605,92 +509,92 @@ impl Machine {
         }
     }
 
-    fn opt_error(&mut self, code: u32, reply: u32, payload: &[u8]) -> Result<(), Error> {
-        if payload.len() > wire::MAX_STRING {
-            return Err(protocol_error(
-                "handshake: option error message is too long",
-            ));
-        }
+    /// An error reply ends the option `ctx`.
+    fn opt_error(&mut self, ctx: OptInProgress, reply: u32, payload: &[u8]) -> Result<(), Error> {
+        let code = ctx.code;
         if !payload.is_empty() {
             let msg = lossy(payload).into_owned();
             self.cx.debug_msg(|| format!("server error message: {msg}"));
         }
         let (errno, msg) = option_errno(code, reply, &self.cx.config.export_name);
-        let is_prelude = self.opt.as_ref().is_some_and(|o| o.then.is_some());
+        let is_prelude = ctx.then.is_some();
         match code {
-            wire::OPT_STARTTLS => self.starttls_refused(reply, &msg),
+            wire::OPT_STARTTLS => self.starttls_refused(ctx, reply, &msg),
             wire::OPT_STRUCTURED_REPLY | wire::OPT_EXTENDED_HEADERS => {
                 self.cx.debug_msg(|| msg.clone());
-                self.simple_option_done(code, false)
+                self.simple_option_done(ctx, false)
             }
             wire::OPT_SET_META_CONTEXT if is_prelude => {
                 self.cx.debug_msg(|| format!("ignoring: {msg}"));
-                self.continue_after_meta()
+                self.continue_after_meta(ctx)
             }
             wire::OPT_GO if reply == wire::REP_ERR_UNSUP && !self.cx.info.extended_headers => {
                 self.cx.debug_msg(|| {
                     "server does not know NBD_OPT_GO; using NBD_OPT_EXPORT_NAME".into()
                 });
-                let ctx = self.opt.take().filter(|o| o.purpose == Purpose::User);
-                self.send_export_name(ctx)
+                self.send_export_name(Some(ctx).filter(|o| o.purpose == Purpose::User))
             }
             wire::OPT_GO | wire::OPT_INFO => {
                 self.reset_export_info();
                 self.cx.info.meta_valid = false;
-                self.user_option_failed(Error::new(errno, format!("handshake: {msg}")))
+                self.user_option_failed(ctx, Error::new(errno, format!("handshake: {msg}")))
             }
-            _ => self.user_option_failed(Error::new(errno, format!("handshake: {msg}"))),
+            _ => self.user_option_failed(ctx, Error::new(errno, format!("handshake: {msg}"))),
         }
     }
 
+    /// NBD_REP_ACK ends the option in progress (`code`). What can be
+    /// wrong with it is checked before the option is taken.
     fn opt_ack(&mut self, code: u32) -> Result<(), Error> {
         match code {
             wire::OPT_STARTTLS => self.starttls_accepted(),
             wire::OPT_STRUCTURED_REPLY => {
                 self.cx.info.structured_replies = true;
                 self.cx.debug_msg(|| "negotiated structured replies".into());
-                self.simple_option_done(code, true)
+                let ctx = self.take_option()?;
+                self.simple_option_done(ctx, true)
             }
             wire::OPT_EXTENDED_HEADERS => {
                 self.cx.info.extended_headers = true;
                 self.cx.info.structured_replies = true;
                 self.cx.debug_msg(|| "negotiated extended headers".into());
-                self.simple_option_done(code, true)
+                let ctx = self.take_option()?;
+                self.simple_option_done(ctx, true)
             }
             wire::OPT_LIST | wire::OPT_LIST_META_CONTEXT => {
-                let count = self.opt.as_ref().map_or(0, |o| o.count);
+                let ctx = self.take_option()?;
+                let count = ctx.count;
                 self.state = State::Negotiating;
-                self.finish_option(Ok(OptOutcome::Count(count)));
+                self.finish_option(ctx, Ok(OptOutcome::Count(count)));
                 Ok(())
             }
             wire::OPT_SET_META_CONTEXT => {
-                let (count, export, prelude) = match self.opt.as_ref() {
-                    Some(o) => (o.count, o.export_name.clone(), o.then.is_some()),
-                    None => (0, String::new(), false),
-                };
+                let ctx = self.take_option()?;
                 self.cx.info.meta_valid = true;
-                self.cx.meta_export = Some(export);
-                if prelude {
-                    return self.continue_after_meta();
+                self.cx.meta_export = Some(ctx.export_name.clone());
+                if ctx.then.is_some() {
+                    return self.continue_after_meta(ctx);
                 }
+                let count = ctx.count;
                 self.state = State::Negotiating;
-                self.finish_option(Ok(OptOutcome::Count(count)));
+                self.finish_option(ctx, Ok(OptOutcome::Count(count)));
                 Ok(())
             }
             wire::OPT_GO | wire::OPT_INFO => {
-                if !self.opt.as_ref().is_some_and(|o| o.export_seen) {
+                if !self.opt_mut().is_some_and(|o| o.export_seen) {
                     return Err(protocol_error(format!(
                         "handshake: server omitted NBD_INFO_EXPORT in its reply to {}",
                         wire::opt_name(code)
                     )));
                 }
+                let ctx = self.take_option()?;
                 if code == wire::OPT_GO {
                     self.cx.debug_msg(|| "export selected, entering transmission".into());
-                    self.state = State::Ready;
+                    self.state = State::Ready(Transmission::new());
                 } else {
                     self.state = State::Negotiating;
                 }
-                self.finish_option(Ok(OptOutcome::Done));
+                self.finish_option(ctx, Ok(OptOutcome::Done));
                 Ok(())
             }
             _ => Err(protocol_error("handshake: unexpected NBD_REP_ACK")),
@@ -714,7 +618,7 @@ impl Machine {
             self.cx.debug_msg(|| "skipping an export whose name or description is too long".into());
             return Ok(());
         }
-        if let Some(ctx) = self.opt.as_mut() {
+        if let Some(ctx) = self.opt_mut() {
             ctx.count = ctx.count.saturating_add(1);
             if let Some(cb) = ctx.list.as_mut() {
                 cb(&lossy(name), &lossy(desc));
@@ -737,7 +641,7 @@ impl Machine {
                 let (size, eflags) = (wire::be64(body, 0), wire::be16(body, 8));
                 self.set_size_and_flags(size, eflags)?;
                 self.cx.debug_msg(|| format!("export size={size} eflags=0x{eflags:x}"));
-                if let Some(ctx) = self.opt.as_mut() {
+                if let Some(ctx) = self.opt_mut() {
                     ctx.export_seen = true;
                 }
             }
@@ -792,7 +696,7 @@ impl Machine {
             // Accept only a context the client asked for, once: named
             // exactly by a query, or inside a namespace query ending in
             // ':' (query syntax is the server's, and such wildcards exist).
-            let asked = self.opt.as_ref().is_some_and(|ctx| {
+            let asked = self.opt_mut().is_some_and(|ctx| {
                 ctx.queries
                     .iter()
                     .any(|q| *q == name || (q.ends_with(':') && name.starts_with(q.as_str())))
@@ -818,13 +722,25 @@ impl Machine {
                 id,
             });
         }
-        if let Some(ctx) = self.opt.as_mut() {
+        if let Some(ctx) = self.opt_mut() {
             ctx.count = ctx.count.saturating_add(1);
             if let Some(cb) = ctx.context.as_mut() {
                 cb(&name);
             }
         }
         Ok(())
+    }
+}
+
+impl Context {
+    /// Encode an option message into the send queue.
+    pub(super) fn queue_option(&mut self, code: u32, data: &[u8], tag: Tag) {
+        let mut msg = Vec::with_capacity(16 + data.len());
+        msg.put64(wire::IHAVEOPT);
+        msg.put32(code);
+        msg.put32(data.len() as u32);
+        msg.extend_from_slice(data);
+        self.out.push_owned(msg, tag);
     }
 }
 

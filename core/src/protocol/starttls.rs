@@ -10,16 +10,16 @@
 //! the ACK are an attack, not data.
 
 use super::errors::protocol_error;
-use super::handshake::AutoStep;
-use super::machine::{Machine, State};
-use super::options::Purpose;
+use super::machine::Machine;
+use super::state::{AutoStep, OptInProgress, Purpose, State};
 use super::types::OptOutcome;
 use super::wire;
 use crate::generated::types::Tls;
 use crate::Error;
 
 impl Machine {
-    /// NBD_REP_ACK to NBD_OPT_STARTTLS.
+    /// NBD_REP_ACK to NBD_OPT_STARTTLS: checked while the option is still
+    /// in the state, then the option waits in `TlsHandshake`.
     pub(super) fn starttls_accepted(&mut self) -> Result<(), Error> {
         if self.cx.info.tls {
             return Err(protocol_error(
@@ -43,18 +43,20 @@ impl Machine {
         self.cx.info.meta_valid = false;
         self.cx.info.meta_contexts.clear();
         self.cx.meta_export = None;
-        self.state = State::TlsHandshake;
+        let opt = self.take_option()?;
+        self.state = State::TlsHandshake(opt);
         self.cx.debug_msg(|| "server accepted NBD_OPT_STARTTLS; starting the TLS handshake".into());
         Ok(())
     }
 
     /// An error reply to NBD_OPT_STARTTLS (`msg` says which).
-    pub(super) fn starttls_refused(&mut self, reply: u32, msg: &str) -> Result<(), Error> {
-        let user = self
-            .opt
-            .as_ref()
-            .is_some_and(|o| o.purpose == Purpose::User);
-        if user {
+    pub(super) fn starttls_refused(
+        &mut self,
+        ctx: OptInProgress,
+        reply: u32,
+        msg: &str,
+    ) -> Result<(), Error> {
+        if ctx.purpose == Purpose::User {
             // opt_starttls returns false; the completion callback hears
             // why (EINVAL: TLS was already on, or the request was bad).
             let errno = if reply == wire::REP_ERR_INVALID {
@@ -64,12 +66,10 @@ impl Machine {
             };
             self.cx.debug_msg(|| format!("{msg}; the connection is unchanged"));
             self.state = State::Negotiating;
-            self.finish_option_with(Ok(OptOutcome::Accepted(false)), errno);
+            self.finish_option_with(ctx, Ok(OptOutcome::Accepted(false)), errno);
             return Ok(());
         }
-        if let Some(ctx) = self.opt.take() {
-            ctx.drop_callbacks();
-        }
+        ctx.drop_callbacks();
         if self.cx.config.tls.0 == Tls::REQUIRE.0 {
             return Err(Error::new(
                 libc::ENOTSUP,
@@ -82,23 +82,21 @@ impl Machine {
 
     /// The driver finished the TLS handshake.
     pub(super) fn starttls_done(&mut self, summary: &str) -> Result<(), Error> {
-        if self.state != State::TlsHandshake {
-            return Ok(());
-        }
+        let ctx = match self.take_state() {
+            State::TlsHandshake(ctx) => ctx,
+            other => {
+                self.state = other;
+                return Ok(());
+            }
+        };
         self.cx.info.tls = true;
         self.cx.debug_msg(|| format!("connection is using TLS: {summary}"));
-        let user = self
-            .opt
-            .as_ref()
-            .is_some_and(|o| o.purpose == Purpose::User);
-        if user {
+        if ctx.purpose == Purpose::User {
             self.state = State::Negotiating;
-            self.finish_option(Ok(OptOutcome::Accepted(true)));
+            self.finish_option(ctx, Ok(OptOutcome::Accepted(true)));
             return Ok(());
         }
-        if let Some(ctx) = self.opt.take() {
-            ctx.drop_callbacks();
-        }
+        ctx.drop_callbacks();
         self.auto_next(AutoStep::AfterStartTls).inspect_err(|e| {
             self.die(e.clone());
         })
