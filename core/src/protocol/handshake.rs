@@ -5,7 +5,7 @@
 use super::errors::protocol_error;
 use super::machine::Machine;
 use super::outqueue::Tag;
-use super::state::{AutoStep, OptInProgress, Purpose, State, Transmission};
+use super::state::{AutoStep, OptInProgress, OptKind, Purpose, State, Transmission};
 use super::types::OptOutcome;
 use super::wire::{self, PutBe};
 use crate::generated::types::{HandshakeFlag, Tls};
@@ -136,24 +136,24 @@ impl Machine {
         if from == AutoStep::Start && self.cx.config.tls.0 != Tls::DISABLE.0 {
             // STARTTLS goes first, so that no other option (export
             // names above all) is ever sent in plaintext.
-            return self.send_simple_option(wire::OPT_STARTTLS, Purpose::Auto);
+            return self.send_auto_option(OptKind::StartTls);
         }
         if matches!(from, AutoStep::Start | AutoStep::AfterStartTls)
             && self.cx.config.request_extended_headers
         {
-            return self.send_simple_option(wire::OPT_EXTENDED_HEADERS, Purpose::Auto);
+            return self.send_auto_option(OptKind::ExtendedHeaders);
         }
         if from != AutoStep::AfterStructuredReply
             && self.cx.config.request_structured_replies
             && !self.cx.info.extended_headers
         {
-            return self.send_simple_option(wire::OPT_STRUCTURED_REPLY, Purpose::Auto);
+            return self.send_auto_option(OptKind::StructuredReply);
         }
         if self.cx.config.opt_mode {
             self.state = State::Negotiating;
             return Ok(());
         }
-        self.start_go(wire::OPT_GO, None)
+        self.start_go(OptInProgress::new(OptKind::go(false), Purpose::Auto, None))
     }
 
     /// Send NBD_OPT_EXPORT_NAME (no fixed newstyle, or a server that does

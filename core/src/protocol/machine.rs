@@ -8,7 +8,7 @@ use std::io::IoSlice;
 use super::commands::Commands;
 use super::inbuf::InBuf;
 use super::outqueue::{OutQueue, Sent, Tag};
-use super::state::{AbortCause, State, WindDown};
+use super::state::{AbortCause, OptKind, State, WindDown};
 use super::types::*;
 use crate::generated::types::{CompletionCallback, Extent, PublicState};
 use crate::Error;
@@ -493,7 +493,7 @@ impl Machine {
         let WindDown { opt, mut ended, .. } = self.take_state().wind_down();
         self.cx.out.clear();
         if let Some(opt) = opt {
-            if opt.code == super::wire::OPT_ABORT {
+            if matches!(opt.kind, OptKind::Abort) {
                 self.finish_option_with(opt, Ok(OptOutcome::Done), 0);
             } else {
                 let err = Error::new(libc::ENOTCONN, "the connection was closed");

@@ -5,7 +5,7 @@
 use super::errors::protocol_error;
 use super::machine::{Context, Machine};
 use super::outqueue::Tag;
-use super::state::{AbortCause, AutoStep, OptInProgress, Purpose, State, Transmission};
+use super::state::{AbortCause, AutoStep, OptInProgress, OptKind, Purpose, State, Transmission};
 use super::types::{MetaContext, OptOutcome, OptRequest};
 use super::wire::{self, PutBe};
 use crate::generated::types::CompletionCallback;
@@ -69,76 +69,61 @@ impl Machine {
         opt: OptRequest,
         completion: Option<CompletionCallback>,
     ) -> Result<(), Error> {
-        let mut ctx = OptInProgress::new(Purpose::User, completion);
         // The result of an earlier option nobody collected (an aio_opt_*
         // whose completion callback was enough) must not pass for this
         // one's.
         if matches!(self.state, State::Negotiating) {
             self.cx.opt_result = None;
         }
-        let refuse = |ctx: OptInProgress, opt: OptRequest, err: Error| {
-            // The request's own callbacks are mid-option callbacks.
-            drop(opt);
-            ctx.drop_callbacks();
-            Err(err)
-        };
         if !matches!(self.state, State::Negotiating) {
             let errno = if self.state.is_over() {
                 libc::ENOTCONN
             } else {
                 libc::EINVAL
             };
-            return refuse(
-                ctx,
-                opt,
-                Error::new(errno, "the connection is not negotiating"),
-            );
+            // The request's own callbacks are mid-option callbacks.
+            drop(opt);
+            drop(completion);
+            return Err(Error::new(errno, "the connection is not negotiating"));
         }
         if self.cx.gflags & wire::FLAG_FIXED_NEWSTYLE == 0 {
-            return self.plain_newstyle_option(opt, ctx);
+            return self.plain_newstyle_option(opt, completion);
         }
-        let result = match opt {
-            OptRequest::Go => self.start_go(wire::OPT_GO, Some(ctx)),
-            OptRequest::Info => self.start_go(wire::OPT_INFO, Some(ctx)),
-            OptRequest::List(cb) => {
-                ctx.list = Some(cb);
-                self.send_option(wire::OPT_LIST, &[], ctx)
-            }
-            OptRequest::Abort => {
-                ctx.code = wire::OPT_ABORT;
-                self.cx.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
-                self.state = State::SendAbort(AbortCause::User(ctx));
-                Ok(())
-            }
-            OptRequest::StartTls => {
-                if self.cx.gflags & wire::FLAG_FIXED_NEWSTYLE == 0 {
-                    return refuse(
-                        ctx,
-                        OptRequest::StartTls,
-                        Error::new(
-                            libc::ENOTSUP,
-                            "server is not using the fixed newstyle protocol",
-                        ),
-                    );
-                }
-                // Sent even when TLS is already up: the server refuses it
-                // (NBD_REP_ERR_INVALID) and the session stays encrypted.
-                self.send_option(wire::OPT_STARTTLS, &[], ctx)
-            }
-            OptRequest::StructuredReply => self.send_option(wire::OPT_STRUCTURED_REPLY, &[], ctx),
-            OptRequest::ExtendedHeaders => self.send_option(wire::OPT_EXTENDED_HEADERS, &[], ctx),
-            OptRequest::ListMetaContext { queries, callback } => {
-                ctx.context = Some(callback);
-                self.start_meta(wire::OPT_LIST_META_CONTEXT, queries, ctx)
-            }
-            OptRequest::SetMetaContext { queries, callback } => {
-                ctx.context = Some(callback);
-                self.start_meta(wire::OPT_SET_META_CONTEXT, queries, ctx)
-            }
-        };
+        let user = |kind| OptInProgress::new(kind, Purpose::User, completion);
         // On failure nothing was sent and the option never started (its
         // callbacks went with it): the state is still Negotiating.
-        result
+        match opt {
+            OptRequest::Go => self.start_go(user(OptKind::go(false))),
+            OptRequest::Info => self.start_go(user(OptKind::go(true))),
+            OptRequest::List(cb) => self.send_option(
+                &[],
+                user(OptKind::List {
+                    callback: Some(cb),
+                    count: 0,
+                }),
+            ),
+            OptRequest::Abort => {
+                self.cx.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
+                self.state = State::SendAbort(AbortCause::User(user(OptKind::Abort)));
+                Ok(())
+            }
+            // Sent even when TLS is already up: the server refuses it
+            // (NBD_REP_ERR_INVALID) and the session stays encrypted.
+            OptRequest::StartTls => self.send_option(&[], user(OptKind::StartTls)),
+            OptRequest::StructuredReply => self.send_option(&[], user(OptKind::StructuredReply)),
+            OptRequest::ExtendedHeaders => self.send_option(&[], user(OptKind::ExtendedHeaders)),
+            OptRequest::ListMetaContext { queries, callback } => {
+                let kind = OptKind::ListMeta {
+                    callback: Some(callback),
+                    count: 0,
+                };
+                self.start_meta(queries, user(kind))
+            }
+            OptRequest::SetMetaContext { queries, callback } => {
+                let kind = OptKind::set_meta(None, Some(callback));
+                self.start_meta(queries, user(kind))
+            }
+        }
     }
 
     /// Opt mode with a server that is not fixed newstyle: it understands
@@ -146,14 +131,16 @@ impl Machine {
     /// export name makes the server hang up). There is no option reply to
     /// ask it for anything else, and no NBD_OPT_ABORT it would
     /// acknowledge: opt_abort just ends the connection.
-    fn plain_newstyle_option(&mut self, opt: OptRequest, mut ctx: OptInProgress) -> Result<(), Error> {
+    fn plain_newstyle_option(
+        &mut self,
+        opt: OptRequest,
+        completion: Option<CompletionCallback>,
+    ) -> Result<(), Error> {
+        let user = |kind| OptInProgress::new(kind, Purpose::User, completion);
         match opt {
-            OptRequest::Go => {
-                ctx.code = wire::OPT_EXPORT_NAME;
-                self.send_export_name(Some(ctx))
-            }
+            OptRequest::Go => self.send_export_name(Some(user(OptKind::ExportName))),
             OptRequest::Abort => {
-                ctx.code = wire::OPT_ABORT;
+                let ctx = user(OptKind::Abort);
                 self.finish_option_with(ctx, Ok(OptOutcome::Done), 0);
                 self.cx.debug_msg(|| {
                     "server is not fixed newstyle: no NBD_OPT_ABORT to send, closing".to_string()
@@ -166,8 +153,9 @@ impl Machine {
                 Ok(())
             }
             other => {
+                // Mid-option callbacks first, then the completion one.
                 drop(other);
-                ctx.drop_callbacks();
+                drop(user);
                 Err(Error::new(
                     libc::ENOTSUP,
                     "server is not using the fixed newstyle protocol, so it supports no options \
@@ -177,31 +165,27 @@ impl Machine {
         }
     }
 
-    fn start_meta(
-        &mut self,
-        code: u32,
-        queries: Option<Vec<String>>,
-        ctx: OptInProgress,
-    ) -> Result<(), Error> {
+    /// The caller's NBD_OPT_LIST/SET_META_CONTEXT (`ctx`), with `queries`
+    /// or the configured contexts.
+    fn start_meta(&mut self, queries: Option<Vec<String>>, ctx: OptInProgress) -> Result<(), Error> {
         if !self.cx.info.structured_replies {
             ctx.drop_callbacks();
             return Err(Error::new(libc::ENOTSUP, "server lacks structured replies"));
         }
         let queries = queries.unwrap_or_else(|| self.cx.config.meta_contexts.clone());
-        self.send_meta(code, &queries, ctx)
+        self.send_meta(&queries, ctx)
     }
 
-    /// An option without data (structured replies, extended headers)
-    /// during automatic negotiation.
-    pub(super) fn send_simple_option(&mut self, code: u32, purpose: Purpose) -> Result<(), Error> {
-        self.send_option(code, &[], OptInProgress::new(purpose, None))
+    /// An option without data (STARTTLS, structured replies, extended
+    /// headers) during automatic negotiation.
+    pub(super) fn send_auto_option(&mut self, kind: OptKind) -> Result<(), Error> {
+        self.send_option(&[], OptInProgress::new(kind, Purpose::Auto, None))
     }
 
-    /// NBD_OPT_GO or NBD_OPT_INFO, preceded by NBD_OPT_SET_META_CONTEXT
-    /// when meta contexts are wanted and not yet negotiated for this
-    /// export. `user` is the caller's option in opt mode.
-    pub(super) fn start_go(&mut self, code: u32, user: Option<OptInProgress>) -> Result<(), Error> {
-        let mut ctx = user.unwrap_or_else(|| OptInProgress::new(Purpose::Auto, None));
+    /// NBD_OPT_GO or NBD_OPT_INFO (`ctx`), preceded by
+    /// NBD_OPT_SET_META_CONTEXT when meta contexts are wanted and not yet
+    /// negotiated for this export.
+    pub(super) fn start_go(&mut self, mut ctx: OptInProgress) -> Result<(), Error> {
         let export = &self.cx.config.export_name;
         let meta_current = self.cx.info.meta_valid && self.cx.meta_export.as_ref() == Some(export);
         if self.cx.config.request_meta_context
@@ -209,14 +193,15 @@ impl Machine {
             && !self.cx.config.meta_contexts.is_empty()
             && !meta_current
         {
-            ctx.then = Some(code);
+            ctx.kind = OptKind::set_meta(Some(ctx.kind.code()), None);
             let queries = self.cx.config.meta_contexts.clone();
-            return self.send_meta(wire::OPT_SET_META_CONTEXT, &queries, ctx);
+            return self.send_meta(&queries, ctx);
         }
-        self.send_go_info(code, ctx)
+        self.send_go_info(ctx)
     }
 
-    fn send_go_info(&mut self, code: u32, ctx: OptInProgress) -> Result<(), Error> {
+    /// Send NBD_OPT_GO or NBD_OPT_INFO for `ctx`.
+    fn send_go_info(&mut self, mut ctx: OptInProgress) -> Result<(), Error> {
         let name = self.cx.config.export_name.clone();
         if name.len() > wire::MAX_STRING {
             ctx.drop_callbacks();
@@ -241,18 +226,12 @@ impl Machine {
             data.put16(i);
         }
         self.reset_export_info();
-        let mut ctx = ctx;
-        ctx.export_name = name;
-        ctx.export_seen = false;
-        self.send_option(code, &data, ctx)
+        ctx.kind = OptKind::go(ctx.kind.code() == wire::OPT_INFO);
+        self.send_option(&data, ctx)
     }
 
-    fn send_meta(
-        &mut self,
-        code: u32,
-        queries: &[String],
-        mut ctx: OptInProgress,
-    ) -> Result<(), Error> {
+    /// Send the meta context option of `ctx` with `queries`.
+    fn send_meta(&mut self, queries: &[String], mut ctx: OptInProgress) -> Result<(), Error> {
         let name = self.cx.config.export_name.clone();
         if name.len() > wire::MAX_STRING || queries.iter().any(|q| q.len() > wire::MAX_STRING) {
             ctx.drop_callbacks();
@@ -270,21 +249,25 @@ impl Machine {
             data.put32(q.len() as u32);
             data.extend_from_slice(q.as_bytes());
         }
-        if code == wire::OPT_SET_META_CONTEXT {
+        if let OptKind::SetMeta {
+            export_name,
+            queries: asked,
+            ..
+        } = &mut ctx.kind
+        {
             // Setting replaces the previous selection, even on failure.
             self.cx.info.meta_valid = false;
             self.cx.info.meta_contexts.clear();
             self.cx.meta_export = None;
+            *export_name = name;
+            *asked = queries.to_vec();
         }
-        ctx.export_name = name;
-        ctx.queries = queries.to_vec();
-        self.send_option(code, &data, ctx)
+        self.send_option(&data, ctx)
     }
 
-    /// Queue an option and wait for its reply.
-    fn send_option(&mut self, code: u32, data: &[u8], mut ctx: OptInProgress) -> Result<(), Error> {
-        ctx.code = code;
-        ctx.count = 0;
+    /// Queue the option `ctx` with `data` and wait for its reply.
+    fn send_option(&mut self, data: &[u8], mut ctx: OptInProgress) -> Result<(), Error> {
+        let code = ctx.kind.code();
         ctx.replies = 0;
         ctx.reply_bytes = 0;
         self.cx.queue_option(code, data, Tag::Handshake);
@@ -308,7 +291,7 @@ impl Machine {
 
     pub(super) fn finish_option_with(
         &mut self,
-        mut ctx: OptInProgress,
+        ctx: OptInProgress,
         result: Result<OptOutcome, Error>,
         cb_errno: i32,
     ) {
@@ -316,14 +299,18 @@ impl Machine {
             ctx.drop_callbacks();
             return;
         }
-        let mut err = cb_errno;
-        if let Some(mut cb) = ctx.completion.take() {
+        let OptInProgress {
+            kind,
+            mut completion,
+            ..
+        } = ctx;
+        if let Some(cb) = completion.as_mut() {
+            let mut err = cb_errno;
             cb(&mut err);
-            drop(ctx.list.take());
-            drop(ctx.context.take());
-            drop(cb);
         }
-        ctx.drop_callbacks();
+        // The mid-option callbacks (in `kind`) are dropped first.
+        drop(kind);
+        drop(completion);
         self.cx.opt_result = Some(result);
     }
 
@@ -369,7 +356,7 @@ impl Machine {
             self.finish_option(ctx, Ok(OptOutcome::Accepted(accepted)));
             return Ok(());
         }
-        let step = if ctx.code == wire::OPT_EXTENDED_HEADERS {
+        let step = if matches!(ctx.kind, OptKind::ExtendedHeaders) {
             AutoStep::AfterExtendedHeaders
         } else {
             AutoStep::AfterStructuredReply
@@ -380,8 +367,15 @@ impl Machine {
 
     /// The meta context prelude to GO/INFO is over, whatever its result.
     fn continue_after_meta(&mut self, mut ctx: OptInProgress) -> Result<(), Error> {
-        let code = ctx.then.take().unwrap_or(wire::OPT_GO);
-        self.send_go_info(code, ctx)
+        let info = matches!(
+            ctx.kind,
+            OptKind::SetMeta {
+                then: Some(wire::OPT_INFO),
+                ..
+            }
+        );
+        ctx.kind = OptKind::go(info);
+        self.send_go_info(ctx)
     }
 
     /// The option whose replies are being read.
@@ -436,7 +430,7 @@ impl Machine {
             wire::be32(b, 12),
             wire::be32(b, 16) as usize,
         );
-        let code = opt.code;
+        let code = opt.kind.code();
         if magic != wire::REPLY_MAGIC_OPT {
             return Err(protocol_error("handshake: invalid option reply magic"));
         }
@@ -511,13 +505,13 @@ impl Machine {
 
     /// An error reply ends the option `ctx`.
     fn opt_error(&mut self, ctx: OptInProgress, reply: u32, payload: &[u8]) -> Result<(), Error> {
-        let code = ctx.code;
+        let code = ctx.kind.code();
         if !payload.is_empty() {
             let msg = lossy(payload).into_owned();
             self.cx.debug_msg(|| format!("server error message: {msg}"));
         }
         let (errno, msg) = option_errno(code, reply, &self.cx.config.export_name);
-        let is_prelude = ctx.then.is_some();
+        let is_prelude = matches!(ctx.kind, OptKind::SetMeta { then: Some(_), .. });
         match code {
             wire::OPT_STARTTLS => self.starttls_refused(ctx, reply, &msg),
             wire::OPT_STRUCTURED_REPLY | wire::OPT_EXTENDED_HEADERS => {
@@ -532,6 +526,8 @@ impl Machine {
                 self.cx.debug_msg(|| {
                     "server does not know NBD_OPT_GO; using NBD_OPT_EXPORT_NAME".into()
                 });
+                let mut ctx = ctx;
+                ctx.kind = OptKind::ExportName;
                 self.send_export_name(Some(ctx).filter(|o| o.purpose == Purpose::User))
             }
             wire::OPT_GO | wire::OPT_INFO => {
@@ -546,58 +542,70 @@ impl Machine {
     /// NBD_REP_ACK ends the option in progress (`code`). What can be
     /// wrong with it is checked before the option is taken.
     fn opt_ack(&mut self, code: u32) -> Result<(), Error> {
-        match code {
-            wire::OPT_STARTTLS => self.starttls_accepted(),
-            wire::OPT_STRUCTURED_REPLY => {
+        match self.opt_mut().map(|o| &o.kind) {
+            Some(OptKind::StartTls) => return self.starttls_accepted(),
+            Some(OptKind::Go {
+                export_seen: false, ..
+            }) => {
+                return Err(protocol_error(format!(
+                    "handshake: server omitted NBD_INFO_EXPORT in its reply to {}",
+                    wire::opt_name(code)
+                )))
+            }
+            Some(OptKind::ExportName | OptKind::Abort) | None => {
+                return Err(protocol_error("handshake: unexpected NBD_REP_ACK"))
+            }
+            Some(_) => {}
+        }
+        let mut ctx = self.take_option()?;
+        match &mut ctx.kind {
+            OptKind::StructuredReply => {
                 self.cx.info.structured_replies = true;
                 self.cx.debug_msg(|| "negotiated structured replies".into());
-                let ctx = self.take_option()?;
                 self.simple_option_done(ctx, true)
             }
-            wire::OPT_EXTENDED_HEADERS => {
+            OptKind::ExtendedHeaders => {
                 self.cx.info.extended_headers = true;
                 self.cx.info.structured_replies = true;
                 self.cx.debug_msg(|| "negotiated extended headers".into());
-                let ctx = self.take_option()?;
                 self.simple_option_done(ctx, true)
             }
-            wire::OPT_LIST | wire::OPT_LIST_META_CONTEXT => {
-                let ctx = self.take_option()?;
-                let count = ctx.count;
+            OptKind::List { count, .. } | OptKind::ListMeta { count, .. } => {
+                let count = *count;
                 self.state = State::Negotiating;
                 self.finish_option(ctx, Ok(OptOutcome::Count(count)));
                 Ok(())
             }
-            wire::OPT_SET_META_CONTEXT => {
-                let ctx = self.take_option()?;
+            OptKind::SetMeta {
+                count,
+                export_name,
+                then,
+                ..
+            } => {
+                let (count, prelude) = (*count, then.is_some());
                 self.cx.info.meta_valid = true;
-                self.cx.meta_export = Some(ctx.export_name.clone());
-                if ctx.then.is_some() {
+                self.cx.meta_export = Some(std::mem::take(export_name));
+                if prelude {
                     return self.continue_after_meta(ctx);
                 }
-                let count = ctx.count;
                 self.state = State::Negotiating;
                 self.finish_option(ctx, Ok(OptOutcome::Count(count)));
                 Ok(())
             }
-            wire::OPT_GO | wire::OPT_INFO => {
-                if !self.opt_mut().is_some_and(|o| o.export_seen) {
-                    return Err(protocol_error(format!(
-                        "handshake: server omitted NBD_INFO_EXPORT in its reply to {}",
-                        wire::opt_name(code)
-                    )));
-                }
-                let ctx = self.take_option()?;
-                if code == wire::OPT_GO {
+            OptKind::Go { info, .. } => {
+                if *info {
+                    self.state = State::Negotiating;
+                } else {
                     self.cx.debug_msg(|| "export selected, entering transmission".into());
                     self.state = State::Ready(Transmission::new());
-                } else {
-                    self.state = State::Negotiating;
                 }
                 self.finish_option(ctx, Ok(OptOutcome::Done));
                 Ok(())
             }
-            _ => Err(protocol_error("handshake: unexpected NBD_REP_ACK")),
+            // Checked above.
+            OptKind::StartTls | OptKind::ExportName | OptKind::Abort => {
+                Err(protocol_error("handshake: unexpected NBD_REP_ACK"))
+            }
         }
     }
 
@@ -618,9 +626,9 @@ impl Machine {
             self.cx.debug_msg(|| "skipping an export whose name or description is too long".into());
             return Ok(());
         }
-        if let Some(ctx) = self.opt_mut() {
-            ctx.count = ctx.count.saturating_add(1);
-            if let Some(cb) = ctx.list.as_mut() {
+        if let Some(OptKind::List { callback, count }) = self.opt_mut().map(|o| &mut o.kind) {
+            *count = count.saturating_add(1);
+            if let Some(cb) = callback.as_mut() {
                 cb(&lossy(name), &lossy(desc));
             }
         }
@@ -641,8 +649,8 @@ impl Machine {
                 let (size, eflags) = (wire::be64(body, 0), wire::be16(body, 8));
                 self.set_size_and_flags(size, eflags)?;
                 self.cx.debug_msg(|| format!("export size={size} eflags=0x{eflags:x}"));
-                if let Some(ctx) = self.opt_mut() {
-                    ctx.export_seen = true;
+                if let Some(OptKind::Go { export_seen, .. }) = self.opt_mut().map(|o| &mut o.kind) {
+                    *export_seen = true;
                 }
             }
             wire::INFO_NAME | wire::INFO_DESCRIPTION => {
@@ -696,11 +704,12 @@ impl Machine {
             // Accept only a context the client asked for, once: named
             // exactly by a query, or inside a namespace query ending in
             // ':' (query syntax is the server's, and such wildcards exist).
-            let asked = self.opt_mut().is_some_and(|ctx| {
-                ctx.queries
+            let asked = match self.opt_mut().map(|o| &o.kind) {
+                Some(OptKind::SetMeta { queries, .. }) => queries
                     .iter()
-                    .any(|q| *q == name || (q.ends_with(':') && name.starts_with(q.as_str())))
-            });
+                    .any(|q| *q == name || (q.ends_with(':') && name.starts_with(q.as_str()))),
+                _ => false,
+            };
             let repeated = self
                 .cx
                 .info
@@ -722,9 +731,11 @@ impl Machine {
                 id,
             });
         }
-        if let Some(ctx) = self.opt_mut() {
-            ctx.count = ctx.count.saturating_add(1);
-            if let Some(cb) = ctx.context.as_mut() {
+        if let Some(OptKind::ListMeta { callback, count } | OptKind::SetMeta { callback, count, .. }) =
+            self.opt_mut().map(|o| &mut o.kind)
+        {
+            *count = count.saturating_add(1);
+            if let Some(cb) = callback.as_mut() {
                 cb(&name);
             }
         }

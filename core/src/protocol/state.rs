@@ -160,68 +160,125 @@ pub(super) enum Purpose {
 
 /// The option being negotiated.
 pub(super) struct OptInProgress {
-    /// The NBD_OPT_* whose reply is awaited.
-    pub code: u32,
+    /// Which option is out, with what its replies need.
+    pub kind: OptKind,
     pub purpose: Purpose,
-    /// For NBD_OPT_SET_META_CONTEXT sent on the way to GO or INFO: which
-    /// of the two follows.
-    pub then: Option<u32>,
     pub completion: Option<CompletionCallback>,
-    pub list: Option<ListCallback>,
-    pub context: Option<ContextCallback>,
-    /// Exports or contexts reported so far.
-    pub count: i32,
-    /// NBD_INFO_EXPORT arrived (required before GO/INFO succeeds).
-    pub export_seen: bool,
-    /// The export name sent with the option.
-    pub export_name: String,
-    /// NBD_OPT_SET_META_CONTEXT: the queries sent; only contexts named
-    /// exactly by one of them are accepted.
-    pub queries: Vec<String>,
     /// Replies and reply bytes received for this option so far (the
     /// flood bounds).
     pub replies: u32,
     pub reply_bytes: u64,
 }
 
-impl OptInProgress {
-    pub(super) fn new(purpose: Purpose, completion: Option<CompletionCallback>) -> OptInProgress {
-        OptInProgress {
-            code: 0,
-            purpose,
-            then: None,
-            completion,
-            list: None,
-            context: None,
-            count: 0,
+/// One variant per option, holding what that option's replies use.
+pub(super) enum OptKind {
+    /// NBD_OPT_GO, or NBD_OPT_INFO when `info`; `export_seen`:
+    /// NBD_INFO_EXPORT arrived (required before either succeeds).
+    Go { info: bool, export_seen: bool },
+    /// NBD_OPT_LIST: exports reported so far, and the caller's callback.
+    List {
+        callback: Option<ListCallback>,
+        count: i32,
+    },
+    /// NBD_OPT_LIST_META_CONTEXT: contexts reported so far.
+    ListMeta {
+        callback: Option<ContextCallback>,
+        count: i32,
+    },
+    /// NBD_OPT_SET_META_CONTEXT for `export_name`: only contexts named
+    /// by one of `queries` are accepted. `then` is NBD_OPT_GO or
+    /// NBD_OPT_INFO when this is the prelude to one of them.
+    SetMeta {
+        callback: Option<ContextCallback>,
+        count: i32,
+        export_name: String,
+        queries: Vec<String>,
+        then: Option<u32>,
+    },
+    StartTls,
+    StructuredReply,
+    ExtendedHeaders,
+    /// NBD_OPT_EXPORT_NAME standing in for the caller's opt_go.
+    ExportName,
+    /// The caller's opt_abort.
+    Abort,
+}
+
+impl OptKind {
+    /// The NBD_OPT_* on the wire.
+    pub(super) fn code(&self) -> u32 {
+        match self {
+            OptKind::Go { info: false, .. } => wire::OPT_GO,
+            OptKind::Go { info: true, .. } => wire::OPT_INFO,
+            OptKind::List { .. } => wire::OPT_LIST,
+            OptKind::ListMeta { .. } => wire::OPT_LIST_META_CONTEXT,
+            OptKind::SetMeta { .. } => wire::OPT_SET_META_CONTEXT,
+            OptKind::StartTls => wire::OPT_STARTTLS,
+            OptKind::StructuredReply => wire::OPT_STRUCTURED_REPLY,
+            OptKind::ExtendedHeaders => wire::OPT_EXTENDED_HEADERS,
+            OptKind::ExportName => wire::OPT_EXPORT_NAME,
+            OptKind::Abort => wire::OPT_ABORT,
+        }
+    }
+
+    /// NBD_OPT_GO, or NBD_OPT_INFO when `info`, before any reply.
+    pub(super) fn go(info: bool) -> OptKind {
+        OptKind::Go {
+            info,
             export_seen: false,
+        }
+    }
+
+    /// NBD_OPT_SET_META_CONTEXT before it is sent (sending fills in the
+    /// export name and queries), as the prelude to `then` if any.
+    pub(super) fn set_meta(then: Option<u32>, callback: Option<ContextCallback>) -> OptKind {
+        OptKind::SetMeta {
+            callback,
+            count: 0,
             export_name: String::new(),
             queries: Vec::new(),
+            then,
+        }
+    }
+}
+
+impl OptInProgress {
+    pub(super) fn new(
+        kind: OptKind,
+        purpose: Purpose,
+        completion: Option<CompletionCallback>,
+    ) -> OptInProgress {
+        OptInProgress {
+            kind,
+            purpose,
+            completion,
             replies: 0,
             reply_bytes: 0,
         }
     }
 
     pub(super) fn state_name(&self) -> &'static str {
-        match self.code {
-            wire::OPT_GO => "NEWSTYLE.OPT_GO.RECV_REPLY",
-            wire::OPT_INFO => "NEWSTYLE.OPT_INFO.RECV_REPLY",
-            wire::OPT_LIST => "NEWSTYLE.OPT_LIST.RECV_REPLY",
-            wire::OPT_STARTTLS => "NEWSTYLE.OPT_STARTTLS.RECV_REPLY",
-            wire::OPT_STRUCTURED_REPLY => "NEWSTYLE.OPT_STRUCTURED_REPLY.RECV_REPLY",
-            wire::OPT_EXTENDED_HEADERS => "NEWSTYLE.OPT_EXTENDED_HEADERS.RECV_REPLY",
-            wire::OPT_LIST_META_CONTEXT => "NEWSTYLE.OPT_LIST_META_CONTEXT.RECV_REPLY",
-            wire::OPT_SET_META_CONTEXT => "NEWSTYLE.OPT_SET_META_CONTEXT.RECV_REPLY",
-            wire::OPT_EXPORT_NAME => "NEWSTYLE.OPT_EXPORT_NAME.RECV_REPLY",
-            _ => "NEWSTYLE.RECV_REPLY",
+        match self.kind {
+            OptKind::Go { info: false, .. } => "NEWSTYLE.OPT_GO.RECV_REPLY",
+            OptKind::Go { info: true, .. } => "NEWSTYLE.OPT_INFO.RECV_REPLY",
+            OptKind::List { .. } => "NEWSTYLE.OPT_LIST.RECV_REPLY",
+            OptKind::StartTls => "NEWSTYLE.OPT_STARTTLS.RECV_REPLY",
+            OptKind::StructuredReply => "NEWSTYLE.OPT_STRUCTURED_REPLY.RECV_REPLY",
+            OptKind::ExtendedHeaders => "NEWSTYLE.OPT_EXTENDED_HEADERS.RECV_REPLY",
+            OptKind::ListMeta { .. } => "NEWSTYLE.OPT_LIST_META_CONTEXT.RECV_REPLY",
+            OptKind::SetMeta { .. } => "NEWSTYLE.OPT_SET_META_CONTEXT.RECV_REPLY",
+            OptKind::ExportName => "NEWSTYLE.OPT_EXPORT_NAME.RECV_REPLY",
+            OptKind::Abort => "NEWSTYLE.RECV_REPLY",
         }
     }
 
     /// Drop the callbacks in libnbd's order: mid-option first.
-    pub(super) fn drop_callbacks(mut self) {
-        drop(self.list.take());
-        drop(self.context.take());
-        drop(self.completion.take());
+    pub(super) fn drop_callbacks(self) {
+        let OptInProgress {
+            kind, completion, ..
+        } = self;
+        drop(kind);
+        drop(completion);
     }
 }
 
@@ -332,6 +389,43 @@ impl ReplyState {
             let n = n.min(*remaining);
             *pos += n;
             *remaining -= n;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each option's fine state name is the one of the option it sends.
+    #[test]
+    fn option_state_names_follow_the_option_sent() {
+        let kinds = [
+            OptKind::go(false),
+            OptKind::go(true),
+            OptKind::List {
+                callback: None,
+                count: 0,
+            },
+            OptKind::ListMeta {
+                callback: None,
+                count: 0,
+            },
+            OptKind::set_meta(Some(wire::OPT_GO), None),
+            OptKind::StartTls,
+            OptKind::StructuredReply,
+            OptKind::ExtendedHeaders,
+            OptKind::ExportName,
+        ];
+        for kind in kinds {
+            let name = wire::opt_name(kind.code());
+            let opt = OptInProgress::new(kind, Purpose::Auto, None);
+            let short = name.trim_start_matches("NBD_");
+            assert_eq!(
+                opt.state_name(),
+                format!("NEWSTYLE.{short}.RECV_REPLY"),
+                "{name}"
+            );
         }
     }
 }
