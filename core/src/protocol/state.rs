@@ -207,17 +207,35 @@ pub(super) enum OptKind {
 impl OptKind {
     /// The NBD_OPT_* on the wire.
     pub(super) fn code(&self) -> u32 {
+        self.code_and_state_name().0
+    }
+
+    /// The NBD_OPT_* on the wire, and the fine state name (libnbd's)
+    /// while its reply is awaited.
+    fn code_and_state_name(&self) -> (u32, &'static str) {
         match self {
-            OptKind::Go { info: false, .. } => wire::OPT_GO,
-            OptKind::Go { info: true, .. } => wire::OPT_INFO,
-            OptKind::List { .. } => wire::OPT_LIST,
-            OptKind::ListMeta { .. } => wire::OPT_LIST_META_CONTEXT,
-            OptKind::SetMeta { .. } => wire::OPT_SET_META_CONTEXT,
-            OptKind::StartTls => wire::OPT_STARTTLS,
-            OptKind::StructuredReply => wire::OPT_STRUCTURED_REPLY,
-            OptKind::ExtendedHeaders => wire::OPT_EXTENDED_HEADERS,
-            OptKind::ExportName => wire::OPT_EXPORT_NAME,
-            OptKind::Abort => wire::OPT_ABORT,
+            OptKind::Go { info: false, .. } => (wire::OPT_GO, "NEWSTYLE.OPT_GO.RECV_REPLY"),
+            OptKind::Go { info: true, .. } => (wire::OPT_INFO, "NEWSTYLE.OPT_INFO.RECV_REPLY"),
+            OptKind::List { .. } => (wire::OPT_LIST, "NEWSTYLE.OPT_LIST.RECV_REPLY"),
+            OptKind::ListMeta { .. } => (
+                wire::OPT_LIST_META_CONTEXT,
+                "NEWSTYLE.OPT_LIST_META_CONTEXT.RECV_REPLY",
+            ),
+            OptKind::SetMeta { .. } => (
+                wire::OPT_SET_META_CONTEXT,
+                "NEWSTYLE.OPT_SET_META_CONTEXT.RECV_REPLY",
+            ),
+            OptKind::StartTls => (wire::OPT_STARTTLS, "NEWSTYLE.OPT_STARTTLS.RECV_REPLY"),
+            OptKind::StructuredReply => (
+                wire::OPT_STRUCTURED_REPLY,
+                "NEWSTYLE.OPT_STRUCTURED_REPLY.RECV_REPLY",
+            ),
+            OptKind::ExtendedHeaders => (
+                wire::OPT_EXTENDED_HEADERS,
+                "NEWSTYLE.OPT_EXTENDED_HEADERS.RECV_REPLY",
+            ),
+            OptKind::ExportName => (wire::OPT_EXPORT_NAME, "NEWSTYLE.OPT_EXPORT_NAME.RECV_REPLY"),
+            OptKind::Abort => (wire::OPT_ABORT, "NEWSTYLE.RECV_REPLY"),
         }
     }
 
@@ -258,18 +276,7 @@ impl OptInProgress {
     }
 
     pub(super) fn state_name(&self) -> &'static str {
-        match self.kind {
-            OptKind::Go { info: false, .. } => "NEWSTYLE.OPT_GO.RECV_REPLY",
-            OptKind::Go { info: true, .. } => "NEWSTYLE.OPT_INFO.RECV_REPLY",
-            OptKind::List { .. } => "NEWSTYLE.OPT_LIST.RECV_REPLY",
-            OptKind::StartTls => "NEWSTYLE.OPT_STARTTLS.RECV_REPLY",
-            OptKind::StructuredReply => "NEWSTYLE.OPT_STRUCTURED_REPLY.RECV_REPLY",
-            OptKind::ExtendedHeaders => "NEWSTYLE.OPT_EXTENDED_HEADERS.RECV_REPLY",
-            OptKind::ListMeta { .. } => "NEWSTYLE.OPT_LIST_META_CONTEXT.RECV_REPLY",
-            OptKind::SetMeta { .. } => "NEWSTYLE.OPT_SET_META_CONTEXT.RECV_REPLY",
-            OptKind::ExportName => "NEWSTYLE.OPT_EXPORT_NAME.RECV_REPLY",
-            OptKind::Abort => "NEWSTYLE.RECV_REPLY",
-        }
+        self.kind.code_and_state_name().1
     }
 
     /// Drop the callbacks in libnbd's order: mid-option first.
