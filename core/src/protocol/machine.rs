@@ -28,11 +28,15 @@ pub(super) struct Context {
     pub(super) out: OutQueue,
     pub(super) stats: Stats,
     pub(super) debug: Vec<String>,
-    /// The result of the last opt-mode option, until collected.
+    /// The result of the last opt-mode option, until collected. It is
+    /// produced as an option ends and read in whatever state follows
+    /// (Negotiating, Ready after opt_go, Closed after opt_abort, Dead).
     pub(super) opt_result: Option<Result<OptOutcome, Error>>,
-    /// Handshake flags both sides agreed on.
+    /// Handshake flags both sides agreed on (export-name replies and
+    /// which options exist depend on them for the whole negotiation).
     pub(super) gflags: u16,
-    /// The export name the current meta contexts were negotiated for.
+    /// The export name the current meta contexts were negotiated for
+    /// (kept with `info` across options in opt mode).
     pub(super) meta_export: Option<String>,
 }
 
