@@ -1,50 +1,17 @@
-//! The machine: its state, and the public entry points through which the
-//! drivers feed it bytes and events. The protocol work itself lives in
-//! handshake.rs, options.rs, submit.rs and reply.rs.
+//! The machine: the data every phase uses, and the public entry points
+//! through which the drivers feed it bytes and events. The states and
+//! their data are in state.rs; the protocol work lives in handshake.rs,
+//! options.rs, starttls.rs, submit.rs and reply.rs.
 
 use std::io::IoSlice;
 
 use super::commands::Commands;
 use super::inbuf::InBuf;
-use super::options::OptInProgress;
 use super::outqueue::{OutQueue, Sent, Tag};
-use super::reply::ReplyState;
+use super::state::{AbortCause, OptKind, State, WindDown};
 use super::types::*;
 use crate::generated::types::{CompletionCallback, Extent, PublicState};
 use crate::Error;
-
-/// Where the connection stands. Each handshake state is named after what
-/// it waits for; the transmission phase is one state (`Ready`) whose reply
-/// parsing has its own sub-state ([`ReplyState`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum State {
-    /// Not started.
-    Created,
-    /// Waiting for NBDMAGIC and the oldstyle/newstyle magic (16 bytes).
-    RecvMagic,
-    /// Waiting for the rest of an oldstyle greeting.
-    RecvOldstyle,
-    /// Waiting for the newstyle handshake flags.
-    RecvGflags,
-    /// An option is out; waiting for its reply (see `Machine::opt`).
-    RecvOptReply,
-    /// NBD_OPT_EXPORT_NAME is out; waiting for size and flags.
-    RecvExportName,
-    /// The server accepted NBD_OPT_STARTTLS: waiting for the driver to
-    /// run the TLS handshake ([`Machine::tls_established`]). No NBD byte
-    /// moves in either direction meanwhile.
-    TlsHandshake,
-    /// Opt mode: waiting for the caller's next option.
-    Negotiating,
-    /// NBD_OPT_ABORT is queued; the connection closes once it is sent.
-    SendAbort,
-    /// Transmission phase.
-    Ready,
-    /// Shut down cleanly.
-    Closed,
-    /// Failed; `Machine::error` says why.
-    Dead,
-}
 
 /// Remaining read payload smaller than this is copied through the
 /// internal buffer (so that the replies after it arrive in the same
@@ -52,172 +19,181 @@ pub(super) enum State {
 /// buffer.
 const DIRECT_MIN: usize = 32 * 1024;
 
-/// The sans-IO NBD client for one connection.
-pub struct Machine {
+/// What every phase of the connection uses: the settings, what
+/// negotiation learnt, the byte buffers, the counters and the debug log.
+pub(super) struct Context {
     pub(super) config: Config,
     pub(super) info: Negotiated,
-    pub(super) state: State,
     pub(super) inbuf: InBuf,
     pub(super) out: OutQueue,
-    pub(super) cmds: Commands,
-    pub(super) reply: ReplyState,
-    /// The option being negotiated, if any.
-    pub(super) opt: Option<OptInProgress>,
-    /// The result of the last opt-mode option, until collected.
-    pub(super) opt_result: Option<Result<OptOutcome, Error>>,
-    /// Handshake flags both sides agreed on.
-    pub(super) gflags: u16,
-    /// Handshake bytes still to discard (an oversized option reply).
-    pub(super) hs_skip: u64,
-    /// The export name the current meta contexts were negotiated for.
-    pub(super) meta_export: Option<String>,
     pub(super) stats: Stats,
     pub(super) debug: Vec<String>,
-    pub(super) error: Option<Error>,
-    /// Automatic negotiation failed: NBD_OPT_ABORT is on its way out, and
-    /// then the machine dies with this error.
-    pub(super) pending_failure: Option<Error>,
-    pub(super) disconnect_requested: bool,
-    /// The last `input_buffer` was a command's buffer, not `inbuf`.
-    pub(super) direct: bool,
-    /// Reused buffers for converting block status entries.
-    pub(super) scratch32: Vec<u32>,
-    pub(super) scratch64: Vec<Extent>,
+    /// The result of the last opt-mode option, until collected. It is
+    /// produced as an option ends and read in whatever state follows
+    /// (Negotiating, Ready after opt_go, Closed after opt_abort, Dead).
+    pub(super) opt_result: Option<Result<OptOutcome, Error>>,
+    /// Handshake flags both sides agreed on (export-name replies and
+    /// which options exist depend on them for the whole negotiation).
+    pub(super) gflags: u16,
+    /// The export name the current meta contexts were negotiated for
+    /// (kept with `info` across options in opt mode).
+    pub(super) meta_export: Option<String>,
+}
+
+impl Context {
+    /// Record a debug message; the closure runs only when debugging.
+    pub(super) fn debug_msg(&mut self, msg: impl FnOnce() -> String) {
+        if self.config.debug {
+            self.debug.push(msg());
+        }
+    }
+
+    /// Enough buffered bytes for a message of `n` bytes? If not, make room
+    /// for it to accumulate.
+    pub(super) fn have(&mut self, n: usize) -> bool {
+        if self.inbuf.len() >= n {
+            true
+        } else {
+            self.inbuf.reserve_contiguous(n);
+            false
+        }
+    }
+}
+
+/// The sans-IO NBD client for one connection.
+pub struct Machine {
+    pub(super) cx: Context,
+    pub(super) state: State,
 }
 
 impl Machine {
     /// A machine for one connection, configured from the handle's settings.
     pub fn new(config: Config) -> Machine {
         Machine {
-            config,
-            info: Negotiated::default(),
+            cx: Context {
+                config,
+                info: Negotiated::default(),
+                inbuf: InBuf::new(),
+                out: OutQueue::new(),
+                stats: Stats::default(),
+                debug: Vec::new(),
+                opt_result: None,
+                gflags: 0,
+                meta_export: None,
+            },
             state: State::Created,
-            inbuf: InBuf::new(),
-            out: OutQueue::new(),
-            cmds: Commands::new(),
-            reply: ReplyState::Header,
-            opt: None,
-            opt_result: None,
-            gflags: 0,
-            hs_skip: 0,
-            meta_export: None,
-            stats: Stats::default(),
-            debug: Vec::new(),
-            error: None,
-            pending_failure: None,
-            disconnect_requested: false,
-            direct: false,
-            scratch32: Vec::new(),
-            scratch64: Vec::new(),
         }
     }
 
     /// The settings in use.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.cx.config
     }
 
     /// The settings, for changes made while negotiating in opt mode (they
     /// apply to the next option).
     pub fn config_mut(&mut self) -> &mut Config {
-        &mut self.config
+        &mut self.cx.config
     }
 
-    /// The coarse state for permitted_states checks and aio_is_*.
+    /// The coarse state for permitted_states checks and aio_is_*: the one
+    /// place that maps the fine states to the public ones.
     pub fn public_state(&self) -> PublicState {
         match self.state {
             State::Created => PublicState::Created,
             State::RecvMagic
             | State::RecvOldstyle
             | State::RecvGflags
-            | State::RecvOptReply
-            | State::RecvExportName
-            | State::TlsHandshake
-            | State::SendAbort => PublicState::Connecting,
+            | State::RecvOptReply { .. }
+            | State::RecvExportName { .. }
+            | State::TlsHandshake(_)
+            | State::SendAbort(_) => PublicState::Connecting,
             State::Negotiating => PublicState::Negotiating,
-            State::Ready => PublicState::Connected,
-            State::Closed => PublicState::Closed,
-            State::Dead => PublicState::Dead,
+            State::Ready(_) => PublicState::Connected,
+            State::Closed(_) => PublicState::Closed,
+            State::Dead { .. } => PublicState::Dead,
         }
     }
 
     /// The fine state's name, as libnbd's nbd_connection_state shows it.
     pub fn state_name(&self) -> &'static str {
-        match self.state {
+        match &self.state {
             State::Created => "START",
             State::RecvMagic => "MAGIC.RECV_MAGIC",
             State::RecvOldstyle => "OLDSTYLE.RECV_REMAINING",
             State::RecvGflags => "NEWSTYLE.RECV_GFLAGS",
-            State::RecvOptReply => self.opt.as_ref().map_or("NEWSTYLE", |o| o.state_name()),
-            State::RecvExportName => "NEWSTYLE.OPT_EXPORT_NAME.RECV_REPLY",
-            State::TlsHandshake => "NEWSTYLE.OPT_STARTTLS.TLS_HANDSHAKE",
+            State::RecvOptReply { opt, .. } => opt.state_name(),
+            State::RecvExportName { .. } => "NEWSTYLE.OPT_EXPORT_NAME.RECV_REPLY",
+            State::TlsHandshake(_) => "NEWSTYLE.OPT_STARTTLS.TLS_HANDSHAKE",
             State::Negotiating => "NEGOTIATING",
-            State::SendAbort => "NEWSTYLE.SEND_OPT_ABORT",
-            State::Ready => {
-                if !self.out.is_empty() {
+            State::SendAbort(_) => "NEWSTYLE.SEND_OPT_ABORT",
+            State::Ready(t) => {
+                if !self.cx.out.is_empty() {
                     "ISSUE_COMMAND.SEND_REQUEST"
-                } else if self.reply.is_idle() && self.inbuf.is_empty() {
+                } else if t.reply.is_idle() && self.cx.inbuf.is_empty() {
                     "READY"
                 } else {
                     "REPLY.RECV_REPLY"
                 }
             }
-            State::Closed => "CLOSED",
-            State::Dead => "DEAD",
+            State::Closed(_) => "CLOSED",
+            State::Dead { .. } => "DEAD",
         }
     }
 
     /// Whether the machine wants to read, write, both or neither.
     pub fn direction(&self) -> Direction {
-        let write = if self.out.is_empty() {
+        let write = if self.cx.out.is_empty() {
             0
         } else {
             Direction::WRITE.0
         };
-        let read = match self.state {
+        match self.state {
+            State::Created | State::Closed(_) | State::Dead { .. } => Direction::NONE,
             State::RecvMagic
             | State::RecvOldstyle
             | State::RecvGflags
-            | State::RecvOptReply
-            | State::RecvExportName
-            | State::Ready => Direction::READ.0,
-            State::Created
-            | State::Negotiating
-            | State::TlsHandshake
-            | State::SendAbort
-            | State::Closed
-            | State::Dead => 0,
-        };
-        match self.state {
-            State::Created | State::Closed | State::Dead => Direction::NONE,
-            _ => Direction(read | write),
+            | State::RecvOptReply { .. }
+            | State::RecvExportName { .. }
+            | State::Ready(_) => Direction(Direction::READ.0 | write),
+            State::Negotiating | State::TlsHandshake(_) | State::SendAbort(_) => Direction(write),
         }
     }
 
     /// The error that killed the machine, once it is dead.
     pub fn error(&self) -> Option<&Error> {
-        self.error.as_ref()
+        match &self.state {
+            State::Dead { error, .. } => Some(error),
+            _ => None,
+        }
     }
 
     // ---- bytes out ----
 
     /// The bytes waiting to be sent, as slices for one vectored write.
     pub fn pending_output<'a>(&'a self, out: &mut Vec<IoSlice<'a>>) {
-        self.out.slices(out);
+        self.cx.out.slices(out);
     }
 
     /// `n` bytes of `pending_output` were written to the socket.
     pub fn output_written(&mut self, n: usize) {
-        self.stats.bytes_sent += n as u64;
+        self.cx.stats.bytes_sent += n as u64;
         let mut sent_abort = false;
-        let cmds = &mut self.cmds;
-        let stats = &mut self.stats;
-        self.out.written(n, |Sent { tag }| {
+        let mut cmds = match &mut self.state {
+            State::Ready(t) => Some(&mut t.cmds),
+            _ => None,
+        };
+        let stats = &mut self.cx.stats;
+        self.cx.out.written(n, |Sent { tag }| {
             stats.chunks_sent += 1;
             match tag {
                 Tag::Handshake => {}
                 Tag::OptAbort => sent_abort = true,
-                Tag::Request(cookie) => cmds.mark_sent(cookie),
+                Tag::Request(cookie) => {
+                    if let Some(cmds) = cmds.as_mut() {
+                        cmds.mark_sent(cookie);
+                    }
+                }
             }
         });
         if sent_abort {
@@ -230,67 +206,72 @@ impl Machine {
     /// Where the next received bytes should go; never empty while
     /// `direction()` includes READ.
     pub fn input_buffer(&mut self) -> &mut [u8] {
-        self.direct = false;
-        if self.state == State::Ready && self.inbuf.is_empty() {
-            if let Some((cookie, pos, remaining)) = self.reply.data_target() {
-                if remaining >= DIRECT_MIN {
-                    if let Some(buf) = self.cmds.get(cookie).and_then(|c| c.buf.as_ref()) {
-                        if pos
-                            .checked_add(remaining)
-                            .is_some_and(|end| end <= buf.len())
-                        {
-                            self.direct = true;
-                            // SAFETY: the range lies inside the buffer (just
-                            // checked); the command holds a clone of the
-                            // buffer so it stays allocated, and the caller
-                            // does not touch it while the read is in flight.
-                            return unsafe {
-                                std::slice::from_raw_parts_mut(buf.as_ptr().add(pos), remaining)
-                            };
+        if let State::Ready(t) = &mut self.state {
+            t.direct = false;
+            if self.cx.inbuf.is_empty() {
+                if let Some((cookie, pos, remaining)) = t.reply.data_target() {
+                    if remaining >= DIRECT_MIN {
+                        if let Some(buf) = t.cmds.get(cookie).and_then(|c| c.buf.as_ref()) {
+                            if pos
+                                .checked_add(remaining)
+                                .is_some_and(|end| end <= buf.len())
+                            {
+                                t.direct = true;
+                                // SAFETY: the range lies inside the buffer
+                                // (just checked); the command holds a clone
+                                // of the buffer so it stays allocated, and
+                                // the caller does not touch it while the
+                                // read is in flight.
+                                return unsafe {
+                                    std::slice::from_raw_parts_mut(
+                                        buf.as_ptr().add(pos),
+                                        remaining,
+                                    )
+                                };
+                            }
                         }
                     }
                 }
             }
         }
-        self.inbuf.space()
+        self.cx.inbuf.space()
     }
 
     /// `n` bytes were received into `input_buffer()`: parse them, running
     /// callbacks and completing commands. An error means the machine died.
     pub fn input_received(&mut self, n: usize) -> Result<(), Error> {
-        let direct = std::mem::replace(&mut self.direct, false);
-        match self.state {
-            State::Closed | State::Dead => return Ok(()),
+        match &mut self.state {
+            State::Closed(_) | State::Dead { .. } => return Ok(()),
             State::Created => {
                 let e = Error::new(libc::EINVAL, "received data before the handshake started");
                 self.die(e.clone());
                 return Err(e);
             }
-            _ => {}
+            State::Ready(t) if t.direct => {
+                t.direct = false;
+                t.reply.data_received_direct(n);
+            }
+            _ => self.cx.inbuf.received(n),
         }
-        self.stats.bytes_received += n as u64;
-        if direct {
-            self.reply.data_received_direct(n);
-        } else {
-            self.inbuf.received(n);
-        }
+        self.cx.stats.bytes_received += n as u64;
         self.run()
     }
 
     /// The peer closed the connection (read returned 0).
     pub fn input_eof(&mut self) {
-        self.direct = false;
-        match self.state {
-            State::Created | State::Closed | State::Dead => {}
-            State::SendAbort => match self.pending_failure.take() {
-                Some(e) => self.die(e),
-                None => self.close(),
-            },
-            State::Ready => {
-                if self.reply.is_idle() && self.inbuf.is_empty() {
+        match &self.state {
+            State::Created | State::Closed(_) | State::Dead { .. } => {}
+            // die() prefers the failure the abort carries.
+            State::SendAbort(AbortCause::Failed(e)) => {
+                let e = e.clone();
+                self.die(e)
+            }
+            State::SendAbort(_) => self.close(),
+            State::Ready(t) => {
+                if t.reply.is_idle() && self.cx.inbuf.is_empty() {
                     // A clean end between replies: libnbd calls this
                     // CLOSED; anything still in flight fails.
-                    self.debug_msg(|| "server closed the connection".to_string());
+                    self.cx.debug_msg(|| "server closed the connection".to_string());
                     self.close();
                 } else {
                     self.die(Error::new(
@@ -312,7 +293,6 @@ impl Machine {
 
     /// The transport failed: the machine is dead; every command fails.
     pub fn transport_failed(&mut self, err: Error) {
-        self.direct = false;
         self.die(err);
     }
 
@@ -321,7 +301,7 @@ impl Machine {
     /// The socket is connected: begin the handshake (the server speaks
     /// first).
     pub fn start_handshake(&mut self) {
-        if self.state == State::Created {
+        if matches!(self.state, State::Created) {
             self.state = State::RecvMagic;
         }
     }
@@ -344,7 +324,7 @@ impl Machine {
     /// calls [`Machine::tls_established`] (or `transport_failed`). The
     /// machine neither produces nor parses bytes until then.
     pub fn tls_handshake_pending(&self) -> bool {
-        self.state == State::TlsHandshake
+        matches!(self.state, State::TlsHandshake(_))
     }
 
     /// The TLS handshake succeeded (`summary` describes the session for
@@ -358,7 +338,7 @@ impl Machine {
     /// The result of the option started last, once it has finished
     /// (returned once).
     pub fn option_result(&mut self) -> Option<Result<OptOutcome, Error>> {
-        self.opt_result.take()
+        self.cx.opt_result.take()
     }
 
     /// Queue a transmission-phase command; returns its cookie.
@@ -378,22 +358,32 @@ impl Machine {
     /// contexts, names), for nbd_get_handle_size.
     pub fn memory(&self) -> usize {
         let strings = |v: &[String]| v.iter().map(|s| s.capacity()).sum::<usize>();
+        let cx = &self.cx;
+        let scratch = match &self.state {
+            State::Ready(t) => {
+                t.scratch32.capacity() * 4 + t.scratch64.capacity() * std::mem::size_of::<Extent>()
+            }
+            _ => 0,
+        };
         std::mem::size_of::<Machine>()
-            + self.inbuf.capacity()
-            + self.out.memory()
-            + self.cmds.memory()
-            + self.info.meta_contexts.iter().map(|m| m.name.capacity() + 8).sum::<usize>()
-            + strings(&self.config.meta_contexts)
-            + self.config.export_name.capacity()
-            + strings(&self.debug)
-            + (self.scratch32.capacity() * 4)
-            + (self.scratch64.capacity() * std::mem::size_of::<Extent>())
+            + cx.inbuf.capacity()
+            + cx.out.memory()
+            + self.state.commands().map_or(0, Commands::memory)
+            + cx.info.meta_contexts.iter().map(|m| m.name.capacity() + 8).sum::<usize>()
+            + strings(&cx.config.meta_contexts)
+            + cx.config.export_name.capacity()
+            + strings(&cx.debug)
+            + scratch
     }
 
     /// NBD_CMD_DISC has been queued (nbd_aio_disconnect or nbd_shutdown):
     /// no more commands, and no second disconnect request.
     pub fn disconnecting(&self) -> bool {
-        self.disconnect_requested
+        match &self.state {
+            State::Ready(t) => t.disconnect_requested,
+            State::Closed(e) | State::Dead { ended: e, .. } => e.disconnect_requested,
+            _ => false,
+        }
     }
 
     // ---- completion bookkeeping ----
@@ -402,55 +392,56 @@ impl Machine {
     /// retired on success, the command's error (retired) on failure,
     /// EINVAL for an unknown cookie.
     pub fn command_completed(&mut self, cookie: u64) -> Result<bool, Error> {
-        self.cmds.command_completed(cookie)
+        match self.state.commands_mut() {
+            Some(cmds) => cmds.command_completed(cookie),
+            // Before transmission no command exists: answer as an empty
+            // table does.
+            None => Commands::new().command_completed(cookie),
+        }
     }
 
     /// nbd_aio_peek_command_completed: the cookie of a completed command,
     /// 0 when some are in flight but none completed, EINVAL when none.
     pub fn peek_command_completed(&self) -> Result<u64, Error> {
-        self.cmds.peek_completed()
+        match self.state.commands() {
+            Some(cmds) => cmds.peek_completed(),
+            None => Commands::new().peek_completed(),
+        }
     }
 
     /// Commands submitted and not yet completed.
     pub fn in_flight(&self) -> usize {
-        self.cmds.in_flight()
+        self.state.commands().map_or(0, Commands::in_flight)
     }
 
     // ---- what was negotiated ----
 
     pub fn info(&self) -> &Negotiated {
-        &self.info
+        &self.cx.info
     }
 
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.cx.stats
     }
 
     /// Debug messages since the last call (only produced when
     /// `Config::debug` is set).
     pub fn take_debug(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.debug)
+        std::mem::take(&mut self.cx.debug)
     }
 
     // ---- internal helpers shared by the other files ----
 
-    /// Record a debug message; the closure runs only when debugging.
-    pub(super) fn debug_msg(&mut self, msg: impl FnOnce() -> String) {
-        if self.config.debug {
-            self.debug.push(msg());
-        }
-    }
-
     /// Parse as much buffered input as possible.
     fn run(&mut self) -> Result<(), Error> {
         loop {
-            let progress = match self.state {
-                State::Ready => self.step_reply(),
+            let progress = match &mut self.state {
+                State::Ready(t) => t.step_reply(&mut self.cx),
                 State::RecvMagic
                 | State::RecvOldstyle
                 | State::RecvGflags
-                | State::RecvOptReply
-                | State::RecvExportName => self.step_handshake(),
+                | State::RecvOptReply { .. }
+                | State::RecvExportName { .. } => self.step_handshake(),
                 // Nothing is expected: bytes from the server here are
                 // left alone until the state expects them.
                 _ => Ok(false),
@@ -466,44 +457,54 @@ impl Machine {
         }
     }
 
-    /// Enough buffered bytes for a message of `n` bytes? If not, make room
-    /// for it to accumulate.
-    pub(super) fn have(&mut self, n: usize) -> bool {
-        if self.inbuf.len() >= n {
-            true
-        } else {
-            self.inbuf.reserve_contiguous(n);
-            false
-        }
+    /// Hand the state to a handler by value; the handler sets the next
+    /// one. `Created` stands in meanwhile, unseen: nothing outside the
+    /// machine runs in between (callbacks cannot reach it), and a handler
+    /// that fails leaves the machine to `die`, which replaces it.
+    pub(super) fn take_state(&mut self) -> State {
+        std::mem::replace(&mut self.state, State::Created)
     }
 
     /// The connection failed: fail the option and every command.
     pub(super) fn die(&mut self, err: Error) {
-        if matches!(self.state, State::Closed | State::Dead) {
+        if self.state.is_over() {
             return;
         }
+        let WindDown {
+            opt,
+            mut ended,
+            failure,
+        } = self.take_state().wind_down();
         // The reason negotiation was being abandoned matters more than
         // what went wrong while saying goodbye.
-        let err = self.pending_failure.take().unwrap_or(err);
-        self.debug_msg(|| format!("connection failed: {err}"));
-        self.state = State::Dead;
-        self.error = Some(err.clone());
-        self.out.clear();
-        self.reply = ReplyState::Header;
+        let err = failure.unwrap_or(err);
+        self.cx.debug_msg(|| format!("connection failed: {err}"));
+        self.cx.out.clear();
         let why = format!("the connection died: {}", err.message());
-        self.fail_option(err);
-        self.cmds.abort_all(&why);
+        if let Some(opt) = opt {
+            self.finish_option_with(opt, Err(err.clone()), libc::ENOTCONN);
+        }
+        ended.cmds.abort_all(&why);
+        self.state = State::Dead { error: err, ended };
     }
 
-    /// The connection ended cleanly.
+    /// The connection ended cleanly (the server hung up between replies,
+    /// or NBD_OPT_ABORT went out).
     pub(super) fn close(&mut self) {
-        if matches!(self.state, State::Closed | State::Dead) {
+        if self.state.is_over() {
             return;
         }
-        self.state = State::Closed;
-        self.out.clear();
-        self.reply = ReplyState::Header;
-        self.fail_option(Error::new(libc::ENOTCONN, "the connection was closed"));
-        self.cmds.abort_all("the server closed the connection");
+        let WindDown { opt, mut ended, .. } = self.take_state().wind_down();
+        self.cx.out.clear();
+        if let Some(opt) = opt {
+            if matches!(opt.kind, OptKind::Abort) {
+                self.finish_option_with(opt, Ok(OptOutcome::Done), 0);
+            } else {
+                let err = Error::new(libc::ENOTCONN, "the connection was closed");
+                self.finish_option_with(opt, Err(err), libc::ENOTCONN);
+            }
+        }
+        ended.cmds.abort_all("the server closed the connection");
+        self.state = State::Closed(ended);
     }
 }

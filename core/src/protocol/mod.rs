@@ -6,14 +6,17 @@
 //! drivers move bytes between it and the transport (see
 //! docs/protocol-machine.md).
 //!
-//! Files: `machine` (state and entry points), `handshake` (greeting,
-//! flags, export name, automatic negotiation order), `options` (option
-//! haggling), `submit` (strict checks and request encoding), `reply`
-//! (reply parsing), `commands` (the command table and callback order),
-//! `starttls` (NBD_OPT_STARTTLS and the rules against downgrades),
+//! Files: `state` (the states as types, each holding the data its step
+//! needs), `machine` (what every phase uses, and the entry points),
+//! `handshake` (greeting, flags, export name, automatic negotiation
+//! order), `options` (option haggling), `starttls` (NBD_OPT_STARTTLS and
+//! the rules against downgrades), `submit` (strict checks and request
+//! encoding), `reply` (reply parsing), `commands` (the command table and
+//! callback order), `errors` (errors shared by the phases),
 //! `inbuf`/`outqueue` (byte buffers), `wire` (protocol numbers).
 
 mod commands;
+mod errors;
 mod handshake;
 mod inbuf;
 mod machine;
@@ -21,6 +24,7 @@ mod options;
 mod outqueue;
 mod reply;
 mod starttls;
+mod state;
 mod submit;
 mod types;
 pub mod wire;

@@ -2,12 +2,13 @@
 //! replies, and what each answer means, for options started by automatic
 //! negotiation and by the caller in opt mode alike.
 
-use super::handshake::{protocol_error, AutoStep};
-use super::machine::{Machine, State};
+use super::errors::protocol_error;
+use super::machine::{Context, Machine};
 use super::outqueue::Tag;
+use super::state::{AbortCause, AutoStep, OptInProgress, OptKind, Purpose, State, Transmission};
 use super::types::{MetaContext, OptOutcome, OptRequest};
 use super::wire::{self, PutBe};
-use crate::generated::types::{CompletionCallback, ContextCallback, ListCallback};
+use crate::generated::types::CompletionCallback;
 use crate::Error;
 
 /// The largest option reply payload kept in memory: an NBD_REP_SERVER
@@ -23,84 +24,6 @@ pub const MAX_OPT_REPLIES: u32 = 65_536;
 /// The most reply bytes (headers and payloads, skipped ones included) one
 /// option may get before the connection fails with EPROTO.
 pub const MAX_OPT_REPLY_BYTES: u64 = 64 << 20;
-
-/// Who asked for an option.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Purpose {
-    /// Automatic negotiation: failures of GO end the connection, others
-    /// are noted and skipped; nobody collects a result.
-    Auto,
-    /// The caller, in opt mode: the result goes to `option_result()` and
-    /// the completion callback, and negotiation continues.
-    User,
-}
-
-/// The option being negotiated.
-pub(super) struct OptInProgress {
-    /// The NBD_OPT_* whose reply is awaited.
-    pub code: u32,
-    pub purpose: Purpose,
-    /// For NBD_OPT_SET_META_CONTEXT sent on the way to GO or INFO: which
-    /// of the two follows.
-    pub then: Option<u32>,
-    pub completion: Option<CompletionCallback>,
-    pub list: Option<ListCallback>,
-    pub context: Option<ContextCallback>,
-    /// Exports or contexts reported so far.
-    pub count: i32,
-    /// NBD_INFO_EXPORT arrived (required before GO/INFO succeeds).
-    pub export_seen: bool,
-    /// The export name sent with the option.
-    pub export_name: String,
-    /// NBD_OPT_SET_META_CONTEXT: the queries sent; only contexts named
-    /// exactly by one of them are accepted.
-    pub queries: Vec<String>,
-    /// Replies and reply bytes received for this option so far (the
-    /// flood bounds).
-    pub replies: u32,
-    pub reply_bytes: u64,
-}
-
-impl OptInProgress {
-    fn new(purpose: Purpose, completion: Option<CompletionCallback>) -> OptInProgress {
-        OptInProgress {
-            code: 0,
-            purpose,
-            then: None,
-            completion,
-            list: None,
-            context: None,
-            count: 0,
-            export_seen: false,
-            export_name: String::new(),
-            queries: Vec::new(),
-            replies: 0,
-            reply_bytes: 0,
-        }
-    }
-
-    pub(super) fn state_name(&self) -> &'static str {
-        match self.code {
-            wire::OPT_GO => "NEWSTYLE.OPT_GO.RECV_REPLY",
-            wire::OPT_INFO => "NEWSTYLE.OPT_INFO.RECV_REPLY",
-            wire::OPT_LIST => "NEWSTYLE.OPT_LIST.RECV_REPLY",
-            wire::OPT_STARTTLS => "NEWSTYLE.OPT_STARTTLS.RECV_REPLY",
-            wire::OPT_STRUCTURED_REPLY => "NEWSTYLE.OPT_STRUCTURED_REPLY.RECV_REPLY",
-            wire::OPT_EXTENDED_HEADERS => "NEWSTYLE.OPT_EXTENDED_HEADERS.RECV_REPLY",
-            wire::OPT_LIST_META_CONTEXT => "NEWSTYLE.OPT_LIST_META_CONTEXT.RECV_REPLY",
-            wire::OPT_SET_META_CONTEXT => "NEWSTYLE.OPT_SET_META_CONTEXT.RECV_REPLY",
-            wire::OPT_EXPORT_NAME => "NEWSTYLE.OPT_EXPORT_NAME.RECV_REPLY",
-            _ => "NEWSTYLE.RECV_REPLY",
-        }
-    }
-
-    /// Drop the callbacks in libnbd's order: mid-option first.
-    pub(super) fn drop_callbacks(mut self) {
-        drop(self.list.take());
-        drop(self.context.take());
-        drop(self.completion.take());
-    }
-}
 
 /// The errno and message for an error reply to an option.
 fn option_errno(code: u32, reply: u32, export: &str) -> (i32, String) {
@@ -146,82 +69,61 @@ impl Machine {
         opt: OptRequest,
         completion: Option<CompletionCallback>,
     ) -> Result<(), Error> {
-        let mut ctx = OptInProgress::new(Purpose::User, completion);
         // The result of an earlier option nobody collected (an aio_opt_*
         // whose completion callback was enough) must not pass for this
         // one's.
-        if self.state == State::Negotiating {
-            self.opt_result = None;
+        if matches!(self.state, State::Negotiating) {
+            self.cx.opt_result = None;
         }
-        let refuse = |ctx: OptInProgress, opt: OptRequest, err: Error| {
-            // The request's own callbacks are mid-option callbacks.
-            drop(opt);
-            ctx.drop_callbacks();
-            Err(err)
-        };
-        if self.state != State::Negotiating {
-            let errno = if matches!(self.state, State::Dead | State::Closed) {
+        if !matches!(self.state, State::Negotiating) {
+            let errno = if self.state.is_over() {
                 libc::ENOTCONN
             } else {
                 libc::EINVAL
             };
-            return refuse(
-                ctx,
-                opt,
-                Error::new(errno, "the connection is not negotiating"),
-            );
+            // The request's own callbacks are mid-option callbacks.
+            drop(opt);
+            drop(completion);
+            return Err(Error::new(errno, "the connection is not negotiating"));
         }
-        if self.gflags & wire::FLAG_FIXED_NEWSTYLE == 0 {
-            return self.plain_newstyle_option(opt, ctx);
+        if self.cx.gflags & wire::FLAG_FIXED_NEWSTYLE == 0 {
+            return self.plain_newstyle_option(opt, completion);
         }
-        let result = match opt {
-            OptRequest::Go => self.start_go(wire::OPT_GO, Some(ctx)),
-            OptRequest::Info => self.start_go(wire::OPT_INFO, Some(ctx)),
-            OptRequest::List(cb) => {
-                ctx.list = Some(cb);
-                self.send_option(wire::OPT_LIST, &[], ctx)
-            }
+        let user = |kind| OptInProgress::new(kind, Purpose::User, completion);
+        // On failure nothing was sent and the option never started (its
+        // callbacks went with it): the state is still Negotiating.
+        match opt {
+            OptRequest::Go => self.start_go(user(OptKind::go(false))),
+            OptRequest::Info => self.start_go(user(OptKind::go(true))),
+            OptRequest::List(cb) => self.send_option(
+                &[],
+                user(OptKind::List {
+                    callback: Some(cb),
+                    count: 0,
+                }),
+            ),
             OptRequest::Abort => {
-                ctx.code = wire::OPT_ABORT;
-                self.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
-                self.opt = Some(ctx);
-                self.state = State::SendAbort;
+                self.cx.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
+                self.state = State::SendAbort(AbortCause::User(user(OptKind::Abort)));
                 Ok(())
             }
-            OptRequest::StartTls => {
-                if self.gflags & wire::FLAG_FIXED_NEWSTYLE == 0 {
-                    return refuse(
-                        ctx,
-                        OptRequest::StartTls,
-                        Error::new(
-                            libc::ENOTSUP,
-                            "server is not using the fixed newstyle protocol",
-                        ),
-                    );
-                }
-                // Sent even when TLS is already up: the server refuses it
-                // (NBD_REP_ERR_INVALID) and the session stays encrypted.
-                self.send_option(wire::OPT_STARTTLS, &[], ctx)
-            }
-            OptRequest::StructuredReply => self.send_option(wire::OPT_STRUCTURED_REPLY, &[], ctx),
-            OptRequest::ExtendedHeaders => self.send_option(wire::OPT_EXTENDED_HEADERS, &[], ctx),
+            // Sent even when TLS is already up: the server refuses it
+            // (NBD_REP_ERR_INVALID) and the session stays encrypted.
+            OptRequest::StartTls => self.send_option(&[], user(OptKind::StartTls)),
+            OptRequest::StructuredReply => self.send_option(&[], user(OptKind::StructuredReply)),
+            OptRequest::ExtendedHeaders => self.send_option(&[], user(OptKind::ExtendedHeaders)),
             OptRequest::ListMetaContext { queries, callback } => {
-                ctx.context = Some(callback);
-                self.start_meta(wire::OPT_LIST_META_CONTEXT, queries, ctx)
+                let kind = OptKind::ListMeta {
+                    callback: Some(callback),
+                    count: 0,
+                };
+                self.start_meta(queries, user(kind))
             }
             OptRequest::SetMetaContext { queries, callback } => {
-                ctx.context = Some(callback);
-                self.start_meta(wire::OPT_SET_META_CONTEXT, queries, ctx)
+                let kind = OptKind::set_meta(None, Some(callback));
+                self.start_meta(queries, user(kind))
             }
-        };
-        if result.is_err() {
-            // Nothing was sent; the option never started.
-            if let Some(ctx) = self.opt.take() {
-                ctx.drop_callbacks();
-            }
-            self.state = State::Negotiating;
         }
-        result
     }
 
     /// Opt mode with a server that is not fixed newstyle: it understands
@@ -229,27 +131,18 @@ impl Machine {
     /// export name makes the server hang up). There is no option reply to
     /// ask it for anything else, and no NBD_OPT_ABORT it would
     /// acknowledge: opt_abort just ends the connection.
-    fn plain_newstyle_option(&mut self, opt: OptRequest, mut ctx: OptInProgress) -> Result<(), Error> {
+    fn plain_newstyle_option(
+        &mut self,
+        opt: OptRequest,
+        completion: Option<CompletionCallback>,
+    ) -> Result<(), Error> {
+        let user = |kind| OptInProgress::new(kind, Purpose::User, completion);
         match opt {
-            OptRequest::Go => {
-                ctx.code = wire::OPT_EXPORT_NAME;
-                let r = self.send_export_name(None);
-                match r {
-                    Ok(()) => {
-                        self.opt = Some(ctx);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        ctx.drop_callbacks();
-                        Err(e)
-                    }
-                }
-            }
+            OptRequest::Go => self.send_export_name(Some(user(OptKind::ExportName))),
             OptRequest::Abort => {
-                ctx.code = wire::OPT_ABORT;
-                self.opt = Some(ctx);
-                self.finish_option_with(Ok(OptOutcome::Done), 0);
-                self.debug_msg(|| {
+                let ctx = user(OptKind::Abort);
+                self.finish_option_with(ctx, Ok(OptOutcome::Done), 0);
+                self.cx.debug_msg(|| {
                     "server is not fixed newstyle: no NBD_OPT_ABORT to send, closing".to_string()
                 });
                 self.die(Error::new(
@@ -260,8 +153,9 @@ impl Machine {
                 Ok(())
             }
             other => {
+                // Mid-option callbacks first, then the completion one.
                 drop(other);
-                ctx.drop_callbacks();
+                drop(user);
                 Err(Error::new(
                     libc::ENOTSUP,
                     "server is not using the fixed newstyle protocol, so it supports no options \
@@ -271,47 +165,44 @@ impl Machine {
         }
     }
 
-    fn start_meta(
-        &mut self,
-        code: u32,
-        queries: Option<Vec<String>>,
-        ctx: OptInProgress,
-    ) -> Result<(), Error> {
-        if !self.info.structured_replies {
+    /// The caller's NBD_OPT_LIST/SET_META_CONTEXT (`ctx`), with `queries`
+    /// or the configured contexts.
+    fn start_meta(&mut self, queries: Option<Vec<String>>, ctx: OptInProgress) -> Result<(), Error> {
+        if !self.cx.info.structured_replies {
             ctx.drop_callbacks();
             return Err(Error::new(libc::ENOTSUP, "server lacks structured replies"));
         }
-        let queries = queries.unwrap_or_else(|| self.config.meta_contexts.clone());
-        self.send_meta(code, &queries, ctx)
+        let queries = queries.unwrap_or_else(|| self.cx.config.meta_contexts.clone());
+        self.send_meta(&queries, ctx)
     }
 
-    /// An option without data (structured replies, extended headers)
-    /// during automatic negotiation.
-    pub(super) fn send_simple_option(&mut self, code: u32, purpose: Purpose) -> Result<(), Error> {
-        self.send_option(code, &[], OptInProgress::new(purpose, None))
+    /// An option without data (STARTTLS, structured replies, extended
+    /// headers) during automatic negotiation.
+    pub(super) fn send_auto_option(&mut self, kind: OptKind) -> Result<(), Error> {
+        self.send_option(&[], OptInProgress::new(kind, Purpose::Auto, None))
     }
 
-    /// NBD_OPT_GO or NBD_OPT_INFO, preceded by NBD_OPT_SET_META_CONTEXT
-    /// when meta contexts are wanted and not yet negotiated for this
-    /// export. `user` is the caller's option in opt mode.
-    pub(super) fn start_go(&mut self, code: u32, user: Option<OptInProgress>) -> Result<(), Error> {
-        let mut ctx = user.unwrap_or_else(|| OptInProgress::new(Purpose::Auto, None));
-        let export = &self.config.export_name;
-        let meta_current = self.info.meta_valid && self.meta_export.as_ref() == Some(export);
-        if self.config.request_meta_context
-            && self.info.structured_replies
-            && !self.config.meta_contexts.is_empty()
+    /// NBD_OPT_GO or NBD_OPT_INFO (`ctx`), preceded by
+    /// NBD_OPT_SET_META_CONTEXT when meta contexts are wanted and not yet
+    /// negotiated for this export.
+    pub(super) fn start_go(&mut self, mut ctx: OptInProgress) -> Result<(), Error> {
+        let export = &self.cx.config.export_name;
+        let meta_current = self.cx.info.meta_valid && self.cx.meta_export.as_ref() == Some(export);
+        if self.cx.config.request_meta_context
+            && self.cx.info.structured_replies
+            && !self.cx.config.meta_contexts.is_empty()
             && !meta_current
         {
-            ctx.then = Some(code);
-            let queries = self.config.meta_contexts.clone();
-            return self.send_meta(wire::OPT_SET_META_CONTEXT, &queries, ctx);
+            ctx.kind = OptKind::set_meta(Some(ctx.kind.code()), None);
+            let queries = self.cx.config.meta_contexts.clone();
+            return self.send_meta(&queries, ctx);
         }
-        self.send_go_info(code, ctx)
+        self.send_go_info(ctx)
     }
 
-    fn send_go_info(&mut self, code: u32, ctx: OptInProgress) -> Result<(), Error> {
-        let name = self.config.export_name.clone();
+    /// Send NBD_OPT_GO or NBD_OPT_INFO for `ctx`.
+    fn send_go_info(&mut self, mut ctx: OptInProgress) -> Result<(), Error> {
+        let name = self.cx.config.export_name.clone();
         if name.len() > wire::MAX_STRING {
             ctx.drop_callbacks();
             return Err(Error::new(
@@ -320,10 +211,10 @@ impl Machine {
             ));
         }
         let mut infos: Vec<u16> = Vec::with_capacity(3);
-        if self.config.request_block_size {
+        if self.cx.config.request_block_size {
             infos.push(wire::INFO_BLOCK_SIZE);
         }
-        if self.config.full_info {
+        if self.cx.config.full_info {
             infos.push(wire::INFO_NAME);
             infos.push(wire::INFO_DESCRIPTION);
         }
@@ -335,19 +226,13 @@ impl Machine {
             data.put16(i);
         }
         self.reset_export_info();
-        let mut ctx = ctx;
-        ctx.export_name = name;
-        ctx.export_seen = false;
-        self.send_option(code, &data, ctx)
+        ctx.kind = OptKind::go(ctx.kind.code() == wire::OPT_INFO);
+        self.send_option(&data, ctx)
     }
 
-    fn send_meta(
-        &mut self,
-        code: u32,
-        queries: &[String],
-        mut ctx: OptInProgress,
-    ) -> Result<(), Error> {
-        let name = self.config.export_name.clone();
+    /// Send the meta context option of `ctx` with `queries`.
+    fn send_meta(&mut self, queries: &[String], mut ctx: OptInProgress) -> Result<(), Error> {
+        let name = self.cx.config.export_name.clone();
         if name.len() > wire::MAX_STRING || queries.iter().any(|q| q.len() > wire::MAX_STRING) {
             ctx.drop_callbacks();
             return Err(Error::new(
@@ -364,178 +249,188 @@ impl Machine {
             data.put32(q.len() as u32);
             data.extend_from_slice(q.as_bytes());
         }
-        if code == wire::OPT_SET_META_CONTEXT {
+        if let OptKind::SetMeta {
+            export_name,
+            queries: asked,
+            ..
+        } = &mut ctx.kind
+        {
             // Setting replaces the previous selection, even on failure.
-            self.info.meta_valid = false;
-            self.info.meta_contexts.clear();
-            self.meta_export = None;
+            self.cx.info.meta_valid = false;
+            self.cx.info.meta_contexts.clear();
+            self.cx.meta_export = None;
+            *export_name = name;
+            *asked = queries.to_vec();
         }
-        ctx.export_name = name;
-        ctx.queries = queries.to_vec();
-        self.send_option(code, &data, ctx)
+        self.send_option(&data, ctx)
     }
 
-    /// Queue an option and wait for its reply.
-    fn send_option(&mut self, code: u32, data: &[u8], mut ctx: OptInProgress) -> Result<(), Error> {
-        ctx.code = code;
-        ctx.count = 0;
+    /// Queue the option `ctx` with `data` and wait for its reply.
+    fn send_option(&mut self, data: &[u8], mut ctx: OptInProgress) -> Result<(), Error> {
+        let code = ctx.kind.code();
         ctx.replies = 0;
         ctx.reply_bytes = 0;
-        self.queue_option(code, data, Tag::Handshake);
+        self.cx.queue_option(code, data, Tag::Handshake);
         let what = wire::opt_name(code);
-        self.debug_msg(|| format!("sent option {what}"));
-        self.opt = Some(ctx);
-        self.state = State::RecvOptReply;
+        self.cx.debug_msg(|| format!("sent option {what}"));
+        self.state = State::RecvOptReply { opt: ctx, skip: 0 };
         Ok(())
-    }
-
-    /// Encode an option message into the send queue.
-    pub(super) fn queue_option(&mut self, code: u32, data: &[u8], tag: Tag) {
-        let mut msg = Vec::with_capacity(16 + data.len());
-        msg.put64(wire::IHAVEOPT);
-        msg.put32(code);
-        msg.put32(data.len() as u32);
-        msg.extend_from_slice(data);
-        self.out.push_owned(msg, tag);
     }
 
     // ---- finishing options ----
 
     /// Report a caller's option result; automatic options just end.
-    pub(super) fn finish_option(&mut self, result: Result<OptOutcome, Error>) {
+    pub(super) fn finish_option(&mut self, ctx: OptInProgress, result: Result<OptOutcome, Error>) {
         let cb_errno = match &result {
             Ok(_) => 0,
             Err(e) if e.errno() != 0 => e.errno(),
             Err(_) => libc::ENOTSUP,
         };
-        self.finish_option_with(result, cb_errno);
+        self.finish_option_with(ctx, result, cb_errno);
     }
 
-    pub(super) fn finish_option_with(&mut self, result: Result<OptOutcome, Error>, cb_errno: i32) {
-        let Some(mut ctx) = self.opt.take() else {
-            return;
-        };
+    pub(super) fn finish_option_with(
+        &mut self,
+        ctx: OptInProgress,
+        result: Result<OptOutcome, Error>,
+        cb_errno: i32,
+    ) {
         if ctx.purpose != Purpose::User {
             ctx.drop_callbacks();
             return;
         }
-        let mut err = cb_errno;
-        if let Some(mut cb) = ctx.completion.take() {
+        let OptInProgress {
+            kind,
+            mut completion,
+            ..
+        } = ctx;
+        if let Some(cb) = completion.as_mut() {
+            let mut err = cb_errno;
             cb(&mut err);
-            drop(ctx.list.take());
-            drop(ctx.context.take());
-            drop(cb);
         }
-        ctx.drop_callbacks();
-        self.opt_result = Some(result);
-    }
-
-    /// The connection ended with an option in progress.
-    pub(super) fn fail_option(&mut self, err: Error) {
-        if self.opt.as_ref().is_some_and(|o| o.code == wire::OPT_ABORT)
-            && self.state == State::Closed
-        {
-            self.finish_option_with(Ok(OptOutcome::Done), 0);
-        } else {
-            self.finish_option_with(Err(err), libc::ENOTCONN);
-        }
+        // The mid-option callbacks (in `kind`) are dropped first.
+        drop(kind);
+        drop(completion);
+        self.cx.opt_result = Some(result);
     }
 
     /// Automatic negotiation cannot go on: end the session politely with
     /// NBD_OPT_ABORT, then die with `err`.
-    pub(super) fn fail_gracefully(&mut self, err: Error) {
-        self.debug_msg(|| format!("{err}; sending NBD_OPT_ABORT"));
-        if let Some(ctx) = self.opt.take() {
-            ctx.drop_callbacks();
-        }
-        self.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
-        self.pending_failure = Some(err);
-        self.state = State::SendAbort;
+    fn fail_gracefully(&mut self, ctx: OptInProgress, err: Error) {
+        self.cx.debug_msg(|| format!("{err}; sending NBD_OPT_ABORT"));
+        ctx.drop_callbacks();
+        self.cx.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
+        self.state = State::SendAbort(AbortCause::Failed(err));
     }
 
     /// NBD_OPT_ABORT has been sent: the session is over.
     pub(super) fn abort_sent(&mut self) {
-        if let Some(err) = self.pending_failure.take() {
+        if let State::SendAbort(AbortCause::Failed(err)) = &self.state {
+            // die() takes the failure the abort carried.
+            let err = err.clone();
             self.die(err);
             return;
         }
-        self.debug_msg(|| "sent NBD_OPT_ABORT, closing".to_string());
-        self.state = State::Closed;
-        self.finish_option_with(Ok(OptOutcome::Done), 0);
-        self.close_after_abort();
-    }
-
-    fn close_after_abort(&mut self) {
-        // state is already Closed; fail anything left (nothing in flight
-        // can exist while negotiating).
-        self.out.clear();
-        self.cmds.abort_all("the connection was closed");
+        self.cx.debug_msg(|| "sent NBD_OPT_ABORT, closing".to_string());
+        // The caller's opt_abort completes; nothing can be in flight
+        // while negotiating.
+        self.close();
     }
 
     /// An option was refused: the caller's option reports it and
     /// negotiation goes on; automatic negotiation ends the session.
-    fn user_option_failed(&mut self, err: Error) -> Result<(), Error> {
-        let is_user = self
-            .opt
-            .as_ref()
-            .is_some_and(|o| o.purpose == Purpose::User);
-        if is_user {
+    fn user_option_failed(&mut self, ctx: OptInProgress, err: Error) -> Result<(), Error> {
+        if ctx.purpose == Purpose::User {
             self.state = State::Negotiating;
-            self.finish_option(Err(err));
+            self.finish_option(ctx, Err(err));
         } else {
-            self.fail_gracefully(err);
+            self.fail_gracefully(ctx, err);
         }
         Ok(())
     }
 
     /// Structured replies or extended headers answered.
-    fn simple_option_done(&mut self, code: u32, accepted: bool) -> Result<(), Error> {
-        let purpose = self.opt.as_ref().map_or(Purpose::Auto, |o| o.purpose);
-        if purpose == Purpose::User {
+    fn simple_option_done(&mut self, ctx: OptInProgress, accepted: bool) -> Result<(), Error> {
+        if ctx.purpose == Purpose::User {
             self.state = State::Negotiating;
-            self.finish_option(Ok(OptOutcome::Accepted(accepted)));
+            self.finish_option(ctx, Ok(OptOutcome::Accepted(accepted)));
             return Ok(());
         }
-        self.opt = None;
-        let step = if code == wire::OPT_EXTENDED_HEADERS {
+        let step = if matches!(ctx.kind, OptKind::ExtendedHeaders) {
             AutoStep::AfterExtendedHeaders
         } else {
             AutoStep::AfterStructuredReply
         };
+        ctx.drop_callbacks();
         self.auto_next(step)
     }
 
     /// The meta context prelude to GO/INFO is over, whatever its result.
-    fn continue_after_meta(&mut self) -> Result<(), Error> {
-        let Some(mut ctx) = self.opt.take() else {
-            return Err(protocol_error("internal error: no option in progress"));
-        };
-        let code = ctx.then.take().unwrap_or(wire::OPT_GO);
-        self.send_go_info(code, ctx)
+    fn continue_after_meta(&mut self, mut ctx: OptInProgress) -> Result<(), Error> {
+        let info = matches!(
+            ctx.kind,
+            OptKind::SetMeta {
+                then: Some(wire::OPT_INFO),
+                ..
+            }
+        );
+        ctx.kind = OptKind::go(info);
+        self.send_go_info(ctx)
+    }
+
+    /// The option whose replies are being read.
+    fn opt_mut(&mut self) -> Option<&mut OptInProgress> {
+        match &mut self.state {
+            State::RecvOptReply { opt, .. } => Some(opt),
+            _ => None,
+        }
+    }
+
+    /// Take the option whose final reply arrived, by value, to decide the
+    /// next state. Everything that can fail about the reply is checked
+    /// before, while the state still holds the option, so that a
+    /// connection dying on it still completes the caller's option.
+    pub(super) fn take_option(&mut self) -> Result<OptInProgress, Error> {
+        match self.take_state() {
+            State::RecvOptReply { opt, .. } => Ok(opt),
+            other => {
+                self.state = other;
+                Err(protocol_error("internal error: no option in progress"))
+            }
+        }
     }
 
     // ---- replies ----
 
     pub(super) fn recv_option_reply(&mut self) -> Result<bool, Error> {
-        let n = self.inbuf.len().min(8);
-        if self.inbuf.avail()[..n] != wire::REPLY_MAGIC_OPT.to_be_bytes()[..n] {
+        let State::RecvOptReply { opt, skip } = &mut self.state else {
+            return Ok(false);
+        };
+        let inbuf = &mut self.cx.inbuf;
+        if *skip > 0 {
+            let n = (inbuf.len() as u64).min(*skip) as usize;
+            if n == 0 {
+                return Ok(false);
+            }
+            inbuf.consume(n);
+            *skip -= n as u64;
+            return Ok(true);
+        }
+        let n = self.cx.inbuf.len().min(8);
+        if self.cx.inbuf.avail()[..n] != wire::REPLY_MAGIC_OPT.to_be_bytes()[..n] {
             return Err(protocol_error("handshake: invalid option reply magic"));
         }
-        if !self.have(20) {
+        if !self.cx.have(20) {
             return Ok(false);
         }
-        let b = self.inbuf.avail();
+        let b = self.cx.inbuf.avail();
         let (magic, option, reply, len) = (
             wire::be64(b, 0),
             wire::be32(b, 8),
             wire::be32(b, 12),
             wire::be32(b, 16) as usize,
         );
-        let Some(code) = self.opt.as_ref().map(|o| o.code) else {
-            return Err(protocol_error(
-                "handshake: option reply with no option in progress",
-            ));
-        };
+        let code = opt.kind.code();
         if magic != wire::REPLY_MAGIC_OPT {
             return Err(protocol_error("handshake: invalid option reply magic"));
         }
@@ -545,45 +440,49 @@ impl Machine {
                 wire::opt_name(code)
             )));
         }
-        if let Some(ctx) = self.opt.as_mut() {
-            ctx.replies += 1;
-            ctx.reply_bytes += 20 + len as u64;
-            if ctx.replies > MAX_OPT_REPLIES || ctx.reply_bytes > MAX_OPT_REPLY_BYTES {
-                return Err(protocol_error(format!(
-                    "handshake: server sent more than {MAX_OPT_REPLIES} replies or \
-                     {MAX_OPT_REPLY_BYTES} bytes to {}, giving up",
-                    wire::opt_name(code)
-                )));
-            }
+        opt.replies += 1;
+        opt.reply_bytes += 20 + len as u64;
+        if opt.replies > MAX_OPT_REPLIES || opt.reply_bytes > MAX_OPT_REPLY_BYTES {
+            return Err(protocol_error(format!(
+                "handshake: server sent more than {MAX_OPT_REPLIES} replies or \
+                 {MAX_OPT_REPLY_BYTES} bytes to {}, giving up",
+                wire::opt_name(code)
+            )));
         }
         if len > MAX_OPT_PAYLOAD {
             if matches!(
                 reply,
                 wire::REP_SERVER | wire::REP_META_CONTEXT | wire::REP_INFO
             ) {
-                self.inbuf.consume(20);
-                self.stats.chunks_received += 1;
-                self.hs_skip = len as u64;
-                self.debug_msg(|| format!("skipping an option reply of {len} bytes"));
+                self.cx.inbuf.consume(20);
+                self.cx.stats.chunks_received += 1;
+                *skip = len as u64;
+                self.cx.debug_msg(|| format!("skipping an option reply of {len} bytes"));
                 return Ok(true);
             }
             return Err(protocol_error(format!(
                 "handshake: option reply of {len} bytes is too long"
             )));
         }
-        if !self.have(20 + len) {
+        if !self.cx.have(20 + len) {
             return Ok(false);
         }
-        let payload = self.inbuf.avail()[20..20 + len].to_vec();
-        self.inbuf.consume(20 + len);
-        self.stats.chunks_received += 1;
+        let payload = self.cx.inbuf.avail()[20..20 + len].to_vec();
+        self.cx.inbuf.consume(20 + len);
+        self.cx.stats.chunks_received += 1;
         self.handle_opt_reply(code, reply, &payload)?;
         Ok(true)
     }
 
     fn handle_opt_reply(&mut self, code: u32, reply: u32, payload: &[u8]) -> Result<(), Error> {
         if reply & wire::REP_FLAG_ERROR != 0 {
-            return self.opt_error(code, reply, payload);
+            if payload.len() > wire::MAX_STRING {
+                return Err(protocol_error(
+                    "handshake: option error message is too long",
+                ));
+            }
+            let ctx = self.take_option()?;
+            return self.opt_error(ctx, reply, payload);
         }
         match (reply, code) {
             (wire::REP_ACK, _) => {
@@ -604,95 +503,109 @@ impl Machine {
         }
     }
 
-    fn opt_error(&mut self, code: u32, reply: u32, payload: &[u8]) -> Result<(), Error> {
-        if payload.len() > wire::MAX_STRING {
-            return Err(protocol_error(
-                "handshake: option error message is too long",
-            ));
-        }
+    /// An error reply ends the option `ctx`.
+    fn opt_error(&mut self, ctx: OptInProgress, reply: u32, payload: &[u8]) -> Result<(), Error> {
+        let code = ctx.kind.code();
         if !payload.is_empty() {
             let msg = lossy(payload).into_owned();
-            self.debug_msg(|| format!("server error message: {msg}"));
+            self.cx.debug_msg(|| format!("server error message: {msg}"));
         }
-        let (errno, msg) = option_errno(code, reply, &self.config.export_name);
-        let is_prelude = self.opt.as_ref().is_some_and(|o| o.then.is_some());
+        let (errno, msg) = option_errno(code, reply, &self.cx.config.export_name);
+        let is_prelude = matches!(ctx.kind, OptKind::SetMeta { then: Some(_), .. });
         match code {
-            wire::OPT_STARTTLS => self.starttls_refused(reply, &msg),
+            wire::OPT_STARTTLS => self.starttls_refused(ctx, reply, &msg),
             wire::OPT_STRUCTURED_REPLY | wire::OPT_EXTENDED_HEADERS => {
-                self.debug_msg(|| msg.clone());
-                self.simple_option_done(code, false)
+                self.cx.debug_msg(|| msg.clone());
+                self.simple_option_done(ctx, false)
             }
             wire::OPT_SET_META_CONTEXT if is_prelude => {
-                self.debug_msg(|| format!("ignoring: {msg}"));
-                self.continue_after_meta()
+                self.cx.debug_msg(|| format!("ignoring: {msg}"));
+                self.continue_after_meta(ctx)
             }
-            wire::OPT_GO if reply == wire::REP_ERR_UNSUP && !self.info.extended_headers => {
-                self.debug_msg(|| {
+            wire::OPT_GO if reply == wire::REP_ERR_UNSUP && !self.cx.info.extended_headers => {
+                self.cx.debug_msg(|| {
                     "server does not know NBD_OPT_GO; using NBD_OPT_EXPORT_NAME".into()
                 });
-                let ctx = self.opt.take().filter(|o| o.purpose == Purpose::User);
-                self.send_export_name(ctx)
+                let mut ctx = ctx;
+                ctx.kind = OptKind::ExportName;
+                self.send_export_name(Some(ctx).filter(|o| o.purpose == Purpose::User))
             }
             wire::OPT_GO | wire::OPT_INFO => {
                 self.reset_export_info();
-                self.info.meta_valid = false;
-                self.user_option_failed(Error::new(errno, format!("handshake: {msg}")))
+                self.cx.info.meta_valid = false;
+                self.user_option_failed(ctx, Error::new(errno, format!("handshake: {msg}")))
             }
-            _ => self.user_option_failed(Error::new(errno, format!("handshake: {msg}"))),
+            _ => self.user_option_failed(ctx, Error::new(errno, format!("handshake: {msg}"))),
         }
     }
 
+    /// NBD_REP_ACK ends the option in progress (`code`). What can be
+    /// wrong with it is checked before the option is taken.
     fn opt_ack(&mut self, code: u32) -> Result<(), Error> {
-        match code {
-            wire::OPT_STARTTLS => self.starttls_accepted(),
-            wire::OPT_STRUCTURED_REPLY => {
-                self.info.structured_replies = true;
-                self.debug_msg(|| "negotiated structured replies".into());
-                self.simple_option_done(code, true)
+        match self.opt_mut().map(|o| &o.kind) {
+            Some(OptKind::StartTls) => return self.starttls_accepted(),
+            Some(OptKind::Go {
+                export_seen: false, ..
+            }) => {
+                return Err(protocol_error(format!(
+                    "handshake: server omitted NBD_INFO_EXPORT in its reply to {}",
+                    wire::opt_name(code)
+                )))
             }
-            wire::OPT_EXTENDED_HEADERS => {
-                self.info.extended_headers = true;
-                self.info.structured_replies = true;
-                self.debug_msg(|| "negotiated extended headers".into());
-                self.simple_option_done(code, true)
+            Some(OptKind::ExportName | OptKind::Abort) | None => {
+                return Err(protocol_error("handshake: unexpected NBD_REP_ACK"))
             }
-            wire::OPT_LIST | wire::OPT_LIST_META_CONTEXT => {
-                let count = self.opt.as_ref().map_or(0, |o| o.count);
+            Some(_) => {}
+        }
+        let mut ctx = self.take_option()?;
+        match &mut ctx.kind {
+            OptKind::StructuredReply => {
+                self.cx.info.structured_replies = true;
+                self.cx.debug_msg(|| "negotiated structured replies".into());
+                self.simple_option_done(ctx, true)
+            }
+            OptKind::ExtendedHeaders => {
+                self.cx.info.extended_headers = true;
+                self.cx.info.structured_replies = true;
+                self.cx.debug_msg(|| "negotiated extended headers".into());
+                self.simple_option_done(ctx, true)
+            }
+            OptKind::List { count, .. } | OptKind::ListMeta { count, .. } => {
+                let count = *count;
                 self.state = State::Negotiating;
-                self.finish_option(Ok(OptOutcome::Count(count)));
+                self.finish_option(ctx, Ok(OptOutcome::Count(count)));
                 Ok(())
             }
-            wire::OPT_SET_META_CONTEXT => {
-                let (count, export, prelude) = match self.opt.as_ref() {
-                    Some(o) => (o.count, o.export_name.clone(), o.then.is_some()),
-                    None => (0, String::new(), false),
-                };
-                self.info.meta_valid = true;
-                self.meta_export = Some(export);
+            OptKind::SetMeta {
+                count,
+                export_name,
+                then,
+                ..
+            } => {
+                let (count, prelude) = (*count, then.is_some());
+                self.cx.info.meta_valid = true;
+                self.cx.meta_export = Some(std::mem::take(export_name));
                 if prelude {
-                    return self.continue_after_meta();
+                    return self.continue_after_meta(ctx);
                 }
                 self.state = State::Negotiating;
-                self.finish_option(Ok(OptOutcome::Count(count)));
+                self.finish_option(ctx, Ok(OptOutcome::Count(count)));
                 Ok(())
             }
-            wire::OPT_GO | wire::OPT_INFO => {
-                if !self.opt.as_ref().is_some_and(|o| o.export_seen) {
-                    return Err(protocol_error(format!(
-                        "handshake: server omitted NBD_INFO_EXPORT in its reply to {}",
-                        wire::opt_name(code)
-                    )));
-                }
-                if code == wire::OPT_GO {
-                    self.debug_msg(|| "export selected, entering transmission".into());
-                    self.state = State::Ready;
-                } else {
+            OptKind::Go { info, .. } => {
+                if *info {
                     self.state = State::Negotiating;
+                } else {
+                    self.cx.debug_msg(|| "export selected, entering transmission".into());
+                    self.state = State::Ready(Transmission::new());
                 }
-                self.finish_option(Ok(OptOutcome::Done));
+                self.finish_option(ctx, Ok(OptOutcome::Done));
                 Ok(())
             }
-            _ => Err(protocol_error("handshake: unexpected NBD_REP_ACK")),
+            // Checked above.
+            OptKind::StartTls | OptKind::ExportName | OptKind::Abort => {
+                Err(protocol_error("handshake: unexpected NBD_REP_ACK"))
+            }
         }
     }
 
@@ -710,12 +623,12 @@ impl Machine {
         }
         let (name, desc) = payload[4..].split_at(namelen);
         if name.len() > wire::MAX_STRING || desc.len() > wire::MAX_STRING {
-            self.debug_msg(|| "skipping an export whose name or description is too long".into());
+            self.cx.debug_msg(|| "skipping an export whose name or description is too long".into());
             return Ok(());
         }
-        if let Some(ctx) = self.opt.as_mut() {
-            ctx.count = ctx.count.saturating_add(1);
-            if let Some(cb) = ctx.list.as_mut() {
+        if let Some(OptKind::List { callback, count }) = self.opt_mut().map(|o| &mut o.kind) {
+            *count = count.saturating_add(1);
+            if let Some(cb) = callback.as_mut() {
                 cb(&lossy(name), &lossy(desc));
             }
         }
@@ -735,18 +648,18 @@ impl Machine {
                 }
                 let (size, eflags) = (wire::be64(body, 0), wire::be16(body, 8));
                 self.set_size_and_flags(size, eflags)?;
-                self.debug_msg(|| format!("export size={size} eflags=0x{eflags:x}"));
-                if let Some(ctx) = self.opt.as_mut() {
-                    ctx.export_seen = true;
+                self.cx.debug_msg(|| format!("export size={size} eflags=0x{eflags:x}"));
+                if let Some(OptKind::Go { export_seen, .. }) = self.opt_mut().map(|o| &mut o.kind) {
+                    *export_seen = true;
                 }
             }
             wire::INFO_NAME | wire::INFO_DESCRIPTION => {
                 if body.len() > wire::MAX_STRING {
-                    self.debug_msg(|| "skipping a too long export name or description".into());
+                    self.cx.debug_msg(|| "skipping a too long export name or description".into());
                 } else if kind == wire::INFO_NAME {
-                    self.info.canonical_name = Some(lossy(body).into_owned());
+                    self.cx.info.canonical_name = Some(lossy(body).into_owned());
                 } else {
-                    self.info.description = Some(lossy(body).into_owned());
+                    self.cx.info.description = Some(lossy(body).into_owned());
                 }
             }
             wire::INFO_BLOCK_SIZE => {
@@ -761,15 +674,15 @@ impl Machine {
                     wire::be32(body, 8),
                 );
                 if block_sizes_valid(min, pref, max) {
-                    self.info.block_minimum = min;
-                    self.info.block_preferred = pref;
-                    self.info.block_maximum = max;
-                    self.debug_msg(|| format!("block sizes: min={min} pref={pref} max={max}"));
+                    self.cx.info.block_minimum = min;
+                    self.cx.info.block_preferred = pref;
+                    self.cx.info.block_maximum = max;
+                    self.cx.debug_msg(|| format!("block sizes: min={min} pref={pref} max={max}"));
                 } else {
-                    self.debug_msg(|| format!("ignoring invalid block sizes {min}/{pref}/{max}"));
+                    self.cx.debug_msg(|| format!("ignoring invalid block sizes {min}/{pref}/{max}"));
                 }
             }
-            _ => self.debug_msg(|| format!("ignoring unknown NBD_INFO type {kind}")),
+            _ => self.cx.debug_msg(|| format!("ignoring unknown NBD_INFO type {kind}")),
         }
         Ok(())
     }
@@ -783,7 +696,7 @@ impl Machine {
         let id = wire::be32(payload, 0);
         let name = &payload[4..];
         if name.len() > wire::MAX_STRING {
-            self.debug_msg(|| "skipping a too long meta context name".into());
+            self.cx.debug_msg(|| "skipping a too long meta context name".into());
             return Ok(());
         }
         let name = lossy(name).into_owned();
@@ -791,18 +704,20 @@ impl Machine {
             // Accept only a context the client asked for, once: named
             // exactly by a query, or inside a namespace query ending in
             // ':' (query syntax is the server's, and such wildcards exist).
-            let asked = self.opt.as_ref().is_some_and(|ctx| {
-                ctx.queries
+            let asked = match self.opt_mut().map(|o| &o.kind) {
+                Some(OptKind::SetMeta { queries, .. }) => queries
                     .iter()
-                    .any(|q| *q == name || (q.ends_with(':') && name.starts_with(q.as_str())))
-            });
+                    .any(|q| *q == name || (q.ends_with(':') && name.starts_with(q.as_str()))),
+                _ => false,
+            };
             let repeated = self
+                .cx
                 .info
                 .meta_contexts
                 .iter()
                 .any(|m| m.name == name || m.id == id);
             if !asked || repeated {
-                self.debug_msg(|| {
+                self.cx.debug_msg(|| {
                     format!(
                         "ignoring meta context {name} (ID {id}): {}",
                         if asked { "already negotiated" } else { "not requested" }
@@ -810,19 +725,33 @@ impl Machine {
                 });
                 return Ok(());
             }
-            self.debug_msg(|| format!("negotiated {name} with context ID {id}"));
-            self.info.meta_contexts.push(MetaContext {
+            self.cx.debug_msg(|| format!("negotiated {name} with context ID {id}"));
+            self.cx.info.meta_contexts.push(MetaContext {
                 name: name.clone(),
                 id,
             });
         }
-        if let Some(ctx) = self.opt.as_mut() {
-            ctx.count = ctx.count.saturating_add(1);
-            if let Some(cb) = ctx.context.as_mut() {
+        if let Some(OptKind::ListMeta { callback, count } | OptKind::SetMeta { callback, count, .. }) =
+            self.opt_mut().map(|o| &mut o.kind)
+        {
+            *count = count.saturating_add(1);
+            if let Some(cb) = callback.as_mut() {
                 cb(&name);
             }
         }
         Ok(())
+    }
+}
+
+impl Context {
+    /// Encode an option message into the send queue.
+    pub(super) fn queue_option(&mut self, code: u32, data: &[u8], tag: Tag) {
+        let mut msg = Vec::with_capacity(16 + data.len());
+        msg.put64(wire::IHAVEOPT);
+        msg.put32(code);
+        msg.put32(data.len() as u32);
+        msg.extend_from_slice(data);
+        self.out.push_owned(msg, tag);
     }
 }
 

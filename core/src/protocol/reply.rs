@@ -3,8 +3,9 @@
 //! any order. Read data goes straight into the caller's buffer; anything
 //! malformed kills the connection with EPROTO rather than guessing.
 
-use super::handshake::protocol_error;
-use super::machine::Machine;
+use super::errors::protocol_error;
+use super::machine::Context;
+use super::state::{AfterData, ChunkHdr, ReplyState, Transmission};
 use super::types::{ExtentSink, MAX_REQUEST_SIZE};
 use super::wire;
 use crate::generated::types::{Extent, READ_DATA, READ_ERROR, READ_HOLE};
@@ -23,84 +24,6 @@ const NARROW_EXTENT_MAX: u32 = 0xfc00_0000;
 /// length, a maximal message and an offset.
 const MAX_ERROR_PREFIX: usize = 6 + wire::MAX_STRING + 8;
 
-/// A structured or extended reply chunk header.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct ChunkHdr {
-    flags: u16,
-    typ: u16,
-    cookie: u64,
-    length: u64,
-}
-
-impl ChunkHdr {
-    fn done(&self) -> bool {
-        self.flags & wire::REPLY_FLAG_DONE != 0
-    }
-}
-
-/// What to do once read data has arrived.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum AfterData {
-    /// The data of a simple reply: the command is complete.
-    SimpleReply,
-    /// The data of an OFFSET_DATA chunk at `start` in the buffer (`abs` in
-    /// the export): tell the chunk callback, finish if it was the last.
-    Chunk {
-        hdr: ChunkHdr,
-        start: usize,
-        len: usize,
-        abs: u64,
-    },
-}
-
-/// Where reply parsing stands.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum ReplyState {
-    /// Waiting for a reply header.
-    Header,
-    /// Waiting for `need` bytes of the payload of the chunk `hdr`.
-    Payload { hdr: ChunkHdr, need: usize },
-    /// Receiving read data into the buffer of `cookie`.
-    Data {
-        cookie: u64,
-        pos: usize,
-        remaining: usize,
-        then: AfterData,
-    },
-    /// Discarding the rest of a chunk that is not understood.
-    Skip { hdr: ChunkHdr, remaining: u64 },
-}
-
-impl ReplyState {
-    /// Between replies.
-    pub(super) fn is_idle(&self) -> bool {
-        matches!(self, ReplyState::Header)
-    }
-
-    /// The read data still expected: (cookie, position in its buffer,
-    /// bytes remaining).
-    pub(super) fn data_target(&self) -> Option<(u64, usize, usize)> {
-        match *self {
-            ReplyState::Data {
-                cookie,
-                pos,
-                remaining,
-                ..
-            } if remaining > 0 => Some((cookie, pos, remaining)),
-            _ => None,
-        }
-    }
-
-    /// `n` bytes were received straight into the data target.
-    pub(super) fn data_received_direct(&mut self, n: usize) {
-        if let ReplyState::Data { pos, remaining, .. } = self {
-            let n = n.min(*remaining);
-            *pos += n;
-            *remaining -= n;
-        }
-    }
-}
-
 /// Keep the first error a command meets.
 fn set_first(error: &mut i32, errno: i32) {
     if *error == 0 {
@@ -114,15 +37,15 @@ fn no_cookie(cookie: u64) -> Error {
     ))
 }
 
-impl Machine {
-    pub(super) fn step_reply(&mut self) -> Result<bool, Error> {
+impl Transmission {
+    pub(super) fn step_reply(&mut self, cx: &mut Context) -> Result<bool, Error> {
         match self.reply {
-            ReplyState::Header => self.recv_reply_header(),
+            ReplyState::Header => self.recv_reply_header(cx),
             ReplyState::Payload { hdr, need } => {
-                if !self.have(need) {
+                if !cx.have(need) {
                     return Ok(false);
                 }
-                self.chunk_payload(hdr, need)?;
+                self.chunk_payload(cx, hdr, need)?;
                 Ok(true)
             }
             ReplyState::Data {
@@ -133,10 +56,10 @@ impl Machine {
             } => {
                 if remaining == 0 {
                     self.reply = ReplyState::Header;
-                    self.data_done(cookie, then);
+                    self.data_done(cx, cookie, then);
                     return Ok(true);
                 }
-                let n = self.inbuf.len().min(remaining);
+                let n = cx.inbuf.len().min(remaining);
                 if n == 0 {
                     return Ok(false);
                 }
@@ -147,10 +70,10 @@ impl Machine {
                         // while the read is in flight.
                         let dst =
                             unsafe { std::slice::from_raw_parts_mut(buf.as_ptr().add(pos), n) };
-                        dst.copy_from_slice(&self.inbuf.avail()[..n]);
+                        dst.copy_from_slice(&cx.inbuf.avail()[..n]);
                     }
                 }
-                self.inbuf.consume(n);
+                cx.inbuf.consume(n);
                 self.reply = ReplyState::Data {
                     cookie,
                     pos: pos + n,
@@ -163,15 +86,15 @@ impl Machine {
                 if remaining == 0 {
                     self.reply = ReplyState::Header;
                     if hdr.done() {
-                        self.finish_command(hdr.cookie);
+                        self.finish_command(cx, hdr.cookie);
                     }
                     return Ok(true);
                 }
-                let n = (self.inbuf.len() as u64).min(remaining) as usize;
+                let n = (cx.inbuf.len() as u64).min(remaining) as usize;
                 if n == 0 {
                     return Ok(false);
                 }
-                self.inbuf.consume(n);
+                cx.inbuf.consume(n);
                 self.reply = ReplyState::Skip {
                     hdr,
                     remaining: remaining - n as u64,
@@ -181,23 +104,23 @@ impl Machine {
         }
     }
 
-    fn recv_reply_header(&mut self) -> Result<bool, Error> {
-        if !self.have(4) {
+    fn recv_reply_header(&mut self, cx: &mut Context) -> Result<bool, Error> {
+        if !cx.have(4) {
             return Ok(false);
         }
-        if self.info.extended_headers {
+        if cx.info.extended_headers {
             // Check the magic first: a wrong one must not wait for bytes
             // that may never come.
-            let magic = wire::be32(self.inbuf.avail(), 0);
+            let magic = wire::be32(cx.inbuf.avail(), 0);
             if magic != wire::EXTENDED_REPLY_MAGIC {
                 return Err(protocol_error(format!(
                     "invalid reply magic 0x{magic:08x} (extended headers were negotiated)"
                 )));
             }
-            if !self.have(wire::EXTENDED_REPLY_LEN) {
+            if !cx.have(wire::EXTENDED_REPLY_LEN) {
                 return Ok(false);
             }
-            let b = self.inbuf.avail();
+            let b = cx.inbuf.avail();
             let hdr = ChunkHdr {
                 flags: wire::be16(b, 4),
                 typ: wire::be16(b, 6),
@@ -205,8 +128,8 @@ impl Machine {
                 length: wire::be64(b, 24),
             };
             let offset = wire::be64(b, 16);
-            self.inbuf.consume(wire::EXTENDED_REPLY_LEN);
-            self.stats.chunks_received += 1;
+            cx.inbuf.consume(wire::EXTENDED_REPLY_LEN);
+            cx.stats.chunks_received += 1;
             // Every extended reply header repeats the request's offset
             // (the protocol's MUST), whatever its payload says.
             let cmd = self
@@ -220,39 +143,39 @@ impl Machine {
                     cmd.offset
                 )));
             }
-            self.chunk_header(hdr)?;
+            self.chunk_header(cx, hdr)?;
             return Ok(true);
         }
-        match wire::be32(self.inbuf.avail(), 0) {
+        match wire::be32(cx.inbuf.avail(), 0) {
             wire::SIMPLE_REPLY_MAGIC => {
-                if !self.have(wire::SIMPLE_REPLY_LEN) {
+                if !cx.have(wire::SIMPLE_REPLY_LEN) {
                     return Ok(false);
                 }
-                let b = self.inbuf.avail();
+                let b = cx.inbuf.avail();
                 let (error, cookie) = (wire::be32(b, 4), wire::be64(b, 8));
-                self.inbuf.consume(wire::SIMPLE_REPLY_LEN);
-                self.stats.chunks_received += 1;
-                self.simple_reply(cookie, error)?;
+                cx.inbuf.consume(wire::SIMPLE_REPLY_LEN);
+                cx.stats.chunks_received += 1;
+                self.simple_reply(cx, cookie, error)?;
             }
             wire::STRUCTURED_REPLY_MAGIC => {
-                if !self.info.structured_replies {
+                if !cx.info.structured_replies {
                     return Err(protocol_error(
                         "server sent a structured reply, which was not negotiated",
                     ));
                 }
-                if !self.have(wire::STRUCTURED_REPLY_LEN) {
+                if !cx.have(wire::STRUCTURED_REPLY_LEN) {
                     return Ok(false);
                 }
-                let b = self.inbuf.avail();
+                let b = cx.inbuf.avail();
                 let hdr = ChunkHdr {
                     flags: wire::be16(b, 4),
                     typ: wire::be16(b, 6),
                     cookie: wire::be64(b, 8),
                     length: wire::be32(b, 16) as u64,
                 };
-                self.inbuf.consume(wire::STRUCTURED_REPLY_LEN);
-                self.stats.chunks_received += 1;
-                self.chunk_header(hdr)?;
+                cx.inbuf.consume(wire::STRUCTURED_REPLY_LEN);
+                cx.stats.chunks_received += 1;
+                self.chunk_header(cx, hdr)?;
             }
             wire::EXTENDED_REPLY_MAGIC => {
                 return Err(protocol_error(
@@ -264,15 +187,15 @@ impl Machine {
         Ok(true)
     }
 
-    fn simple_reply(&mut self, cookie: u64, error: u32) -> Result<(), Error> {
-        let structured = self.info.structured_replies;
+    fn simple_reply(&mut self, cx: &mut Context, cookie: u64, error: u32) -> Result<(), Error> {
+        let structured = cx.info.structured_replies;
         let cmd = self
             .cmds
             .active_mut(cookie)
             .ok_or_else(|| no_cookie(cookie))?;
         if error != 0 {
             cmd.set_error(wire::errno_of_nbd_error(error));
-            self.finish_command(cookie);
+            self.finish_command(cx, cookie);
         } else if cmd.typ == wire::CMD_READ {
             if structured {
                 return Err(protocol_error(
@@ -287,15 +210,15 @@ impl Machine {
                 then: AfterData::SimpleReply,
             };
         } else {
-            self.finish_command(cookie);
+            self.finish_command(cx, cookie);
         }
         Ok(())
     }
 
     /// Check a chunk header against its command and decide how to read
     /// the payload.
-    fn chunk_header(&mut self, hdr: ChunkHdr) -> Result<(), Error> {
-        let ext = self.info.extended_headers;
+    fn chunk_header(&mut self, cx: &mut Context, hdr: ChunkHdr) -> Result<(), Error> {
+        let ext = cx.info.extended_headers;
         let cmd_typ = self
             .cmds
             .active_mut(hdr.cookie)
@@ -326,7 +249,7 @@ impl Machine {
                         "NBD_REPLY_FLAG_DONE must be set in NBD_REPLY_TYPE_NONE",
                     ));
                 }
-                self.finish_command(hdr.cookie);
+                self.finish_command(cx, hdr.cookie);
                 return Ok(());
             }
             wire::REPLY_TYPE_OFFSET_DATA => {
@@ -406,20 +329,20 @@ impl Machine {
     }
 
     /// The first `need` payload bytes of `hdr` are buffered.
-    fn chunk_payload(&mut self, hdr: ChunkHdr, need: usize) -> Result<(), Error> {
+    fn chunk_payload(&mut self, cx: &mut Context, hdr: ChunkHdr, need: usize) -> Result<(), Error> {
         self.reply = ReplyState::Header;
         match hdr.typ {
-            wire::REPLY_TYPE_OFFSET_DATA => self.offset_data(hdr),
-            wire::REPLY_TYPE_OFFSET_HOLE => self.offset_hole(hdr),
+            wire::REPLY_TYPE_OFFSET_DATA => self.offset_data(cx, hdr),
+            wire::REPLY_TYPE_OFFSET_HOLE => self.offset_hole(cx, hdr),
             wire::REPLY_TYPE_BLOCK_STATUS | wire::REPLY_TYPE_BLOCK_STATUS_EXT => {
-                self.block_status(hdr)?;
-                self.inbuf.consume(need);
+                self.block_status(cx, hdr)?;
+                cx.inbuf.consume(need);
                 if hdr.done() {
-                    self.finish_command(hdr.cookie);
+                    self.finish_command(cx, hdr.cookie);
                 }
                 Ok(())
             }
-            _ => self.error_chunk(hdr, need),
+            _ => self.error_chunk(cx, hdr, need),
         }
     }
 
@@ -448,9 +371,9 @@ impl Machine {
         Ok(rel as usize)
     }
 
-    fn offset_data(&mut self, hdr: ChunkHdr) -> Result<(), Error> {
-        let abs = wire::be64(self.inbuf.avail(), 0);
-        self.inbuf.consume(8);
+    fn offset_data(&mut self, cx: &mut Context, hdr: ChunkHdr) -> Result<(), Error> {
+        let abs = wire::be64(cx.inbuf.avail(), 0);
+        cx.inbuf.consume(8);
         let len = hdr.length - 8;
         let start = self.claim_range(hdr.cookie, abs, len)?;
         let len = len as usize;
@@ -468,10 +391,10 @@ impl Machine {
         Ok(())
     }
 
-    fn offset_hole(&mut self, hdr: ChunkHdr) -> Result<(), Error> {
-        let b = self.inbuf.avail();
+    fn offset_hole(&mut self, cx: &mut Context, hdr: ChunkHdr) -> Result<(), Error> {
+        let b = cx.inbuf.avail();
         let (abs, len) = (wire::be64(b, 0), wire::be32(b, 8) as u64);
-        self.inbuf.consume(12);
+        cx.inbuf.consume(12);
         if len == 0 {
             return Err(protocol_error("zero-length NBD_REPLY_TYPE_OFFSET_HOLE"));
         }
@@ -492,19 +415,19 @@ impl Machine {
             }
         }
         if hdr.done() {
-            self.finish_command(hdr.cookie);
+            self.finish_command(cx, hdr.cookie);
         }
         Ok(())
     }
 
-    fn data_done(&mut self, cookie: u64, then: AfterData) {
+    fn data_done(&mut self, cx: &mut Context, cookie: u64, then: AfterData) {
         match then {
             AfterData::SimpleReply => {
                 if let Some(cmd) = self.cmds.active_mut(cookie) {
                     let count = cmd.count;
                     cmd.coverage.insert(0, count);
                 }
-                self.finish_command(cookie);
+                self.finish_command(cx, cookie);
             }
             AfterData::Chunk {
                 hdr,
@@ -530,7 +453,7 @@ impl Machine {
                     }
                 }
                 if hdr.done() {
-                    self.finish_command(cookie);
+                    self.finish_command(cx, cookie);
                 }
             }
         }
@@ -538,15 +461,15 @@ impl Machine {
 
     /// An error chunk (known or not): record the error, tell a read's
     /// chunk callback about an error at an offset.
-    fn error_chunk(&mut self, hdr: ChunkHdr, have: usize) -> Result<(), Error> {
-        let b = self.inbuf.avail();
+    fn error_chunk(&mut self, cx: &mut Context, hdr: ChunkHdr, have: usize) -> Result<(), Error> {
+        let b = cx.inbuf.avail();
         let error = wire::be32(b, 0);
         let msglen = wire::be16(b, 4) as usize;
         let len = hdr.length as usize;
         if msglen > len - 6 || msglen > wire::MAX_STRING {
             return Err(protocol_error("error message length too large"));
         }
-        let msg = if msglen > 0 && self.config.debug {
+        let msg = if msglen > 0 && cx.config.debug {
             Some(String::from_utf8_lossy(&b[6..6 + msglen]).into_owned())
         } else {
             None
@@ -563,12 +486,12 @@ impl Machine {
             wire::REPLY_TYPE_ERROR_OFFSET => error_offset = Some(wire::be64(b, 6 + msglen)),
             _ => {}
         }
-        self.inbuf.consume(have);
+        cx.inbuf.consume(have);
         if let Some(msg) = msg {
-            self.debug_msg(|| format!("structured error server message: {msg}"));
+            cx.debug_msg(|| format!("structured error server message: {msg}"));
         }
         let errno = if error == 0 {
-            self.debug_msg(|| "server forgot to set error; using EINVAL".into());
+            cx.debug_msg(|| "server forgot to set error; using EINVAL".into());
             libc::EINVAL
         } else {
             wire::errno_of_nbd_error(error)
@@ -605,7 +528,7 @@ impl Machine {
                 remaining: (len - have) as u64,
             };
         } else if hdr.done() {
-            self.finish_command(hdr.cookie);
+            self.finish_command(cx, hdr.cookie);
         }
         Ok(())
     }
@@ -618,11 +541,11 @@ impl Machine {
     /// at or past the end of the export fails the command with EPROTO and
     /// is not delivered; the connection goes on (the chunk's framing was
     /// fine).
-    fn block_status(&mut self, hdr: ChunkHdr) -> Result<(), Error> {
+    fn block_status(&mut self, cx: &mut Context, hdr: ChunkHdr) -> Result<(), Error> {
         let ext = hdr.typ == wire::REPLY_TYPE_BLOCK_STATUS_EXT;
         let len = hdr.length as usize;
-        let export_size = self.info.size;
-        let payload = &self.inbuf.avail()[..len];
+        let export_size = cx.info.size;
+        let payload = &cx.inbuf.avail()[..len];
         let id = wire::be32(payload, 0);
         let (entries, mut n) = if ext {
             let n = (len - 8) / 16;
@@ -640,7 +563,7 @@ impl Machine {
             .active_mut(hdr.cookie)
             .ok_or_else(|| no_cookie(hdr.cookie))?;
         let requested = cmd.bs_filter.as_ref().is_none_or(|ids| ids.contains(&id));
-        let meta = self
+        let meta = cx
             .info
             .meta_contexts
             .iter()
@@ -651,8 +574,8 @@ impl Machine {
                 libc::EPROTO,
                 format!("server sent block status for meta context ID {id}, which this command did not request"),
             );
-            if self.config.debug {
-                self.debug
+            if cx.config.debug {
+                cx.debug
                     .push(format!("server sent unexpected meta context ID {id}"));
             }
             return Ok(());
@@ -742,20 +665,20 @@ impl Machine {
             set_first(&mut cmd.error, if err != 0 { err } else { libc::EPROTO });
         }
         if truncated {
-            self.debug_msg(|| {
+            cx.debug_msg(|| {
                 "server sent more than one extent despite REQ_ONE; ignoring the rest".into()
             });
         }
         Ok(())
     }
 
-    fn finish_command(&mut self, cookie: u64) {
+    fn finish_command(&mut self, cx: &mut Context, cookie: u64) {
         // A successful block status reply has extents for every context
         // the command asked for (the protocol's MUST): without them a
         // caller walking the export could never make progress.
         if let Some(c) = self.cmds.active_mut(cookie) {
             if c.typ == wire::CMD_BLOCK_STATUS && c.error == 0 {
-                let missing = self
+                let missing = cx
                     .info
                     .meta_contexts
                     .iter()
@@ -767,10 +690,10 @@ impl Machine {
                 }
             }
         }
-        if self.config.debug {
+        if cx.config.debug {
             if let Some(c) = self.cmds.get(cookie) {
                 let (typ, error) = (c.typ, c.error);
-                self.debug.push(format!(
+                cx.debug.push(format!(
                     "command complete: cookie={cookie} cmd={} error={error}",
                     wire::cmd_name(typ)
                 ));

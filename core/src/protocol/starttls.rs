@@ -9,23 +9,24 @@
 //! ever travels in plaintext), and bytes that arrive in plaintext after
 //! the ACK are an attack, not data.
 
-use super::handshake::{protocol_error, AutoStep};
-use super::machine::{Machine, State};
-use super::options::Purpose;
+use super::errors::protocol_error;
+use super::machine::Machine;
+use super::state::{AutoStep, OptInProgress, Purpose, State};
 use super::types::OptOutcome;
 use super::wire;
 use crate::generated::types::Tls;
 use crate::Error;
 
 impl Machine {
-    /// NBD_REP_ACK to NBD_OPT_STARTTLS.
+    /// NBD_REP_ACK to NBD_OPT_STARTTLS: checked while the option is still
+    /// in the state, then the option waits in `TlsHandshake`.
     pub(super) fn starttls_accepted(&mut self) -> Result<(), Error> {
-        if self.info.tls {
+        if self.cx.info.tls {
             return Err(protocol_error(
                 "handshake: server accepted NBD_OPT_STARTTLS although TLS is already in use",
             ));
         }
-        let injected = self.inbuf.len();
+        let injected = self.cx.inbuf.len();
         if injected > 0 {
             // The server cannot speak before our ClientHello: whoever
             // sent these bytes wants them taken for protected data.
@@ -37,23 +38,25 @@ impl Machine {
         // Anything learnt in plaintext could have been forged on the way:
         // forget it and ask again inside TLS.
         self.reset_export_info();
-        self.info.structured_replies = false;
-        self.info.extended_headers = false;
-        self.info.meta_valid = false;
-        self.info.meta_contexts.clear();
-        self.meta_export = None;
-        self.state = State::TlsHandshake;
-        self.debug_msg(|| "server accepted NBD_OPT_STARTTLS; starting the TLS handshake".into());
+        self.cx.info.structured_replies = false;
+        self.cx.info.extended_headers = false;
+        self.cx.info.meta_valid = false;
+        self.cx.info.meta_contexts.clear();
+        self.cx.meta_export = None;
+        let opt = self.take_option()?;
+        self.state = State::TlsHandshake(opt);
+        self.cx.debug_msg(|| "server accepted NBD_OPT_STARTTLS; starting the TLS handshake".into());
         Ok(())
     }
 
     /// An error reply to NBD_OPT_STARTTLS (`msg` says which).
-    pub(super) fn starttls_refused(&mut self, reply: u32, msg: &str) -> Result<(), Error> {
-        let user = self
-            .opt
-            .as_ref()
-            .is_some_and(|o| o.purpose == Purpose::User);
-        if user {
+    pub(super) fn starttls_refused(
+        &mut self,
+        ctx: OptInProgress,
+        reply: u32,
+        msg: &str,
+    ) -> Result<(), Error> {
+        if ctx.purpose == Purpose::User {
             // opt_starttls returns false; the completion callback hears
             // why (EINVAL: TLS was already on, or the request was bad).
             let errno = if reply == wire::REP_ERR_INVALID {
@@ -61,43 +64,39 @@ impl Machine {
             } else {
                 libc::ENOTSUP
             };
-            self.debug_msg(|| format!("{msg}; the connection is unchanged"));
+            self.cx.debug_msg(|| format!("{msg}; the connection is unchanged"));
             self.state = State::Negotiating;
-            self.finish_option_with(Ok(OptOutcome::Accepted(false)), errno);
+            self.finish_option_with(ctx, Ok(OptOutcome::Accepted(false)), errno);
             return Ok(());
         }
-        if let Some(ctx) = self.opt.take() {
-            ctx.drop_callbacks();
-        }
-        if self.config.tls.0 == Tls::REQUIRE.0 {
+        ctx.drop_callbacks();
+        if self.cx.config.tls.0 == Tls::REQUIRE.0 {
             return Err(Error::new(
                 libc::ENOTSUP,
                 format!("handshake: server refused TLS ({msg}), but TLS is required"),
             ));
         }
-        self.debug_msg(|| format!("server refused TLS ({msg}); continuing without TLS"));
+        self.cx.debug_msg(|| format!("server refused TLS ({msg}); continuing without TLS"));
         self.auto_next(AutoStep::AfterStartTls)
     }
 
     /// The driver finished the TLS handshake.
     pub(super) fn starttls_done(&mut self, summary: &str) -> Result<(), Error> {
-        if self.state != State::TlsHandshake {
-            return Ok(());
-        }
-        self.info.tls = true;
-        self.debug_msg(|| format!("connection is using TLS: {summary}"));
-        let user = self
-            .opt
-            .as_ref()
-            .is_some_and(|o| o.purpose == Purpose::User);
-        if user {
+        let ctx = match self.take_state() {
+            State::TlsHandshake(ctx) => ctx,
+            other => {
+                self.state = other;
+                return Ok(());
+            }
+        };
+        self.cx.info.tls = true;
+        self.cx.debug_msg(|| format!("connection is using TLS: {summary}"));
+        if ctx.purpose == Purpose::User {
             self.state = State::Negotiating;
-            self.finish_option(Ok(OptOutcome::Accepted(true)));
+            self.finish_option(ctx, Ok(OptOutcome::Accepted(true)));
             return Ok(());
         }
-        if let Some(ctx) = self.opt.take() {
-            ctx.drop_callbacks();
-        }
+        ctx.drop_callbacks();
         self.auto_next(AutoStep::AfterStartTls).inspect_err(|e| {
             self.die(e.clone());
         })

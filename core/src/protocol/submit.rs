@@ -3,8 +3,9 @@
 //! the request into the send queue.
 
 use super::commands::Cmd;
-use super::machine::{Machine, State};
+use super::machine::{Context, Machine};
 use super::outqueue::{Payload, Tag};
+use super::state::{AbortCause, State, Transmission};
 use super::types::{Command, CommandKind, Negotiated, MAX_REQUEST_SIZE};
 use super::wire::{self, PutBe};
 use crate::generated::types::{CmdFlag, Strict};
@@ -25,6 +26,15 @@ struct Checked {
     filter_ids: Option<Vec<u32>>,
 }
 
+/// Commands and NBD_CMD_DISC need a live transmission phase.
+fn not_transmitting(state: &State) -> Error {
+    if state.is_over() {
+        Error::new(libc::ENOTCONN, "the connection is not connected")
+    } else {
+        einval("commands need a connected handle")
+    }
+}
+
 impl Machine {
     pub(super) fn submit(&mut self, cmd: Command) -> Result<u64, Error> {
         let Command {
@@ -32,7 +42,12 @@ impl Machine {
             flags,
             completion,
         } = cmd;
-        let mut checked = match self.check(&kind, flags) {
+        let cx = &mut self.cx;
+        let checked = match &mut self.state {
+            State::Ready(t) => t.check(cx, &kind, flags).map(|c| (t, c)),
+            other => Err(not_transmitting(other)),
+        };
+        let (t, mut checked) = match checked {
             Ok(c) => c,
             Err(e) => {
                 // The callbacks can never be called: drop them now, the
@@ -61,11 +76,11 @@ impl Machine {
             _ => {}
         }
         c.completion = completion;
-        let cookie = self.cmds.insert(c);
+        let cookie = t.cmds.insert(c);
         let fields = checked.header_fields();
-        self.queue_request(cookie, &fields, checked.payload);
+        cx.queue_request(cookie, &fields, checked.payload);
         let (typ, offset, count) = (checked.typ, checked.offset, checked.count);
-        self.debug_msg(|| {
+        cx.debug_msg(|| {
             format!(
                 "sent request: cookie={cookie} cmd={} offset={offset} count={count}",
                 wire::cmd_name(typ)
@@ -76,50 +91,47 @@ impl Machine {
 
     /// Queue NBD_CMD_DISC (or NBD_OPT_ABORT while negotiating).
     pub(super) fn request_disconnect(&mut self, abandon_pending: bool) -> Result<(), Error> {
-        if self.disconnect_requested {
+        if self.disconnecting() {
             return Err(einval(
                 "the handle is disconnecting: a disconnect request is already pending",
             ));
         }
-        match self.state {
-            State::Ready => {}
+        let t = match &mut self.state {
+            State::Ready(t) => t,
             State::Negotiating => {
-                self.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
-                self.state = State::SendAbort;
+                self.cx.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
+                self.state = State::SendAbort(AbortCause::Disconnect);
                 return Ok(());
             }
-            State::Closed | State::Dead => {
-                return Err(Error::new(
-                    libc::ENOTCONN,
-                    "the connection is not connected",
-                ))
-            }
+            State::Closed(_) | State::Dead { .. } => return Err(not_transmitting(&self.state)),
             _ => {
                 return Err(einval(
                     "cannot disconnect: the handshake is still in progress",
                 ))
             }
-        }
+        };
         if abandon_pending {
             let mut abandoned = Vec::new();
-            self.out.abandon_unsent(|cookie| abandoned.push(cookie));
+            self.cx.out.abandon_unsent(|cookie| abandoned.push(cookie));
             for cookie in abandoned {
-                self.cmds.abort(cookie, "the request was abandoned by a disconnect before it was sent");
+                t.cmds.abort(cookie, "the request was abandoned by a disconnect before it was sent");
             }
         }
-        self.disconnect_requested = true;
-        let cookie = self.cmds.insert(Cmd::new(wire::CMD_DISC, 0, 0, 0));
+        t.disconnect_requested = true;
+        let cookie = t.cmds.insert(Cmd::new(wire::CMD_DISC, 0, 0, 0));
         let fields = HeaderFields {
             flags: 0,
             typ: wire::CMD_DISC,
             offset: 0,
             length: 0,
         };
-        self.queue_request(cookie, &fields, None);
-        self.debug_msg(|| "sent NBD_CMD_DISC".to_string());
+        self.cx.queue_request(cookie, &fields, None);
+        self.cx.debug_msg(|| "sent NBD_CMD_DISC".to_string());
         Ok(())
     }
+}
 
+impl Context {
     fn queue_request(&mut self, cookie: u64, f: &HeaderFields, payload: Option<Payload>) {
         let mut hdr = [0u8; 32];
         let len = if self.info.extended_headers {
@@ -138,19 +150,12 @@ impl Machine {
         self.out
             .push_request(&hdr[..len], payload, Tag::Request(cookie));
     }
+}
 
-    /// libnbd's checks, in libnbd's order, with its errnos.
-    fn check(&self, kind: &CommandKind, flags: CmdFlag) -> Result<Checked, Error> {
-        match self.state {
-            State::Ready => {}
-            State::Dead | State::Closed => {
-                return Err(Error::new(
-                    libc::ENOTCONN,
-                    "the connection is not connected",
-                ))
-            }
-            _ => return Err(einval("commands need a connected handle")),
-        }
+impl Transmission {
+    /// libnbd's checks, in libnbd's order, with its errnos (the state was
+    /// checked first: this is the transmission phase).
+    fn check(&self, cx: &Context, kind: &CommandKind, flags: CmdFlag) -> Result<Checked, Error> {
         if self.disconnect_requested {
             return Err(einval(
                 "the handle is disconnecting: cannot request more commands after NBD_CMD_DISC",
@@ -159,9 +164,9 @@ impl Machine {
         if flags.bits() > 0xffff {
             return Err(einval(format!("invalid flag: {}", flags.bits())));
         }
-        let strict = self.config.strict;
+        let strict = cx.config.strict;
         let strict_on = |bit: Strict| strict.bits() & bit.bits() != 0;
-        let info = &self.info;
+        let info = &cx.info;
         let ext = info.extended_headers;
         let mut wire_flags = flags.bits() as u16;
         let has = |f: CmdFlag| flags.bits() & f.bits() != 0;

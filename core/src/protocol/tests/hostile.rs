@@ -264,6 +264,56 @@ fn reply_to_retired_cookie_kills() {
 }
 
 #[test]
+fn reply_to_completed_uncollected_cookie_kills() {
+    // Completed is not in flight: a second reply for it is as unknown as
+    // any other cookie, and the command keeps the result it had.
+    let mut p = structured();
+    let c = p.submit(CommandKind::Flush, 0).unwrap();
+    let (d, _) = p.read(512, 0);
+    p.send(&simple_reply(c, 0, &[])).unwrap();
+    let err = p.send(&simple_reply(c, 0, &[])).unwrap_err();
+    assert_eq!(err.errno(), libc::EPROTO);
+    assert!(err.message().contains("no matching cookie"), "{err}");
+    assert_dead(&p, libc::EPROTO);
+    assert!(p.m.command_completed(c).unwrap());
+    let e = p.m.command_completed(d).unwrap_err();
+    assert_eq!(e.errno(), libc::ENOTCONN);
+    assert!(e.message().contains("no matching cookie"), "{e}");
+}
+
+#[test]
+fn reply_to_a_request_not_yet_sent_is_matched() {
+    // Known means submitted and not completed, whether or not the request
+    // has been written yet.
+    let mut p = structured();
+    let c = p
+        .m
+        .start_command(crate::protocol::Command {
+            kind: CommandKind::Flush,
+            flags: crate::generated::types::CmdFlag(0),
+            completion: None,
+        })
+        .unwrap();
+    p.send(&simple_reply(c, 0, &[])).unwrap();
+    assert_eq!(p.state(), PublicState::Connected);
+    assert!(p.m.command_completed(c).unwrap());
+}
+
+#[test]
+fn reply_naming_the_disconnect_cookie_completes_it() {
+    // NBD_CMD_DISC gets no reply, but its cookie is in flight until the
+    // connection ends: a reply naming it is matched, not a protocol error.
+    let mut p = structured();
+    p.m.disconnect(false).unwrap();
+    let disc = p.expect_request(false);
+    assert_eq!(disc.typ, wire::CMD_DISC);
+    assert_eq!(p.m.in_flight(), 1);
+    p.send(&simple_reply(disc.cookie, 0, &[])).unwrap();
+    assert_eq!(p.state(), PublicState::Connected);
+    assert_eq!(p.m.in_flight(), 0);
+}
+
+#[test]
 fn data_past_the_buffer_kills() {
     for (off, len) in [(0u64, 513usize), (256, 512), (1 << 40, 1)] {
         let mut p = structured();
@@ -844,7 +894,7 @@ pub(super) fn option_reply_flood_ends_with_eproto() {
             Err(e) => break e,
         }
         assert!(sent <= MAX_OPT_REPLIES + 1000, "no bound");
-        assert!(p.m.inbuf.capacity() <= 1 << 20, "input buffer grew");
+        assert!(p.m.cx.inbuf.capacity() <= 1 << 20, "input buffer grew");
     };
     assert_eq!(err.errno(), libc::EPROTO);
     assert!(err.message().contains("more than"), "{err}");

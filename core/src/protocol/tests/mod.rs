@@ -10,4 +10,5 @@ mod handshake;
 mod hostile;
 mod opt_mode;
 mod starttls;
+mod states;
 mod strict;
