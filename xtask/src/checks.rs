@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::root;
-use crate::test::{outcome, run_logged, StepResult};
+use crate::step::{outcome, run_logged, StepResult};
 
 /// A small program that includes the header and uses its macros.
 const HEADER_PROBE: &str = r#"

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::root;
-use crate::test::cmd_cargo;
+use crate::step::cmd_cargo;
 
 /// What `build-c` produced, under target/c-lib.
 pub struct Built {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::root;
-use crate::test::{outcome, run_logged, StepResult};
+use crate::step::{outcome, run_logged, StepResult};
 
 /// Seconds one test program may run (under valgrind) before it fails.
 const TIMEOUT_SECS: &str = "900";
@@ -24,7 +24,7 @@ fn prefix() -> PathBuf {
 
 /// Build and install, with the build's output in the step log.
 fn install(log: &Path) -> Result<(), String> {
-    let mut cmd = crate::test::cmd_cargo(&["xtask", "install", "--prefix"]);
+    let mut cmd = crate::step::cmd_cargo(&["xtask", "install", "--prefix"]);
     cmd.arg(prefix());
     if run_logged(cmd, log)? {
         Ok(())

@@ -7,7 +7,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::root;
-use crate::test::cmd_cargo;
+use crate::step::cmd_cargo;
 
 /// One language's run of the demo.
 struct Run {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::root;
-use crate::test::{outcome, run_logged, StepResult};
+use crate::step::{outcome, run_logged, StepResult};
 
 pub const TARGETS: &[&str] = &["handshake", "options", "transmission"];
 
@@ -53,7 +53,7 @@ fn target_dir() -> PathBuf {
 /// Build every target, instrumented, into target/fuzz.
 pub fn build(log: &Path) -> Result<PathBuf, String> {
     let host = host()?;
-    let mut c = crate::test::cmd_cargo(&["build", "--release", "--target", &host]);
+    let mut c = crate::step::cmd_cargo(&["build", "--release", "--target", &host]);
     c.current_dir(root().join("fuzz"))
         .env("RUSTFLAGS", RUSTFLAGS)
         .env("CARGO_TARGET_DIR", target_dir());

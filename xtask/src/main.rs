@@ -12,6 +12,7 @@ mod generate;
 mod ocaml;
 mod node;
 mod python;
+mod step;
 mod test;
 
 use std::path::PathBuf;

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use crate::deps;
 use crate::root;
-use crate::test::{cmd_cargo, outcome, run_logged, StepResult};
+use crate::step::{cmd_cargo, outcome, run_logged, StepResult};
 
 /// The package directory.
 pub(crate) fn package_dir() -> PathBuf {

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use crate::deps;
 use crate::root;
-use crate::test::{outcome, run_logged, StepResult};
+use crate::step::{outcome, run_logged, StepResult};
 
 /// Debian packages of the OCaml toolchain, and the server the tests use.
 pub(crate) const PACKAGES: &[&str] =

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use crate::deps;
 use crate::root;
-use crate::test::{outcome, run_logged, StepResult};
+use crate::step::{outcome, run_logged, StepResult};
 
 /// Debian packages the suite uses: the servers, and the reference module
 /// with a pytest for /usr/bin/python3.
@@ -57,7 +57,7 @@ pub(crate) fn tests(log: &Path) -> StepResult {
         // library: it releases its buffers in the closures' free
         // functions, so its aio paths check our closure lifetimes.
         let prefix = root.join("target/c-install");
-        let mut install = crate::test::cmd_cargo(&["xtask", "install", "--prefix"]);
+        let mut install = crate::step::cmd_cargo(&["xtask", "install", "--prefix"]);
         install.arg(&prefix);
         if !run_logged(install, log)? {
             return Err("cargo xtask install failed".into());

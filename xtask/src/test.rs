@@ -1,12 +1,12 @@
 //! `cargo xtask test`: install what the tests need, then run every suite
 //! and end with one line `N passed, M failed`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::Instant;
 
 use crate::deps;
 use crate::root;
+use crate::step::{cmd_cargo, outcome, run_logged, single, StepResult};
 
 /// Tallies of the whole run.
 #[derive(Default)]
@@ -16,11 +16,8 @@ struct Tally {
     failed_steps: Vec<String>,
 }
 
-/// The outcome of one step: how many tests passed and failed in it.
-pub(crate) struct Outcome {
-    passed: u64,
-    failed: u64,
-}
+/// One step: its name, and the function running it with its log file.
+type Step = (&'static str, Box<dyn Fn(&Path) -> StepResult>);
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut skip_install = false;
@@ -40,9 +37,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
 
     let mut tally = Tally::default();
-    let steps: Vec<(&str, Box<dyn Fn(&Path) -> Result<Outcome, String>>)> = vec![
+    let steps: Vec<Step> = vec![
         ("generate-check", Box::new(|log| single(cmd_cargo(&["xtask", "generate", "--check"]), log))),
+        ("fmt", Box::new(fmt_check)),
         ("cargo-build", Box::new(|log| single(cmd_cargo(&["build", "--workspace", "--all-targets"]), log))),
+        ("clippy", Box::new(|log| {
+            // The OCaml stubs crate is outside the workspace (it needs
+            // OCaml to build), and so outside this step.
+            single(cmd_cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]), log)
+        })),
         ("cargo-test", Box::new(cargo_tests)),
         ("rust-doc", Box::new(|log| {
             // The Rust API's documentation builds without warnings: every
@@ -121,42 +124,8 @@ fn show_tail(log: &Path) {
     }
 }
 
-pub fn cmd_cargo(args: &[&str]) -> Command {
-    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    c.args(args).current_dir(root());
-    c
-}
-
-/// Run a command with its output appended to `log`; true when it succeeded.
-pub fn run_logged(mut cmd: Command, log: &Path) -> Result<bool, String> {
-    use std::io::Write;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| format!("{}: {e}", log.display()))?;
-    let mut f2 = file.try_clone().map_err(|e| e.to_string())?;
-    let _ = writeln!(f2, "$ {:?}", cmd);
-    let status = cmd
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().map_err(|e| e.to_string())?)
-        .stderr(file)
-        .status()
-        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
-    Ok(status.success())
-}
-
-/// A step that is one test.
-fn single(cmd: Command, log: &Path) -> Result<Outcome, String> {
-    if run_logged(cmd, log)? {
-        Ok(Outcome { passed: 1, failed: 0 })
-    } else {
-        Ok(Outcome { passed: 0, failed: 1 })
-    }
-}
-
 /// The workspace's cargo tests, counted test by test.
-fn cargo_tests(log: &Path) -> Result<Outcome, String> {
+fn cargo_tests(log: &Path) -> StepResult {
     let ok = run_logged(cmd_cargo(&["test", "--workspace", "--no-fail-fast"]), log)?;
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let (mut passed, mut failed) = (0, 0);
@@ -179,16 +148,16 @@ fn cargo_tests(log: &Path) -> Result<Outcome, String> {
     if !ok && failed == 0 {
         failed = 1; // a build failure or a crash outside any test
     }
-    Ok(Outcome { passed, failed })
+    outcome(passed, failed)
 }
 
-pub(crate) fn outcome(passed: u64, failed: u64) -> Result<Outcome, String> {
-    Ok(Outcome { passed, failed })
-}
-
-pub(crate) type StepResult = Result<Outcome, String>;
-
-#[allow(dead_code)]
-pub(crate) fn target_dir() -> PathBuf {
-    root().join("target")
+/// Every Rust crate of the repository is formatted as rustfmt would: the
+/// workspace, and the two crates outside it (the OCaml stubs, the fuzz
+/// targets). One test: all three must pass.
+fn fmt_check(log: &Path) -> StepResult {
+    let mut ok = run_logged(cmd_cargo(&["fmt", "--all", "--check"]), log)?;
+    for manifest in ["bindings/ocaml/rust/Cargo.toml", "fuzz/Cargo.toml"] {
+        ok &= run_logged(cmd_cargo(&["fmt", "--manifest-path", manifest, "--check"]), log)?;
+    }
+    outcome(ok as u64, !ok as u64)
 }

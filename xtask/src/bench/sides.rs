@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::root;
-use crate::test::{cmd_cargo, run_logged};
+use crate::step::{cmd_cargo, run_logged};
 
 /// The sides compared in every row.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
