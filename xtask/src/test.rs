@@ -8,6 +8,10 @@ use std::time::Instant;
 use crate::deps;
 use crate::root;
 
+// The scenario list check lives beside the step list that runs it.
+#[path = "scenarios.rs"]
+pub(crate) mod scenarios;
+
 /// Tallies of the whole run.
 #[derive(Default)]
 struct Tally {
@@ -42,6 +46,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut tally = Tally::default();
     let steps: Vec<(&str, Box<dyn Fn(&Path) -> Result<Outcome, String>>)> = vec![
         ("generate-check", Box::new(|log| single(cmd_cargo(&["xtask", "generate", "--check"]), log))),
+        ("scenarios", Box::new(scenarios::step)),
         ("cargo-build", Box::new(|log| single(cmd_cargo(&["build", "--workspace", "--all-targets"]), log))),
         ("cargo-test", Box::new(cargo_tests)),
         ("rust-doc", Box::new(|log| {
