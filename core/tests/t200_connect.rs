@@ -1,5 +1,7 @@
 //! 200: every way of connecting, what the handshake negotiated, the URI
 //! of a connection, URI policy, and failures to connect.
+//!
+//! scenarios: 201 202 203 204 205 206 207 209 704 720
 
 mod common;
 use common::*;
@@ -140,51 +142,53 @@ fn t203_connect_uri_forms() {
 
 #[test]
 fn t204_uri_policy() {
-    let h = Handle::new().unwrap();
-    h.set_uri_allow_transports(AllowTransport::TCP).unwrap();
-    expect_errno(
-        h.connect_uri("nbd+unix:///?socket=/nonexistent"),
-        libc::EPERM,
-    );
-    assert!(h.aio_is_created());
-    let h = Handle::new().unwrap();
-    h.set_uri_allow_tls(Tls::REQUIRE).unwrap();
-    expect_errno(h.connect_uri("nbd://localhost/"), libc::EPERM);
-    let h = Handle::new().unwrap();
-    h.set_uri_allow_tls(Tls::DISABLE).unwrap();
-    expect_errno(h.connect_uri("nbds://localhost/"), libc::EPERM);
-    // nbds URIs are accepted and require TLS (the connect itself fails
-    // here for want of a server).
-    let h = Handle::new().unwrap();
-    expect_errno(
-        h.connect_uri("nbds+unix:///?socket=/nonexistent"),
-        libc::ENOENT,
-    );
-    assert_eq!(h.get_tls(), Tls::REQUIRE);
-    let h = Handle::new().unwrap();
-    expect_errno(
-        h.connect_uri("nbd+unix:///?socket=/nonexistent&tls-psk-file=/k"),
-        libc::EPERM,
-    );
-    let h = Handle::new().unwrap();
-    expect_errno(
-        h.connect_uri("nbd+unix:///?socket=/nonexistent&tls-certificates=/d"),
-        libc::EPERM,
-    );
-    let h = Handle::new().unwrap();
-    expect_errno(h.connect_uri("nbd:foo"), libc::EINVAL);
-    expect_errno(h.connect_uri("http://x/"), libc::EINVAL);
-    expect_errno(h.connect_uri("nbd+unix:///"), libc::EINVAL);
-    assert!(h.aio_is_created());
-    // Allowed local files are stored as settings.
-    let h = Handle::new().unwrap();
-    h.set_uri_allow_local_file(true).unwrap();
-    expect_errno(
-        h.connect_uri("nbd+unix:///x?socket=/nonexistent&tls-psk-file=/k"),
-        libc::ENOENT,
-    );
-    assert_eq!(h.get_export_name().unwrap(), "x");
-    assert!(h.aio_is_dead());
+    with_timeout(30, || {
+        let h = Handle::new().unwrap();
+        h.set_uri_allow_transports(AllowTransport::TCP).unwrap();
+        expect_errno(
+            h.connect_uri("nbd+unix:///?socket=/nonexistent"),
+            libc::EPERM,
+        );
+        assert!(h.aio_is_created());
+        let h = Handle::new().unwrap();
+        h.set_uri_allow_tls(Tls::REQUIRE).unwrap();
+        expect_errno(h.connect_uri("nbd://localhost/"), libc::EPERM);
+        let h = Handle::new().unwrap();
+        h.set_uri_allow_tls(Tls::DISABLE).unwrap();
+        expect_errno(h.connect_uri("nbds://localhost/"), libc::EPERM);
+        // nbds URIs are accepted and require TLS (the connect itself fails
+        // here for want of a server).
+        let h = Handle::new().unwrap();
+        expect_errno(
+            h.connect_uri("nbds+unix:///?socket=/nonexistent"),
+            libc::ENOENT,
+        );
+        assert_eq!(h.get_tls(), Tls::REQUIRE);
+        let h = Handle::new().unwrap();
+        expect_errno(
+            h.connect_uri("nbd+unix:///?socket=/nonexistent&tls-psk-file=/k"),
+            libc::EPERM,
+        );
+        let h = Handle::new().unwrap();
+        expect_errno(
+            h.connect_uri("nbd+unix:///?socket=/nonexistent&tls-certificates=/d"),
+            libc::EPERM,
+        );
+        let h = Handle::new().unwrap();
+        expect_errno(h.connect_uri("nbd:foo"), libc::EINVAL);
+        expect_errno(h.connect_uri("http://x/"), libc::EINVAL);
+        expect_errno(h.connect_uri("nbd+unix:///"), libc::EINVAL);
+        assert!(h.aio_is_created());
+        // Allowed local files are stored as settings.
+        let h = Handle::new().unwrap();
+        h.set_uri_allow_local_file(true).unwrap();
+        expect_errno(
+            h.connect_uri("nbd+unix:///x?socket=/nonexistent&tls-psk-file=/k"),
+            libc::ENOENT,
+        );
+        assert_eq!(h.get_export_name().unwrap(), "x");
+        assert!(h.aio_is_dead());
+    });
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod generate;
 mod ocaml;
 mod node;
 mod python;
+mod scenarios;
 mod step;
 mod test;
 

@@ -12,6 +12,9 @@ use crate::deps;
 use crate::root;
 use crate::step::{cmd_cargo, outcome, run_logged, StepResult};
 
+/// How long one test may run.
+const TEST_TIMEOUT_MS: &str = "--test-timeout=120000";
+
 /// The package directory.
 pub(crate) fn package_dir() -> PathBuf {
     root().join("bindings/node")
@@ -66,7 +69,9 @@ pub(crate) fn tests(log: &Path) -> StepResult {
 
     let before = std::fs::read_to_string(log).map(|t| t.len()).unwrap_or(0);
     let mut c = Command::new("node");
-    c.args(["--test", "--test-reporter=tap", "tests/"]).current_dir(&dir).env_remove("LIBNBD_DEBUG");
+    // Every test is bounded in time: a hung one fails (as cancelled)
+    // instead of holding the step.
+    c.args(["--test", TEST_TIMEOUT_MS, "--test-reporter=tap", "tests/"]).current_dir(&dir).env_remove("LIBNBD_DEBUG");
     let ok = run_logged(c, log)?;
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let (mut passed, mut failed) = tap_summary(text.get(before..).unwrap_or(""));

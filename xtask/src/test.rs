@@ -39,6 +39,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut tally = Tally::default();
     let steps: Vec<Step> = vec![
         ("generate-check", Box::new(|log| single(cmd_cargo(&["xtask", "generate", "--check"]), log))),
+        ("scenarios", Box::new(crate::scenarios::step)),
         ("fmt", Box::new(fmt_check)),
         ("cargo-build", Box::new(|log| single(cmd_cargo(&["build", "--workspace", "--all-targets"]), log))),
         ("clippy", Box::new(|log| {

@@ -1,6 +1,8 @@
 'use strict';
 // Handle basics: creation, settings, constants, what a fresh handle says.
 
+// scenarios: 110 120 140
+
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { nbd } = require('./helpers');
@@ -16,6 +18,23 @@ test('a new handle is created, named and closed', () => {
   assert.equal(h.closed, true);
 });
 
+test('a new handle has libnbd\'s defaults', () => {
+  const h = new nbd.NBD();
+  assert.equal(h.getExportName(), '');
+  assert.equal(h.getTls(), nbd.TLS.DISABLE);
+  assert.equal(h.getRequestStructuredReplies(), true);
+  assert.equal(h.getHandshakeFlags(), nbd.HANDSHAKE_FLAG.MASK);
+  assert.equal(h.getOptMode(), false);
+  assert.equal(h.getFullInfo(), false);
+  assert.equal(h.getPreadInitialize(), true);
+  assert.equal(h.getNrMetaContexts(), 0);
+  assert.equal(h.getPrivateData(), 0);
+  for (const f of [nbd.STRICT.COMMANDS, nbd.STRICT.FLAGS, nbd.STRICT.BOUNDS, nbd.STRICT.ZERO_SIZE, nbd.STRICT.ALIGN]) {
+    assert.ok(h.getStrictMode() & f, `strict bit ${f}`);
+  }
+  h.close();
+});
+
 test('settings round-trip', () => {
   const h = new nbd.NBD();
   h.setExportName('exp');
@@ -29,6 +48,21 @@ test('settings round-trip', () => {
   assert.equal(h.getRequestStructuredReplies(), false);
   assert.equal(h.setPrivateData(42), 0);
   assert.equal(h.getPrivateData(), 42);
+  h.setHandshakeFlags(0);
+  assert.equal(h.getHandshakeFlags(), 0);
+  h.setOptMode(true);
+  assert.equal(h.getOptMode(), true);
+  h.setFullInfo(true);
+  assert.equal(h.getFullInfo(), true);
+  h.setPreadInitialize(false);
+  assert.equal(h.getPreadInitialize(), false);
+  h.setTlsUsername('alice');
+  assert.equal(h.getTlsUsername(), 'alice');
+  h.addMetaContext(nbd.CONTEXT_BASE_ALLOCATION);
+  assert.equal(h.getNrMetaContexts(), 1);
+  assert.equal(h.getMetaContext(0), nbd.CONTEXT_BASE_ALLOCATION);
+  h.clearMetaContexts();
+  assert.equal(h.getNrMetaContexts(), 0);
   h.close();
 });
 

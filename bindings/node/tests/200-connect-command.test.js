@@ -2,9 +2,11 @@
 // Connecting: a subprocess server, a Unix socket and a URI, blocking and
 // as promises.
 
+// scenarios: 201 202 203 205 206 207 209
+
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { nbd, nbdkitArgv, nbdkitServer } = require('./helpers');
+const { nbd, connected, nbdkitArgv, nbdkitServer, nbdkitTcpServer } = require('./helpers');
 
 test('connectCommand runs the server as a subprocess', () => {
   const h = new nbd.NBD();
@@ -68,5 +70,42 @@ test('a server that exits during the handshake rejects the promise', async () =>
   const h = new nbd.NBD();
   await assert.rejects(h.connectCommandAsync(['false']), nbd.NbdError);
   assert.ok(h.aioIsDead() || h.aioIsClosed());
+  h.close();
+});
+
+test('connectTcp and an nbd:// URI reach a server on 127.0.0.1', async (t) => {
+  const srv = await nbdkitTcpServer(t, 'memory', 'size=128K');
+  const a = new nbd.NBD();
+  a.connectTcp('127.0.0.1', String(srv.port));
+  assert.equal(a.getSize(), 128 * 1024);
+  a.close();
+  const b = new nbd.NBD();
+  b.connectUri(`nbd://127.0.0.1:${srv.port}/named`);
+  assert.equal(b.getExportName(), 'named');
+  assert.equal(b.getSize(), 128 * 1024);
+  b.close();
+});
+
+test('connectSystemdSocketActivation makes the socket and starts the server', () => {
+  const h = new nbd.NBD();
+  // Node opens its stdin, stdout and stderr close-on-exec, so a server
+  // exec'd straight from this process would start without them (nbdkit
+  // refuses to); sh gives it /dev/null instead, keeping the PID that
+  // LISTEN_PID names.
+  h.connectSystemdSocketActivation([
+    'sh', '-c', 'exec nbdkit --exit-with-parent memory size=32K </dev/null >/dev/null',
+  ]);
+  assert.ok(h.aioIsReady());
+  assert.equal(h.getSize(), 32 * 1024);
+  h.pwrite(Buffer.from('activated'), 0);
+  assert.equal(h.pread(9, 0).toString(), 'activated');
+  h.close();
+});
+
+test('connecting a connected handle is refused with EINVAL', () => {
+  const h = connected();
+  assert.throws(() => h.connectCommand(nbdkitArgv('null')), { name: 'NbdError', code: 'EINVAL' });
+  assert.ok(h.aioIsReady());
+  assert.equal(h.getSize(), 1 << 20);
   h.close();
 });

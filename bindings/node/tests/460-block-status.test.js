@@ -1,6 +1,8 @@
 'use strict';
 // Block status with base:allocation.
 
+// scenarios: 465
+
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { nbd, nbdkitArgv } = require('./helpers');

@@ -1,6 +1,8 @@
 'use strict';
 // An exception in a callback fails that command and becomes the cause.
 
+// scenarios: 640
+
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { nbd, nbdkitArgv, connected } = require('./helpers');

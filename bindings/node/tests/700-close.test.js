@@ -1,10 +1,12 @@
 'use strict';
 // close(): pending promises, use after close, garbage collection.
 
+// scenarios: 150 701 702 703 704 940
+
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
-const { nbd, connected } = require('./helpers');
+const { nbd, connected, exitsWithin } = require('./helpers');
 
 test('use after close throws EBADF', async () => {
   const h = connected();
@@ -32,8 +34,45 @@ test('shutdown then close', () => {
 test('disconnectAsync resolves when the connection is closed', async () => {
   const h = connected();
   await h.disconnectAsync();
-  assert.ok(h.aioIsClosed() || h.aioIsDead());
+  // A clean disconnect ends closed, never dead.
+  assert.equal(h.aioIsClosed(), true);
+  assert.equal(h.aioIsDead(), false);
   h.close();
+});
+
+test('shutdown with ABANDON_PENDING fails the unsent commands with ENOTCONN', () => {
+  const h = connected('--filter=delay', 'memory', 'size=1M', 'rdelay=200ms');
+  const cookies = [0, 1, 2, 3].map((i) => h.aioPread(Buffer.alloc(512), i * 512));
+  h.shutdown({ flags: nbd.SHUTDOWN.ABANDON_PENDING });
+  assert.equal(h.aioIsClosed(), true);
+  const outcomes = cookies.map((c) => {
+    try {
+      return h.aioCommandCompleted(c);
+    } catch (e) {
+      assert.ok(e instanceof nbd.NbdError, String(e));
+      return e.code;
+    }
+  });
+  // The first went out at once and was answered (ESHUTDOWN when nbdkit
+  // saw the disconnect before it finished); the three queued behind it
+  // were never sent.
+  assert.ok(outcomes[0] === true || outcomes[0] === 'ESHUTDOWN', String(outcomes));
+  assert.deepEqual(outcomes.slice(1), ['ENOTCONN', 'ENOTCONN', 'ENOTCONN']);
+  h.close();
+});
+
+test('close, and killSubprocess, end the server the handle started', async () => {
+  const a = connected();
+  const pa = a.getSubprocessPid();
+  assert.ok(pa > 0);
+  a.close();
+  assert.ok(await exitsWithin(pa), 'close left the server running');
+  const b = connected();
+  const pb = b.getSubprocessPid();
+  b.killSubprocess(9); // SIGKILL: nbdkit -s may sit out a SIGTERM while its socket is open
+  assert.ok(await exitsWithin(pb), 'killSubprocess left the server running');
+  assert.throws(() => b.pread(512, 0), nbd.NbdError);
+  b.close();
 });
 
 test('handles are cleaned up by the garbage collector', () => {

@@ -47,11 +47,106 @@ let pattern offset count =
   done;
   b
 
+(* Poll until [cond ()] holds, for at most [seconds]; fail naming [what]
+   otherwise, so no loop spins for ever. *)
+let poll_until ?(seconds = 30.) what h cond =
+  let deadline = Unix.gettimeofday () +. seconds in
+  while not (cond ()) do
+    if Unix.gettimeofday () > deadline then failf "%s: not done after %.0f s" what seconds;
+    ignore (NBD.poll h 1000)
+  done
+
 (* Poll until an aio command completes. *)
 let wait_for h cookie =
-  while not (NBD.aio_command_completed h cookie) do
-    ignore (NBD.poll h (-1))
+  poll_until "aio command" h (fun () -> NBD.aio_command_completed h cookie)
+
+(* A file of the repository, found above the directory the test runs in
+   (dune runs it in _build/default/tests). *)
+let repository_file relative =
+  let rec up dir n =
+    let path = Filename.concat dir relative in
+    if Sys.file_exists path then path
+    else if n = 0 then failf "%s not found above %s" relative (Sys.getcwd ())
+    else up (Filename.dirname dir) (n - 1)
+  in
+  up (Sys.getcwd ()) 8
+
+(* Processes to kill when the test exits. *)
+let started = ref []
+
+let () =
+  at_exit (fun () ->
+      List.iter
+        (fun pid ->
+          (try Unix.kill pid Sys.sigterm with Unix.Unix_error _ -> ());
+          try ignore (Unix.waitpid [] pid) with Unix.Unix_error _ -> ())
+        !started)
+
+(* Wait, at most 10 s, until [path] exists and is not empty. *)
+let wait_for_file what path =
+  let deadline = Unix.gettimeofday () +. 10. in
+  while not (Sys.file_exists path && (Unix.stat path).Unix.st_size > 0) do
+    if Unix.gettimeofday () > deadline then failf "%s did not start" what;
+    Unix.sleepf 0.02
   done
+
+(* A fresh private directory for sockets and PID files. *)
+let temp_dir () =
+  let d = Filename.concat (Filename.get_temp_dir_name ())
+      (Printf.sprintf "nbd-ocaml-%d-%d" (Unix.getpid ()) (Random.bits ())) in
+  Unix.mkdir d 0o700;
+  d
+
+(* Run the server [argv pidfile] names, ready once it wrote its PID file
+   (10 s at most), killed by PID when the test exits. Returns its PID. *)
+let serve argv =
+  let pidfile = Filename.concat (temp_dir ()) "pid" in
+  let argv = Array.of_list (argv pidfile) in
+  let null = Unix.openfile "/dev/null" [ Unix.O_RDWR ] 0 in
+  let pid = Unix.create_process argv.(0) argv null null null in
+  Unix.close null;
+  started := pid :: !started;
+  wait_for_file argv.(0) pidfile;
+  pid
+
+(* nbdkit with these arguments, listening on [listen] (["-U"; sock] or
+   ["-i"; "127.0.0.1"; "-p"; port]). Returns its PID. *)
+let nbdkit_listening listen args =
+  serve (fun pidfile -> ("nbdkit" :: "-f" :: "--exit-with-parent" :: "-P" :: pidfile :: listen) @ args)
+
+(* qemu-nbd serving the raw file [image] on a Unix socket; returns the
+   socket. *)
+let qemu_nbd_unix image =
+  let sock = Filename.concat (temp_dir ()) "sock" in
+  ignore (serve (fun pidfile -> [ "qemu-nbd"; "-f"; "raw"; "-k"; sock; "-t"; "--pid-file=" ^ pidfile; image ]));
+  sock
+
+(* nbdkit on a Unix socket in a fresh directory; returns the socket. *)
+let nbdkit_unix args =
+  let sock = Filename.concat (temp_dir ()) "sock" in
+  ignore (nbdkit_listening [ "-U"; sock ] args);
+  sock
+
+(* A TCP port on 127.0.0.1 that was free a moment ago. *)
+let free_port () =
+  let s = Unix.socket Unix.PF_INET Unix.SOCK_STREAM 0 in
+  Unix.bind s (Unix.ADDR_INET (Unix.inet_addr_loopback, 0));
+  let port = match Unix.getsockname s with Unix.ADDR_INET (_, p) -> p | _ -> assert false in
+  Unix.close s;
+  port
+
+(* Whether process [pid] has exited (reaped by us or by the library)
+   within [seconds]. *)
+let exits_within seconds pid =
+  let deadline = Unix.gettimeofday () +. seconds in
+  let rec go () =
+    match Unix.waitpid [ Unix.WNOHANG ] pid with
+    | 0, _ when Unix.gettimeofday () < deadline -> Unix.sleepf 0.05; go ()
+    | 0, _ -> false
+    | _ -> true
+    | exception Unix.Unix_error (Unix.ECHILD, _, _) -> true
+  in
+  go ()
 
 let contains haystack needle =
   let n = String.length needle and m = String.length haystack in

@@ -1,5 +1,7 @@
 (* Handles: create, close, with_handle, the GC, and calls after close. *)
 
+(* scenarios: 150 940 *)
+
 open Nbdtest
 
 let () =

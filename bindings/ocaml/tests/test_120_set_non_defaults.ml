@@ -1,5 +1,7 @@
 (* Setting every setting to another value, and refusing bad ones. *)
 
+(* scenarios: 130 *)
+
 open Nbdtest
 
 let () =

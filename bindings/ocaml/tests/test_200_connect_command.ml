@@ -1,6 +1,8 @@
 (* Connecting to nbdkit run as a subprocess, the states before and after,
    and the errors of calls made in the wrong state. *)
 
+(* scenarios: 207 209 *)
+
 open Nbdtest
 
 let () =

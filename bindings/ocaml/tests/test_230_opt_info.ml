@@ -1,5 +1,7 @@
 (* Asking about an export before connecting to it. *)
 
+(* scenarios: 240 *)
+
 open Nbdtest
 
 let () =

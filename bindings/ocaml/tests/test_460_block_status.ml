@@ -1,5 +1,7 @@
 (* Block status with base:allocation, 32-bit and 64-bit extents. *)
 
+(* scenarios: 465 *)
+
 open Nbdtest
 
 let () =

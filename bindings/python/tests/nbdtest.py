@@ -86,10 +86,50 @@ def connected(server, **settings):
     return h
 
 
+def poll_until(h, cond, timeout=30):
+    """Poll the handle until cond() holds; fail after `timeout` seconds
+    instead of spinning for ever."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            pytest.fail("still waiting after %d s" % timeout)
+        h.poll(1000)
+
+
 def wait_for(h, cookie):
     """Poll until an aio command completes; return aio_command_completed."""
-    while True:
-        done = h.aio_command_completed(cookie)
+    poll_until(h, lambda: h.aio_command_completed(cookie))
+    return True
+
+
+def child_pids():
+    """The PIDs of this process's children (from /proc, so that it works
+    with modules that have no get_subprocess_pid)."""
+    me, pids = os.getpid(), set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+            pids.add(int(entry))
+    return pids
+
+
+def exits_within(pid, timeout=10):
+    """Whether process `pid` (a child) exits within `timeout` seconds,
+    reaped here or already by the library."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return True  # already reaped by the library
         if done:
-            return done
-        h.poll(-1)
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,5 +1,7 @@
 """Handles, module attributes, constants and the exception classes."""
 
+# scenarios: 140 150
+
 import errno
 
 import pytest

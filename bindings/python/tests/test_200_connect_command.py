@@ -1,12 +1,14 @@
 """Connecting: to a subprocess, a Unix socket, socket activation."""
 
+# scenarios: 201 204 205 206 207 209
+
 import os
 import socket
 
 import pytest
 
 import nbd
-from nbdtest import connected, ours_only
+from nbdtest import connected, ours_only, poll_until
 
 
 def test_connect_command():
@@ -87,8 +89,7 @@ def test_aio_connect_sockaddr(nbdkit):
     srv = nbdkit("null", "size=2K")
     h = nbd.NBD()
     h.aio_connect(srv.sock)
-    while h.aio_is_connecting():
-        h.poll(-1)
+    poll_until(h, lambda: not h.aio_is_connecting())
     assert h.aio_is_ready()
     assert h.get_size() == 2048
 

@@ -1,6 +1,9 @@
 """Option negotiation: opt mode, listing exports and meta contexts."""
 
+# scenarios: 220 230 240 250
+
 import nbd
+from nbdtest import poll_until
 
 
 def exports_server(nbdkit):
@@ -69,8 +72,7 @@ def test_aio_opt_list_with_completion(nbdkit):
     names, done = [], []
     h.aio_opt_list(lambda name, desc: names.append(name),
                    completion=lambda err: done.append(err.value))
-    while not done:
-        h.poll(-1)
+    poll_until(h, lambda: done)
     assert done == [0]
     assert sorted(names) == ["a", "b"]
     h.opt_abort()

@@ -1,6 +1,8 @@
 """Reading and writing: bytes, bytearray and memoryview, flags, pattern
 data past 4 GiB."""
 
+# scenarios: 310 320 510
+
 import array
 
 import pytest

@@ -1,12 +1,16 @@
 """Asynchronous commands: nbd.Buffer, completion callbacks,
 aio_command_completed and the poll loop."""
 
+# scenarios: 410 420 430
+
 import gc
+
+import time
 
 import pytest
 
 import nbd
-from nbdtest import connected, ours_only, pattern, wait_for
+from nbdtest import connected, ours_only, pattern, poll_until, wait_for
 
 
 def test_aio_pread(nbdkit):
@@ -37,8 +41,7 @@ def test_completion_callback(nbdkit):
         return 1  # retire the command at once
 
     h.aio_pread(buf, 0, completion=done)
-    while not seen:
-        h.poll(-1)
+    poll_until(h, lambda: seen)
     assert seen == [0]
     assert h.aio_in_flight() == 0
     assert buf.to_bytearray() == pattern(0, 1024)
@@ -58,8 +61,7 @@ def test_many_in_flight(nbdkit):
     bufs = [nbd.Buffer(4096) for _ in range(16)]
     cookies = [h.aio_pread(b, i * 4096) for i, b in enumerate(bufs)]
     assert h.aio_in_flight() >= 1
-    while h.aio_in_flight() > 0:
-        h.poll(-1)
+    poll_until(h, lambda: h.aio_in_flight() == 0)
     peeked = h.aio_peek_command_completed()
     assert peeked in cookies
     for i, (b, c) in enumerate(zip(bufs, cookies)):
@@ -96,7 +98,9 @@ def test_aio_notify_loop(nbdkit):
     h = connected(nbdkit("pattern", "size=1M"))
     buf = nbd.Buffer(512)
     cookie = h.aio_pread(buf, 512)
+    deadline = time.monotonic() + 30
     while not h.aio_command_completed(cookie):
+        assert time.monotonic() < deadline, "the read did not complete"
         fd, direction = h.aio_get_fd(), h.aio_get_direction()
         r = [fd] if direction & nbd.AIO_DIRECTION_READ else []
         w = [fd] if direction & nbd.AIO_DIRECTION_WRITE else []

@@ -1,11 +1,13 @@
 """Block status with base:allocation, against nbdkit and qemu-nbd."""
 
+# scenarios: 465 208
+
 import errno
 
 import pytest
 
 import nbd
-from nbdtest import ours_only
+from nbdtest import ours_only, wait_for
 
 
 def bs_handle(srv):
@@ -87,8 +89,7 @@ def test_aio_block_status(nbdkit):
     found = []
     cookie = h.aio_block_status(
         65536, 0, lambda ctx, off, entries, err: found.append(entries))
-    while not h.aio_command_completed(cookie):
-        h.poll(-1)
+    wait_for(h, cookie)
     assert found and sum(found[0][0::2]) >= 65536
 
 

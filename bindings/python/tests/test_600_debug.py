@@ -1,5 +1,7 @@
 """The debug flag and the debug callback."""
 
+# scenarios: 620
+
 import nbd
 from nbdtest import connected, ours_only
 

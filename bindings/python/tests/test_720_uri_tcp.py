@@ -1,9 +1,11 @@
 """URIs, Unix sockets and TCP."""
 
+# scenarios: 202 203 206
+
 import pytest
 
 import nbd
-from nbdtest import ours_only
+from nbdtest import ours_only, poll_until
 
 
 def test_supports_uri():
@@ -69,6 +71,5 @@ def test_aio_connect_tcp_address(nbdkit):
     srv = nbdkit("null", "size=1K", tcp=True)
     h = nbd.NBD()
     h.aio_connect(("127.0.0.1", srv.port))
-    while h.aio_is_connecting():
-        h.poll(-1)
+    poll_until(h, lambda: not h.aio_is_connecting())
     assert h.get_size() == 1024

@@ -2,6 +2,8 @@
 the command it runs, the transport control, and names that could pass
 for ssh options refused with EINVAL before anything runs."""
 
+# scenarios: 720
+
 import errno
 import os
 

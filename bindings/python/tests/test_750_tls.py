@@ -1,5 +1,7 @@
 """TLS with pre-shared keys against nbdkit: required, refused, over URIs."""
 
+# scenarios: 751 753
+
 import os
 import secrets
 

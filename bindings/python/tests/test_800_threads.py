@@ -1,5 +1,7 @@
 """The GIL is released while a call waits on the server."""
 
+# scenarios: 810 820
+
 import threading
 import time
 

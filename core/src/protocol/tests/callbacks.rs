@@ -1,5 +1,7 @@
 //! libnbd(3) CALLBACKS: order of calls and frees, the `error` argument,
 //! auto-retirement, and aio bookkeeping.
+//!
+//! scenarios: 410 610 630
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

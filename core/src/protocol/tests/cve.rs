@@ -2,9 +2,11 @@
 //! pinned at the machine level. Each runs the scenario that shows the
 //! class cannot happen here (the scenario itself lives with its subject).
 //! End-to-end counterparts: the TLS certificate checks of CVE-2024-7383
-//! (untrusted CA, expired, wrong host) are `core/tests/t700_tls_x509.rs`
+//! (untrusted CA, expired, wrong host) are `core/tests/t752_tls_x509.rs`
 //! against nbdkit and qemu-nbd; ssh argument injection is also
-//! `tests/c/170-ssh-uri.c`.
+//! `tests/c/730-ssh-uri.c`.
+//!
+//! scenarios: 730 740 754
 
 use super::{data, hostile, starttls};
 use crate::generated::types::PublicState;

@@ -1,4 +1,6 @@
 //! Data commands: requests on the wire and replies of every shape.
+//!
+//! scenarios: 300 320 330 340 420 460 465 600 620 700 701 705
 
 use std::sync::{Arc, Mutex};
 

@@ -1,4 +1,6 @@
 //! Handshake variants and automatic negotiation.
+//!
+//! scenarios: 200 620
 
 use super::peer::*;
 use crate::generated::types::{HandshakeFlag, PublicState, Size};

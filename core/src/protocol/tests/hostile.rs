@@ -1,5 +1,7 @@
 //! A hostile or broken server: every case ends in a clean error (and
 //! usually a dead machine), never a panic, a hang or a stray write.
+//!
+//! scenarios: 740
 
 use super::peer::*;
 use crate::generated::types::PublicState;

@@ -1,4 +1,6 @@
 //! Opt mode: the caller issues options one at a time.
+//!
+//! scenarios: 210 220 230 240 250
 
 use std::sync::{Arc, Mutex};
 

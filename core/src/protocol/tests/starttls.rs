@@ -2,6 +2,8 @@
 //! answer leads to, and the downgrade and injection cases a man in the
 //! middle could try. The TLS session itself is the driver's (the machine
 //! only waits in its handshake state until told `tls_established`).
+//!
+//! scenarios: 751 754
 
 use super::peer::*;
 use crate::generated::types::{PublicState, Tls};

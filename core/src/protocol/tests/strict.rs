@@ -1,5 +1,7 @@
 //! Strict mode: each check at submit time, with libnbd's errno, and the
 //! callbacks of a rejected command dropped before the call returns.
+//!
+//! scenarios: 510 520
 
 use super::peer::*;
 use crate::protocol::wire;
