@@ -2,6 +2,8 @@
 //! dead one has one, and what a finished connection still answers for
 //! (uncollected commands, a disconnect already asked for) outlives the
 //! transmission phase it came from.
+//!
+//! scenarios: 702 703 705
 
 use super::peer::*;
 use crate::generated::types::PublicState;
