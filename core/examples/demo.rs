@@ -46,7 +46,11 @@ fn run(uri: Option<&str>) -> nbd::Result<String> {
         h.pwrite(&want, 0, None)?;
         let mut got = vec![0u8; PATTERN_LEN];
         h.pread(&mut got, 0, None)?;
-        if got == want { "ok".to_string() } else { "MISMATCH".to_string() }
+        if got == want {
+            "ok".to_string()
+        } else {
+            "MISMATCH".to_string()
+        }
     };
 
     let flags = [
@@ -66,13 +70,15 @@ fn run(uri: Option<&str>) -> nbd::Result<String> {
         h.block_status(
             len,
             0,
-            Box::new(move |ctx: &str, _off: u64, entries: &[u32], _err: &mut i32| {
-                if ctx == CONTEXT_BASE_ALLOCATION {
-                    let mut v = sink.lock().unwrap_or_else(|p| p.into_inner());
-                    v.extend(entries.chunks_exact(2).map(|p| (p[0] as u64, p[1] as u64)));
-                }
-                0
-            }),
+            Box::new(
+                move |ctx: &str, _off: u64, entries: &[u32], _err: &mut i32| {
+                    if ctx == CONTEXT_BASE_ALLOCATION {
+                        let mut v = sink.lock().unwrap_or_else(|p| p.into_inner());
+                        v.extend(entries.chunks_exact(2).map(|p| (p[0] as u64, p[1] as u64)));
+                    }
+                    0
+                },
+            ),
             Some(CmdFlag::empty()),
         )?;
         extents = collected.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -86,7 +92,9 @@ fn run(uri: Option<&str>) -> nbd::Result<String> {
     connect(&lh, uri)?;
     let sink = exports.clone();
     let listed = lh.opt_list(Box::new(move |name: &str, _desc: &str| {
-        sink.lock().unwrap_or_else(|p| p.into_inner()).push(name.to_string());
+        sink.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(name.to_string());
         0
     }));
     let exports: Vec<String> = match listed {
@@ -95,7 +103,10 @@ fn run(uri: Option<&str>) -> nbd::Result<String> {
     };
     let _ = lh.opt_abort();
 
-    let flags_json: Vec<String> = flags.iter().map(|(k, v)| format!("{}: {v}", json_str(k))).collect();
+    let flags_json: Vec<String> = flags
+        .iter()
+        .map(|(k, v)| format!("{}: {v}", json_str(k)))
+        .collect();
     let extents_json: Vec<String> = extents.iter().map(|(l, f)| format!("[{l}, {f}]")).collect();
     let exports_json: Vec<String> = exports.iter().map(|e| json_str(e)).collect();
     Ok(format!(

@@ -128,15 +128,24 @@ mod tests {
     #[test]
     fn returned_values_saturate_and_non_integers_are_zero() {
         assert_eq!(result(Outcome::Returned(Some(1)), None, None), 1);
-        assert_eq!(result(Outcome::Returned(Some(1 << 40)), None, None), i32::MAX);
-        assert_eq!(result(Outcome::Returned(Some(-(1 << 40))), None, None), i32::MIN);
+        assert_eq!(
+            result(Outcome::Returned(Some(1 << 40)), None, None),
+            i32::MAX
+        );
+        assert_eq!(
+            result(Outcome::Returned(Some(-(1 << 40))), None, None),
+            i32::MIN
+        );
         assert_eq!(result(Outcome::Returned(None), None, None), 0);
     }
 
     #[test]
     fn the_error_left_in_the_holder_is_the_callbacks() {
         let mut e = 0;
-        assert_eq!(result(Outcome::Returned(Some(-1)), Some(&mut e), Some(libc::EIO)), -1);
+        assert_eq!(
+            result(Outcome::Returned(Some(-1)), Some(&mut e), Some(libc::EIO)),
+            -1
+        );
         assert_eq!(e, libc::EIO);
         let mut e = libc::EINVAL;
         result(Outcome::Returned(Some(0)), Some(&mut e), None);
@@ -149,7 +158,10 @@ mod tests {
         assert_eq!(result(Outcome::Raised, Some(&mut e), Some(0)), -1);
         assert_eq!(e, libc::EPROTO);
         let mut e = 0;
-        assert_eq!(result(Outcome::Raised, Some(&mut e), Some(libc::ENOSPC)), -1);
+        assert_eq!(
+            result(Outcome::Raised, Some(&mut e), Some(libc::ENOSPC)),
+            -1
+        );
         assert_eq!(e, libc::ENOSPC);
         assert_eq!(result(Outcome::Raised, None, None), -1);
     }
@@ -170,7 +182,9 @@ mod tests {
     fn a_failed_call_keeps_its_own_error() {
         let r = FirstRaised::default();
         r.keep(1);
-        let failed = r.settle::<()>(Err(Error::new(libc::EIO, "read failed"))).unwrap_err();
+        let failed = r
+            .settle::<()>(Err(Error::new(libc::EIO, "read failed")))
+            .unwrap_err();
         assert_eq!(failed.error.errno(), libc::EIO);
         assert_eq!(failed.raised, Some(1));
         assert!(!failed.only_callback);

@@ -18,7 +18,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error with an errno (use the `libc::E*` constants) and a message.
     pub fn new(errno: i32, msg: impl Into<String>) -> Error {
-        Error { errno, msg: msg.into(), context: None }
+        Error {
+            errno,
+            msg: msg.into(),
+            context: None,
+        }
     }
 
     /// The same error, attributed to an API call (`"nbd_pread"`). An error
@@ -47,7 +51,10 @@ impl Error {
 
     /// An error from an `std::io::Error`, keeping its OS errno.
     pub fn from_io(err: &std::io::Error, what: impl fmt::Display) -> Error {
-        Error::new(err.raw_os_error().unwrap_or(libc::EIO), format!("{what}: {err}"))
+        Error::new(
+            err.raw_os_error().unwrap_or(libc::EIO),
+            format!("{what}: {err}"),
+        )
     }
 }
 

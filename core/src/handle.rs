@@ -67,7 +67,12 @@ impl DerefMut for Locked<'_> {
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
         let copy = Unlocked::capture(&mut self.guard);
-        *self.guard.shared.unlocked.lock().unwrap_or_else(|p| p.into_inner()) = copy;
+        *self
+            .guard
+            .shared
+            .unlocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = copy;
         // Cleared before the guard (a field) unlocks the mutex.
         self.owner.store(0, Ordering::Relaxed);
     }
@@ -148,7 +153,11 @@ impl Handle {
             debug_context: String::new(),
         };
         let copy = Unlocked::capture(&mut inner);
-        *inner.shared.unlocked.lock().unwrap_or_else(|p| p.into_inner()) = copy;
+        *inner
+            .shared
+            .unlocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = copy;
         inner.publish();
         Ok(Handle {
             shared: inner.shared.clone(),
@@ -194,7 +203,13 @@ impl Handle {
     ) -> T {
         match self.lock() {
             Ok(mut h) => call(&mut h),
-            Err(_) => copy(&self.shared.unlocked.lock().unwrap_or_else(|p| p.into_inner())),
+            Err(_) => copy(
+                &self
+                    .shared
+                    .unlocked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()),
+            ),
         }
     }
 

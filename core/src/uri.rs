@@ -18,9 +18,17 @@ pub(crate) const DEFAULT_PORT: &str = "10809";
 /// Where a URI says to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum UriTransport {
-    Tcp { host: String, port: String },
-    Unix { socket: OsString },
-    Vsock { cid: u32, port: u32 },
+    Tcp {
+        host: String,
+        port: String,
+    },
+    Unix {
+        socket: OsString,
+    },
+    Vsock {
+        cid: u32,
+        port: u32,
+    },
     /// Through `ssh` to `host` (its ssh `port` when given), where `nc`
     /// reaches the server: the Unix `socket` if given, else TCP port
     /// 10809 on the far host's localhost.
@@ -485,7 +493,12 @@ pub(crate) mod tests {
         assert!(u.tls);
         assert_eq!(
             u.transport,
-            UriTransport::Ssh { host: "example.com".into(), port: None, user: None, socket: None }
+            UriTransport::Ssh {
+                host: "example.com".into(),
+                port: None,
+                user: None,
+                socket: None
+            }
         );
         assert!(is_uri("nbd+ssh://h") && is_uri("NBDS+SSH://h"));
     }

@@ -116,8 +116,10 @@ fn t103_tls_settings() {
         // The two getters this library adds: "" until set, then the setting.
         assert_eq!(h.get_tls_certificates().unwrap(), "");
         assert_eq!(h.get_tls_psk_file().unwrap(), "");
-        h.set_tls_certificates(std::path::Path::new("/etc/pki/nbd")).unwrap();
-        h.set_tls_psk_file(std::path::Path::new("/tmp/keys.psk")).unwrap();
+        h.set_tls_certificates(std::path::Path::new("/etc/pki/nbd"))
+            .unwrap();
+        h.set_tls_psk_file(std::path::Path::new("/tmp/keys.psk"))
+            .unwrap();
         assert_eq!(h.get_tls_certificates().unwrap(), "/etc/pki/nbd");
         assert_eq!(h.get_tls_psk_file().unwrap(), "/tmp/keys.psk");
     });

@@ -15,13 +15,22 @@ fn t480_handle_size_follows_the_connection_and_commands() {
         let srv = nbdkit(&["--filter=delay", "memory", "1M", "rdelay=300ms"]);
         srv.connect_handle(&h);
         let connected = h.get_handle_size().unwrap();
-        assert!(connected > created, "connecting adds buffers: {created} -> {connected}");
+        assert!(
+            connected > created,
+            "connecting adds buffers: {created} -> {connected}"
+        );
 
         let cookies: Vec<u64> = (0..16u64)
-            .map(|i| h.aio_pread(AioBuffer::new(65536), i * 65536, None, None).unwrap())
+            .map(|i| {
+                h.aio_pread(AioBuffer::new(65536), i * 65536, None, None)
+                    .unwrap()
+            })
             .collect();
         let busy = h.get_handle_size().unwrap();
-        assert!(busy > connected, "16 reads of 64 KiB in flight: {connected} -> {busy}");
+        assert!(
+            busy > connected,
+            "16 reads of 64 KiB in flight: {connected} -> {busy}"
+        );
 
         for c in cookies {
             assert!(wait_cookie(&h, c).unwrap());

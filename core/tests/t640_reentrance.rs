@@ -36,7 +36,9 @@ fn t640_debug_callback_calling_its_handle_gets_edeadlk() {
                 s.push(format!("state {:?}", h.public_state()));
                 s.push(format!("created {}", h.aio_is_created()));
                 // Another handle is not locked.
-                s.push(describe(other.get_handle_name().map(|n| n.starts_with("nbd"))));
+                s.push(describe(
+                    other.get_handle_name().map(|n| n.starts_with("nbd")),
+                ));
             }
             0
         }))

@@ -33,7 +33,10 @@ fn t820_four_connections_in_four_threads_see_each_others_writes() {
                 let mut back = vec![0u8; SLICE];
                 h.pread(&mut back, (id * SLICE) as u64, None).unwrap();
                 let want = id as u8 * 16 + 9;
-                assert!(back.iter().all(|&b| b == want), "handle {reader} sees thread {id}'s last write");
+                assert!(
+                    back.iter().all(|&b| b == want),
+                    "handle {reader} sees thread {id}'s last write"
+                );
             }
         }
         for h in &handles {

@@ -84,7 +84,12 @@ impl Harness {
     fn new(config: Config) -> Harness {
         let mut m = Machine::new(config);
         m.start_handshake();
-        Harness { m, seen: Arc::default(), dead: false, next_id: 1 }
+        Harness {
+            m,
+            seen: Arc::default(),
+            dead: false,
+            next_id: 1,
+        }
     }
 
     /// Deliver `bytes` as received from the server, in the pieces the
@@ -92,7 +97,10 @@ impl Harness {
     fn feed(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() && self.m.direction().reads() {
             let buf = self.m.input_buffer();
-            assert!(!buf.is_empty(), "input_buffer is empty while the machine reads");
+            assert!(
+                !buf.is_empty(),
+                "input_buffer is empty while the machine reads"
+            );
             let n = buf.len().min(bytes.len());
             buf[..n].copy_from_slice(&bytes[..n]);
             bytes = &bytes[n..];
@@ -113,7 +121,10 @@ impl Harness {
             if n == 0 {
                 break;
             }
-            assert!(!self.dead, "the machine produced {n} request bytes after a fatal error");
+            assert!(
+                !self.dead,
+                "the machine produced {n} request bytes after a fatal error"
+            );
             for s in &slices {
                 out.extend_from_slice(s);
             }
@@ -133,7 +144,10 @@ impl Harness {
         if self.dead {
             let mut slices = Vec::new();
             self.m.pending_output(&mut slices);
-            assert!(slices.iter().all(|s| s.is_empty()), "request bytes queued after a fatal error");
+            assert!(
+                slices.iter().all(|s| s.is_empty()),
+                "request bytes queued after a fatal error"
+            );
         }
     }
 
@@ -154,7 +168,11 @@ impl Harness {
                     assert_eq!(o, at, "read {id}: gap or overlap at {o} (expected {at})");
                     at = o + l;
                 }
-                assert_eq!(at, offset + count, "read {id} succeeded without all its data");
+                assert_eq!(
+                    at,
+                    offset + count,
+                    "read {id} succeeded without all its data"
+                );
             }
             0
         })
@@ -162,12 +180,19 @@ impl Harness {
 
     fn chunk(&self, id: u64) -> nbd::ChunkCallback {
         let seen = self.seen.clone();
-        Box::new(move |sub: &[u8], offset: u64, status: u32, _err: &mut i32| {
-            if status != nbd::READ_ERROR {
-                seen.lock().unwrap().chunks.entry(id).or_default().push((offset, sub.len() as u64));
-            }
-            0
-        })
+        Box::new(
+            move |sub: &[u8], offset: u64, status: u32, _err: &mut i32| {
+                if status != nbd::READ_ERROR {
+                    seen.lock()
+                        .unwrap()
+                        .chunks
+                        .entry(id)
+                        .or_default()
+                        .push((offset, sub.len() as u64));
+                }
+                0
+            },
+        )
     }
 
     fn extent_check(size: u64) -> impl Fn(u64, &[(u64, u64)]) {
@@ -175,7 +200,10 @@ impl Harness {
             let mut at = offset;
             for &(len, _) in entries {
                 assert!(len > 0, "a zero-length extent was delivered");
-                assert!(at < size, "an extent at {at} was delivered, the export has {size} bytes");
+                assert!(
+                    at < size,
+                    "an extent at {at} was delivered, the export has {size} bytes"
+                );
                 at = at.saturating_add(len);
             }
         }
@@ -193,33 +221,74 @@ impl Harness {
             0 => {
                 let chunk = Some(self.chunk(id));
                 let buf = AioBuffer::new(count as usize);
-                (CommandKind::Read { buf, offset, chunk }, Some((offset, count)))
+                (
+                    CommandKind::Read { buf, offset, chunk },
+                    Some((offset, count)),
+                )
             }
-            1 => (CommandKind::Write { buf: AioBuffer::new(count as usize), offset }, None),
+            1 => (
+                CommandKind::Write {
+                    buf: AioBuffer::new(count as usize),
+                    offset,
+                },
+                None,
+            ),
             2 => {
                 let check = Self::extent_check(size);
-                let sink = ExtentSink::Narrow(Box::new(move |_: &str, off: u64, e: &[u32], _: &mut i32| {
-                    let pairs: Vec<(u64, u64)> =
-                        e.chunks(2).map(|p| (u64::from(p[0]), u64::from(p.get(1).copied().unwrap_or(0)))).collect();
-                    check(off, &pairs);
-                    0
-                }));
-                (CommandKind::BlockStatus { count, offset, sink, filter: None }, None)
+                let sink = ExtentSink::Narrow(Box::new(
+                    move |_: &str, off: u64, e: &[u32], _: &mut i32| {
+                        let pairs: Vec<(u64, u64)> = e
+                            .chunks(2)
+                            .map(|p| (u64::from(p[0]), u64::from(p.get(1).copied().unwrap_or(0))))
+                            .collect();
+                        check(off, &pairs);
+                        0
+                    },
+                ));
+                (
+                    CommandKind::BlockStatus {
+                        count,
+                        offset,
+                        sink,
+                        filter: None,
+                    },
+                    None,
+                )
             }
             3 => {
                 let check = Self::extent_check(size);
-                let sink = ExtentSink::Wide(Box::new(move |_: &str, off: u64, e: &[nbd::Extent], _: &mut i32| {
-                    let pairs: Vec<(u64, u64)> = e.iter().map(|x| (x.length, x.flags)).collect();
-                    check(off, &pairs);
-                    0
-                }));
-                (CommandKind::BlockStatus { count, offset, sink, filter: None }, None)
+                let sink = ExtentSink::Wide(Box::new(
+                    move |_: &str, off: u64, e: &[nbd::Extent], _: &mut i32| {
+                        let pairs: Vec<(u64, u64)> =
+                            e.iter().map(|x| (x.length, x.flags)).collect();
+                        check(off, &pairs);
+                        0
+                    },
+                ));
+                (
+                    CommandKind::BlockStatus {
+                        count,
+                        offset,
+                        sink,
+                        filter: None,
+                    },
+                    None,
+                )
             }
             4 => (CommandKind::Flush, None),
             _ => (CommandKind::Zero { count, offset }, None),
         };
-        let completion = Some(self.completion(id, read.filter(|_| self.m.info().structured_replies)));
-        if self.m.start_command(Command { kind, flags, completion }).is_ok() {
+        let completion =
+            Some(self.completion(id, read.filter(|_| self.m.info().structured_replies)));
+        if self
+            .m
+            .start_command(Command {
+                kind,
+                flags,
+                completion,
+            })
+            .is_ok()
+        {
             assert!(!self.dead, "a command was accepted after a fatal error");
         }
         self.check();
@@ -239,7 +308,11 @@ impl Harness {
 
     /// Operations common to every target. Returns false when the input
     /// is used up.
-    fn step(&mut self, input: &mut Input<'_>, extra: &mut dyn FnMut(&mut Harness, u8, &mut Input<'_>) -> Option<()>) -> bool {
+    fn step(
+        &mut self,
+        input: &mut Input<'_>,
+        extra: &mut dyn FnMut(&mut Harness, u8, &mut Input<'_>) -> Option<()>,
+    ) -> bool {
         let Some(op) = input.byte() else { return false };
         match op {
             // Feed the next 1..=256 or a long run of bytes.
@@ -271,7 +344,8 @@ impl Harness {
                     if input.byte().unwrap_or(0) & 1 == 0 {
                         let _ = self.m.tls_established("fuzz");
                     } else {
-                        self.m.transport_failed(nbd::Error::new(EIO, "fuzz: TLS failed"));
+                        self.m
+                            .transport_failed(nbd::Error::new(EIO, "fuzz: TLS failed"));
                     }
                     self.check();
                 }
@@ -355,8 +429,14 @@ pub fn options(data: &[u8]) {
             4 => OptRequest::StartTls,
             5 => OptRequest::StructuredReply,
             6 => OptRequest::ExtendedHeaders,
-            7 => OptRequest::ListMetaContext { queries, callback: Box::new(|_: &str| 0) },
-            _ => OptRequest::SetMetaContext { queries, callback: Box::new(|_: &str| 0) },
+            7 => OptRequest::ListMetaContext {
+                queries,
+                callback: Box::new(|_: &str| 0),
+            },
+            _ => OptRequest::SetMetaContext {
+                queries,
+                callback: Box::new(|_: &str| 0),
+            },
         };
         let before = h.seen.lock().unwrap().option_completions;
         match h.m.start_option(req, Some(completion)) {
@@ -371,14 +451,20 @@ pub fn options(data: &[u8]) {
             }
         }
         let done = h.seen.lock().unwrap().option_completions;
-        assert!(done <= started, "{done} option completions for {started} options");
+        assert!(
+            done <= started,
+            "{done} option completions for {started} options"
+        );
         h.check();
         Some(())
     };
     while h.step(&mut input, &mut extra) {
         // A result is reported once, and then no more.
         if h.m.option_result().is_some() {
-            assert!(h.m.option_result().is_none(), "an option result was reported twice");
+            assert!(
+                h.m.option_result().is_none(),
+                "an option result was reported twice"
+            );
         }
     }
 }

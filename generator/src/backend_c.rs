@@ -60,7 +60,11 @@ struct MapView {
 }
 
 fn decls(params: &[CParam]) -> String {
-    params.iter().map(|p| p.ty.c_decl(&p.name)).collect::<Vec<_>>().join(", ")
+    params
+        .iter()
+        .map(|p| p.ty.c_decl(&p.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The C prototype of a call, as the header declares it.
@@ -69,7 +73,9 @@ pub(crate) fn proto(call: &LCall) -> ProtoView {
     let have = format!("LIBNBD_HAVE_{}", name.to_uppercase());
     let mut attrs = Vec::new();
     let params = match call.def.special {
-        Some(Special::Create) | Some(Special::GetError) | Some(Special::GetErrno) => "void".to_string(),
+        Some(Special::Create) | Some(Special::GetError) | Some(Special::GetErrno) => {
+            "void".to_string()
+        }
         Some(Special::Close) => decls(&call.c_params),
         None => {
             // Every pointer parameter (the handle first) must not be NULL.
@@ -85,12 +91,21 @@ pub(crate) fn proto(call: &LCall) -> ProtoView {
         }
     };
     if call.c_ret == Ffi::CharPtr {
-        attrs.insert(0, "LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(__builtin_free)".to_string());
+        attrs.insert(
+            0,
+            "LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(__builtin_free)".to_string(),
+        );
     }
     if call.def.special == Some(Special::Create) {
         attrs.push("LIBNBD_ATTRIBUTE_ALLOC_DEALLOC(nbd_close)".to_string());
     }
-    ProtoView { name, ret: call.c_ret.c(), params, attrs, have }
+    ProtoView {
+        name,
+        ret: call.c_ret.c(),
+        params,
+        attrs,
+        have,
+    }
 }
 
 fn c_value_hex(v: u32) -> String {
@@ -104,7 +119,10 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         groups.push(
             e.values
                 .iter()
-                .map(|v| DefineView { name: format!("LIBNBD_{}_{}", e.prefix, v.name), value: v.value.to_string() })
+                .map(|v| DefineView {
+                    name: format!("LIBNBD_{}_{}", e.prefix, v.name),
+                    value: v.value.to_string(),
+                })
                 .collect(),
         );
     }
@@ -114,9 +132,15 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
             .def
             .values
             .iter()
-            .map(|v| DefineView { name: format!("LIBNBD_{prefix}_{}", v.name), value: c_value_hex(v.value) })
+            .map(|v| DefineView {
+                name: format!("LIBNBD_{prefix}_{}", v.name),
+                value: c_value_hex(v.value),
+            })
             .collect();
-        g.push(DefineView { name: format!("LIBNBD_{prefix}_MASK"), value: c_value_hex(f.mask) });
+        g.push(DefineView {
+            name: format!("LIBNBD_{prefix}_MASK"),
+            value: c_value_hex(f.mask),
+        });
         groups.push(g);
     }
     let mut ints = Vec::new();
@@ -124,8 +148,14 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
     for k in &api.constants {
         let name = format!("LIBNBD_{}", k.name);
         match &k.value {
-            ConstValue::Int(i) => ints.push(DefineView { name, value: i.to_string() }),
-            ConstValue::Str(s) => strings.push(DefineView { name, value: format!("{s:?}") }),
+            ConstValue::Int(i) => ints.push(DefineView {
+                name,
+                value: i.to_string(),
+            }),
+            ConstValue::Str(s) => strings.push(DefineView {
+                name,
+                value: format!("{s:?}"),
+            }),
         }
     }
     groups.push(ints);
@@ -137,28 +167,48 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
             type_name: format!("nbd_{}_callback", cb.name),
             params: decls(&cb.c_params),
             have: format!("LIBNBD_HAVE_NBD_{}_CALLBACK", cb.name.to_uppercase()),
-            null_macro: cb.optional.then(|| format!("NBD_NULL_{}", cb.name.to_uppercase())),
+            null_macro: cb
+                .optional
+                .then(|| format!("NBD_NULL_{}", cb.name.to_uppercase())),
         })
         .collect();
 
-    let specials = [Special::Close, Special::Create, Special::GetError, Special::GetErrno]
-        .into_iter()
-        .map(|s| proto(l.special(s)))
-        .collect();
+    let specials = [
+        Special::Close,
+        Special::Create,
+        Special::GetError,
+        Special::GetErrno,
+    ]
+    .into_iter()
+    .map(|s| proto(l.special(s)))
+    .collect();
     let calls = l.regular_calls().map(proto).collect();
-    let header = HeaderView { groups, callbacks, specials, calls, string_constants: strings };
+    let header = HeaderView {
+        groups,
+        callbacks,
+        specials,
+        calls,
+        string_constants: strings,
+    };
 
     // Version nodes in release order, each call in the node of its first version.
     let mut by_version: BTreeMap<(u32, u32), Vec<String>> = BTreeMap::new();
     for c in &l.calls {
-        by_version.entry(c.version).or_default().push(c.c_name.clone());
+        by_version
+            .entry(c.version)
+            .or_default()
+            .push(c.c_name.clone());
     }
     let mut nodes = Vec::new();
     let mut previous: Option<String> = None;
     for ((maj, min), mut symbols) in by_version {
         symbols.sort();
         let version = format!("LIBNBD_{maj}.{min}");
-        nodes.push(MapNode { version: version.clone(), symbols, previous: previous.clone() });
+        nodes.push(MapNode {
+            version: version.clone(),
+            symbols,
+            previous: previous.clone(),
+        });
         previous = Some(version);
     }
 

@@ -60,8 +60,16 @@ struct ArgPlan {
 fn arg_plan(a: &LArg, clear: Option<&str>) -> ArgPlan {
     let id = rust_ident(a.name);
     let n = a.name;
-    let simple = |pass: String| ArgPlan { early: vec![], convert: vec![], pass };
-    let converted = |stmt: String, pass: String| ArgPlan { early: vec![], convert: vec![stmt], pass };
+    let simple = |pass: String| ArgPlan {
+        early: vec![],
+        convert: vec![],
+        pass,
+    };
+    let converted = |stmt: String, pass: String| ArgPlan {
+        early: vec![],
+        convert: vec![stmt],
+        pass,
+    };
     let len = |len: &str| rust_ident(len);
     match &a.kind {
         LArgKind::Bool
@@ -77,26 +85,36 @@ fn arg_plan(a: &LArg, clear: Option<&str>) -> ArgPlan {
         | LArgKind::Flags { .. } => simple(a.core_arg(&id)),
         LArgKind::String => converted(format!("let {id} = convert::string({id}, \"{n}\")?;"), id),
         LArgKind::Path => converted(format!("let {id} = convert::path({id}, \"{n}\")?;"), id),
-        LArgKind::StringList => {
-            converted(format!("let {id} = convert::string_list({id}, \"{n}\")?;"), format!("&{id}"))
-        }
+        LArgKind::StringList => converted(
+            format!("let {id} = convert::string_list({id}, \"{n}\")?;"),
+            format!("&{id}"),
+        ),
         LArgKind::Sockaddr { len: l } => converted(
             format!("let {id} = convert::sockaddr({id}, {}, \"{n}\")?;", len(l)),
             format!("&{id}"),
         ),
-        LArgKind::BytesIn { len: l } => {
-            converted(format!("let {id} = convert::bytes_in({id}, {}, \"{n}\")?;", len(l)), id)
-        }
-        LArgKind::BytesOut { len: l } => {
-            converted(format!("let {id} = convert::bytes_out({id}, {}, \"{n}\")?;", len(l)), id)
-        }
-        LArgKind::BytesPersistIn { len: l } => converted(
-            format!("let {id} = convert::aio_buffer({id}.cast_mut(), {}, \"{n}\")?;", len(l)),
+        LArgKind::BytesIn { len: l } => converted(
+            format!("let {id} = convert::bytes_in({id}, {}, \"{n}\")?;", len(l)),
             id,
         ),
-        LArgKind::BytesPersistOut { len: l } => {
-            converted(format!("let {id} = convert::aio_buffer({id}, {}, \"{n}\")?;", len(l)), id)
-        }
+        LArgKind::BytesOut { len: l } => converted(
+            format!("let {id} = convert::bytes_out({id}, {}, \"{n}\")?;", len(l)),
+            id,
+        ),
+        LArgKind::BytesPersistIn { len: l } => converted(
+            format!(
+                "let {id} = convert::aio_buffer({id}.cast_mut(), {}, \"{n}\")?;",
+                len(l)
+            ),
+            id,
+        ),
+        LArgKind::BytesPersistOut { len: l } => converted(
+            format!(
+                "let {id} = convert::aio_buffer({id}, {}, \"{n}\")?;",
+                len(l)
+            ),
+            id,
+        ),
         LArgKind::Closure(cb) => {
             let required = match clear {
                 Some(clear) => format!("convert::required({id}, \"{n}\").inspect_err(|_| {clear})"),
@@ -115,11 +133,18 @@ fn optarg_plan(o: &LOptArg) -> ArgPlan {
     let id = rust_ident(o.name);
     match &o.kind {
         LOptKind::Closure(cb) => ArgPlan {
-            early: vec![format!("let {id} = callbacks::{}({}_callback);", cb.name, o.name)],
+            early: vec![format!(
+                "let {id} = callbacks::{}({}_callback);",
+                cb.name, o.name
+            )],
             convert: vec![],
             pass: id,
         },
-        LOptKind::Flags { .. } => ArgPlan { early: vec![], convert: vec![], pass: o.core_arg(&id) },
+        LOptKind::Flags { .. } => ArgPlan {
+            early: vec![],
+            convert: vec![],
+            pass: o.core_arg(&id),
+        },
     }
 }
 
@@ -224,7 +249,10 @@ struct CallbacksView {
 
 fn export_view(call: &LCall) -> ExportView {
     let (error_value, ret_fn) = ret_conv(&call.ret);
-    let clear = call.read_buffer.as_ref().map(|b| b.initialize(&rust_ident(b.name)));
+    let clear = call
+        .read_buffer
+        .as_ref()
+        .map(|b| b.initialize(&rust_ident(b.name)));
     let plans: Vec<ArgPlan> = call
         .args
         .iter()
@@ -281,7 +309,12 @@ fn callback_view(cb: &LCallback) -> CallbackView {
         struct_name: format!("nbd_{}_callback", cb.name),
         rust_type: format!("nbd::{}Callback", camel(cb.name)),
         doc: cb.def.doc.clone(),
-        fn_params: cb.c_params.iter().map(|p| p.ty.rust()).collect::<Vec<_>>().join(", "),
+        fn_params: cb
+            .c_params
+            .iter()
+            .map(|p| p.ty.rust())
+            .collect::<Vec<_>>()
+            .join(", "),
         closure_params: plans
             .iter()
             .map(|p| p.closure_param.clone())
@@ -293,8 +326,12 @@ fn callback_view(cb: &LCallback) -> CallbackView {
 }
 
 pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
-    let exports = ExportsView { exports: l.regular_calls().map(export_view).collect() };
-    let callbacks = CallbacksView { callbacks: l.callbacks.iter().map(callback_view).collect() };
+    let exports = ExportsView {
+        exports: l.regular_calls().map(export_view).collect(),
+    };
+    let callbacks = CallbacksView {
+        callbacks: l.callbacks.iter().map(callback_view).collect(),
+    };
     Ok(vec![
         Output {
             path: "bindings/c/src/generated/mod.rs".into(),

@@ -83,7 +83,11 @@ fn roff(text: &str) -> String {
                 }
                 out.push(".EX".to_string());
                 for l in lines {
-                    out.push(if l.is_empty() { String::new() } else { escape(&l) });
+                    out.push(if l.is_empty() {
+                        String::new()
+                    } else {
+                        escape(&l)
+                    });
                 }
                 out.push(".EE".to_string());
             }
@@ -104,7 +108,10 @@ fn sentence_lines(p: &str) -> String {
     let mut start = 0;
     let bytes = p.as_bytes();
     for (i, c) in p.char_indices() {
-        if matches!(c, '.' | '?' | '!') && bytes.get(i + 1) == Some(&b' ') && bytes.get(i + 2).is_some_and(|b| b.is_ascii_uppercase()) {
+        if matches!(c, '.' | '?' | '!')
+            && bytes.get(i + 1) == Some(&b' ')
+            && bytes.get(i + 2).is_some_and(|b| b.is_ascii_uppercase())
+        {
             out.push_str(p[start..=i].trim());
             out.push('\n');
             start = i + 2;
@@ -113,7 +120,13 @@ fn sentence_lines(p: &str) -> String {
     out.push_str(p[start..].trim());
     let lines: Vec<String> = out
         .lines()
-        .map(|l| if l.starts_with('.') || l.starts_with('\'') { format!("\\&{l}") } else { l.to_string() })
+        .map(|l| {
+            if l.starts_with('.') || l.starts_with('\'') {
+                format!("\\&{l}")
+            } else {
+                l.to_string()
+            }
+        })
         .collect();
     lines.join("\n")
 }
@@ -170,10 +183,17 @@ fn states_text(call: &Call) -> String {
         .iter()
         .map(|s| {
             let ok = call.permitted_states.contains(s);
-            format!("- {}: {}", s.as_str(), if ok { "permitted" } else { "error" })
+            format!(
+                "- {}: {}",
+                s.as_str(),
+                if ok { "permitted" } else { "error" }
+            )
         })
         .collect();
-    format!("The handle must be in one of the permitted states:\n\n{}", words.join("\n"))
+    format!(
+        "The handle must be in one of the permitted states:\n\n{}",
+        words.join("\n")
+    )
 }
 
 fn page(lcall: &LCall) -> PageView {
@@ -181,14 +201,23 @@ fn page(lcall: &LCall) -> PageView {
     let call = lcall.def;
     let mut synopsis = vec!["#include <libnbd.h>".to_string(), String::new()];
     let params: Vec<&str> = p.params.split(", ").collect();
-    let head = format!("{}{}{} (", p.ret, if p.ret.ends_with('*') { "" } else { " " }, p.name);
+    let head = format!(
+        "{}{}{} (",
+        p.ret,
+        if p.ret.ends_with('*') { "" } else { " " },
+        p.name
+    );
     let indent = " ".repeat(head.len());
     for (i, param) in params.iter().enumerate() {
         let sep = if i + 1 == params.len() { ");" } else { "," };
         let prefix = if i == 0 { head.clone() } else { indent.clone() };
         synopsis.push(format!("{prefix}{param}{sep}"));
     }
-    let mut see: Vec<String> = call.see_also.iter().map(|s| format!("\\fBnbd_{s}\\fR(3)")).collect();
+    let mut see: Vec<String> = call
+        .see_also
+        .iter()
+        .map(|s| format!("\\fBnbd_{s}\\fR(3)"))
+        .collect();
     see.extend(call.see_also_external.iter().map(|s| {
         let (n, sec) = s.split_once('(').unwrap_or((s, "3)"));
         format!("\\fB{}\\fR({sec}", escape(n))
@@ -210,9 +239,15 @@ fn page(lcall: &LCall) -> PageView {
                 call.first_version
             )
         } else {
-            format!("This function first appeared in libnbd {}.", call.first_version)
+            format!(
+                "This function first appeared in libnbd {}.",
+                call.first_version
+            )
         },
-        example: call.example.as_ref().map(|e| e.lines().map(escape).collect::<Vec<_>>().join("\n")),
+        example: call
+            .example
+            .as_ref()
+            .map(|e| e.lines().map(escape).collect::<Vec<_>>().join("\n")),
         see_also: see.join(",\n"),
     }
 }
@@ -264,19 +299,33 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
                 .map(|c| (format!("nbd_{}", c.name), escape(&c.shortdesc)))
                 .collect();
             entries.sort();
-            GroupView { title: group_title(*g).to_string(), entries }
+            GroupView {
+                title: group_title(*g).to_string(),
+                entries,
+            }
         })
         .filter(|g| !g.entries.is_empty())
         .collect();
     out.push(Output {
         path: "docs/man/libnbd.3".into(),
         lang: Lang::Roff,
-        text: render("man/overview.3.tera", &OverviewView { date: crate::MAN_DATE.to_string(), groups })?,
+        text: render(
+            "man/overview.3.tera",
+            &OverviewView {
+                date: crate::MAN_DATE.to_string(),
+                groups,
+            },
+        )?,
     });
     out.push(Output {
         path: "docs/man/nbdsh.1".into(),
         lang: Lang::Roff,
-        text: render("man/nbdsh.1.tera", &ShellView { date: crate::MAN_DATE.to_string() })?,
+        text: render(
+            "man/nbdsh.1.tera",
+            &ShellView {
+                date: crate::MAN_DATE.to_string(),
+            },
+        )?,
     });
     Ok(out)
 }
@@ -293,13 +342,19 @@ mod tests {
 
     #[test]
     fn sentences_split() {
-        assert_eq!(sentence_lines("One two. Three four."), "One two.\nThree four.");
+        assert_eq!(
+            sentence_lines("One two. Three four."),
+            "One two.\nThree four."
+        );
         assert_eq!(sentence_lines("e.g. this"), "e.g. this");
     }
 
     #[test]
     fn escapes() {
         assert_eq!(escape(".x-y\\"), "\\&.x\\-y\\e");
-        assert_eq!(inline("see nbd_pread(3) and `a-b`"), "see \\fBnbd_pread\\fR(3) and \\fBa\\-b\\fR");
+        assert_eq!(
+            inline("see nbd_pread(3) and `a-b`"),
+            "see \\fBnbd_pread\\fR(3) and \\fBa\\-b\\fR"
+        );
     }
 }

@@ -118,7 +118,13 @@ fn pyi_escape(s: &str) -> String {
     let lines: Vec<String> = escaped
         .lines()
         .enumerate()
-        .map(|(i, l)| if i == 0 || l.is_empty() { l.to_string() } else { format!("        {l}") })
+        .map(|(i, l)| {
+            if i == 0 || l.is_empty() {
+                l.to_string()
+            } else {
+                format!("        {l}")
+            }
+        })
         .collect();
     format!("{}\n        ", lines.join("\n"))
 }
@@ -175,9 +181,14 @@ fn arg_parts(call: &LCall, a: &LArg, raised: &str) -> ArgParts {
         LArgKind::Int64 => simple("i64", "int"),
         LArgKind::Uint64 => simple("u64", "int"),
         LArgKind::SizeT | LArgKind::Uintptr => simple("usize", "int"),
-        LArgKind::String => ArgParts { call_arg: format!("&{id}"), ..simple("String", "str") },
+        LArgKind::String => ArgParts {
+            call_arg: format!("&{id}"),
+            ..simple("String", "str")
+        },
         LArgKind::StringList => ArgParts {
-            prelude: vec![format!("let {id}: Vec<&str> = {id}.iter().map(String::as_str).collect();")],
+            prelude: vec![format!(
+                "let {id}: Vec<&str> = {id}.iter().map(String::as_str).collect();"
+            )],
             call_arg: format!("&{id}"),
             ..simple("Vec<String>", "Sequence[str]")
         },
@@ -201,14 +212,20 @@ fn arg_parts(call: &LCall, a: &LArg, raised: &str) -> ArgParts {
             // so nothing old can show); callbacks see views of it.
             let mut prelude = vec![format!("let {local}_obj = conv::out_bytearray(py, {id})?;")];
             if call.views_read_buffer {
-                prelude.push(format!("let {local}_view = buffer::View::of_bytearray(&{local}_obj);"));
+                prelude.push(format!(
+                    "let {local}_view = buffer::View::of_bytearray(&{local}_obj);"
+                ));
             }
             prelude.push(format!(
                 "// SAFETY: the bytearray is new; until it is returned only this call and\n        \
                  // read-only views of it (which cannot resize it) reach it.\n        \
                  let {local} = unsafe {{ conv::bytearray_slice(&{local}_obj) }};"
             ));
-            ArgParts { prelude, call_arg: local.clone(), ..simple("usize", "int") }
+            ArgParts {
+                prelude,
+                call_arg: local.clone(),
+                ..simple("usize", "int")
+            }
         }
         LArgKind::BytesPersistIn { .. } => ArgParts {
             prelude: vec![format!("let {id} = buffer::persist({id}, false)?;")],
@@ -232,12 +249,21 @@ fn arg_parts(call: &LCall, a: &LArg, raised: &str) -> ArgParts {
                 String::new()
             };
             ArgParts {
-                prelude: vec![format!("let {id} = {}_callback({id}, {raised}{view})?;", cb.name)],
+                prelude: vec![format!(
+                    "let {id} = {}_callback({id}, {raised}{view})?;",
+                    cb.name
+                )],
                 ..simple(bound, &callable_type(cb))
             }
         }
-        LArgKind::Enum(_) => ArgParts { call_arg: a.core_arg(&id), ..simple("i32", "int") },
-        LArgKind::Flags { .. } => ArgParts { call_arg: a.core_arg(&id), ..simple("u32", "int") },
+        LArgKind::Enum(_) => ArgParts {
+            call_arg: a.core_arg(&id),
+            ..simple("i32", "int")
+        },
+        LArgKind::Flags { .. } => ArgParts {
+            call_arg: a.core_arg(&id),
+            ..simple("u32", "int")
+        },
     }
 }
 
@@ -284,7 +310,11 @@ fn ret_parts(call: &LCall) -> (String, String, String) {
     if let Some(buf) = call.returned_buffer {
         // libnbd's module returns the read data as a bytearray.
         let buf = rust_ident(buf);
-        return ("Bound<'py, PyByteArray>".into(), format!("{buf}_obj"), "bytearray".into());
+        return (
+            "Bound<'py, PyByteArray>".into(),
+            format!("{buf}_obj"),
+            "bytearray".into(),
+        );
     }
     let (rust, convert, pyi) = match &call.ret {
         LRet::Error | LRet::Void => ("()", "()", "None"),
@@ -307,7 +337,11 @@ fn ret_parts(call: &LCall) -> (String, String, String) {
 fn call_view(call: &LCall) -> CallView {
     // Validation makes sure such a call can fail with the exception.
     let sync_callbacks = call.callbacks_run_during_call;
-    let raised = if sync_callbacks { "Some(&raised)" } else { "None" };
+    let raised = if sync_callbacks {
+        "Some(&raised)"
+    } else {
+        "None"
+    };
     let parts: Vec<ArgParts> = call
         .args
         .iter()
@@ -323,13 +357,25 @@ fn call_view(call: &LCall) -> CallView {
         rust_name: rust_ident(&name),
         name,
         doc: doc.lines().map(str::to_string).collect(),
-        signature: parts.iter().map(|p| p.sig.clone()).collect::<Vec<_>>().join(", "),
-        params: parts.iter().map(|p| p.param.clone()).collect::<Vec<_>>().join(", "),
+        signature: parts
+            .iter()
+            .map(|p| p.sig.clone())
+            .collect::<Vec<_>>()
+            .join(", "),
+        params: parts
+            .iter()
+            .map(|p| p.param.clone())
+            .collect::<Vec<_>>()
+            .join(", "),
         prelude: parts.iter().flat_map(|p| p.prelude.clone()).collect(),
         call: format!(
             "handle.{}({})",
             rust_ident(call.name),
-            parts.iter().map(|p| p.call_arg.clone()).collect::<Vec<_>>().join(", ")
+            parts
+                .iter()
+                .map(|p| p.call_arg.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         sync_callbacks,
         may_fail: call.def.may_set_error,
@@ -373,7 +419,11 @@ fn callback_view(cb: &LCallback) -> CallbackView {
         fn_name: format!("{}_callback", cb.name),
         rust_type: format!("nbd::{}Callback", camel(cb.name)),
         params: params.join(", "),
-        err_param: if error_arg == "None" { "_err".into() } else { "err".into() },
+        err_param: if error_arg == "None" {
+            "_err".into()
+        } else {
+            "err".into()
+        },
         error_arg,
         py_args,
         doc: capitalise(&cb.def.doc),
@@ -382,7 +432,11 @@ fn callback_view(cb: &LCallback) -> CallbackView {
 }
 
 fn int_const(name: String, value: i64) -> ConstView {
-    ConstView { name, rust_value: format!("{value}i64"), pyi_type: "int".into() }
+    ConstView {
+        name,
+        rust_value: format!("{value}i64"),
+        pyi_type: "int".into(),
+    }
 }
 
 /// Every constant at module level, in libnbd's order: enums, flags (each
@@ -392,19 +446,29 @@ fn constants(l: &Lowered) -> Vec<ConstView> {
     let mut out = Vec::new();
     for e in &api.enums {
         for v in &e.values {
-            out.push(int_const(format!("{}_{}", e.prefix, v.name), v.value.into()));
+            out.push(int_const(
+                format!("{}_{}", e.prefix, v.name),
+                v.value.into(),
+            ));
         }
     }
     for f in &l.flags {
         for v in &f.def.values {
-            out.push(int_const(format!("{}_{}", f.def.prefix, v.name), v.value.into()));
+            out.push(int_const(
+                format!("{}_{}", f.def.prefix, v.name),
+                v.value.into(),
+            ));
         }
         out.push(int_const(format!("{}_MASK", f.def.prefix), f.mask.into()));
     }
     for k in &api.constants {
         out.push(match &k.value {
             ConstValue::Int(i) => int_const(k.name.clone(), *i),
-            ConstValue::Str(s) => ConstView { name: k.name.clone(), rust_value: format!("{s:?}"), pyi_type: "str".into() },
+            ConstValue::Str(s) => ConstView {
+                name: k.name.clone(),
+                rust_value: format!("{s:?}"),
+                pyi_type: "str".into(),
+            },
         });
     }
     out
@@ -417,8 +481,16 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         constants: constants(l),
     };
     Ok(vec![
-        Output { path: RUST_OUT.into(), lang: Lang::Rust, text: render("python/generated.rs.tera", &view)? },
-        Output { path: STUB_OUT.into(), lang: Lang::Python, text: render("python/nbd.pyi.tera", &view)? },
+        Output {
+            path: RUST_OUT.into(),
+            lang: Lang::Rust,
+            text: render("python/generated.rs.tera", &view)?,
+        },
+        Output {
+            path: STUB_OUT.into(),
+            lang: Lang::Python,
+            text: render("python/nbd.pyi.tera", &view)?,
+        },
     ])
 }
 
@@ -428,12 +500,21 @@ mod tests {
 
     #[test]
     fn references_become_python_names() {
-        assert_eq!(python_refs("see nbd_pread(3) and LIBNBD_CMD_FLAG_FUA"), "see nbd.pread and CMD_FLAG_FUA");
-        assert_eq!(python_refs("nbd_foo without page, xnbd_pread(3)"), "nbd_foo without page, xnbd_pread(3)");
+        assert_eq!(
+            python_refs("see nbd_pread(3) and LIBNBD_CMD_FLAG_FUA"),
+            "see nbd.pread and CMD_FLAG_FUA"
+        );
+        assert_eq!(
+            python_refs("nbd_foo without page, xnbd_pread(3)"),
+            "nbd_foo without page, xnbd_pread(3)"
+        );
     }
 
     #[test]
     fn docstrings_escape_triple_quotes() {
-        assert_eq!(pyi_escape("a \"\"\" b \\ c\n\nd"), "a \\\"\\\"\\\" b \\\\ c\n\n        d\n        ");
+        assert_eq!(
+            pyi_escape("a \"\"\" b \\ c\n\nd"),
+            "a \\\"\\\"\\\" b \\\\ c\n\n        d\n        "
+        );
     }
 }

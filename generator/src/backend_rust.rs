@@ -130,7 +130,9 @@ fn arg_type(k: &LArgKind) -> String {
         LArgKind::Sockaddr { .. } => "&crate::SockAddr".into(),
         LArgKind::BytesIn { .. } => "&[u8]".into(),
         LArgKind::BytesOut { .. } => "&mut [u8]".into(),
-        LArgKind::BytesPersistIn { .. } | LArgKind::BytesPersistOut { .. } => "crate::AioBuffer".into(),
+        LArgKind::BytesPersistIn { .. } | LArgKind::BytesPersistOut { .. } => {
+            "crate::AioBuffer".into()
+        }
         LArgKind::Closure(cb) => format!("{}Callback", camel(cb.name)),
         LArgKind::Enum(e) => type_name(&e.name),
         LArgKind::Flags { set, .. } => type_name(&set.name),
@@ -165,12 +167,14 @@ fn state_variant(s: State) -> String {
 /// (`nbd_create(3)` to `Handle::new`, the error getters to `Error`);
 /// names that are no call of api.yaml stay as they are.
 fn rust_refs(l: &Lowered, text: &str) -> String {
-    markup::map_call_refs(text, str::to_string, |name| match l.call(name).map(|c| c.def.special) {
-        Some(Some(Special::Create)) => "[`Handle::new`]".to_string(),
-        Some(Some(Special::Close)) => "dropping the [`Handle`]".to_string(),
-        Some(Some(Special::GetError) | Some(Special::GetErrno)) => "[`Error`]".to_string(),
-        Some(None) => format!("[`Handle::{}`]", rust_ident(name)),
-        None => format!("nbd_{name}(3)"),
+    markup::map_call_refs(text, str::to_string, |name| {
+        match l.call(name).map(|c| c.def.special) {
+            Some(Some(Special::Create)) => "[`Handle::new`]".to_string(),
+            Some(Some(Special::Close)) => "dropping the [`Handle`]".to_string(),
+            Some(Some(Special::GetError) | Some(Special::GetErrno)) => "[`Error`]".to_string(),
+            Some(None) => format!("[`Handle::{}`]", rust_ident(name)),
+            None => format!("nbd_{name}(3)"),
+        }
     })
 }
 
@@ -212,9 +216,10 @@ fn call_view(l: &Lowered, call: &LCall) -> CallView {
             LArgKind::BytesIn { len }
             | LArgKind::BytesOut { len }
             | LArgKind::BytesPersistIn { len }
-            | LArgKind::BytesPersistOut { len } => {
-                (format!("{}=<buf> {len}={{}}", a.name), Some(format!("{id}.len()")))
-            }
+            | LArgKind::BytesPersistOut { len } => (
+                format!("{}=<buf> {len}={{}}", a.name),
+                Some(format!("{id}.len()")),
+            ),
             LArgKind::Closure(_) => (format!("{}=<fun>", a.name), None),
             LArgKind::Sockaddr { .. } => (format!("{}=<sockaddr>", a.name), None),
             LArgKind::String | LArgKind::StringList | LArgKind::Path => {
@@ -293,14 +298,23 @@ fn call_view(l: &Lowered, call: &LCall) -> CallView {
 }
 
 fn value_view(name: &str, value: String, doc: &str) -> ValueView {
-    ValueView { name: name.to_string(), value, doc: capitalise(doc) }
+    ValueView {
+        name: name.to_string(),
+        value,
+        doc: capitalise(doc),
+    }
 }
 
 fn flags_view(f: &LFlags) -> FlagsView {
     FlagsView {
         name: type_name(&f.def.name),
         doc: capitalise(&f.def.doc),
-        values: f.def.values.iter().map(|v| value_view(&v.name, format!("{:#x}", v.value), &v.doc)).collect(),
+        values: f
+            .def
+            .values
+            .iter()
+            .map(|v| value_view(&v.name, format!("{:#x}", v.value), &v.doc))
+            .collect(),
         mask: format!("{:#x}", f.mask),
         default: format!("{:#x}", f.default),
         permitted: f
@@ -330,7 +344,11 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
             .map(|e| EnumView {
                 name: type_name(&e.name),
                 doc: capitalise(&e.doc),
-                values: e.values.iter().map(|v| value_view(&v.name, v.value.to_string(), &v.doc)).collect(),
+                values: e
+                    .values
+                    .iter()
+                    .map(|v| value_view(&v.name, v.value.to_string(), &v.doc))
+                    .collect(),
             })
             .collect(),
         flags: l.flags.iter().map(flags_view).collect(),
@@ -339,11 +357,18 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
             .iter()
             .map(|k| {
                 let (ty, value) = match &k.value {
-                    ConstValue::Int(i) if *i >= 0 && *i <= u32::MAX as i64 => ("u32".to_string(), i.to_string()),
+                    ConstValue::Int(i) if *i >= 0 && *i <= u32::MAX as i64 => {
+                        ("u32".to_string(), i.to_string())
+                    }
                     ConstValue::Int(i) => ("i64".to_string(), i.to_string()),
                     ConstValue::Str(s) => ("&str".to_string(), format!("{s:?}")),
                 };
-                ConstView { name: k.name.clone(), ty, value, doc: capitalise(&k.doc) }
+                ConstView {
+                    name: k.name.clone(),
+                    ty,
+                    value,
+                    doc: capitalise(&k.doc),
+                }
             })
             .collect(),
         callbacks: l
@@ -352,12 +377,20 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
             .map(|cb| CallbackView {
                 name: format!("{}Callback", camel(cb.name)),
                 doc: capitalise(&cb.def.doc),
-                args: cb.args.iter().map(|a| cb_arg_type(a.kind)).collect::<Vec<_>>().join(", "),
+                args: cb
+                    .args
+                    .iter()
+                    .map(|a| cb_arg_type(a.kind))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
             .collect(),
         states: State::ALL
             .iter()
-            .map(|s| StateView { name: state_variant(*s), doc: state_doc(*s).into() })
+            .map(|s| StateView {
+                name: state_variant(*s),
+                doc: state_doc(*s).into(),
+            })
             .collect(),
     };
     let dispatch = DispatchView {

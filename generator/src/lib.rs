@@ -24,8 +24,8 @@ mod backend_rust;
 
 use std::fmt;
 use std::io::Write;
-use std::process::{Command, Stdio};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 pub use model::Api;
 
@@ -83,7 +83,12 @@ pub fn load(path: &Path) -> Result<Api, Error> {
 
 /// Every validation error, one per line.
 fn invalid(errs: &[validate::ValidationError]) -> Error {
-    Error(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+    Error(
+        errs.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 /// The language of a generated file, which decides its comment syntax and
@@ -130,7 +135,9 @@ pub fn generate(api: &Api) -> Result<Vec<Output>, Error> {
 pub fn finish(out: &Output) -> Result<String, Error> {
     match out.lang {
         Lang::Rust => rustfmt(&out.text).map_err(|e| Error(format!("{}: {e}", out.path.display()))),
-        Lang::C | Lang::Roff | Lang::Text | Lang::Python | Lang::OCaml | Lang::JavaScript => Ok(out.text.clone()),
+        Lang::C | Lang::Roff | Lang::Text | Lang::Python | Lang::OCaml | Lang::JavaScript => {
+            Ok(out.text.clone())
+        }
     }
 }
 
@@ -146,7 +153,9 @@ pub fn rustfmt(text: &str) -> Result<String, String> {
     let mut stdin = child.stdin.take().ok_or("rustfmt has no stdin")?;
     let input = text.to_string();
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().map_err(|e| format!("rustfmt: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("rustfmt: {e}"))?;
     let _ = writer.join();
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
@@ -154,4 +163,3 @@ pub fn rustfmt(text: &str) -> Result<String, String> {
     }
     String::from_utf8(out.stdout).map_err(|e| format!("rustfmt output: {e}"))
 }
-

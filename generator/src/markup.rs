@@ -94,8 +94,10 @@ pub fn map_call_refs(
     let mut rest = text;
     while let Some(i) = rest.find("nbd_") {
         let tail = &rest[i + 4..];
-        let name: String =
-            tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let name: String = tail
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
         let word_start =
             i == 0 || !rest[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
         pending.push_str(&rest[..i]);
@@ -116,10 +118,14 @@ pub fn map_call_refs(
 /// The names of calls referenced as `nbd_NAME(3)` in text.
 pub fn call_references(text: &str) -> Vec<String> {
     let mut refs = Vec::new();
-    map_call_refs(text, |_| String::new(), |name| {
-        refs.push(name.to_string());
-        String::new()
-    });
+    map_call_refs(
+        text,
+        |_| String::new(),
+        |name| {
+            refs.push(name.to_string());
+            String::new()
+        },
+    );
     refs
 }
 
@@ -158,9 +164,13 @@ pub fn to_plain(text: &str) -> String {
     for b in parse(text) {
         match b {
             Block::Para(p) => out.push(wrap(&strip_code(&p), 72)),
-            Block::Verbatim(lines) => {
-                out.push(lines.iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n"))
-            }
+            Block::Verbatim(lines) => out.push(
+                lines
+                    .iter()
+                    .map(|l| format!("    {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
             Block::Bullets(items) => out.push(
                 items
                     .iter()
@@ -214,10 +224,15 @@ pub fn to_odoc(text: &str, link: &dyn Fn(&str) -> String, code: &dyn Fn(&str) ->
     for b in parse(text) {
         match b {
             Block::Para(p) => out.push(wrap(&inline(&p), 72)),
-            Block::Verbatim(lines) => out.push(format!("{{v\n{}\nv}}", lines.join("\n").replace("v}", "v }"))),
+            Block::Verbatim(lines) => out.push(format!(
+                "{{v\n{}\nv}}",
+                lines.join("\n").replace("v}", "v }")
+            )),
             Block::Bullets(items) => {
-                let items: Vec<String> =
-                    items.iter().map(|i| wrap(&format!("{{- {}}}", inline(i)), 72).replace('\n', "\n  ")).collect();
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|i| wrap(&format!("{{- {}}}", inline(i)), 72).replace('\n', "\n  "))
+                    .collect();
                 out.push(format!("{{ul\n  {}}}", items.join("\n  ")))
             }
         }
@@ -247,7 +262,10 @@ fn odoc_escape(t: &str, special: &[char]) -> String {
 /// open string literals inside comments, must pair up; an odd one is
 /// doubled into the two-quote OCaml empty string, which the lexer skips.
 pub fn ocaml_comment_safe(text: &str) -> String {
-    let mut s = text.replace("(*", "( *").replace("*)", "* )").replace("{|", "{ |");
+    let mut s = text
+        .replace("(*", "( *")
+        .replace("*)", "* )")
+        .replace("{|", "{ |");
     if s.matches('"').count() % 2 == 1 {
         if let Some(i) = s.rfind('"') {
             s.insert(i, '"');
@@ -307,7 +325,10 @@ mod tests {
 
     #[test]
     fn code_spans() {
-        assert_eq!(spans("a `b` c"), vec![Span::Text("a "), Span::Code("b"), Span::Text(" c")]);
+        assert_eq!(
+            spans("a `b` c"),
+            vec![Span::Text("a "), Span::Code("b"), Span::Text(" c")]
+        );
     }
 
     #[test]
@@ -316,6 +337,9 @@ mod tests {
         let code = |c: &str| c.replace("LIBNBD_", "");
         let d = to_odoc("See nbd_pread(3), `LIBNBD_TLS_ALLOW` and a[0] {x}.\n\n  int (*f)(void);\n\n- one\n- two", &link, &code);
         assert_eq!(d, "See {!pread}, [TLS_ALLOW] and a\\[0\\] \\{x\\}.\n\n{v\nint ( *f)(void);\nv}\n\n{ul\n  {- one}\n  {- two}}");
-        assert_eq!(ocaml_comment_safe("a \"b\" c\" (*x*)"), "a \"b\" c\"\" ( *x* )");
+        assert_eq!(
+            ocaml_comment_safe("a \"b\" c\" (*x*)"),
+            "a \"b\" c\"\" ( *x* )"
+        );
     }
 }

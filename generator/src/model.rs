@@ -281,7 +281,11 @@ pub enum ArgRole<'a> {
     Sockaddr { len: &'a str },
     /// A buffer followed by its length parameter: `out` when the call
     /// fills it, `persistent` when it is kept until an aio command retires.
-    Buffer { len: &'a str, out: bool, persistent: bool },
+    Buffer {
+        len: &'a str,
+        out: bool,
+        persistent: bool,
+    },
     /// A callback, by name.
     Closure(&'a str),
     /// A value of an enum, by name.
@@ -293,7 +297,11 @@ pub enum ArgRole<'a> {
 impl ArgKind {
     pub fn role(&self) -> ArgRole<'_> {
         fn buffer(len: &str, out: bool, persistent: bool) -> ArgRole<'_> {
-            ArgRole::Buffer { len, out, persistent }
+            ArgRole::Buffer {
+                len,
+                out,
+                persistent,
+            }
         }
         match self {
             ArgKind::Bool
@@ -343,7 +351,10 @@ impl ArgKind {
     pub fn is_checked(&self) -> bool {
         match self.role() {
             ArgRole::Enum(_) | ArgRole::Flags(_) => true,
-            ArgRole::Plain | ArgRole::Sockaddr { .. } | ArgRole::Buffer { .. } | ArgRole::Closure(_) => false,
+            ArgRole::Plain
+            | ArgRole::Sockaddr { .. }
+            | ArgRole::Buffer { .. }
+            | ArgRole::Closure(_) => false,
         }
     }
 }
@@ -352,9 +363,9 @@ impl CbArgKind {
     /// The name of the length parameter that follows an array argument.
     pub fn len(&self) -> Option<&str> {
         match self {
-            CbArgKind::BytesIn { len } | CbArgKind::Uint32Array { len } | CbArgKind::Extent64Array { len } => {
-                Some(len)
-            }
+            CbArgKind::BytesIn { len }
+            | CbArgKind::Uint32Array { len }
+            | CbArgKind::Extent64Array { len } => Some(len),
             CbArgKind::String
             | CbArgKind::Int
             | CbArgKind::Uint
@@ -424,21 +435,37 @@ pub enum ArgKind {
     Path,
     Fd,
     /// `const struct sockaddr *NAME, socklen_t LEN`.
-    Sockaddr { len: String },
+    Sockaddr {
+        len: String,
+    },
     /// `const void *NAME, size_t LEN`, used only during the call.
-    BytesIn { len: String },
+    BytesIn {
+        len: String,
+    },
     /// `void *NAME, size_t LEN`, filled during the call.
-    BytesOut { len: String },
+    BytesOut {
+        len: String,
+    },
     /// Like `bytes_in` but kept until an aio command retires.
-    BytesPersistIn { len: String },
+    BytesPersistIn {
+        len: String,
+    },
     /// Like `bytes_out` but kept and filled until an aio command retires.
-    BytesPersistOut { len: String },
+    BytesPersistOut {
+        len: String,
+    },
     /// A required callback, by name of its `callbacks` entry.
-    Closure { callback: String },
+    Closure {
+        callback: String,
+    },
     /// A value of an enum, by name.
-    Enum { r#enum: String },
+    Enum {
+        r#enum: String,
+    },
     /// A value of a flag set, by name.
-    Flags { flags: String },
+    Flags {
+        flags: String,
+    },
     Uintptr,
 }
 
@@ -482,8 +509,12 @@ pub enum RetKind {
     /// A string the caller must free.
     String,
     Fd,
-    Enum { r#enum: String },
-    Flags { flags: String },
+    Enum {
+        r#enum: String,
+    },
+    Flags {
+        flags: String,
+    },
     Uintptr,
     /// Nothing (only `close`).
     Void,
@@ -513,7 +544,11 @@ pub struct RawArg {
 
 impl RawArg {
     fn new(name: &str, kind: &str) -> RawArg {
-        RawArg { name: name.into(), kind: kind.into(), ..RawArg::default() }
+        RawArg {
+            name: name.into(),
+            kind: kind.into(),
+            ..RawArg::default()
+        }
     }
 
     /// Take the one extra key this kind needs, refusing any other.
@@ -525,7 +560,12 @@ impl RawArg {
             "flags" => self.flags.take(),
             _ => None,
         };
-        v.ok_or_else(|| format!("argument `{}` of kind `{}` needs the key `{key}`", self.name, self.kind))
+        v.ok_or_else(|| {
+            format!(
+                "argument `{}` of kind `{}` needs the key `{key}`",
+                self.name, self.kind
+            )
+        })
     }
 
     fn finish(self) -> Result<(), String> {
@@ -578,14 +618,30 @@ impl TryFrom<RawArg> for Arg {
             "path" => ArgKind::Path,
             "fd" => ArgKind::Fd,
             "uintptr" => ArgKind::Uintptr,
-            "sockaddr" => ArgKind::Sockaddr { len: r.take("len")? },
-            "bytes_in" => ArgKind::BytesIn { len: r.take("len")? },
-            "bytes_out" => ArgKind::BytesOut { len: r.take("len")? },
-            "bytes_persist_in" => ArgKind::BytesPersistIn { len: r.take("len")? },
-            "bytes_persist_out" => ArgKind::BytesPersistOut { len: r.take("len")? },
-            "closure" => ArgKind::Closure { callback: r.take("callback")? },
-            "enum" => ArgKind::Enum { r#enum: r.take("enum")? },
-            "flags" => ArgKind::Flags { flags: r.take("flags")? },
+            "sockaddr" => ArgKind::Sockaddr {
+                len: r.take("len")?,
+            },
+            "bytes_in" => ArgKind::BytesIn {
+                len: r.take("len")?,
+            },
+            "bytes_out" => ArgKind::BytesOut {
+                len: r.take("len")?,
+            },
+            "bytes_persist_in" => ArgKind::BytesPersistIn {
+                len: r.take("len")?,
+            },
+            "bytes_persist_out" => ArgKind::BytesPersistOut {
+                len: r.take("len")?,
+            },
+            "closure" => ArgKind::Closure {
+                callback: r.take("callback")?,
+            },
+            "enum" => ArgKind::Enum {
+                r#enum: r.take("enum")?,
+            },
+            "flags" => ArgKind::Flags {
+                flags: r.take("flags")?,
+            },
             other => return Err(format!("argument `{}`: unknown kind `{other}`", r.name)),
         };
         let name = r.name.clone();
@@ -614,7 +670,9 @@ impl From<Arg> for RawArg {
             ArgKind::BytesIn { len } => RawArg::new(n, "bytes_in").with("len", len),
             ArgKind::BytesOut { len } => RawArg::new(n, "bytes_out").with("len", len),
             ArgKind::BytesPersistIn { len } => RawArg::new(n, "bytes_persist_in").with("len", len),
-            ArgKind::BytesPersistOut { len } => RawArg::new(n, "bytes_persist_out").with("len", len),
+            ArgKind::BytesPersistOut { len } => {
+                RawArg::new(n, "bytes_persist_out").with("len", len)
+            }
             ArgKind::Closure { callback } => RawArg::new(n, "closure").with("callback", callback),
             ArgKind::Enum { r#enum } => RawArg::new(n, "enum").with("enum", r#enum),
             ArgKind::Flags { flags } => RawArg::new(n, "flags").with("flags", flags),
@@ -644,7 +702,9 @@ impl TryFrom<RawArg> for OptArg {
 impl From<OptArg> for RawArg {
     fn from(o: OptArg) -> RawArg {
         match o.kind {
-            OptArgKind::Closure { callback } => RawArg::new(&o.name, "closure").with("callback", &callback),
+            OptArgKind::Closure { callback } => {
+                RawArg::new(&o.name, "closure").with("callback", &callback)
+            }
             OptArgKind::Flags { flags, permitted } => {
                 let mut r = RawArg::new(&o.name, "flags").with("flags", &flags);
                 r.permitted = permitted;
@@ -658,16 +718,27 @@ impl TryFrom<RawArg> for CbArg {
     type Error = String;
     fn try_from(mut r: RawArg) -> Result<CbArg, String> {
         let kind = match r.kind.as_str() {
-            "bytes_in" => CbArgKind::BytesIn { len: r.take("len")? },
+            "bytes_in" => CbArgKind::BytesIn {
+                len: r.take("len")?,
+            },
             "string" => CbArgKind::String,
             "int" => CbArgKind::Int,
             "uint" => CbArgKind::Uint,
             "uint64" => CbArgKind::Uint64,
             "int64" => CbArgKind::Int64,
-            "uint32_array" => CbArgKind::Uint32Array { len: r.take("len")? },
-            "extent64_array" => CbArgKind::Extent64Array { len: r.take("len")? },
+            "uint32_array" => CbArgKind::Uint32Array {
+                len: r.take("len")?,
+            },
+            "extent64_array" => CbArgKind::Extent64Array {
+                len: r.take("len")?,
+            },
             "mutable_int" => CbArgKind::MutableInt,
-            other => return Err(format!("callback argument `{}`: unknown kind `{other}`", r.name)),
+            other => {
+                return Err(format!(
+                    "callback argument `{}`: unknown kind `{other}`",
+                    r.name
+                ))
+            }
         };
         let name = r.name.clone();
         r.finish()?;

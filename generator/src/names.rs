@@ -38,10 +38,10 @@ pub fn capitalise(s: &str) -> String {
 }
 
 const RUST_KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-    "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
-    "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true",
-    "type", "unsafe", "use", "where", "while", "yield", "box", "try",
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
+    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "yield", "box", "try",
 ];
 
 /// An identifier safe to use as a Rust variable.
@@ -54,11 +54,49 @@ pub fn rust_ident(name: &str) -> String {
 }
 
 const C_KEYWORDS: &[&str] = &[
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
-    "union", "unsigned", "void", "volatile", "while", "bool", "class", "new", "delete",
-    "template", "this", "private", "public", "protected",
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
+    "bool",
+    "class",
+    "new",
+    "delete",
+    "template",
+    "this",
+    "private",
+    "public",
+    "protected",
 ];
 
 /// Whether a name cannot be a C (or C++) parameter name.
@@ -67,10 +105,10 @@ pub fn is_c_keyword(name: &str) -> bool {
 }
 
 const PYTHON_KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if",
-    "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
-    "while", "with", "yield",
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
 ];
 
 /// An identifier safe to use as a Python parameter.
@@ -83,12 +121,62 @@ pub fn python_ident(name: &str) -> String {
 }
 
 const OCAML_KEYWORDS: &[&str] = &[
-    "and", "as", "assert", "asr", "begin", "class", "constraint", "do", "done", "downto", "else",
-    "end", "exception", "external", "false", "for", "fun", "function", "functor", "if", "in",
-    "include", "inherit", "initializer", "land", "lazy", "let", "lor", "lsl", "lsr", "lxor",
-    "match", "method", "mod", "module", "mutable", "new", "nonrec", "object", "of", "open", "or",
-    "private", "rec", "sig", "struct", "then", "to", "true", "try", "type", "val", "virtual",
-    "when", "while", "with",
+    "and",
+    "as",
+    "assert",
+    "asr",
+    "begin",
+    "class",
+    "constraint",
+    "do",
+    "done",
+    "downto",
+    "else",
+    "end",
+    "exception",
+    "external",
+    "false",
+    "for",
+    "fun",
+    "function",
+    "functor",
+    "if",
+    "in",
+    "include",
+    "inherit",
+    "initializer",
+    "land",
+    "lazy",
+    "let",
+    "lor",
+    "lsl",
+    "lsr",
+    "lxor",
+    "match",
+    "method",
+    "mod",
+    "module",
+    "mutable",
+    "new",
+    "nonrec",
+    "object",
+    "of",
+    "open",
+    "or",
+    "private",
+    "rec",
+    "sig",
+    "struct",
+    "then",
+    "to",
+    "true",
+    "try",
+    "type",
+    "val",
+    "virtual",
+    "when",
+    "while",
+    "with",
 ];
 
 /// An identifier safe to use as an OCaml value or parameter name.
@@ -104,19 +192,69 @@ pub fn ocaml_ident(name: &str) -> String {
 pub const PYTHON_RESERVED: &[&str] = &["py", "handle", "ret", "raised", "self"];
 
 /// Names the generated Node method bodies use for themselves.
-pub const NODE_RESERVED: &[&str] = &["env", "conn", "opts", "options", "ret", "op", "self", "holder", "f"];
+pub const NODE_RESERVED: &[&str] = &[
+    "env", "conn", "opts", "options", "ret", "op", "self", "holder", "f",
+];
 
 /// JavaScript reserved words, which cannot name a parameter in the .d.ts.
 pub const JS_RESERVED: &[&str] = &[
-    "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete", "do",
-    "else", "enum", "export", "extends", "false", "finally", "for", "function", "if", "import", "in",
-    "instanceof", "new", "null", "return", "super", "switch", "this", "throw", "true", "try",
-    "typeof", "var", "void", "while", "with", "yield", "let", "static", "implements", "interface",
-    "package", "private", "protected", "public", "await",
+    "break",
+    "case",
+    "catch",
+    "class",
+    "const",
+    "continue",
+    "debugger",
+    "default",
+    "delete",
+    "do",
+    "else",
+    "enum",
+    "export",
+    "extends",
+    "false",
+    "finally",
+    "for",
+    "function",
+    "if",
+    "import",
+    "in",
+    "instanceof",
+    "new",
+    "null",
+    "return",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "typeof",
+    "var",
+    "void",
+    "while",
+    "with",
+    "yield",
+    "let",
+    "static",
+    "implements",
+    "interface",
+    "package",
+    "private",
+    "protected",
+    "public",
+    "await",
 ];
 
 /// Names the generated OCaml wrappers use for themselves.
-pub const OCAML_ML_RESERVED: &[&str] = &["h", "ret", "create", "close", "with_handle", "errno_of_unix_error"];
+pub const OCAML_ML_RESERVED: &[&str] = &[
+    "h",
+    "ret",
+    "create",
+    "close",
+    "with_handle",
+    "errno_of_unix_error",
+];
 
 /// Names the generated Rust stubs of the OCaml binding use for themselves.
 pub const OCAML_RUST_RESERVED: &[&str] = &["cr", "h", "handle", "ret", "raised", "f"];
@@ -130,7 +268,8 @@ pub fn js_method(call: &str) -> String {
 /// call outside the `aio_control` group): `aio_pread` -> `preadAsync`.
 pub fn js_promise_method(call: &Call) -> Option<String> {
     let op = call.name.strip_prefix("aio_")?;
-    (call.group != Group::AioControl && call.special.is_none()).then(|| format!("{}Async", lower_camel(op)))
+    (call.group != Group::AioControl && call.special.is_none())
+        .then(|| format!("{}Async", lower_camel(op)))
 }
 
 #[cfg(test)]

@@ -20,7 +20,11 @@ pub struct ValidationError {
 
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "api.yaml: {}: {}: {}", self.item, self.field, self.message)
+        write!(
+            f,
+            "api.yaml: {}: {}: {}",
+            self.item, self.field, self.message
+        )
     }
 }
 
@@ -51,7 +55,11 @@ pub fn validate(api: &Api) -> Result<(), Vec<ValidationError>> {
     let mut seen = HashSet::new();
     for call in &api.calls {
         if !seen.insert(call.name.as_str()) {
-            c.err(format!("call {}", call.name), "name", "defined more than once");
+            c.err(
+                format!("call {}", call.name),
+                "name",
+                "defined more than once",
+            );
         }
         check_call(&mut c, call);
     }
@@ -78,7 +86,11 @@ fn is_ident(s: &str, upper: bool) -> bool {
         && s.chars().all(|ch| {
             ch == '_'
                 || ch.is_ascii_digit()
-                || if upper { ch.is_ascii_uppercase() } else { ch.is_ascii_lowercase() }
+                || if upper {
+                    ch.is_ascii_uppercase()
+                } else {
+                    ch.is_ascii_lowercase()
+                }
         })
 }
 
@@ -100,13 +112,21 @@ fn check_types(c: &mut Checker) {
         let mut vv = HashSet::new();
         for v in &e.values {
             if !is_ident(&v.name, true) {
-                c.err(&item, format!("values.{}", v.name), "must be an upper-case identifier");
+                c.err(
+                    &item,
+                    format!("values.{}", v.name),
+                    "must be an upper-case identifier",
+                );
             }
             if !vn.insert(&v.name) {
                 c.err(&item, format!("values.{}", v.name), "name used twice");
             }
             if !vv.insert(v.value) {
-                c.err(&item, format!("values.{}", v.name), format!("value {} used twice", v.value));
+                c.err(
+                    &item,
+                    format!("values.{}", v.name),
+                    format!("value {} used twice", v.value),
+                );
             }
         }
     }
@@ -122,16 +142,28 @@ fn check_types(c: &mut Checker) {
         let mut vn = HashSet::new();
         for v in &f.values {
             if !is_ident(&v.name, true) {
-                c.err(&item, format!("values.{}", v.name), "must be an upper-case identifier");
+                c.err(
+                    &item,
+                    format!("values.{}", v.name),
+                    "must be an upper-case identifier",
+                );
             }
             if !vn.insert(v.name.as_str()) {
                 c.err(&item, format!("values.{}", v.name), "name used twice");
             }
             if v.value == 0 || !v.value.is_power_of_two() {
-                c.err(&item, format!("values.{}", v.name), format!("{:#x} is not a single bit", v.value));
+                c.err(
+                    &item,
+                    format!("values.{}", v.name),
+                    format!("{:#x} is not a single bit", v.value),
+                );
             }
             if seen_bits & v.value != 0 {
-                c.err(&item, format!("values.{}", v.name), format!("bit {:#x} used twice", v.value));
+                c.err(
+                    &item,
+                    format!("values.{}", v.name),
+                    format!("bit {:#x} used twice", v.value),
+                );
             }
             seen_bits |= v.value;
         }
@@ -168,7 +200,11 @@ fn check_types(c: &mut Checker) {
             }
             if let Some(len) = a.kind.len() {
                 if arg_names.contains(&len) {
-                    c.err(&item, &field, format!("length name `{len}` clashes with an argument"));
+                    c.err(
+                        &item,
+                        &field,
+                        format!("length name `{len}` clashes with an argument"),
+                    );
                 }
             }
         }
@@ -193,11 +229,17 @@ fn check_aio_pairs(c: &mut Checker) {
             c.err(
                 &item,
                 "first_version",
-                format!("{} differs from {} of its synchronous twin {}", call.first_version, sync.first_version, sync.name),
+                format!(
+                    "{} differs from {} of its synchronous twin {}",
+                    call.first_version, sync.first_version, sync.name
+                ),
             );
         }
         for set in &c.api.flags {
-            if let (Some(mine), Some(theirs)) = (permitted_flags(call, &set.name), permitted_flags(sync, &set.name)) {
+            if let (Some(mine), Some(theirs)) = (
+                permitted_flags(call, &set.name),
+                permitted_flags(sync, &set.name),
+            ) {
                 if mine != theirs {
                     c.err(
                         &item,
@@ -219,7 +261,10 @@ fn check_aio_pairs(c: &mut Checker) {
 /// (None when it has no such argument or permits the whole set).
 fn permitted_flags<'a>(call: &'a Call, set: &str) -> Option<Vec<&'a str>> {
     call.optargs.iter().find_map(|o| match &o.kind {
-        OptArgKind::Flags { flags, permitted: Some(p) } if flags == set => {
+        OptArgKind::Flags {
+            flags,
+            permitted: Some(p),
+        } if flags == set => {
             let mut names: Vec<&str> = p.iter().map(String::as_str).collect();
             names.sort_unstable();
             Some(names)
@@ -237,19 +282,41 @@ fn check_call(c: &mut Checker, call: &Call) {
     let api = c.api;
     let item = format!("call {}", call.name);
     if !is_ident(&call.name, false) {
-        c.err(&item, "name", "must be a lower-case identifier without the nbd_ prefix");
+        c.err(
+            &item,
+            "name",
+            "must be a lower-case identifier without the nbd_ prefix",
+        );
     }
     if call.name.starts_with("nbd_") {
         c.err(&item, "name", "write the name without the nbd_ prefix");
     }
     match version_key(&call.first_version) {
-        None => c.err(&item, "first_version", format!("`{}` is not MAJOR.MINOR", call.first_version)),
+        None => c.err(
+            &item,
+            "first_version",
+            format!("`{}` is not MAJOR.MINOR", call.first_version),
+        ),
         Some((maj, min)) => {
             if (maj, min) > LATEST_VERSION {
-                c.err(&item, "first_version", format!("`{}` is newer than libnbd {}.{}", call.first_version, LATEST_VERSION.0, LATEST_VERSION.1));
+                c.err(
+                    &item,
+                    "first_version",
+                    format!(
+                        "`{}` is newer than libnbd {}.{}",
+                        call.first_version, LATEST_VERSION.0, LATEST_VERSION.1
+                    ),
+                );
             }
             if maj != 1 || min % 2 != 0 {
-                c.err(&item, "first_version", format!("`{}` is not a stable libnbd release (1.even)", call.first_version));
+                c.err(
+                    &item,
+                    "first_version",
+                    format!(
+                        "`{}` is not a stable libnbd release (1.even)",
+                        call.first_version
+                    ),
+                );
             }
         }
     }
@@ -257,7 +324,11 @@ fn check_call(c: &mut Checker, call: &Call) {
         c.err(&item, "shortdesc", "is empty");
     } else if call.shortdesc.ends_with('.') {
         c.err(&item, "shortdesc", "must not end with a full stop");
-    } else if call.shortdesc.chars().next().is_some_and(|ch| ch.is_uppercase())
+    } else if call
+        .shortdesc
+        .chars()
+        .next()
+        .is_some_and(|ch| ch.is_uppercase())
         && !call.shortdesc.starts_with("TLS")
         && !call.shortdesc.starts_with("NBD")
     {
@@ -266,11 +337,18 @@ fn check_call(c: &mut Checker, call: &Call) {
     if call.longdesc.trim().is_empty() {
         c.err(&item, "longdesc", "is empty");
     }
-    for (field, text) in [("longdesc", Some(&call.longdesc)), ("returns", call.returns.as_ref())] {
+    for (field, text) in [
+        ("longdesc", Some(&call.longdesc)),
+        ("returns", call.returns.as_ref()),
+    ] {
         if let Some(text) = text {
             for r in markup::call_references(text) {
                 if !c.call_names.contains(r.as_str()) {
-                    c.err(&item, field, format!("refers to nbd_{r}(3), which is not a call"));
+                    c.err(
+                        &item,
+                        field,
+                        format!("refers to nbd_{r}(3), which is not a call"),
+                    );
                 }
             }
         }
@@ -286,13 +364,21 @@ fn check_call(c: &mut Checker, call: &Call) {
     for s in &call.see_also_external {
         let ok = s.ends_with(')') && s.contains('(');
         if !ok {
-            c.err(&item, "see_also_external", format!("`{s}` is not of the form page(section)"));
+            c.err(
+                &item,
+                "see_also_external",
+                format!("`{s}` is not of the form page(section)"),
+            );
         }
     }
     let mut st = HashSet::new();
     for s in &call.permitted_states {
         if !st.insert(*s) {
-            c.err(&item, "permitted_states", format!("`{}` listed twice", s.as_str()));
+            c.err(
+                &item,
+                "permitted_states",
+                format!("`{}` listed twice", s.as_str()),
+            );
         }
     }
 
@@ -309,10 +395,18 @@ fn check_call(c: &mut Checker, call: &Call) {
     }
     for (n, count) in &names {
         if *count > 1 {
-            c.err(&item, "args", format!("argument name `{n}` used {count} times"));
+            c.err(
+                &item,
+                "args",
+                format!("argument name `{n}` used {count} times"),
+            );
         }
         if !is_ident(n, false) {
-            c.err(&item, "args", format!("`{n}` must be a lower-case identifier"));
+            c.err(
+                &item,
+                "args",
+                format!("`{n}` must be a lower-case identifier"),
+            );
         }
     }
 
@@ -330,46 +424,61 @@ fn check_call(c: &mut Checker, call: &Call) {
                     c.err(&item, &field, format!("flag set `{flags}` is not defined"));
                 }
             }
-            ArgRole::Buffer { persistent: true, .. } => {
+            ArgRole::Buffer {
+                persistent: true, ..
+            } => {
                 if !call.name.starts_with("aio_") {
                     c.err(&item, &field, "persistent buffers are only for aio_* calls");
                 }
             }
-            ArgRole::Buffer { persistent: false, .. } | ArgRole::Sockaddr { .. } | ArgRole::Plain => {}
+            ArgRole::Buffer {
+                persistent: false, ..
+            }
+            | ArgRole::Sockaddr { .. }
+            | ArgRole::Plain => {}
         }
     }
     for (i, o) in call.optargs.iter().enumerate() {
         let field = format!("optargs[{i}] ({})", o.name);
         match &o.kind {
             OptArgKind::Closure { callback } => check_callback_name(c, &item, &field, callback),
-            OptArgKind::Flags { flags, permitted } => match api.flags.iter().find(|f| &f.name == flags) {
-                None => c.err(&item, &field, format!("flag set `{flags}` is not defined")),
-                Some(set) => {
-                    for p in permitted.iter().flatten() {
-                        if !set.values.iter().any(|v| &v.name == p) {
-                            c.err(&item, &field, format!("`{p}` is not a flag of `{flags}`"));
+            OptArgKind::Flags { flags, permitted } => {
+                match api.flags.iter().find(|f| &f.name == flags) {
+                    None => c.err(&item, &field, format!("flag set `{flags}` is not defined")),
+                    Some(set) => {
+                        for p in permitted.iter().flatten() {
+                            if !set.values.iter().any(|v| &v.name == p) {
+                                c.err(&item, &field, format!("`{p}` is not a flag of `{flags}`"));
+                            }
                         }
                     }
                 }
-            },
+            }
         }
     }
     let (ret_problem, only_on_failure) = match &call.ret {
         RetKind::Enum { r#enum } => (
-            (!api.enums.iter().any(|e| &e.name == r#enum)).then(|| format!("enum `{}` is not defined", r#enum)),
+            (!api.enums.iter().any(|e| &e.name == r#enum))
+                .then(|| format!("enum `{}` is not defined", r#enum)),
             false,
         ),
         RetKind::Flags { flags } => (
-            (!api.flags.iter().any(|f| &f.name == flags)).then(|| format!("flag set `{flags}` is not defined")),
+            (!api.flags.iter().any(|f| &f.name == flags))
+                .then(|| format!("flag set `{flags}` is not defined")),
             false,
         ),
-        RetKind::Void => ((call.special != Some(Special::Close)).then(|| "only close returns void".into()), false),
-        RetKind::Handle => {
-            ((call.special != Some(Special::Create)).then(|| "only create returns a handle".into()), false)
-        }
-        RetKind::Cookie => {
-            ((!call.name.starts_with("aio_")).then(|| "only aio_* calls return cookies".into()), true)
-        }
+        RetKind::Void => (
+            (call.special != Some(Special::Close)).then(|| "only close returns void".into()),
+            false,
+        ),
+        RetKind::Handle => (
+            (call.special != Some(Special::Create)).then(|| "only create returns a handle".into()),
+            false,
+        ),
+        RetKind::Cookie => (
+            (!call.name.starts_with("aio_")).then(|| "only aio_* calls return cookies".into()),
+            true,
+        ),
         RetKind::Error | RetKind::String => (None, true),
         RetKind::Bool
         | RetKind::Int
@@ -386,17 +495,33 @@ fn check_call(c: &mut Checker, call: &Call) {
     }
     if !call.may_set_error {
         if !call.permitted_states.is_empty() {
-            c.err(&item, "may_set_error", "a call that cannot fail must be permitted in every state");
+            c.err(
+                &item,
+                "may_set_error",
+                "a call that cannot fail must be permitted in every state",
+            );
         }
         if call.checks_values() {
-            c.err(&item, "may_set_error", "a call with enum or flags arguments can fail their checks");
+            c.err(
+                &item,
+                "may_set_error",
+                "a call with enum or flags arguments can fail their checks",
+            );
         }
         if only_on_failure {
-            c.err(&item, "may_set_error", "this return kind only makes sense for a call that can fail");
+            c.err(
+                &item,
+                "may_set_error",
+                "this return kind only makes sense for a call that can fail",
+            );
         }
     }
     if !call.locked && !call.permitted_states.is_empty() {
-        c.err(&item, "locked", "a call without the lock cannot check the handle state");
+        c.err(
+            &item,
+            "locked",
+            "a call without the lock cannot check the handle state",
+        );
     }
     if call.special.is_some() && (!call.args.is_empty() && call.special != Some(Special::Close)) {
         c.err(&item, "special", "special calls take no arguments");
@@ -416,18 +541,39 @@ fn check_specials(c: &mut Checker) {
         (Special::GetError, "get_error", RetKind::StaticString),
         (Special::GetErrno, "get_errno", RetKind::Int),
     ] {
-        let found: Vec<&Call> = c.api.calls.iter().filter(|c| c.special == Some(special)).collect();
+        let found: Vec<&Call> = c
+            .api
+            .calls
+            .iter()
+            .filter(|c| c.special == Some(special))
+            .collect();
         match found.as_slice() {
-            [] => c.err(format!("call {name}"), "special", format!("no call is marked `special: {name}`")),
+            [] => c.err(
+                format!("call {name}"),
+                "special",
+                format!("no call is marked `special: {name}`"),
+            ),
             [one] => {
                 if one.name != name {
-                    c.err(format!("call {}", one.name), "special", format!("`special: {name}` belongs on the call `{name}`"));
+                    c.err(
+                        format!("call {}", one.name),
+                        "special",
+                        format!("`special: {name}` belongs on the call `{name}`"),
+                    );
                 }
                 if one.ret != ret {
-                    c.err(format!("call {}", one.name), "ret", format!("{name} must return {ret:?}"));
+                    c.err(
+                        format!("call {}", one.name),
+                        "ret",
+                        format!("{name} must return {ret:?}"),
+                    );
                 }
             }
-            _ => c.err(format!("call {name}"), "special", "marked on more than one call"),
+            _ => c.err(
+                format!("call {name}"),
+                "special",
+                "marked on more than one call",
+            ),
         }
     }
 }
@@ -441,9 +587,21 @@ fn check_bindings(c: &mut Checker) {
     let api = c.api;
     let clash = |name: &str| {
         let bindings = [
-            ("Python", names::PYTHON_RESERVED.contains(&name) || names::PYTHON_RESERVED.contains(&python_ident(name).as_str())),
-            ("Node", names::NODE_RESERVED.contains(&name) || names::JS_RESERVED.contains(&lower_camel(name).as_str())),
-            ("OCaml", names::OCAML_ML_RESERVED.contains(&name) || names::OCAML_RUST_RESERVED.contains(&name)),
+            (
+                "Python",
+                names::PYTHON_RESERVED.contains(&name)
+                    || names::PYTHON_RESERVED.contains(&python_ident(name).as_str()),
+            ),
+            (
+                "Node",
+                names::NODE_RESERVED.contains(&name)
+                    || names::JS_RESERVED.contains(&lower_camel(name).as_str()),
+            ),
+            (
+                "OCaml",
+                names::OCAML_ML_RESERVED.contains(&name)
+                    || names::OCAML_RUST_RESERVED.contains(&name),
+            ),
         ];
         bindings.iter().find(|(_, hit)| *hit).map(|(lang, _)| *lang)
     };
@@ -457,7 +615,13 @@ fn check_bindings(c: &mut Checker) {
             .chain(call.optargs.iter().map(|o| o.name.as_str()));
         for name in names {
             if let Some(lang) = clash(name) {
-                c.err(&item, "args", format!("`{name}` clashes with a name the {lang} binding's generated code uses"));
+                c.err(
+                    &item,
+                    "args",
+                    format!(
+                        "`{name}` clashes with a name the {lang} binding's generated code uses"
+                    ),
+                );
             }
         }
         if call.callbacks_run_during_call() && !call.may_set_error {
@@ -481,32 +645,59 @@ fn check_bindings(c: &mut Checker) {
         }
         for js in std::iter::once(names::js_method(&call.name)).chain(promise) {
             if let Some(other) = js_methods.insert(js.clone(), &call.name) {
-                c.err(&item, "name", format!("its Node method `{js}` is also {other}'s"));
+                c.err(
+                    &item,
+                    "name",
+                    format!("its Node method `{js}` is also {other}'s"),
+                );
             }
         }
     }
     for cb in &api.callbacks {
         for a in &cb.args {
             if names::NODE_RESERVED.contains(&a.name.as_str()) {
-                c.err(format!("callback {}", cb.name), "args", format!("`{}` clashes with a name the Node binding's generated code uses", a.name));
+                c.err(
+                    format!("callback {}", cb.name),
+                    "args",
+                    format!(
+                        "`{}` clashes with a name the Node binding's generated code uses",
+                        a.name
+                    ),
+                );
             }
         }
     }
     let values = api
         .enums
         .iter()
-        .flat_map(|e| e.values.iter().map(move |v| (format!("enum {}", e.name), &v.name)))
-        .chain(api.flags.iter().flat_map(|f| f.values.iter().map(move |v| (format!("flags {}", f.name), &v.name))));
+        .flat_map(|e| {
+            e.values
+                .iter()
+                .map(move |v| (format!("enum {}", e.name), &v.name))
+        })
+        .chain(api.flags.iter().flat_map(|f| {
+            f.values
+                .iter()
+                .map(move |v| (format!("flags {}", f.name), &v.name))
+        }));
     for (item, name) in values {
         if name == "UNKNOWN" {
-            c.err(item, format!("values.{name}"), "`UNKNOWN` is the OCaml binding's constructor for values it does not know");
+            c.err(
+                item,
+                format!("values.{name}"),
+                "`UNKNOWN` is the OCaml binding's constructor for values it does not know",
+            );
         }
     }
     for k in &api.constants {
         match k.value {
             ConstValue::Int(i) => {
                 if i32::try_from(i).is_err() {
-                    c.err(format!("constant {}", k.name), "value", "does not fit the OCaml binding's int32");
+                    c.err(
+                        format!("constant {}", k.name),
+                        "value",
+                        "does not fit the OCaml binding's int32",
+                    );
                 }
             }
             ConstValue::Str(_) => {}

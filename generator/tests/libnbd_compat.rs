@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 const SYSTEM_HEADER: &str = "/usr/include/libnbd.h";
 
 fn system_header() -> String {
-    std::fs::read_to_string(SYSTEM_HEADER)
-        .unwrap_or_else(|e| panic!("{SYSTEM_HEADER} (from libnbd-dev) is needed for this test: {e}"))
+    std::fs::read_to_string(SYSTEM_HEADER).unwrap_or_else(|e| {
+        panic!("{SYSTEM_HEADER} (from libnbd-dev) is needed for this test: {e}")
+    })
 }
 
 fn ours() -> String {
@@ -44,12 +45,18 @@ fn number(v: &str) -> Option<u64> {
 fn constants_equal_the_incumbents() {
     let theirs = defines(&system_header());
     let ours = defines(&ours());
-    assert!(theirs.len() > 40, "parsed only {} constants from {SYSTEM_HEADER}", theirs.len());
+    assert!(
+        theirs.len() > 40,
+        "parsed only {} constants from {SYSTEM_HEADER}",
+        theirs.len()
+    );
     for (name, value) in &theirs {
         if name.starts_with("HAVE_") || name == "H" {
             continue;
         }
-        let mine = ours.get(name).unwrap_or_else(|| panic!("LIBNBD_{name} is missing from our header"));
+        let mine = ours
+            .get(name)
+            .unwrap_or_else(|| panic!("LIBNBD_{name} is missing from our header"));
         match (number(value), number(mine)) {
             (Some(a), Some(b)) => assert_eq!(a, b, "LIBNBD_{name}"),
             _ => assert_eq!(value, mine, "LIBNBD_{name}"),
@@ -69,7 +76,10 @@ fn prototypes(text: &str) -> BTreeMap<String, String> {
         let norm = decl.split_whitespace().collect::<Vec<_>>().join(" ");
         let norm = norm.replace("* ", "*").replace(" (", "(");
         if let Some(i) = norm.find("nbd_") {
-            let name: String = norm[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let name: String = norm[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             out.insert(name, norm.trim().to_string());
         }
     }
@@ -80,9 +90,15 @@ fn prototypes(text: &str) -> BTreeMap<String, String> {
 fn prototypes_equal_the_incumbents() {
     let theirs = prototypes(&system_header());
     let ours = prototypes(&ours());
-    assert!(theirs.len() > 120, "parsed only {} prototypes from {SYSTEM_HEADER}", theirs.len());
+    assert!(
+        theirs.len() > 120,
+        "parsed only {} prototypes from {SYSTEM_HEADER}",
+        theirs.len()
+    );
     for (name, proto) in &theirs {
-        let mine = ours.get(name).unwrap_or_else(|| panic!("{name} is missing from our header"));
+        let mine = ours
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is missing from our header"));
         assert_eq!(mine, proto, "prototype of {name}");
     }
 }

@@ -47,7 +47,11 @@ fn api_yaml_holds_every_call_of_the_reference_list() {
     for c in &api.calls {
         if !list.iter().any(|(n, _, _)| *n == c.name) {
             assert!(
-                c.extension || matches!(c.name.as_str(), "create" | "close" | "get_error" | "get_errno"),
+                c.extension
+                    || matches!(
+                        c.name.as_str(),
+                        "create" | "close" | "get_error" | "get_errno"
+                    ),
                 "{} is not a libnbd call and not marked `extension: true`",
                 c.name
             );
@@ -63,9 +67,16 @@ fn api_yaml_holds_every_call_of_the_seed_manual() {
         .filter(|(_, _, in_seed)| *in_seed)
         .map(|(n, _, _)| n)
         .collect();
-    assert!(seed.len() >= 120, "only {} calls are marked as in the seed manual", seed.len());
+    assert!(
+        seed.len() >= 120,
+        "only {} calls are marked as in the seed manual",
+        seed.len()
+    );
     for n in seed {
-        assert!(api.calls.iter().any(|c| c.name == n), "nbd_{n} from the seed manual is missing");
+        assert!(
+            api.calls.iter().any(|c| c.name == n),
+            "nbd_{n} from the seed manual is missing"
+        );
     }
 }
 
@@ -74,10 +85,21 @@ fn every_template_renders_against_the_real_api() {
     let api = common::api();
     let outputs = generator::generate(&api).unwrap();
     let calls = api.calls.len();
-    let pages = outputs.iter().filter(|o| o.path.starts_with("docs/man")).count();
-    assert_eq!(pages, calls + 2, "one page per call, the overview and nbdsh(1)");
+    let pages = outputs
+        .iter()
+        .filter(|o| o.path.starts_with("docs/man"))
+        .count();
+    assert_eq!(
+        pages,
+        calls + 2,
+        "one page per call, the overview and nbdsh(1)"
+    );
     for o in &outputs {
-        assert!(o.text.contains(generator::DO_NOT_EDIT), "{} lacks the do-not-edit line", o.path.display());
+        assert!(
+            o.text.contains(generator::DO_NOT_EDIT),
+            "{} lacks the do-not-edit line",
+            o.path.display()
+        );
     }
 }
 
@@ -92,13 +114,21 @@ fn committed_generated_files_are_up_to_date() {
             stale.push(out.path.display().to_string());
         }
     }
-    assert!(stale.is_empty(), "stale generated files (run `cargo xtask generate`): {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "stale generated files (run `cargo xtask generate`): {stale:?}"
+    );
 }
 
 #[test]
 fn extension_calls_say_so_in_every_binding() {
     let api = common::api();
-    let extensions: Vec<&str> = api.calls.iter().filter(|c| c.extension).map(|c| c.name.as_str()).collect();
+    let extensions: Vec<&str> = api
+        .calls
+        .iter()
+        .filter(|c| c.extension)
+        .map(|c| c.name.as_str())
+        .collect();
     assert!(!extensions.is_empty());
     let outputs = generator::generate(&api).unwrap();
     for path in [
@@ -111,11 +141,21 @@ fn extension_calls_say_so_in_every_binding() {
             .iter()
             .find(|o| o.path.to_str() == Some(path))
             .unwrap_or_else(|| panic!("{path} is not generated"));
-        let n = out.text.matches("Extension of this library, not in libnbd.").count();
-        assert!(n >= extensions.len(), "{path}: {n} mentions for {} extension calls", extensions.len());
+        let n = out
+            .text
+            .matches("Extension of this library, not in libnbd.")
+            .count();
+        assert!(
+            n >= extensions.len(),
+            "{path}: {n} mentions for {} extension calls",
+            extensions.len()
+        );
         for name in &extensions {
             let wrong = format!("Since libnbd 1.24. C: `nbd_{name}`");
-            assert!(!out.text.contains(&wrong), "{path} dates the extension {name} to libnbd");
+            assert!(
+                !out.text.contains(&wrong),
+                "{path} dates the extension {name} to libnbd"
+            );
         }
     }
 }

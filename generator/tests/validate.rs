@@ -10,81 +10,156 @@ fn broken(edit: impl Fn(&str) -> String) -> String {
         Err(e) => e.to_string(),
         Ok(api) => match generator::validate::validate(&api) {
             Ok(()) => panic!("the broken description was accepted"),
-            Err(errs) => errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"),
+            Err(errs) => errs
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
         },
     }
 }
 
 fn replace_once(text: &str, from: &str, to: &str) -> String {
-    assert!(text.contains(from), "fixture text `{from}` not found in api.yaml");
+    assert!(
+        text.contains(from),
+        "fixture text `{from}` not found in api.yaml"
+    );
     text.replacen(from, to, 1)
 }
 
 /// Replace the first `from` at or after `anchor` (the start of an entry).
 fn replace_after(text: &str, anchor: &str, from: &str, to: &str) -> String {
-    let at = text.find(anchor).unwrap_or_else(|| panic!("`{anchor}` not found in api.yaml"));
+    let at = text
+        .find(anchor)
+        .unwrap_or_else(|| panic!("`{anchor}` not found in api.yaml"));
     let (head, tail) = text.split_at(at);
     format!("{head}{}", replace_once(tail, from, to))
 }
 
 #[test]
 fn unknown_field_names_the_entry() {
-    let msg = broken(|t| replace_once(t, "  - name: pread\n", "  - name: pread\n    colour: blue\n"));
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "  - name: pread\n",
+            "  - name: pread\n    colour: blue\n",
+        )
+    });
     assert!(msg.contains("pread") && msg.contains("colour"), "{msg}");
 }
 
 #[test]
 fn unknown_argument_kind() {
-    let msg = broken(|t| replace_once(t, "{ name: offset, kind: uint64 }", "{ name: offset, kind: uint65 }"));
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "{ name: offset, kind: uint64 }",
+            "{ name: offset, kind: uint65 }",
+        )
+    });
     assert!(msg.contains("unknown kind `uint65`"), "{msg}");
 }
 
 #[test]
 fn argument_missing_its_length() {
-    let msg = broken(|t| replace_once(t, "{ name: buf, kind: bytes_out, len: count }", "{ name: buf, kind: bytes_out }"));
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "{ name: buf, kind: bytes_out, len: count }",
+            "{ name: buf, kind: bytes_out }",
+        )
+    });
     assert!(msg.contains("needs the key `len`"), "{msg}");
 }
 
 #[test]
 fn argument_with_a_key_its_kind_does_not_take() {
-    let msg = broken(|t| replace_once(t, "{ name: offset, kind: uint64 }", "{ name: offset, kind: uint64, len: x }"));
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "{ name: offset, kind: uint64 }",
+            "{ name: offset, kind: uint64, len: x }",
+        )
+    });
     assert!(msg.contains("does not take the key(s) len"), "{msg}");
 }
 
 #[test]
 fn unknown_state() {
-    let msg = broken(|t| replace_once(t, "permitted_states: [connected]", "permitted_states: [sleeping]"));
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "permitted_states: [connected]",
+            "permitted_states: [sleeping]",
+        )
+    });
     assert!(msg.contains("sleeping"), "{msg}");
 }
 
 #[test]
 fn see_also_must_resolve() {
-    let msg = broken(|t| replace_once(t, "see_also: [aio_pread,", "see_also: [no_such_call, aio_pread,"));
-    assert!(msg.contains("call pread: see_also: `no_such_call` is not a call"), "{msg}");
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "see_also: [aio_pread,",
+            "see_also: [no_such_call, aio_pread,",
+        )
+    });
+    assert!(
+        msg.contains("call pread: see_also: `no_such_call` is not a call"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn doc_references_must_resolve() {
-    let msg = broken(|t| replace_once(t, "Read `count` bytes", "See nbd_frobnicate(3). Read `count` bytes"));
-    assert!(msg.contains("call pread: longdesc: refers to nbd_frobnicate(3)"), "{msg}");
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "Read `count` bytes",
+            "See nbd_frobnicate(3). Read `count` bytes",
+        )
+    });
+    assert!(
+        msg.contains("call pread: longdesc: refers to nbd_frobnicate(3)"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn unknown_flag_set() {
-    let msg = broken(|t| replace_once(t, "flags: cmd_flag, permitted: [REQ_ONE]", "flags: cmd_flags, permitted: [REQ_ONE]"));
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "flags: cmd_flag, permitted: [REQ_ONE]",
+            "flags: cmd_flags, permitted: [REQ_ONE]",
+        )
+    });
     assert!(msg.contains("flag set `cmd_flags` is not defined"), "{msg}");
 }
 
 #[test]
 fn permitted_flag_outside_its_set() {
     let msg = broken(|t| replace_once(t, "permitted: [REQ_ONE]", "permitted: [REQ_TWO]"));
-    assert!(msg.contains("`REQ_TWO` is not a flag of `cmd_flag`"), "{msg}");
+    assert!(
+        msg.contains("`REQ_TWO` is not a flag of `cmd_flag`"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn default_outside_its_flag_set() {
-    let msg = broken(|t| replace_once(t, "default: [FIXED_NEWSTYLE, NO_ZEROES]", "default: [FIXED_NEWSTYLE, NO_ONES]"));
-    assert!(msg.contains("flags handshake_flag: default: `NO_ONES` is not a flag of this set"), "{msg}");
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "default: [FIXED_NEWSTYLE, NO_ZEROES]",
+            "default: [FIXED_NEWSTYLE, NO_ONES]",
+        )
+    });
+    assert!(
+        msg.contains("flags handshake_flag: default: `NO_ONES` is not a flag of this set"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -96,19 +171,38 @@ fn flag_values_must_be_single_bits() {
 #[test]
 fn duplicate_call_names() {
     let msg = broken(|t| replace_once(t, "  - name: aio_pread\n", "  - name: pread\n"));
-    assert!(msg.contains("call pread: name: defined more than once"), "{msg}");
+    assert!(
+        msg.contains("call pread: name: defined more than once"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn empty_docs() {
-    let msg = broken(|t| replace_once(t, "shortdesc: read from the NBD server\n", "shortdesc: \"\"\n"));
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "shortdesc: read from the NBD server\n",
+            "shortdesc: \"\"\n",
+        )
+    });
     assert!(msg.contains("call pread: shortdesc: is empty"), "{msg}");
 }
 
 #[test]
 fn bad_versions() {
-    let msg = broken(|t| replace_after(t, "  - name: pread\n", "first_version: \"1.0\"", "first_version: \"1.3\""));
-    assert!(msg.contains("call pread: first_version: `1.3` is not a stable libnbd release"), "{msg}");
+    let msg = broken(|t| {
+        replace_after(
+            t,
+            "  - name: pread\n",
+            "first_version: \"1.0\"",
+            "first_version: \"1.3\"",
+        )
+    });
+    assert!(
+        msg.contains("call pread: first_version: `1.3` is not a stable libnbd release"),
+        "{msg}"
+    );
     // The synchronous call and its aio twin disagree now.
     assert!(msg.contains("call aio_pread: first_version"), "{msg}");
 }
@@ -116,19 +210,32 @@ fn bad_versions() {
 #[test]
 fn missing_version() {
     let msg = broken(|t| replace_after(t, "  - name: pread\n", "    first_version: \"1.0\"\n", ""));
-    assert!(msg.contains("pread") && msg.contains("first_version"), "{msg}");
+    assert!(
+        msg.contains("pread") && msg.contains("first_version"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn unknown_callback() {
-    let msg = broken(|t| replace_once(t, "{ name: extent, kind: closure, callback: extent }", "{ name: extent, kind: closure, callback: extant }"));
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "{ name: extent, kind: closure, callback: extent }",
+            "{ name: extent, kind: closure, callback: extant }",
+        )
+    });
     assert!(msg.contains("callback `extant` is not defined"), "{msg}");
 }
 
 #[test]
 fn optional_argument_of_a_kind_that_cannot_be_optional() {
     let msg = broken(|t| {
-        replace_once(t, "{ name: flags, kind: flags, flags: cmd_flag, permitted: [REQ_ONE] }", "{ name: flags, kind: uint32 }")
+        replace_once(
+            t,
+            "{ name: flags, kind: flags, flags: cmd_flag, permitted: [REQ_ONE] }",
+            "{ name: flags, kind: uint32 }",
+        )
     });
     assert!(msg.contains("cannot be optional"), "{msg}");
 }
@@ -141,7 +248,14 @@ fn yaml_syntax_errors_are_reported_not_panicked() {
 
 #[test]
 fn aio_twin_must_permit_the_same_flags() {
-    let msg = broken(|t| replace_after(t, "  - name: aio_trim\n", "permitted: [FUA]", "permitted: [FUA, NO_HOLE]"));
+    let msg = broken(|t| {
+        replace_after(
+            t,
+            "  - name: aio_trim\n",
+            "permitted: [FUA]",
+            "permitted: [FUA, NO_HOLE]",
+        )
+    });
     assert!(
         msg.contains("call aio_trim: optargs (permitted): [FUA, NO_HOLE] differs from [FUA] of its synchronous twin trim"),
         "{msg}"
@@ -150,14 +264,33 @@ fn aio_twin_must_permit_the_same_flags() {
 
 #[test]
 fn argument_names_the_bindings_use_for_themselves() {
-    let msg = broken(|t| replace_once(t, "{ name: offset, kind: uint64 }", "{ name: holder, kind: uint64 }"));
+    let msg = broken(|t| {
+        replace_once(
+            t,
+            "{ name: offset, kind: uint64 }",
+            "{ name: holder, kind: uint64 }",
+        )
+    });
     assert!(msg.contains("callback chunk: args: `holder` clashes with a name the Node binding's generated code uses"), "{msg}");
-    let msg = broken(|t| replace_after(t, "\ncalls:", "{ name: offset, kind: uint64 }", "{ name: raised, kind: uint64 }"));
-    assert!(msg.contains("`raised` clashes with a name the Python binding's generated code uses"), "{msg}");
+    let msg = broken(|t| {
+        replace_after(
+            t,
+            "\ncalls:",
+            "{ name: offset, kind: uint64 }",
+            "{ name: raised, kind: uint64 }",
+        )
+    });
+    assert!(
+        msg.contains("`raised` clashes with a name the Python binding's generated code uses"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn unknown_is_the_ocaml_bindings_constructor() {
     let msg = broken(|t| replace_once(t, "{ name: DISABLE,", "{ name: UNKNOWN,"));
-    assert!(msg.contains("values.UNKNOWN: `UNKNOWN` is the OCaml binding's constructor"), "{msg}");
+    assert!(
+        msg.contains("values.UNKNOWN: `UNKNOWN` is the OCaml binding's constructor"),
+        "{msg}"
+    );
 }

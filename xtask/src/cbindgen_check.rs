@@ -42,7 +42,10 @@ fn generate(functions: bool) -> Result<cbindgen::Bindings, String> {
     config.export.exclude = vec!["nbd_handle".into()];
     if functions {
         config.export.item_types = vec![cbindgen::ItemType::Functions];
-        config.export.exclude.extend(CALLBACKS.iter().map(|c| c.to_string()));
+        config
+            .export
+            .exclude
+            .extend(CALLBACKS.iter().map(|c| c.to_string()));
     } else {
         config.export.item_types = vec![cbindgen::ItemType::Structs];
         for cb in CALLBACKS {
@@ -84,7 +87,14 @@ pub fn check(dir: &Path) -> Result<(), String> {
     let probe_file = dir.join("check-cbindgen.c");
     std::fs::write(&probe_file, probe).map_err(|e| e.to_string())?;
     let out = Command::new("cc")
-        .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-I"])
+        .args([
+            "-std=gnu11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
         .arg(root().join("bindings/c/include"))
         .arg("-I")
         .arg(dir)

@@ -34,13 +34,29 @@ pub fn header(log: &Path) -> StepResult {
     let cpp = dir.join("probe.cpp");
     std::fs::write(&c, HEADER_PROBE).map_err(|e| e.to_string())?;
     // C++ has no compound literals in ISO mode: leave NBD_NULL_* out there.
-    std::fs::write(&cpp, HEADER_PROBE.replace("NBD_NULL_COMPLETION", "{}")).map_err(|e| e.to_string())?;
+    std::fs::write(&cpp, HEADER_PROBE.replace("NBD_NULL_COMPLETION", "{}"))
+        .map_err(|e| e.to_string())?;
     let include = root().join("bindings/c/include");
     let mut passed = 0;
     let mut failed = 0;
     let compilers: [(&str, &[&str], &Path); 2] = [
-        ("cc", &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only"], &c),
-        ("g++", &["-Wall", "-Wextra", "-Werror", "-fsyntax-only"], &cpp),
+        (
+            "cc",
+            &[
+                "-std=c99",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-pedantic",
+                "-fsyntax-only",
+            ],
+            &c,
+        ),
+        (
+            "g++",
+            &["-Wall", "-Wextra", "-Werror", "-fsyntax-only"],
+            &cpp,
+        ),
     ];
     for (cc, flags, src) in compilers {
         let mut cmd = Command::new(cc);
@@ -71,16 +87,23 @@ pub fn man_pages(log: &Path) -> StepResult {
         .filter(|p| p.extension().is_some_and(|x| x == "3" || x == "1"))
         .collect();
     pages.sort();
-    let names: Vec<String> =
-        pages.iter().filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned())).collect();
+    let names: Vec<String> = pages
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
     let (mut passed, mut failed) = (0, 0);
     let mut report = String::new();
     for page in &pages {
         let mut problems = Vec::new();
         // mandoc: nothing above style level.
-        match Command::new("mandoc").args(["-Tlint", "-Wwarning"]).arg(page).output() {
+        match Command::new("mandoc")
+            .args(["-Tlint", "-Wwarning"])
+            .arg(page)
+            .output()
+        {
             Ok(o) => {
-                let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+                let text = String::from_utf8_lossy(&o.stdout).to_string()
+                    + &String::from_utf8_lossy(&o.stderr);
                 if !o.status.success() || !text.trim().is_empty() {
                     problems.push(format!("mandoc -Tlint: {}", text.trim()));
                 }
@@ -88,16 +111,26 @@ pub fn man_pages(log: &Path) -> StepResult {
             Err(e) => problems.push(format!("cannot run mandoc: {e}")),
         }
         // man renders it.
-        match Command::new("man").args(["-l", "-P", "cat"]).arg(page).env("MANWIDTH", "80").output() {
+        match Command::new("man")
+            .args(["-l", "-P", "cat"])
+            .arg(page)
+            .env("MANWIDTH", "80")
+            .output()
+        {
             Ok(o) if o.status.success() && !o.stdout.is_empty() => {}
-            Ok(o) => problems.push(format!("man -l failed: {}", String::from_utf8_lossy(&o.stderr).trim())),
+            Ok(o) => problems.push(format!(
+                "man -l failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
             Err(e) => problems.push(format!("cannot run man: {e}")),
         }
         // Every SEE ALSO target among our pages exists.
         let text = std::fs::read_to_string(page).unwrap_or_default();
         if let Some(see) = text.split(".SH SEE ALSO").nth(1) {
             for target in see.split("\\fB").skip(1) {
-                let Some((name, rest)) = target.split_once("\\fR") else { continue };
+                let Some((name, rest)) = target.split_once("\\fR") else {
+                    continue;
+                };
                 let ours = name.starts_with("nbd_") || name == "libnbd";
                 if ours && rest.starts_with("(3)") && !names.iter().any(|n| n == name) {
                     problems.push(format!("SEE ALSO {name}(3) has no page"));
@@ -108,7 +141,11 @@ pub fn man_pages(log: &Path) -> StepResult {
             passed += 1;
         } else {
             failed += 1;
-            report.push_str(&format!("{}:\n  {}\n", page.display(), problems.join("\n  ")));
+            report.push_str(&format!(
+                "{}:\n  {}\n",
+                page.display(),
+                problems.join("\n  ")
+            ));
         }
     }
     std::fs::write(log, &report).map_err(|e| e.to_string())?;

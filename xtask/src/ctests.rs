@@ -265,9 +265,17 @@ pub fn c_diff(log: &Path) -> StepResult {
         for which in ["libnbd", "ours"] {
             let exe = out_dir.join(format!("{name}-{which}"));
             let mut cc = Command::new("cc");
-            cc.args(["-std=gnu11", "-g", "-O1", "-Wall", "-Wextra", "-Werror", "-o"])
-                .arg(&exe)
-                .arg(&src);
+            cc.args([
+                "-std=gnu11",
+                "-g",
+                "-O1",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-o",
+            ])
+            .arg(&exe)
+            .arg(&src);
             if which == "ours" {
                 cc.args(flags.split_whitespace())
                     .arg(format!("-Wl,-rpath,{libdir}"));
@@ -280,13 +288,10 @@ pub fn c_diff(log: &Path) -> StepResult {
                 break;
             }
             let mut run = Command::new("timeout");
-            run.arg("120")
-                .arg(&exe)
-                .env_remove("LIBNBD_DEBUG")
-                .env(
-                    "NBD_TEST_HOSTILE",
-                    root().join("tests/hostile/nbd-hostile-server.py"),
-                );
+            run.arg("120").arg(&exe).env_remove("LIBNBD_DEBUG").env(
+                "NBD_TEST_HOSTILE",
+                root().join("tests/hostile/nbd-hostile-server.py"),
+            );
             if which == "ours" {
                 run.env("LD_LIBRARY_PATH", &libdir);
             } else {
@@ -300,7 +305,10 @@ pub fn c_diff(log: &Path) -> StepResult {
             append(log, &String::from_utf8_lossy(&out.stderr));
             let trace = String::from_utf8_lossy(&out.stdout).into_owned();
             if !out.status.success() {
-                append(log, &format!("{name} on {which} exited with {}:\n{trace}", out.status));
+                append(
+                    log,
+                    &format!("{name} on {which} exited with {}:\n{trace}", out.status),
+                );
                 traces.clear();
                 break;
             }
@@ -308,7 +316,10 @@ pub fn c_diff(log: &Path) -> StepResult {
         }
         match traces.as_slice() {
             [theirs, ours] if theirs == ours => {
-                append(log, &format!("{name}: same trace ({} lines)", ours.lines().count()));
+                append(
+                    log,
+                    &format!("{name}: same trace ({} lines)", ours.lines().count()),
+                );
                 passed += 1;
             }
             [theirs, ours] => {

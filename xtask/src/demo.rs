@@ -53,7 +53,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 fn have(program: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn step(what: &str) {
@@ -61,7 +64,9 @@ fn step(what: &str) {
 }
 
 fn status(mut cmd: Command) -> Result<(), String> {
-    let s = cmd.status().map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    let s = cmd
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
     if s.success() {
         Ok(())
     } else {
@@ -81,7 +86,10 @@ fn capture(language: &str, mut cmd: Command) -> Run {
             let text = String::from_utf8_lossy(&o.stdout);
             serde_json::from_str(text.trim()).map_err(|e| format!("bad output ({e}): {text}"))
         });
-    Run { language: language.to_string(), result }
+    Run {
+        language: language.to_string(),
+        result,
+    }
 }
 
 fn with_uri(mut cmd: Command, uri: Option<&str>) -> Command {
@@ -93,15 +101,28 @@ fn with_uri(mut cmd: Command, uri: Option<&str>) -> Command {
 
 fn rust(uri: Option<&str>) -> Run {
     step("Rust: building the demo example");
-    if let Err(e) = status(cmd_cargo(&["build", "--release", "-p", "nbd-core", "--example", "demo"])) {
-        return Run { language: "Rust".into(), result: Err(e) };
+    if let Err(e) = status(cmd_cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "nbd-core",
+        "--example",
+        "demo",
+    ])) {
+        return Run {
+            language: "Rust".into(),
+            result: Err(e),
+        };
     }
     let exe = root().join("target/release/examples/demo");
     capture("Rust", with_uri(Command::new(exe), uri))
 }
 
 fn c(uri: Option<&str>) -> Run {
-    let fail = |e: String| Run { language: "C".into(), result: Err(e) };
+    let fail = |e: String| Run {
+        language: "C".into(),
+        result: Err(e),
+    };
     step("C: building libnbd.so.0 and installing it under target/demo-install");
     let prefix = root().join("target/demo-install");
     let prefix_s = prefix.to_string_lossy().into_owned();
@@ -116,11 +137,19 @@ fn c(uri: Option<&str>) -> Run {
         .output();
     let flags = match flags {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
-        Ok(o) => return fail(format!("pkg-config: {}", String::from_utf8_lossy(&o.stderr))),
+        Ok(o) => {
+            return fail(format!(
+                "pkg-config: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ))
+        }
         Err(e) => return fail(format!("cannot run pkg-config: {e}")),
     };
     let mut cc = Command::new("cc");
-    cc.arg("-o").arg(&exe).arg(root().join("tests/demo/demo.c")).args(flags.split_whitespace());
+    cc.arg("-o")
+        .arg(&exe)
+        .arg(root().join("tests/demo/demo.c"))
+        .args(flags.split_whitespace());
     if let Err(e) = status(cc) {
         return fail(e);
     }
@@ -130,7 +159,10 @@ fn c(uri: Option<&str>) -> Run {
 }
 
 fn python(uri: Option<&str>) -> Run {
-    let fail = |e: String| Run { language: "Python".into(), result: Err(e) };
+    let fail = |e: String| Run {
+        language: "Python".into(),
+        result: Err(e),
+    };
     step("Python: pip install ./bindings/python into target/demo-venv");
     let venv = root().join("target/demo-venv");
     if !venv.join("bin/python").exists() {
@@ -144,7 +176,8 @@ fn python(uri: Option<&str>) -> Run {
     }
     let py = venv.join("bin/python");
     let mut pip = Command::new(&py);
-    pip.args(["-m", "pip", "install", "-q"]).arg(root().join("bindings/python"));
+    pip.args(["-m", "pip", "install", "-q"])
+        .arg(root().join("bindings/python"));
     if let Err(e) = status(pip) {
         return fail(e);
     }
@@ -154,7 +187,10 @@ fn python(uri: Option<&str>) -> Run {
 }
 
 fn node(uri: Option<&str>) -> Run {
-    let fail = |e: String| Run { language: "Node.js".into(), result: Err(e) };
+    let fail = |e: String| Run {
+        language: "Node.js".into(),
+        result: Err(e),
+    };
     step("Node.js: building the addon and npm install ./bindings/node into target/demo-node");
     let log = root().join("target/demo-node.log");
     let _ = std::fs::remove_file(&log);
@@ -164,19 +200,29 @@ fn node(uri: Option<&str>) -> Run {
     let prefix = root().join("target/demo-node");
     let _ = std::fs::create_dir_all(&prefix);
     let mut npm = Command::new("npm");
-    npm.args(["install", "--no-audit", "--no-fund", "--no-save", "--prefix"])
-        .arg(&prefix)
-        .arg(crate::node::package_dir());
+    npm.args([
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--no-save",
+        "--prefix",
+    ])
+    .arg(&prefix)
+    .arg(crate::node::package_dir());
     if let Err(e) = status(npm) {
         return fail(e);
     }
     let mut cmd = Command::new("node");
-    cmd.arg(root().join("tests/demo/demo.js")).env("NBD_NODE_PACKAGE", prefix.join("node_modules/libnbd"));
+    cmd.arg(root().join("tests/demo/demo.js"))
+        .env("NBD_NODE_PACKAGE", prefix.join("node_modules/libnbd"));
     capture("Node.js", with_uri(cmd, uri))
 }
 
 fn ocaml(uri: Option<&str>) -> Run {
-    let fail = |e: String| Run { language: "OCaml".into(), result: Err(e) };
+    let fail = |e: String| Run {
+        language: "OCaml".into(),
+        result: Err(e),
+    };
     step("OCaml: dune build @install, dune install into target/demo-ocaml, ocamlfind ocamlopt demo.ml");
     if let Err(e) = crate::deps::ensure_packages(crate::ocaml::PACKAGES) {
         return fail(e);
@@ -198,7 +244,10 @@ fn ocaml(uri: Option<&str>) -> Run {
 fn rows(v: &Value) -> Vec<(String, String)> {
     let mut out = vec![
         ("size".to_string(), v["size"].to_string()),
-        ("write+read pattern".to_string(), v["pattern"].as_str().unwrap_or("?").to_string()),
+        (
+            "write+read pattern".to_string(),
+            v["pattern"].as_str().unwrap_or("?").to_string(),
+        ),
     ];
     if let Some(flags) = v["flags"].as_object() {
         for (k, val) in flags {
@@ -211,11 +260,20 @@ fn rows(v: &Value) -> Vec<(String, String)> {
             .collect::<Vec<_>>()
             .join(" ")
     });
-    out.push(("block status (len:flags)".to_string(), extents.unwrap_or_default()));
+    out.push((
+        "block status (len:flags)".to_string(),
+        extents.unwrap_or_default(),
+    ));
     let exports = v["exports"].as_array().map(|a| {
-        a.iter().map(|e| format!("{:?}", e.as_str().unwrap_or(""))).collect::<Vec<_>>().join(" ")
+        a.iter()
+            .map(|e| format!("{:?}", e.as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(" ")
     });
-    out.push(("exports (opt mode)".to_string(), exports.unwrap_or_default()));
+    out.push((
+        "exports (opt mode)".to_string(),
+        exports.unwrap_or_default(),
+    ));
     out
 }
 
@@ -227,12 +285,23 @@ fn print_table(runs: &[Run]) {
             Err(_) => Vec::new(),
         })
         .collect();
-    let labels: Vec<String> = columns.iter().find(|c| !c.is_empty()).map(|c| c.iter().map(|(l, _)| l.clone()).collect()).unwrap_or_default();
+    let labels: Vec<String> = columns
+        .iter()
+        .find(|c| !c.is_empty())
+        .map(|c| c.iter().map(|(l, _)| l.clone()).collect())
+        .unwrap_or_default();
     let label_w = labels.iter().map(|l| l.len()).max().unwrap_or(0).max(8);
     let col_w: Vec<usize> = runs
         .iter()
         .zip(&columns)
-        .map(|(r, c)| c.iter().map(|(_, v)| v.len()).max().unwrap_or(0).max(r.language.len()).max(6))
+        .map(|(r, c)| {
+            c.iter()
+                .map(|(_, v)| v.len())
+                .max()
+                .unwrap_or(0)
+                .max(r.language.len())
+                .max(6)
+        })
         .collect();
     println!();
     print!("{:label_w$}", "");
@@ -240,7 +309,10 @@ fn print_table(runs: &[Run]) {
         print!(" | {:w$}", r.language);
     }
     println!();
-    println!("{}", "-".repeat(label_w + col_w.iter().map(|w| w + 3).sum::<usize>()));
+    println!(
+        "{}",
+        "-".repeat(label_w + col_w.iter().map(|w| w + 3).sum::<usize>())
+    );
     for (i, label) in labels.iter().enumerate() {
         print!("{label:label_w$}");
         for (c, w) in columns.iter().zip(&col_w) {
@@ -256,8 +328,17 @@ fn print_table(runs: &[Run]) {
     }
     let ok: Vec<&Value> = runs.iter().filter_map(|r| r.result.as_ref().ok()).collect();
     if ok.len() > 1 {
-        let same = ok.windows(2).all(|w| strip_language(w[0]) == strip_language(w[1]));
-        println!("\n{}", if same { "Every language saw the same." } else { "The languages disagree (see above)." });
+        let same = ok
+            .windows(2)
+            .all(|w| strip_language(w[0]) == strip_language(w[1]));
+        println!(
+            "\n{}",
+            if same {
+                "Every language saw the same."
+            } else {
+                "The languages disagree (see above)."
+            }
+        );
     }
 }
 

@@ -33,7 +33,11 @@ fn installed(pkg: &str) -> bool {
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
 }
 
 /// Install the missing Debian packages with apt-get when running as root;
@@ -45,10 +49,15 @@ pub fn ensure_packages(pkgs: &[&str]) -> Result<(), String> {
     }
     let cmd = format!("apt-get install -y {}", missing.join(" "));
     if !is_root() {
-        return Err(format!("missing packages; run as root:\n  apt-get update && {cmd}"));
+        return Err(format!(
+            "missing packages; run as root:\n  apt-get update && {cmd}"
+        ));
     }
     println!("==> installing {}", missing.join(" "));
-    let update = Command::new("apt-get").args(["update", "-q"]).stdout(Stdio::null()).status();
+    let update = Command::new("apt-get")
+        .args(["update", "-q"])
+        .stdout(Stdio::null())
+        .status();
     if !update.is_ok_and(|s| s.success()) {
         return Err("apt-get update failed".into());
     }

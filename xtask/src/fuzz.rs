@@ -64,7 +64,13 @@ pub fn build(log: &Path) -> Result<PathBuf, String> {
 }
 
 /// Run `target` for `seconds` (or `runs` executions).
-pub fn run_target(bin: &Path, target: &str, seconds: u64, runs: Option<u64>, log: &Path) -> Result<Stats, String> {
+pub fn run_target(
+    bin: &Path,
+    target: &str,
+    seconds: u64,
+    runs: Option<u64>,
+    log: &Path,
+) -> Result<Stats, String> {
     let work = target_dir().join("corpus").join(target);
     let seeds = root().join("fuzz/corpus").join(target);
     let artifacts = target_dir().join("artifacts").join(target);
@@ -84,7 +90,9 @@ pub fn run_target(bin: &Path, target: &str, seconds: u64, runs: Option<u64>, log
     if let Some(n) = runs {
         c.arg(format!("-runs={n}"));
     }
-    let out = c.output().map_err(|e| format!("cannot run the {target} fuzzer: {e}"))?;
+    let out = c
+        .output()
+        .map_err(|e| format!("cannot run the {target} fuzzer: {e}"))?;
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     let tail: Vec<&str> = text.lines().rev().take(40).collect();
     let mut summary = format!("$ {c:?}\n");
@@ -105,7 +113,11 @@ pub fn run_target(bin: &Path, target: &str, seconds: u64, runs: Option<u64>, log
         .and_then(|r| r.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    Ok(Stats { executions, coverage, crashed: !out.status.success() })
+    Ok(Stats {
+        executions,
+        coverage,
+        crashed: !out.status.success(),
+    })
 }
 
 /// The `fuzz` step: every target for 20 seconds.
@@ -114,7 +126,10 @@ pub fn step(log: &Path) -> StepResult {
     let (mut passed, mut failed) = (0, 0);
     for t in TARGETS {
         let s = run_target(&bin, t, 20, None, log)?;
-        crate::ctests::append_log(log, &format!("{t}: {} executions, coverage {}", s.executions, s.coverage));
+        crate::ctests::append_log(
+            log,
+            &format!("{t}: {} executions, coverage {}", s.executions, s.coverage),
+        );
         if s.crashed || s.executions == 0 {
             failed += 1;
         } else {
@@ -133,12 +148,24 @@ pub fn run(args: &[String]) -> Result<(), String> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seconds" => {
-                seconds = it.next().and_then(|s| s.parse().ok()).ok_or("fuzz: --seconds needs a number")?
+                seconds = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("fuzz: --seconds needs a number")?
             }
-            "--runs" => runs = Some(it.next().and_then(|s| s.parse().ok()).ok_or("fuzz: --runs needs a number")?),
+            "--runs" => {
+                runs = Some(
+                    it.next()
+                        .and_then(|s| s.parse().ok())
+                        .ok_or("fuzz: --runs needs a number")?,
+                )
+            }
             t if TARGETS.contains(&t) => targets.push(t.to_string()),
             other => {
-                return Err(format!("fuzz: unknown target or option `{other}`; the targets are: {}", TARGETS.join(", ")))
+                return Err(format!(
+                    "fuzz: unknown target or option `{other}`; the targets are: {}",
+                    TARGETS.join(", ")
+                ))
             }
         }
     }
@@ -151,7 +178,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut crashed = Vec::new();
     for t in &targets {
         let s = run_target(&bin, t, seconds, runs, &log)?;
-        println!("{t}: {} executions, coverage {}{}", s.executions, s.coverage, if s.crashed { ", CRASHED" } else { "" });
+        println!(
+            "{t}: {} executions, coverage {}{}",
+            s.executions,
+            s.coverage,
+            if s.crashed { ", CRASHED" } else { "" }
+        );
         if s.crashed {
             crashed.push(t.clone());
         }
@@ -159,6 +191,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if crashed.is_empty() {
         Ok(())
     } else {
-        Err(format!("fuzz: crashes in {} (inputs in target/fuzz/artifacts/, log {})", crashed.join(", "), log.display()))
+        Err(format!(
+            "fuzz: crashes in {} (inputs in target/fuzz/artifacts/, log {})",
+            crashed.join(", "),
+            log.display()
+        ))
     }
 }

@@ -38,7 +38,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let orphans = orphans(&root, &outputs);
     if check {
         if stale.is_empty() && orphans.is_empty() {
-            println!("generate --check: {} generated files are up to date", outputs.len());
+            println!(
+                "generate --check: {} generated files are up to date",
+                outputs.len()
+            );
             return Ok(());
         }
         let mut msg = String::new();
@@ -79,7 +82,9 @@ fn orphans(root: &Path, outputs: &[Output]) -> Vec<String> {
     let known = |rel: &str| outputs.iter().any(|o| o.path.to_string_lossy() == rel);
     let mut found = Vec::new();
     for d in GENERATED_DIRS {
-        let Ok(entries) = std::fs::read_dir(root.join(d)) else { continue };
+        let Ok(entries) = std::fs::read_dir(root.join(d)) else {
+            continue;
+        };
         for e in entries.flatten() {
             let rel = format!("{d}/{}", e.file_name().to_string_lossy());
             if !known(&rel) && e.path().is_file() {
@@ -91,8 +96,14 @@ fn orphans(root: &Path, outputs: &[Output]) -> Vec<String> {
         if known(&rel) || found.contains(&rel) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(root.join(&rel)) else { continue };
-        if text.lines().take(3).any(|l| l.contains(generator::DO_NOT_EDIT)) {
+        let Ok(text) = std::fs::read_to_string(root.join(&rel)) else {
+            continue;
+        };
+        if text
+            .lines()
+            .take(3)
+            .any(|l| l.contains(generator::DO_NOT_EDIT))
+        {
             found.push(rel);
         }
     }
@@ -104,7 +115,13 @@ fn orphans(root: &Path, outputs: &[Output]) -> Vec<String> {
 /// to the root; none when git is missing (a tarball).
 fn tracked_files(root: &Path) -> Vec<String> {
     let out = std::process::Command::new("git")
-        .args(["ls-files", "--cached", "--others", "--exclude-standard", "-z"])
+        .args([
+            "ls-files",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "-z",
+        ])
         .current_dir(root)
         .output();
     match out {
@@ -131,12 +148,16 @@ pub fn check_fragment(args: &[String]) -> Result<(), String> {
     let base = std::fs::read_to_string(root.join("api.yaml")).map_err(|e| e.to_string())?;
     let mut api = generator::parse(&base).map_err(|e| e.to_string())?;
     let frag = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
-    let frag: Fragment = serde_yaml::from_str(&format!("calls:\n{frag}")).map_err(|e| format!("{file}: {e}"))?;
+    let frag: Fragment =
+        serde_yaml::from_str(&format!("calls:\n{frag}")).map_err(|e| format!("{file}: {e}"))?;
     let names: Vec<String> = frag.calls.iter().map(|c| c.name.clone()).collect();
     api.calls.retain(|c| !names.contains(&c.name));
     api.calls.extend(frag.calls);
     generator::validate::validate(&api).map_err(|errs| {
-        errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+        errs.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
     })?;
     println!("{file}: {} calls parse and validate", names.len());
     Ok(())

@@ -21,8 +21,14 @@ pub(crate) fn package_dir() -> PathBuf {
 }
 
 fn have_node() -> bool {
-    Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success())
-        && Command::new("npm").arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && Command::new("npm")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
 }
 
 /// Build the addon (`release` or debug) and put it in the package.
@@ -37,12 +43,16 @@ pub(crate) fn build_addon(release: bool, log: &Path) -> Result<(), String> {
     if !run_logged(cmd_cargo(&args), log)? {
         return Err("cargo build -p nbd-node failed".into());
     }
-    let built = root().join("target").join(if release { "release" } else { "debug" }).join("libnbd_node.so");
+    let built = root()
+        .join("target")
+        .join(if release { "release" } else { "debug" })
+        .join("libnbd_node.so");
     let dest = package_dir().join("nbd.node");
     // Replace rather than overwrite: a running node may have the old
     // file mapped.
     let _ = std::fs::remove_file(&dest);
-    std::fs::copy(&built, &dest).map_err(|e| format!("copy {} to {}: {e}", built.display(), dest.display()))?;
+    std::fs::copy(&built, &dest)
+        .map_err(|e| format!("copy {} to {}: {e}", built.display(), dest.display()))?;
     Ok(())
 }
 
@@ -53,7 +63,8 @@ fn npm_install(log: &Path) -> Result<(), String> {
         return Ok(());
     }
     let mut c = Command::new("npm");
-    c.args(["install", "--no-audit", "--no-fund"]).current_dir(&dir);
+    c.args(["install", "--no-audit", "--no-fund"])
+        .current_dir(&dir);
     if !run_logged(c, log)? {
         return Err("npm install failed".into());
     }
@@ -71,7 +82,9 @@ pub(crate) fn tests(log: &Path) -> StepResult {
     let mut c = Command::new("node");
     // Every test is bounded in time: a hung one fails (as cancelled)
     // instead of holding the step.
-    c.args(["--test", TEST_TIMEOUT_MS, "--test-reporter=tap", "tests/"]).current_dir(&dir).env_remove("LIBNBD_DEBUG");
+    c.args(["--test", TEST_TIMEOUT_MS, "--test-reporter=tap", "tests/"])
+        .current_dir(&dir)
+        .env_remove("LIBNBD_DEBUG");
     let ok = run_logged(c, log)?;
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let (mut passed, mut failed) = tap_summary(text.get(before..).unwrap_or(""));
@@ -98,7 +111,11 @@ pub(crate) fn tests(log: &Path) -> StepResult {
     pack.args(["pack", "--dry-run", "--json"]).current_dir(&dir);
     let packed = pack.output().map_err(|e| format!("cannot run npm: {e}"))?;
     let listing = String::from_utf8_lossy(&packed.stdout);
-    if packed.status.success() && ["nbd.node", "index.js", "index.d.ts", "install.js"].iter().all(|f| listing.contains(&format!("\"{f}\""))) {
+    if packed.status.success()
+        && ["nbd.node", "index.js", "index.d.ts", "install.js"]
+            .iter()
+            .all(|f| listing.contains(&format!("\"{f}\"")))
+    {
         passed += 1;
     } else {
         std::fs::write(log.with_extension("pack.log"), listing.as_bytes()).ok();
@@ -118,10 +135,15 @@ fn consumer_install(log: &Path) -> Result<(u64, u64), String> {
     let _ = std::fs::remove_file(&addon);
     for (var, want) in [("CARGO", "needs cargo"), ("CC", "needs a C compiler")] {
         let mut c = Command::new("node");
-        c.arg("install.js").current_dir(&dir).env(var, "/nonexistent/tool");
+        c.arg("install.js")
+            .current_dir(&dir)
+            .env(var, "/nonexistent/tool");
         let out = c.output().map_err(|e| format!("cannot run node: {e}"))?;
         let text = String::from_utf8_lossy(&out.stderr);
-        append(log, &format!("$ {var}=/nonexistent/tool node install.js\n{text}"));
+        append(
+            log,
+            &format!("$ {var}=/nonexistent/tool node install.js\n{text}"),
+        );
         if !out.status.success() && text.contains(want) {
             passed += 1;
         } else {
@@ -134,8 +156,11 @@ fn consumer_install(log: &Path) -> Result<(u64, u64), String> {
     let project = root().join("target/node-consumer");
     let _ = std::fs::remove_dir_all(&project);
     std::fs::create_dir_all(&project).map_err(|e| format!("{}: {e}", project.display()))?;
-    std::fs::write(project.join("package.json"), "{\"name\": \"consumer\", \"version\": \"1.0.0\", \"private\": true}\n")
-        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        project.join("package.json"),
+        "{\"name\": \"consumer\", \"version\": \"1.0.0\", \"private\": true}\n",
+    )
+    .map_err(|e| e.to_string())?;
     let mut npm = Command::new("npm");
     npm.args(["install", "--no-audit", "--no-fund", "--foreground-scripts"])
         .arg(&dir)
@@ -157,7 +182,11 @@ fn consumer_install(log: &Path) -> Result<(u64, u64), String> {
 
 fn append(log: &Path, text: &str) {
     use std::io::Write;
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
         let _ = writeln!(f, "{text}");
     }
 }
@@ -168,7 +197,10 @@ fn tap_summary(output: &str) -> (u64, u64) {
         output
             .lines()
             .rev()
-            .find_map(|l| l.strip_prefix(key).and_then(|n| n.trim().parse::<u64>().ok()))
+            .find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            })
             .unwrap_or(0)
     };
     (count("# pass "), count("# fail ") + count("# cancelled "))
@@ -180,7 +212,10 @@ mod tests {
 
     #[test]
     fn tap_summaries() {
-        assert_eq!(tap_summary("ok 1 - a\n# tests 3\n# pass 2\n# fail 1\n# cancelled 0\n"), (2, 1));
+        assert_eq!(
+            tap_summary("ok 1 - a\n# tests 3\n# pass 2\n# fail 1\n# cancelled 0\n"),
+            (2, 1)
+        );
         assert_eq!(tap_summary("# pass 59\n# fail 0\n# cancelled 1\n"), (59, 1));
         assert_eq!(tap_summary("nothing"), (0, 0));
     }

@@ -102,8 +102,14 @@ fn dune_tests(log: &Path) -> Result<(u64, u64), String> {
                 std::env::var("PATH").unwrap_or_default()
             ),
         )
-        .env("NBD_TEST_SSH_LOG", crate::root().join("target/ocaml-ssh.log"))
-        .env("NBD_TEST_HOSTILE", crate::root().join("tests/hostile/nbd-hostile-server.py"))
+        .env(
+            "NBD_TEST_SSH_LOG",
+            crate::root().join("target/ocaml-ssh.log"),
+        )
+        .env(
+            "NBD_TEST_HOSTILE",
+            crate::root().join("tests/hostile/nbd-hostile-server.py"),
+        )
         .env_remove("LIBNBD_DEBUG");
     run_logged(c, log)?;
     let text = std::fs::read_to_string(log).unwrap_or_default();

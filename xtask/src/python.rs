@@ -75,10 +75,18 @@ pub(crate) fn tests(log: &Path) -> StepResult {
 fn pytest(python: &Path, log: &Path, libdir: Option<&Path>) -> Result<(u64, u64), String> {
     let before = std::fs::read_to_string(log).map(|t| t.len()).unwrap_or(0);
     let mut c = Command::new(python);
-    c.args(["-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", "tests"])
-        .current_dir(root().join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("LIBNBD_DEBUG");
+    c.args([
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rs",
+        "tests",
+    ])
+    .current_dir(root().join("bindings/python"))
+    .env("PYTHONDONTWRITEBYTECODE", "1")
+    .env_remove("LIBNBD_DEBUG");
     match libdir {
         Some(dir) => c.env("LD_LIBRARY_PATH", dir).env("NBD_TEST_LIBDIR", dir),
         None => c.env_remove("LD_LIBRARY_PATH"),
@@ -94,13 +102,22 @@ fn pytest(python: &Path, log: &Path, libdir: Option<&Path>) -> Result<(u64, u64)
 
 /// Counts from pytest's last line, "3 failed, 137 passed, 23 skipped in 44.56s".
 fn summary(output: &str) -> (u64, u64) {
-    let Some(line) = output.lines().rev().find(|l| l.contains(" passed") || l.contains(" failed")) else {
+    let Some(line) = output
+        .lines()
+        .rev()
+        .find(|l| l.contains(" passed") || l.contains(" failed"))
+    else {
         return (0, 0);
     };
     let (mut passed, mut failed) = (0, 0);
-    let words: Vec<&str> = line.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = line
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
     for pair in words.windows(2) {
-        let Ok(n) = pair[0].parse::<u64>() else { continue };
+        let Ok(n) = pair[0].parse::<u64>() else {
+            continue;
+        };
         match pair[1] {
             "passed" => passed += n,
             "failed" | "error" | "errors" => failed += n,
@@ -117,7 +134,10 @@ mod tests {
     #[test]
     fn pytest_summaries() {
         assert_eq!(summary("...\n164 passed in 45.42s\n"), (164, 0));
-        assert_eq!(summary("3 failed, 137 passed, 23 skipped in 44.56s"), (137, 3));
+        assert_eq!(
+            summary("3 failed, 137 passed, 23 skipped in 44.56s"),
+            (137, 3)
+        );
         assert_eq!(summary("= 1 failed, 2 passed, 1 error in 3.00s ="), (2, 2));
         assert_eq!(summary("no summary"), (0, 0));
     }

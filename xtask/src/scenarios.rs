@@ -39,19 +39,30 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Scenario>, String> {
             let (num, statement) = rest
                 .split_once("** ")
                 .ok_or_else(|| format!("{}: expected `- **NNN** statement`", at()))?;
-            let number = three_digits(num).ok_or_else(|| format!("{}: `{num}` is not a three-digit number", at()))?;
+            let number = three_digits(num)
+                .ok_or_else(|| format!("{}: `{num}` is not a three-digit number", at()))?;
             if out.iter().any(|s| s.number == number) {
                 return Err(format!("{}: scenario {number} is listed twice", at()));
             }
-            out.push(Scenario { number, statement: statement.trim().to_string(), ..Default::default() });
+            out.push(Scenario {
+                number,
+                statement: statement.trim().to_string(),
+                ..Default::default()
+            });
             continue;
         }
-        let Some(item) = line.strip_prefix("  - ") else { continue };
+        let Some(item) = line.strip_prefix("  - ") else {
+            continue;
+        };
         let Some(current) = out.last_mut() else {
             return Err(format!("{}: a sub-item before any scenario", at()));
         };
         if let Some(calls) = item.strip_prefix("calls:") {
-            current.calls = calls.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+            current.calls = calls
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect();
         } else if let Some(rest) = item.strip_prefix("n/a ") {
             let (lang, why) = language_mark(rest).map_err(|e| format!("{}: {e}", at()))?;
             current.not_applicable.insert(lang, why);
@@ -59,7 +70,10 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Scenario>, String> {
             let (lang, why) = language_mark(rest).map_err(|e| format!("{}: {e}", at()))?;
             current.todo.insert(lang, why);
         } else {
-            return Err(format!("{}: unknown sub-item `{item}` (calls:, n/a LANG:, todo LANG:)", at()));
+            return Err(format!(
+                "{}: unknown sub-item `{item}` (calls:, n/a LANG:, todo LANG:)",
+                at()
+            ));
         }
     }
     for s in &out {
@@ -67,7 +81,10 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Scenario>, String> {
             return Err(format!("scenario {} names no calls", s.number));
         }
         if let Some(lang) = s.todo.keys().find(|l| s.not_applicable.contains_key(*l)) {
-            return Err(format!("scenario {}: {lang} is marked both n/a and todo", s.number));
+            return Err(format!(
+                "scenario {}: {lang} is marked both n/a and todo",
+                s.number
+            ));
         }
     }
     Ok(out)
@@ -75,10 +92,15 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Scenario>, String> {
 
 /// `LANG: reason`, LANG one of [`LANGUAGES`], the reason not empty.
 fn language_mark(text: &str) -> Result<(String, String), String> {
-    let (lang, why) = text.split_once(':').ok_or_else(|| format!("expected `LANG: reason` in `{text}`"))?;
+    let (lang, why) = text
+        .split_once(':')
+        .ok_or_else(|| format!("expected `LANG: reason` in `{text}`"))?;
     let lang = lang.trim();
     if !LANGUAGES.contains(&lang) {
-        return Err(format!("unknown language `{lang}` (one of {})", LANGUAGES.join(", ")));
+        return Err(format!(
+            "unknown language `{lang}` (one of {})",
+            LANGUAGES.join(", ")
+        ));
     }
     if why.trim().is_empty() {
         return Err(format!("{lang} is marked without a reason"));
@@ -87,14 +109,18 @@ fn language_mark(text: &str) -> Result<(String, String), String> {
 }
 
 fn three_digits(s: &str) -> Option<u32> {
-    (s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    (s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 /// The scenario numbers a tag line `scenarios: NNN NNN` names (after the
 /// first `scenarios:` in the text; a comment's closing `*)`, `*/` ends it).
 /// None when there is no tag; an error when the tag names nothing.
 pub(crate) fn tags(text: &str) -> Result<Option<BTreeSet<u32>>, String> {
-    let Some(line) = text.lines().find(|l| l.contains("scenarios:")) else { return Ok(None) };
+    let Some(line) = text.lines().find(|l| l.contains("scenarios:")) else {
+        return Ok(None);
+    };
     let rest = &line[line.find("scenarios:").unwrap_or(0) + "scenarios:".len()..];
     let mut numbers = BTreeSet::new();
     for word in rest.split_whitespace() {
@@ -133,12 +159,48 @@ struct Tree {
 }
 
 const TREES: &[Tree] = &[
-    Tree { language: "c", dir: "tests/c", prefix: "", suffix: ".c", helpers: &[] },
-    Tree { language: "python", dir: "bindings/python/tests", prefix: "test_", suffix: ".py", helpers: &[] },
-    Tree { language: "ocaml", dir: "bindings/ocaml/tests", prefix: "test_", suffix: ".ml", helpers: &[] },
-    Tree { language: "node", dir: "bindings/node/tests", prefix: "", suffix: ".test.js", helpers: &[] },
-    Tree { language: "rust", dir: "core/tests", prefix: "t", suffix: ".rs", helpers: &[] },
-    Tree { language: "rust", dir: "core/src/protocol/tests", prefix: "", suffix: ".rs", helpers: &["mod.rs", "peer.rs"] },
+    Tree {
+        language: "c",
+        dir: "tests/c",
+        prefix: "",
+        suffix: ".c",
+        helpers: &[],
+    },
+    Tree {
+        language: "python",
+        dir: "bindings/python/tests",
+        prefix: "test_",
+        suffix: ".py",
+        helpers: &[],
+    },
+    Tree {
+        language: "ocaml",
+        dir: "bindings/ocaml/tests",
+        prefix: "test_",
+        suffix: ".ml",
+        helpers: &[],
+    },
+    Tree {
+        language: "node",
+        dir: "bindings/node/tests",
+        prefix: "",
+        suffix: ".test.js",
+        helpers: &[],
+    },
+    Tree {
+        language: "rust",
+        dir: "core/tests",
+        prefix: "t",
+        suffix: ".rs",
+        helpers: &[],
+    },
+    Tree {
+        language: "rust",
+        dir: "core/src/protocol/tests",
+        prefix: "",
+        suffix: ".rs",
+        helpers: &["mod.rs", "peer.rs"],
+    },
 ];
 
 /// Every test file of every language, with the scenarios it names.
@@ -150,21 +212,38 @@ pub(crate) fn test_files(root: &Path) -> Result<Vec<TestFile>, String> {
             .map_err(|e| format!("{}: {e}", dir.display()))?
             .flatten()
             .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .filter(|n| n.starts_with(tree.prefix) && n.ends_with(tree.suffix) && !tree.helpers.contains(&n.as_str()))
+            .filter(|n| {
+                n.starts_with(tree.prefix)
+                    && n.ends_with(tree.suffix)
+                    && !tree.helpers.contains(&n.as_str())
+            })
             .collect();
         names.sort();
         for name in names {
             let path = dir.join(&name);
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let number = name.strip_prefix(tree.prefix).and_then(|n| n.get(..3)).and_then(three_digits);
-            let mut scenarios = tags(&text).map_err(|e| format!("{}/{name}: {e}", tree.dir))?.unwrap_or_default();
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let number = name
+                .strip_prefix(tree.prefix)
+                .and_then(|n| n.get(..3))
+                .and_then(three_digits);
+            let mut scenarios = tags(&text)
+                .map_err(|e| format!("{}/{name}: {e}", tree.dir))?
+                .unwrap_or_default();
             scenarios.extend(number);
             if scenarios.is_empty() {
                 // A file that matches the pattern but is numbered nowhere:
                 // the protocol's unit tests must carry a tag.
-                return Err(format!("{}/{name}: no scenario number and no `scenarios:` tag line", tree.dir));
+                return Err(format!(
+                    "{}/{name}: no scenario number and no `scenarios:` tag line",
+                    tree.dir
+                ));
             }
-            out.push(TestFile { language: tree.language, path: PathBuf::from(tree.dir).join(name), scenarios });
+            out.push(TestFile {
+                language: tree.language,
+                path: PathBuf::from(tree.dir).join(name),
+                scenarios,
+            });
         }
     }
     Ok(out)
@@ -184,7 +263,11 @@ pub(crate) fn check(scenarios: &[Scenario], files: &[TestFile]) -> Report {
     let known: BTreeSet<u32> = scenarios.iter().map(|s| s.number).collect();
     for f in files {
         for n in f.scenarios.difference(&known) {
-            report.errors.push(format!("{} ({}) names scenario {n}, which tests/scenarios.md does not have", f.path.display(), f.language));
+            report.errors.push(format!(
+                "{} ({}) names scenario {n}, which tests/scenarios.md does not have",
+                f.path.display(),
+                f.language
+            ));
         }
     }
     for s in scenarios {
@@ -195,7 +278,11 @@ pub(crate) fn check(scenarios: &[Scenario], files: &[TestFile]) -> Report {
                 .map(|f| f.path.display().to_string())
                 .collect();
             let counts = report.counts.entry(lang).or_default();
-            match (s.not_applicable.get(lang), s.todo.get(lang), tests.is_empty()) {
+            match (
+                s.not_applicable.get(lang),
+                s.todo.get(lang),
+                tests.is_empty(),
+            ) {
                 (Some(_), _, true) => counts.1 += 1,
                 (Some(why), _, false) => report.errors.push(format!(
                     "scenario {} is marked n/a for {lang} ({why}) but {} tests it: remove the mark",
@@ -204,7 +291,10 @@ pub(crate) fn check(scenarios: &[Scenario], files: &[TestFile]) -> Report {
                 )),
                 (None, Some(what), true) => {
                     counts.2 += 1;
-                    report.warnings.push(format!("scenario {} TODO in {lang}: {what} ({})", s.number, s.statement));
+                    report.warnings.push(format!(
+                        "scenario {} TODO in {lang}: {what} ({})",
+                        s.number, s.statement
+                    ));
                 }
                 (None, Some(_), false) => {
                     // Filled since (perhaps by work in progress elsewhere):
@@ -236,9 +326,15 @@ pub(crate) fn step(log: &Path) -> StepResult {
     let scenarios = parse(&text)?;
     let files = test_files(&root)?;
     let report = check(&scenarios, &files);
-    let mut text = format!("{} scenarios, {} test files\n", scenarios.len(), files.len());
+    let mut text = format!(
+        "{} scenarios, {} test files\n",
+        scenarios.len(),
+        files.len()
+    );
     for (lang, (covered, na, todo)) in &report.counts {
-        text.push_str(&format!("{lang}: {covered} covered, {na} n/a, {todo} todo\n"));
+        text.push_str(&format!(
+            "{lang}: {covered} covered, {na} n/a, {todo} todo\n"
+        ));
     }
     for w in &report.warnings {
         text.push_str(&format!("warning: {w}\n"));
@@ -248,10 +344,17 @@ pub(crate) fn step(log: &Path) -> StepResult {
     }
     std::fs::write(log, &text).map_err(|e| format!("{}: {e}", log.display()))?;
     if !report.warnings.is_empty() {
-        println!("    {} scenario gaps marked todo (warnings in {})", report.warnings.len(), log.display());
+        println!(
+            "    {} scenario gaps marked todo (warnings in {})",
+            report.warnings.len(),
+            log.display()
+        );
     }
     // Each error is one failure; the check as a whole is one pass.
-    outcome(u64::from(report.errors.is_empty()), report.errors.len() as u64)
+    outcome(
+        u64::from(report.errors.is_empty()),
+        report.errors.len() as u64,
+    )
 }
 
 #[cfg(test)]
@@ -272,7 +375,11 @@ Prose that is not a scenario.
 ";
 
     fn file(language: &'static str, name: &str, scenarios: &[u32]) -> TestFile {
-        TestFile { language, path: PathBuf::from(name), scenarios: scenarios.iter().copied().collect() }
+        TestFile {
+            language,
+            path: PathBuf::from(name),
+            scenarios: scenarios.iter().copied().collect(),
+        }
     }
 
     #[test]
@@ -282,26 +389,47 @@ Prose that is not a scenario.
         assert_eq!(s[0].number, 100);
         assert_eq!(s[0].statement, "Handles are made and closed.");
         assert_eq!(s[0].calls, ["create", "close"]);
-        assert_eq!(s[1].not_applicable.get("c").map(String::as_str), Some("a reason"));
+        assert_eq!(
+            s[1].not_applicable.get("c").map(String::as_str),
+            Some("a reason")
+        );
         assert_eq!(s[1].todo.get("node").map(String::as_str), Some("not yet"));
     }
 
     #[test]
     fn refuses_malformed_lists() {
-        assert!(parse("- **10** short\n  - calls: x\n").unwrap_err().contains("three-digit"));
-        assert!(parse("- **100** a\n  - calls: x\n- **100** b\n  - calls: y\n").unwrap_err().contains("twice"));
+        assert!(parse("- **10** short\n  - calls: x\n")
+            .unwrap_err()
+            .contains("three-digit"));
+        assert!(
+            parse("- **100** a\n  - calls: x\n- **100** b\n  - calls: y\n")
+                .unwrap_err()
+                .contains("twice")
+        );
         assert!(parse("- **100** a\n").unwrap_err().contains("no calls"));
-        assert!(parse("- **100** a\n  - calls: x\n  - n/a java: no\n").unwrap_err().contains("unknown language"));
-        assert!(parse("- **100** a\n  - calls: x\n  - n/a c:\n").unwrap_err().contains("without a reason"));
-        assert!(parse("- **100** a\n  - calls: x\n  - maybe c: so\n").unwrap_err().contains("unknown sub-item"));
+        assert!(parse("- **100** a\n  - calls: x\n  - n/a java: no\n")
+            .unwrap_err()
+            .contains("unknown language"));
+        assert!(parse("- **100** a\n  - calls: x\n  - n/a c:\n")
+            .unwrap_err()
+            .contains("without a reason"));
+        assert!(parse("- **100** a\n  - calls: x\n  - maybe c: so\n")
+            .unwrap_err()
+            .contains("unknown sub-item"));
     }
 
     #[test]
     fn reads_tag_lines() {
         assert_eq!(tags("no tag here").unwrap(), None);
-        assert_eq!(tags("// scenarios: 210 220\nmore").unwrap(), Some([210, 220].into()));
+        assert_eq!(
+            tags("// scenarios: 210 220\nmore").unwrap(),
+            Some([210, 220].into())
+        );
         assert_eq!(tags("(* scenarios: 600 *)").unwrap(), Some([600].into()));
-        assert_eq!(tags("/* scenarios: 700 701 */").unwrap(), Some([700, 701].into()));
+        assert_eq!(
+            tags("/* scenarios: 700 701 */").unwrap(),
+            Some([700, 701].into())
+        );
         assert!(tags("# scenarios:").is_err());
         assert!(tags("# scenarios: 70x").is_err());
     }
@@ -325,16 +453,57 @@ Prose that is not a scenario.
         assert_eq!(r.counts["node"], (1, 0, 1));
 
         // No OCaml test of 210: an error naming both.
-        let r = check(&s, &files[..2].iter().map(|f| file(f.language, "x", &f.scenarios.iter().copied().collect::<Vec<_>>())).collect::<Vec<_>>());
-        assert!(r.errors.iter().any(|e| e.contains("scenario 210 has no ocaml test")), "{:?}", r.errors);
-        assert!(r.errors.iter().any(|e| e.contains("scenario 100 has no rust test")), "{:?}", r.errors);
+        let r = check(
+            &s,
+            &files[..2]
+                .iter()
+                .map(|f| {
+                    file(
+                        f.language,
+                        "x",
+                        &f.scenarios.iter().copied().collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        );
+        assert!(
+            r.errors
+                .iter()
+                .any(|e| e.contains("scenario 210 has no ocaml test")),
+            "{:?}",
+            r.errors
+        );
+        assert!(
+            r.errors
+                .iter()
+                .any(|e| e.contains("scenario 100 has no rust test")),
+            "{:?}",
+            r.errors
+        );
 
         // A test where the list says n/a is an error; where it says todo,
         // a warning that the mark is stale.
-        let stale = vec![file("c", "210.c", &[210]), file("node", "210.test.js", &[210])];
+        let stale = vec![
+            file("c", "210.c", &[210]),
+            file("node", "210.test.js", &[210]),
+        ];
         let r = check(&s, &stale);
-        assert!(r.errors.iter().any(|e| e.contains("marked n/a for c")), "{:?}", r.errors);
-        assert!(!r.errors.iter().any(|e| e.contains("todo for node")), "{:?}", r.errors);
-        assert!(r.warnings.iter().any(|w| w.contains("marked todo for node")), "{:?}", r.warnings);
+        assert!(
+            r.errors.iter().any(|e| e.contains("marked n/a for c")),
+            "{:?}",
+            r.errors
+        );
+        assert!(
+            !r.errors.iter().any(|e| e.contains("todo for node")),
+            "{:?}",
+            r.errors
+        );
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("marked todo for node")),
+            "{:?}",
+            r.warnings
+        );
     }
 }

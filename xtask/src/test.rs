@@ -26,9 +26,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--no-install" => skip_install = true,
-            "--only" => {
-                only = Some(it.next().cloned().ok_or("test: --only needs a step name")?)
-            }
+            "--only" => only = Some(it.next().cloned().ok_or("test: --only needs a step name")?),
             other => return Err(format!("test: unknown option `{other}`")),
         }
     }
@@ -38,23 +36,45 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let mut tally = Tally::default();
     let steps: Vec<Step> = vec![
-        ("generate-check", Box::new(|log| single(cmd_cargo(&["xtask", "generate", "--check"]), log))),
+        (
+            "generate-check",
+            Box::new(|log| single(cmd_cargo(&["xtask", "generate", "--check"]), log)),
+        ),
         ("scenarios", Box::new(crate::scenarios::step)),
         ("fmt", Box::new(fmt_check)),
-        ("cargo-build", Box::new(|log| single(cmd_cargo(&["build", "--workspace", "--all-targets"]), log))),
-        ("clippy", Box::new(|log| {
-            // The OCaml stubs crate is outside the workspace (it needs
-            // OCaml to build), and so outside this step.
-            single(cmd_cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]), log)
-        })),
+        (
+            "cargo-build",
+            Box::new(|log| single(cmd_cargo(&["build", "--workspace", "--all-targets"]), log)),
+        ),
+        (
+            "clippy",
+            Box::new(|log| {
+                // The OCaml stubs crate is outside the workspace (it needs
+                // OCaml to build), and so outside this step.
+                single(
+                    cmd_cargo(&[
+                        "clippy",
+                        "--workspace",
+                        "--all-targets",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ]),
+                    log,
+                )
+            }),
+        ),
         ("cargo-test", Box::new(cargo_tests)),
-        ("rust-doc", Box::new(|log| {
-            // The Rust API's documentation builds without warnings: every
-            // nbd_NAME(3) of api.yaml became a working link.
-            let mut c = cmd_cargo(&["doc", "-p", "nbd-core", "--no-deps"]);
-            c.env("RUSTDOCFLAGS", "-D warnings");
-            single(c, log)
-        })),
+        (
+            "rust-doc",
+            Box::new(|log| {
+                // The Rust API's documentation builds without warnings: every
+                // nbd_NAME(3) of api.yaml became a working link.
+                let mut c = cmd_cargo(&["doc", "-p", "nbd-core", "--no-deps"]);
+                c.env("RUSTDOCFLAGS", "-D warnings");
+                single(c, log)
+            }),
+        ),
         ("c-header", Box::new(crate::checks::header)),
         ("man-lint", Box::new(crate::checks::man_pages)),
         ("python-tests", Box::new(crate::python::tests)),
@@ -68,7 +88,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if let Some(o) = only.as_deref() {
         if !steps.iter().any(|(name, _)| *name == o) {
             let names: Vec<&str> = steps.iter().map(|(name, _)| *name).collect();
-            return Err(format!("test: no step named `{o}`; the steps are: {}", names.join(", ")));
+            return Err(format!(
+                "test: no step named `{o}`; the steps are: {}",
+                names.join(", ")
+            ));
         }
     }
     if !skip_install {
@@ -90,7 +113,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 tally.passed += o.passed;
             }
             Ok(o) => {
-                println!("    FAILED: {} passed, {} failed ({secs:.1} s)", o.passed, o.failed);
+                println!(
+                    "    FAILED: {} passed, {} failed ({secs:.1} s)",
+                    o.passed, o.failed
+                );
                 tally.passed += o.passed;
                 tally.failed += o.failed;
                 tally.failed_steps.push(name.to_string());
@@ -158,7 +184,10 @@ fn cargo_tests(log: &Path) -> StepResult {
 fn fmt_check(log: &Path) -> StepResult {
     let mut ok = run_logged(cmd_cargo(&["fmt", "--all", "--check"]), log)?;
     for manifest in ["bindings/ocaml/rust/Cargo.toml", "fuzz/Cargo.toml"] {
-        ok &= run_logged(cmd_cargo(&["fmt", "--manifest-path", manifest, "--check"]), log)?;
+        ok &= run_logged(
+            cmd_cargo(&["fmt", "--manifest-path", manifest, "--check"]),
+            log,
+        )?;
     }
     outcome(ok as u64, !ok as u64)
 }

@@ -60,12 +60,23 @@ pub(crate) struct JsCallback {
 
 impl JsCallback {
     /// Take a function argument; anything else is a `TypeError`.
-    pub(crate) fn new(env: &Env, f: sys::napi_value, name: &str, cx: Context) -> Result<JsCallback> {
+    pub(crate) fn new(
+        env: &Env,
+        f: sys::napi_value,
+        name: &str,
+        cx: Context,
+    ) -> Result<JsCallback> {
         let env = env.raw();
         if js::type_of(env, f)? != sys::ValueType::napi_function {
-            return Err(Error::new(Status::FunctionExpected, format!("the {name} callback must be a function")));
+            return Err(Error::new(
+                Status::FunctionExpected,
+                format!("the {name} callback must be a function"),
+            ));
         }
-        Ok(JsCallback { func: JsRef::new(env, f)?, cx })
+        Ok(JsCallback {
+            func: JsRef::new(env, f)?,
+            cx,
+        })
     }
 
     /// Call the function with the arguments `build` makes (given the
@@ -97,7 +108,9 @@ impl JsCallback {
         F: FnOnce(sys::napi_env, sys::napi_value) -> Result<Vec<sys::napi_value>>,
     {
         let holder = match error {
-            Some(e) => js::object(env).and_then(|h| js::set(env, h, "value", js::i32(env, e)?).map(|()| h)),
+            Some(e) => {
+                js::object(env).and_then(|h| js::set(env, h, "value", js::i32(env, e)?).map(|()| h))
+            }
             None => js::undefined(env),
         };
         let holder = match holder {
@@ -117,10 +130,15 @@ impl JsCallback {
         // Read back `*error` even when the function threw, so that a value
         // it set before throwing wins over EPROTO.
         let left = match js::get(env, holder, "value").and_then(|v| js::number_of(env, v)) {
-            Ok(Some(v)) if v.fract() == 0.0 && v >= i32::MIN as f64 && v <= i32::MAX as f64 => Some(v as i32),
+            Ok(Some(v)) if v.fract() == 0.0 && v >= i32::MIN as f64 && v <= i32::MAX as f64 => {
+                Some(v as i32)
+            }
             Ok(_) if outcome == Outcome::Raised => None,
             Ok(_) => {
-                let exc = Error::new(Status::InvalidArg, "error.value must be an integer errno".to_string());
+                let exc = Error::new(
+                    Status::InvalidArg,
+                    "error.value must be an integer errno".to_string(),
+                );
                 self.cx.raised.keep(exc);
                 outcome = Outcome::Raised;
                 None
@@ -141,7 +159,12 @@ impl JsCallback {
 
     /// Call the function; a number it returns is the callback's value
     /// (None for anything else).
-    fn call_js<F>(&self, env: sys::napi_env, holder: sys::napi_value, build: F) -> Result<Option<i64>>
+    fn call_js<F>(
+        &self,
+        env: sys::napi_env,
+        holder: sys::napi_value,
+        build: F,
+    ) -> Result<Option<i64>>
     where
         F: FnOnce(sys::napi_env, sys::napi_value) -> Result<Vec<sys::napi_value>>,
     {
@@ -149,8 +172,12 @@ impl JsCallback {
         let func = self.func.value(env)?;
         let this = js::undefined(env)?;
         let mut ret = ptr::null_mut();
-        js::check(env, unsafe { sys::napi_call_function(env, this, func, args.len(), args.as_ptr(), &mut ret) })?;
-        Ok(js::number_of(env, ret)?.filter(|n| n.is_finite()).map(|n| n as i64))
+        js::check(env, unsafe {
+            sys::napi_call_function(env, this, func, args.len(), args.as_ptr(), &mut ret)
+        })?;
+        Ok(js::number_of(env, ret)?
+            .filter(|n| n.is_finite())
+            .map(|n| n as i64))
     }
 }
 

@@ -19,13 +19,21 @@ fn range_error(msg: String) -> Error {
 
 /// The integer value of a number or bigint argument, checked against the
 /// range of the target type.
-unsafe fn integer(env: sys::napi_env, v: sys::napi_value, min: i128, max: i128, what: &str) -> Result<i128> {
+unsafe fn integer(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    min: i128,
+    max: i128,
+    what: &str,
+) -> Result<i128> {
     match js::type_of(env, v)? {
         sys::ValueType::napi_number => {
             let mut n = 0.0;
             js::check(env, sys::napi_get_value_double(env, v, &mut n))?;
             if n.fract() != 0.0 || !n.is_finite() {
-                return Err(range_error(format!("expected an integer for {what}, got {n}")));
+                return Err(range_error(format!(
+                    "expected an integer for {what}, got {n}"
+                )));
             }
             let i = n as i128;
             if i < min || i > max {
@@ -37,11 +45,17 @@ unsafe fn integer(env: sys::napi_env, v: sys::napi_value, min: i128, max: i128, 
             let mut lossless = false;
             let i = if min < 0 {
                 let mut n = 0i64;
-                js::check(env, sys::napi_get_value_bigint_int64(env, v, &mut n, &mut lossless))?;
+                js::check(
+                    env,
+                    sys::napi_get_value_bigint_int64(env, v, &mut n, &mut lossless),
+                )?;
                 n as i128
             } else {
                 let mut n = 0u64;
-                js::check(env, sys::napi_get_value_bigint_uint64(env, v, &mut n, &mut lossless))?;
+                js::check(
+                    env,
+                    sys::napi_get_value_bigint_uint64(env, v, &mut n, &mut lossless),
+                )?;
                 n as i128
             };
             if !lossless || i < min || i > max {
@@ -49,7 +63,10 @@ unsafe fn integer(env: sys::napi_env, v: sys::napi_value, min: i128, max: i128, 
             }
             Ok(i)
         }
-        _ => Err(Error::new(Status::NumberExpected, format!("expected a number for {what}"))),
+        _ => Err(Error::new(
+            Status::NumberExpected,
+            format!("expected a number for {what}"),
+        )),
     }
 }
 
@@ -95,7 +112,9 @@ int_arg!(Usize, usize, "a size");
 pub(crate) fn exact(n: i128, call: &'static str) -> Result<f64> {
     const LIMIT: i128 = 1 << 53;
     if n.abs() > LIMIT {
-        return Err(range_error(format!("{call}: the result {n} cannot be represented exactly as a number")));
+        return Err(range_error(format!(
+            "{call}: the result {n} cannot be represented exactly as a number"
+        )));
     }
     Ok(n as f64)
 }
@@ -111,23 +130,42 @@ impl Options {
     /// whose keys are all among `known`.
     pub(crate) fn new(env: &Env, value: Option<Unknown<'_>>, known: &[&str]) -> Result<Options> {
         let env = env.raw();
-        let Some(value) = value else { return Ok(Options { env, obj: None }) };
+        let Some(value) = value else {
+            return Ok(Options { env, obj: None });
+        };
         let v = value.raw();
         match js::type_of(env, v)? {
-            sys::ValueType::napi_undefined | sys::ValueType::napi_null => return Ok(Options { env, obj: None }),
+            sys::ValueType::napi_undefined | sys::ValueType::napi_null => {
+                return Ok(Options { env, obj: None })
+            }
             sys::ValueType::napi_object => {}
-            _ => return Err(Error::new(Status::ObjectExpected, "the options argument must be an object".to_string())),
+            _ => {
+                return Err(Error::new(
+                    Status::ObjectExpected,
+                    "the options argument must be an object".to_string(),
+                ))
+            }
         }
         let mut names = ptr::null_mut();
-        js::check(env, unsafe { sys::napi_get_property_names(env, v, &mut names) })?;
+        js::check(env, unsafe {
+            sys::napi_get_property_names(env, v, &mut names)
+        })?;
         let mut len = 0u32;
-        js::check(env, unsafe { sys::napi_get_array_length(env, names, &mut len) })?;
+        js::check(env, unsafe {
+            sys::napi_get_array_length(env, names, &mut len)
+        })?;
         for i in 0..len {
             let mut key = ptr::null_mut();
-            js::check(env, unsafe { sys::napi_get_element(env, names, i, &mut key) })?;
+            js::check(env, unsafe {
+                sys::napi_get_element(env, names, i, &mut key)
+            })?;
             let key = unsafe { String::from_napi_value(env, key) }?;
             if !known.contains(&key.as_str()) {
-                let allowed = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+                let allowed = if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                };
                 return Err(Error::new(
                     Status::InvalidArg,
                     format!("unknown option `{key}` (this method takes: {allowed})"),
@@ -158,7 +196,10 @@ impl Options {
     pub(crate) fn function(&self, key: &str) -> Result<Option<sys::napi_value>> {
         match self.get(key)? {
             Some(v) if js::type_of(self.env, v)? == sys::ValueType::napi_function => Ok(Some(v)),
-            Some(_) => Err(Error::new(Status::FunctionExpected, format!("the option `{key}` must be a function"))),
+            Some(_) => Err(Error::new(
+                Status::FunctionExpected,
+                format!("the option `{key}` must be a function"),
+            )),
             None => Ok(None),
         }
     }
@@ -168,13 +209,21 @@ impl Options {
 /// for a Unix socket, otherwise `HOST:PORT` with a numeric IPv4 address or
 /// a bracketed IPv6 one (`[::1]:10809`).
 pub(crate) fn sockaddr(s: &str) -> Result<nbd::SockAddr> {
-    let path = s.strip_prefix("unix:").or(if s.starts_with('/') { Some(s) } else { None });
+    let path = s
+        .strip_prefix("unix:")
+        .or(if s.starts_with('/') { Some(s) } else { None });
     if let Some(path) = path {
-        return nbd::SockAddr::unix(path).map_err(|e| Error::new(Status::InvalidArg, format!("{s}: {e}")));
+        return nbd::SockAddr::unix(path)
+            .map_err(|e| Error::new(Status::InvalidArg, format!("{s}: {e}")));
     }
     s.parse::<std::net::SocketAddr>()
         .map(nbd::SockAddr::from)
-        .map_err(|_| Error::new(Status::InvalidArg, format!("{s}: not a socket address (PATH, unix:PATH or HOST:PORT)")))
+        .map_err(|_| {
+            Error::new(
+                Status::InvalidArg,
+                format!("{s}: not a socket address (PATH, unix:PATH or HOST:PORT)"),
+            )
+        })
 }
 
 /// A list of strings as the core takes it.

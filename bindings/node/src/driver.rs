@@ -70,7 +70,10 @@ impl Op {
     /// The context for the command's own callbacks: their exceptions
     /// reject this promise.
     pub fn cx(&self) -> Context {
-        Context { raised: self.raised.clone(), busy: self.busy.clone() }
+        Context {
+            raised: self.raised.clone(),
+            busy: self.busy.clone(),
+        }
     }
 
     /// The completion callback the binding passes to the core: it records
@@ -157,14 +160,25 @@ impl Conn {
         let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
         let conn = Rc::new(Conn {
             handle,
-            cx: Context { raised: Raised::default(), busy: Arc::new(AtomicU32::new(0)) },
+            cx: Context {
+                raised: Raised::default(),
+                busy: Arc::new(AtomicU32::new(0)),
+            },
             key,
             pending: RefCell::new(Vec::new()),
             watcher: RefCell::new(None),
             last_error: RefCell::new(None),
             external: std::cell::Cell::new(0),
         });
-        CONNS.with(|m| m.borrow_mut().insert(key, Entry { weak: Rc::downgrade(&conn), strong: None }));
+        CONNS.with(|m| {
+            m.borrow_mut().insert(
+                key,
+                Entry {
+                    weak: Rc::downgrade(&conn),
+                    strong: None,
+                },
+            )
+        });
         conn
     }
 
@@ -210,9 +224,11 @@ impl Conn {
         match (ret, exc) {
             (Ok(v), None) => Ok(v),
             (Err(e), exc) => Err(error::throwable(env.raw(), &e, exc)),
-            (Ok(_), Some(exc)) => {
-                Err(error::throwable(env.raw(), &nbd::Error::new(libc::EPROTO, "a callback threw an exception"), Some(exc)))
-            }
+            (Ok(_), Some(exc)) => Err(error::throwable(
+                env.raw(),
+                &nbd::Error::new(libc::EPROTO, "a callback threw an exception"),
+                Some(exc),
+            )),
         }
     }
 
@@ -220,7 +236,12 @@ impl Conn {
     /// completion. Its promise is made by `submit`, so that nothing is
     /// left pending when an argument turns out to be wrong in between.
     pub fn start(&self, call: &'static str) -> Op {
-        Op { call, raised: Raised::default(), busy: self.cx.busy.clone(), done: Arc::new(Mutex::new(None)) }
+        Op {
+            call,
+            raised: Raised::default(),
+            busy: self.cx.busy.clone(),
+            done: Arc::new(Mutex::new(None)),
+        }
     }
 
     /// Hand over an asynchronous call the core accepted (or reject its
@@ -236,7 +257,9 @@ impl Conn {
         let env = env.raw();
         let mut deferred = ptr::null_mut();
         let mut promise = ptr::null_mut();
-        js::check(env, unsafe { sys::napi_create_promise(env, &mut deferred, &mut promise) })?;
+        js::check(env, unsafe {
+            sys::napi_create_promise(env, &mut deferred, &mut promise)
+        })?;
         let cookie = match ret {
             Ok(c) => c,
             Err(e) => {
@@ -250,7 +273,14 @@ impl Conn {
             Wait::Leave(states) => Waiting::Leave(states),
         };
         let first = self.pending.borrow().is_empty();
-        self.pending.borrow_mut().push(Pending { deferred, call: op.call, cookie, raised: op.raised, waiting, value });
+        self.pending.borrow_mut().push(Pending {
+            deferred,
+            call: op.call,
+            cookie,
+            raised: op.raised,
+            waiting,
+            value,
+        });
         if first {
             hold(self.key, Some(self.clone()));
         }
@@ -302,11 +332,14 @@ impl Conn {
                         done.map(|err| {
                             // Retire the command: its error names the cause
                             // (a short read, the connection dying, ...).
-                            let retired = pending[i].cookie.map(|c| self.handle.aio_command_completed(c));
+                            let retired = pending[i]
+                                .cookie
+                                .map(|c| self.handle.aio_command_completed(c));
                             match retired {
-                                Some(Err(e)) => {
-                                    Some(nbd::Error::new(e.errno(), e.message()).with_context(pending[i].call))
-                                }
+                                Some(Err(e)) => Some(
+                                    nbd::Error::new(e.errno(), e.message())
+                                        .with_context(pending[i].call),
+                                ),
                                 _ => (err != 0).then(|| command_failed(pending[i].call, err)),
                             }
                         })
@@ -316,7 +349,8 @@ impl Conn {
                             None
                         } else if now == State::Dead {
                             let e = self.last_error.borrow().clone().unwrap_or_else(|| {
-                                nbd::Error::new(libc::ENOTCONN, "the connection failed").with_context(pending[i].call)
+                                nbd::Error::new(libc::ENOTCONN, "the connection failed")
+                                    .with_context(pending[i].call)
                             });
                             Some(Some(e))
                         } else {
@@ -336,7 +370,9 @@ impl Conn {
             match (err, exc) {
                 (None, None) => resolve(env, p.deferred, &p.value),
                 (Some(e), exc) => reject(env, p.deferred, &e, exc),
-                (None, Some(exc)) => reject(env, p.deferred, &error::callback_threw(p.call), Some(exc)),
+                (None, Some(exc)) => {
+                    reject(env, p.deferred, &error::callback_threw(p.call), Some(exc))
+                }
             }
         }
     }
@@ -365,7 +401,10 @@ impl Conn {
         let fd = match (dir, fd) {
             (0, _) => Err(nbd::Error::new(
                 libc::EINVAL,
-                format!("the handle waits for nothing in its state ({:?})", self.handle.public_state()),
+                format!(
+                    "the handle waits for nothing in its state ({:?})",
+                    self.handle.public_state()
+                ),
             )),
             (_, fd) => fd,
         };
@@ -391,7 +430,8 @@ impl Conn {
                 Ok(w) => *slot = Some(w),
                 Err(e) => {
                     drop(slot);
-                    let e = nbd::Error::new(libc::EIO, format!("cannot start the event watcher: {e}"));
+                    let e =
+                        nbd::Error::new(libc::EIO, format!("cannot start the event watcher: {e}"));
                     self.reject_all(env, &e);
                     hold(self.key, None);
                     return;
@@ -405,7 +445,10 @@ impl Conn {
 
     /// Reject every pending promise of a handle being closed.
     pub fn close(&self, env: &Env) {
-        let e = nbd::Error::new(libc::ESHUTDOWN, "the handle was closed while the command was in flight");
+        let e = nbd::Error::new(
+            libc::ESHUTDOWN,
+            "the handle was closed while the command was in flight",
+        );
         self.reject_all(env.raw(), &e);
         if let Some(w) = self.watcher.borrow_mut().as_mut() {
             w.keep_alive(env.raw(), false);
@@ -508,8 +551,15 @@ impl Watcher {
             return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
         }
         // SAFETY: pipe2 just returned these two descriptors.
-        let (wake_r, wake_w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        let shared = Arc::new(Shared { ctl: Mutex::new(Ctl { armed: None, quit: false }), tsfn: TsfnSlot(Mutex::new(None)) });
+        let (wake_r, wake_w) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let shared = Arc::new(Shared {
+            ctl: Mutex::new(Ctl {
+                armed: None,
+                quit: false,
+            }),
+            tsfn: TsfnSlot(Mutex::new(None)),
+        });
         let name = js::string(env, "nbd watcher").map_err(|e| e.to_string())?;
         let mut tsfn = ptr::null_mut();
         let finalize_data = Arc::into_raw(shared.clone()) as *mut c_void;
@@ -541,10 +591,21 @@ impl Watcher {
             .name("nbd-watcher".into())
             .spawn(move || watch(thread_shared, wake_r, key))
             .map_err(|e| {
-                unsafe { sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::abort) };
+                unsafe {
+                    sys::napi_release_threadsafe_function(
+                        tsfn,
+                        sys::ThreadsafeFunctionReleaseMode::abort,
+                    )
+                };
                 format!("cannot start a thread: {e}")
             })?;
-        Ok(Watcher { shared, wake: wake_w, thread: Some(thread), tsfn, alive: false })
+        Ok(Watcher {
+            shared,
+            wake: wake_w,
+            thread: Some(thread),
+            tsfn,
+            alive: false,
+        })
     }
 
     fn wake(&self) {
@@ -587,14 +648,23 @@ impl Watcher {
 
     /// End the thread and give the thread-safe function back to Node.
     fn stop(mut self) {
-        self.shared.ctl.lock().unwrap_or_else(|p| p.into_inner()).quit = true;
+        self.shared
+            .ctl
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .quit = true;
         self.wake();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
         let slot = self.shared.tsfn.0.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
-            unsafe { sys::napi_release_threadsafe_function(self.tsfn, sys::ThreadsafeFunctionReleaseMode::abort) };
+            unsafe {
+                sys::napi_release_threadsafe_function(
+                    self.tsfn,
+                    sys::ThreadsafeFunctionReleaseMode::abort,
+                )
+            };
         }
     }
 }
@@ -613,8 +683,16 @@ fn watch(shared: Arc<Shared>, wake: OwnedFd, key: u64) {
         };
         let (fd, events) = armed.unwrap_or((-1, 0));
         let mut fds = [
-            libc::pollfd { fd: wake.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd, events, revents: 0 },
+            libc::pollfd {
+                fd: wake.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            },
         ];
         let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
         // Any other failure to wait wakes the JavaScript thread below,
@@ -651,7 +729,12 @@ fn watch(shared: Arc<Shared>, wake: OwnedFd, key: u64) {
 }
 
 /// On the JavaScript thread, when a watcher saw its socket ready.
-unsafe extern "C" fn on_ready(env: sys::napi_env, _js_cb: sys::napi_value, _context: *mut c_void, data: *mut c_void) {
+unsafe extern "C" fn on_ready(
+    env: sys::napi_env,
+    _js_cb: sys::napi_value,
+    _context: *mut c_void,
+    data: *mut c_void,
+) {
     if env.is_null() {
         return; // the environment is shutting down
     }

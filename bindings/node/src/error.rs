@@ -30,7 +30,11 @@ pub(crate) fn set_class(env: sys::napi_env, class: sys::napi_value) -> Result<()
 /// A JavaScript `NbdError` for a core error, with `.cause` when a callback's
 /// exception made the call fail. Its message names the call
 /// ("nbd_pread: ...").
-pub(crate) fn to_js(env: sys::napi_env, e: &nbd::Error, cause: Option<Error>) -> Result<sys::napi_value> {
+pub(crate) fn to_js(
+    env: sys::napi_env,
+    e: &nbd::Error,
+    cause: Option<Error>,
+) -> Result<sys::napi_value> {
     let msg = js::string(env, &e.to_string())?;
     let errno = js::i32(env, e.errno())?;
     let class = ERROR_CLASS.with(|c| c.borrow().as_ref().map(|r| r.value(env)));
@@ -51,12 +55,16 @@ pub(crate) fn to_js(env: sys::napi_env, e: &nbd::Error, cause: Option<Error>) ->
                 None => js::undefined(env)?,
             };
             let mut obj = ptr::null_mut();
-            js::check(env, unsafe { sys::napi_new_instance(env, class, 3, [msg, errno, options].as_ptr(), &mut obj) })?;
+            js::check(env, unsafe {
+                sys::napi_new_instance(env, class, 3, [msg, errno, options].as_ptr(), &mut obj)
+            })?;
             Ok(obj)
         }
         None => {
             let mut obj = ptr::null_mut();
-            js::check(env, unsafe { sys::napi_create_error(env, ptr::null_mut(), msg, &mut obj) })?;
+            js::check(env, unsafe {
+                sys::napi_create_error(env, ptr::null_mut(), msg, &mut obj)
+            })?;
             js::set(env, obj, "errno", errno)?;
             if let Some(code) = errno_name(e.errno()) {
                 js::set(env, obj, "code", js::string(env, code)?)?;
@@ -112,16 +120,98 @@ pub(crate) fn errno_name(errno: i32) -> Option<&'static str> {
     // Aliases (EWOULDBLOCK, EDEADLOCK, ENOTSUP) share a number with a name
     // listed here and are left out.
     names!(
-        EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, ECHILD, EAGAIN, ENOMEM,
-        EACCES, EFAULT, ENOTBLK, EBUSY, EEXIST, EXDEV, ENODEV, ENOTDIR, EISDIR, EINVAL, ENFILE,
-        EMFILE, ENOTTY, ETXTBSY, EFBIG, ENOSPC, ESPIPE, EROFS, EMLINK, EPIPE, EDOM, ERANGE,
-        EDEADLK, ENAMETOOLONG, ENOLCK, ENOSYS, ENOTEMPTY, ELOOP, ENOMSG, EIDRM, ENOSTR, ENODATA,
-        ETIME, ENOSR, ENOLINK, EPROTO, EMULTIHOP, EBADMSG, EOVERFLOW, EILSEQ, EUSERS, ENOTSOCK,
-        EDESTADDRREQ, EMSGSIZE, EPROTOTYPE, ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT,
-        EOPNOTSUPP, EPFNOSUPPORT, EAFNOSUPPORT, EADDRINUSE, EADDRNOTAVAIL, ENETDOWN,
-        ENETUNREACH, ENETRESET, ECONNABORTED, ECONNRESET, ENOBUFS, EISCONN, ENOTCONN,
-        ESHUTDOWN, ETOOMANYREFS, ETIMEDOUT, ECONNREFUSED, EHOSTDOWN, EHOSTUNREACH, EALREADY,
-        EINPROGRESS, ESTALE, EDQUOT, ECANCELED, EOWNERDEAD, ENOTRECOVERABLE, EREMOTEIO,
-        ENOMEDIUM, EMEDIUMTYPE, EKEYEXPIRED, EKEYREJECTED, EKEYREVOKED, ENOKEY,
+        EPERM,
+        ENOENT,
+        ESRCH,
+        EINTR,
+        EIO,
+        ENXIO,
+        E2BIG,
+        ENOEXEC,
+        EBADF,
+        ECHILD,
+        EAGAIN,
+        ENOMEM,
+        EACCES,
+        EFAULT,
+        ENOTBLK,
+        EBUSY,
+        EEXIST,
+        EXDEV,
+        ENODEV,
+        ENOTDIR,
+        EISDIR,
+        EINVAL,
+        ENFILE,
+        EMFILE,
+        ENOTTY,
+        ETXTBSY,
+        EFBIG,
+        ENOSPC,
+        ESPIPE,
+        EROFS,
+        EMLINK,
+        EPIPE,
+        EDOM,
+        ERANGE,
+        EDEADLK,
+        ENAMETOOLONG,
+        ENOLCK,
+        ENOSYS,
+        ENOTEMPTY,
+        ELOOP,
+        ENOMSG,
+        EIDRM,
+        ENOSTR,
+        ENODATA,
+        ETIME,
+        ENOSR,
+        ENOLINK,
+        EPROTO,
+        EMULTIHOP,
+        EBADMSG,
+        EOVERFLOW,
+        EILSEQ,
+        EUSERS,
+        ENOTSOCK,
+        EDESTADDRREQ,
+        EMSGSIZE,
+        EPROTOTYPE,
+        ENOPROTOOPT,
+        EPROTONOSUPPORT,
+        ESOCKTNOSUPPORT,
+        EOPNOTSUPP,
+        EPFNOSUPPORT,
+        EAFNOSUPPORT,
+        EADDRINUSE,
+        EADDRNOTAVAIL,
+        ENETDOWN,
+        ENETUNREACH,
+        ENETRESET,
+        ECONNABORTED,
+        ECONNRESET,
+        ENOBUFS,
+        EISCONN,
+        ENOTCONN,
+        ESHUTDOWN,
+        ETOOMANYREFS,
+        ETIMEDOUT,
+        ECONNREFUSED,
+        EHOSTDOWN,
+        EHOSTUNREACH,
+        EALREADY,
+        EINPROGRESS,
+        ESTALE,
+        EDQUOT,
+        ECANCELED,
+        EOWNERDEAD,
+        ENOTRECOVERABLE,
+        EREMOTEIO,
+        ENOMEDIUM,
+        EMEDIUMTYPE,
+        EKEYEXPIRED,
+        EKEYREJECTED,
+        EKEYREVOKED,
+        ENOKEY,
     )
 }

@@ -18,7 +18,10 @@ pub(crate) fn check(env: sys::napi_env, status: sys::napi_status) -> Result<()> 
     match status {
         sys::Status::napi_ok => Ok(()),
         sys::Status::napi_pending_exception => Err(take_exception(env)),
-        s => Err(Error::new(Status::from(s), "a Node-API call failed".to_string())),
+        s => Err(Error::new(
+            Status::from(s),
+            "a Node-API call failed".to_string(),
+        )),
     }
 }
 
@@ -28,7 +31,10 @@ pub(crate) fn take_exception(env: sys::napi_env) -> Error {
     let mut exc = ptr::null_mut();
     let status = unsafe { sys::napi_get_and_clear_last_exception(env, &mut exc) };
     if status != sys::Status::napi_ok || exc.is_null() {
-        return Error::new(Status::PendingException, "a JavaScript exception was lost".to_string());
+        return Error::new(
+            Status::PendingException,
+            "a JavaScript exception was lost".to_string(),
+        );
     }
     Error::from_unknown_without_coercion(unsafe { Unknown::from_raw_unchecked(env, exc) })
 }
@@ -41,7 +47,9 @@ pub(crate) fn undefined(env: sys::napi_env) -> Result<sys::napi_value> {
 
 pub(crate) fn string(env: sys::napi_env, s: &str) -> Result<sys::napi_value> {
     let mut v = ptr::null_mut();
-    check(env, unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v) })?;
+    check(env, unsafe {
+        sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v)
+    })?;
     Ok(v)
 }
 
@@ -78,7 +86,9 @@ pub(crate) fn i64(env: sys::napi_env, n: i64) -> Result<sys::napi_value> {
 pub(crate) fn buffer(env: sys::napi_env, bytes: &[u8]) -> Result<sys::napi_value> {
     let mut data = ptr::null_mut();
     let mut v = ptr::null_mut();
-    check(env, unsafe { sys::napi_create_buffer_copy(env, bytes.len(), bytes.as_ptr().cast(), &mut data, &mut v) })?;
+    check(env, unsafe {
+        sys::napi_create_buffer_copy(env, bytes.len(), bytes.as_ptr().cast(), &mut data, &mut v)
+    })?;
     Ok(v)
 }
 
@@ -89,7 +99,9 @@ pub(crate) fn array<T>(
     mut make: impl FnMut(sys::napi_env, &T) -> Result<sys::napi_value>,
 ) -> Result<sys::napi_value> {
     let mut arr = ptr::null_mut();
-    check(env, unsafe { sys::napi_create_array_with_length(env, items.len(), &mut arr) })?;
+    check(env, unsafe {
+        sys::napi_create_array_with_length(env, items.len(), &mut arr)
+    })?;
     for (i, item) in items.iter().enumerate() {
         let v = make(env, item)?;
         check(env, unsafe { sys::napi_set_element(env, arr, i as u32, v) })?;
@@ -103,7 +115,12 @@ pub(crate) fn object(env: sys::napi_env) -> Result<sys::napi_value> {
     Ok(v)
 }
 
-pub(crate) fn set(env: sys::napi_env, obj: sys::napi_value, key: &str, value: sys::napi_value) -> Result<()> {
+pub(crate) fn set(
+    env: sys::napi_env,
+    obj: sys::napi_value,
+    key: &str,
+    value: sys::napi_value,
+) -> Result<()> {
     let key = string(env, key)?;
     check(env, unsafe { sys::napi_set_property(env, obj, key, value) })
 }
@@ -111,7 +128,9 @@ pub(crate) fn set(env: sys::napi_env, obj: sys::napi_value, key: &str, value: sy
 pub(crate) fn get(env: sys::napi_env, obj: sys::napi_value, key: &str) -> Result<sys::napi_value> {
     let key = string(env, key)?;
     let mut v = ptr::null_mut();
-    check(env, unsafe { sys::napi_get_property(env, obj, key, &mut v) })?;
+    check(env, unsafe {
+        sys::napi_get_property(env, obj, key, &mut v)
+    })?;
     Ok(v)
 }
 
@@ -153,8 +172,14 @@ unsafe impl Sync for JsRef {}
 impl JsRef {
     pub(crate) fn new(env: sys::napi_env, value: sys::napi_value) -> Result<JsRef> {
         let mut raw = ptr::null_mut();
-        check(env, unsafe { sys::napi_create_reference(env, value, 1, &mut raw) })?;
-        Ok(JsRef { env, raw, thread: std::thread::current().id() })
+        check(env, unsafe {
+            sys::napi_create_reference(env, value, 1, &mut raw)
+        })?;
+        Ok(JsRef {
+            env,
+            raw,
+            thread: std::thread::current().id(),
+        })
     }
 
     /// Whether this thread may use the reference.
@@ -169,10 +194,15 @@ impl JsRef {
     /// The value, on the reference's own thread and environment.
     pub(crate) fn value(&self, env: sys::napi_env) -> Result<sys::napi_value> {
         if !self.on_own_thread() || env != self.env {
-            return Err(Error::new(Status::GenericFailure, "a JavaScript value was used from another thread".to_string()));
+            return Err(Error::new(
+                Status::GenericFailure,
+                "a JavaScript value was used from another thread".to_string(),
+            ));
         }
         let mut v = ptr::null_mut();
-        check(env, unsafe { sys::napi_get_reference_value(env, self.raw, &mut v) })?;
+        check(env, unsafe {
+            sys::napi_get_reference_value(env, self.raw, &mut v)
+        })?;
         Ok(v)
     }
 }

@@ -53,7 +53,9 @@ impl Nbd {
         let handle = nbd::Handle::new().map_err(|e| error::throwable(env.raw(), &e, None))?;
         let conn = Conn::new(handle);
         conn.account_memory(&env);
-        Ok(Nbd { conn: RefCell::new(Some(conn)) })
+        Ok(Nbd {
+            conn: RefCell::new(Some(conn)),
+        })
     }
 
     /// Close the handle and its connection. Promises still pending reject

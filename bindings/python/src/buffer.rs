@@ -27,11 +27,16 @@ fn builtin<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
 
 /// A flat byte view of a buffer-like object.
 fn byte_view<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    builtin(obj.py(), "memoryview")?.call1((obj,))?.call_method1("cast", ("B",))
+    builtin(obj.py(), "memoryview")?
+        .call1((obj,))?
+        .call_method1("cast", ("B",))
 }
 
 fn nbytes(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
-    builtin(obj.py(), "memoryview")?.call1((obj,))?.getattr("nbytes")?.extract()
+    builtin(obj.py(), "memoryview")?
+        .call1((obj,))?
+        .getattr("nbytes")?
+        .extract()
 }
 
 #[pymethods]
@@ -44,10 +49,14 @@ impl Buffer {
         let py = len.py();
         if len.is_instance_of::<PyInt>() {
             let ba = PyByteArray::new_with(py, len.extract()?, |_| Ok(()))?;
-            return Ok(Buffer { obj: ba.into_any().unbind() });
+            return Ok(Buffer {
+                obj: ba.into_any().unbind(),
+            });
         }
         nbytes(len)?;
-        Ok(Buffer { obj: builtin(py, "bytearray")?.call1((len,))?.unbind() })
+        Ok(Buffer {
+            obj: builtin(py, "bytearray")?.call1((len,))?.unbind(),
+        })
     }
 
     /// Create an AIO buffer that shares an existing buffer-like object:
@@ -56,7 +65,9 @@ impl Buffer {
     #[classmethod]
     fn from_buffer(_cls: &Bound<'_, PyType>, buf: &Bound<'_, PyAny>) -> PyResult<Self> {
         nbytes(buf)?;
-        Ok(Buffer { obj: buf.clone().unbind() })
+        Ok(Buffer {
+            obj: buf.clone().unbind(),
+        })
     }
 
     /// Create an AIO buffer holding a copy of a bytearray or other
@@ -114,7 +125,11 @@ impl Buffer {
     }
 
     /// buf[i] is a byte as an int, buf[i:j] a bytes copy of the range.
-    fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let item = byte_view(self.obj.bind(py))?.get_item(key)?;
         if key.is_instance_of::<PySlice>() {
             return item.call_method0("tobytes");
@@ -123,12 +138,20 @@ impl Buffer {
     }
 
     /// buf[i] = int, or buf[i:j] = bytes of the same length.
-    fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __setitem__(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         byte_view(self.obj.bind(py))?.set_item(key, value)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!("<nbd.Buffer of {} bytes>", nbytes(self.obj.bind(py))?))
+        Ok(format!(
+            "<nbd.Buffer of {} bytes>",
+            nbytes(self.obj.bind(py))?
+        ))
     }
 }
 
@@ -146,7 +169,11 @@ pub(crate) struct View {
 impl View {
     /// A view source for a bytearray the read fills.
     pub(crate) fn of_bytearray(b: &Bound<'_, PyByteArray>) -> Arc<View> {
-        Arc::new(View { obj: b.clone().into_any().unbind(), base: b.data() as usize, len: b.len() })
+        Arc::new(View {
+            obj: b.clone().into_any().unbind(),
+            base: b.data() as usize,
+            len: b.len(),
+        })
     }
 }
 
@@ -154,11 +181,17 @@ impl View {
 /// memoryview of the buffer's object over exactly those bytes, or (when
 /// `sub` is not inside the buffer `view` describes, or there is none) a
 /// read-only memoryview of a copy.
-pub(crate) fn subbuf<'py>(py: Python<'py>, view: Option<&View>, sub: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn subbuf<'py>(
+    py: Python<'py>,
+    view: Option<&View>,
+    sub: &[u8],
+) -> PyResult<Bound<'py, PyAny>> {
     let start = (sub.as_ptr() as usize).wrapping_sub(view.map_or(0, |v| v.base));
     if let Some(v) = view.filter(|v| start <= v.len && sub.len() <= v.len - start) {
         let slice = PySlice::new(py, start as isize, (start + sub.len()) as isize, 1);
-        return byte_view(v.obj.bind(py))?.get_item(slice)?.call_method0("toreadonly");
+        return byte_view(v.obj.bind(py))?
+            .get_item(slice)?
+            .call_method0("toreadonly");
     }
     builtin(py, "memoryview")?.call1((PyBytes::new(py, sub),))
 }
@@ -177,7 +210,11 @@ fn exporter<'py>(arg: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
 pub(crate) fn persist_read(arg: &Bound<'_, PyAny>) -> PyResult<(nbd::AioBuffer, Arc<View>)> {
     let obj = exporter(arg);
     let buf = persist(arg, true)?;
-    let view = Arc::new(View { obj: obj.unbind(), base: buf.as_ptr() as usize, len: buf.len() });
+    let view = Arc::new(View {
+        obj: obj.unbind(),
+        base: buf.as_ptr() as usize,
+        len: buf.len(),
+    });
     Ok((buf, view))
 }
 
@@ -194,7 +231,9 @@ pub(crate) fn persist(arg: &Bound<'_, PyAny>, writable: bool) -> PyResult<nbd::A
             let (ptr, len) = (s.as_ptr() as *mut u8, s.len());
             // SAFETY: bytes are immutable and kept alive by the anchor;
             // the core only reads the memory of a write.
-            return Ok(unsafe { nbd::AioBuffer::from_raw_parts_keep(ptr, len, Box::new(bytes.clone().unbind())) });
+            return Ok(unsafe {
+                nbd::AioBuffer::from_raw_parts_keep(ptr, len, Box::new(bytes.clone().unbind()))
+            });
         }
     }
     let len = nbytes(&obj)?;
@@ -202,17 +241,24 @@ pub(crate) fn persist(arg: &Bound<'_, PyAny>, writable: bool) -> PyResult<nbd::A
         return Ok(nbd::AioBuffer::new(0));
     }
     let ctypes = py.import("ctypes")?;
-    match ctypes.getattr("c_char")?.call_method1("from_buffer", (&obj,)) {
+    match ctypes
+        .getattr("c_char")?
+        .call_method1("from_buffer", (&obj,))
+    {
         Ok(anchor) => {
             let addr: usize = ctypes.call_method1("addressof", (&anchor,))?.extract()?;
             // SAFETY: the anchor holds a buffer export of `obj`: its `len`
             // bytes at `addr` stay allocated and in place until the core
             // drops the anchor, when the command retires.
-            Ok(unsafe { nbd::AioBuffer::from_raw_parts_keep(addr as *mut u8, len, Box::new(anchor.unbind())) })
+            Ok(unsafe {
+                nbd::AioBuffer::from_raw_parts_keep(addr as *mut u8, len, Box::new(anchor.unbind()))
+            })
         }
         Err(_) if !writable => {
             let copy = byte_view(&obj)?.call_method0("tobytes")?;
-            Ok(nbd::AioBuffer::from_vec(copy.cast::<PyBytes>()?.as_bytes().to_vec()))
+            Ok(nbd::AioBuffer::from_vec(
+                copy.cast::<PyBytes>()?.as_bytes().to_vec(),
+            ))
         }
         Err(e) => {
             // As libnbd's module: a buffer that cannot be written (bytes,

@@ -38,7 +38,11 @@ impl Raised {
             Err(failed) => failed,
         };
         // Ctrl-C or sys.exit() in a callback stop the program as usual.
-        if let Some(exc) = failed.raised.as_ref().filter(|e| !e.is_instance_of::<PyException>(py)) {
+        if let Some(exc) = failed
+            .raised
+            .as_ref()
+            .filter(|e| !e.is_instance_of::<PyException>(py))
+        {
             return Err(exc.clone_ref(py));
         }
         let mut nbd_err = failed.error;
@@ -59,11 +63,20 @@ pub(crate) struct Callable {
 }
 
 impl Callable {
-    pub(crate) fn new(f: &Bound<'_, PyAny>, name: &str, raised: Option<&Raised>) -> PyResult<Callable> {
+    pub(crate) fn new(
+        f: &Bound<'_, PyAny>,
+        name: &str,
+        raised: Option<&Raised>,
+    ) -> PyResult<Callable> {
         if !f.is_callable() {
-            return Err(PyTypeError::new_err(format!("callback parameter {name} is not callable")));
+            return Err(PyTypeError::new_err(format!(
+                "callback parameter {name} is not callable"
+            )));
         }
-        Ok(Callable { f: f.clone().unbind(), raised: raised.cloned() })
+        Ok(Callable {
+            f: f.clone().unbind(),
+            raised: raised.cloned(),
+        })
     }
 
     /// Call the function with the arguments `build` makes; `err` is the
@@ -83,7 +96,8 @@ impl Callable {
                 },
                 None => py.None().into_bound(py),
             };
-            let mut outcome = match build(py, &holder).and_then(|args| self.f.bind(py).call1(args)) {
+            let mut outcome = match build(py, &holder).and_then(|args| self.f.bind(py).call1(args))
+            {
                 Ok(v) => Outcome::Returned(v.extract::<i64>().ok()),
                 Err(exc) => {
                     self.report(py, exc);

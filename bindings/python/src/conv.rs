@@ -23,7 +23,8 @@ pub(crate) fn path(obj: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
 pub(crate) fn sockaddr(obj: &Bound<'_, PyAny>) -> PyResult<nbd::SockAddr> {
     let Ok(t) = obj.cast::<PyTuple>() else {
         let p = path(obj)?;
-        return nbd::SockAddr::unix(&p).map_err(|e| PyValueError::new_err(format!("{}: {e}", p.display())));
+        return nbd::SockAddr::unix(&p)
+            .map_err(|e| PyValueError::new_err(format!("{}: {e}", p.display())));
     };
     let host: String = t.get_item(0)?.extract()?;
     let port: u16 = t.get_item(1)?.extract()?;
@@ -39,7 +40,11 @@ pub(crate) fn sockaddr(obj: &Bound<'_, PyAny>) -> PyResult<nbd::SockAddr> {
             let scope: u32 = t.get_item(3)?.extract()?;
             SocketAddr::V6(SocketAddrV6::new(*a.ip(), a.port(), flowinfo, scope))
         }
-        _ => return Err(PyTypeError::new_err("address must be (host, port) or (host, port, flowinfo, scope_id)")),
+        _ => {
+            return Err(PyTypeError::new_err(
+                "address must be (host, port) or (host, port, flowinfo, scope_id)",
+            ))
+        }
     };
     Ok(nbd::SockAddr::from(addr))
 }
@@ -49,7 +54,11 @@ pub(crate) fn sockaddr(obj: &Bound<'_, PyAny>) -> PyResult<nbd::SockAddr> {
 /// anything else is copied first, since it could change or be resized by
 /// another thread while the GIL is released.
 pub(crate) enum BytesIn {
-    Shared { _owner: Py<PyBytes>, ptr: *const u8, len: usize },
+    Shared {
+        _owner: Py<PyBytes>,
+        ptr: *const u8,
+        len: usize,
+    },
     Copied(Vec<u8>),
 }
 
@@ -68,7 +77,11 @@ impl BytesIn {
         }
         // memoryview() refuses anything without the buffer protocol (str,
         // int, ...); tobytes() copies it in C order.
-        let view = obj.py().import("builtins")?.getattr("memoryview")?.call1((obj,))?;
+        let view = obj
+            .py()
+            .import("builtins")?
+            .getattr("memoryview")?
+            .call1((obj,))?;
         let copy = view.call_method0("tobytes")?;
         view.call_method0("release")?;
         Ok(BytesIn::shared(copy.cast::<PyBytes>()?))
@@ -76,7 +89,11 @@ impl BytesIn {
 
     fn shared(b: &Bound<'_, PyBytes>) -> BytesIn {
         let s = b.as_bytes();
-        BytesIn::Shared { ptr: s.as_ptr(), len: s.len(), _owner: b.clone().unbind() }
+        BytesIn::Shared {
+            ptr: s.as_ptr(),
+            len: s.len(),
+            _owner: b.clone().unbind(),
+        }
     }
 
     pub(crate) fn as_slice(&self) -> &[u8] {

@@ -55,7 +55,10 @@ pub(crate) fn add_exceptions(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ns.set_item("__name__", "nbd")?;
     py.run(CLASSES, Some(&ns), None)?;
     for (name, cell) in [("Error", &ERROR), ("ClosedHandle", &CLOSED)] {
-        let ty = ns.get_item(name)?.expect("defined above").cast_into::<PyType>()?;
+        let ty = ns
+            .get_item(name)?
+            .expect("defined above")
+            .cast_into::<PyType>()?;
         m.add(name, &ty)?;
         let _ = cell.set(py, ty.unbind());
     }

@@ -41,7 +41,9 @@ impl Nbd {
     #[new]
     fn new(py: Python<'_>) -> PyResult<Self> {
         let handle = nbd::Handle::new().map_err(|e| error::to_py(py, e))?;
-        Ok(Nbd { handle: Mutex::new(Some(Arc::new(handle))) })
+        Ok(Nbd {
+            handle: Mutex::new(Some(Arc::new(handle))),
+        })
     }
 
     /// Close the handle and its connection. Any later call on it, including

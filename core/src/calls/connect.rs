@@ -169,7 +169,12 @@ impl Inner {
             UriTransport::Tcp { host, port } => self.do_aio_connect_tcp(host, port),
             UriTransport::Unix { socket } => self.do_aio_connect_unix(Path::new(socket)),
             UriTransport::Vsock { cid, port } => self.do_aio_connect_vsock(*cid, *port),
-            UriTransport::Ssh { host, port, user, socket } => {
+            UriTransport::Ssh {
+                host,
+                port,
+                user,
+                socket,
+            } => {
                 let argv = ssh_argv(host, port.as_deref(), user.as_deref(), socket.as_deref())?;
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
                 self.debug("nbd_connect_uri", &format!("running {argv:?}"));
@@ -334,10 +339,10 @@ impl Inner {
                 _ => conn.machine.disconnect(abandon),
             })
             .and_then(|()| {
-            run_until(conn, |m| {
-                matches!(m.public_state(), PublicState::Closed | PublicState::Dead)
-            })
-        });
+                run_until(conn, |m| {
+                    matches!(m.public_state(), PublicState::Closed | PublicState::Dead)
+                })
+            });
         self.after_step();
         r
     }
@@ -366,7 +371,10 @@ fn ssh_argv(
         Some(s) => {
             let quoted = uri::shell_quote(s.as_bytes());
             let quoted = String::from_utf8(quoted).map_err(|_| {
-                Error::new(libc::EINVAL, "the socket path of an nbd+ssh URI must be UTF-8")
+                Error::new(
+                    libc::EINVAL,
+                    "the socket path of an nbd+ssh URI must be UTF-8",
+                )
             })?;
             format!("nc -U {quoted}")
         }

@@ -57,7 +57,11 @@ impl Inner {
         let opt = |o: &Option<String>| o.as_ref().map_or(0, |s| s.capacity());
         let settings = s.handle_name.capacity()
             + s.config.export_name.capacity()
-            + s.config.meta_contexts.iter().map(|m| m.capacity()).sum::<usize>()
+            + s.config
+                .meta_contexts
+                .iter()
+                .map(|m| m.capacity())
+                .sum::<usize>()
             + s.socket_activation_name.capacity()
             + opt(&s.tls.certificates)
             + opt(&s.tls.username)

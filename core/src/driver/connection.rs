@@ -68,7 +68,11 @@ impl Connection {
     pub(crate) fn memory(&self) -> usize {
         std::mem::size_of::<Connection>()
             + self.machine.memory()
-            + if self.tls.is_some() { TLS_SESSION_ESTIMATE } else { 0 }
+            + if self.tls.is_some() {
+                TLS_SESSION_ESTIMATE
+            } else {
+                0
+            }
     }
 
     /// A connection whose socket is still to be connected to `addrs`.

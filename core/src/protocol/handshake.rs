@@ -68,7 +68,8 @@ impl Machine {
             ));
         }
         if self.cx.config.tls.0 == Tls::ALLOW.0 {
-            self.cx.debug_msg(|| "oldstyle server cannot do TLS; continuing without it".to_string());
+            self.cx
+                .debug_msg(|| "oldstyle server cannot do TLS; continuing without it".to_string());
         }
         if gflags != 0 {
             return Err(protocol_error(
@@ -76,7 +77,8 @@ impl Machine {
             ));
         }
         self.set_size_and_flags(size, eflags)?;
-        self.cx.debug_msg(|| format!("oldstyle handshake: size={size} eflags=0x{eflags:x}"));
+        self.cx
+            .debug_msg(|| format!("oldstyle handshake: size={size} eflags=0x{eflags:x}"));
         self.state = State::Ready(Transmission::new());
         Ok(true)
     }
@@ -169,7 +171,8 @@ impl Machine {
                 "export name is longer than 4096 bytes",
             ));
         }
-        self.cx.queue_option(wire::OPT_EXPORT_NAME, name.as_bytes(), Tag::Handshake);
+        self.cx
+            .queue_option(wire::OPT_EXPORT_NAME, name.as_bytes(), Tag::Handshake);
         self.state = State::RecvExportName { user };
         Ok(())
     }
@@ -185,7 +188,8 @@ impl Machine {
         self.cx.inbuf.consume(len);
         self.cx.stats.chunks_received += 1;
         self.set_size_and_flags(size, eflags)?;
-        self.cx.debug_msg(|| format!("export name accepted: size={size} eflags=0x{eflags:x}"));
+        self.cx
+            .debug_msg(|| format!("export name accepted: size={size} eflags=0x{eflags:x}"));
         let waited = std::mem::replace(&mut self.state, State::Ready(Transmission::new()));
         if let State::RecvExportName { user: Some(ctx) } = waited {
             self.finish_option(ctx, Ok(OptOutcome::Done));

@@ -223,10 +223,7 @@ impl Machine {
                                 // the caller does not touch it while the
                                 // read is in flight.
                                 return unsafe {
-                                    std::slice::from_raw_parts_mut(
-                                        buf.as_ptr().add(pos),
-                                        remaining,
-                                    )
+                                    std::slice::from_raw_parts_mut(buf.as_ptr().add(pos), remaining)
                                 };
                             }
                         }
@@ -271,7 +268,8 @@ impl Machine {
                 if t.reply.is_idle() && self.cx.inbuf.is_empty() {
                     // A clean end between replies: libnbd calls this
                     // CLOSED; anything still in flight fails.
-                    self.cx.debug_msg(|| "server closed the connection".to_string());
+                    self.cx
+                        .debug_msg(|| "server closed the connection".to_string());
                     self.close();
                 } else {
                     self.die(Error::new(
@@ -369,7 +367,11 @@ impl Machine {
             + cx.inbuf.capacity()
             + cx.out.memory()
             + self.state.commands().map_or(0, Commands::memory)
-            + cx.info.meta_contexts.iter().map(|m| m.name.capacity() + 8).sum::<usize>()
+            + cx.info
+                .meta_contexts
+                .iter()
+                .map(|m| m.name.capacity() + 8)
+                .sum::<usize>()
             + strings(&cx.config.meta_contexts)
             + cx.config.export_name.capacity()
             + strings(&cx.debug)

@@ -167,7 +167,11 @@ impl Machine {
 
     /// The caller's NBD_OPT_LIST/SET_META_CONTEXT (`ctx`), with `queries`
     /// or the configured contexts.
-    fn start_meta(&mut self, queries: Option<Vec<String>>, ctx: OptInProgress) -> Result<(), Error> {
+    fn start_meta(
+        &mut self,
+        queries: Option<Vec<String>>,
+        ctx: OptInProgress,
+    ) -> Result<(), Error> {
         if !self.cx.info.structured_replies {
             ctx.drop_callbacks();
             return Err(Error::new(libc::ENOTSUP, "server lacks structured replies"));
@@ -317,7 +321,8 @@ impl Machine {
     /// Automatic negotiation cannot go on: end the session politely with
     /// NBD_OPT_ABORT, then die with `err`.
     fn fail_gracefully(&mut self, ctx: OptInProgress, err: Error) {
-        self.cx.debug_msg(|| format!("{err}; sending NBD_OPT_ABORT"));
+        self.cx
+            .debug_msg(|| format!("{err}; sending NBD_OPT_ABORT"));
         ctx.drop_callbacks();
         self.cx.queue_option(wire::OPT_ABORT, &[], Tag::OptAbort);
         self.state = State::SendAbort(AbortCause::Failed(err));
@@ -331,7 +336,8 @@ impl Machine {
             self.die(err);
             return;
         }
-        self.cx.debug_msg(|| "sent NBD_OPT_ABORT, closing".to_string());
+        self.cx
+            .debug_msg(|| "sent NBD_OPT_ABORT, closing".to_string());
         // The caller's opt_abort completes; nothing can be in flight
         // while negotiating.
         self.close();
@@ -457,7 +463,8 @@ impl Machine {
                 self.cx.inbuf.consume(20);
                 self.cx.stats.chunks_received += 1;
                 *skip = len as u64;
-                self.cx.debug_msg(|| format!("skipping an option reply of {len} bytes"));
+                self.cx
+                    .debug_msg(|| format!("skipping an option reply of {len} bytes"));
                 return Ok(true);
             }
             return Err(protocol_error(format!(
@@ -596,7 +603,8 @@ impl Machine {
                 if *info {
                     self.state = State::Negotiating;
                 } else {
-                    self.cx.debug_msg(|| "export selected, entering transmission".into());
+                    self.cx
+                        .debug_msg(|| "export selected, entering transmission".into());
                     self.state = State::Ready(Transmission::new());
                 }
                 self.finish_option(ctx, Ok(OptOutcome::Done));
@@ -623,7 +631,8 @@ impl Machine {
         }
         let (name, desc) = payload[4..].split_at(namelen);
         if name.len() > wire::MAX_STRING || desc.len() > wire::MAX_STRING {
-            self.cx.debug_msg(|| "skipping an export whose name or description is too long".into());
+            self.cx
+                .debug_msg(|| "skipping an export whose name or description is too long".into());
             return Ok(());
         }
         if let Some(OptKind::List { callback, count }) = self.opt_mut().map(|o| &mut o.kind) {
@@ -648,14 +657,16 @@ impl Machine {
                 }
                 let (size, eflags) = (wire::be64(body, 0), wire::be16(body, 8));
                 self.set_size_and_flags(size, eflags)?;
-                self.cx.debug_msg(|| format!("export size={size} eflags=0x{eflags:x}"));
+                self.cx
+                    .debug_msg(|| format!("export size={size} eflags=0x{eflags:x}"));
                 if let Some(OptKind::Go { export_seen, .. }) = self.opt_mut().map(|o| &mut o.kind) {
                     *export_seen = true;
                 }
             }
             wire::INFO_NAME | wire::INFO_DESCRIPTION => {
                 if body.len() > wire::MAX_STRING {
-                    self.cx.debug_msg(|| "skipping a too long export name or description".into());
+                    self.cx
+                        .debug_msg(|| "skipping a too long export name or description".into());
                 } else if kind == wire::INFO_NAME {
                     self.cx.info.canonical_name = Some(lossy(body).into_owned());
                 } else {
@@ -677,12 +688,16 @@ impl Machine {
                     self.cx.info.block_minimum = min;
                     self.cx.info.block_preferred = pref;
                     self.cx.info.block_maximum = max;
-                    self.cx.debug_msg(|| format!("block sizes: min={min} pref={pref} max={max}"));
+                    self.cx
+                        .debug_msg(|| format!("block sizes: min={min} pref={pref} max={max}"));
                 } else {
-                    self.cx.debug_msg(|| format!("ignoring invalid block sizes {min}/{pref}/{max}"));
+                    self.cx
+                        .debug_msg(|| format!("ignoring invalid block sizes {min}/{pref}/{max}"));
                 }
             }
-            _ => self.cx.debug_msg(|| format!("ignoring unknown NBD_INFO type {kind}")),
+            _ => self
+                .cx
+                .debug_msg(|| format!("ignoring unknown NBD_INFO type {kind}")),
         }
         Ok(())
     }
@@ -696,7 +711,8 @@ impl Machine {
         let id = wire::be32(payload, 0);
         let name = &payload[4..];
         if name.len() > wire::MAX_STRING {
-            self.cx.debug_msg(|| "skipping a too long meta context name".into());
+            self.cx
+                .debug_msg(|| "skipping a too long meta context name".into());
             return Ok(());
         }
         let name = lossy(name).into_owned();
@@ -720,19 +736,28 @@ impl Machine {
                 self.cx.debug_msg(|| {
                     format!(
                         "ignoring meta context {name} (ID {id}): {}",
-                        if asked { "already negotiated" } else { "not requested" }
+                        if asked {
+                            "already negotiated"
+                        } else {
+                            "not requested"
+                        }
                     )
                 });
                 return Ok(());
             }
-            self.cx.debug_msg(|| format!("negotiated {name} with context ID {id}"));
+            self.cx
+                .debug_msg(|| format!("negotiated {name} with context ID {id}"));
             self.cx.info.meta_contexts.push(MetaContext {
                 name: name.clone(),
                 id,
             });
         }
-        if let Some(OptKind::ListMeta { callback, count } | OptKind::SetMeta { callback, count, .. }) =
-            self.opt_mut().map(|o| &mut o.kind)
+        if let Some(
+            OptKind::ListMeta { callback, count }
+            | OptKind::SetMeta {
+                callback, count, ..
+            },
+        ) = self.opt_mut().map(|o| &mut o.kind)
         {
             *count = count.saturating_add(1);
             if let Some(cb) = callback.as_mut() {

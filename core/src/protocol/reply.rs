@@ -600,7 +600,9 @@ impl Transmission {
         for i in 0..n {
             let (length, _) = entry(i);
             let bad = if length == 0 {
-                Some(format!("server sent a zero-length extent at offset {start}"))
+                Some(format!(
+                    "server sent a zero-length extent at offset {start}"
+                ))
             } else if start >= export_size {
                 Some(format!(
                     "server sent an extent at offset {start}, at or past the end of the export ({export_size} bytes)"
@@ -685,7 +687,10 @@ impl Transmission {
                     .filter(|m| c.bs_filter.as_ref().is_none_or(|ids| ids.contains(&m.id)))
                     .find(|m| !c.bs_seen.contains(&m.id));
                 if let Some(m) = missing {
-                    let why = format!("server did not return any extents for meta context {}", m.name);
+                    let why = format!(
+                        "server did not return any extents for meta context {}",
+                        m.name
+                    );
                     c.fail(libc::EPROTO, why);
                 }
             }

@@ -45,7 +45,8 @@ impl Machine {
         self.cx.meta_export = None;
         let opt = self.take_option()?;
         self.state = State::TlsHandshake(opt);
-        self.cx.debug_msg(|| "server accepted NBD_OPT_STARTTLS; starting the TLS handshake".into());
+        self.cx
+            .debug_msg(|| "server accepted NBD_OPT_STARTTLS; starting the TLS handshake".into());
         Ok(())
     }
 
@@ -64,7 +65,8 @@ impl Machine {
             } else {
                 libc::ENOTSUP
             };
-            self.cx.debug_msg(|| format!("{msg}; the connection is unchanged"));
+            self.cx
+                .debug_msg(|| format!("{msg}; the connection is unchanged"));
             self.state = State::Negotiating;
             self.finish_option_with(ctx, Ok(OptOutcome::Accepted(false)), errno);
             return Ok(());
@@ -76,7 +78,8 @@ impl Machine {
                 format!("handshake: server refused TLS ({msg}), but TLS is required"),
             ));
         }
-        self.cx.debug_msg(|| format!("server refused TLS ({msg}); continuing without TLS"));
+        self.cx
+            .debug_msg(|| format!("server refused TLS ({msg}); continuing without TLS"));
         self.auto_next(AutoStep::AfterStartTls)
     }
 
@@ -90,7 +93,8 @@ impl Machine {
             }
         };
         self.cx.info.tls = true;
-        self.cx.debug_msg(|| format!("connection is using TLS: {summary}"));
+        self.cx
+            .debug_msg(|| format!("connection is using TLS: {summary}"));
         if ctx.purpose == Purpose::User {
             self.state = State::Negotiating;
             self.finish_option(ctx, Ok(OptOutcome::Accepted(true)));

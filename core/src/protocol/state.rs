@@ -174,7 +174,10 @@ pub(super) struct OptInProgress {
 pub(super) enum OptKind {
     /// NBD_OPT_GO, or NBD_OPT_INFO when `info`; `export_seen`:
     /// NBD_INFO_EXPORT arrived (required before either succeeds).
-    Go { info: bool, export_seen: bool },
+    Go {
+        info: bool,
+        export_seen: bool,
+    },
     /// NBD_OPT_LIST: exports reported so far, and the caller's callback.
     List {
         callback: Option<ListCallback>,

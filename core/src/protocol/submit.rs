@@ -114,7 +114,10 @@ impl Machine {
             let mut abandoned = Vec::new();
             self.cx.out.abandon_unsent(|cookie| abandoned.push(cookie));
             for cookie in abandoned {
-                t.cmds.abort(cookie, "the request was abandoned by a disconnect before it was sent");
+                t.cmds.abort(
+                    cookie,
+                    "the request was abandoned by a disconnect before it was sent",
+                );
             }
         }
         t.disconnect_requested = true;

@@ -110,7 +110,8 @@ extern "C" fn psk_client_cb(
     // SAFETY: OpenSSL passes the session the callback was installed for;
     // its app data is the PskCredentials that TlsSession keeps alive while
     // the session exists (or NULL when none was set).
-    let creds = unsafe { openssl_sys::SSL_get_ex_data(ssl, APP_DATA_SLOT) } as *const PskCredentials;
+    let creds =
+        unsafe { openssl_sys::SSL_get_ex_data(ssl, APP_DATA_SLOT) } as *const PskCredentials;
     if creds.is_null() || identity.is_null() || psk.is_null() {
         return 0;
     }

@@ -49,10 +49,16 @@ pub(super) fn callback_view(cb: &LCallback) -> (CallbackView, CallbackTypeView) 
             CbArgKind::Uint => ("u32", format!("js::u32(env, {id})?"), "number"),
             CbArgKind::Uint64 => ("u64", format!("js::u64(env, {id})?"), "number"),
             CbArgKind::Int64 => ("i64", format!("js::i64(env, {id})?"), "number"),
-            CbArgKind::Uint32Array { .. } => ("&[u32]", format!("js::array(env, {id}, |env, n| js::u32(env, *n))?"), "number[]"),
-            CbArgKind::Extent64Array { .. } => {
-                ("&[nbd::Extent]", format!("js::array(env, {id}, callbacks::extent)?"), "Extent[]")
-            }
+            CbArgKind::Uint32Array { .. } => (
+                "&[u32]",
+                format!("js::array(env, {id}, |env, n| js::u32(env, *n))?"),
+                "number[]",
+            ),
+            CbArgKind::Extent64Array { .. } => (
+                "&[nbd::Extent]",
+                format!("js::array(env, {id}, callbacks::extent)?"),
+                "Extent[]",
+            ),
             CbArgKind::MutableInt => {
                 error_arg = format!("Some({id})");
                 ("&mut i32", "holder".to_string(), "{ value: number }")

@@ -110,7 +110,9 @@ fn arg_parts(call: &LCall, a: &LArg, form: Form) -> ArgParts {
         LArgKind::BytesPersistIn { .. } => match form {
             // Copied, so the caller may reuse its buffer at once.
             Form::Promise => ArgParts {
-                prelude: vec![format!("let {id} = nbd::AioBuffer::from_vec({id}.to_vec());")],
+                prelude: vec![format!(
+                    "let {id} = nbd::AioBuffer::from_vec({id}.to_vec());"
+                )],
                 ..simple("Buffer", "Uint8Array", id.clone())
             },
             Form::Sync => ArgParts {
@@ -129,7 +131,11 @@ fn arg_parts(call: &LCall, a: &LArg, form: Form) -> ArgParts {
             },
         },
         LArgKind::Closure(cb) => ArgParts {
-            callbacks: vec![format!("let {id} = {}_callback(&env, {id}.raw(), {})?;", cb.name, form.cx())],
+            callbacks: vec![format!(
+                "let {id} = {}_callback(&env, {id}.raw(), {})?;",
+                cb.name,
+                form.cx()
+            )],
             ..simple("Unknown<'_>", &callback_alias(cb.name), id.clone())
         },
         LArgKind::Enum(_) => simple("conv::I32", "number", a.core_arg(&format!("{id}.0"))),
@@ -225,7 +231,11 @@ fn assemble(call: &LCall, form: Form, completion: Option<&str>) -> Assembled {
             None => call_args.push(completion.unwrap_or("None").to_string()),
         }
     }
-    let option_keys = if keys.is_empty() { None } else { Some(keys.join(", ")) };
+    let option_keys = if keys.is_empty() {
+        None
+    } else {
+        Some(keys.join(", "))
+    };
     if option_keys.is_some() {
         params.push("options: Option<Unknown<'_>>".into());
         ts_params.push(format!("options?: {{ {} }}", ts_opts.join("; ")));
@@ -236,7 +246,11 @@ fn assemble(call: &LCall, form: Form, completion: Option<&str>) -> Assembled {
         option_keys,
         prelude,
         callbacks,
-        call: format!("conn.handle.{}({})", rust_ident(call.name), call_args.join(", ")),
+        call: format!(
+            "conn.handle.{}({})",
+            rust_ident(call.name),
+            call_args.join(", ")
+        ),
         ts_params: ts_params.join(", "),
     }
 }
@@ -245,7 +259,11 @@ fn assemble(call: &LCall, form: Form, completion: Option<&str>) -> Assembled {
 /// TypeScript type, of a synchronous method.
 fn ret_parts(call: &LCall) -> (String, String, String) {
     if let Some(buf) = call.returned_buffer {
-        return ("Buffer".into(), format!("Buffer::from({})", rust_ident(buf)), "Buffer".into());
+        return (
+            "Buffer".into(),
+            format!("Buffer::from({})", rust_ident(buf)),
+            "Buffer".into(),
+        );
     }
     let wide = |conv: &str| format!("conv::exact(ret as i128, \"{}\")?{conv}", call.c_name);
     let (rust, convert, ts): (&str, String, &str) = match &call.ret {
@@ -253,7 +271,9 @@ fn ret_parts(call: &LCall) -> (String, String, String) {
         LRet::Bool => ("bool", "ret".into(), "boolean"),
         LRet::Int | LRet::Fd => ("i32", "ret".into(), "number"),
         LRet::Uint => ("u32", "ret".into(), "number"),
-        LRet::Int64 | LRet::Uint64 | LRet::Cookie | LRet::SizeT | LRet::Uintptr => ("f64", wide(""), "number"),
+        LRet::Int64 | LRet::Uint64 | LRet::Cookie | LRet::SizeT | LRet::Uintptr => {
+            ("f64", wide(""), "number")
+        }
         LRet::StaticString => ("String", "ret.to_string()".into(), "string"),
         LRet::String => ("String", "ret".into(), "string"),
         LRet::Enum(_) => ("i32", "ret.0".into(), "number"),
@@ -283,7 +303,12 @@ pub(super) fn method_view(l: &Lowered, call: &LCall) -> MethodView {
         connects: def.connects(),
         value: String::new(),
         ts_ret,
-        jsdoc: jsdoc(l, &summary, &def.longdesc, std::slice::from_ref(&call.origin_c)),
+        jsdoc: jsdoc(
+            l,
+            &summary,
+            &def.longdesc,
+            std::slice::from_ref(&call.origin_c),
+        ),
         summary,
     }
 }
@@ -301,8 +326,11 @@ pub(super) fn async_view(l: &Lowered, call: &LCall) -> Option<MethodView> {
         "driver::Wait::Completion".to_string()
     } else {
         // Validation makes sure there are states to wait out.
-        let states: Vec<String> =
-            def.permitted_states.iter().map(|s| format!("driver::State::{}", camel(s.as_str()))).collect();
+        let states: Vec<String> = def
+            .permitted_states
+            .iter()
+            .map(|s| format!("driver::State::{}", camel(s.as_str())))
+            .collect();
         format!("driver::Wait::Leave(&[{}])", states.join(", "))
     };
     let a = assemble(call, Form::Promise, Some("Some(op.completion())"));
@@ -313,9 +341,17 @@ pub(super) fn async_view(l: &Lowered, call: &LCall) -> Option<MethodView> {
             "Promise<Buffer>",
             "resolves with the data read",
         ),
-        None => ("driver::Value::Undefined".to_string(), "Promise<void>", "resolves"),
+        None => (
+            "driver::Value::Undefined".to_string(),
+            "Promise<void>",
+            "resolves",
+        ),
     };
-    let when = if has_completion { "when the command completes" } else { "when the handle has left its current state" };
+    let when = if has_completion {
+        "when the command completes"
+    } else {
+        "when the handle has left its current state"
+    };
     // The aio call's description speaks of cookies and completion
     // callbacks, which the promise replaces: point to the blocking call's
     // instead when there is one.
@@ -332,7 +368,10 @@ pub(super) fn async_view(l: &Lowered, call: &LCall) -> Option<MethodView> {
         call.name
     )];
     if let Some(s) = sync {
-        extra.push(format!("See nbd_{}(3) for the details of the operation.", s.name));
+        extra.push(format!(
+            "See nbd_{}(3) for the details of the operation.",
+            s.name
+        ));
     }
     extra.push(call.origin_c.clone());
     Some(MethodView {

@@ -68,7 +68,6 @@ struct NodeView {
     addon_file: String,
 }
 
-
 /// `nbd_pread(3)` -> `{@link NBD.pread}` and `LIBNBD_CMD_FLAG_FUA` ->
 /// `CMD_FLAG.FUA`: the names a JavaScript reader finds in this package.
 fn js_refs(l: &Lowered, text: &str) -> String {
@@ -84,7 +83,12 @@ fn js_refs(l: &Lowered, text: &str) -> String {
 }
 
 fn constant_refs(api: &Api, text: &str) -> String {
-    let mut prefixes: Vec<&str> = api.enums.iter().map(|e| e.prefix.as_str()).chain(api.flags.iter().map(|f| f.prefix.as_str())).collect();
+    let mut prefixes: Vec<&str> = api
+        .enums
+        .iter()
+        .map(|e| e.prefix.as_str())
+        .chain(api.flags.iter().map(|f| f.prefix.as_str()))
+        .collect();
     // The longest prefix first, so that `CMD_FLAG` does not take a longer
     // one's names.
     prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
@@ -93,10 +97,15 @@ fn constant_refs(api: &Api, text: &str) -> String {
     while let Some(i) = rest.find("LIBNBD_") {
         out.push_str(&rest[..i]);
         let tail = &rest[i + 7..];
-        let word: String = tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        let grouped = prefixes
-            .iter()
-            .find_map(|p| word.strip_prefix(p).and_then(|r| r.strip_prefix('_')).map(|member| format!("{p}.{member}")));
+        let word: String = tail
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let grouped = prefixes.iter().find_map(|p| {
+            word.strip_prefix(p)
+                .and_then(|r| r.strip_prefix('_'))
+                .map(|member| format!("{p}.{member}"))
+        });
         out.push_str(&grouped.unwrap_or_else(|| word.clone()));
         rest = &tail[word.len()..];
     }
@@ -117,7 +126,10 @@ fn jsdoc(l: &Lowered, summary: &str, body: &str, extra: &[String]) -> Vec<String
     paras.extend(extra.iter().map(|e| markup::wrap(e, 76)));
     let text = js_refs(l, &paras.join("\n\n"));
     // `*/` would end the comment.
-    text.replace("*/", "*\\/").lines().map(|l| l.trim_end().to_string()).collect()
+    text.replace("*/", "*\\/")
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect()
 }
 
 fn groups(l: &Lowered) -> Vec<GroupView> {
@@ -129,7 +141,11 @@ fn groups(l: &Lowered) -> Vec<GroupView> {
             members: e
                 .values
                 .iter()
-                .map(|v| MemberView { name: v.name.clone(), value: v.value.to_string(), doc: capitalise(&v.doc) })
+                .map(|v| MemberView {
+                    name: v.name.clone(),
+                    value: v.value.to_string(),
+                    doc: capitalise(&v.doc),
+                })
                 .collect(),
         });
     }
@@ -138,10 +154,22 @@ fn groups(l: &Lowered) -> Vec<GroupView> {
             .def
             .values
             .iter()
-            .map(|v| MemberView { name: v.name.clone(), value: v.value.to_string(), doc: capitalise(&v.doc) })
+            .map(|v| MemberView {
+                name: v.name.clone(),
+                value: v.value.to_string(),
+                doc: capitalise(&v.doc),
+            })
             .collect();
-        members.push(MemberView { name: "MASK".into(), value: f.mask.to_string(), doc: "Every flag of the set".into() });
-        out.push(GroupView { name: f.def.prefix.clone(), doc: capitalise(&f.def.doc), members });
+        members.push(MemberView {
+            name: "MASK".into(),
+            value: f.mask.to_string(),
+            doc: "Every flag of the set".into(),
+        });
+        out.push(GroupView {
+            name: f.def.prefix.clone(),
+            doc: capitalise(&f.def.doc),
+            members,
+        });
     }
     out
 }
@@ -177,10 +205,26 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         addon_file: ADDON_FILE.into(),
     };
     Ok(vec![
-        Output { path: RUST_OUT.into(), lang: Lang::Rust, text: render("node/generated.rs.tera", &view)? },
-        Output { path: JS_OUT.into(), lang: Lang::JavaScript, text: render("node/index.js.tera", &view)? },
-        Output { path: DTS_OUT.into(), lang: Lang::JavaScript, text: render("node/index.d.ts.tera", &view)? },
-        Output { path: PACKAGE_OUT.into(), lang: Lang::Text, text: render("node/package.json.tera", &view)? },
+        Output {
+            path: RUST_OUT.into(),
+            lang: Lang::Rust,
+            text: render("node/generated.rs.tera", &view)?,
+        },
+        Output {
+            path: JS_OUT.into(),
+            lang: Lang::JavaScript,
+            text: render("node/index.js.tera", &view)?,
+        },
+        Output {
+            path: DTS_OUT.into(),
+            lang: Lang::JavaScript,
+            text: render("node/index.d.ts.tera", &view)?,
+        },
+        Output {
+            path: PACKAGE_OUT.into(),
+            lang: Lang::Text,
+            text: render("node/package.json.tera", &view)?,
+        },
     ])
 }
 
@@ -193,10 +237,16 @@ mod tests {
         let api = crate::lower::fixture_api();
         let l = crate::lower::lower(&api).unwrap();
         assert_eq!(
-            js_refs(&l, "see nbd_pread(3), nbd_create(3) and LIBNBD_CMD_FLAG_FUA or LIBNBD_OTHER"),
+            js_refs(
+                &l,
+                "see nbd_pread(3), nbd_create(3) and LIBNBD_CMD_FLAG_FUA or LIBNBD_OTHER"
+            ),
             "see {@link NBD.pread}, `new NBD()` and CMD_FLAG.FUA or OTHER"
         );
-        assert_eq!(js_refs(&l, "xnbd_pread(3) nbd_foo"), "xnbd_pread(3) nbd_foo");
+        assert_eq!(
+            js_refs(&l, "xnbd_pread(3) nbd_foo"),
+            "xnbd_pread(3) nbd_foo"
+        );
     }
 
     #[test]
@@ -206,6 +256,9 @@ mod tests {
         assert_eq!(jsdoc(&l, "S.", "a */ b", &[]), vec!["S.", "", "a *\\/ b"]);
         let long = format!("{} see nbd_pread(3)", "word ".repeat(15));
         let lines = jsdoc(&l, "S.", &long, &[]);
-        assert!(lines.iter().any(|l| l.contains("{@link NBD.pread}")), "{lines:?}");
+        assert!(
+            lines.iter().any(|l| l.contains("{@link NBD.pread}")),
+            "{lines:?}"
+        );
     }
 }

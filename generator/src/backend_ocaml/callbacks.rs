@@ -98,4 +98,3 @@ pub(super) fn callback_view(cb: &LCallback) -> CallbackView {
         call_args: call_args.join(", "),
     }
 }
-

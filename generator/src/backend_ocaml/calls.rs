@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::callbacks::callback_ml_type;
 use super::call_doc;
+use super::callbacks::callback_ml_type;
 use crate::lower::{LArg, LArgKind, LCall, LOptArg, LOptKind, LRet, Lowered};
 use crate::names::{camel, ocaml_ident, rust_ident};
 
@@ -90,7 +90,12 @@ fn arg_parts(a: &LArg, raised: &str) -> ArgParts {
     // One converted by a checking `conv::` function (which names the
     // argument in its error), passed as `id` or `&id`.
     let checked = |ml_ty: &str, marker: &str, conv: &str, call_arg: String| {
-        plain(ml_ty, marker, vec![format!("let {id} = conv::{conv}(cr, {id}, \"{q}\")?;")], call_arg)
+        plain(
+            ml_ty,
+            marker,
+            vec![format!("let {id} = conv::{conv}(cr, {id}, \"{q}\")?;")],
+            call_arg,
+        )
     };
     // An enum or flags value: NBD.ml turns it into an int for the stub.
     let module_value = |ml_type: String, prefix: &str, conv: &str| ArgParts {
@@ -100,7 +105,10 @@ fn arg_parts(a: &LArg, raised: &str) -> ArgParts {
         ..plain(
             "",
             "OCamlInt",
-            vec![format!("let {id} = {};", a.core_arg(&format!("conv::{conv}(cr, {id}, \"{q}\")?")))],
+            vec![format!(
+                "let {id} = {};",
+                a.core_arg(&format!("conv::{conv}(cr, {id}, \"{q}\")?"))
+            )],
             id.clone(),
         )
     };
@@ -144,7 +152,12 @@ fn arg_parts(a: &LArg, raised: &str) -> ArgParts {
             vec![format!("let {id} = conv::path(cr, {id});")],
             format!("&{id}"),
         ),
-        LArgKind::Sockaddr { .. } => checked("Unix.sockaddr", "conv::SockAddr", "sockaddr", format!("&{id}")),
+        LArgKind::Sockaddr { .. } => checked(
+            "Unix.sockaddr",
+            "conv::SockAddr",
+            "sockaddr",
+            format!("&{id}"),
+        ),
         LArgKind::BytesIn { .. } => plain(
             "bytes",
             "OCamlBytes",
@@ -173,13 +186,18 @@ fn arg_parts(a: &LArg, raised: &str) -> ArgParts {
                 ..plain(
                     &ty,
                     "",
-                    vec![format!("let {id} = {}_callback(cr.get({id}), {raised});", cb.name)],
+                    vec![format!(
+                        "let {id} = {}_callback(cr.get({id}), {raised});",
+                        cb.name
+                    )],
                     id.clone(),
                 )
             }
         }
         LArgKind::Enum(e) => module_value(format!("{}.t", e.prefix), &e.prefix, "int"),
-        LArgKind::Flags { set, .. } => module_value(format!("{}.t list", set.prefix), &set.prefix, "uint"),
+        LArgKind::Flags { set, .. } => {
+            module_value(format!("{}.t list", set.prefix), &set.prefix, "uint")
+        }
     }
 }
 
@@ -292,7 +310,11 @@ pub(super) fn call_view(l: &Lowered, call: &LCall) -> CallView {
         "None"
     };
     let args: Vec<ArgParts> = call.args.iter().map(|a| arg_parts(a, raised)).collect();
-    let optargs: Vec<ArgParts> = call.optargs.iter().map(|o| optarg_parts(o, raised)).collect();
+    let optargs: Vec<ArgParts> = call
+        .optargs
+        .iter()
+        .map(|o| optarg_parts(o, raised))
+        .collect();
     let r = ret_parts(call);
     let name = ocaml_ident(call.name);
     let stub = format!("nbd_ocaml_{}", call.name);
@@ -353,4 +375,3 @@ pub(super) fn call_view(l: &Lowered, call: &LCall) -> CallView {
         name,
     }
 }
-

@@ -189,7 +189,11 @@ fn enum_view(l: &Lowered, e: &EnumDef) -> EnumView {
         values: e
             .values
             .iter()
-            .map(|v| ValueView { name: v.name.clone(), value: v.value.to_string(), doc: short_doc(l, &v.doc) })
+            .map(|v| ValueView {
+                name: v.name.clone(),
+                value: v.value.to_string(),
+                doc: short_doc(l, &v.doc),
+            })
             .collect(),
     }
 }
@@ -202,7 +206,11 @@ fn flags_view(l: &Lowered, f: &LFlags) -> FlagsView {
             .def
             .values
             .iter()
-            .map(|v| ValueView { name: v.name.clone(), value: format!("{:#x}", v.value), doc: short_doc(l, &v.doc) })
+            .map(|v| ValueView {
+                name: v.name.clone(),
+                value: format!("{:#x}", v.value),
+                doc: short_doc(l, &v.doc),
+            })
             .collect(),
         mask: format!("{:#x}", f.mask),
     }
@@ -238,7 +246,12 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         enums: api.enums.iter().map(|e| enum_view(l, e)).collect(),
         flags: l.flags.iter().map(|f| flags_view(l, f)).collect(),
         constants: api.constants.iter().map(|k| const_view(l, k)).collect(),
-        special: SpecialView { create_doc, create_since, close_doc, close_since },
+        special: SpecialView {
+            create_doc,
+            create_since,
+            close_doc,
+            close_since,
+        },
     };
     Ok(vec![
         Output {
@@ -264,7 +277,11 @@ mod tests {
     use super::*;
 
     fn real_api() -> Api {
-        crate::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../api.yaml"))).unwrap()
+        crate::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../api.yaml"
+        )))
+        .unwrap()
     }
 
     /// The types of libnbd 1.14's own NBD.mli, so that programs written
@@ -323,4 +340,3 @@ mod tests {
         assert_eq!(ml_string("a\"b\\"), "\"a\\\"b\\\\\"");
     }
 }
-

@@ -138,13 +138,18 @@ pub struct CParam {
 }
 
 pub(crate) fn param(name: &str, ty: Ffi) -> CParam {
-    CParam { name: name.to_string(), ty }
+    CParam {
+        name: name.to_string(),
+        ty,
+    }
 }
 
 /// The C type of a call's value.
 pub(crate) fn ret(r: &RetKind) -> Ffi {
     match r {
-        RetKind::Error | RetKind::Bool | RetKind::Int | RetKind::Fd | RetKind::Enum { .. } => Ffi::Int,
+        RetKind::Error | RetKind::Bool | RetKind::Int | RetKind::Fd | RetKind::Enum { .. } => {
+            Ffi::Int
+        }
         RetKind::Int64 | RetKind::Cookie => Ffi::Int64,
         RetKind::Uint => Ffi::Uint,
         RetKind::Uint64 => Ffi::Uint64,
@@ -168,7 +173,9 @@ pub(crate) fn cb_arg(name: &str, k: &CbArgKind) -> Vec<CParam> {
         CbArgKind::Uint64 => vec![param(name, Ffi::Uint64)],
         CbArgKind::Int64 => vec![param(name, Ffi::Int64)],
         CbArgKind::Uint32Array { len } => vec![param(name, Ffi::Uint32Ptr), param(len, Ffi::SizeT)],
-        CbArgKind::Extent64Array { len } => vec![param(name, Ffi::ExtentPtr), param(len, Ffi::SizeT)],
+        CbArgKind::Extent64Array { len } => {
+            vec![param(name, Ffi::ExtentPtr), param(len, Ffi::SizeT)]
+        }
         CbArgKind::MutableInt => vec![param(name, Ffi::IntPtr)],
     }
 }
@@ -181,7 +188,10 @@ mod tests {
     fn declarations() {
         assert_eq!(Ffi::ConstCharPtr.c_decl("name"), "const char *name");
         assert_eq!(Ffi::Uint32.c_decl("flags"), "uint32_t flags");
-        assert_eq!(Ffi::Callback("chunk".into()).c_decl("chunk_callback"), "nbd_chunk_callback chunk_callback");
+        assert_eq!(
+            Ffi::Callback("chunk".into()).c_decl("chunk_callback"),
+            "nbd_chunk_callback chunk_callback"
+        );
         assert!(Ffi::CharPtrPtr.is_pointer() && !Ffi::Callback("x".into()).is_pointer());
     }
 }

@@ -155,15 +155,28 @@ pub enum LArgKind<'a> {
     Path,
     Fd,
     Uintptr,
-    Sockaddr { len: &'a str },
-    BytesIn { len: &'a str },
-    BytesOut { len: &'a str },
-    BytesPersistIn { len: &'a str },
-    BytesPersistOut { len: &'a str },
+    Sockaddr {
+        len: &'a str,
+    },
+    BytesIn {
+        len: &'a str,
+    },
+    BytesOut {
+        len: &'a str,
+    },
+    BytesPersistIn {
+        len: &'a str,
+    },
+    BytesPersistOut {
+        len: &'a str,
+    },
     Closure(LCallback<'a>),
     Enum(&'a EnumDef),
     /// A required flags argument accepts the whole set (`mask`).
-    Flags { set: &'a FlagsDef, mask: u32 },
+    Flags {
+        set: &'a FlagsDef,
+        mask: u32,
+    },
 }
 
 pub struct LOptArg<'a> {
@@ -177,7 +190,10 @@ pub enum LOptKind<'a> {
     Closure(LCallback<'a>),
     /// `mask` is what the call permits (the whole set without a
     /// `permitted` list).
-    Flags { set: &'a FlagsDef, mask: u32 },
+    Flags {
+        set: &'a FlagsDef,
+        mask: u32,
+    },
 }
 
 /// [`RetKind`] with its references resolved.
@@ -219,9 +235,10 @@ impl LArg<'_> {
     pub fn core_arg(&self, expr: &str) -> String {
         match self.def.kind.role() {
             ArgRole::Enum(name) | ArgRole::Flags(name) => newtype(name, expr),
-            ArgRole::Plain | ArgRole::Sockaddr { .. } | ArgRole::Buffer { .. } | ArgRole::Closure(_) => {
-                expr.to_string()
-            }
+            ArgRole::Plain
+            | ArgRole::Sockaddr { .. }
+            | ArgRole::Buffer { .. }
+            | ArgRole::Closure(_) => expr.to_string(),
         }
     }
 }
@@ -273,7 +290,11 @@ pub fn lower(api: &Api) -> Result<Lowered<'_>, Vec<ValidationError>> {
     Ok(Lowered {
         api,
         flags: api.flags.iter().map(|f| r.flags(f)).collect(),
-        callbacks: api.callbacks.iter().map(|cb| r.lower_callback(cb)).collect(),
+        callbacks: api
+            .callbacks
+            .iter()
+            .map(|cb| r.lower_callback(cb))
+            .collect(),
         calls: api.calls.iter().map(|c| r.call(c)).collect(),
     })
 }
@@ -305,8 +326,15 @@ impl<'a> Resolver<'a> {
     }
 
     fn lower_callback(&self, cb: &'a CallbackDef) -> LCallback<'a> {
-        let args: Vec<LCbArg> =
-            cb.args.iter().map(|a| LCbArg { name: &a.name, kind: &a.kind, c: ffi::cb_arg(&a.name, &a.kind) }).collect();
+        let args: Vec<LCbArg> = cb
+            .args
+            .iter()
+            .map(|a| LCbArg {
+                name: &a.name,
+                kind: &a.kind,
+                c: ffi::cb_arg(&a.name, &a.kind),
+            })
+            .collect();
         let mut c_params = vec![param("user_data", Ffi::VoidPtr)];
         c_params.extend(args.iter().flat_map(|a| a.c.iter().cloned()));
         LCallback {
@@ -341,10 +369,17 @@ impl<'a> Resolver<'a> {
             .api
             .calls
             .iter()
-            .filter(|c| c.name.strip_prefix("aio_").is_none_or(|s| find(s).is_none()))
+            .filter(|c| {
+                c.name
+                    .strip_prefix("aio_")
+                    .is_none_or(|s| find(s).is_none())
+            })
             .filter_map(|c| {
                 c.optargs.iter().find_map(|o| match &o.kind {
-                    OptArgKind::Flags { flags, permitted: Some(p) } if *flags == set.name => Some(Permitted {
+                    OptArgKind::Flags {
+                        flags,
+                        permitted: Some(p),
+                    } if *flags == set.name => Some(Permitted {
                         call: c,
                         twin: find(&format!("aio_{}", c.name)),
                         mask: flag_mask(set, Some(p)),
@@ -353,7 +388,12 @@ impl<'a> Resolver<'a> {
                 })
             })
             .collect();
-        LFlags { def: set, mask: flag_mask(set, None), default: flag_mask(set, Some(&set.default)), permitted }
+        LFlags {
+            def: set,
+            mask: flag_mask(set, None),
+            default: flag_mask(set, Some(&set.default)),
+            permitted,
+        }
     }
 
     fn arg(&self, a: &'a Arg) -> LArg<'a> {
@@ -375,30 +415,50 @@ impl<'a> Resolver<'a> {
                 LArgKind::Sockaddr { len },
                 vec![param(n, Ffi::ConstSockaddrPtr), param(len, Ffi::Socklen)],
             ),
-            ArgKind::BytesIn { len } => {
-                (LArgKind::BytesIn { len }, vec![param(n, Ffi::ConstVoidPtr), param(len, Ffi::SizeT)])
-            }
-            ArgKind::BytesOut { len } => {
-                (LArgKind::BytesOut { len }, vec![param(n, Ffi::VoidPtr), param(len, Ffi::SizeT)])
-            }
-            ArgKind::BytesPersistIn { len } => {
-                (LArgKind::BytesPersistIn { len }, vec![param(n, Ffi::ConstVoidPtr), param(len, Ffi::SizeT)])
-            }
-            ArgKind::BytesPersistOut { len } => {
-                (LArgKind::BytesPersistOut { len }, vec![param(n, Ffi::VoidPtr), param(len, Ffi::SizeT)])
-            }
+            ArgKind::BytesIn { len } => (
+                LArgKind::BytesIn { len },
+                vec![param(n, Ffi::ConstVoidPtr), param(len, Ffi::SizeT)],
+            ),
+            ArgKind::BytesOut { len } => (
+                LArgKind::BytesOut { len },
+                vec![param(n, Ffi::VoidPtr), param(len, Ffi::SizeT)],
+            ),
+            ArgKind::BytesPersistIn { len } => (
+                LArgKind::BytesPersistIn { len },
+                vec![param(n, Ffi::ConstVoidPtr), param(len, Ffi::SizeT)],
+            ),
+            ArgKind::BytesPersistOut { len } => (
+                LArgKind::BytesPersistOut { len },
+                vec![param(n, Ffi::VoidPtr), param(len, Ffi::SizeT)],
+            ),
             ArgKind::Closure { callback } => (
                 LArgKind::Closure(self.callback(callback)),
-                vec![param(&format!("{n}_callback"), Ffi::Callback(callback.clone()))],
+                vec![param(
+                    &format!("{n}_callback"),
+                    Ffi::Callback(callback.clone()),
+                )],
             ),
-            ArgKind::Enum { r#enum } => (LArgKind::Enum(self.enumeration(r#enum)), vec![param(n, Ffi::Int)]),
+            ArgKind::Enum { r#enum } => (
+                LArgKind::Enum(self.enumeration(r#enum)),
+                vec![param(n, Ffi::Int)],
+            ),
             ArgKind::Flags { flags } => {
                 let set = self.flag_set(flags);
-                (LArgKind::Flags { set, mask: flag_mask(set, None) }, vec![param(n, Ffi::Uint32)])
+                (
+                    LArgKind::Flags {
+                        set,
+                        mask: flag_mask(set, None),
+                    },
+                    vec![param(n, Ffi::Uint32)],
+                )
             }
         };
         let shown = match a.kind.role() {
-            ArgRole::Buffer { len, out: true, persistent: false } => len,
+            ArgRole::Buffer {
+                len,
+                out: true,
+                persistent: false,
+            } => len,
             ArgRole::Buffer { .. }
             | ArgRole::Plain
             | ArgRole::Sockaddr { .. }
@@ -406,7 +466,13 @@ impl<'a> Resolver<'a> {
             | ArgRole::Enum(_)
             | ArgRole::Flags(_) => n,
         };
-        LArg { def: a, name: n, shown, kind, c }
+        LArg {
+            def: a,
+            name: n,
+            shown,
+            kind,
+            c,
+        }
     }
 
     fn optarg(&self, o: &'a OptArg) -> LOptArg<'a> {
@@ -421,7 +487,10 @@ impl<'a> Resolver<'a> {
                 let set = self.flag_set(flags);
                 LOptArg {
                     name: n,
-                    kind: LOptKind::Flags { set, mask: flag_mask(set, permitted.as_deref()) },
+                    kind: LOptKind::Flags {
+                        set,
+                        mask: flag_mask(set, permitted.as_deref()),
+                    },
                     c: param(n, Ffi::Uint32),
                 }
             }
@@ -475,9 +544,13 @@ impl<'a> Resolver<'a> {
             c_ret: ffi::ret(&call.ret),
             c_params,
             since: (!call.extension).then_some(call.first_version.as_str()),
-            version: validate::version_key(&call.first_version)
-                .unwrap_or_else(|| unreachable!("validated: {} is MAJOR.MINOR", call.first_version)),
-            returned_buffer: read_buffer.as_ref().filter(|b| !b.persistent).map(|b| b.name),
+            version: validate::version_key(&call.first_version).unwrap_or_else(|| {
+                unreachable!("validated: {} is MAJOR.MINOR", call.first_version)
+            }),
+            returned_buffer: read_buffer
+                .as_ref()
+                .filter(|b| !b.persistent)
+                .map(|b| b.name),
             read_buffer,
             callbacks_run_during_call: call.callbacks_run_during_call(),
             checks_values: call.checks_values(),
@@ -494,7 +567,15 @@ impl<'a> Resolver<'a> {
 
 fn read_buffer<'a>(a: &LArg<'a>) -> Option<ReadBuffer<'a>> {
     match a.def.kind.role() {
-        ArgRole::Buffer { len, out: true, persistent } => Some(ReadBuffer { name: a.name, len, persistent }),
+        ArgRole::Buffer {
+            len,
+            out: true,
+            persistent,
+        } => Some(ReadBuffer {
+            name: a.name,
+            len,
+            persistent,
+        }),
         ArgRole::Buffer { out: false, .. }
         | ArgRole::Plain
         | ArgRole::Sockaddr { .. }

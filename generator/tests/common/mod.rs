@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn api_text() -> String {
@@ -12,5 +15,6 @@ pub fn api_text() -> String {
 }
 
 pub fn api() -> generator::Api {
-    generator::load(&root().join("api.yaml")).unwrap_or_else(|e| panic!("api.yaml is invalid:\n{e}"))
+    generator::load(&root().join("api.yaml"))
+        .unwrap_or_else(|e| panic!("api.yaml is invalid:\n{e}"))
 }

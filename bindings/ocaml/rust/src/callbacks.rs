@@ -44,9 +44,15 @@ impl Raised {
             return Err(Failure::Nbd(e));
         };
         if failed.only_callback {
-            return Err(Failure::Nbd(nbd::Error::new(e.errno(), format!("{cb} callback raised {text}"))));
+            return Err(Failure::Nbd(nbd::Error::new(
+                e.errno(),
+                format!("{cb} callback raised {text}"),
+            )));
         }
-        let mut err = nbd::Error::new(e.errno(), format!("{} ({cb} callback raised {text})", e.message()));
+        let mut err = nbd::Error::new(
+            e.errno(),
+            format!("{} ({cb} callback raised {text})", e.message()),
+        );
         if let Some(c) = e.context() {
             err = err.with_context(c);
         }

@@ -35,7 +35,9 @@ impl HandleBox {
     /// Bring the GC's account of this handle up to date, unless another
     /// thread is in a call on it. The runtime lock must be held.
     fn account(&self, handle: &nbd::Handle) {
-        let Some(now) = handle.try_handle_size() else { return };
+        let Some(now) = handle.try_handle_size() else {
+            return;
+        };
         let before = self.accounted.load(Ordering::Relaxed);
         if now.abs_diff(before) < ACCOUNT_STEP {
             return;

@@ -335,6 +335,11 @@ fn completed_but_unretired_callbacks_are_freed_by_close() {
     drop(p);
     assert_eq!(
         log.events(),
-        vec!["chunk 0 1024 1 0", "completion 0", "drop chunk", "drop completion"]
+        vec![
+            "chunk 0 1024 1 0",
+            "completion 0",
+            "drop chunk",
+            "drop completion"
+        ]
     );
 }

@@ -46,7 +46,10 @@ fn cve_2022_0485_read_errors_never_become_success() {
 /// ever sees a negative size; the largest valid size is kept exactly.
 #[test]
 fn cve_2023_5215_export_size_with_top_bit_refused() {
-    let srv = Server { size: (1u64 << 63) + 4096, ..Server::default() };
+    let srv = Server {
+        size: (1u64 << 63) + 4096,
+        ..Server::default()
+    };
     let mut p = Peer::new(Config::default());
     p.handshake(&srv);
     assert_eq!(p.state(), PublicState::Dead);
@@ -62,7 +65,13 @@ fn cve_2023_5215_export_size_with_top_bit_refused() {
     reply.put16(wire::FLAG_HAS_FLAGS);
     assert_eq!(p.send(&reply).unwrap_err().errno(), libc::EOVERFLOW);
     // i64::MAX itself is a valid size.
-    let p = connected(Config::default(), &Server { size: i64::MAX as u64, ..Server::default() });
+    let p = connected(
+        Config::default(),
+        &Server {
+            size: i64::MAX as u64,
+            ..Server::default()
+        },
+    );
     assert_eq!(p.m.info().size, i64::MAX as u64);
 }
 

@@ -741,12 +741,7 @@ fn pread_initialize_off_leaves_buffer() {
         .unwrap();
     assert_eq!(buf.to_vec(), vec![0xaa; 64]);
     // A hole is still zeroed as it arrives.
-    let mut bytes = chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_HOLE,
-        c,
-        &hole_payload(0, 32),
-    );
+    let mut bytes = chunk(0, wire::REPLY_TYPE_OFFSET_HOLE, c, &hole_payload(0, 32));
     bytes.extend(chunk(
         wire::REPLY_FLAG_DONE,
         wire::REPLY_TYPE_OFFSET_DATA,

@@ -41,7 +41,11 @@ fn unknown_non_error_chunk_type_disconnects() {
     for cookie in [c, d] {
         let e = p.m.command_completed(cookie).unwrap_err();
         assert_eq!(e.errno(), libc::ENOTCONN);
-        assert!(e.message().contains("unknown structured reply chunk type 77"), "{e}");
+        assert!(
+            e.message()
+                .contains("unknown structured reply chunk type 77"),
+            "{e}"
+        );
     }
 }
 
@@ -67,7 +71,12 @@ pub(super) fn read_succeeds_only_when_fully_covered() {
     assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
     // Data and holes that together cover the request: success.
     let (c, buf) = p.read(1024, 4096);
-    let mut bytes = chunk(0, wire::REPLY_TYPE_OFFSET_HOLE, c, &hole_payload(4096 + 512, 512));
+    let mut bytes = chunk(
+        0,
+        wire::REPLY_TYPE_OFFSET_HOLE,
+        c,
+        &hole_payload(4096 + 512, 512),
+    );
     bytes.extend(chunk(
         wire::REPLY_FLAG_DONE,
         wire::REPLY_TYPE_OFFSET_DATA,
@@ -157,9 +166,18 @@ fn bs_reply(
 }
 
 /// The same, answered with one final block status chunk of `payload`.
-fn bs_exchange(p: &mut Peer, offset: u64, payload: &[u8]) -> (Result<bool, crate::Error>, Vec<String>) {
+fn bs_exchange(
+    p: &mut Peer,
+    offset: u64,
+    payload: &[u8],
+) -> (Result<bool, crate::Error>, Vec<String>) {
     bs_reply(p, offset, |c| {
-        chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_BLOCK_STATUS, c, payload)
+        chunk(
+            wire::REPLY_FLAG_DONE,
+            wire::REPLY_TYPE_BLOCK_STATUS,
+            c,
+            payload,
+        )
     })
 }
 
@@ -173,7 +191,11 @@ fn block_status_insane_extents_fail_with_eproto_and_connection_lives() {
     assert!(e.message().contains("zero-length extent"), "{e}");
     assert!(seen.is_empty());
     // An extent starting at the end of the export.
-    let (r, seen) = bs_exchange(&mut p, (1 << 20) - 512, &bs_payload(1, &[(512, 0), (512, 0)]));
+    let (r, seen) = bs_exchange(
+        &mut p,
+        (1 << 20) - 512,
+        &bs_payload(1, &[(512, 0), (512, 0)]),
+    );
     let e = r.unwrap_err();
     assert_eq!(e.errno(), libc::EPROTO);
     assert!(e.message().contains("past the end of the export"), "{e}");
@@ -288,9 +310,8 @@ fn reply_to_a_request_not_yet_sent_is_matched() {
     // Known means submitted and not completed, whether or not the request
     // has been written yet.
     let mut p = structured();
-    let c = p
-        .m
-        .start_command(crate::protocol::Command {
+    let c =
+        p.m.start_command(crate::protocol::Command {
             kind: CommandKind::Flush,
             flags: crate::generated::types::CmdFlag(0),
             completion: None,

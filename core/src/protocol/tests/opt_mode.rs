@@ -416,14 +416,16 @@ fn plain_newstyle_stops_negotiating_and_refuses_other_options() {
         let _ = &g;
         0
     });
-    let e = p
-        .m
-        .start_option(OptRequest::List(list), Some(completion(&log, 0)))
-        .unwrap_err();
+    let e =
+        p.m.start_option(OptRequest::List(list), Some(completion(&log, 0)))
+            .unwrap_err();
     assert_eq!(e.errno(), libc::ENOTSUP);
     assert_eq!(log.events(), vec!["drop list", "drop completion"]);
     for opt in [OptRequest::Info, OptRequest::StructuredReply] {
-        assert_eq!(p.m.start_option(opt, None).unwrap_err().errno(), libc::ENOTSUP);
+        assert_eq!(
+            p.m.start_option(opt, None).unwrap_err().errno(),
+            libc::ENOTSUP
+        );
     }
     p.flush();
     assert!(p.rx.is_empty());
@@ -446,7 +448,10 @@ fn plain_newstyle_abort_is_dead_and_wrong_name_kills() {
     assert_eq!(p.m.option_result().unwrap().unwrap(), OptOutcome::Done);
     assert_eq!(p.state(), PublicState::Dead);
     p.flush();
-    assert!(p.rx.is_empty(), "no NBD_OPT_ABORT for a plain newstyle server");
+    assert!(
+        p.rx.is_empty(),
+        "no NBD_OPT_ABORT for a plain newstyle server"
+    );
 
     // A wrong export name: the server hangs up.
     let mut p = negotiating(&srv);

@@ -48,10 +48,7 @@ fn only_a_dead_machine_has_an_error() {
         assert_consistent(&p.m);
         p.m.input_eof();
         assert_consistent(&p.m);
-        assert!(matches!(
-            p.state(),
-            PublicState::Dead | PublicState::Closed
-        ));
+        assert!(matches!(p.state(), PublicState::Dead | PublicState::Closed));
     }
 }
 
@@ -114,7 +111,10 @@ fn an_option_in_progress_fails_with_the_connection() {
     assert_consistent(&p.m);
     assert_eq!(
         log.events(),
-        vec![format!("completion {}", libc::ENOTCONN), "drop completion".to_string()]
+        vec![
+            format!("completion {}", libc::ENOTCONN),
+            "drop completion".to_string()
+        ]
     );
     assert_eq!(
         p.m.option_result().unwrap().unwrap_err().errno(),
@@ -128,6 +128,9 @@ fn before_transmission_there_are_no_commands() {
     assert_eq!(m.in_flight(), 0);
     assert_eq!(m.command_completed(0).unwrap_err().errno(), libc::EINVAL);
     assert!(!m.command_completed(7).unwrap());
-    assert_eq!(m.peek_command_completed().unwrap_err().errno(), libc::EINVAL);
+    assert_eq!(
+        m.peek_command_completed().unwrap_err().errno(),
+        libc::EINVAL
+    );
     assert!(!m.disconnecting());
 }
