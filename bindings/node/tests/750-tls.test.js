@@ -13,7 +13,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { nbd, nbdkitServer } = require('./helpers');
+const { nbd, nbdkitServer, tlsRoundTrip } = require('./helpers');
 
 /** Two psktool-style key files for alice: the right one and a wrong one. */
 function keyFiles(t) {
@@ -38,13 +38,7 @@ function tlsHandle(tls, psk) {
 test('the right key negotiates TLS; a wrong one is refused', async (t) => {
   const { good, wrong } = keyFiles(t);
   const srv = await nbdkitServer(t, '--tls=require', `--tls-psk=${good}`, 'memory', 'size=1M');
-  const h = tlsHandle(nbd.TLS.REQUIRE, good);
-  h.connectUnix(srv.sock);
-  assert.equal(h.getTlsNegotiated(), true);
-  await h.pwriteAsync(Buffer.from('encrypted'), 4096);
-  assert.equal((await h.preadAsync(9, 4096)).toString(), 'encrypted');
-  h.shutdown();
-  h.close();
+  await tlsRoundTrip(tlsHandle(nbd.TLS.REQUIRE, good), srv.sock, 'encrypted', 4096);
   const w = tlsHandle(nbd.TLS.REQUIRE, wrong);
   assert.throws(() => w.connectUnix(srv.sock), nbd.NbdError);
   assert.equal(w.aioIsReady(), false);

@@ -10,7 +10,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { nbd, nbdkitServer } = require('./helpers');
+const { nbd, nbdkitServer, tlsRoundTrip } = require('./helpers');
 
 const makeX509 = path.join(__dirname, '..', '..', '..', 'tests', 'c', 'make-x509.sh');
 
@@ -37,13 +37,7 @@ test('verified both ways; a wrong host name or an unknown CA is refused', async 
   const srv = await nbdkitServer(t, '--tls=require', `--tls-certificates=${path.join(certs, 'server')}`,
     '--tls-verify-peer', 'memory', 'size=1M');
 
-  const h = x509Handle(path.join(certs, 'client'), 'localhost');
-  h.connectUnix(srv.sock);
-  assert.equal(h.getTlsNegotiated(), true);
-  await h.pwriteAsync(Buffer.from('x509'), 512);
-  assert.equal((await h.preadAsync(4, 512)).toString(), 'x509');
-  h.shutdown();
-  h.close();
+  await tlsRoundTrip(x509Handle(path.join(certs, 'client'), 'localhost'), srv.sock, 'x509', 512);
 
   const wrongName = x509Handle(path.join(certs, 'client'), 'elsewhere.example');
   assert.throws(() => wrongName.connectUnix(srv.sock), nbd.NbdError);

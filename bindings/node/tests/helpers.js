@@ -1,6 +1,7 @@
 'use strict';
 // Helpers of the node --test suites: servers and connected handles.
 
+const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -100,6 +101,20 @@ async function exitsWithin(pid, ms = 10000) {
   return false;
 }
 
+/**
+ * Connect `h` (set up for TLS) to the Unix socket `sock`: TLS must be
+ * negotiated and `text` written at `offset` read back; then disconnect
+ * and close.
+ */
+async function tlsRoundTrip(h, sock, text, offset) {
+  h.connectUnix(sock);
+  assert.equal(h.getTlsNegotiated(), true);
+  await h.pwriteAsync(Buffer.from(text), offset);
+  assert.equal((await h.preadAsync(text.length, offset)).toString(), text);
+  h.shutdown();
+  h.close();
+}
+
 /** Poll `h` until `cond()` holds; throw after `ms` milliseconds. */
 function pollUntil(h, cond, ms = 30000) {
   const deadline = Date.now() + ms;
@@ -117,5 +132,5 @@ function pattern(n) {
 }
 
 module.exports = {
-  nbd, nbdkitArgv, connected, nbdkitServer, nbdkitTcpServer, qemuNbdServer, exitsWithin, pollUntil, pattern,
+  nbd, nbdkitArgv, connected, nbdkitServer, nbdkitTcpServer, qemuNbdServer, exitsWithin, pollUntil, tlsRoundTrip, pattern,
 };

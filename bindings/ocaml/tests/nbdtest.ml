@@ -60,6 +60,19 @@ let poll_until ?(seconds = 30.) what h cond =
 let wait_for h cookie =
   poll_until "aio command" h (fun () -> NBD.aio_command_completed h cookie)
 
+(* Connect [h] (set up for TLS) to the Unix socket [sock]; TLS must be
+   negotiated and [text] written at [offset] read back; then disconnect
+   and close. *)
+let check_tls_round_trip h sock text offset =
+  NBD.connect_unix h sock;
+  check "TLS negotiated" (NBD.get_tls_negotiated h);
+  NBD.pwrite h (Bytes.of_string text) offset;
+  let b = Bytes.create (String.length text) in
+  NBD.pread h b offset;
+  check_eq "read back over TLS" Fun.id text (Bytes.to_string b);
+  NBD.shutdown h;
+  NBD.close h
+
 (* A file of the repository, found above the directory the test runs in
    (dune runs it in _build/default/tests). *)
 let repository_file relative =

@@ -31,15 +31,7 @@ let () =
   let plain_sock = nbdkit_unix [ "memory"; "size=1M" ] in
 
   (* 750: the right key. *)
-  let h = tls_handle NBD.TLS.REQUIRE good in
-  NBD.connect_unix h tls_sock;
-  check "negotiated" (NBD.get_tls_negotiated h);
-  NBD.pwrite h (Bytes.of_string "encrypted") 4096L;
-  let b = Bytes.create 9 in
-  NBD.pread h b 4096L;
-  check_eq "read back over TLS" Bytes.to_string (Bytes.of_string "encrypted") b;
-  NBD.shutdown h;
-  NBD.close h;
+  check_tls_round_trip (tls_handle NBD.TLS.REQUIRE good) tls_sock "encrypted" 4096L;
 
   (* 750: a wrong key. *)
   let h = tls_handle NBD.TLS.REQUIRE wrong in

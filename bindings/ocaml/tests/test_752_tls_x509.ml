@@ -32,15 +32,7 @@ let () =
         "--tls-verify-peer"; "memory"; "size=1M" ]
   in
   let client = Filename.concat certs "client" in
-  let h = x509_handle client "localhost" in
-  NBD.connect_unix h sock;
-  check "negotiated" (NBD.get_tls_negotiated h);
-  NBD.pwrite h (Bytes.of_string "x509") 512L;
-  let b = Bytes.create 4 in
-  NBD.pread h b 512L;
-  check_eq "read back" Bytes.to_string (Bytes.of_string "x509") b;
-  NBD.shutdown h;
-  NBD.close h;
+  check_tls_round_trip (x509_handle client "localhost") sock "x509" 512L;
 
   let h = x509_handle client "elsewhere.example" in
   ignore (expect_error "wrong host name" (fun () -> NBD.connect_unix h sock));

@@ -86,6 +86,15 @@ def connected(server, **settings):
     return h
 
 
+def tls_round_trip(h, data, offset):
+    """On a handle connected over TLS: TLS was negotiated, `data` written
+    at `offset` reads back; then disconnect."""
+    assert h.get_tls_negotiated() is True
+    h.pwrite(data, offset)
+    assert h.pread(len(data), offset) == data
+    h.shutdown()
+
+
 def poll_until(h, cond, timeout=30):
     """Poll the handle until cond() holds; fail after `timeout` seconds
     instead of spinning for ever."""

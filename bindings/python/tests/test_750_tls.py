@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 import nbd
-from nbdtest import ours_only
+from nbdtest import ours_only, tls_round_trip
 
 
 @pytest.fixture
@@ -52,10 +52,7 @@ def test_psk_required(nbdkit, pskfile):
     srv = nbdkit("--tls=require", "--tls-psk=" + good, "memory", "size=1M")
     h = tls_handle(good)
     h.connect_uri(srv.uri)
-    assert h.get_tls_negotiated() is True
-    h.pwrite(b"encrypted", 4096)
-    assert h.pread(9, 4096) == b"encrypted"
-    h.shutdown()
+    tls_round_trip(h, b"encrypted", 4096)
 
 
 def test_wrong_key_fails(nbdkit, pskfile):

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 import nbd
-from nbdtest import ours_only
+from nbdtest import ours_only, tls_round_trip
 
 MAKE_X509 = os.path.join(os.path.dirname(__file__), "..", "..", "..",
                          "tests", "c", "make-x509.sh")
@@ -48,10 +48,7 @@ def test_verified_both_ways(nbdkit, x509):
     srv = x509_server(nbdkit, x509)
     h = x509_handle(x509 / "client", "localhost")
     h.connect_unix(srv.sock)
-    assert h.get_tls_negotiated() is True
-    h.pwrite(b"x509", 512)
-    assert h.pread(4, 512) == b"x509"
-    h.shutdown()
+    tls_round_trip(h, b"x509", 512)
 
 
 def test_wrong_host_name_is_refused(nbdkit, x509):
