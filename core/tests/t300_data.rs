@@ -481,7 +481,7 @@ fn t411_aio_structured_read_and_block_status_64() {
                 buf.clone(),
                 4096,
                 Box::new(move |sub, _, status, _| {
-                    assert_eq!(status, nbd::READ_DATA as u32);
+                    assert_eq!(status, nbd::READ_DATA);
                     *s2.lock().unwrap() += sub.len();
                     0
                 }),

@@ -20,6 +20,12 @@ our_library = pytest.mark.skipif(
 EDEADLK = errno.errorcode[errno.EDEADLK]
 
 
+def close(h):
+    """Close now (libnbd 1.14's module has no close(): drop it there)."""
+    if OURS:
+        h.close()
+
+
 def errno_of(f, *args):
     try:
         f(*args)
@@ -50,7 +56,7 @@ def test_completion_callback_calling_its_handle(nbdkit):
     assert not h.aio_command_completed(cookie)
     assert h.get_size() == 1 << 20
     assert h.pread(512, 0) == bytearray(512)
-    h.close()
+    close(h)
 
 
 @our_library
@@ -67,7 +73,7 @@ def test_extent_callback_calling_its_handle_fails_only_the_inner_call(nbdkit):
     h.block_status(65536, 0, extent)
     assert seen == [EDEADLK]
     assert h.get_handle_name() != "x"
-    h.close()
+    close(h)
 
 
 @ours_only

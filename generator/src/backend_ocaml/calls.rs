@@ -49,7 +49,9 @@ pub(super) struct CallView {
     call_args: String,
     /// The statement turning the core result into `ret` or a failure.
     check: String,
-    /// Statements after a successful call (copying read data out).
+    /// Statements after the core call, whether or not it succeeded:
+    /// copying a read buffer back (the data, or after a failure the
+    /// buffer as pread_initialize left it).
     post: Vec<String>,
     /// The Rust value returned to OCaml.
     convert: String,

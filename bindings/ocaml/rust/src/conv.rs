@@ -115,7 +115,10 @@ pub(crate) fn sockaddr(
 
 /// A Rust buffer as long as the OCaml `bytes` a read fills.
 pub(crate) fn out_buffer(cr: &OCamlRuntime, v: OCamlRef<OCamlBytes>) -> Vec<u8> {
-    vec![0; cr.get(v).as_bytes().len()]
+    // A copy of the caller's bytes, copied back whether or not the read
+    // succeeds: a failed read leaves them as the core left the buffer
+    // (cleared when pread_initialize is on, untouched when it is off).
+    cr.get(v).as_bytes().to_vec()
 }
 
 /// Copy read data into the OCaml `bytes` (rooted, so still valid after

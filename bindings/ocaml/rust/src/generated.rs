@@ -147,8 +147,8 @@ ocaml_export! {
             let offset = conv::uint64(cr, offset);
             let flags = Some(nbd::CmdFlag(conv::uint(cr, flags, "flags")?));
             let ret = blocking(|| handle.pread(&mut buf_buf, offset, flags));
-            let ret = ret.map_err(Failure::from)?;
             conv::copy_out(cr, buf, &buf_buf);
+            let ret = ret.map_err(Failure::from)?;
             Ok(ret)
         })
     }
@@ -1653,8 +1653,8 @@ ocaml_export! {
             let chunk = chunk_callback(cr.get(chunk), Some(&raised));
             let flags = Some(nbd::CmdFlag(conv::uint(cr, flags, "flags")?));
             let ret = blocking(|| handle.pread_structured(&mut buf_buf, offset, chunk, flags));
-            let ret = raised.check(ret)?;
             conv::copy_out(cr, buf, &buf_buf);
+            let ret = raised.check(ret)?;
             Ok(ret)
         })
     }
