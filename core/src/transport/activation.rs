@@ -63,7 +63,10 @@ pub(crate) fn spawn_socket_activation(
     let exec = ExecPlan::new(&exe, argv, socket_name, listener.as_raw_fd())?;
     let mut exec = Some(exec);
     let mut cmd = Command::new(&exe);
-    cmd.args(&argv[1..]).stderr(super::server_stderr());
+    cmd.args(&argv[1..])
+        .stdin(super::server_stdio(0))
+        .stdout(super::server_stdio(1))
+        .stderr(super::server_stdio(2));
     // SAFETY: the closure only calls async-signal-safe functions (dup2,
     // fcntl, getpid, execve) on memory prepared before the fork.
     unsafe {

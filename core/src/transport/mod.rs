@@ -154,15 +154,17 @@ pub(crate) fn describe_addr(addr: &SockAddr) -> String {
     format!("address family {}", addr.family())
 }
 
-/// The standard error a server subprocess should get: ours. A duplicate is
-/// passed rather than plain inheritance because a parent may hold fd 2
-/// close-on-exec (Node.js does), which would leave the server without
-/// standard error (and nbdkit then refuses to start); the duplicate is
-/// dup2'd onto fd 2 in the child, which clears that flag there only.
-pub(crate) fn server_stderr() -> std::process::Stdio {
+/// One of our standard descriptors (0, 1 or 2) as a server subprocess
+/// should get it: a duplicate of ours. A duplicate is passed rather than
+/// plain inheritance because a parent may hold its standard descriptors
+/// close-on-exec (Node.js does), which would start the server without
+/// them (nbdkit then refuses to start); the duplicate is dup2'd onto the
+/// same number in the child, which clears that flag there only. A
+/// descriptor we do not have open is not opened for the child either.
+pub(crate) fn server_stdio(fd: libc::c_int) -> std::process::Stdio {
     use std::os::fd::{FromRawFd, OwnedFd};
-    // SAFETY: fcntl only reads fd 2 (failing with EBADF when it is closed).
-    let dup = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
+    // SAFETY: fcntl only reads `fd` (failing with EBADF when it is closed).
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
     if dup < 0 {
         return std::process::Stdio::inherit();
     }

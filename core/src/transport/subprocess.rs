@@ -113,7 +113,7 @@ pub(crate) fn spawn_command(argv: &[&str]) -> Result<(Socket, Subprocess)> {
         .args(args)
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::from(theirs))
-        .stderr(super::server_stderr())
+        .stderr(super::server_stdio(2))
         .spawn()
         .map_err(|e| Error::from_io(&e, format_args!("exec: {program}")))?;
     ours.set_nonblocking(true)
