@@ -41,6 +41,25 @@ impl Raised {
     pub(crate) fn take(&self) -> Option<Error> {
         self.0.take()
     }
+
+    /// The result of a call (or its command) once its callbacks have all
+    /// run, by the core's policy: the core's error with the exception as
+    /// its cause, or, for a call that succeeded although a callback threw,
+    /// `callback_threw` (the error to raise then) with it.
+    pub(crate) fn settle<T>(
+        &self,
+        ret: nbd::Result<T>,
+        callback_threw: impl FnOnce() -> nbd::Error,
+    ) -> std::result::Result<T, (nbd::Error, Option<Error>)> {
+        self.0.settle(ret).map_err(|f| {
+            let error = if f.only_callback {
+                callback_threw()
+            } else {
+                f.error
+            };
+            (error, f.raised)
+        })
+    }
 }
 
 /// What every callback of one handle shares: where exceptions go, and the

@@ -220,16 +220,11 @@ impl Conn {
             self.settle(env.raw());
             self.rearm(env.raw());
         }
-        let exc = self.cx.raised.take();
-        match (ret, exc) {
-            (Ok(v), None) => Ok(v),
-            (Err(e), exc) => Err(error::throwable(env.raw(), &e, exc)),
-            (Ok(_), Some(exc)) => Err(error::throwable(
-                env.raw(),
-                &nbd::Error::new(libc::EPROTO, "a callback threw an exception"),
-                Some(exc),
-            )),
-        }
+        let threw = || nbd::Error::new(libc::EPROTO, "a callback threw an exception");
+        self.cx
+            .raised
+            .settle(ret, threw)
+            .map_err(|(e, exc)| error::throwable(env.raw(), &e, exc))
     }
 
     /// Start an asynchronous call: the context of its callbacks and its
@@ -366,13 +361,12 @@ impl Conn {
             out
         };
         for (p, err) in finished {
-            let exc = p.raised.take();
-            match (err, exc) {
-                (None, None) => resolve(env, p.deferred, &p.value),
-                (Some(e), exc) => reject(env, p.deferred, &e, exc),
-                (None, Some(exc)) => {
-                    reject(env, p.deferred, &error::callback_threw(p.call), Some(exc))
-                }
+            match p
+                .raised
+                .settle(err.map_or(Ok(()), Err), || error::callback_threw(p.call))
+            {
+                Ok(()) => resolve(env, p.deferred, &p.value),
+                Err((e, exc)) => reject(env, p.deferred, &e, exc),
             }
         }
     }
