@@ -16,6 +16,24 @@ fn filter(contexts: &[&str]) -> Option<Vec<String>> {
     Some(contexts.iter().map(|c| c.to_string()).collect())
 }
 
+fn read(buf: AioBuffer, offset: u64, chunk: Option<ChunkCallback>) -> CommandKind {
+    CommandKind::Read { buf, offset, chunk }
+}
+
+fn block_status(
+    count: u64,
+    offset: u64,
+    sink: ExtentSink,
+    filter: Option<Vec<String>>,
+) -> CommandKind {
+    CommandKind::BlockStatus {
+        count,
+        offset,
+        sink,
+        filter,
+    }
+}
+
 impl Inner {
     /// Queue a command, and send it at once when the connection was idle,
     /// so a lone request (queue depth 1) goes out without waiting for the
@@ -64,9 +82,28 @@ impl Inner {
         }
     }
 
-    fn run_command(&mut self, cmd: Command) -> Result<()> {
-        let cookie = self.submit(cmd)?;
+    /// Send a command with no completion callback and wait for it.
+    fn run_command(&mut self, kind: CommandKind, flags: CmdFlag) -> Result<()> {
+        let cookie = self.submit(Command {
+            kind,
+            flags,
+            completion: None,
+        })?;
         self.wait_command(cookie)
+    }
+
+    /// Queue an aio command; its cookie is the result.
+    fn submit_aio(
+        &mut self,
+        kind: CommandKind,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        self.submit(Command {
+            kind,
+            flags,
+            completion,
+        })
     }
 
     /// Lend `len` bytes at `ptr` to the machine as an `AioBuffer` for the
@@ -119,15 +156,7 @@ impl Inner {
 
     pub(crate) fn do_pread(&mut self, buf: &mut [u8], offset: u64, flags: CmdFlag) -> Result<()> {
         self.with_lent_buffer(buf.as_mut_ptr(), buf.len(), |inner, buf| {
-            inner.run_command(Command {
-                kind: CommandKind::Read {
-                    buf,
-                    offset,
-                    chunk: None,
-                },
-                flags,
-                completion: None,
-            })
+            inner.run_command(read(buf, offset, None), flags)
         })
     }
 
@@ -139,59 +168,31 @@ impl Inner {
         flags: CmdFlag,
     ) -> Result<()> {
         self.with_lent_buffer(buf.as_mut_ptr(), buf.len(), |inner, buf| {
-            inner.run_command(Command {
-                kind: CommandKind::Read {
-                    buf,
-                    offset,
-                    chunk: Some(chunk),
-                },
-                flags,
-                completion: None,
-            })
+            inner.run_command(read(buf, offset, Some(chunk)), flags)
         })
     }
 
     pub(crate) fn do_pwrite(&mut self, buf: &[u8], offset: u64, flags: CmdFlag) -> Result<()> {
         // The machine only reads from a write's buffer.
         self.with_lent_buffer(buf.as_ptr() as *mut u8, buf.len(), |inner, buf| {
-            inner.run_command(Command {
-                kind: CommandKind::Write { buf, offset },
-                flags,
-                completion: None,
-            })
+            inner.run_command(CommandKind::Write { buf, offset }, flags)
         })
     }
 
     pub(crate) fn do_flush(&mut self, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command {
-            kind: CommandKind::Flush,
-            flags,
-            completion: None,
-        })
+        self.run_command(CommandKind::Flush, flags)
     }
 
     pub(crate) fn do_trim(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command {
-            kind: CommandKind::Trim { count, offset },
-            flags,
-            completion: None,
-        })
+        self.run_command(CommandKind::Trim { count, offset }, flags)
     }
 
     pub(crate) fn do_cache(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command {
-            kind: CommandKind::Cache { count, offset },
-            flags,
-            completion: None,
-        })
+        self.run_command(CommandKind::Cache { count, offset }, flags)
     }
 
     pub(crate) fn do_zero(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command {
-            kind: CommandKind::Zero { count, offset },
-            flags,
-            completion: None,
-        })
+        self.run_command(CommandKind::Zero { count, offset }, flags)
     }
 
     pub(crate) fn do_block_status(
@@ -201,17 +202,8 @@ impl Inner {
         extent: ExtentCallback,
         flags: CmdFlag,
     ) -> Result<()> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Narrow(extent),
-            filter: None,
-        };
-        self.run_command(Command {
-            kind,
-            flags,
-            completion: None,
-        })
+        let sink = ExtentSink::Narrow(extent);
+        self.run_command(block_status(count, offset, sink, None), flags)
     }
 
     pub(crate) fn do_block_status_64(
@@ -221,17 +213,8 @@ impl Inner {
         extent64: Extent64Callback,
         flags: CmdFlag,
     ) -> Result<()> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Wide(extent64),
-            filter: None,
-        };
-        self.run_command(Command {
-            kind,
-            flags,
-            completion: None,
-        })
+        let sink = ExtentSink::Wide(extent64);
+        self.run_command(block_status(count, offset, sink, None), flags)
     }
 
     pub(crate) fn do_block_status_filter(
@@ -242,17 +225,8 @@ impl Inner {
         extent64: Extent64Callback,
         flags: CmdFlag,
     ) -> Result<()> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Wide(extent64),
-            filter: filter(contexts),
-        };
-        self.run_command(Command {
-            kind,
-            flags,
-            completion: None,
-        })
+        let sink = ExtentSink::Wide(extent64);
+        self.run_command(block_status(count, offset, sink, filter(contexts)), flags)
     }
 
     // ---- asynchronous ----
@@ -264,15 +238,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Read {
-                buf,
-                offset,
-                chunk: None,
-            },
-            flags,
-            completion,
-        })
+        self.submit_aio(read(buf, offset, None), completion, flags)
     }
 
     pub(crate) fn do_aio_pread_structured(
@@ -283,15 +249,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Read {
-                buf,
-                offset,
-                chunk: Some(chunk),
-            },
-            flags,
-            completion,
-        })
+        self.submit_aio(read(buf, offset, Some(chunk)), completion, flags)
     }
 
     pub(crate) fn do_aio_pwrite(
@@ -301,11 +259,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Write { buf, offset },
-            flags,
-            completion,
-        })
+        self.submit_aio(CommandKind::Write { buf, offset }, completion, flags)
     }
 
     pub(crate) fn do_aio_flush(
@@ -313,11 +267,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Flush,
-            flags,
-            completion,
-        })
+        self.submit_aio(CommandKind::Flush, completion, flags)
     }
 
     pub(crate) fn do_aio_trim(
@@ -327,11 +277,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Trim { count, offset },
-            flags,
-            completion,
-        })
+        self.submit_aio(CommandKind::Trim { count, offset }, completion, flags)
     }
 
     pub(crate) fn do_aio_cache(
@@ -341,11 +287,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Cache { count, offset },
-            flags,
-            completion,
-        })
+        self.submit_aio(CommandKind::Cache { count, offset }, completion, flags)
     }
 
     pub(crate) fn do_aio_zero(
@@ -355,11 +297,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Zero { count, offset },
-            flags,
-            completion,
-        })
+        self.submit_aio(CommandKind::Zero { count, offset }, completion, flags)
     }
 
     pub(crate) fn do_aio_block_status(
@@ -370,17 +308,8 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Narrow(extent),
-            filter: None,
-        };
-        self.submit(Command {
-            kind,
-            flags,
-            completion,
-        })
+        let kind = block_status(count, offset, ExtentSink::Narrow(extent), None);
+        self.submit_aio(kind, completion, flags)
     }
 
     pub(crate) fn do_aio_block_status_64(
@@ -391,17 +320,8 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Wide(extent64),
-            filter: None,
-        };
-        self.submit(Command {
-            kind,
-            flags,
-            completion,
-        })
+        let kind = block_status(count, offset, ExtentSink::Wide(extent64), None);
+        self.submit_aio(kind, completion, flags)
     }
 
     pub(crate) fn do_aio_block_status_filter(
@@ -413,16 +333,8 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Wide(extent64),
-            filter: filter(contexts),
-        };
-        self.submit(Command {
-            kind,
-            flags,
-            completion,
-        })
+        let sink = ExtentSink::Wide(extent64);
+        let kind = block_status(count, offset, sink, filter(contexts));
+        self.submit_aio(kind, completion, flags)
     }
 }
