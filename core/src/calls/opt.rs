@@ -12,6 +12,14 @@ fn owned(queries: &[&str]) -> Option<Vec<String>> {
     Some(queries.iter().map(|q| q.to_string()).collect())
 }
 
+fn list_meta(queries: Option<Vec<String>>, callback: ContextCallback) -> OptRequest {
+    OptRequest::ListMetaContext { queries, callback }
+}
+
+fn set_meta(queries: Option<Vec<String>>, callback: ContextCallback) -> OptRequest {
+    OptRequest::SetMetaContext { queries, callback }
+}
+
 impl Inner {
     fn start_opt(&mut self, req: OptRequest, completion: Option<CompletionCallback>) -> Result<()> {
         let conn = self.conn_mut()?;
@@ -40,6 +48,16 @@ impl Inner {
         }
     }
 
+    /// The aio meta context calls answer 0 once the option is sent; the
+    /// count arrives with the option's result.
+    fn start_meta_opt(
+        &mut self,
+        req: OptRequest,
+        completion: Option<CompletionCallback>,
+    ) -> Result<i32> {
+        self.start_opt(req, completion).map(|()| 0)
+    }
+
     fn run_opt(&mut self, req: OptRequest) -> Result<OptOutcome> {
         self.start_opt(req, None)?;
         self.wait_opt()
@@ -64,11 +82,7 @@ impl Inner {
     }
 
     pub(crate) fn do_opt_list_meta_context(&mut self, context: ContextCallback) -> Result<i32> {
-        self.run_opt(OptRequest::ListMetaContext {
-            queries: None,
-            callback: context,
-        })
-        .map(count)
+        self.run_opt(list_meta(None, context)).map(count)
     }
 
     pub(crate) fn do_opt_list_meta_context_queries(
@@ -76,19 +90,11 @@ impl Inner {
         queries: &[&str],
         context: ContextCallback,
     ) -> Result<i32> {
-        self.run_opt(OptRequest::ListMetaContext {
-            queries: owned(queries),
-            callback: context,
-        })
-        .map(count)
+        self.run_opt(list_meta(owned(queries), context)).map(count)
     }
 
     pub(crate) fn do_opt_set_meta_context(&mut self, context: ContextCallback) -> Result<i32> {
-        self.run_opt(OptRequest::SetMetaContext {
-            queries: None,
-            callback: context,
-        })
-        .map(count)
+        self.run_opt(set_meta(None, context)).map(count)
     }
 
     pub(crate) fn do_opt_set_meta_context_queries(
@@ -96,11 +102,7 @@ impl Inner {
         queries: &[&str],
         context: ContextCallback,
     ) -> Result<i32> {
-        self.run_opt(OptRequest::SetMetaContext {
-            queries: owned(queries),
-            callback: context,
-        })
-        .map(count)
+        self.run_opt(set_meta(owned(queries), context)).map(count)
     }
 
     pub(crate) fn do_opt_starttls(&mut self) -> Result<bool> {
@@ -142,14 +144,7 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(
-            OptRequest::ListMetaContext {
-                queries: None,
-                callback: context,
-            },
-            completion,
-        )
-        .map(|()| 0)
+        self.start_meta_opt(list_meta(None, context), completion)
     }
 
     pub(crate) fn do_aio_opt_list_meta_context_queries(
@@ -158,14 +153,7 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(
-            OptRequest::ListMetaContext {
-                queries: owned(queries),
-                callback: context,
-            },
-            completion,
-        )
-        .map(|()| 0)
+        self.start_meta_opt(list_meta(owned(queries), context), completion)
     }
 
     pub(crate) fn do_aio_opt_set_meta_context(
@@ -173,14 +161,7 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(
-            OptRequest::SetMetaContext {
-                queries: None,
-                callback: context,
-            },
-            completion,
-        )
-        .map(|()| 0)
+        self.start_meta_opt(set_meta(None, context), completion)
     }
 
     pub(crate) fn do_aio_opt_set_meta_context_queries(
@@ -189,14 +170,7 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(
-            OptRequest::SetMetaContext {
-                queries: owned(queries),
-                callback: context,
-            },
-            completion,
-        )
-        .map(|()| 0)
+        self.start_meta_opt(set_meta(owned(queries), context), completion)
     }
 
     pub(crate) fn do_aio_opt_starttls(
