@@ -80,6 +80,16 @@ pub struct Harness {
     next_id: u64,
 }
 
+/// A block status command over every context, delivering to `sink`.
+fn block_status(count: u64, offset: u64, sink: ExtentSink) -> CommandKind {
+    CommandKind::BlockStatus {
+        count,
+        offset,
+        sink,
+        filter: None,
+    }
+}
+
 impl Harness {
     fn new(config: Config) -> Harness {
         let mut m = Machine::new(config);
@@ -245,15 +255,7 @@ impl Harness {
                         0
                     },
                 ));
-                (
-                    CommandKind::BlockStatus {
-                        count,
-                        offset,
-                        sink,
-                        filter: None,
-                    },
-                    None,
-                )
+                (block_status(count, offset, sink), None)
             }
             3 => {
                 let check = Self::extent_check(size);
@@ -265,15 +267,7 @@ impl Harness {
                         0
                     },
                 ));
-                (
-                    CommandKind::BlockStatus {
-                        count,
-                        offset,
-                        sink,
-                        filter: None,
-                    },
-                    None,
-                )
+                (block_status(count, offset, sink), None)
             }
             4 => (CommandKind::Flush, None),
             _ => (CommandKind::Zero { count, offset }, None),
