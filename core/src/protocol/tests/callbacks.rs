@@ -28,11 +28,7 @@ fn chunk_cb(log: &Log, ret: i32, set_err: i32) -> crate::ChunkCallback {
 fn pread_structured(p: &mut Peer, log: &Log, ret: i32, set_err: i32, cret: i32) -> u64 {
     let c =
         p.m.start_command(Command {
-            kind: CommandKind::Read {
-                buf: AioBuffer::new(1024),
-                offset: 0,
-                chunk: Some(chunk_cb(log, ret, set_err)),
-            },
+            kind: cmd::read(AioBuffer::new(1024), 0, Some(chunk_cb(log, ret, set_err))),
             flags: CmdFlag(0),
             completion: Some(completion(log, cret)),
         })
@@ -46,18 +42,8 @@ fn order_mid_completion_then_drops() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     let c = pread_structured(&mut p, &log, 0, 0, 0);
-    let mut bytes = chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 512]),
-    );
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(512, &[2; 512]),
-    ));
+    let mut bytes = data_chunk(0, c, 0, &[1; 512]);
+    bytes.extend(data_chunk(wire::REPLY_FLAG_DONE, c, 512, &[2; 512]));
     p.send(&bytes).unwrap();
     // Completed, not retired: the callbacks (and the C free functions
     // behind them) stay until the command retires.
@@ -87,18 +73,8 @@ fn chunk_callback_error_changes_command_error() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     let c = pread_structured(&mut p, &log, -1, libc::EBADMSG, 0);
-    let mut bytes = chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 512]),
-    );
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(512, &[2; 512]),
-    ));
+    let mut bytes = data_chunk(0, c, 0, &[1; 512]);
+    bytes.extend(data_chunk(wire::REPLY_FLAG_DONE, c, 512, &[2; 512]));
     p.send(&bytes).unwrap();
     assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EBADMSG);
     // The second chunk callback and the completion see the error so far.
@@ -119,13 +95,8 @@ fn chunk_callback_failing_without_errno_gives_eproto() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     let c = pread_structured(&mut p, &log, -1, 0, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 1024]),
-    ))
-    .unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 1024]))
+        .unwrap();
     assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EPROTO);
 }
 
@@ -134,13 +105,8 @@ fn error_assignment_ignored_unless_minus_one() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     let c = pread_structured(&mut p, &log, 0, libc::EBADMSG, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 1024]),
-    ))
-    .unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 1024]))
+        .unwrap();
     assert!(p.m.command_completed(c).unwrap());
 }
 
@@ -229,15 +195,7 @@ fn extent_callback_order_and_count() {
         0
     });
     let c = p
-        .submit(
-            CommandKind::BlockStatus {
-                count: 1024,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
-            0,
-        )
+        .submit(cmd::block_status(1024, 0, ExtentSink::Narrow(cb), None), 0)
         .unwrap();
     let mut bytes = chunk(
         0,
@@ -324,13 +282,8 @@ fn completed_but_unretired_callbacks_are_freed_by_close() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     let c = pread_structured(&mut p, &log, 0, 0, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 1024]),
-    ))
-    .unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 1024]))
+        .unwrap();
     assert_eq!(log.events(), vec!["chunk 0 1024 1 0", "completion 0"]);
     drop(p);
     assert_eq!(

@@ -106,7 +106,7 @@ fn write_header_and_payload_in_one_output() {
     let buf = AioBuffer::from_vec(data.clone());
     let cookie =
         p.m.start_command(Command {
-            kind: CommandKind::Write { buf, offset: 512 },
+            kind: cmd::write(buf, 512),
             flags: CmdFlag::FUA,
             completion: None,
         })
@@ -129,7 +129,7 @@ fn partial_writes_are_resumed() {
     let mut p = connected(Config::default(), &simple_srv());
     let buf = AioBuffer::from_vec(vec![9; 100]);
     p.m.start_command(Command {
-        kind: CommandKind::Write { buf, offset: 0 },
+        kind: cmd::write(buf, 0),
         flags: CmdFlag(0),
         completion: None,
     })
@@ -157,28 +157,14 @@ fn every_command_on_the_wire() {
     let cases: Vec<(CommandKind, u32, u16, u16)> = vec![
         (CommandKind::Flush, 0, wire::CMD_FLUSH, 0),
         (
-            CommandKind::Trim {
-                count: 4096,
-                offset: 8192,
-            },
+            cmd::trim(4096, 8192),
             CmdFlag::FUA.bits(),
             wire::CMD_TRIM,
             1,
         ),
+        (cmd::cache(4096, 0), 0, wire::CMD_CACHE, 0),
         (
-            CommandKind::Cache {
-                count: 4096,
-                offset: 0,
-            },
-            0,
-            wire::CMD_CACHE,
-            0,
-        ),
-        (
-            CommandKind::Zero {
-                count: 65536,
-                offset: 0,
-            },
+            cmd::zero(65536, 0),
             (CmdFlag::NO_HOLE | CmdFlag::FAST_ZERO).bits(),
             wire::CMD_WRITE_ZEROES,
             wire::CMD_FLAG_NO_HOLE | wire::CMD_FLAG_FAST_ZERO,
@@ -222,11 +208,7 @@ fn shutdown_abandon_pending() {
     let log = Log::default();
     let queued =
         p.m.start_command(Command {
-            kind: CommandKind::Read {
-                buf: AioBuffer::new(512),
-                offset: 0,
-                chunk: None,
-            },
+            kind: cmd::read(AioBuffer::new(512), 0, None),
             flags: CmdFlag(0),
             completion: Some(completion(&log, 0)),
         })
@@ -256,11 +238,7 @@ fn structured_read_chunks_and_holes() {
     let buf = AioBuffer::from_vec(vec![0xff; 3000]);
     let cookie =
         p.m.start_command(Command {
-            kind: CommandKind::Read {
-                buf: buf.clone(),
-                offset: 1000,
-                chunk: Some(chunk_cb),
-            },
+            kind: cmd::read(buf.clone(), 1000, Some(chunk_cb)),
             flags: CmdFlag(0),
             completion: None,
         })
@@ -269,18 +247,8 @@ fn structured_read_chunks_and_holes() {
     // machine leaves the buffer alone until replies arrive.
     assert_eq!(buf.to_vec(), vec![0xff; 3000]);
     p.expect_request(false);
-    let mut bytes = chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        cookie,
-        &data_payload(2000, &[5; 2000]),
-    );
-    bytes.extend(chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_HOLE,
-        cookie,
-        &hole_payload(1000, 1000),
-    ));
+    let mut bytes = data_chunk(0, cookie, 2000, &[5; 2000]);
+    bytes.extend(hole_chunk(0, cookie, 1000, 1000));
     bytes.extend(chunk(
         wire::REPLY_FLAG_DONE,
         wire::REPLY_TYPE_NONE,
@@ -382,11 +350,11 @@ fn sixty_four_in_flight() {
     let mut bytes = Vec::new();
     for r in reqs.iter().rev() {
         let fill = (r.offset / 4096) as u8;
-        bytes.extend(chunk(
+        bytes.extend(data_chunk(
             wire::REPLY_FLAG_DONE,
-            wire::REPLY_TYPE_OFFSET_DATA,
             r.cookie,
-            &data_payload(r.offset, &[fill; 4096]),
+            r.offset,
+            &[fill; 4096],
         ));
     }
     let before = p.m.stats().chunks_received;
@@ -413,15 +381,7 @@ fn block_status_narrow() {
         0
     });
     let c = p
-        .submit(
-            CommandKind::BlockStatus {
-                count: 65536,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
-            0,
-        )
+        .submit(cmd::block_status(65536, 0, ExtentSink::Narrow(cb), None), 0)
         .unwrap();
     let req = p.expect_request(false);
     assert_eq!((req.typ, req.length), (wire::CMD_BLOCK_STATUS, 65536));
@@ -450,12 +410,7 @@ fn block_status_wide_on_compact_connection() {
     });
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 8192,
-                offset: 0,
-                sink: ExtentSink::Wide(cb),
-                filter: None,
-            },
+            cmd::block_status(8192, 0, ExtentSink::Wide(cb), None),
             CmdFlag::REQ_ONE.bits(),
         )
         .unwrap();
@@ -489,15 +444,7 @@ fn block_status_unknown_context_id_fails_the_command_only() {
         0
     });
     let c = p
-        .submit(
-            CommandKind::BlockStatus {
-                count: 512,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
-            0,
-        )
+        .submit(cmd::block_status(512, 0, ExtentSink::Narrow(cb), None), 0)
         .unwrap();
     p.send(&chunk(
         wire::REPLY_FLAG_DONE,
@@ -512,13 +459,8 @@ fn block_status_unknown_context_id_fails_the_command_only() {
     assert!(log.events().is_empty());
     // The connection is still usable.
     let (c2, _buf) = p.read(512, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c2,
-        &data_payload(0, &[7; 512]),
-    ))
-    .unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c2, 0, &[7; 512]))
+        .unwrap();
     assert!(p.m.command_completed(c2).unwrap());
 }
 
@@ -554,13 +496,7 @@ fn extended_headers_requests_and_replies() {
 
     // Write: PAYLOAD_LEN is set automatically.
     let w = p
-        .submit(
-            CommandKind::Write {
-                buf: AioBuffer::from_vec(vec![1; 100]),
-                offset: 0,
-            },
-            0,
-        )
+        .submit(cmd::write(AioBuffer::from_vec(vec![1; 100]), 0), 0)
         .unwrap();
     let req = p.expect_request(true);
     assert_eq!(req.flags, wire::CMD_FLAG_PAYLOAD_LEN);
@@ -578,15 +514,7 @@ fn extended_headers_requests_and_replies() {
     // 64-bit trim beyond 4 GiB is fine with extended headers (strict
     // bounds off here because the export is small).
     p.m.config_mut().strict = crate::Strict(0);
-    let t = p
-        .submit(
-            CommandKind::Trim {
-                count: 1 << 33,
-                offset: 0,
-            },
-            0,
-        )
-        .unwrap();
+    let t = p.submit(cmd::trim(1 << 33, 0), 0).unwrap();
     let req = p.expect_request(true);
     assert_eq!(req.length, 1 << 33);
     p.send(&ext_chunk(
@@ -611,12 +539,12 @@ fn extended_block_status_64_and_filter() {
     });
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 1 << 20,
-                offset: 0,
-                sink: ExtentSink::Wide(cb),
-                filter: Some(vec!["base:allocation".into()]),
-            },
+            cmd::block_status(
+                1 << 20,
+                0,
+                ExtentSink::Wide(cb),
+                Some(vec!["base:allocation".into()]),
+            ),
             0,
         )
         .unwrap();
@@ -668,12 +596,7 @@ pub(super) fn extended_block_status_to_narrow_callback() {
     p.m.config_mut().strict = crate::Strict(0);
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 1 << 33,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
+            cmd::block_status(1 << 33, 0, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();
@@ -694,15 +617,7 @@ pub(super) fn extended_block_status_to_narrow_callback() {
     // Status flags beyond 32 bits cannot be reported narrowly.
     let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
     let c = p
-        .submit(
-            CommandKind::BlockStatus {
-                count: 4096,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
-            0,
-        )
+        .submit(cmd::block_status(4096, 0, ExtentSink::Narrow(cb), None), 0)
         .unwrap();
     let wide = bs_ext_payload(1, &[(4096, 1 << 40)]);
     p.send(&ext_chunk(
@@ -729,25 +644,11 @@ fn pread_initialize_off_leaves_buffer() {
         &Server::default(),
     );
     let buf = AioBuffer::from_vec(vec![0xaa; 64]);
-    let c = p
-        .submit(
-            CommandKind::Read {
-                buf: buf.clone(),
-                offset: 0,
-                chunk: None,
-            },
-            0,
-        )
-        .unwrap();
+    let c = p.submit(cmd::read(buf.clone(), 0, None), 0).unwrap();
     assert_eq!(buf.to_vec(), vec![0xaa; 64]);
     // A hole is still zeroed as it arrives.
-    let mut bytes = chunk(0, wire::REPLY_TYPE_OFFSET_HOLE, c, &hole_payload(0, 32));
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(32, &[0x55; 32]),
-    ));
+    let mut bytes = hole_chunk(0, c, 0, 32);
+    bytes.extend(data_chunk(wire::REPLY_FLAG_DONE, c, 32, &[0x55; 32]));
     p.send(&bytes).unwrap();
     assert!(p.m.command_completed(c).unwrap());
     let v = buf.to_vec();
@@ -860,12 +761,7 @@ fn large_block_status_reply_in_pieces() {
     });
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 1 << 31,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
+            cmd::block_status(1 << 31, 0, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();

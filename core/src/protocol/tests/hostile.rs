@@ -29,12 +29,7 @@ fn unknown_non_error_chunk_type_disconnects() {
     let (c, _) = p.read(512, 0);
     let (d, _) = p.read(512, 0);
     let mut bytes = chunk(0, 77, c, &[1, 2, 3, 4, 5]);
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        d,
-        &data_payload(0, &[1; 512]),
-    ));
+    bytes.extend(data_chunk(wire::REPLY_FLAG_DONE, d, 0, &[1; 512]));
     let e = p.send(&bytes).unwrap_err();
     assert_eq!(e.errno(), libc::EPROTO);
     assert_dead(&p, libc::EPROTO);
@@ -54,13 +49,8 @@ pub(super) fn read_succeeds_only_when_fully_covered() {
     // Half the data and a DONE flag: EIO, never success.
     let mut p = structured();
     let (c, _) = p.read(1024, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 512]),
-    ))
-    .unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 512]))
+        .unwrap();
     let e = p.m.command_completed(c).unwrap_err();
     assert_eq!(e.errno(), libc::EIO);
     assert!(e.message().contains("512 of the 1024 bytes"), "{e}");
@@ -71,18 +61,8 @@ pub(super) fn read_succeeds_only_when_fully_covered() {
     assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
     // Data and holes that together cover the request: success.
     let (c, buf) = p.read(1024, 4096);
-    let mut bytes = chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_HOLE,
-        c,
-        &hole_payload(4096 + 512, 512),
-    );
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(4096, &[3; 512]),
-    ));
+    let mut bytes = hole_chunk(0, c, 4096 + 512, 512);
+    bytes.extend(data_chunk(wire::REPLY_FLAG_DONE, c, 4096, &[3; 512]));
     p.send(&bytes).unwrap();
     assert!(p.m.command_completed(c).unwrap());
     let v = buf.to_vec();
@@ -101,23 +81,9 @@ pub(super) fn read_not_covered_with_pread_initialize_off_fails() {
         &Server::default(),
     );
     let buf = AioBuffer::from_vec(vec![0xaa; 1024]);
-    let c = p
-        .submit(
-            CommandKind::Read {
-                buf: buf.clone(),
-                offset: 0,
-                chunk: None,
-            },
-            0,
-        )
+    let c = p.submit(cmd::read(buf.clone(), 0, None), 0).unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 512, &[1; 512]))
         .unwrap();
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(512, &[1; 512]),
-    ))
-    .unwrap();
     assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
 }
 
@@ -152,12 +118,7 @@ fn bs_reply(
     });
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 512,
-                offset,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
+            cmd::block_status(512, offset, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();
@@ -341,26 +302,15 @@ fn data_past_the_buffer_kills() {
     for (off, len) in [(0u64, 513usize), (256, 512), (1 << 40, 1)] {
         let mut p = structured();
         let (c, buf) = p.read(512, 0);
-        p.send(&chunk(
-            wire::REPLY_FLAG_DONE,
-            wire::REPLY_TYPE_OFFSET_DATA,
-            c,
-            &data_payload(off, &vec![7; len]),
-        ))
-        .unwrap_err();
+        p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, off, &vec![7; len]))
+            .unwrap_err();
         assert_dead(&p, libc::EPROTO);
         assert_eq!(buf.to_vec(), vec![0; 512]);
     }
     // Below the request's offset.
     let mut p = structured();
     let (c, _) = p.read(512, 4096);
-    p.send(&chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[7; 16]),
-    ))
-    .unwrap_err();
+    p.send(&data_chunk(0, c, 0, &[7; 16])).unwrap_err();
     assert_dead(&p, libc::EPROTO);
 }
 
@@ -368,13 +318,8 @@ fn data_past_the_buffer_kills() {
 fn hole_past_the_buffer_kills() {
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_HOLE,
-        c,
-        &hole_payload(0, u32::MAX),
-    ))
-    .unwrap_err();
+    p.send(&hole_chunk(wire::REPLY_FLAG_DONE, c, 0, u32::MAX))
+        .unwrap_err();
     assert_dead(&p, libc::EPROTO);
 }
 
@@ -382,18 +327,8 @@ fn hole_past_the_buffer_kills() {
 fn overlapping_chunks_kill() {
     let mut p = structured();
     let (c, _) = p.read(1024, 0);
-    let mut bytes = chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 600]),
-    );
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_HOLE,
-        c,
-        &hole_payload(500, 524),
-    ));
+    let mut bytes = data_chunk(0, c, 0, &[1; 600]);
+    bytes.extend(hole_chunk(wire::REPLY_FLAG_DONE, c, 500, 524));
     p.send(&bytes).unwrap_err();
     assert_dead(&p, libc::EPROTO);
 }
@@ -402,24 +337,12 @@ fn overlapping_chunks_kill() {
 fn zero_length_chunks_kill() {
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[]),
-    ))
-    .unwrap_err();
+    p.send(&data_chunk(0, c, 0, &[])).unwrap_err();
     assert_dead(&p, libc::EPROTO);
 
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_HOLE,
-        c,
-        &hole_payload(0, 0),
-    ))
-    .unwrap_err();
+    p.send(&hole_chunk(0, c, 0, 0)).unwrap_err();
     assert_dead(&p, libc::EPROTO);
 }
 
@@ -464,13 +387,8 @@ fn compact_reply_on_extended_connection_kills() {
 fn wrong_chunk_for_command_kills() {
     let mut p = structured();
     let c = p.submit(CommandKind::Flush, 0).unwrap();
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 8]),
-    ))
-    .unwrap_err();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 8]))
+        .unwrap_err();
     assert_dead(&p, libc::EPROTO);
 
     let mut p = structured();
@@ -541,12 +459,7 @@ fn bad_block_status_lengths_kill() {
         let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
         let c = p
             .submit(
-                CommandKind::BlockStatus {
-                    count: 512,
-                    offset: 0,
-                    sink: crate::protocol::ExtentSink::Narrow(cb),
-                    filter: None,
-                },
+                cmd::block_status(512, 0, crate::protocol::ExtentSink::Narrow(cb), None),
                 0,
             )
             .unwrap();
@@ -708,12 +621,7 @@ fn block_status_count_mismatch_kills() {
     let cb = Box::new(|_: &str, _: u64, _: &[crate::Extent], _: &mut i32| 0);
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 512,
-                offset: 0,
-                sink: crate::protocol::ExtentSink::Wide(cb),
-                filter: None,
-            },
+            cmd::block_status(512, 0, crate::protocol::ExtentSink::Wide(cb), None),
             0,
         )
         .unwrap();
@@ -837,22 +745,9 @@ fn write_buffer_is_only_read() {
     // write into it, even from a confused server.
     let mut p = structured();
     let buf = AioBuffer::from_vec(vec![5; 512]);
-    let c = p
-        .submit(
-            CommandKind::Write {
-                buf: buf.clone(),
-                offset: 0,
-            },
-            0,
-        )
-        .unwrap();
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[9; 512]),
-    ))
-    .unwrap_err();
+    let c = p.submit(cmd::write(buf.clone(), 0), 0).unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[9; 512]))
+        .unwrap_err();
     assert_eq!(buf.to_vec(), vec![5; 512]);
 }
 

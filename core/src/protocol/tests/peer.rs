@@ -274,6 +274,48 @@ pub fn connected(config: Config, srv: &Server) -> Peer {
     p
 }
 
+// ---- commands ----
+
+/// The command kinds, one short call each.
+pub mod cmd {
+    use crate::protocol::{CommandKind, ExtentSink};
+    use crate::{AioBuffer, ChunkCallback};
+
+    pub fn read(buf: AioBuffer, offset: u64, chunk: Option<ChunkCallback>) -> CommandKind {
+        CommandKind::Read { buf, offset, chunk }
+    }
+
+    pub fn write(buf: AioBuffer, offset: u64) -> CommandKind {
+        CommandKind::Write { buf, offset }
+    }
+
+    pub fn trim(count: u64, offset: u64) -> CommandKind {
+        CommandKind::Trim { count, offset }
+    }
+
+    pub fn cache(count: u64, offset: u64) -> CommandKind {
+        CommandKind::Cache { count, offset }
+    }
+
+    pub fn zero(count: u64, offset: u64) -> CommandKind {
+        CommandKind::Zero { count, offset }
+    }
+
+    pub fn block_status(
+        count: u64,
+        offset: u64,
+        sink: ExtentSink,
+        filter: Option<Vec<String>>,
+    ) -> CommandKind {
+        CommandKind::BlockStatus {
+            count,
+            offset,
+            sink,
+            filter,
+        }
+    }
+}
+
 // ---- server message builders ----
 
 pub fn newstyle_greeting(gflags: u16) -> Vec<u8> {
@@ -353,6 +395,26 @@ pub fn ext_chunk(flags: u16, typ: u16, cookie: u64, offset: u64, payload: &[u8])
     v.put64(payload.len() as u64);
     v.extend_from_slice(payload);
     v
+}
+
+/// An offset-data chunk carrying `data` at `offset`.
+pub fn data_chunk(flags: u16, cookie: u64, offset: u64, data: &[u8]) -> Vec<u8> {
+    chunk(
+        flags,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        cookie,
+        &data_payload(offset, data),
+    )
+}
+
+/// An offset-hole chunk of `len` bytes at `offset`.
+pub fn hole_chunk(flags: u16, cookie: u64, offset: u64, len: u32) -> Vec<u8> {
+    chunk(
+        flags,
+        wire::REPLY_TYPE_OFFSET_HOLE,
+        cookie,
+        &hole_payload(offset, len),
+    )
 }
 
 pub fn data_payload(offset: u64, data: &[u8]) -> Vec<u8> {
