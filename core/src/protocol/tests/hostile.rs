@@ -13,6 +13,13 @@ fn structured() -> Peer {
     connected(Config::default(), &Server::default())
 }
 
+/// The server sending `bytes` is a protocol error that kills the
+/// connection.
+fn assert_kills(p: &mut Peer, bytes: &[u8]) {
+    p.send(bytes).unwrap_err();
+    assert_dead(p, libc::EPROTO);
+}
+
 fn assert_dead(p: &Peer, errno: i32) {
     assert_eq!(p.state(), PublicState::Dead);
     assert_eq!(p.m.error().expect("an error").errno(), errno);
@@ -73,13 +80,7 @@ pub(super) fn read_succeeds_only_when_fully_covered() {
 #[test]
 pub(super) fn read_not_covered_with_pread_initialize_off_fails() {
     // The caller's old bytes must never come back as data.
-    let mut p = connected(
-        Config {
-            pread_initialize: false,
-            ..Config::default()
-        },
-        &Server::default(),
-    );
+    let mut p = connected(without_pread_initialize(), &Server::default());
     let buf = AioBuffer::from_vec(vec![0xaa; 1024]);
     let c = p.submit(cmd::read(buf.clone(), 0, None), 0).unwrap();
     p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 512, &[1; 512]))
@@ -228,14 +229,10 @@ fn reply_to_unknown_cookie_kills() {
 
     let mut p = structured();
     p.read(512, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_NONE,
-        4242,
-        &[],
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(
+        &mut p,
+        &chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, 4242, &[]),
+    );
 }
 
 #[test]
@@ -244,8 +241,7 @@ fn reply_to_retired_cookie_kills() {
     let c = p.submit(CommandKind::Flush, 0).unwrap();
     p.send(&simple_reply(c, 0, &[])).unwrap();
     assert!(p.m.command_completed(c).unwrap());
-    p.send(&simple_reply(c, 0, &[])).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &simple_reply(c, 0, &[]));
 }
 
 #[test]
@@ -302,25 +298,23 @@ fn data_past_the_buffer_kills() {
     for (off, len) in [(0u64, 513usize), (256, 512), (1 << 40, 1)] {
         let mut p = structured();
         let (c, buf) = p.read(512, 0);
-        p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, off, &vec![7; len]))
-            .unwrap_err();
-        assert_dead(&p, libc::EPROTO);
+        assert_kills(
+            &mut p,
+            &data_chunk(wire::REPLY_FLAG_DONE, c, off, &vec![7; len]),
+        );
         assert_eq!(buf.to_vec(), vec![0; 512]);
     }
     // Below the request's offset.
     let mut p = structured();
     let (c, _) = p.read(512, 4096);
-    p.send(&data_chunk(0, c, 0, &[7; 16])).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &data_chunk(0, c, 0, &[7; 16]));
 }
 
 #[test]
 fn hole_past_the_buffer_kills() {
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&hole_chunk(wire::REPLY_FLAG_DONE, c, 0, u32::MAX))
-        .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &hole_chunk(wire::REPLY_FLAG_DONE, c, 0, u32::MAX));
 }
 
 #[test]
@@ -329,44 +323,35 @@ fn overlapping_chunks_kill() {
     let (c, _) = p.read(1024, 0);
     let mut bytes = data_chunk(0, c, 0, &[1; 600]);
     bytes.extend(hole_chunk(wire::REPLY_FLAG_DONE, c, 500, 524));
-    p.send(&bytes).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &bytes);
 }
 
 #[test]
 fn zero_length_chunks_kill() {
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&data_chunk(0, c, 0, &[])).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &data_chunk(0, c, 0, &[]));
 
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&hole_chunk(0, c, 0, 0)).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &hole_chunk(0, c, 0, 0));
 }
 
 #[test]
 fn structured_reply_without_negotiation_kills() {
-    let mut p = connected(
-        Config::default(),
-        &Server {
-            structured: false,
-            ..Server::default()
-        },
-    );
+    let mut p = connected(Config::default(), &simple_srv());
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]))
-        .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(
+        &mut p,
+        &chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]),
+    );
 }
 
 #[test]
 fn simple_read_data_on_structured_connection_kills() {
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&simple_reply(c, 0, &[0; 512])).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &simple_reply(c, 0, &[0; 512]));
 }
 
 #[test]
@@ -379,28 +364,26 @@ fn compact_reply_on_extended_connection_kills() {
         },
     );
     let c = p.submit(CommandKind::Flush, 0).unwrap();
-    p.send(&simple_reply(c, 0, &[])).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &simple_reply(c, 0, &[]));
 }
 
 #[test]
 fn wrong_chunk_for_command_kills() {
     let mut p = structured();
     let c = p.submit(CommandKind::Flush, 0).unwrap();
-    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 8]))
-        .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 8]));
 
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_BLOCK_STATUS,
-        c,
-        &bs_payload(1, &[(512, 0)]),
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(
+        &mut p,
+        &chunk(
+            wire::REPLY_FLAG_DONE,
+            wire::REPLY_TYPE_BLOCK_STATUS,
+            c,
+            &bs_payload(1, &[(512, 0)]),
+        ),
+    );
 }
 
 #[test]
@@ -421,9 +404,7 @@ fn bad_lengths_kill() {
     for (typ, payload) in cases {
         let mut p = structured();
         let (c, _) = p.read(512, 0);
-        p.send(&chunk(wire::REPLY_FLAG_DONE, typ, c, &payload))
-            .unwrap_err();
-        assert_dead(&p, libc::EPROTO);
+        assert_kills(&mut p, &chunk(wire::REPLY_FLAG_DONE, typ, c, &payload));
     }
     // Error message longer than the chunk.
     let mut p = structured();
@@ -432,20 +413,14 @@ fn bad_lengths_kill() {
     payload.put32(wire::NBD_EIO);
     payload.put16(500);
     payload.extend_from_slice(b"short");
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_ERROR,
-        c,
-        &payload,
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(
+        &mut p,
+        &chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_ERROR, c, &payload),
+    );
     // NONE without DONE.
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(0, wire::REPLY_TYPE_NONE, c, &[]))
-        .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &chunk(0, wire::REPLY_TYPE_NONE, c, &[]));
 }
 
 #[test]
@@ -463,14 +438,15 @@ fn bad_block_status_lengths_kill() {
                 0,
             )
             .unwrap();
-        p.send(&chunk(
-            wire::REPLY_FLAG_DONE,
-            wire::REPLY_TYPE_BLOCK_STATUS,
-            c,
-            &payload,
-        ))
-        .unwrap_err();
-        assert_dead(&p, libc::EPROTO);
+        assert_kills(
+            &mut p,
+            &chunk(
+                wire::REPLY_FLAG_DONE,
+                wire::REPLY_TYPE_BLOCK_STATUS,
+                c,
+                &payload,
+            ),
+        );
     }
 }
 
@@ -484,27 +460,19 @@ fn huge_chunk_length_kills_without_allocating() {
     hdr.put16(wire::REPLY_TYPE_ERROR);
     hdr.put64(c);
     hdr.put32(u32::MAX);
-    p.send(&hdr).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &hdr);
 }
 
 #[test]
 fn bad_reply_magic_kills() {
     let mut p = structured();
     p.read(512, 0);
-    p.send(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]);
 }
 
 #[test]
 fn early_eof_mid_payload_fails_everything() {
-    let mut p = connected(
-        Config::default(),
-        &Server {
-            structured: false,
-            ..Server::default()
-        },
-    );
+    let mut p = connected(Config::default(), &simple_srv());
     let (a, _) = p.read(4096, 0);
     let b = p.submit(CommandKind::Flush, 0).unwrap();
     p.send(&simple_reply(a, 0, &[1; 100])).unwrap();
@@ -554,8 +522,7 @@ fn option_reply_too_long_kills() {
     hdr.put32(wire::OPT_INFO);
     hdr.put32(wire::REP_ERR_UNKNOWN);
     hdr.put32(1 << 30);
-    p.send(&hdr).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &hdr);
     assert!(p.m.option_result().unwrap().is_err());
 }
 
@@ -583,9 +550,7 @@ fn bad_option_replies_kill() {
         p.m.start_option(OptRequest::List(Box::new(|_, _| 0)), None)
             .unwrap();
         p.flush();
-        p.send(&opt_reply(wire::OPT_LIST, typ, &payload))
-            .unwrap_err();
-        assert_dead(&p, libc::EPROTO);
+        assert_kills(&mut p, &opt_reply(wire::OPT_LIST, typ, &payload));
     }
 }
 
@@ -599,9 +564,7 @@ fn bad_info_replies_kill() {
         p.handshake(&Server::default());
         p.m.start_option(OptRequest::Info, None).unwrap();
         p.flush();
-        p.send(&opt_reply(wire::OPT_INFO, wire::REP_INFO, &payload))
-            .unwrap_err();
-        assert_dead(&p, libc::EPROTO);
+        assert_kills(&mut p, &opt_reply(wire::OPT_INFO, wire::REP_INFO, &payload));
     }
 }
 
@@ -627,15 +590,16 @@ fn block_status_count_mismatch_kills() {
         .unwrap();
     let mut payload = bs_ext_payload(1, &[(512, 0)]);
     payload[7] = 5; // claims 5 descriptors
-    p.send(&ext_chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_BLOCK_STATUS_EXT,
-        c,
-        0,
-        &payload,
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(
+        &mut p,
+        &ext_chunk(
+            wire::REPLY_FLAG_DONE,
+            wire::REPLY_TYPE_BLOCK_STATUS_EXT,
+            c,
+            0,
+            &payload,
+        ),
+    );
 }
 
 /// A small deterministic generator for the random tests.

@@ -309,13 +309,7 @@ fn option_completion_sees_error_and_order() {
     p.serve_options(&srv);
     let e = p.m.option_result().unwrap().unwrap_err();
     assert_eq!(e.errno(), libc::ENOENT);
-    assert_eq!(
-        log.events(),
-        vec![
-            format!("completion {}", libc::ENOENT),
-            "drop completion".into()
-        ]
-    );
+    log.assert_completed_once(libc::ENOENT);
 }
 
 #[test]
@@ -352,13 +346,7 @@ fn death_during_option_reports_error() {
     p.m.input_eof();
     assert_eq!(p.state(), PublicState::Dead);
     assert!(p.m.option_result().unwrap().is_err());
-    assert_eq!(
-        log.events(),
-        vec![
-            format!("completion {}", libc::ENOTCONN),
-            "drop completion".into()
-        ]
-    );
+    log.assert_completed_once(libc::ENOTCONN);
 }
 
 #[test]

@@ -261,6 +261,22 @@ impl Peer {
     }
 }
 
+/// A server without structured replies.
+pub fn simple_srv() -> Server {
+    Server {
+        structured: false,
+        ..Server::default()
+    }
+}
+
+/// Settings that leave a read buffer's old bytes in place.
+pub fn without_pread_initialize() -> Config {
+    Config {
+        pread_initialize: false,
+        ..Config::default()
+    }
+}
+
 /// Connect with default settings to a default server.
 pub fn connected(config: Config, srv: &Server) -> Peer {
     let mut p = Peer::new(config);
@@ -585,6 +601,13 @@ impl Log {
     }
     pub fn events(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
+    }
+    /// The completion ran once, seeing `err`, and was then freed.
+    pub fn assert_completed_once(&self, err: i32) {
+        assert_eq!(
+            self.events(),
+            vec![format!("completion {err}"), "drop completion".to_string()]
+        );
     }
     pub fn count(&self, s: &str) -> usize {
         self.0.lock().unwrap().iter().filter(|e| *e == s).count()
