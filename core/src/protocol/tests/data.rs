@@ -88,7 +88,7 @@ fn server_errors_map_to_errno() {
     ] {
         let c = p.submit(CommandKind::Flush, 0).unwrap();
         p.send(&simple_reply(c, nbd, &[])).unwrap();
-        assert_eq!(p.m.command_completed(c).unwrap_err().errno(), errno);
+        assert_eq!(p.command_errno(c), errno);
     }
 }
 
@@ -208,10 +208,7 @@ fn shutdown_abandon_pending() {
         .unwrap();
     p.m.disconnect(true).unwrap();
     assert_eq!(log.events(), vec![format!("completion {}", libc::ENOTCONN)]);
-    assert_eq!(
-        p.m.command_completed(queued).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
+    assert_eq!(p.command_errno(queued), libc::ENOTCONN);
     let r1 = p.expect_request(false);
     assert_eq!(r1.cookie, sent);
     let disc = p.expect_request(false);
@@ -283,7 +280,7 @@ pub(super) fn structured_read_error_chunk() {
     ));
     p.send(&bytes).unwrap();
     // The first error wins.
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+    assert_eq!(p.command_errno(c), libc::EIO);
     assert_eq!(p.state(), PublicState::Connected);
 }
 
@@ -301,7 +298,7 @@ fn read_with_only_none_chunk_is_eio() {
     let (c, _) = p.read(512, 0);
     p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]))
         .unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+    assert_eq!(p.command_errno(c), libc::EIO);
 }
 
 #[test]
@@ -621,10 +618,7 @@ pub(super) fn extended_block_status_to_narrow_callback() {
         &wide,
     ))
     .unwrap();
-    assert_eq!(
-        p.m.command_completed(c).unwrap_err().errno(),
-        libc::EOVERFLOW
-    );
+    assert_eq!(p.command_errno(c), libc::EOVERFLOW);
 }
 
 #[test]
@@ -693,10 +687,7 @@ fn eof_between_replies_closes_and_fails_in_flight() {
     p.m.input_eof();
     assert_eq!(p.state(), PublicState::Closed);
     assert_eq!(log.events(), vec![format!("completion {}", libc::ENOTCONN)]);
-    assert_eq!(
-        p.m.command_completed(c).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
+    assert_eq!(p.command_errno(c), libc::ENOTCONN);
     log.assert_completed_once(libc::ENOTCONN);
 }
 
@@ -711,14 +702,8 @@ fn transport_failure_fails_everything() {
     ));
     assert_eq!(p.state(), PublicState::Dead);
     assert_eq!(p.m.error().unwrap().errno(), libc::ECONNRESET);
-    assert_eq!(
-        p.m.command_completed(a).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
-    assert_eq!(
-        p.m.command_completed(b).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
+    assert_eq!(p.command_errno(a), libc::ENOTCONN);
+    assert_eq!(p.command_errno(b), libc::ENOTCONN);
     assert_eq!(
         p.submit(CommandKind::Flush, 0).unwrap_err().errno(),
         libc::ENOTCONN

@@ -65,7 +65,7 @@ pub(super) fn read_succeeds_only_when_fully_covered() {
     let (c, _) = p.read(1024, 0);
     p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]))
         .unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+    assert_eq!(p.command_errno(c), libc::EIO);
     // Data and holes that together cover the request: success.
     let (c, buf) = p.read(1024, 4096);
     let mut bytes = hole_chunk(0, c, 4096 + 512, 512);
@@ -85,7 +85,7 @@ pub(super) fn read_not_covered_with_pread_initialize_off_fails() {
     let c = p.submit(cmd::read(buf.clone(), 0, None), 0).unwrap();
     p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 512, &[1; 512]))
         .unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+    assert_eq!(p.command_errno(c), libc::EIO);
 }
 
 fn bs_peer(size: u64) -> Peer {
@@ -211,7 +211,7 @@ fn unknown_error_chunk_type_fails_the_command() {
         &payload,
     ))
     .unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::ENOSPC);
+    assert_eq!(p.command_errno(c), libc::ENOSPC);
     assert_eq!(p.state(), PublicState::Connected);
 }
 
@@ -222,10 +222,7 @@ fn reply_to_unknown_cookie_kills() {
     let err = p.send(&simple_reply(c + 100, 0, &[])).unwrap_err();
     assert_eq!(err.errno(), libc::EPROTO);
     assert_dead(&p, libc::EPROTO);
-    assert_eq!(
-        p.m.command_completed(c).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
+    assert_eq!(p.command_errno(c), libc::ENOTCONN);
 
     let mut p = structured();
     p.read(512, 0);
@@ -478,14 +475,8 @@ fn early_eof_mid_payload_fails_everything() {
     p.send(&simple_reply(a, 0, &[1; 100])).unwrap();
     p.m.input_eof();
     assert_dead(&p, libc::EPROTO);
-    assert_eq!(
-        p.m.command_completed(a).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
-    assert_eq!(
-        p.m.command_completed(b).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
+    assert_eq!(p.command_errno(a), libc::ENOTCONN);
+    assert_eq!(p.command_errno(b), libc::ENOTCONN);
 }
 
 #[test]
@@ -510,11 +501,7 @@ fn bytes_after_death_are_ignored() {
 
 #[test]
 fn option_reply_too_long_kills() {
-    let mut p = Peer::new(Config {
-        opt_mode: true,
-        ..Config::default()
-    });
-    p.handshake(&Server::default());
+    let mut p = negotiating(&Server::default());
     p.m.start_option(OptRequest::Info, None).unwrap();
     p.flush();
     let mut hdr = Vec::new();
@@ -542,11 +529,7 @@ fn bad_option_replies_kill() {
         (wire::REP_ACK, vec![1]),
     ];
     for (typ, payload) in cases {
-        let mut p = Peer::new(Config {
-            opt_mode: true,
-            ..Config::default()
-        });
-        p.handshake(&Server::default());
+        let mut p = negotiating(&Server::default());
         p.m.start_option(OptRequest::List(Box::new(|_, _| 0)), None)
             .unwrap();
         p.flush();
@@ -557,11 +540,7 @@ fn bad_option_replies_kill() {
 #[test]
 fn bad_info_replies_kill() {
     for payload in [vec![0u8, 0, 1], vec![0u8, 3, 0, 0]] {
-        let mut p = Peer::new(Config {
-            opt_mode: true,
-            ..Config::default()
-        });
-        p.handshake(&Server::default());
+        let mut p = negotiating(&Server::default());
         p.m.start_option(OptRequest::Info, None).unwrap();
         p.flush();
         assert_kills(&mut p, &opt_reply(wire::OPT_INFO, wire::REP_INFO, &payload));
@@ -749,12 +728,7 @@ fn meta_context_not_requested_is_never_negotiated() {
 pub(super) fn option_reply_flood_ends_with_eproto() {
     use crate::protocol::options::MAX_OPT_REPLIES;
     let srv = Server::default();
-    let mut p = Peer::new(Config {
-        opt_mode: true,
-        ..Config::default()
-    });
-    p.handshake(&srv);
-    assert_eq!(p.state(), PublicState::Negotiating);
+    let mut p = negotiating(&srv);
     p.m.start_option(OptRequest::List(Box::new(|_: &str, _: &str| 0)), None)
         .unwrap();
     let (code, _) = p.expect_option();

@@ -9,16 +9,6 @@ use crate::generated::types::PublicState;
 use crate::protocol::wire;
 use crate::protocol::{Config, OptOutcome, OptRequest};
 
-fn negotiating(srv: &Server) -> Peer {
-    let mut p = Peer::new(Config {
-        opt_mode: true,
-        ..Config::default()
-    });
-    p.handshake(srv);
-    assert_eq!(p.state(), PublicState::Negotiating, "{:?}", p.m.error());
-    p
-}
-
 /// Start an option, answer it as `srv` would, return its result.
 fn run(p: &mut Peer, srv: &Server, opt: OptRequest) -> Result<OptOutcome, crate::Error> {
     p.m.start_option(opt, None)?;

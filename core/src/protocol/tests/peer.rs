@@ -250,6 +250,11 @@ impl Peer {
         (cookie, buf)
     }
 
+    /// The errno of a command that completed with an error.
+    pub fn command_errno(&mut self, cookie: u64) -> i32 {
+        self.m.command_completed(cookie).unwrap_err().errno()
+    }
+
     pub fn submit(&mut self, kind: CommandKind, flags: u32) -> Result<u64, Error> {
         let r = self.m.start_command(Command {
             kind,
@@ -259,6 +264,17 @@ impl Peer {
         self.flush();
         r
     }
+}
+
+/// Connect in opt mode to `srv`, stopping at the Negotiating state.
+pub fn negotiating(srv: &Server) -> Peer {
+    let mut p = Peer::new(Config {
+        opt_mode: true,
+        ..Config::default()
+    });
+    p.handshake(srv);
+    assert_eq!(p.state(), PublicState::Negotiating, "{:?}", p.m.error());
+    p
 }
 
 /// A server without structured replies.

@@ -215,17 +215,6 @@ fn opt_mode_negotiates_tls_before_stopping() {
     assert!(p.m.info().tls && p.m.info().structured_replies);
 }
 
-/// Opt mode without automatic TLS, negotiating with the scripted server.
-fn negotiating_plain() -> Peer {
-    let mut p = Peer::new(Config {
-        opt_mode: true,
-        ..Config::default()
-    });
-    p.handshake(&Server::default());
-    assert_eq!(p.state(), PublicState::Negotiating);
-    p
-}
-
 /// Start opt_starttls with a logging completion callback.
 fn start_starttls(p: &mut Peer, log: &Log) {
     p.m.start_option(OptRequest::StartTls, Some(completion(log, 0)))
@@ -246,7 +235,7 @@ fn accept_starttls(p: &mut Peer, log: &Log) {
 
 #[test]
 fn opt_starttls_refused_keeps_negotiating() {
-    let mut p = negotiating_plain();
+    let mut p = negotiating(&Server::default());
     let log = Log::default();
     start_starttls(&mut p, &log);
     p.send(&opt_reply(wire::OPT_STARTTLS, wire::REP_ERR_POLICY, &[]))
@@ -259,7 +248,7 @@ fn opt_starttls_refused_keeps_negotiating() {
 
 #[test]
 fn opt_starttls_accepted_resets_what_plaintext_said() {
-    let mut p = negotiating_plain();
+    let mut p = negotiating(&Server::default());
     assert!(p.m.info().structured_replies);
     let log = Log::default();
     accept_starttls(&mut p, &log);
@@ -298,7 +287,7 @@ fn opt_starttls_accepted_resets_what_plaintext_said() {
 
 #[test]
 fn opt_starttls_then_go() {
-    let mut p = negotiating_plain();
+    let mut p = negotiating(&Server::default());
     let log = Log::default();
     accept_starttls(&mut p, &log);
     p.m.tls_established("test").unwrap();
@@ -330,7 +319,7 @@ fn starttls_reply_split_across_reads() {
 fn an_uncollected_result_does_not_answer_the_next_option() {
     // aio_opt_starttls with only a completion callback never collects
     // its result; the next option must wait for its own.
-    let mut p = negotiating_plain();
+    let mut p = negotiating(&Server::default());
     let log = Log::default();
     accept_starttls(&mut p, &log);
     p.m.tls_established("test").unwrap();
