@@ -9,8 +9,8 @@ use std::sync::Arc;
 use super::peer::*;
 use crate::generated::types::READ_ERROR;
 use crate::protocol::wire;
-use crate::protocol::{Command, CommandKind, Config, ExtentSink};
-use crate::{AioBuffer, CmdFlag};
+use crate::protocol::{CommandKind, Config, ExtentSink};
+use crate::AioBuffer;
 
 fn chunk_cb(log: &Log, ret: i32, set_err: i32) -> crate::ChunkCallback {
     let g = log.guard("chunk");
@@ -25,16 +25,17 @@ fn chunk_cb(log: &Log, ret: i32, set_err: i32) -> crate::ChunkCallback {
     })
 }
 
+/// Dropping the machine frees nothing more: each callback was freed
+/// exactly once.
+fn assert_freed_once_with(p: Peer, log: &Log) {
+    drop(p);
+    assert_eq!(log.count("drop chunk"), 1);
+    assert_eq!(log.count("drop completion"), 1);
+}
+
 fn pread_structured(p: &mut Peer, log: &Log, ret: i32, set_err: i32, cret: i32) -> u64 {
-    let c =
-        p.m.start_command(Command {
-            kind: cmd::read(AioBuffer::new(1024), 0, Some(chunk_cb(log, ret, set_err))),
-            flags: CmdFlag(0),
-            completion: Some(completion(log, cret)),
-        })
-        .unwrap();
-    p.flush();
-    c
+    let kind = cmd::read(AioBuffer::new(1024), 0, Some(chunk_cb(log, ret, set_err)));
+    p.submit_with(kind, 0, Some(completion(log, cret))).unwrap()
 }
 
 #[test]
@@ -63,9 +64,7 @@ fn order_mid_completion_then_drops() {
         ]
     );
     // Exactly once each.
-    drop(p);
-    assert_eq!(log.count("drop chunk"), 1);
-    assert_eq!(log.count("drop completion"), 1);
+    assert_freed_once_with(p, &log);
 }
 
 #[test]
@@ -137,14 +136,7 @@ fn completion_can_replace_error() {
         *err = libc::EXDEV;
         -1
     });
-    let c =
-        p.m.start_command(Command {
-            kind: CommandKind::Flush,
-            flags: CmdFlag(0),
-            completion: Some(changed),
-        })
-        .unwrap();
-    p.flush();
+    let c = p.submit_with(CommandKind::Flush, 0, Some(changed)).unwrap();
     p.send(&simple_reply(c, wire::NBD_EIO, &[])).unwrap();
     assert_eq!(p.command_errno(c), libc::EXDEV);
 }
@@ -153,14 +145,9 @@ fn completion_can_replace_error() {
 fn completion_returning_one_auto_retires() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
-    let c =
-        p.m.start_command(Command {
-            kind: CommandKind::Flush,
-            flags: CmdFlag(0),
-            completion: Some(completion(&log, 1)),
-        })
+    let c = p
+        .submit_with(CommandKind::Flush, 0, Some(completion(&log, 1)))
         .unwrap();
-    p.flush();
     assert_eq!(p.m.peek_command_completed().unwrap(), 0);
     p.send(&simple_reply(c, 0, &[])).unwrap();
     assert_eq!(log.events(), vec!["completion 0", "drop completion"]);
@@ -237,9 +224,7 @@ fn callbacks_dropped_once_when_connection_dies() {
             "drop completion".into()
         ]
     );
-    drop(p);
-    assert_eq!(log.count("drop chunk"), 1);
-    assert_eq!(log.count("drop completion"), 1);
+    assert_freed_once_with(p, &log);
 }
 
 #[test]
@@ -247,9 +232,7 @@ fn dropping_the_machine_frees_pending_callbacks() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     pread_structured(&mut p, &log, 0, 0, 0);
-    drop(p);
-    assert_eq!(log.count("drop chunk"), 1);
-    assert_eq!(log.count("drop completion"), 1);
+    assert_freed_once_with(p, &log);
     assert_eq!(log.count("completion 0"), 0);
 }
 

@@ -676,14 +676,9 @@ fn debug_messages_when_enabled() {
 fn eof_between_replies_closes_and_fails_in_flight() {
     let mut p = connected(Config::default(), &simple_srv());
     let log = Log::default();
-    let c =
-        p.m.start_command(Command {
-            kind: CommandKind::Flush,
-            flags: CmdFlag(0),
-            completion: Some(completion(&log, 0)),
-        })
+    let c = p
+        .submit_with(CommandKind::Flush, 0, Some(completion(&log, 0)))
         .unwrap();
-    p.flush();
     p.m.input_eof();
     assert_eq!(p.state(), PublicState::Closed);
     assert_eq!(log.events(), vec![format!("completion {}", libc::ENOTCONN)]);

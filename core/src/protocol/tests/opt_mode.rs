@@ -9,6 +9,15 @@ use crate::generated::types::PublicState;
 use crate::protocol::wire;
 use crate::protocol::{Config, OptOutcome, OptRequest};
 
+/// A list callback that only logs being dropped.
+fn logged_list(log: &Log) -> crate::ListCallback {
+    let g = log.guard("list");
+    Box::new(move |_: &str, _: &str| {
+        let _ = &g;
+        0
+    })
+}
+
 /// Start an option, answer it as `srv` would, return its result.
 fn run(p: &mut Peer, srv: &Server, opt: OptRequest) -> Result<OptOutcome, crate::Error> {
     p.m.start_option(opt, None)?;
@@ -274,11 +283,7 @@ fn structured_reply_and_extended_headers_options() {
 fn option_in_wrong_state_drops_callbacks() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
-    let g = log.guard("list");
-    let cb = Box::new(move |_: &str, _: &str| {
-        let _ = &g;
-        0
-    });
+    let cb = logged_list(&log);
     let e =
         p.m.start_option(OptRequest::List(cb), Some(completion(&log, 0)))
             .unwrap_err();
@@ -389,11 +394,7 @@ fn plain_newstyle_stops_negotiating_and_refuses_other_options() {
     // Options the server cannot understand: ENOTSUP, closures freed,
     // nothing sent, still negotiating.
     let log = Log::default();
-    let g = log.guard("list");
-    let list = Box::new(move |_: &str, _: &str| {
-        let _ = &g;
-        0
-    });
+    let list = logged_list(&log);
     let e =
         p.m.start_option(OptRequest::List(list), Some(completion(&log, 0)))
             .unwrap_err();

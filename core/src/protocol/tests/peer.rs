@@ -256,10 +256,20 @@ impl Peer {
     }
 
     pub fn submit(&mut self, kind: CommandKind, flags: u32) -> Result<u64, Error> {
+        self.submit_with(kind, flags, None)
+    }
+
+    /// Submit a command with a completion callback, and send it.
+    pub fn submit_with(
+        &mut self,
+        kind: CommandKind,
+        flags: u32,
+        completion: Option<crate::CompletionCallback>,
+    ) -> Result<u64, Error> {
         let r = self.m.start_command(Command {
             kind,
             flags: CmdFlag(flags),
-            completion: None,
+            completion,
         });
         self.flush();
         r

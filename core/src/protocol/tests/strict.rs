@@ -28,13 +28,18 @@ fn write(len: usize, offset: u64) -> CommandKind {
     cmd::write(AioBuffer::new(len), offset)
 }
 
-#[test]
-fn commands_not_advertised() {
+/// Connected to an export that advertises no optional command or flag.
+fn connected_advertising_nothing() -> Peer {
     let srv = Server {
         eflags: wire::FLAG_HAS_FLAGS,
         ..Server::default()
     };
-    let mut p = connected(Config::default(), &srv);
+    connected(Config::default(), &srv)
+}
+
+#[test]
+fn commands_not_advertised() {
+    let mut p = connected_advertising_nothing();
     assert_eq!(errno(&mut p, CommandKind::Flush, 0), libc::EINVAL);
     assert_eq!(errno(&mut p, cmd::trim(512, 0), 0), libc::EINVAL);
     assert_eq!(errno(&mut p, cmd::zero(512, 0), 0), libc::EINVAL);
@@ -242,11 +247,7 @@ fn block_status_filter_checks() {
 
 #[test]
 fn rejected_command_drops_callbacks_first_mid_then_completion() {
-    let srv = Server {
-        eflags: wire::FLAG_HAS_FLAGS,
-        ..Server::default()
-    };
-    let mut p = connected(Config::default(), &srv);
+    let mut p = connected_advertising_nothing();
     let log = Log::default();
     let g = log.guard("chunk");
     let chunk = Box::new(move |_: &[u8], _: u64, _: u32, _: &mut i32| {
