@@ -143,12 +143,7 @@ impl Transmission {
                 return Ok(false);
             }
             let b = cx.inbuf.avail();
-            let hdr = ChunkHdr {
-                flags: wire::be16(b, 4),
-                typ: wire::be16(b, 6),
-                cookie: wire::be64(b, 8),
-                length: wire::be64(b, 24),
-            };
+            let hdr = ChunkHdr::parse(b, wire::be64(b, 24));
             let offset = wire::be64(b, 16);
             cx.inbuf.consume(wire::EXTENDED_REPLY_LEN);
             cx.stats.chunks_received += 1;
@@ -189,12 +184,7 @@ impl Transmission {
                     return Ok(false);
                 }
                 let b = cx.inbuf.avail();
-                let hdr = ChunkHdr {
-                    flags: wire::be16(b, 4),
-                    typ: wire::be16(b, 6),
-                    cookie: wire::be64(b, 8),
-                    length: wire::be32(b, 16) as u64,
-                };
+                let hdr = ChunkHdr::parse(b, wire::be32(b, 16) as u64);
                 cx.inbuf.consume(wire::STRUCTURED_REPLY_LEN);
                 cx.stats.chunks_received += 1;
                 self.chunk_header(cx, hdr)?;
