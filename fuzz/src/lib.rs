@@ -80,16 +80,6 @@ pub struct Harness {
     next_id: u64,
 }
 
-/// A block status command over every context, delivering to `sink`.
-fn block_status(count: u64, offset: u64, sink: ExtentSink) -> CommandKind {
-    CommandKind::BlockStatus {
-        count,
-        offset,
-        sink,
-        filter: None,
-    }
-}
-
 impl Harness {
     fn new(config: Config) -> Harness {
         let mut m = Machine::new(config);
@@ -231,16 +221,10 @@ impl Harness {
             0 => {
                 let chunk = Some(self.chunk(id));
                 let buf = AioBuffer::new(count as usize);
-                (
-                    CommandKind::Read { buf, offset, chunk },
-                    Some((offset, count)),
-                )
+                (CommandKind::read(buf, offset, chunk), Some((offset, count)))
             }
             1 => (
-                CommandKind::Write {
-                    buf: AioBuffer::new(count as usize),
-                    offset,
-                },
+                CommandKind::write(AioBuffer::new(count as usize), offset),
                 None,
             ),
             2 => {
@@ -255,7 +239,7 @@ impl Harness {
                         0
                     },
                 ));
-                (block_status(count, offset, sink), None)
+                (CommandKind::block_status(count, offset, sink, None), None)
             }
             3 => {
                 let check = Self::extent_check(size);
@@ -267,10 +251,10 @@ impl Harness {
                         0
                     },
                 ));
-                (block_status(count, offset, sink), None)
+                (CommandKind::block_status(count, offset, sink, None), None)
             }
             4 => (CommandKind::Flush, None),
-            _ => (CommandKind::Zero { count, offset }, None),
+            _ => (CommandKind::zero(count, offset), None),
         };
         let completion =
             Some(self.completion(id, read.filter(|_| self.m.info().structured_replies)));

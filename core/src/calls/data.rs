@@ -16,24 +16,6 @@ fn filter(contexts: &[&str]) -> Option<Vec<String>> {
     Some(contexts.iter().map(|c| c.to_string()).collect())
 }
 
-fn read(buf: AioBuffer, offset: u64, chunk: Option<ChunkCallback>) -> CommandKind {
-    CommandKind::Read { buf, offset, chunk }
-}
-
-fn block_status(
-    count: u64,
-    offset: u64,
-    sink: ExtentSink,
-    filter: Option<Vec<String>>,
-) -> CommandKind {
-    CommandKind::BlockStatus {
-        count,
-        offset,
-        sink,
-        filter,
-    }
-}
-
 impl Inner {
     /// Queue a command, and send it at once when the connection was idle,
     /// so a lone request (queue depth 1) goes out without waiting for the
@@ -156,7 +138,7 @@ impl Inner {
 
     pub(crate) fn do_pread(&mut self, buf: &mut [u8], offset: u64, flags: CmdFlag) -> Result<()> {
         self.with_lent_buffer(buf.as_mut_ptr(), buf.len(), |inner, buf| {
-            inner.run_command(read(buf, offset, None), flags)
+            inner.run_command(CommandKind::read(buf, offset, None), flags)
         })
     }
 
@@ -168,14 +150,14 @@ impl Inner {
         flags: CmdFlag,
     ) -> Result<()> {
         self.with_lent_buffer(buf.as_mut_ptr(), buf.len(), |inner, buf| {
-            inner.run_command(read(buf, offset, Some(chunk)), flags)
+            inner.run_command(CommandKind::read(buf, offset, Some(chunk)), flags)
         })
     }
 
     pub(crate) fn do_pwrite(&mut self, buf: &[u8], offset: u64, flags: CmdFlag) -> Result<()> {
         // The machine only reads from a write's buffer.
         self.with_lent_buffer(buf.as_ptr() as *mut u8, buf.len(), |inner, buf| {
-            inner.run_command(CommandKind::Write { buf, offset }, flags)
+            inner.run_command(CommandKind::write(buf, offset), flags)
         })
     }
 
@@ -184,15 +166,15 @@ impl Inner {
     }
 
     pub(crate) fn do_trim(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(CommandKind::Trim { count, offset }, flags)
+        self.run_command(CommandKind::trim(count, offset), flags)
     }
 
     pub(crate) fn do_cache(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(CommandKind::Cache { count, offset }, flags)
+        self.run_command(CommandKind::cache(count, offset), flags)
     }
 
     pub(crate) fn do_zero(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(CommandKind::Zero { count, offset }, flags)
+        self.run_command(CommandKind::zero(count, offset), flags)
     }
 
     pub(crate) fn do_block_status(
@@ -203,7 +185,7 @@ impl Inner {
         flags: CmdFlag,
     ) -> Result<()> {
         let sink = ExtentSink::Narrow(extent);
-        self.run_command(block_status(count, offset, sink, None), flags)
+        self.run_command(CommandKind::block_status(count, offset, sink, None), flags)
     }
 
     pub(crate) fn do_block_status_64(
@@ -214,7 +196,7 @@ impl Inner {
         flags: CmdFlag,
     ) -> Result<()> {
         let sink = ExtentSink::Wide(extent64);
-        self.run_command(block_status(count, offset, sink, None), flags)
+        self.run_command(CommandKind::block_status(count, offset, sink, None), flags)
     }
 
     pub(crate) fn do_block_status_filter(
@@ -226,7 +208,10 @@ impl Inner {
         flags: CmdFlag,
     ) -> Result<()> {
         let sink = ExtentSink::Wide(extent64);
-        self.run_command(block_status(count, offset, sink, filter(contexts)), flags)
+        self.run_command(
+            CommandKind::block_status(count, offset, sink, filter(contexts)),
+            flags,
+        )
     }
 
     // ---- asynchronous ----
@@ -238,7 +223,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit_aio(read(buf, offset, None), completion, flags)
+        self.submit_aio(CommandKind::read(buf, offset, None), completion, flags)
     }
 
     pub(crate) fn do_aio_pread_structured(
@@ -249,7 +234,11 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit_aio(read(buf, offset, Some(chunk)), completion, flags)
+        self.submit_aio(
+            CommandKind::read(buf, offset, Some(chunk)),
+            completion,
+            flags,
+        )
     }
 
     pub(crate) fn do_aio_pwrite(
@@ -259,7 +248,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit_aio(CommandKind::Write { buf, offset }, completion, flags)
+        self.submit_aio(CommandKind::write(buf, offset), completion, flags)
     }
 
     pub(crate) fn do_aio_flush(
@@ -277,7 +266,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit_aio(CommandKind::Trim { count, offset }, completion, flags)
+        self.submit_aio(CommandKind::trim(count, offset), completion, flags)
     }
 
     pub(crate) fn do_aio_cache(
@@ -287,7 +276,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit_aio(CommandKind::Cache { count, offset }, completion, flags)
+        self.submit_aio(CommandKind::cache(count, offset), completion, flags)
     }
 
     pub(crate) fn do_aio_zero(
@@ -297,7 +286,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit_aio(CommandKind::Zero { count, offset }, completion, flags)
+        self.submit_aio(CommandKind::zero(count, offset), completion, flags)
     }
 
     pub(crate) fn do_aio_block_status(
@@ -308,7 +297,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        let kind = block_status(count, offset, ExtentSink::Narrow(extent), None);
+        let kind = CommandKind::block_status(count, offset, ExtentSink::Narrow(extent), None);
         self.submit_aio(kind, completion, flags)
     }
 
@@ -320,7 +309,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        let kind = block_status(count, offset, ExtentSink::Wide(extent64), None);
+        let kind = CommandKind::block_status(count, offset, ExtentSink::Wide(extent64), None);
         self.submit_aio(kind, completion, flags)
     }
 
@@ -334,7 +323,7 @@ impl Inner {
         flags: CmdFlag,
     ) -> Result<u64> {
         let sink = ExtentSink::Wide(extent64);
-        let kind = block_status(count, offset, sink, filter(contexts));
+        let kind = CommandKind::block_status(count, offset, sink, filter(contexts));
         self.submit_aio(kind, completion, flags)
     }
 }

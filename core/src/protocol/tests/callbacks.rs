@@ -34,7 +34,7 @@ fn assert_freed_once_with(p: Peer, log: &Log) {
 }
 
 fn pread_structured(p: &mut Peer, log: &Log, ret: i32, set_err: i32, cret: i32) -> u64 {
-    let kind = cmd::read(AioBuffer::new(1024), 0, Some(chunk_cb(log, ret, set_err)));
+    let kind = CommandKind::read(AioBuffer::new(1024), 0, Some(chunk_cb(log, ret, set_err)));
     p.submit_with(kind, 0, Some(completion(log, cret))).unwrap()
 }
 
@@ -182,7 +182,10 @@ fn extent_callback_order_and_count() {
         0
     });
     let c = p
-        .submit(cmd::block_status(1024, 0, ExtentSink::Narrow(cb), None), 0)
+        .submit(
+            CommandKind::block_status(1024, 0, ExtentSink::Narrow(cb), None),
+            0,
+        )
         .unwrap();
     let mut bytes = chunk(
         0,

@@ -99,7 +99,7 @@ fn write_header_and_payload_in_one_output() {
     let buf = AioBuffer::from_vec(data.clone());
     let cookie =
         p.m.start_command(Command {
-            kind: cmd::write(buf, 512),
+            kind: CommandKind::write(buf, 512),
             flags: CmdFlag::FUA,
             completion: None,
         })
@@ -122,7 +122,7 @@ fn partial_writes_are_resumed() {
     let mut p = connected(Config::default(), &simple_srv());
     let buf = AioBuffer::from_vec(vec![9; 100]);
     p.m.start_command(Command {
-        kind: cmd::write(buf, 0),
+        kind: CommandKind::write(buf, 0),
         flags: CmdFlag(0),
         completion: None,
     })
@@ -150,14 +150,14 @@ fn every_command_on_the_wire() {
     let cases: Vec<(CommandKind, u32, u16, u16)> = vec![
         (CommandKind::Flush, 0, wire::CMD_FLUSH, 0),
         (
-            cmd::trim(4096, 8192),
+            CommandKind::trim(4096, 8192),
             CmdFlag::FUA.bits(),
             wire::CMD_TRIM,
             1,
         ),
-        (cmd::cache(4096, 0), 0, wire::CMD_CACHE, 0),
+        (CommandKind::cache(4096, 0), 0, wire::CMD_CACHE, 0),
         (
-            cmd::zero(65536, 0),
+            CommandKind::zero(65536, 0),
             (CmdFlag::NO_HOLE | CmdFlag::FAST_ZERO).bits(),
             wire::CMD_WRITE_ZEROES,
             wire::CMD_FLAG_NO_HOLE | wire::CMD_FLAG_FAST_ZERO,
@@ -201,7 +201,7 @@ fn shutdown_abandon_pending() {
     let log = Log::default();
     let queued =
         p.m.start_command(Command {
-            kind: cmd::read(AioBuffer::new(512), 0, None),
+            kind: CommandKind::read(AioBuffer::new(512), 0, None),
             flags: CmdFlag(0),
             completion: Some(completion(&log, 0)),
         })
@@ -228,7 +228,7 @@ fn structured_read_chunks_and_holes() {
     let buf = AioBuffer::from_vec(vec![0xff; 3000]);
     let cookie =
         p.m.start_command(Command {
-            kind: cmd::read(buf.clone(), 1000, Some(chunk_cb)),
+            kind: CommandKind::read(buf.clone(), 1000, Some(chunk_cb)),
             flags: CmdFlag(0),
             completion: None,
         })
@@ -371,7 +371,10 @@ fn block_status_narrow() {
         0
     });
     let c = p
-        .submit(cmd::block_status(65536, 0, ExtentSink::Narrow(cb), None), 0)
+        .submit(
+            CommandKind::block_status(65536, 0, ExtentSink::Narrow(cb), None),
+            0,
+        )
         .unwrap();
     let req = p.expect_request(false);
     assert_eq!((req.typ, req.length), (wire::CMD_BLOCK_STATUS, 65536));
@@ -400,7 +403,7 @@ fn block_status_wide_on_compact_connection() {
     });
     let c = p
         .submit(
-            cmd::block_status(8192, 0, ExtentSink::Wide(cb), None),
+            CommandKind::block_status(8192, 0, ExtentSink::Wide(cb), None),
             CmdFlag::REQ_ONE.bits(),
         )
         .unwrap();
@@ -434,7 +437,10 @@ fn block_status_unknown_context_id_fails_the_command_only() {
         0
     });
     let c = p
-        .submit(cmd::block_status(512, 0, ExtentSink::Narrow(cb), None), 0)
+        .submit(
+            CommandKind::block_status(512, 0, ExtentSink::Narrow(cb), None),
+            0,
+        )
         .unwrap();
     p.send(&chunk(
         wire::REPLY_FLAG_DONE,
@@ -486,7 +492,7 @@ fn extended_headers_requests_and_replies() {
 
     // Write: PAYLOAD_LEN is set automatically.
     let w = p
-        .submit(cmd::write(AioBuffer::from_vec(vec![1; 100]), 0), 0)
+        .submit(CommandKind::write(AioBuffer::from_vec(vec![1; 100]), 0), 0)
         .unwrap();
     let req = p.expect_request(true);
     assert_eq!(req.flags, wire::CMD_FLAG_PAYLOAD_LEN);
@@ -504,7 +510,7 @@ fn extended_headers_requests_and_replies() {
     // 64-bit trim beyond 4 GiB is fine with extended headers (strict
     // bounds off here because the export is small).
     p.m.config_mut().strict = crate::Strict(0);
-    let t = p.submit(cmd::trim(1 << 33, 0), 0).unwrap();
+    let t = p.submit(CommandKind::trim(1 << 33, 0), 0).unwrap();
     let req = p.expect_request(true);
     assert_eq!(req.length, 1 << 33);
     p.send(&ext_chunk(
@@ -529,7 +535,7 @@ fn extended_block_status_64_and_filter() {
     });
     let c = p
         .submit(
-            cmd::block_status(
+            CommandKind::block_status(
                 1 << 20,
                 0,
                 ExtentSink::Wide(cb),
@@ -586,7 +592,7 @@ pub(super) fn extended_block_status_to_narrow_callback() {
     p.m.config_mut().strict = crate::Strict(0);
     let c = p
         .submit(
-            cmd::block_status(1 << 33, 0, ExtentSink::Narrow(cb), None),
+            CommandKind::block_status(1 << 33, 0, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();
@@ -607,7 +613,10 @@ pub(super) fn extended_block_status_to_narrow_callback() {
     // Status flags beyond 32 bits cannot be reported narrowly.
     let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
     let c = p
-        .submit(cmd::block_status(4096, 0, ExtentSink::Narrow(cb), None), 0)
+        .submit(
+            CommandKind::block_status(4096, 0, ExtentSink::Narrow(cb), None),
+            0,
+        )
         .unwrap();
     let wide = bs_ext_payload(1, &[(4096, 1 << 40)]);
     p.send(&ext_chunk(
@@ -625,7 +634,9 @@ pub(super) fn extended_block_status_to_narrow_callback() {
 fn pread_initialize_off_leaves_buffer() {
     let mut p = connected(without_pread_initialize(), &Server::default());
     let buf = AioBuffer::from_vec(vec![0xaa; 64]);
-    let c = p.submit(cmd::read(buf.clone(), 0, None), 0).unwrap();
+    let c = p
+        .submit(CommandKind::read(buf.clone(), 0, None), 0)
+        .unwrap();
     assert_eq!(buf.to_vec(), vec![0xaa; 64]);
     // A hole is still zeroed as it arrives.
     let mut bytes = hole_chunk(0, c, 0, 32);
@@ -722,7 +733,7 @@ fn large_block_status_reply_in_pieces() {
     });
     let c = p
         .submit(
-            cmd::block_status(1 << 31, 0, ExtentSink::Narrow(cb), None),
+            CommandKind::block_status(1 << 31, 0, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();

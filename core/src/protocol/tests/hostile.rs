@@ -82,7 +82,9 @@ pub(super) fn read_not_covered_with_pread_initialize_off_fails() {
     // The caller's old bytes must never come back as data.
     let mut p = connected(without_pread_initialize(), &Server::default());
     let buf = AioBuffer::from_vec(vec![0xaa; 1024]);
-    let c = p.submit(cmd::read(buf.clone(), 0, None), 0).unwrap();
+    let c = p
+        .submit(CommandKind::read(buf.clone(), 0, None), 0)
+        .unwrap();
     p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 512, &[1; 512]))
         .unwrap();
     assert_eq!(p.command_errno(c), libc::EIO);
@@ -119,7 +121,7 @@ fn bs_reply(
     });
     let c = p
         .submit(
-            cmd::block_status(512, offset, ExtentSink::Narrow(cb), None),
+            CommandKind::block_status(512, offset, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();
@@ -431,7 +433,7 @@ fn bad_block_status_lengths_kill() {
         let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
         let c = p
             .submit(
-                cmd::block_status(512, 0, crate::protocol::ExtentSink::Narrow(cb), None),
+                CommandKind::block_status(512, 0, crate::protocol::ExtentSink::Narrow(cb), None),
                 0,
             )
             .unwrap();
@@ -563,7 +565,7 @@ fn block_status_count_mismatch_kills() {
     let cb = Box::new(|_: &str, _: u64, _: &[crate::Extent], _: &mut i32| 0);
     let c = p
         .submit(
-            cmd::block_status(512, 0, crate::protocol::ExtentSink::Wide(cb), None),
+            CommandKind::block_status(512, 0, crate::protocol::ExtentSink::Wide(cb), None),
             0,
         )
         .unwrap();
@@ -688,7 +690,7 @@ fn write_buffer_is_only_read() {
     // write into it, even from a confused server.
     let mut p = structured();
     let buf = AioBuffer::from_vec(vec![5; 512]);
-    let c = p.submit(cmd::write(buf.clone(), 0), 0).unwrap();
+    let c = p.submit(CommandKind::write(buf.clone(), 0), 0).unwrap();
     p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[9; 512]))
         .unwrap_err();
     assert_eq!(buf.to_vec(), vec![5; 512]);

@@ -316,48 +316,6 @@ pub fn connected(config: Config, srv: &Server) -> Peer {
     p
 }
 
-// ---- commands ----
-
-/// The command kinds, one short call each.
-pub mod cmd {
-    use crate::protocol::{CommandKind, ExtentSink};
-    use crate::{AioBuffer, ChunkCallback};
-
-    pub fn read(buf: AioBuffer, offset: u64, chunk: Option<ChunkCallback>) -> CommandKind {
-        CommandKind::Read { buf, offset, chunk }
-    }
-
-    pub fn write(buf: AioBuffer, offset: u64) -> CommandKind {
-        CommandKind::Write { buf, offset }
-    }
-
-    pub fn trim(count: u64, offset: u64) -> CommandKind {
-        CommandKind::Trim { count, offset }
-    }
-
-    pub fn cache(count: u64, offset: u64) -> CommandKind {
-        CommandKind::Cache { count, offset }
-    }
-
-    pub fn zero(count: u64, offset: u64) -> CommandKind {
-        CommandKind::Zero { count, offset }
-    }
-
-    pub fn block_status(
-        count: u64,
-        offset: u64,
-        sink: ExtentSink,
-        filter: Option<Vec<String>>,
-    ) -> CommandKind {
-        CommandKind::BlockStatus {
-            count,
-            offset,
-            sink,
-            filter,
-        }
-    }
-}
-
 // ---- server message builders ----
 
 pub fn newstyle_greeting(gflags: u16) -> Vec<u8> {

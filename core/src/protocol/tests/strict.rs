@@ -21,11 +21,11 @@ fn errno(p: &mut Peer, kind: CommandKind, flags: u32) -> i32 {
 }
 
 fn read(len: usize, offset: u64) -> CommandKind {
-    cmd::read(AioBuffer::new(len), offset, None)
+    CommandKind::read(AioBuffer::new(len), offset, None)
 }
 
 fn write(len: usize, offset: u64) -> CommandKind {
-    cmd::write(AioBuffer::new(len), offset)
+    CommandKind::write(AioBuffer::new(len), offset)
 }
 
 /// Connected to an export that advertises no optional command or flag.
@@ -41,9 +41,9 @@ fn connected_advertising_nothing() -> Peer {
 fn commands_not_advertised() {
     let mut p = connected_advertising_nothing();
     assert_eq!(errno(&mut p, CommandKind::Flush, 0), libc::EINVAL);
-    assert_eq!(errno(&mut p, cmd::trim(512, 0), 0), libc::EINVAL);
-    assert_eq!(errno(&mut p, cmd::zero(512, 0), 0), libc::EINVAL);
-    assert_eq!(errno(&mut p, cmd::cache(512, 0), 0), libc::EINVAL);
+    assert_eq!(errno(&mut p, CommandKind::trim(512, 0), 0), libc::EINVAL);
+    assert_eq!(errno(&mut p, CommandKind::zero(512, 0), 0), libc::EINVAL);
+    assert_eq!(errno(&mut p, CommandKind::cache(512, 0), 0), libc::EINVAL);
     assert_eq!(
         errno(&mut p, write(512, 0), CmdFlag::FUA.bits()),
         libc::EINVAL
@@ -69,8 +69,8 @@ fn read_only_export_gives_eperm() {
     };
     let mut p = connected(Config::default(), &srv);
     assert_eq!(errno(&mut p, write(512, 0), 0), libc::EPERM);
-    assert_eq!(errno(&mut p, cmd::trim(512, 0), 0), libc::EPERM);
-    assert_eq!(errno(&mut p, cmd::zero(512, 0), 0), libc::EPERM);
+    assert_eq!(errno(&mut p, CommandKind::trim(512, 0), 0), libc::EPERM);
+    assert_eq!(errno(&mut p, CommandKind::zero(512, 0), 0), libc::EPERM);
     p.submit(read(512, 0), 0).unwrap();
 }
 
@@ -81,7 +81,7 @@ fn fast_zero_needs_advertising() {
         ..Server::default()
     };
     let mut p = connected(Config::default(), &srv);
-    let z = || cmd::zero(512, 0);
+    let z = || CommandKind::zero(512, 0);
     assert_eq!(errno(&mut p, z(), CmdFlag::FAST_ZERO.bits()), libc::EINVAL);
     p.submit(z(), CmdFlag::NO_HOLE.bits()).unwrap();
 }
@@ -97,7 +97,10 @@ fn flags_not_permitted() {
         errno(&mut p, CommandKind::Flush, CmdFlag::NO_HOLE.bits()),
         libc::EINVAL
     );
-    assert_eq!(errno(&mut p, cmd::cache(512, 0), 0x40), libc::EINVAL);
+    assert_eq!(
+        errno(&mut p, CommandKind::cache(512, 0), 0x40),
+        libc::EINVAL
+    );
     // Beyond 16 bits is always an error.
     p.m.config_mut().strict = Strict(0);
     assert_eq!(errno(&mut p, CommandKind::Flush, 0x10000), libc::EINVAL);
@@ -115,9 +118,18 @@ fn bounds() {
     let mut p = connected(Config::default(), &srv);
     assert_eq!(errno(&mut p, read(512, (1 << 20) - 256), 0), libc::EINVAL);
     assert_eq!(errno(&mut p, write(512, 1 << 20), 0), libc::ENOSPC);
-    assert_eq!(errno(&mut p, cmd::trim(1 << 21, 0), 0), libc::ENOSPC);
-    assert_eq!(errno(&mut p, cmd::zero(1, u64::MAX), 0), libc::ENOSPC);
-    assert_eq!(errno(&mut p, cmd::cache(2 << 20, 0), 0), libc::EINVAL);
+    assert_eq!(
+        errno(&mut p, CommandKind::trim(1 << 21, 0), 0),
+        libc::ENOSPC
+    );
+    assert_eq!(
+        errno(&mut p, CommandKind::zero(1, u64::MAX), 0),
+        libc::ENOSPC
+    );
+    assert_eq!(
+        errno(&mut p, CommandKind::cache(2 << 20, 0), 0),
+        libc::EINVAL
+    );
     p.submit(read(512, (1 << 20) - 512), 0).unwrap();
     p.m.config_mut().strict = without(Strict::BOUNDS);
     p.submit(read(512, 1 << 20), 0).unwrap();
@@ -127,7 +139,7 @@ fn bounds() {
 fn zero_size() {
     let mut p = connected(Config::default(), &Server::default());
     assert_eq!(errno(&mut p, read(0, 0), 0), libc::EINVAL);
-    assert_eq!(errno(&mut p, cmd::trim(0, 0), 0), libc::EINVAL);
+    assert_eq!(errno(&mut p, CommandKind::trim(0, 0), 0), libc::EINVAL);
     // Flush has no size.
     p.submit(CommandKind::Flush, 0).unwrap();
     p.m.config_mut().strict = without(Strict::ZERO_SIZE);
@@ -166,7 +178,10 @@ fn payload_limits() {
     assert_eq!(errno(&mut p, read((64 << 20) + 1, 0), 0), libc::ERANGE);
     assert_eq!(errno(&mut p, write((64 << 20) + 1, 0), 0), libc::ERANGE);
     // Non-data commands are limited by the 32-bit length field.
-    assert_eq!(errno(&mut p, cmd::trim(1 << 32, 0), 0), libc::ERANGE);
+    assert_eq!(
+        errno(&mut p, CommandKind::trim(1 << 32, 0), 0),
+        libc::ERANGE
+    );
     // Without an advertised maximum the payload limit is 32 MiB.
     let mut p = connected(
         Config::default(),
@@ -178,7 +193,10 @@ fn payload_limits() {
     assert_eq!(errno(&mut p, write((32 << 20) + 1, 0), 0), libc::ERANGE);
     p.submit(write(32 << 20, 0), 0).unwrap();
     p.m.config_mut().strict = Strict(0);
-    assert_eq!(errno(&mut p, cmd::trim(1 << 32, 0), 0), libc::ERANGE);
+    assert_eq!(
+        errno(&mut p, CommandKind::trim(1 << 32, 0), 0),
+        libc::ERANGE
+    );
 }
 
 #[test]
@@ -202,7 +220,7 @@ fn payload_len_flag() {
 fn block_status_needs_meta_contexts() {
     let mut p = connected(Config::default(), &Server::default());
     let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
-    let kind = cmd::block_status(512, 0, ExtentSink::Narrow(cb), None);
+    let kind = CommandKind::block_status(512, 0, ExtentSink::Narrow(cb), None);
     assert_eq!(errno(&mut p, kind, 0), libc::ENOTSUP);
 
     let cfg = Config {
@@ -213,7 +231,7 @@ fn block_status_needs_meta_contexts() {
     };
     let mut p = connected(cfg, &Server::default());
     let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
-    let kind = cmd::block_status(512, 0, ExtentSink::Narrow(cb), None);
+    let kind = CommandKind::block_status(512, 0, ExtentSink::Narrow(cb), None);
     assert_eq!(errno(&mut p, kind, 0), libc::ENOTSUP);
 }
 
@@ -226,7 +244,7 @@ fn block_status_filter_checks() {
     // Compact headers: the filter cannot be expressed.
     let mut p = connected(cfg.clone(), &Server::default());
     let cb = Box::new(|_: &str, _: u64, _: &[crate::Extent], _: &mut i32| 0);
-    let kind = cmd::block_status(
+    let kind = CommandKind::block_status(
         512,
         0,
         ExtentSink::Wide(cb),
@@ -241,7 +259,8 @@ fn block_status_filter_checks() {
     };
     let mut p = connected(cfg, &srv);
     let cb = Box::new(|_: &str, _: u64, _: &[crate::Extent], _: &mut i32| 0);
-    let kind = cmd::block_status(512, 0, ExtentSink::Wide(cb), Some(vec!["qemu:nope".into()]));
+    let kind =
+        CommandKind::block_status(512, 0, ExtentSink::Wide(cb), Some(vec!["qemu:nope".into()]));
     assert_eq!(errno(&mut p, kind, 0), libc::EINVAL);
 }
 
@@ -256,7 +275,7 @@ fn rejected_command_drops_callbacks_first_mid_then_completion() {
     });
     let e =
         p.m.start_command(Command {
-            kind: cmd::read(AioBuffer::new(512), 0, Some(chunk)),
+            kind: CommandKind::read(AioBuffer::new(512), 0, Some(chunk)),
             flags: CmdFlag::DF,
             completion: Some(completion(&log, 0)),
         })
