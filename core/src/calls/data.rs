@@ -4,7 +4,6 @@
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-use crate::driver::blocking::run_until;
 use crate::generated::types::{
     ChunkCallback, CmdFlag, CompletionCallback, Extent64Callback, ExtentCallback,
 };
@@ -42,26 +41,11 @@ impl Inner {
     /// Run until command `cookie` completes, retire it, and return its
     /// result.
     pub(crate) fn wait_command(&mut self, cookie: u64) -> Result<()> {
-        let conn = self.conn_mut()?;
-        let mut result = None;
-        let r = run_until(conn, |m| match m.command_completed(cookie) {
-            Ok(false) => false,
-            Ok(true) => {
-                result = Some(Ok(()));
-                true
-            }
-            Err(e) => {
-                result = Some(Err(e));
-                true
-            }
-        });
-        let dead = conn.dead_error();
-        self.after_step();
-        match (result, r) {
-            (Some(res), _) => res,
-            (None, Err(e)) => Err(e),
-            (None, Ok(())) => Err(dead),
-        }
+        self.wait_for(|m| match m.command_completed(cookie) {
+            Ok(false) => None,
+            Ok(true) => Some(Ok(())),
+            Err(e) => Some(Err(e)),
+        })
     }
 
     /// Send a command with no completion callback and wait for it.

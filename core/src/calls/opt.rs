@@ -2,7 +2,6 @@
 //! the Negotiating state. A synchronous `opt_*` is its aio variant plus a
 //! wait for the option's result.
 
-use crate::driver::blocking::run_until;
 use crate::generated::types::{CompletionCallback, ContextCallback, ListCallback};
 use crate::handle::Inner;
 use crate::protocol::{OptOutcome, OptRequest};
@@ -33,19 +32,7 @@ impl Inner {
 
     /// Run until the option in progress has a result.
     fn wait_opt(&mut self) -> Result<OptOutcome> {
-        let conn = self.conn_mut()?;
-        let mut outcome = None;
-        let r = run_until(conn, |m| {
-            outcome = m.option_result();
-            outcome.is_some()
-        });
-        let dead = conn.dead_error();
-        self.after_step();
-        match (outcome, r) {
-            (Some(o), _) => o,
-            (None, Err(e)) => Err(e),
-            (None, Ok(())) => Err(dead),
-        }
+        self.wait_for(|m| m.option_result())
     }
 
     /// The aio meta context calls answer 0 once the option is sent; the
