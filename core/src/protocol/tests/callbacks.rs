@@ -162,10 +162,7 @@ fn completion_returning_one_auto_retires() {
 
 #[test]
 fn extent_callback_order_and_count() {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     let mut p = connected(cfg, &Server::default());
     let calls = Arc::new(AtomicUsize::new(0));
     let drops = Arc::new(AtomicUsize::new(0));

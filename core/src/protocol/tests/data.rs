@@ -18,13 +18,6 @@ fn ext_srv() -> Server {
     }
 }
 
-fn meta_config() -> Config {
-    Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    }
-}
-
 #[test]
 fn read_simple_reply() {
     let mut p = connected(Config::default(), &simple_srv());

@@ -91,10 +91,7 @@ pub(super) fn read_not_covered_with_pread_initialize_off_fails() {
 }
 
 fn bs_peer(size: u64) -> Peer {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     connected(
         cfg,
         &Server {
@@ -424,10 +421,7 @@ fn bad_lengths_kill() {
 
 #[test]
 fn bad_block_status_lengths_kill() {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     for payload in [vec![0u8; 8], vec![0u8; 13]] {
         let mut p = connected(cfg.clone(), &Server::default());
         let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
@@ -551,10 +545,7 @@ fn bad_info_replies_kill() {
 
 #[test]
 fn block_status_count_mismatch_kills() {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     let mut p = connected(
         cfg,
         &Server {
@@ -604,10 +595,7 @@ fn random_replies_never_panic() {
             extended: ext,
             ..Server::default()
         };
-        let cfg = Config {
-            meta_contexts: vec!["base:allocation".into()],
-            ..Config::default()
-        };
+        let cfg = meta_config();
         let mut p = connected(cfg, &srv);
         let mut cookies = Vec::new();
         for i in 0..4 {
@@ -698,10 +686,7 @@ fn write_buffer_is_only_read() {
 
 #[test]
 fn meta_context_not_requested_is_never_negotiated() {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     let srv = Server::default();
     let mut p = Peer::new(cfg);
     p.send(&newstyle_greeting(srv.gflags)).unwrap();

@@ -224,6 +224,16 @@ impl Peer {
         }
     }
 
+    /// Answer the NBD_OPT_EXPORT_NAME the client sends next (the reply
+    /// padded with 124 zeroes when `zeroes`), which ends the handshake.
+    pub fn answer_export_name(&mut self, size: u64, zeroes: bool) {
+        let (code, _) = self.expect_option();
+        assert_eq!(code, wire::OPT_EXPORT_NAME);
+        self.send(&export_name_reply(size, wire::FLAG_HAS_FLAGS, zeroes))
+            .unwrap();
+        assert_eq!(self.state(), PublicState::Connected);
+    }
+
     /// Greet as a newstyle server, read the client flags, answer options.
     pub fn handshake(&mut self, srv: &Server) {
         self.send(&newstyle_greeting(srv.gflags)).unwrap();
@@ -285,6 +295,14 @@ pub fn negotiating(srv: &Server) -> Peer {
     p.handshake(srv);
     assert_eq!(p.state(), PublicState::Negotiating, "{:?}", p.m.error());
     p
+}
+
+/// Settings that ask for base:allocation.
+pub fn meta_config() -> Config {
+    Config {
+        meta_contexts: vec!["base:allocation".into()],
+        ..Config::default()
+    }
 }
 
 /// A server without structured replies.

@@ -237,10 +237,7 @@ fn block_status_needs_meta_contexts() {
 
 #[test]
 fn block_status_filter_checks() {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     // Compact headers: the filter cannot be expressed.
     let mut p = connected(cfg.clone(), &Server::default());
     let cb = Box::new(|_: &str, _: u64, _: &[crate::Extent], _: &mut i32| 0);
