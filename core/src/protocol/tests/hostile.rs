@@ -498,8 +498,7 @@ fn bytes_after_death_are_ignored() {
 #[test]
 fn option_reply_too_long_kills() {
     let mut p = negotiating(&Server::default());
-    p.m.start_option(OptRequest::Info, None).unwrap();
-    p.flush();
+    p.start_option(OptRequest::Info, None);
     let mut hdr = Vec::new();
     hdr.put64(wire::REPLY_MAGIC_OPT);
     hdr.put32(wire::OPT_INFO);
@@ -526,9 +525,7 @@ fn bad_option_replies_kill() {
     ];
     for (typ, payload) in cases {
         let mut p = negotiating(&Server::default());
-        p.m.start_option(OptRequest::List(Box::new(|_, _| 0)), None)
-            .unwrap();
-        p.flush();
+        p.start_option(OptRequest::List(Box::new(|_, _| 0)), None);
         assert_kills(&mut p, &opt_reply(wire::OPT_LIST, typ, &payload));
     }
 }
@@ -537,8 +534,7 @@ fn bad_option_replies_kill() {
 fn bad_info_replies_kill() {
     for payload in [vec![0u8, 0, 1], vec![0u8, 3, 0, 0]] {
         let mut p = negotiating(&Server::default());
-        p.m.start_option(OptRequest::Info, None).unwrap();
-        p.flush();
+        p.start_option(OptRequest::Info, None);
         assert_kills(&mut p, &opt_reply(wire::OPT_INFO, wire::REP_INFO, &payload));
     }
 }

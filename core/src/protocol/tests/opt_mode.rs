@@ -62,9 +62,7 @@ fn list_exports() {
 #[test]
 fn list_refused_by_policy() {
     let mut p = negotiating(&Server::default());
-    p.m.start_option(OptRequest::List(Box::new(|_, _| 0)), None)
-        .unwrap();
-    p.flush();
+    p.start_option(OptRequest::List(Box::new(|_, _| 0)), None);
     let (code, _) = p.expect_option();
     assert_eq!(code, wire::OPT_LIST);
     p.send(&opt_reply(code, wire::REP_ERR_POLICY, b"not allowed"))
@@ -335,9 +333,7 @@ fn list_callbacks_dropped_after_completion() {
 fn death_during_option_reports_error() {
     let mut p = negotiating(&Server::default());
     let log = Log::default();
-    p.m.start_option(OptRequest::Info, Some(completion(&log, 0)))
-        .unwrap();
-    p.flush();
+    p.start_option(OptRequest::Info, Some(completion(&log, 0)));
     p.m.input_eof();
     assert_eq!(p.state(), PublicState::Dead);
     assert!(p.m.option_result().unwrap().is_err());
@@ -347,9 +343,7 @@ fn death_during_option_reports_error() {
 #[test]
 fn oversized_export_name_in_list_is_skipped() {
     let mut p = negotiating(&Server::default());
-    p.m.start_option(OptRequest::List(Box::new(|_, _| 0)), None)
-        .unwrap();
-    p.flush();
+    p.start_option(OptRequest::List(Box::new(|_, _| 0)), None);
     let (code, _) = p.expect_option();
     // A 100 KiB "export name": skipped without being buffered whole.
     let mut big = Vec::new();

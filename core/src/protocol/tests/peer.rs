@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::generated::types::PublicState;
 use crate::protocol::wire::{self, PutBe};
-use crate::protocol::{Command, CommandKind, Config, Machine};
+use crate::protocol::{Command, CommandKind, Config, Machine, OptRequest};
 use crate::{AioBuffer, CmdFlag, Error};
 
 pub const EFLAGS_ALL: u16 = wire::FLAG_HAS_FLAGS
@@ -195,6 +195,12 @@ impl Peer {
             length,
             payload,
         }
+    }
+
+    /// Start an option (it must be accepted) and send it.
+    pub fn start_option(&mut self, opt: OptRequest, completion: Option<crate::CompletionCallback>) {
+        self.m.start_option(opt, completion).unwrap();
+        self.flush();
     }
 
     /// Answer options the way `srv` says until the machine stops
