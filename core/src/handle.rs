@@ -227,38 +227,37 @@ impl Handle {
         self.state_unlocked()
     }
 
+    /// A value read without waiting for the lock: `exact` from the
+    /// handle when nobody holds it, else `published` from what the
+    /// holder's last step left in [`Shared`].
+    fn read_unlocked<T>(
+        &self,
+        exact: impl FnOnce(&Inner) -> T,
+        published: impl FnOnce(&Shared) -> T,
+    ) -> T {
+        match self.inner.try_lock() {
+            Ok(inner) => exact(&inner),
+            Err(std::sync::TryLockError::Poisoned(p)) => exact(&p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => published(&self.shared),
+        }
+    }
+
     /// The public state without waiting for the lock: exact when nobody
     /// holds it, else as published by the last step of the holder.
     pub(crate) fn state_unlocked(&self) -> PublicState {
-        match self.inner.try_lock() {
-            Ok(inner) => inner.public_state(),
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().public_state(),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                decode_state(self.shared.state.load(Ordering::Acquire))
-            }
-        }
+        self.read_unlocked(Inner::public_state, |s| {
+            decode_state(s.state.load(Ordering::Acquire))
+        })
     }
 
     /// The wanted direction without waiting for the lock.
     pub(crate) fn direction_unlocked(&self) -> u32 {
-        match self.inner.try_lock() {
-            Ok(inner) => inner.direction(),
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().direction(),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                self.shared.direction.load(Ordering::Acquire)
-            }
-        }
+        self.read_unlocked(Inner::direction, |s| s.direction.load(Ordering::Acquire))
     }
 
     /// Whether a connected handle is in the middle of a request or reply.
     pub(crate) fn processing_unlocked(&self) -> bool {
-        match self.inner.try_lock() {
-            Ok(inner) => inner.processing(),
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().processing(),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                self.shared.processing.load(Ordering::Acquire)
-            }
-        }
+        self.read_unlocked(Inner::processing, |s| s.processing.load(Ordering::Acquire))
     }
 
     pub(crate) fn private_data(&self) -> &AtomicUsize {

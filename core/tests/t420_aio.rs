@@ -45,15 +45,7 @@ fn t500_sixty_four_in_flight_with_completion_callbacks() {
         assert_eq!(h.aio_in_flight().unwrap(), 0);
 
         // Read them back, 64 in flight, retired by aio_command_completed.
-        let bufs: Vec<AioBuffer> = (0..64).map(|_| AioBuffer::new(65536)).collect();
-        let cookies: Vec<u64> = bufs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                h.aio_pread(b.clone(), i as u64 * 65536, None, None)
-                    .unwrap()
-            })
-            .collect();
+        let (bufs, cookies) = aio_pread_blocks(&h, 64, 65536);
         assert!(h.aio_in_flight().unwrap() > 0);
         let mut pending: Vec<u64> = cookies.clone();
         while !pending.is_empty() {
@@ -78,44 +70,8 @@ fn t501_own_poll_loop_with_notify() {
     with_timeout(60, || {
         let srv = nbdkit(&["pattern", "8M"]);
         let h = srv.connect();
-        let bufs: Vec<AioBuffer> = (0..32).map(|_| AioBuffer::new(256 * 1024)).collect();
-        let cookies: Vec<u64> = bufs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                h.aio_pread(b.clone(), i as u64 * 262144, None, None)
-                    .unwrap()
-            })
-            .collect();
-        let mut done = 0;
-        while done < cookies.len() {
-            let fd = h.aio_get_fd().unwrap();
-            let dir = h.aio_get_direction();
-            assert_ne!(dir, 0);
-            let mut events = 0;
-            if dir & 1 != 0 {
-                events |= libc::POLLIN;
-            }
-            if dir & 2 != 0 {
-                events |= libc::POLLOUT;
-            }
-            let mut pfd = libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            };
-            assert!(unsafe { libc::poll(&mut pfd, 1, 10_000) } > 0);
-            if pfd.revents & libc::POLLIN != 0 {
-                h.aio_notify_read().unwrap();
-            } else if pfd.revents & libc::POLLOUT != 0 {
-                h.aio_notify_write().unwrap();
-            }
-            // Each cookie is counted once: a retired cookie is no longer found.
-            done += cookies
-                .iter()
-                .filter(|&&c| h.aio_command_completed(c).unwrap_or(false))
-                .count();
-        }
+        let (bufs, cookies) = aio_pread_blocks(&h, 32, 256 * 1024);
+        drive_until_retired(&h, &cookies);
         for (i, b) in bufs.iter().enumerate() {
             let v = b.to_vec();
             assert_eq!(

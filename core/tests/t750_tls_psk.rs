@@ -376,32 +376,13 @@ fn t709_aio_and_own_poll_loop_over_tls() {
         // Connect asynchronously, notifying by hand.
         h.aio_connect_unix(srv.sock()).unwrap();
         let drive = |h: &Handle| {
-            let fd = h.aio_get_fd().unwrap();
-            let dir = h.aio_get_direction();
             assert_ne!(
-                dir,
+                h.aio_get_direction(),
                 0,
                 "nothing to wait for in {}",
                 h.connection_state().unwrap()
             );
-            let mut events = 0;
-            if dir & 1 != 0 {
-                events |= libc::POLLIN;
-            }
-            if dir & 2 != 0 {
-                events |= libc::POLLOUT;
-            }
-            let mut pfd = libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            };
-            assert!(unsafe { libc::poll(&mut pfd, 1, 10_000) } > 0, "stuck");
-            if pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0 {
-                h.aio_notify_read().unwrap();
-            } else if pfd.revents & libc::POLLOUT != 0 {
-                h.aio_notify_write().unwrap();
-            }
+            assert!(drive_once(h, 10_000) != 0, "stuck");
         };
         while h.aio_is_connecting() {
             drive(&h);
@@ -409,23 +390,8 @@ fn t709_aio_and_own_poll_loop_over_tls() {
         assert!(h.aio_is_ready(), "{:?}", h.connection_state());
         assert!(h.get_tls_negotiated().unwrap());
 
-        let bufs: Vec<AioBuffer> = (0..32).map(|_| AioBuffer::new(256 * 1024)).collect();
-        let cookies: Vec<u64> = bufs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                h.aio_pread(b.clone(), i as u64 * 262144, None, None)
-                    .unwrap()
-            })
-            .collect();
-        let mut done = 0;
-        while done < cookies.len() {
-            drive(&h);
-            done += cookies
-                .iter()
-                .filter(|&&c| h.aio_command_completed(c).unwrap_or(false))
-                .count();
-        }
+        let (bufs, cookies) = aio_pread_blocks(&h, 32, 256 * 1024);
+        drive_until_retired(&h, &cookies);
         for (i, b) in bufs.iter().enumerate() {
             let v = b.to_vec();
             for (j, word) in v.chunks(8).enumerate() {

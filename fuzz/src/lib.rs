@@ -221,16 +221,10 @@ impl Harness {
             0 => {
                 let chunk = Some(self.chunk(id));
                 let buf = AioBuffer::new(count as usize);
-                (
-                    CommandKind::Read { buf, offset, chunk },
-                    Some((offset, count)),
-                )
+                (CommandKind::read(buf, offset, chunk), Some((offset, count)))
             }
             1 => (
-                CommandKind::Write {
-                    buf: AioBuffer::new(count as usize),
-                    offset,
-                },
+                CommandKind::write(AioBuffer::new(count as usize), offset),
                 None,
             ),
             2 => {
@@ -245,15 +239,7 @@ impl Harness {
                         0
                     },
                 ));
-                (
-                    CommandKind::BlockStatus {
-                        count,
-                        offset,
-                        sink,
-                        filter: None,
-                    },
-                    None,
-                )
+                (CommandKind::block_status(count, offset, sink, None), None)
             }
             3 => {
                 let check = Self::extent_check(size);
@@ -265,18 +251,10 @@ impl Harness {
                         0
                     },
                 ));
-                (
-                    CommandKind::BlockStatus {
-                        count,
-                        offset,
-                        sink,
-                        filter: None,
-                    },
-                    None,
-                )
+                (CommandKind::block_status(count, offset, sink, None), None)
             }
             4 => (CommandKind::Flush, None),
-            _ => (CommandKind::Zero { count, offset }, None),
+            _ => (CommandKind::zero(count, offset), None),
         };
         let completion =
             Some(self.completion(id, read.filter(|_| self.m.info().structured_replies)));

@@ -4,7 +4,6 @@
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-use crate::driver::blocking::run_until;
 use crate::generated::types::{
     ChunkCallback, CmdFlag, CompletionCallback, Extent64Callback, ExtentCallback,
 };
@@ -42,31 +41,35 @@ impl Inner {
     /// Run until command `cookie` completes, retire it, and return its
     /// result.
     pub(crate) fn wait_command(&mut self, cookie: u64) -> Result<()> {
-        let conn = self.conn_mut()?;
-        let mut result = None;
-        let r = run_until(conn, |m| match m.command_completed(cookie) {
-            Ok(false) => false,
-            Ok(true) => {
-                result = Some(Ok(()));
-                true
-            }
-            Err(e) => {
-                result = Some(Err(e));
-                true
-            }
-        });
-        let dead = conn.dead_error();
-        self.after_step();
-        match (result, r) {
-            (Some(res), _) => res,
-            (None, Err(e)) => Err(e),
-            (None, Ok(())) => Err(dead),
-        }
+        self.wait_for(|m| match m.command_completed(cookie) {
+            Ok(false) => None,
+            Ok(true) => Some(Ok(())),
+            Err(e) => Some(Err(e)),
+        })
     }
 
-    fn run_command(&mut self, cmd: Command) -> Result<()> {
-        let cookie = self.submit(cmd)?;
+    /// Send a command with no completion callback and wait for it.
+    fn run_command(&mut self, kind: CommandKind, flags: CmdFlag) -> Result<()> {
+        let cookie = self.submit(Command {
+            kind,
+            flags,
+            completion: None,
+        })?;
         self.wait_command(cookie)
+    }
+
+    /// Queue an aio command; its cookie is the result.
+    fn submit_aio(
+        &mut self,
+        kind: CommandKind,
+        completion: Option<CompletionCallback>,
+        flags: CmdFlag,
+    ) -> Result<u64> {
+        self.submit(Command {
+            kind,
+            flags,
+            completion,
+        })
     }
 
     /// Lend `len` bytes at `ptr` to the machine as an `AioBuffer` for the
@@ -119,15 +122,7 @@ impl Inner {
 
     pub(crate) fn do_pread(&mut self, buf: &mut [u8], offset: u64, flags: CmdFlag) -> Result<()> {
         self.with_lent_buffer(buf.as_mut_ptr(), buf.len(), |inner, buf| {
-            inner.run_command(Command {
-                kind: CommandKind::Read {
-                    buf,
-                    offset,
-                    chunk: None,
-                },
-                flags,
-                completion: None,
-            })
+            inner.run_command(CommandKind::read(buf, offset, None), flags)
         })
     }
 
@@ -139,59 +134,31 @@ impl Inner {
         flags: CmdFlag,
     ) -> Result<()> {
         self.with_lent_buffer(buf.as_mut_ptr(), buf.len(), |inner, buf| {
-            inner.run_command(Command {
-                kind: CommandKind::Read {
-                    buf,
-                    offset,
-                    chunk: Some(chunk),
-                },
-                flags,
-                completion: None,
-            })
+            inner.run_command(CommandKind::read(buf, offset, Some(chunk)), flags)
         })
     }
 
     pub(crate) fn do_pwrite(&mut self, buf: &[u8], offset: u64, flags: CmdFlag) -> Result<()> {
         // The machine only reads from a write's buffer.
         self.with_lent_buffer(buf.as_ptr() as *mut u8, buf.len(), |inner, buf| {
-            inner.run_command(Command {
-                kind: CommandKind::Write { buf, offset },
-                flags,
-                completion: None,
-            })
+            inner.run_command(CommandKind::write(buf, offset), flags)
         })
     }
 
     pub(crate) fn do_flush(&mut self, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command {
-            kind: CommandKind::Flush,
-            flags,
-            completion: None,
-        })
+        self.run_command(CommandKind::Flush, flags)
     }
 
     pub(crate) fn do_trim(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command {
-            kind: CommandKind::Trim { count, offset },
-            flags,
-            completion: None,
-        })
+        self.run_command(CommandKind::trim(count, offset), flags)
     }
 
     pub(crate) fn do_cache(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command {
-            kind: CommandKind::Cache { count, offset },
-            flags,
-            completion: None,
-        })
+        self.run_command(CommandKind::cache(count, offset), flags)
     }
 
     pub(crate) fn do_zero(&mut self, count: u64, offset: u64, flags: CmdFlag) -> Result<()> {
-        self.run_command(Command {
-            kind: CommandKind::Zero { count, offset },
-            flags,
-            completion: None,
-        })
+        self.run_command(CommandKind::zero(count, offset), flags)
     }
 
     pub(crate) fn do_block_status(
@@ -201,17 +168,8 @@ impl Inner {
         extent: ExtentCallback,
         flags: CmdFlag,
     ) -> Result<()> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Narrow(extent),
-            filter: None,
-        };
-        self.run_command(Command {
-            kind,
-            flags,
-            completion: None,
-        })
+        let sink = ExtentSink::Narrow(extent);
+        self.run_command(CommandKind::block_status(count, offset, sink, None), flags)
     }
 
     pub(crate) fn do_block_status_64(
@@ -221,17 +179,8 @@ impl Inner {
         extent64: Extent64Callback,
         flags: CmdFlag,
     ) -> Result<()> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Wide(extent64),
-            filter: None,
-        };
-        self.run_command(Command {
-            kind,
-            flags,
-            completion: None,
-        })
+        let sink = ExtentSink::Wide(extent64);
+        self.run_command(CommandKind::block_status(count, offset, sink, None), flags)
     }
 
     pub(crate) fn do_block_status_filter(
@@ -242,17 +191,11 @@ impl Inner {
         extent64: Extent64Callback,
         flags: CmdFlag,
     ) -> Result<()> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Wide(extent64),
-            filter: filter(contexts),
-        };
-        self.run_command(Command {
-            kind,
+        let sink = ExtentSink::Wide(extent64);
+        self.run_command(
+            CommandKind::block_status(count, offset, sink, filter(contexts)),
             flags,
-            completion: None,
-        })
+        )
     }
 
     // ---- asynchronous ----
@@ -264,15 +207,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Read {
-                buf,
-                offset,
-                chunk: None,
-            },
-            flags,
-            completion,
-        })
+        self.submit_aio(CommandKind::read(buf, offset, None), completion, flags)
     }
 
     pub(crate) fn do_aio_pread_structured(
@@ -283,15 +218,11 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Read {
-                buf,
-                offset,
-                chunk: Some(chunk),
-            },
-            flags,
+        self.submit_aio(
+            CommandKind::read(buf, offset, Some(chunk)),
             completion,
-        })
+            flags,
+        )
     }
 
     pub(crate) fn do_aio_pwrite(
@@ -301,11 +232,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Write { buf, offset },
-            flags,
-            completion,
-        })
+        self.submit_aio(CommandKind::write(buf, offset), completion, flags)
     }
 
     pub(crate) fn do_aio_flush(
@@ -313,11 +240,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Flush,
-            flags,
-            completion,
-        })
+        self.submit_aio(CommandKind::Flush, completion, flags)
     }
 
     pub(crate) fn do_aio_trim(
@@ -327,11 +250,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Trim { count, offset },
-            flags,
-            completion,
-        })
+        self.submit_aio(CommandKind::trim(count, offset), completion, flags)
     }
 
     pub(crate) fn do_aio_cache(
@@ -341,11 +260,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Cache { count, offset },
-            flags,
-            completion,
-        })
+        self.submit_aio(CommandKind::cache(count, offset), completion, flags)
     }
 
     pub(crate) fn do_aio_zero(
@@ -355,11 +270,7 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        self.submit(Command {
-            kind: CommandKind::Zero { count, offset },
-            flags,
-            completion,
-        })
+        self.submit_aio(CommandKind::zero(count, offset), completion, flags)
     }
 
     pub(crate) fn do_aio_block_status(
@@ -370,17 +281,8 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Narrow(extent),
-            filter: None,
-        };
-        self.submit(Command {
-            kind,
-            flags,
-            completion,
-        })
+        let kind = CommandKind::block_status(count, offset, ExtentSink::Narrow(extent), None);
+        self.submit_aio(kind, completion, flags)
     }
 
     pub(crate) fn do_aio_block_status_64(
@@ -391,17 +293,8 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Wide(extent64),
-            filter: None,
-        };
-        self.submit(Command {
-            kind,
-            flags,
-            completion,
-        })
+        let kind = CommandKind::block_status(count, offset, ExtentSink::Wide(extent64), None);
+        self.submit_aio(kind, completion, flags)
     }
 
     pub(crate) fn do_aio_block_status_filter(
@@ -413,16 +306,8 @@ impl Inner {
         completion: Option<CompletionCallback>,
         flags: CmdFlag,
     ) -> Result<u64> {
-        let kind = CommandKind::BlockStatus {
-            count,
-            offset,
-            sink: ExtentSink::Wide(extent64),
-            filter: filter(contexts),
-        };
-        self.submit(Command {
-            kind,
-            flags,
-            completion,
-        })
+        let sink = ExtentSink::Wide(extent64);
+        let kind = CommandKind::block_status(count, offset, sink, filter(contexts));
+        self.submit_aio(kind, completion, flags)
     }
 }

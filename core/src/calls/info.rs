@@ -20,6 +20,18 @@ impl Inner {
         Ok(info)
     }
 
+    /// The export's facts, for a name or description the server sends
+    /// only when nbd_set_full_info asked for it before connecting.
+    fn full_export_info(&self, what: &str) -> Result<&Negotiated> {
+        if !self.settings.config.full_info {
+            return Err(Error::new(
+                libc::EINVAL,
+                format!("call nbd_set_full_info before connecting to request {what}"),
+            ));
+        }
+        self.export_info()
+    }
+
     fn negotiated(&self) -> Result<&Negotiated> {
         Ok(self.conn()?.machine.info())
     }
@@ -120,13 +132,7 @@ impl Inner {
     }
 
     pub(crate) fn do_get_canonical_export_name(&mut self) -> Result<String> {
-        if !self.settings.config.full_info {
-            return Err(Error::new(
-                libc::EINVAL,
-                "call nbd_set_full_info before connecting to request the canonical export name",
-            ));
-        }
-        let info = self.export_info()?;
+        let info = self.full_export_info("the canonical export name")?;
         Ok(info
             .canonical_name
             .clone()
@@ -134,13 +140,7 @@ impl Inner {
     }
 
     pub(crate) fn do_get_export_description(&mut self) -> Result<String> {
-        if !self.settings.config.full_info {
-            return Err(Error::new(
-                libc::EINVAL,
-                "call nbd_set_full_info before connecting to request the export description",
-            ));
-        }
-        let info = self.export_info()?;
+        let info = self.full_export_info("the export description")?;
         info.description.clone().ok_or_else(|| {
             Error::new(
                 libc::ENOTSUP,

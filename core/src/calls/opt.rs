@@ -2,7 +2,6 @@
 //! the Negotiating state. A synchronous `opt_*` is its aio variant plus a
 //! wait for the option's result.
 
-use crate::driver::blocking::run_until;
 use crate::generated::types::{CompletionCallback, ContextCallback, ListCallback};
 use crate::handle::Inner;
 use crate::protocol::{OptOutcome, OptRequest};
@@ -10,6 +9,14 @@ use crate::Result;
 
 fn owned(queries: &[&str]) -> Option<Vec<String>> {
     Some(queries.iter().map(|q| q.to_string()).collect())
+}
+
+fn list_meta(queries: Option<Vec<String>>, callback: ContextCallback) -> OptRequest {
+    OptRequest::ListMetaContext { queries, callback }
+}
+
+fn set_meta(queries: Option<Vec<String>>, callback: ContextCallback) -> OptRequest {
+    OptRequest::SetMetaContext { queries, callback }
 }
 
 impl Inner {
@@ -25,19 +32,17 @@ impl Inner {
 
     /// Run until the option in progress has a result.
     fn wait_opt(&mut self) -> Result<OptOutcome> {
-        let conn = self.conn_mut()?;
-        let mut outcome = None;
-        let r = run_until(conn, |m| {
-            outcome = m.option_result();
-            outcome.is_some()
-        });
-        let dead = conn.dead_error();
-        self.after_step();
-        match (outcome, r) {
-            (Some(o), _) => o,
-            (None, Err(e)) => Err(e),
-            (None, Ok(())) => Err(dead),
-        }
+        self.wait_for(|m| m.option_result())
+    }
+
+    /// The aio meta context calls answer 0 once the option is sent; the
+    /// count arrives with the option's result.
+    fn start_meta_opt(
+        &mut self,
+        req: OptRequest,
+        completion: Option<CompletionCallback>,
+    ) -> Result<i32> {
+        self.start_opt(req, completion).map(|()| 0)
     }
 
     fn run_opt(&mut self, req: OptRequest) -> Result<OptOutcome> {
@@ -64,11 +69,7 @@ impl Inner {
     }
 
     pub(crate) fn do_opt_list_meta_context(&mut self, context: ContextCallback) -> Result<i32> {
-        self.run_opt(OptRequest::ListMetaContext {
-            queries: None,
-            callback: context,
-        })
-        .map(count)
+        self.run_opt(list_meta(None, context)).map(count)
     }
 
     pub(crate) fn do_opt_list_meta_context_queries(
@@ -76,19 +77,11 @@ impl Inner {
         queries: &[&str],
         context: ContextCallback,
     ) -> Result<i32> {
-        self.run_opt(OptRequest::ListMetaContext {
-            queries: owned(queries),
-            callback: context,
-        })
-        .map(count)
+        self.run_opt(list_meta(owned(queries), context)).map(count)
     }
 
     pub(crate) fn do_opt_set_meta_context(&mut self, context: ContextCallback) -> Result<i32> {
-        self.run_opt(OptRequest::SetMetaContext {
-            queries: None,
-            callback: context,
-        })
-        .map(count)
+        self.run_opt(set_meta(None, context)).map(count)
     }
 
     pub(crate) fn do_opt_set_meta_context_queries(
@@ -96,11 +89,7 @@ impl Inner {
         queries: &[&str],
         context: ContextCallback,
     ) -> Result<i32> {
-        self.run_opt(OptRequest::SetMetaContext {
-            queries: owned(queries),
-            callback: context,
-        })
-        .map(count)
+        self.run_opt(set_meta(owned(queries), context)).map(count)
     }
 
     pub(crate) fn do_opt_starttls(&mut self) -> Result<bool> {
@@ -142,14 +131,7 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(
-            OptRequest::ListMetaContext {
-                queries: None,
-                callback: context,
-            },
-            completion,
-        )
-        .map(|()| 0)
+        self.start_meta_opt(list_meta(None, context), completion)
     }
 
     pub(crate) fn do_aio_opt_list_meta_context_queries(
@@ -158,14 +140,7 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(
-            OptRequest::ListMetaContext {
-                queries: owned(queries),
-                callback: context,
-            },
-            completion,
-        )
-        .map(|()| 0)
+        self.start_meta_opt(list_meta(owned(queries), context), completion)
     }
 
     pub(crate) fn do_aio_opt_set_meta_context(
@@ -173,14 +148,7 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(
-            OptRequest::SetMetaContext {
-                queries: None,
-                callback: context,
-            },
-            completion,
-        )
-        .map(|()| 0)
+        self.start_meta_opt(set_meta(None, context), completion)
     }
 
     pub(crate) fn do_aio_opt_set_meta_context_queries(
@@ -189,14 +157,7 @@ impl Inner {
         context: ContextCallback,
         completion: Option<CompletionCallback>,
     ) -> Result<i32> {
-        self.start_opt(
-            OptRequest::SetMetaContext {
-                queries: owned(queries),
-                callback: context,
-            },
-            completion,
-        )
-        .map(|()| 0)
+        self.start_meta_opt(set_meta(owned(queries), context), completion)
     }
 
     pub(crate) fn do_aio_opt_starttls(

@@ -118,6 +118,28 @@ pub(crate) fn pump<W: Wire + ?Sized>(
     }
 }
 
+/// What a send or recv that failed with `e` leaves to do.
+enum Retry {
+    /// Interrupted by a signal: try again at once.
+    Now,
+    /// The socket would block: wait for the next poll.
+    Later,
+}
+
+/// Sort a failed send or recv: a real failure ends the transport, and the
+/// machine and the caller both learn of it.
+fn io_failed<W: Wire + ?Sized>(wire: &mut W, e: &io::Error, op: &str) -> Result<Retry> {
+    match e.kind() {
+        io::ErrorKind::Interrupted => Ok(Retry::Now),
+        io::ErrorKind::WouldBlock => Ok(Retry::Later),
+        _ => {
+            let err = Error::from_io(e, op);
+            wire.transport_failed(err.clone());
+            Err(err)
+        }
+    }
+}
+
 enum Written {
     All,
     Partial,
@@ -151,13 +173,10 @@ fn write_pending<W: Wire + ?Sized>(wire: &mut W, sock: &Socket) -> Result<Writte
                     Written::Partial
                 });
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Written::Nothing),
-            Err(e) => {
-                let err = Error::from_io(&e, "send");
-                wire.transport_failed(err.clone());
-                return Err(err);
-            }
+            Err(e) => match io_failed(wire, &e, "send")? {
+                Retry::Now => continue,
+                Retry::Later => return Ok(Written::Nothing),
+            },
         }
     }
 }
@@ -190,13 +209,10 @@ fn read_some<W: Wire + ?Sized>(wire: &mut W, sock: &Socket) -> Result<Read_> {
                 wire.input_received(n)?;
                 return Ok(if n == want { Read_::Full } else { Read_::Short });
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Read_::WouldBlock),
-            Err(e) => {
-                let err = Error::from_io(&e, "recv");
-                wire.transport_failed(err.clone());
-                return Err(err);
-            }
+            Err(e) => match io_failed(wire, &e, "recv")? {
+                Retry::Now => continue,
+                Retry::Later => return Ok(Read_::WouldBlock),
+            },
         }
     }
 }

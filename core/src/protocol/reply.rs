@@ -37,6 +37,28 @@ fn no_cookie(cookie: u64) -> Error {
     ))
 }
 
+/// A block-status chunk: the 64-bit form goes with extended headers and
+/// the 32-bit form without, and its length is a header (the context id,
+/// padded to 8 bytes in the 64-bit form) and one or more descriptors.
+fn check_block_status_len(wide: bool, ext: bool, len: usize) -> Result<(), Error> {
+    let (name, head, desc) = if wide {
+        ("NBD_REPLY_TYPE_BLOCK_STATUS_EXT", 8, 16)
+    } else {
+        ("NBD_REPLY_TYPE_BLOCK_STATUS", 4, 8)
+    };
+    if wide != ext {
+        return Err(protocol_error(if wide {
+            "server sent 64-bit block status without extended headers"
+        } else {
+            "server sent 32-bit block status with extended headers"
+        }));
+    }
+    if len < head + desc || !(len - head).is_multiple_of(desc) {
+        return Err(protocol_error(format!("invalid length in {name}")));
+    }
+    Ok(())
+}
+
 impl Transmission {
     pub(super) fn step_reply(&mut self, cx: &mut Context) -> Result<bool, Error> {
         match self.reply {
@@ -121,12 +143,7 @@ impl Transmission {
                 return Ok(false);
             }
             let b = cx.inbuf.avail();
-            let hdr = ChunkHdr {
-                flags: wire::be16(b, 4),
-                typ: wire::be16(b, 6),
-                cookie: wire::be64(b, 8),
-                length: wire::be64(b, 24),
-            };
+            let hdr = ChunkHdr::parse(b, wire::be64(b, 24));
             let offset = wire::be64(b, 16);
             cx.inbuf.consume(wire::EXTENDED_REPLY_LEN);
             cx.stats.chunks_received += 1;
@@ -167,12 +184,7 @@ impl Transmission {
                     return Ok(false);
                 }
                 let b = cx.inbuf.avail();
-                let hdr = ChunkHdr {
-                    flags: wire::be16(b, 4),
-                    typ: wire::be16(b, 6),
-                    cookie: wire::be64(b, 8),
-                    length: wire::be32(b, 16) as u64,
-                };
+                let hdr = ChunkHdr::parse(b, wire::be32(b, 16) as u64);
                 cx.inbuf.consume(wire::STRUCTURED_REPLY_LEN);
                 cx.stats.chunks_received += 1;
                 self.chunk_header(cx, hdr)?;
@@ -274,36 +286,11 @@ impl Transmission {
                 }
                 ReplyState::Payload { hdr, need: 12 }
             }
-            wire::REPLY_TYPE_BLOCK_STATUS => {
+            wire::REPLY_TYPE_BLOCK_STATUS | wire::REPLY_TYPE_BLOCK_STATUS_EXT => {
                 if !is_bs {
                     return Err(wrong_cmd("a block-status"));
                 }
-                if ext {
-                    return Err(protocol_error(
-                        "server sent 32-bit block status with extended headers",
-                    ));
-                }
-                if len < 12 || (len - 4) & 7 != 0 {
-                    return Err(protocol_error(
-                        "invalid length in NBD_REPLY_TYPE_BLOCK_STATUS",
-                    ));
-                }
-                ReplyState::Payload { hdr, need: len }
-            }
-            wire::REPLY_TYPE_BLOCK_STATUS_EXT => {
-                if !is_bs {
-                    return Err(wrong_cmd("a block-status"));
-                }
-                if !ext {
-                    return Err(protocol_error(
-                        "server sent 64-bit block status without extended headers",
-                    ));
-                }
-                if len < 24 || (len - 8) & 15 != 0 {
-                    return Err(protocol_error(
-                        "invalid length in NBD_REPLY_TYPE_BLOCK_STATUS_EXT",
-                    ));
-                }
+                check_block_status_len(hdr.typ == wire::REPLY_TYPE_BLOCK_STATUS_EXT, ext, len)?;
                 ReplyState::Payload { hdr, need: len }
             }
             t if t & wire::REPLY_TYPE_ERROR_BIT != 0 => {

@@ -335,6 +335,18 @@ pub(super) struct ChunkHdr {
 }
 
 impl ChunkHdr {
+    /// A header from its bytes `b` (magic first): flags, type and cookie
+    /// stand at the same places in both forms; the payload `length` does
+    /// not.
+    pub(super) fn parse(b: &[u8], length: u64) -> ChunkHdr {
+        ChunkHdr {
+            flags: wire::be16(b, 4),
+            typ: wire::be16(b, 6),
+            cookie: wire::be64(b, 8),
+            length,
+        }
+    }
+
     pub(super) fn done(&self) -> bool {
         self.flags & wire::REPLY_FLAG_DONE != 0
     }

@@ -15,6 +15,15 @@ fn einval(msg: impl Into<String>) -> Error {
     Error::new(libc::EINVAL, msg)
 }
 
+/// EINVAL unless the server supports `what` (a command or a flag).
+fn supports(ok: bool, what: &str) -> Result<(), Error> {
+    if ok {
+        Ok(())
+    } else {
+        Err(einval(format!("server does not support {what}")))
+    }
+}
+
 /// A command that passed the checks, ready to encode.
 struct Checked {
     typ: u16,
@@ -245,8 +254,8 @@ impl Transmission {
         let mut filter_ids = None;
         match kind {
             CommandKind::Read { .. } => {
-                if strict_cmds && has(CmdFlag::DF) && !info.can_df() {
-                    return Err(einval("server does not support the DF flag"));
+                if strict_cmds && has(CmdFlag::DF) {
+                    supports(info.can_df(), "the DF flag")?;
                 }
             }
             CommandKind::Write { buf, .. } => {
@@ -271,31 +280,27 @@ impl Transmission {
                 payload = Some(Payload::Buffer(AioBuffer::clone(buf)));
             }
             CommandKind::Flush => {
-                if strict_cmds && !info.can_flush() {
-                    return Err(einval("server does not support flush operations"));
+                if strict_cmds {
+                    supports(info.can_flush(), "flush operations")?;
                 }
             }
             CommandKind::Trim { .. } => {
                 if strict_cmds {
-                    if !info.can_trim() {
-                        return Err(einval("server does not support trim operations"));
-                    }
+                    supports(info.can_trim(), "trim operations")?;
                     check_writable(info, has(CmdFlag::FUA))?;
                 }
             }
             CommandKind::Cache { .. } => {
-                if strict_cmds && !info.can_cache() {
-                    return Err(einval("server does not support cache operations"));
+                if strict_cmds {
+                    supports(info.can_cache(), "cache operations")?;
                 }
             }
             CommandKind::Zero { .. } => {
                 if strict_cmds {
-                    if !info.can_zero() {
-                        return Err(einval("server does not support zero operations"));
-                    }
+                    supports(info.can_zero(), "zero operations")?;
                     check_writable(info, has(CmdFlag::FUA))?;
-                    if has(CmdFlag::FAST_ZERO) && !info.can_fast_zero() {
-                        return Err(einval("server does not support the fast zero flag"));
+                    if has(CmdFlag::FAST_ZERO) {
+                        supports(info.can_fast_zero(), "the fast zero flag")?;
                     }
                 }
             }
@@ -444,8 +449,8 @@ fn check_writable(info: &Negotiated, fua: bool) -> Result<(), Error> {
             "server does not support write operations",
         ));
     }
-    if fua && !info.can_fua() {
-        return Err(einval("server does not support the FUA flag"));
+    if fua {
+        supports(info.can_fua(), "the FUA flag")?;
     }
     Ok(())
 }

@@ -192,6 +192,42 @@ pub enum CommandKind {
     },
 }
 
+impl CommandKind {
+    pub fn read(buf: AioBuffer, offset: u64, chunk: Option<ChunkCallback>) -> CommandKind {
+        CommandKind::Read { buf, offset, chunk }
+    }
+
+    pub fn write(buf: AioBuffer, offset: u64) -> CommandKind {
+        CommandKind::Write { buf, offset }
+    }
+
+    pub fn trim(count: u64, offset: u64) -> CommandKind {
+        CommandKind::Trim { count, offset }
+    }
+
+    pub fn cache(count: u64, offset: u64) -> CommandKind {
+        CommandKind::Cache { count, offset }
+    }
+
+    pub fn zero(count: u64, offset: u64) -> CommandKind {
+        CommandKind::Zero { count, offset }
+    }
+
+    pub fn block_status(
+        count: u64,
+        offset: u64,
+        sink: ExtentSink,
+        filter: Option<Vec<String>>,
+    ) -> CommandKind {
+        CommandKind::BlockStatus {
+            count,
+            offset,
+            sink,
+            filter,
+        }
+    }
+}
+
 /// A command as submitted by `nbd_aio_*`: what to do, its flags and its
 /// optional completion callback.
 pub struct Command {

@@ -369,3 +369,67 @@ pub fn wait_cookie(h: &Handle, cookie: u64) -> nbd::Result<bool> {
         h.poll(-1)?;
     }
 }
+
+/// One round of an application's own poll loop: wait up to `timeout_ms`
+/// for what the handle's direction asks for, then tell the handle what
+/// happened (a hang-up is read, as libnbd's examples do). Returns the
+/// poll's revents (0: it timed out).
+pub fn drive_once(h: &Handle, timeout_ms: i32) -> i16 {
+    let fd = h.aio_get_fd().unwrap();
+    let dir = h.aio_get_direction();
+    let mut events = 0;
+    if dir & 1 != 0 {
+        events |= libc::POLLIN;
+    }
+    if dir & 2 != 0 {
+        events |= libc::POLLOUT;
+    }
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    assert!(r >= 0, "poll: {}", std::io::Error::last_os_error());
+    if pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+        h.aio_notify_read().unwrap();
+    } else if pfd.revents & libc::POLLOUT != 0 {
+        h.aio_notify_write().unwrap();
+    }
+    pfd.revents
+}
+
+/// Drive `h` with [`drive_once`] until every one of `cookies` is retired
+/// (each counted once: a retired cookie is no longer found). While any is
+/// in flight the handle must want to read or write.
+pub fn drive_until_retired(h: &Handle, cookies: &[u64]) {
+    let mut done = 0;
+    while done < cookies.len() {
+        assert_ne!(
+            h.aio_get_direction(),
+            0,
+            "nothing to wait for in {}",
+            h.connection_state().unwrap()
+        );
+        assert!(drive_once(h, 10_000) != 0, "stuck");
+        done += cookies
+            .iter()
+            .filter(|&&c| h.aio_command_completed(c).unwrap_or(false))
+            .count();
+    }
+}
+
+/// Start `n` aio reads of `size` bytes each, block `i` at `i * size`,
+/// without completion callbacks: the buffers and their cookies.
+pub fn aio_pread_blocks(h: &Handle, n: usize, size: usize) -> (Vec<AioBuffer>, Vec<u64>) {
+    let bufs: Vec<AioBuffer> = (0..n).map(|_| AioBuffer::new(size)).collect();
+    let cookies = bufs
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            h.aio_pread(b.clone(), (i * size) as u64, None, None)
+                .unwrap()
+        })
+        .collect();
+    (bufs, cookies)
+}

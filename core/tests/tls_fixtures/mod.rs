@@ -94,20 +94,16 @@ impl Pki {
         let d = self.path(name);
         std::fs::create_dir_all(&d).unwrap();
         Self::key(&d.join("ca-key.pem"));
-        let t = self.template(&format!(
-            "cn = \"{cn}\"\nca\ncert_signing_key\ncrl_signing_key\nexpiration_days = 3650\n"
-        ));
-        run(
-            "certtool",
+        self.certtool(
             &[
                 "--generate-self-signed",
                 "--load-privkey",
                 s(&d.join("ca-key.pem")),
-                "--template",
-                s(&t),
-                "--outfile",
-                s(&d.join("ca-cert.pem")),
             ],
+            &format!(
+                "cn = \"{cn}\"\nca\ncert_signing_key\ncrl_signing_key\nexpiration_days = 3650\n"
+            ),
+            &d.join("ca-cert.pem"),
         );
         d
     }
@@ -119,9 +115,7 @@ impl Pki {
     /// Issue a certificate for `key` into `out`, signed by the CA in
     /// directory `ca`.
     fn issue(&self, ca: &str, key: &Path, out: &Path, template: &str) {
-        let t = self.template(template);
-        run(
-            "certtool",
+        self.certtool(
             &[
                 "--generate-certificate",
                 "--load-ca-certificate",
@@ -130,12 +124,19 @@ impl Pki {
                 s(&self.path(&format!("{ca}/ca-key.pem"))),
                 "--load-privkey",
                 s(key),
-                "--template",
-                s(&t),
-                "--outfile",
-                s(out),
             ],
+            template,
+            out,
         );
+    }
+
+    /// Run certtool with `args`, a template file holding `template`, and
+    /// `out` for what it makes.
+    fn certtool(&self, args: &[&str], template: &str, out: &Path) {
+        let t = self.template(template);
+        let mut all = args.to_vec();
+        all.extend(["--template", s(&t), "--outfile", s(out)]);
+        run("certtool", &all);
     }
 
     /// A server directory as nbdkit and qemu-nbd want it: ca-cert.pem,
@@ -203,44 +204,34 @@ impl Pki {
     /// A client directory whose ca-crl.pem revokes the certificate of
     /// `server_dir`.
     pub fn client_dir_revoking(&self, server_dir: &Path) -> PathBuf {
-        let d = self.client_dir(false);
-        let t = self.template("crl_next_update = 365\ncrl_number = 1\n");
-        run(
-            "certtool",
-            &[
-                "--generate-crl",
-                "--load-ca-privkey",
-                s(&self.path("ca/ca-key.pem")),
-                "--load-ca-certificate",
-                s(&self.ca_cert()),
-                "--load-certificate",
-                s(&server_dir.join("server-cert.pem")),
-                "--template",
-                s(&t),
-                "--outfile",
-                s(&d.join("ca-crl.pem")),
-            ],
-        );
-        d
+        self.client_dir_with_crl(Some(&server_dir.join("server-cert.pem")))
     }
 
     /// A client directory with an empty CRL (nothing revoked).
     pub fn client_dir_with_empty_crl(&self) -> PathBuf {
+        self.client_dir_with_crl(None)
+    }
+
+    /// A client directory whose ca-crl.pem revokes `revoked` (a
+    /// certificate), or nothing.
+    fn client_dir_with_crl(&self, revoked: Option<&Path>) -> PathBuf {
         let d = self.client_dir(false);
-        let t = self.template("crl_next_update = 365\ncrl_number = 1\n");
-        run(
-            "certtool",
-            &[
-                "--generate-crl",
-                "--load-ca-privkey",
-                s(&self.path("ca/ca-key.pem")),
-                "--load-ca-certificate",
-                s(&self.ca_cert()),
-                "--template",
-                s(&t),
-                "--outfile",
-                s(&d.join("ca-crl.pem")),
-            ],
+        let ca_key = self.path("ca/ca-key.pem");
+        let ca_cert = self.ca_cert();
+        let mut args = vec![
+            "--generate-crl",
+            "--load-ca-privkey",
+            s(&ca_key),
+            "--load-ca-certificate",
+            s(&ca_cert),
+        ];
+        if let Some(cert) = revoked {
+            args.extend(["--load-certificate", s(cert)]);
+        }
+        self.certtool(
+            &args,
+            "crl_next_update = 365\ncrl_number = 1\n",
+            &d.join("ca-crl.pem"),
         );
         d
     }

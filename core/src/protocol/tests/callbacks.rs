@@ -9,8 +9,8 @@ use std::sync::Arc;
 use super::peer::*;
 use crate::generated::types::READ_ERROR;
 use crate::protocol::wire;
-use crate::protocol::{Command, CommandKind, Config, ExtentSink};
-use crate::{AioBuffer, CmdFlag};
+use crate::protocol::{CommandKind, Config, ExtentSink};
+use crate::AioBuffer;
 
 fn chunk_cb(log: &Log, ret: i32, set_err: i32) -> crate::ChunkCallback {
     let g = log.guard("chunk");
@@ -25,20 +25,17 @@ fn chunk_cb(log: &Log, ret: i32, set_err: i32) -> crate::ChunkCallback {
     })
 }
 
+/// Dropping the machine frees nothing more: each callback was freed
+/// exactly once.
+fn assert_freed_once_with(p: Peer, log: &Log) {
+    drop(p);
+    assert_eq!(log.count("drop chunk"), 1);
+    assert_eq!(log.count("drop completion"), 1);
+}
+
 fn pread_structured(p: &mut Peer, log: &Log, ret: i32, set_err: i32, cret: i32) -> u64 {
-    let c =
-        p.m.start_command(Command {
-            kind: CommandKind::Read {
-                buf: AioBuffer::new(1024),
-                offset: 0,
-                chunk: Some(chunk_cb(log, ret, set_err)),
-            },
-            flags: CmdFlag(0),
-            completion: Some(completion(log, cret)),
-        })
-        .unwrap();
-    p.flush();
-    c
+    let kind = CommandKind::read(AioBuffer::new(1024), 0, Some(chunk_cb(log, ret, set_err)));
+    p.submit_with(kind, 0, Some(completion(log, cret))).unwrap()
 }
 
 #[test]
@@ -46,18 +43,8 @@ fn order_mid_completion_then_drops() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     let c = pread_structured(&mut p, &log, 0, 0, 0);
-    let mut bytes = chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 512]),
-    );
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(512, &[2; 512]),
-    ));
+    let mut bytes = data_chunk(0, c, 0, &[1; 512]);
+    bytes.extend(data_chunk(wire::REPLY_FLAG_DONE, c, 512, &[2; 512]));
     p.send(&bytes).unwrap();
     // Completed, not retired: the callbacks (and the C free functions
     // behind them) stay until the command retires.
@@ -77,9 +64,7 @@ fn order_mid_completion_then_drops() {
         ]
     );
     // Exactly once each.
-    drop(p);
-    assert_eq!(log.count("drop chunk"), 1);
-    assert_eq!(log.count("drop completion"), 1);
+    assert_freed_once_with(p, &log);
 }
 
 #[test]
@@ -87,20 +72,10 @@ fn chunk_callback_error_changes_command_error() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     let c = pread_structured(&mut p, &log, -1, libc::EBADMSG, 0);
-    let mut bytes = chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 512]),
-    );
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(512, &[2; 512]),
-    ));
+    let mut bytes = data_chunk(0, c, 0, &[1; 512]);
+    bytes.extend(data_chunk(wire::REPLY_FLAG_DONE, c, 512, &[2; 512]));
     p.send(&bytes).unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EBADMSG);
+    assert_eq!(p.command_errno(c), libc::EBADMSG);
     // The second chunk callback and the completion see the error so far.
     assert_eq!(
         log.events(),
@@ -119,14 +94,9 @@ fn chunk_callback_failing_without_errno_gives_eproto() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     let c = pread_structured(&mut p, &log, -1, 0, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 1024]),
-    ))
-    .unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EPROTO);
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 1024]))
+        .unwrap();
+    assert_eq!(p.command_errno(c), libc::EPROTO);
 }
 
 #[test]
@@ -134,13 +104,8 @@ fn error_assignment_ignored_unless_minus_one() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     let c = pread_structured(&mut p, &log, 0, libc::EBADMSG, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 1024]),
-    ))
-    .unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 1024]))
+        .unwrap();
     assert!(p.m.command_completed(c).unwrap());
 }
 
@@ -161,7 +126,7 @@ fn read_error_chunk_reaches_callback() {
         format!("chunk 100 0 {READ_ERROR} {}", libc::EIO)
     );
     assert_eq!(log.events()[1], format!("completion {}", libc::EIO));
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+    assert_eq!(p.command_errno(c), libc::EIO);
 }
 
 #[test]
@@ -171,30 +136,18 @@ fn completion_can_replace_error() {
         *err = libc::EXDEV;
         -1
     });
-    let c =
-        p.m.start_command(Command {
-            kind: CommandKind::Flush,
-            flags: CmdFlag(0),
-            completion: Some(changed),
-        })
-        .unwrap();
-    p.flush();
+    let c = p.submit_with(CommandKind::Flush, 0, Some(changed)).unwrap();
     p.send(&simple_reply(c, wire::NBD_EIO, &[])).unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EXDEV);
+    assert_eq!(p.command_errno(c), libc::EXDEV);
 }
 
 #[test]
 fn completion_returning_one_auto_retires() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
-    let c =
-        p.m.start_command(Command {
-            kind: CommandKind::Flush,
-            flags: CmdFlag(0),
-            completion: Some(completion(&log, 1)),
-        })
+    let c = p
+        .submit_with(CommandKind::Flush, 0, Some(completion(&log, 1)))
         .unwrap();
-    p.flush();
     assert_eq!(p.m.peek_command_completed().unwrap(), 0);
     p.send(&simple_reply(c, 0, &[])).unwrap();
     assert_eq!(log.events(), vec!["completion 0", "drop completion"]);
@@ -209,10 +162,7 @@ fn completion_returning_one_auto_retires() {
 
 #[test]
 fn extent_callback_order_and_count() {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     let mut p = connected(cfg, &Server::default());
     let calls = Arc::new(AtomicUsize::new(0));
     let drops = Arc::new(AtomicUsize::new(0));
@@ -230,12 +180,7 @@ fn extent_callback_order_and_count() {
     });
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 1024,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
+            CommandKind::block_status(1024, 0, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();
@@ -279,9 +224,7 @@ fn callbacks_dropped_once_when_connection_dies() {
             "drop completion".into()
         ]
     );
-    drop(p);
-    assert_eq!(log.count("drop chunk"), 1);
-    assert_eq!(log.count("drop completion"), 1);
+    assert_freed_once_with(p, &log);
 }
 
 #[test]
@@ -289,9 +232,7 @@ fn dropping_the_machine_frees_pending_callbacks() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     pread_structured(&mut p, &log, 0, 0, 0);
-    drop(p);
-    assert_eq!(log.count("drop chunk"), 1);
-    assert_eq!(log.count("drop completion"), 1);
+    assert_freed_once_with(p, &log);
     assert_eq!(log.count("completion 0"), 0);
 }
 
@@ -302,7 +243,7 @@ fn command_completed_bookkeeping() {
         p.m.peek_command_completed().unwrap_err().errno(),
         libc::EINVAL
     );
-    assert_eq!(p.m.command_completed(0).unwrap_err().errno(), libc::EINVAL);
+    assert_eq!(p.command_errno(0), libc::EINVAL);
     // libnbd answers "not completed" for a cookie it does not know,
     // including one already retired.
     assert!(!p.m.command_completed(999).unwrap());
@@ -324,13 +265,8 @@ fn completed_but_unretired_callbacks_are_freed_by_close() {
     let mut p = connected(Config::default(), &Server::default());
     let log = Log::default();
     let c = pread_structured(&mut p, &log, 0, 0, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 1024]),
-    ))
-    .unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 1024]))
+        .unwrap();
     assert_eq!(log.events(), vec!["chunk 0 1024 1 0", "completion 0"]);
     drop(p);
     assert_eq!(

@@ -10,25 +10,11 @@ use crate::protocol::wire;
 use crate::protocol::{Command, CommandKind, Config, ExtentSink};
 use crate::{AioBuffer, CmdFlag};
 
-fn simple_srv() -> Server {
-    Server {
-        structured: false,
-        ..Server::default()
-    }
-}
-
 fn ext_srv() -> Server {
     Server {
         extended: true,
         eflags: EFLAGS_ALL | wire::FLAG_BLOCK_STATUS_PAYLOAD,
         ..Server::default()
-    }
-}
-
-fn meta_config() -> Config {
-    Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
     }
 }
 
@@ -95,7 +81,7 @@ fn server_errors_map_to_errno() {
     ] {
         let c = p.submit(CommandKind::Flush, 0).unwrap();
         p.send(&simple_reply(c, nbd, &[])).unwrap();
-        assert_eq!(p.m.command_completed(c).unwrap_err().errno(), errno);
+        assert_eq!(p.command_errno(c), errno);
     }
 }
 
@@ -106,7 +92,7 @@ fn write_header_and_payload_in_one_output() {
     let buf = AioBuffer::from_vec(data.clone());
     let cookie =
         p.m.start_command(Command {
-            kind: CommandKind::Write { buf, offset: 512 },
+            kind: CommandKind::write(buf, 512),
             flags: CmdFlag::FUA,
             completion: None,
         })
@@ -129,7 +115,7 @@ fn partial_writes_are_resumed() {
     let mut p = connected(Config::default(), &simple_srv());
     let buf = AioBuffer::from_vec(vec![9; 100]);
     p.m.start_command(Command {
-        kind: CommandKind::Write { buf, offset: 0 },
+        kind: CommandKind::write(buf, 0),
         flags: CmdFlag(0),
         completion: None,
     })
@@ -157,28 +143,14 @@ fn every_command_on_the_wire() {
     let cases: Vec<(CommandKind, u32, u16, u16)> = vec![
         (CommandKind::Flush, 0, wire::CMD_FLUSH, 0),
         (
-            CommandKind::Trim {
-                count: 4096,
-                offset: 8192,
-            },
+            CommandKind::trim(4096, 8192),
             CmdFlag::FUA.bits(),
             wire::CMD_TRIM,
             1,
         ),
+        (CommandKind::cache(4096, 0), 0, wire::CMD_CACHE, 0),
         (
-            CommandKind::Cache {
-                count: 4096,
-                offset: 0,
-            },
-            0,
-            wire::CMD_CACHE,
-            0,
-        ),
-        (
-            CommandKind::Zero {
-                count: 65536,
-                offset: 0,
-            },
+            CommandKind::zero(65536, 0),
             (CmdFlag::NO_HOLE | CmdFlag::FAST_ZERO).bits(),
             wire::CMD_WRITE_ZEROES,
             wire::CMD_FLAG_NO_HOLE | wire::CMD_FLAG_FAST_ZERO,
@@ -222,21 +194,14 @@ fn shutdown_abandon_pending() {
     let log = Log::default();
     let queued =
         p.m.start_command(Command {
-            kind: CommandKind::Read {
-                buf: AioBuffer::new(512),
-                offset: 0,
-                chunk: None,
-            },
+            kind: CommandKind::read(AioBuffer::new(512), 0, None),
             flags: CmdFlag(0),
             completion: Some(completion(&log, 0)),
         })
         .unwrap();
     p.m.disconnect(true).unwrap();
     assert_eq!(log.events(), vec![format!("completion {}", libc::ENOTCONN)]);
-    assert_eq!(
-        p.m.command_completed(queued).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
+    assert_eq!(p.command_errno(queued), libc::ENOTCONN);
     let r1 = p.expect_request(false);
     assert_eq!(r1.cookie, sent);
     let disc = p.expect_request(false);
@@ -256,11 +221,7 @@ fn structured_read_chunks_and_holes() {
     let buf = AioBuffer::from_vec(vec![0xff; 3000]);
     let cookie =
         p.m.start_command(Command {
-            kind: CommandKind::Read {
-                buf: buf.clone(),
-                offset: 1000,
-                chunk: Some(chunk_cb),
-            },
+            kind: CommandKind::read(buf.clone(), 1000, Some(chunk_cb)),
             flags: CmdFlag(0),
             completion: None,
         })
@@ -269,18 +230,8 @@ fn structured_read_chunks_and_holes() {
     // machine leaves the buffer alone until replies arrive.
     assert_eq!(buf.to_vec(), vec![0xff; 3000]);
     p.expect_request(false);
-    let mut bytes = chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        cookie,
-        &data_payload(2000, &[5; 2000]),
-    );
-    bytes.extend(chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_HOLE,
-        cookie,
-        &hole_payload(1000, 1000),
-    ));
+    let mut bytes = data_chunk(0, cookie, 2000, &[5; 2000]);
+    bytes.extend(hole_chunk(0, cookie, 1000, 1000));
     bytes.extend(chunk(
         wire::REPLY_FLAG_DONE,
         wire::REPLY_TYPE_NONE,
@@ -322,7 +273,7 @@ pub(super) fn structured_read_error_chunk() {
     ));
     p.send(&bytes).unwrap();
     // The first error wins.
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+    assert_eq!(p.command_errno(c), libc::EIO);
     assert_eq!(p.state(), PublicState::Connected);
 }
 
@@ -340,7 +291,7 @@ fn read_with_only_none_chunk_is_eio() {
     let (c, _) = p.read(512, 0);
     p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]))
         .unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+    assert_eq!(p.command_errno(c), libc::EIO);
 }
 
 #[test]
@@ -382,11 +333,11 @@ fn sixty_four_in_flight() {
     let mut bytes = Vec::new();
     for r in reqs.iter().rev() {
         let fill = (r.offset / 4096) as u8;
-        bytes.extend(chunk(
+        bytes.extend(data_chunk(
             wire::REPLY_FLAG_DONE,
-            wire::REPLY_TYPE_OFFSET_DATA,
             r.cookie,
-            &data_payload(r.offset, &[fill; 4096]),
+            r.offset,
+            &[fill; 4096],
         ));
     }
     let before = p.m.stats().chunks_received;
@@ -414,12 +365,7 @@ fn block_status_narrow() {
     });
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 65536,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
+            CommandKind::block_status(65536, 0, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();
@@ -450,12 +396,7 @@ fn block_status_wide_on_compact_connection() {
     });
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 8192,
-                offset: 0,
-                sink: ExtentSink::Wide(cb),
-                filter: None,
-            },
+            CommandKind::block_status(8192, 0, ExtentSink::Wide(cb), None),
             CmdFlag::REQ_ONE.bits(),
         )
         .unwrap();
@@ -490,12 +431,7 @@ fn block_status_unknown_context_id_fails_the_command_only() {
     });
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 512,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
+            CommandKind::block_status(512, 0, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();
@@ -512,13 +448,8 @@ fn block_status_unknown_context_id_fails_the_command_only() {
     assert!(log.events().is_empty());
     // The connection is still usable.
     let (c2, _buf) = p.read(512, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c2,
-        &data_payload(0, &[7; 512]),
-    ))
-    .unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c2, 0, &[7; 512]))
+        .unwrap();
     assert!(p.m.command_completed(c2).unwrap());
 }
 
@@ -554,13 +485,7 @@ fn extended_headers_requests_and_replies() {
 
     // Write: PAYLOAD_LEN is set automatically.
     let w = p
-        .submit(
-            CommandKind::Write {
-                buf: AioBuffer::from_vec(vec![1; 100]),
-                offset: 0,
-            },
-            0,
-        )
+        .submit(CommandKind::write(AioBuffer::from_vec(vec![1; 100]), 0), 0)
         .unwrap();
     let req = p.expect_request(true);
     assert_eq!(req.flags, wire::CMD_FLAG_PAYLOAD_LEN);
@@ -578,15 +503,7 @@ fn extended_headers_requests_and_replies() {
     // 64-bit trim beyond 4 GiB is fine with extended headers (strict
     // bounds off here because the export is small).
     p.m.config_mut().strict = crate::Strict(0);
-    let t = p
-        .submit(
-            CommandKind::Trim {
-                count: 1 << 33,
-                offset: 0,
-            },
-            0,
-        )
-        .unwrap();
+    let t = p.submit(CommandKind::trim(1 << 33, 0), 0).unwrap();
     let req = p.expect_request(true);
     assert_eq!(req.length, 1 << 33);
     p.send(&ext_chunk(
@@ -611,12 +528,12 @@ fn extended_block_status_64_and_filter() {
     });
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 1 << 20,
-                offset: 0,
-                sink: ExtentSink::Wide(cb),
-                filter: Some(vec!["base:allocation".into()]),
-            },
+            CommandKind::block_status(
+                1 << 20,
+                0,
+                ExtentSink::Wide(cb),
+                Some(vec!["base:allocation".into()]),
+            ),
             0,
         )
         .unwrap();
@@ -668,12 +585,7 @@ pub(super) fn extended_block_status_to_narrow_callback() {
     p.m.config_mut().strict = crate::Strict(0);
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 1 << 33,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
+            CommandKind::block_status(1 << 33, 0, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();
@@ -695,12 +607,7 @@ pub(super) fn extended_block_status_to_narrow_callback() {
     let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 4096,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
+            CommandKind::block_status(4096, 0, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();
@@ -713,41 +620,20 @@ pub(super) fn extended_block_status_to_narrow_callback() {
         &wide,
     ))
     .unwrap();
-    assert_eq!(
-        p.m.command_completed(c).unwrap_err().errno(),
-        libc::EOVERFLOW
-    );
+    assert_eq!(p.command_errno(c), libc::EOVERFLOW);
 }
 
 #[test]
 fn pread_initialize_off_leaves_buffer() {
-    let mut p = connected(
-        Config {
-            pread_initialize: false,
-            ..Config::default()
-        },
-        &Server::default(),
-    );
+    let mut p = connected(without_pread_initialize(), &Server::default());
     let buf = AioBuffer::from_vec(vec![0xaa; 64]);
     let c = p
-        .submit(
-            CommandKind::Read {
-                buf: buf.clone(),
-                offset: 0,
-                chunk: None,
-            },
-            0,
-        )
+        .submit(CommandKind::read(buf.clone(), 0, None), 0)
         .unwrap();
     assert_eq!(buf.to_vec(), vec![0xaa; 64]);
     // A hole is still zeroed as it arrives.
-    let mut bytes = chunk(0, wire::REPLY_TYPE_OFFSET_HOLE, c, &hole_payload(0, 32));
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(32, &[0x55; 32]),
-    ));
+    let mut bytes = hole_chunk(0, c, 0, 32);
+    bytes.extend(data_chunk(wire::REPLY_FLAG_DONE, c, 32, &[0x55; 32]));
     p.send(&bytes).unwrap();
     assert!(p.m.command_completed(c).unwrap());
     let v = buf.to_vec();
@@ -794,28 +680,14 @@ fn debug_messages_when_enabled() {
 fn eof_between_replies_closes_and_fails_in_flight() {
     let mut p = connected(Config::default(), &simple_srv());
     let log = Log::default();
-    let c =
-        p.m.start_command(Command {
-            kind: CommandKind::Flush,
-            flags: CmdFlag(0),
-            completion: Some(completion(&log, 0)),
-        })
+    let c = p
+        .submit_with(CommandKind::Flush, 0, Some(completion(&log, 0)))
         .unwrap();
-    p.flush();
     p.m.input_eof();
     assert_eq!(p.state(), PublicState::Closed);
     assert_eq!(log.events(), vec![format!("completion {}", libc::ENOTCONN)]);
-    assert_eq!(
-        p.m.command_completed(c).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
-    assert_eq!(
-        log.events(),
-        vec![
-            format!("completion {}", libc::ENOTCONN),
-            "drop completion".into()
-        ]
-    );
+    assert_eq!(p.command_errno(c), libc::ENOTCONN);
+    log.assert_completed_once(libc::ENOTCONN);
 }
 
 #[test]
@@ -829,14 +701,8 @@ fn transport_failure_fails_everything() {
     ));
     assert_eq!(p.state(), PublicState::Dead);
     assert_eq!(p.m.error().unwrap().errno(), libc::ECONNRESET);
-    assert_eq!(
-        p.m.command_completed(a).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
-    assert_eq!(
-        p.m.command_completed(b).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
+    assert_eq!(p.command_errno(a), libc::ENOTCONN);
+    assert_eq!(p.command_errno(b), libc::ENOTCONN);
     assert_eq!(
         p.submit(CommandKind::Flush, 0).unwrap_err().errno(),
         libc::ENOTCONN
@@ -860,12 +726,7 @@ fn large_block_status_reply_in_pieces() {
     });
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 1 << 31,
-                offset: 0,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
+            CommandKind::block_status(1 << 31, 0, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();

@@ -84,11 +84,7 @@ fn fixed_newstyle_without_no_zeroes() {
     p.serve_options(&srv);
     // GO is unsupported: the client falls back to EXPORT_NAME and the
     // server then sends 124 zeroes.
-    let (code, _) = p.expect_option();
-    assert_eq!(code, wire::OPT_EXPORT_NAME);
-    p.send(&export_name_reply(8192, wire::FLAG_HAS_FLAGS, true))
-        .unwrap();
-    assert_eq!(p.state(), PublicState::Connected);
+    p.answer_export_name(8192, true);
     assert_eq!(p.m.info().protocol, Some("newstyle-fixed"));
     assert!(p.m.info().structured_replies);
 }
@@ -106,11 +102,7 @@ fn fixed_newstyle_no_zeroes_export_name_fallback() {
         wire::FLAG_C_FIXED_NEWSTYLE | wire::FLAG_C_NO_ZEROES
     );
     p.serve_options(&srv);
-    let (code, _) = p.expect_option();
-    assert_eq!(code, wire::OPT_EXPORT_NAME);
-    p.send(&export_name_reply(8192, wire::FLAG_HAS_FLAGS, false))
-        .unwrap();
-    assert_eq!(p.state(), PublicState::Connected);
+    p.answer_export_name(8192, false);
     assert_eq!(p.m.info().size, 8192);
 }
 
@@ -134,10 +126,7 @@ fn fixed_newstyle_auto_negotiation_order() {
         extended: true,
         ..Server::default()
     };
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     let mut p = Peer::new(cfg);
     p.send(&newstyle_greeting(srv.gflags)).unwrap();
     p.expect_cflags();

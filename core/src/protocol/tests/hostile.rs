@@ -13,6 +13,13 @@ fn structured() -> Peer {
     connected(Config::default(), &Server::default())
 }
 
+/// The server sending `bytes` is a protocol error that kills the
+/// connection.
+fn assert_kills(p: &mut Peer, bytes: &[u8]) {
+    p.send(bytes).unwrap_err();
+    assert_dead(p, libc::EPROTO);
+}
+
 fn assert_dead(p: &Peer, errno: i32) {
     assert_eq!(p.state(), PublicState::Dead);
     assert_eq!(p.m.error().expect("an error").errno(), errno);
@@ -29,12 +36,7 @@ fn unknown_non_error_chunk_type_disconnects() {
     let (c, _) = p.read(512, 0);
     let (d, _) = p.read(512, 0);
     let mut bytes = chunk(0, 77, c, &[1, 2, 3, 4, 5]);
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        d,
-        &data_payload(0, &[1; 512]),
-    ));
+    bytes.extend(data_chunk(wire::REPLY_FLAG_DONE, d, 0, &[1; 512]));
     let e = p.send(&bytes).unwrap_err();
     assert_eq!(e.errno(), libc::EPROTO);
     assert_dead(&p, libc::EPROTO);
@@ -54,13 +56,8 @@ pub(super) fn read_succeeds_only_when_fully_covered() {
     // Half the data and a DONE flag: EIO, never success.
     let mut p = structured();
     let (c, _) = p.read(1024, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 512]),
-    ))
-    .unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 512]))
+        .unwrap();
     let e = p.m.command_completed(c).unwrap_err();
     assert_eq!(e.errno(), libc::EIO);
     assert!(e.message().contains("512 of the 1024 bytes"), "{e}");
@@ -68,21 +65,11 @@ pub(super) fn read_succeeds_only_when_fully_covered() {
     let (c, _) = p.read(1024, 0);
     p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]))
         .unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+    assert_eq!(p.command_errno(c), libc::EIO);
     // Data and holes that together cover the request: success.
     let (c, buf) = p.read(1024, 4096);
-    let mut bytes = chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_HOLE,
-        c,
-        &hole_payload(4096 + 512, 512),
-    );
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(4096, &[3; 512]),
-    ));
+    let mut bytes = hole_chunk(0, c, 4096 + 512, 512);
+    bytes.extend(data_chunk(wire::REPLY_FLAG_DONE, c, 4096, &[3; 512]));
     p.send(&bytes).unwrap();
     assert!(p.m.command_completed(c).unwrap());
     let v = buf.to_vec();
@@ -93,39 +80,18 @@ pub(super) fn read_succeeds_only_when_fully_covered() {
 #[test]
 pub(super) fn read_not_covered_with_pread_initialize_off_fails() {
     // The caller's old bytes must never come back as data.
-    let mut p = connected(
-        Config {
-            pread_initialize: false,
-            ..Config::default()
-        },
-        &Server::default(),
-    );
+    let mut p = connected(without_pread_initialize(), &Server::default());
     let buf = AioBuffer::from_vec(vec![0xaa; 1024]);
     let c = p
-        .submit(
-            CommandKind::Read {
-                buf: buf.clone(),
-                offset: 0,
-                chunk: None,
-            },
-            0,
-        )
+        .submit(CommandKind::read(buf.clone(), 0, None), 0)
         .unwrap();
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(512, &[1; 512]),
-    ))
-    .unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::EIO);
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 512, &[1; 512]))
+        .unwrap();
+    assert_eq!(p.command_errno(c), libc::EIO);
 }
 
 fn bs_peer(size: u64) -> Peer {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     connected(
         cfg,
         &Server {
@@ -152,12 +118,7 @@ fn bs_reply(
     });
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 512,
-                offset,
-                sink: ExtentSink::Narrow(cb),
-                filter: None,
-            },
+            CommandKind::block_status(512, offset, ExtentSink::Narrow(cb), None),
             0,
         )
         .unwrap();
@@ -249,7 +210,7 @@ fn unknown_error_chunk_type_fails_the_command() {
         &payload,
     ))
     .unwrap();
-    assert_eq!(p.m.command_completed(c).unwrap_err().errno(), libc::ENOSPC);
+    assert_eq!(p.command_errno(c), libc::ENOSPC);
     assert_eq!(p.state(), PublicState::Connected);
 }
 
@@ -260,21 +221,14 @@ fn reply_to_unknown_cookie_kills() {
     let err = p.send(&simple_reply(c + 100, 0, &[])).unwrap_err();
     assert_eq!(err.errno(), libc::EPROTO);
     assert_dead(&p, libc::EPROTO);
-    assert_eq!(
-        p.m.command_completed(c).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
+    assert_eq!(p.command_errno(c), libc::ENOTCONN);
 
     let mut p = structured();
     p.read(512, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_NONE,
-        4242,
-        &[],
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(
+        &mut p,
+        &chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, 4242, &[]),
+    );
 }
 
 #[test]
@@ -283,8 +237,7 @@ fn reply_to_retired_cookie_kills() {
     let c = p.submit(CommandKind::Flush, 0).unwrap();
     p.send(&simple_reply(c, 0, &[])).unwrap();
     assert!(p.m.command_completed(c).unwrap());
-    p.send(&simple_reply(c, 0, &[])).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &simple_reply(c, 0, &[]));
 }
 
 #[test]
@@ -341,109 +294,60 @@ fn data_past_the_buffer_kills() {
     for (off, len) in [(0u64, 513usize), (256, 512), (1 << 40, 1)] {
         let mut p = structured();
         let (c, buf) = p.read(512, 0);
-        p.send(&chunk(
-            wire::REPLY_FLAG_DONE,
-            wire::REPLY_TYPE_OFFSET_DATA,
-            c,
-            &data_payload(off, &vec![7; len]),
-        ))
-        .unwrap_err();
-        assert_dead(&p, libc::EPROTO);
+        assert_kills(
+            &mut p,
+            &data_chunk(wire::REPLY_FLAG_DONE, c, off, &vec![7; len]),
+        );
         assert_eq!(buf.to_vec(), vec![0; 512]);
     }
     // Below the request's offset.
     let mut p = structured();
     let (c, _) = p.read(512, 4096);
-    p.send(&chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[7; 16]),
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &data_chunk(0, c, 0, &[7; 16]));
 }
 
 #[test]
 fn hole_past_the_buffer_kills() {
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_HOLE,
-        c,
-        &hole_payload(0, u32::MAX),
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &hole_chunk(wire::REPLY_FLAG_DONE, c, 0, u32::MAX));
 }
 
 #[test]
 fn overlapping_chunks_kill() {
     let mut p = structured();
     let (c, _) = p.read(1024, 0);
-    let mut bytes = chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 600]),
-    );
-    bytes.extend(chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_HOLE,
-        c,
-        &hole_payload(500, 524),
-    ));
-    p.send(&bytes).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    let mut bytes = data_chunk(0, c, 0, &[1; 600]);
+    bytes.extend(hole_chunk(wire::REPLY_FLAG_DONE, c, 500, 524));
+    assert_kills(&mut p, &bytes);
 }
 
 #[test]
 fn zero_length_chunks_kill() {
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[]),
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &data_chunk(0, c, 0, &[]));
 
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(
-        0,
-        wire::REPLY_TYPE_OFFSET_HOLE,
-        c,
-        &hole_payload(0, 0),
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &hole_chunk(0, c, 0, 0));
 }
 
 #[test]
 fn structured_reply_without_negotiation_kills() {
-    let mut p = connected(
-        Config::default(),
-        &Server {
-            structured: false,
-            ..Server::default()
-        },
-    );
+    let mut p = connected(Config::default(), &simple_srv());
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]))
-        .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(
+        &mut p,
+        &chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_NONE, c, &[]),
+    );
 }
 
 #[test]
 fn simple_read_data_on_structured_connection_kills() {
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&simple_reply(c, 0, &[0; 512])).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &simple_reply(c, 0, &[0; 512]));
 }
 
 #[test]
@@ -456,33 +360,26 @@ fn compact_reply_on_extended_connection_kills() {
         },
     );
     let c = p.submit(CommandKind::Flush, 0).unwrap();
-    p.send(&simple_reply(c, 0, &[])).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &simple_reply(c, 0, &[]));
 }
 
 #[test]
 fn wrong_chunk_for_command_kills() {
     let mut p = structured();
     let c = p.submit(CommandKind::Flush, 0).unwrap();
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[1; 8]),
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[1; 8]));
 
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_BLOCK_STATUS,
-        c,
-        &bs_payload(1, &[(512, 0)]),
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(
+        &mut p,
+        &chunk(
+            wire::REPLY_FLAG_DONE,
+            wire::REPLY_TYPE_BLOCK_STATUS,
+            c,
+            &bs_payload(1, &[(512, 0)]),
+        ),
+    );
 }
 
 #[test]
@@ -503,9 +400,7 @@ fn bad_lengths_kill() {
     for (typ, payload) in cases {
         let mut p = structured();
         let (c, _) = p.read(512, 0);
-        p.send(&chunk(wire::REPLY_FLAG_DONE, typ, c, &payload))
-            .unwrap_err();
-        assert_dead(&p, libc::EPROTO);
+        assert_kills(&mut p, &chunk(wire::REPLY_FLAG_DONE, typ, c, &payload));
     }
     // Error message longer than the chunk.
     let mut p = structured();
@@ -514,50 +409,37 @@ fn bad_lengths_kill() {
     payload.put32(wire::NBD_EIO);
     payload.put16(500);
     payload.extend_from_slice(b"short");
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_ERROR,
-        c,
-        &payload,
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(
+        &mut p,
+        &chunk(wire::REPLY_FLAG_DONE, wire::REPLY_TYPE_ERROR, c, &payload),
+    );
     // NONE without DONE.
     let mut p = structured();
     let (c, _) = p.read(512, 0);
-    p.send(&chunk(0, wire::REPLY_TYPE_NONE, c, &[]))
-        .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &chunk(0, wire::REPLY_TYPE_NONE, c, &[]));
 }
 
 #[test]
 fn bad_block_status_lengths_kill() {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     for payload in [vec![0u8; 8], vec![0u8; 13]] {
         let mut p = connected(cfg.clone(), &Server::default());
         let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
         let c = p
             .submit(
-                CommandKind::BlockStatus {
-                    count: 512,
-                    offset: 0,
-                    sink: crate::protocol::ExtentSink::Narrow(cb),
-                    filter: None,
-                },
+                CommandKind::block_status(512, 0, crate::protocol::ExtentSink::Narrow(cb), None),
                 0,
             )
             .unwrap();
-        p.send(&chunk(
-            wire::REPLY_FLAG_DONE,
-            wire::REPLY_TYPE_BLOCK_STATUS,
-            c,
-            &payload,
-        ))
-        .unwrap_err();
-        assert_dead(&p, libc::EPROTO);
+        assert_kills(
+            &mut p,
+            &chunk(
+                wire::REPLY_FLAG_DONE,
+                wire::REPLY_TYPE_BLOCK_STATUS,
+                c,
+                &payload,
+            ),
+        );
     }
 }
 
@@ -571,40 +453,26 @@ fn huge_chunk_length_kills_without_allocating() {
     hdr.put16(wire::REPLY_TYPE_ERROR);
     hdr.put64(c);
     hdr.put32(u32::MAX);
-    p.send(&hdr).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &hdr);
 }
 
 #[test]
 fn bad_reply_magic_kills() {
     let mut p = structured();
     p.read(512, 0);
-    p.send(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]);
 }
 
 #[test]
 fn early_eof_mid_payload_fails_everything() {
-    let mut p = connected(
-        Config::default(),
-        &Server {
-            structured: false,
-            ..Server::default()
-        },
-    );
+    let mut p = connected(Config::default(), &simple_srv());
     let (a, _) = p.read(4096, 0);
     let b = p.submit(CommandKind::Flush, 0).unwrap();
     p.send(&simple_reply(a, 0, &[1; 100])).unwrap();
     p.m.input_eof();
     assert_dead(&p, libc::EPROTO);
-    assert_eq!(
-        p.m.command_completed(a).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
-    assert_eq!(
-        p.m.command_completed(b).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
+    assert_eq!(p.command_errno(a), libc::ENOTCONN);
+    assert_eq!(p.command_errno(b), libc::ENOTCONN);
 }
 
 #[test]
@@ -629,20 +497,14 @@ fn bytes_after_death_are_ignored() {
 
 #[test]
 fn option_reply_too_long_kills() {
-    let mut p = Peer::new(Config {
-        opt_mode: true,
-        ..Config::default()
-    });
-    p.handshake(&Server::default());
-    p.m.start_option(OptRequest::Info, None).unwrap();
-    p.flush();
+    let mut p = negotiating(&Server::default());
+    p.start_option(OptRequest::Info, None);
     let mut hdr = Vec::new();
     hdr.put64(wire::REPLY_MAGIC_OPT);
     hdr.put32(wire::OPT_INFO);
     hdr.put32(wire::REP_ERR_UNKNOWN);
     hdr.put32(1 << 30);
-    p.send(&hdr).unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(&mut p, &hdr);
     assert!(p.m.option_result().unwrap().is_err());
 }
 
@@ -662,42 +524,24 @@ fn bad_option_replies_kill() {
         (wire::REP_ACK, vec![1]),
     ];
     for (typ, payload) in cases {
-        let mut p = Peer::new(Config {
-            opt_mode: true,
-            ..Config::default()
-        });
-        p.handshake(&Server::default());
-        p.m.start_option(OptRequest::List(Box::new(|_, _| 0)), None)
-            .unwrap();
-        p.flush();
-        p.send(&opt_reply(wire::OPT_LIST, typ, &payload))
-            .unwrap_err();
-        assert_dead(&p, libc::EPROTO);
+        let mut p = negotiating(&Server::default());
+        p.start_option(OptRequest::List(Box::new(|_, _| 0)), None);
+        assert_kills(&mut p, &opt_reply(wire::OPT_LIST, typ, &payload));
     }
 }
 
 #[test]
 fn bad_info_replies_kill() {
     for payload in [vec![0u8, 0, 1], vec![0u8, 3, 0, 0]] {
-        let mut p = Peer::new(Config {
-            opt_mode: true,
-            ..Config::default()
-        });
-        p.handshake(&Server::default());
-        p.m.start_option(OptRequest::Info, None).unwrap();
-        p.flush();
-        p.send(&opt_reply(wire::OPT_INFO, wire::REP_INFO, &payload))
-            .unwrap_err();
-        assert_dead(&p, libc::EPROTO);
+        let mut p = negotiating(&Server::default());
+        p.start_option(OptRequest::Info, None);
+        assert_kills(&mut p, &opt_reply(wire::OPT_INFO, wire::REP_INFO, &payload));
     }
 }
 
 #[test]
 fn block_status_count_mismatch_kills() {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     let mut p = connected(
         cfg,
         &Server {
@@ -708,26 +552,22 @@ fn block_status_count_mismatch_kills() {
     let cb = Box::new(|_: &str, _: u64, _: &[crate::Extent], _: &mut i32| 0);
     let c = p
         .submit(
-            CommandKind::BlockStatus {
-                count: 512,
-                offset: 0,
-                sink: crate::protocol::ExtentSink::Wide(cb),
-                filter: None,
-            },
+            CommandKind::block_status(512, 0, crate::protocol::ExtentSink::Wide(cb), None),
             0,
         )
         .unwrap();
     let mut payload = bs_ext_payload(1, &[(512, 0)]);
     payload[7] = 5; // claims 5 descriptors
-    p.send(&ext_chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_BLOCK_STATUS_EXT,
-        c,
-        0,
-        &payload,
-    ))
-    .unwrap_err();
-    assert_dead(&p, libc::EPROTO);
+    assert_kills(
+        &mut p,
+        &ext_chunk(
+            wire::REPLY_FLAG_DONE,
+            wire::REPLY_TYPE_BLOCK_STATUS_EXT,
+            c,
+            0,
+            &payload,
+        ),
+    );
 }
 
 /// A small deterministic generator for the random tests.
@@ -751,10 +591,7 @@ fn random_replies_never_panic() {
             extended: ext,
             ..Server::default()
         };
-        let cfg = Config {
-            meta_contexts: vec!["base:allocation".into()],
-            ..Config::default()
-        };
+        let cfg = meta_config();
         let mut p = connected(cfg, &srv);
         let mut cookies = Vec::new();
         for i in 0..4 {
@@ -837,31 +674,15 @@ fn write_buffer_is_only_read() {
     // write into it, even from a confused server.
     let mut p = structured();
     let buf = AioBuffer::from_vec(vec![5; 512]);
-    let c = p
-        .submit(
-            CommandKind::Write {
-                buf: buf.clone(),
-                offset: 0,
-            },
-            0,
-        )
-        .unwrap();
-    p.send(&chunk(
-        wire::REPLY_FLAG_DONE,
-        wire::REPLY_TYPE_OFFSET_DATA,
-        c,
-        &data_payload(0, &[9; 512]),
-    ))
-    .unwrap_err();
+    let c = p.submit(CommandKind::write(buf.clone(), 0), 0).unwrap();
+    p.send(&data_chunk(wire::REPLY_FLAG_DONE, c, 0, &[9; 512]))
+        .unwrap_err();
     assert_eq!(buf.to_vec(), vec![5; 512]);
 }
 
 #[test]
 fn meta_context_not_requested_is_never_negotiated() {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     let srv = Server::default();
     let mut p = Peer::new(cfg);
     p.send(&newstyle_greeting(srv.gflags)).unwrap();
@@ -890,12 +711,7 @@ fn meta_context_not_requested_is_never_negotiated() {
 pub(super) fn option_reply_flood_ends_with_eproto() {
     use crate::protocol::options::MAX_OPT_REPLIES;
     let srv = Server::default();
-    let mut p = Peer::new(Config {
-        opt_mode: true,
-        ..Config::default()
-    });
-    p.handshake(&srv);
-    assert_eq!(p.state(), PublicState::Negotiating);
+    let mut p = negotiating(&srv);
     p.m.start_option(OptRequest::List(Box::new(|_: &str, _: &str| 0)), None)
         .unwrap();
     let (code, _) = p.expect_option();

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::generated::types::PublicState;
 use crate::protocol::wire::{self, PutBe};
-use crate::protocol::{Command, CommandKind, Config, Machine};
+use crate::protocol::{Command, CommandKind, Config, Machine, OptRequest};
 use crate::{AioBuffer, CmdFlag, Error};
 
 pub const EFLAGS_ALL: u16 = wire::FLAG_HAS_FLAGS
@@ -197,6 +197,12 @@ impl Peer {
         }
     }
 
+    /// Start an option (it must be accepted) and send it.
+    pub fn start_option(&mut self, opt: OptRequest, completion: Option<crate::CompletionCallback>) {
+        self.m.start_option(opt, completion).unwrap();
+        self.flush();
+    }
+
     /// Answer options the way `srv` says until the machine stops
     /// negotiating (ready, negotiating in opt mode, or dead).
     pub fn serve_options(&mut self, srv: &Server) {
@@ -222,6 +228,16 @@ impl Peer {
             let reply = answer_option(srv, c, &data, self.m.info().extended_headers);
             self.send(&reply).unwrap();
         }
+    }
+
+    /// Answer the NBD_OPT_EXPORT_NAME the client sends next (the reply
+    /// padded with 124 zeroes when `zeroes`), which ends the handshake.
+    pub fn answer_export_name(&mut self, size: u64, zeroes: bool) {
+        let (code, _) = self.expect_option();
+        assert_eq!(code, wire::OPT_EXPORT_NAME);
+        self.send(&export_name_reply(size, wire::FLAG_HAS_FLAGS, zeroes))
+            .unwrap();
+        assert_eq!(self.state(), PublicState::Connected);
     }
 
     /// Greet as a newstyle server, read the client flags, answer options.
@@ -250,14 +266,64 @@ impl Peer {
         (cookie, buf)
     }
 
+    /// The errno of a command that completed with an error.
+    pub fn command_errno(&mut self, cookie: u64) -> i32 {
+        self.m.command_completed(cookie).unwrap_err().errno()
+    }
+
     pub fn submit(&mut self, kind: CommandKind, flags: u32) -> Result<u64, Error> {
+        self.submit_with(kind, flags, None)
+    }
+
+    /// Submit a command with a completion callback, and send it.
+    pub fn submit_with(
+        &mut self,
+        kind: CommandKind,
+        flags: u32,
+        completion: Option<crate::CompletionCallback>,
+    ) -> Result<u64, Error> {
         let r = self.m.start_command(Command {
             kind,
             flags: CmdFlag(flags),
-            completion: None,
+            completion,
         });
         self.flush();
         r
+    }
+}
+
+/// Connect in opt mode to `srv`, stopping at the Negotiating state.
+pub fn negotiating(srv: &Server) -> Peer {
+    let mut p = Peer::new(Config {
+        opt_mode: true,
+        ..Config::default()
+    });
+    p.handshake(srv);
+    assert_eq!(p.state(), PublicState::Negotiating, "{:?}", p.m.error());
+    p
+}
+
+/// Settings that ask for base:allocation.
+pub fn meta_config() -> Config {
+    Config {
+        meta_contexts: vec!["base:allocation".into()],
+        ..Config::default()
+    }
+}
+
+/// A server without structured replies.
+pub fn simple_srv() -> Server {
+    Server {
+        structured: false,
+        ..Server::default()
+    }
+}
+
+/// Settings that leave a read buffer's old bytes in place.
+pub fn without_pread_initialize() -> Config {
+    Config {
+        pread_initialize: false,
+        ..Config::default()
     }
 }
 
@@ -353,6 +419,26 @@ pub fn ext_chunk(flags: u16, typ: u16, cookie: u64, offset: u64, payload: &[u8])
     v.put64(payload.len() as u64);
     v.extend_from_slice(payload);
     v
+}
+
+/// An offset-data chunk carrying `data` at `offset`.
+pub fn data_chunk(flags: u16, cookie: u64, offset: u64, data: &[u8]) -> Vec<u8> {
+    chunk(
+        flags,
+        wire::REPLY_TYPE_OFFSET_DATA,
+        cookie,
+        &data_payload(offset, data),
+    )
+}
+
+/// An offset-hole chunk of `len` bytes at `offset`.
+pub fn hole_chunk(flags: u16, cookie: u64, offset: u64, len: u32) -> Vec<u8> {
+    chunk(
+        flags,
+        wire::REPLY_TYPE_OFFSET_HOLE,
+        cookie,
+        &hole_payload(offset, len),
+    )
 }
 
 pub fn data_payload(offset: u64, data: &[u8]) -> Vec<u8> {
@@ -523,6 +609,13 @@ impl Log {
     }
     pub fn events(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
+    }
+    /// The completion ran once, seeing `err`, and was then freed.
+    pub fn assert_completed_once(&self, err: i32) {
+        assert_eq!(
+            self.events(),
+            vec![format!("completion {err}"), "drop completion".to_string()]
+        );
     }
     pub fn count(&self, s: &str) -> usize {
         self.0.lock().unwrap().iter().filter(|e| *e == s).count()

@@ -215,17 +215,6 @@ fn opt_mode_negotiates_tls_before_stopping() {
     assert!(p.m.info().tls && p.m.info().structured_replies);
 }
 
-/// Opt mode without automatic TLS, negotiating with the scripted server.
-fn negotiating_plain() -> Peer {
-    let mut p = Peer::new(Config {
-        opt_mode: true,
-        ..Config::default()
-    });
-    p.handshake(&Server::default());
-    assert_eq!(p.state(), PublicState::Negotiating);
-    p
-}
-
 /// Start opt_starttls with a logging completion callback.
 fn start_starttls(p: &mut Peer, log: &Log) {
     p.m.start_option(OptRequest::StartTls, Some(completion(log, 0)))
@@ -237,33 +226,32 @@ fn start_starttls(p: &mut Peer, log: &Log) {
     assert!(data.is_empty());
 }
 
+/// Start STARTTLS and have the server accept it.
+fn accept_starttls(p: &mut Peer, log: &Log) {
+    start_starttls(p, log);
+    p.send(&opt_reply(wire::OPT_STARTTLS, wire::REP_ACK, &[]))
+        .unwrap();
+}
+
 #[test]
 fn opt_starttls_refused_keeps_negotiating() {
-    let mut p = negotiating_plain();
+    let mut p = negotiating(&Server::default());
     let log = Log::default();
     start_starttls(&mut p, &log);
     p.send(&opt_reply(wire::OPT_STARTTLS, wire::REP_ERR_POLICY, &[]))
         .unwrap();
     assert_eq!(p.m.option_result(), Some(Ok(OptOutcome::Accepted(false))));
     assert_eq!(p.state(), PublicState::Negotiating);
-    assert_eq!(
-        log.events(),
-        vec![
-            format!("completion {}", libc::ENOTSUP),
-            "drop completion".into()
-        ]
-    );
+    log.assert_completed_once(libc::ENOTSUP);
     assert!(!p.m.info().tls);
 }
 
 #[test]
 fn opt_starttls_accepted_resets_what_plaintext_said() {
-    let mut p = negotiating_plain();
+    let mut p = negotiating(&Server::default());
     assert!(p.m.info().structured_replies);
     let log = Log::default();
-    start_starttls(&mut p, &log);
-    p.send(&opt_reply(wire::OPT_STARTTLS, wire::REP_ACK, &[]))
-        .unwrap();
+    accept_starttls(&mut p, &log);
     assert!(p.m.tls_handshake_pending());
     assert!(p.m.option_result().is_none());
     assert!(log.events().is_empty(), "completes only once TLS is up");
@@ -299,11 +287,9 @@ fn opt_starttls_accepted_resets_what_plaintext_said() {
 
 #[test]
 fn opt_starttls_then_go() {
-    let mut p = negotiating_plain();
+    let mut p = negotiating(&Server::default());
     let log = Log::default();
-    start_starttls(&mut p, &log);
-    p.send(&opt_reply(wire::OPT_STARTTLS, wire::REP_ACK, &[]))
-        .unwrap();
+    accept_starttls(&mut p, &log);
     p.m.tls_established("test").unwrap();
     p.m.option_result().unwrap().unwrap();
     p.m.start_option(OptRequest::StructuredReply, None).unwrap();
@@ -333,11 +319,9 @@ fn starttls_reply_split_across_reads() {
 fn an_uncollected_result_does_not_answer_the_next_option() {
     // aio_opt_starttls with only a completion callback never collects
     // its result; the next option must wait for its own.
-    let mut p = negotiating_plain();
+    let mut p = negotiating(&Server::default());
     let log = Log::default();
-    start_starttls(&mut p, &log);
-    p.send(&opt_reply(wire::OPT_STARTTLS, wire::REP_ACK, &[]))
-        .unwrap();
+    accept_starttls(&mut p, &log);
     p.m.tls_established("test").unwrap();
     p.m.start_option(OptRequest::Go, None).unwrap();
     assert!(p.m.option_result().is_none());

@@ -85,10 +85,7 @@ fn an_ended_connection_keeps_its_commands_and_disconnect() {
     // The command failed with the connection and waits to be collected.
     assert_eq!(p.m.in_flight(), 0);
     assert_eq!(p.m.peek_command_completed().unwrap(), c);
-    assert_eq!(
-        p.m.command_completed(c).unwrap_err().errno(),
-        libc::ENOTCONN
-    );
+    assert_eq!(p.command_errno(c), libc::ENOTCONN);
     // The disconnect asked for before the end is remembered.
     assert!(p.m.disconnecting());
     assert_eq!(p.m.disconnect(false).unwrap_err().errno(), libc::EINVAL);
@@ -96,17 +93,9 @@ fn an_ended_connection_keeps_its_commands_and_disconnect() {
 
 #[test]
 fn an_option_in_progress_fails_with_the_connection() {
-    let config = Config {
-        opt_mode: true,
-        ..Config::default()
-    };
-    let mut p = Peer::new(config);
-    p.handshake(&Server::default());
-    assert_eq!(p.state(), PublicState::Negotiating);
+    let mut p = negotiating(&Server::default());
     let log = Log::default();
-    p.m.start_option(OptRequest::Info, Some(completion(&log, 1)))
-        .unwrap();
-    p.flush();
+    p.start_option(OptRequest::Info, Some(completion(&log, 1)));
     p.m.transport_failed(Error::new(libc::ECONNRESET, "reset"));
     assert_consistent(&p.m);
     assert_eq!(

@@ -21,61 +21,29 @@ fn errno(p: &mut Peer, kind: CommandKind, flags: u32) -> i32 {
 }
 
 fn read(len: usize, offset: u64) -> CommandKind {
-    CommandKind::Read {
-        buf: AioBuffer::new(len),
-        offset,
-        chunk: None,
-    }
+    CommandKind::read(AioBuffer::new(len), offset, None)
 }
 
 fn write(len: usize, offset: u64) -> CommandKind {
-    CommandKind::Write {
-        buf: AioBuffer::new(len),
-        offset,
-    }
+    CommandKind::write(AioBuffer::new(len), offset)
 }
 
-#[test]
-fn commands_not_advertised() {
+/// Connected to an export that advertises no optional command or flag.
+fn connected_advertising_nothing() -> Peer {
     let srv = Server {
         eflags: wire::FLAG_HAS_FLAGS,
         ..Server::default()
     };
-    let mut p = connected(Config::default(), &srv);
+    connected(Config::default(), &srv)
+}
+
+#[test]
+fn commands_not_advertised() {
+    let mut p = connected_advertising_nothing();
     assert_eq!(errno(&mut p, CommandKind::Flush, 0), libc::EINVAL);
-    assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Trim {
-                count: 512,
-                offset: 0
-            },
-            0
-        ),
-        libc::EINVAL
-    );
-    assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Zero {
-                count: 512,
-                offset: 0
-            },
-            0
-        ),
-        libc::EINVAL
-    );
-    assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Cache {
-                count: 512,
-                offset: 0
-            },
-            0
-        ),
-        libc::EINVAL
-    );
+    assert_eq!(errno(&mut p, CommandKind::trim(512, 0), 0), libc::EINVAL);
+    assert_eq!(errno(&mut p, CommandKind::zero(512, 0), 0), libc::EINVAL);
+    assert_eq!(errno(&mut p, CommandKind::cache(512, 0), 0), libc::EINVAL);
     assert_eq!(
         errno(&mut p, write(512, 0), CmdFlag::FUA.bits()),
         libc::EINVAL
@@ -101,28 +69,8 @@ fn read_only_export_gives_eperm() {
     };
     let mut p = connected(Config::default(), &srv);
     assert_eq!(errno(&mut p, write(512, 0), 0), libc::EPERM);
-    assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Trim {
-                count: 512,
-                offset: 0
-            },
-            0
-        ),
-        libc::EPERM
-    );
-    assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Zero {
-                count: 512,
-                offset: 0
-            },
-            0
-        ),
-        libc::EPERM
-    );
+    assert_eq!(errno(&mut p, CommandKind::trim(512, 0), 0), libc::EPERM);
+    assert_eq!(errno(&mut p, CommandKind::zero(512, 0), 0), libc::EPERM);
     p.submit(read(512, 0), 0).unwrap();
 }
 
@@ -133,10 +81,7 @@ fn fast_zero_needs_advertising() {
         ..Server::default()
     };
     let mut p = connected(Config::default(), &srv);
-    let z = || CommandKind::Zero {
-        count: 512,
-        offset: 0,
-    };
+    let z = || CommandKind::zero(512, 0);
     assert_eq!(errno(&mut p, z(), CmdFlag::FAST_ZERO.bits()), libc::EINVAL);
     p.submit(z(), CmdFlag::NO_HOLE.bits()).unwrap();
 }
@@ -153,14 +98,7 @@ fn flags_not_permitted() {
         libc::EINVAL
     );
     assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Cache {
-                count: 512,
-                offset: 0
-            },
-            0x40
-        ),
+        errno(&mut p, CommandKind::cache(512, 0), 0x40),
         libc::EINVAL
     );
     // Beyond 16 bits is always an error.
@@ -181,36 +119,15 @@ fn bounds() {
     assert_eq!(errno(&mut p, read(512, (1 << 20) - 256), 0), libc::EINVAL);
     assert_eq!(errno(&mut p, write(512, 1 << 20), 0), libc::ENOSPC);
     assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Trim {
-                count: 1 << 21,
-                offset: 0
-            },
-            0
-        ),
+        errno(&mut p, CommandKind::trim(1 << 21, 0), 0),
         libc::ENOSPC
     );
     assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Zero {
-                count: 1,
-                offset: u64::MAX
-            },
-            0
-        ),
+        errno(&mut p, CommandKind::zero(1, u64::MAX), 0),
         libc::ENOSPC
     );
     assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Cache {
-                count: 2 << 20,
-                offset: 0
-            },
-            0
-        ),
+        errno(&mut p, CommandKind::cache(2 << 20, 0), 0),
         libc::EINVAL
     );
     p.submit(read(512, (1 << 20) - 512), 0).unwrap();
@@ -222,17 +139,7 @@ fn bounds() {
 fn zero_size() {
     let mut p = connected(Config::default(), &Server::default());
     assert_eq!(errno(&mut p, read(0, 0), 0), libc::EINVAL);
-    assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Trim {
-                count: 0,
-                offset: 0
-            },
-            0
-        ),
-        libc::EINVAL
-    );
+    assert_eq!(errno(&mut p, CommandKind::trim(0, 0), 0), libc::EINVAL);
     // Flush has no size.
     p.submit(CommandKind::Flush, 0).unwrap();
     p.m.config_mut().strict = without(Strict::ZERO_SIZE);
@@ -272,14 +179,7 @@ fn payload_limits() {
     assert_eq!(errno(&mut p, write((64 << 20) + 1, 0), 0), libc::ERANGE);
     // Non-data commands are limited by the 32-bit length field.
     assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Trim {
-                count: 1 << 32,
-                offset: 0
-            },
-            0
-        ),
+        errno(&mut p, CommandKind::trim(1 << 32, 0), 0),
         libc::ERANGE
     );
     // Without an advertised maximum the payload limit is 32 MiB.
@@ -294,14 +194,7 @@ fn payload_limits() {
     p.submit(write(32 << 20, 0), 0).unwrap();
     p.m.config_mut().strict = Strict(0);
     assert_eq!(
-        errno(
-            &mut p,
-            CommandKind::Trim {
-                count: 1 << 32,
-                offset: 0
-            },
-            0
-        ),
+        errno(&mut p, CommandKind::trim(1 << 32, 0), 0),
         libc::ERANGE
     );
 }
@@ -327,12 +220,7 @@ fn payload_len_flag() {
 fn block_status_needs_meta_contexts() {
     let mut p = connected(Config::default(), &Server::default());
     let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
-    let kind = CommandKind::BlockStatus {
-        count: 512,
-        offset: 0,
-        sink: ExtentSink::Narrow(cb),
-        filter: None,
-    };
+    let kind = CommandKind::block_status(512, 0, ExtentSink::Narrow(cb), None);
     assert_eq!(errno(&mut p, kind, 0), libc::ENOTSUP);
 
     let cfg = Config {
@@ -343,30 +231,22 @@ fn block_status_needs_meta_contexts() {
     };
     let mut p = connected(cfg, &Server::default());
     let cb = Box::new(|_: &str, _: u64, _: &[u32], _: &mut i32| 0);
-    let kind = CommandKind::BlockStatus {
-        count: 512,
-        offset: 0,
-        sink: ExtentSink::Narrow(cb),
-        filter: None,
-    };
+    let kind = CommandKind::block_status(512, 0, ExtentSink::Narrow(cb), None);
     assert_eq!(errno(&mut p, kind, 0), libc::ENOTSUP);
 }
 
 #[test]
 fn block_status_filter_checks() {
-    let cfg = Config {
-        meta_contexts: vec!["base:allocation".into()],
-        ..Config::default()
-    };
+    let cfg = meta_config();
     // Compact headers: the filter cannot be expressed.
     let mut p = connected(cfg.clone(), &Server::default());
     let cb = Box::new(|_: &str, _: u64, _: &[crate::Extent], _: &mut i32| 0);
-    let kind = CommandKind::BlockStatus {
-        count: 512,
-        offset: 0,
-        sink: ExtentSink::Wide(cb),
-        filter: Some(vec!["base:allocation".into()]),
-    };
+    let kind = CommandKind::block_status(
+        512,
+        0,
+        ExtentSink::Wide(cb),
+        Some(vec!["base:allocation".into()]),
+    );
     assert_eq!(errno(&mut p, kind, 0), libc::ENOTSUP);
     // Extended headers, but a context that was not negotiated.
     let srv = Server {
@@ -376,22 +256,14 @@ fn block_status_filter_checks() {
     };
     let mut p = connected(cfg, &srv);
     let cb = Box::new(|_: &str, _: u64, _: &[crate::Extent], _: &mut i32| 0);
-    let kind = CommandKind::BlockStatus {
-        count: 512,
-        offset: 0,
-        sink: ExtentSink::Wide(cb),
-        filter: Some(vec!["qemu:nope".into()]),
-    };
+    let kind =
+        CommandKind::block_status(512, 0, ExtentSink::Wide(cb), Some(vec!["qemu:nope".into()]));
     assert_eq!(errno(&mut p, kind, 0), libc::EINVAL);
 }
 
 #[test]
 fn rejected_command_drops_callbacks_first_mid_then_completion() {
-    let srv = Server {
-        eflags: wire::FLAG_HAS_FLAGS,
-        ..Server::default()
-    };
-    let mut p = connected(Config::default(), &srv);
+    let mut p = connected_advertising_nothing();
     let log = Log::default();
     let g = log.guard("chunk");
     let chunk = Box::new(move |_: &[u8], _: u64, _: u32, _: &mut i32| {
@@ -400,11 +272,7 @@ fn rejected_command_drops_callbacks_first_mid_then_completion() {
     });
     let e =
         p.m.start_command(Command {
-            kind: CommandKind::Read {
-                buf: AioBuffer::new(512),
-                offset: 0,
-                chunk: Some(chunk),
-            },
+            kind: CommandKind::read(AioBuffer::new(512), 0, Some(chunk)),
             flags: CmdFlag::DF,
             completion: Some(completion(&log, 0)),
         })
