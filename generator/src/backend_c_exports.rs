@@ -10,10 +10,13 @@
 
 use serde::Serialize;
 
-use crate::lower::{LArg, LArgKind, LCall, LCallback, LCbArg, LOptArg, LOptKind, LRet, Lowered};
+use crate::lower::{
+    by_value_arg, number_ret, LArg, LArgKind, LCall, LCallback, LCbArg, LOptArg, LOptKind, LRet,
+    Lowered,
+};
 use crate::model::*;
 use crate::names::{camel, rust_ident};
-use crate::render::render;
+use crate::render::rendered;
 use crate::{Error, Lang, Output};
 
 /// How a call's value goes back to C: the value returned on error (or for
@@ -72,17 +75,7 @@ fn arg_plan(a: &LArg, clear: Option<&str>) -> ArgPlan {
     };
     let len = |len: &str| rust_ident(len);
     match &a.kind {
-        LArgKind::Bool
-        | LArgKind::Int
-        | LArgKind::Uint
-        | LArgKind::Int64
-        | LArgKind::Uint32
-        | LArgKind::Uint64
-        | LArgKind::SizeT
-        | LArgKind::Fd
-        | LArgKind::Uintptr
-        | LArgKind::Enum(_)
-        | LArgKind::Flags { .. } => simple(a.core_arg(&id)),
+        by_value_arg!() | LArgKind::Enum(_) | LArgKind::Flags { .. } => simple(a.core_arg(&id)),
         LArgKind::String => converted(format!("let {id} = convert::string({id}, \"{n}\")?;"), id),
         LArgKind::Path => converted(format!("let {id} = convert::path({id}, \"{n}\")?;"), id),
         LArgKind::StringList => converted(
@@ -282,18 +275,12 @@ fn export_view(call: &LCall) -> ExportView {
         ret_fn: ret_fn.into(),
         ret_arg: match call.ret {
             LRet::Enum(_) | LRet::Flags(_) => "r.0".into(),
-            LRet::Error
+            number_ret!()
+            | LRet::Error
             | LRet::Bool
-            | LRet::Int
-            | LRet::Int64
-            | LRet::Uint
-            | LRet::Uint64
-            | LRet::SizeT
             | LRet::Cookie
             | LRet::StaticString
             | LRet::String
-            | LRet::Fd
-            | LRet::Uintptr
             | LRet::Void
             | LRet::Handle => "r".into(),
         },
@@ -341,16 +328,8 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
                 crate::DO_NOT_EDIT
             ),
         },
-        Output {
-            path: "bindings/c/src/generated/exports.rs".into(),
-            lang: Lang::Rust,
-            text: render("c/exports.rs.tera", &exports)?,
-        },
-        Output {
-            path: "bindings/c/src/generated/callbacks.rs".into(),
-            lang: Lang::Rust,
-            text: render("c/callbacks.rs.tera", &callbacks)?,
-        },
+        rendered("bindings/c/src/generated/exports.rs", Lang::Rust, "c/exports.rs.tera", &exports)?,
+        rendered("bindings/c/src/generated/callbacks.rs", Lang::Rust, "c/callbacks.rs.tera", &callbacks)?,
     ])
 }
 

@@ -87,3 +87,17 @@ pub fn render<T: Serialize>(template: &str, view: &T) -> Result<String, Error> {
         Error(msg)
     })
 }
+
+/// The output at `path` in `lang` that one template renders from a view.
+pub fn rendered<T: Serialize>(
+    path: impl Into<std::path::PathBuf>,
+    lang: crate::Lang,
+    template: &str,
+    view: &T,
+) -> Result<crate::Output, Error> {
+    Ok(crate::Output {
+        path: path.into(),
+        lang,
+        text: render(template, view)?,
+    })
+}
