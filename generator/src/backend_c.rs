@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::lower::ffi::{CParam, Ffi};
 use crate::lower::{LCall, Lowered};
 use crate::model::*;
+use crate::names::comma_list;
 use crate::render::rendered;
 use crate::{Error, Lang, Output};
 
@@ -60,11 +61,7 @@ struct MapView {
 }
 
 fn decls(params: &[CParam]) -> String {
-    params
-        .iter()
-        .map(|p| p.ty.c_decl(&p.name))
-        .collect::<Vec<_>>()
-        .join(", ")
+    comma_list(params.iter().map(|p| p.ty.c_decl(&p.name)))
 }
 
 /// The C prototype of a call, as the header declares it.

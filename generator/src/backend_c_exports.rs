@@ -15,8 +15,8 @@ use crate::lower::{
     Lowered,
 };
 use crate::model::*;
-use crate::names::{camel, rust_ident};
-use crate::render::rendered;
+use crate::names::{camel, comma_list, rust_ident};
+use crate::render::{module_index, rendered};
 use crate::{Error, Lang, Output};
 
 /// How a call's value goes back to C: the value returned on error (or for
@@ -266,11 +266,7 @@ fn export_view(call: &LCall) -> ExportView {
         error_value: error_value.into(),
         early: plans.iter().flat_map(|p| p.early.clone()).collect(),
         convert: plans.iter().flat_map(|p| p.convert.clone()).collect(),
-        call_args: plans
-            .iter()
-            .map(|p| p.pass.clone())
-            .collect::<Vec<_>>()
-            .join(", "),
+        call_args: comma_list(plans.iter().map(|p| &p.pass)),
         fallible: call.def.may_set_error,
         ret_fn: ret_fn.into(),
         ret_arg: match call.ret {
@@ -296,17 +292,8 @@ fn callback_view(cb: &LCallback) -> CallbackView {
         struct_name: format!("nbd_{}_callback", cb.name),
         rust_type: format!("nbd::{}Callback", camel(cb.name)),
         doc: cb.def.doc.clone(),
-        fn_params: cb
-            .c_params
-            .iter()
-            .map(|p| p.ty.rust())
-            .collect::<Vec<_>>()
-            .join(", "),
-        closure_params: plans
-            .iter()
-            .map(|p| p.closure_param.clone())
-            .collect::<Vec<_>>()
-            .join(", "),
+        fn_params: comma_list(cb.c_params.iter().map(|p| p.ty.rust())),
+        closure_params: comma_list(plans.iter().map(|p| &p.closure_param)),
         prepare: plans.iter().flat_map(|p| p.prepare.clone()).collect(),
         c_args: c_args.join(", "),
     }
@@ -320,16 +307,23 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         callbacks: l.callbacks.iter().map(callback_view).collect(),
     };
     Ok(vec![
-        Output {
-            path: "bindings/c/src/generated/mod.rs".into(),
-            lang: Lang::Rust,
-            text: format!(
-                "// {}\n\n//! The C library's layer generated from api.yaml.\n\npub mod callbacks;\npub mod exports;\n",
-                crate::DO_NOT_EDIT
-            ),
-        },
-        rendered("bindings/c/src/generated/exports.rs", Lang::Rust, "c/exports.rs.tera", &exports)?,
-        rendered("bindings/c/src/generated/callbacks.rs", Lang::Rust, "c/callbacks.rs.tera", &callbacks)?,
+        module_index(
+            "bindings/c/src/generated/mod.rs",
+            "The C library's layer generated from api.yaml.",
+            &["callbacks", "exports"],
+        ),
+        rendered(
+            "bindings/c/src/generated/exports.rs",
+            Lang::Rust,
+            "c/exports.rs.tera",
+            &exports,
+        )?,
+        rendered(
+            "bindings/c/src/generated/callbacks.rs",
+            Lang::Rust,
+            "c/callbacks.rs.tera",
+            &callbacks,
+        )?,
     ])
 }
 

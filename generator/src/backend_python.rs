@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::lower::{LArg, LArgKind, LCall, LCallback, LOptArg, LOptKind, LRet, Lowered};
 use crate::markup;
 use crate::model::*;
-use crate::names::{camel, capitalise, python_ident, rust_ident};
+use crate::names::{camel, capitalise, comma_list, python_ident, rust_ident};
 use crate::render::rendered;
 use crate::{Error, Lang, Output};
 
@@ -357,25 +357,13 @@ fn call_view(call: &LCall) -> CallView {
         rust_name: rust_ident(&name),
         name,
         doc: doc.lines().map(str::to_string).collect(),
-        signature: parts
-            .iter()
-            .map(|p| p.sig.clone())
-            .collect::<Vec<_>>()
-            .join(", "),
-        params: parts
-            .iter()
-            .map(|p| p.param.clone())
-            .collect::<Vec<_>>()
-            .join(", "),
+        signature: comma_list(parts.iter().map(|p| &p.sig)),
+        params: comma_list(parts.iter().map(|p| &p.param)),
         prelude: parts.iter().flat_map(|p| p.prelude.clone()).collect(),
         call: format!(
             "handle.{}({})",
             rust_ident(call.name),
-            parts
-                .iter()
-                .map(|p| p.call_arg.clone())
-                .collect::<Vec<_>>()
-                .join(", ")
+            comma_list(parts.iter().map(|p| &p.call_arg))
         ),
         sync_callbacks,
         may_fail: call.def.may_set_error,

@@ -5,8 +5,8 @@ use serde::Serialize;
 use crate::lower::{by_value_arg, type_name, LArgKind, LCall, LFlags, LOptKind, LRet, Lowered};
 use crate::markup;
 use crate::model::*;
-use crate::names::{camel, capitalise, rust_ident};
-use crate::render::rendered;
+use crate::names::{camel, capitalise, comma_list, rust_ident};
+use crate::render::{module_index, rendered};
 use crate::{Error, Lang, Output};
 
 #[derive(Serialize)]
@@ -355,12 +355,7 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
             .map(|cb| CallbackView {
                 name: format!("{}Callback", camel(cb.name)),
                 doc: capitalise(&cb.def.doc),
-                args: cb
-                    .args
-                    .iter()
-                    .map(|a| a.rust_type(""))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                args: comma_list(cb.args.iter().map(|a| a.rust_type(""))),
             })
             .collect(),
         states: State::ALL
@@ -375,16 +370,23 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         calls: l.regular_calls().map(|c| call_view(l, c)).collect(),
     };
     Ok(vec![
-        Output {
-            path: "core/src/generated/mod.rs".into(),
-            lang: Lang::Rust,
-            text: format!(
-                "// {}\n\n//! The layer generated from api.yaml: see docs/core-contract.md.\n\npub mod dispatch;\npub mod types;\n",
-                crate::DO_NOT_EDIT
-            ),
-        },
-        rendered("core/src/generated/types.rs", Lang::Rust, "rust/types.rs.tera", &types)?,
-        rendered("core/src/generated/dispatch.rs", Lang::Rust, "rust/dispatch.rs.tera", &dispatch)?,
+        module_index(
+            "core/src/generated/mod.rs",
+            "The layer generated from api.yaml: see docs/core-contract.md.",
+            &["dispatch", "types"],
+        ),
+        rendered(
+            "core/src/generated/types.rs",
+            Lang::Rust,
+            "rust/types.rs.tera",
+            &types,
+        )?,
+        rendered(
+            "core/src/generated/dispatch.rs",
+            Lang::Rust,
+            "rust/dispatch.rs.tera",
+            &dispatch,
+        )?,
     ])
 }
 

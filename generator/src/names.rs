@@ -44,6 +44,15 @@ const RUST_KEYWORDS: &[&str] = &[
     "unsafe", "use", "where", "while", "yield", "box", "try",
 ];
 
+/// Items joined with `", "`: a parameter or argument list.
+pub fn comma_list<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|i| i.as_ref().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// An identifier safe to use as a Rust variable.
 pub fn rust_ident(name: &str) -> String {
     if RUST_KEYWORDS.contains(&name) {

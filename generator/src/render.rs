@@ -101,3 +101,14 @@ pub fn rendered<T: Serialize>(
         text: render(template, view)?,
     })
 }
+
+/// A generated folder's `mod.rs`: the do-not-edit line, a one-line
+/// module doc and a `pub mod` line for each module.
+pub fn module_index(path: &str, doc: &str, modules: &[&str]) -> crate::Output {
+    let mods: String = modules.iter().map(|m| format!("pub mod {m};\n")).collect();
+    crate::Output {
+        path: path.into(),
+        lang: crate::Lang::Rust,
+        text: format!("// {}\n\n//! {doc}\n\n{mods}", crate::DO_NOT_EDIT),
+    }
+}

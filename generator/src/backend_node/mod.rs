@@ -132,6 +132,15 @@ fn jsdoc(l: &Lowered, summary: &str, body: &str, extra: &[String]) -> Vec<String
         .collect()
 }
 
+/// An enum's or a flag set's value as a member of its group.
+fn value_member(name: &str, value: impl ToString, doc: &str) -> MemberView {
+    MemberView {
+        name: name.to_string(),
+        value: value.to_string(),
+        doc: capitalise(doc),
+    }
+}
+
 fn groups(l: &Lowered) -> Vec<GroupView> {
     let mut out = Vec::new();
     for e in &l.api.enums {
@@ -141,11 +150,7 @@ fn groups(l: &Lowered) -> Vec<GroupView> {
             members: e
                 .values
                 .iter()
-                .map(|v| MemberView {
-                    name: v.name.clone(),
-                    value: v.value.to_string(),
-                    doc: capitalise(&v.doc),
-                })
+                .map(|v| value_member(&v.name, v.value, &v.doc))
                 .collect(),
         });
     }
@@ -154,11 +159,7 @@ fn groups(l: &Lowered) -> Vec<GroupView> {
             .def
             .values
             .iter()
-            .map(|v| MemberView {
-                name: v.name.clone(),
-                value: v.value.to_string(),
-                doc: capitalise(&v.doc),
-            })
+            .map(|v| value_member(&v.name, v.value, &v.doc))
             .collect();
         members.push(MemberView {
             name: "MASK".into(),

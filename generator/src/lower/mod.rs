@@ -17,7 +17,7 @@
 pub mod ffi;
 
 use crate::model::*;
-use crate::names::{camel, rust_ident};
+use crate::names::{camel, comma_list, rust_ident};
 use crate::validate::{self, ValidationError};
 use ffi::{param, CParam, Ffi};
 
@@ -286,11 +286,11 @@ impl LCallback<'_> {
     /// The parameters of a binding crate's closure for the callback, as
     /// the core calls it (`name: type, …`).
     pub fn binding_params(&self) -> String {
-        self.args
-            .iter()
-            .map(|a| format!("{}: {}", rust_ident(a.name), a.rust_type("nbd::")))
-            .collect::<Vec<_>>()
-            .join(", ")
+        comma_list(
+            self.args
+                .iter()
+                .map(|a| format!("{}: {}", rust_ident(a.name), a.rust_type("nbd::"))),
+        )
     }
 
     /// The error argument a binding hands to its callback helper: the
