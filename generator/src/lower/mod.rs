@@ -483,6 +483,8 @@ impl<'a> Resolver<'a> {
 
     fn arg(&self, a: &'a Arg) -> LArg<'a> {
         let n = a.name.as_str();
+        // A buffer and its length, as C takes them.
+        let buffer = |ptr: Ffi, len: &str| vec![param(n, ptr), param(len, Ffi::SizeT)];
         let (kind, c) = match &a.kind {
             ArgKind::Bool => (LArgKind::Bool, vec![param(n, Ffi::Bool)]),
             ArgKind::Int => (LArgKind::Int, vec![param(n, Ffi::Int)]),
@@ -500,22 +502,15 @@ impl<'a> Resolver<'a> {
                 LArgKind::Sockaddr { len },
                 vec![param(n, Ffi::ConstSockaddrPtr), param(len, Ffi::Socklen)],
             ),
-            ArgKind::BytesIn { len } => (
-                LArgKind::BytesIn { len },
-                vec![param(n, Ffi::ConstVoidPtr), param(len, Ffi::SizeT)],
-            ),
-            ArgKind::BytesOut { len } => (
-                LArgKind::BytesOut { len },
-                vec![param(n, Ffi::VoidPtr), param(len, Ffi::SizeT)],
-            ),
+            ArgKind::BytesIn { len } => (LArgKind::BytesIn { len }, buffer(Ffi::ConstVoidPtr, len)),
+            ArgKind::BytesOut { len } => (LArgKind::BytesOut { len }, buffer(Ffi::VoidPtr, len)),
             ArgKind::BytesPersistIn { len } => (
                 LArgKind::BytesPersistIn { len },
-                vec![param(n, Ffi::ConstVoidPtr), param(len, Ffi::SizeT)],
+                buffer(Ffi::ConstVoidPtr, len),
             ),
-            ArgKind::BytesPersistOut { len } => (
-                LArgKind::BytesPersistOut { len },
-                vec![param(n, Ffi::VoidPtr), param(len, Ffi::SizeT)],
-            ),
+            ArgKind::BytesPersistOut { len } => {
+                (LArgKind::BytesPersistOut { len }, buffer(Ffi::VoidPtr, len))
+            }
             ArgKind::Closure { callback } => (
                 LArgKind::Closure(self.callback(callback)),
                 vec![param(
