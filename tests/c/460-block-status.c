@@ -50,12 +50,7 @@ extent64 (void *user_data, const char *metacontext, uint64_t offset,
   return 0;
 }
 
-static void
-seen_free (void *user_data)
-{
-  struct seen *s = user_data;
-  s->freed++;
-}
+FREE_COUNTER (seen_free, struct seen)
 
 int
 main (void)

@@ -104,6 +104,22 @@ wait_for (struct nbd_handle *h, int64_t cookie)
     OK (nbd_poll (h, 5000));
 }
 
+/* The command `cookie` was accepted; nothing it holds is freed when it
+ * completes, and retiring it brings `frees` to `frees_retired`.
+ */
+static void
+retire (struct nbd_handle *h, int64_t cookie, int frees_retired)
+{
+  int frees_accepted = frees;
+
+  CHECK (cookie > 0);
+  wait_for (h, cookie);
+  /* Completed but not retired: still not freed. */
+  CHECK (frees == frees_accepted);
+  CHECK (nbd_aio_command_completed (h, cookie) == 1);
+  CHECK (frees == frees_retired);
+}
+
 int
 main (void)
 {
@@ -129,13 +145,8 @@ main (void)
                                                       .user_data = buf,
                                                       .free = free_buffer },
                           0);
-  CHECK (cookie > 0);
   CHECK (frees == 0);
-  wait_for (h, cookie);
-  /* Completed but not retired: still not freed. */
-  CHECK (frees == 0);
-  CHECK (nbd_aio_command_completed (h, cookie) == 1);
-  CHECK (frees == 1);
+  retire (h, cookie, 1);
 
   /* 2. Mid-command and completion closures, both without functions:
    * freed at retirement, mid-command first.
@@ -145,12 +156,9 @@ main (void)
                                      (nbd_chunk_callback) { .free = free_chunk },
                                      (nbd_completion_callback) { .free = free_completion },
                                      0);
-  CHECK (cookie > 0);
   CHECK (frees == 1);
-  wait_for (h, cookie);
-  CHECK (frees == 1);
-  CHECK (nbd_aio_command_completed (h, cookie) == 1);
-  CHECK (frees == 3 && nr_order == 2);
+  retire (h, cookie, 3);
+  CHECK (nr_order == 2);
   CHECK (strcmp (order[0], "free chunk") == 0);
   CHECK (strcmp (order[1], "free completion") == 0);
 
@@ -162,11 +170,8 @@ main (void)
                                      (nbd_completion_callback) { .callback = completion_cb,
                                                                  .free = free_completion },
                                      0);
-  CHECK (cookie > 0);
-  wait_for (h, cookie);
-  CHECK (chunks >= 1 && completions == 1 && frees == 3);
-  CHECK (nbd_aio_command_completed (h, cookie) == 1);
-  CHECK (frees == 5);
+  retire (h, cookie, 5);
+  CHECK (chunks >= 1 && completions == 1);
   CHECK (strcmp (order[nr_order - 3], "completion") == 0);
   CHECK (strcmp (order[nr_order - 2], "free chunk") == 0);
   CHECK (strcmp (order[nr_order - 1], "free completion") == 0);
@@ -184,11 +189,8 @@ main (void)
   cookie = nbd_aio_block_status (h, 65536, 0,
                                  (nbd_extent_callback) { .free = free_count },
                                  NBD_NULL_COMPLETION, 0);
-  CHECK (cookie > 0 && frees == 7);
-  wait_for (h, cookie);
   CHECK (frees == 7);
-  CHECK (nbd_aio_command_completed (h, cookie) == 1);
-  CHECK (frees == 8);
+  retire (h, cookie, 8);
   /* ... also when the call fails its checks: freed once, at once. */
   CHECK (nbd_aio_pread (h, small, sizeof small, 2 * 1024 * 1024,
                         (nbd_completion_callback) { .free = free_count }, 0) == -1);

@@ -62,6 +62,25 @@ context_cb (void *user_data, const char *name)
   return 0;
 }
 
+/* Block status at `offset` against `scenario`, whose extents are
+ * insane, fails with EPROTO and an error naming `what`; no extent is
+ * delivered and the connection stays usable.
+ */
+static void
+insane_extents (const char *scenario, uint64_t offset, const char *what)
+{
+  nbd_extent_callback ecb = { .callback = extent_cb };
+  struct nbd_handle *h = hostile (scenario, true, false);
+  char buf[4096];
+
+  extents_seen = 0;
+  FAILS_WITH (nbd_block_status (h, 65536, offset, ecb, 0), EPROTO);
+  error_says (what);
+  CHECK (extents_seen == 0);
+  OK (nbd_pread (h, buf, sizeof buf, 0, 0));
+  nbd_close (h);
+}
+
 int
 main (void)
 {
@@ -130,27 +149,9 @@ main (void)
   /* Block status: insane extents fail the command with EPROTO, nothing
    * is delivered, and the connection stays usable.
    */
-  h = hostile ("bs-zero-length", true, false);
-  extents_seen = 0;
-  FAILS_WITH (nbd_block_status (h, 65536, 0, ecb, 0), EPROTO);
-  error_says ("zero-length extent");
-  CHECK (extents_seen == 0);
-  OK (nbd_pread (h, buf, sizeof buf, 0, 0));
-  nbd_close (h);
-
-  h = hostile ("bs-past-end", true, false);
-  FAILS_WITH (nbd_block_status (h, 65536, 1024 * 1024 - 65536, ecb, 0), EPROTO);
-  error_says ("past the end of the export");
-  CHECK (extents_seen == 0);
-  OK (nbd_pread (h, buf, sizeof buf, 0, 0));
-  nbd_close (h);
-
-  h = hostile ("bs-wrong-context", true, false);
-  FAILS_WITH (nbd_block_status (h, 65536, 0, ecb, 0), EPROTO);
-  error_says ("meta context ID 99");
-  CHECK (extents_seen == 0);
-  OK (nbd_pread (h, buf, sizeof buf, 0, 0));
-  nbd_close (h);
+  insane_extents ("bs-zero-length", 0, "zero-length extent");
+  insane_extents ("bs-past-end", 1024 * 1024 - 65536, "past the end of the export");
+  insane_extents ("bs-wrong-context", 0, "meta context ID 99");
 
   /* A meta context the client never asked for is never negotiated. */
   h = hostile ("meta-unrequested", true, false);

@@ -259,6 +259,37 @@ connect_nbdkit (char **argv)
   return h;
 }
 
+/* Define NAME, a closure's .free function counting its calls in the
+ * `freed` member of the TYPE its user_data points to.
+ */
+#define FREE_COUNTER(name, type)                \
+  static void                                   \
+  name (void *user_data)                        \
+  {                                             \
+    type *counted = user_data;                  \
+    counted->freed++;                           \
+  }
+
+/* Connect `h` (set up for TLS) with `nbd_connect_command (h, server)`,
+ * check that TLS was negotiated and that `len` bytes of `data` written
+ * at `offset` read back the same, then shut it down and close it.
+ */
+static inline void
+tls_round_trip (struct nbd_handle *h, char **server,
+                const char *data, size_t len, uint64_t offset)
+{
+  char back[256];
+
+  CHECK (len <= sizeof back);
+  OK (nbd_connect_command (h, server));
+  CHECK (nbd_get_tls_negotiated (h) == 1);
+  OK (nbd_pwrite (h, data, len, offset, 0));
+  OK (nbd_pread (h, back, len, offset, 0));
+  CHECK (memcmp (back, data, len) == 0);
+  OK (nbd_shutdown (h, 0));
+  nbd_close (h);
+}
+
 /* The byte that `nbdkit pattern` serves at `offset`: each 8-byte word
  * holds its own offset, big-endian.
  */
