@@ -81,16 +81,6 @@ completion_cb (void *user_data, int *error)
 }
 
 static int
-extent_cb (void *user_data, const char *metacontext, uint64_t offset,
-           uint32_t *entries, size_t nr, int *error)
-{
-  (void) user_data; (void) metacontext; (void) offset; (void) entries;
-  (void) nr; (void) error;
-  extents++;
-  return 0;
-}
-
-static int
 context_cb (void *user_data, const char *name)
 {
   (void) user_data; (void) name;
@@ -102,6 +92,25 @@ wait_for (struct nbd_handle *h, int64_t cookie)
 {
   while (nbd_aio_peek_command_completed (h) != cookie)
     OK (nbd_poll (h, 5000));
+}
+
+/* An aio read of `len` bytes into a new buffer that the completion
+ * closure's .free releases; the closure has no function.
+ */
+static int64_t
+read_into_freed_buffer (struct nbd_handle *h, size_t len)
+{
+  char *buf = malloc (len);
+  int64_t cookie;
+
+  CHECK (buf != NULL);
+  cookie = nbd_aio_pread (h, buf, len, 0,
+                          (nbd_completion_callback) { .callback = NULL,
+                                                      .user_data = buf,
+                                                      .free = free_buffer },
+                          0);
+  CHECK (cookie > 0);
+  return cookie;
 }
 
 /* The command `cookie` was accepted; nothing it holds is freed when it
@@ -126,7 +135,6 @@ main (void)
   char *argv[] = { "nbdkit", "-s", "--exit-with-parent", "memory", "1M", NULL };
   struct nbd_handle *h;
   int64_t cookie;
-  char *buf;
   char small[512];
 
   start_test ("630-closure-lifetime", 120);
@@ -138,13 +146,7 @@ main (void)
   /* 1. The read's buffer is freed by the completion closure's .free;
    * the closure has no function. Nothing is freed inside the call.
    */
-  buf = malloc (65536);
-  CHECK (buf != NULL);
-  cookie = nbd_aio_pread (h, buf, 65536, 0,
-                          (nbd_completion_callback) { .callback = NULL,
-                                                      .user_data = buf,
-                                                      .free = free_buffer },
-                          0);
+  cookie = read_into_freed_buffer (h, 65536);
   CHECK (frees == 0);
   retire (h, cookie, 1);
 
@@ -201,7 +203,8 @@ main (void)
   CHECK (other_frees == 1 && frees == 9 && extents == 0);
   /* With a function: called, then freed when the call returns. */
   OK (nbd_block_status (h, 65536, 0,
-                        (nbd_extent_callback) { .callback = extent_cb,
+                        (nbd_extent_callback) { .callback = count_extent_calls,
+                                                .user_data = &extents,
                                                 .free = free_count }, 0));
   CHECK (extents >= 1 && frees == 10);
 
@@ -212,13 +215,7 @@ main (void)
   CHECK (frees == 11);
 
   /* 6. Completed, never retired: close frees it, once. */
-  buf = malloc (4096);
-  CHECK (buf != NULL);
-  cookie = nbd_aio_pread (h, buf, 4096, 0,
-                          (nbd_completion_callback) { .user_data = buf,
-                                                      .free = free_buffer },
-                          0);
-  CHECK (cookie > 0);
+  cookie = read_into_freed_buffer (h, 4096);
   wait_for (h, cookie);
   CHECK (frees == 11);
   nbd_close (h);
@@ -228,13 +225,8 @@ main (void)
   h = nbd_create ();
   CHECK (h != NULL);
   OK (nbd_connect_command (h, argv));
-  buf = malloc (4096);
-  CHECK (buf != NULL);
-  cookie = nbd_aio_pread (h, buf, 4096, 0,
-                          (nbd_completion_callback) { .user_data = buf,
-                                                      .free = free_buffer },
-                          0);
-  CHECK (cookie > 0 && frees == 12);
+  cookie = read_into_freed_buffer (h, 4096);
+  CHECK (frees == 12);
   nbd_close (h);
   CHECK (frees == 13);
 

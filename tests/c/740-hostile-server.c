@@ -39,16 +39,6 @@ error_says (const char *what)
 static int extents_seen;
 
 static int
-extent_cb (void *user_data, const char *metacontext, uint64_t offset,
-           uint32_t *entries, size_t nr, int *error)
-{
-  (void) user_data; (void) metacontext; (void) offset; (void) entries;
-  (void) nr; (void) error;
-  extents_seen++;
-  return 0;
-}
-
-static int
 list_cb (void *user_data, const char *name, const char *description)
 {
   (void) user_data; (void) name; (void) description;
@@ -69,7 +59,8 @@ context_cb (void *user_data, const char *name)
 static void
 insane_extents (const char *scenario, uint64_t offset, const char *what)
 {
-  nbd_extent_callback ecb = { .callback = extent_cb };
+  nbd_extent_callback ecb = { .callback = count_extent_calls,
+                              .user_data = &extents_seen };
   struct nbd_handle *h = hostile (scenario, true, false);
   char buf[4096];
 
@@ -87,7 +78,8 @@ main (void)
   struct nbd_handle *h;
   char buf[4096];
   int64_t cookie;
-  nbd_extent_callback ecb = { .callback = extent_cb };
+  nbd_extent_callback ecb = { .callback = count_extent_calls,
+                              .user_data = &extents_seen };
 
   start_test ("740-hostile-server", 300);
 

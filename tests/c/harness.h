@@ -270,6 +270,18 @@ connect_nbdkit (char **argv)
     counted->freed++;                           \
   }
 
+/* An extent callback that counts its calls in the int its user_data
+ * points to.
+ */
+static inline int
+count_extent_calls (void *user_data, const char *metacontext,
+                    uint64_t offset, uint32_t *entries, size_t nr, int *error)
+{
+  (void) metacontext; (void) offset; (void) entries; (void) nr; (void) error;
+  ++*(int *) user_data;
+  return 0;
+}
+
 /* Connect `h` (set up for TLS) with `nbd_connect_command (h, server)`,
  * check that TLS was negotiated and that `len` bytes of `data` written
  * at `offset` read back the same, then shut it down and close it.
