@@ -80,13 +80,6 @@ completion_cb (void *user_data, int *error)
   return 0;
 }
 
-static int
-context_cb (void *user_data, const char *name)
-{
-  (void) user_data; (void) name;
-  return 0;
-}
-
 static void
 wait_for (struct nbd_handle *h, int64_t cookie)
 {
@@ -239,7 +232,7 @@ main (void)
   CHECK (frees == 14);
   CHECK (nbd_opt_list_meta_context (h, (nbd_context_callback) { .free = free_count }) >= 0);
   CHECK (frees == 15);
-  CHECK (nbd_opt_list_meta_context (h, (nbd_context_callback) { .callback = context_cb,
+  CHECK (nbd_opt_list_meta_context (h, (nbd_context_callback) { .callback = ignore_context,
                                                                 .free = free_count }) >= 1);
   CHECK (frees == 16);
   OK (nbd_opt_abort (h));

@@ -282,6 +282,26 @@ count_extent_calls (void *user_data, const char *metacontext,
   return 0;
 }
 
+/* A list callback (nbd_opt_list) that takes each export and does
+ * nothing with it.
+ */
+static inline int
+ignore_export (void *user_data, const char *name, const char *description)
+{
+  (void) user_data; (void) name; (void) description;
+  return 0;
+}
+
+/* A context callback (nbd_opt_list_meta_context) that takes each context
+ * and does nothing with it.
+ */
+static inline int
+ignore_context (void *user_data, const char *name)
+{
+  (void) user_data; (void) name;
+  return 0;
+}
+
 /* Connect `h` (set up for TLS) with `nbd_connect_command (h, server)`,
  * check that TLS was negotiated and that `len` bytes of `data` written
  * at `offset` read back the same, then shut it down and close it.
