@@ -23,28 +23,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "c/clock.h"
 
 #define CHUNK (256 * 1024)
 #define NBUF 64
 #define REQUEST 28
 #define REPLY (16 + 4096)
-
-static double
-now (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-cpu (double *user, double *sys)
-{
-  struct rusage ru;
-  getrusage (RUSAGE_SELF, &ru);
-  *user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
-  *sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
 
 static void
 read_full (int fd, char *buf, size_t len)

@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include <libnbd.h>
+#include "clock.h"
 
 #define KiB 1024
 #define STREAM_REQUEST (256 * KiB)
@@ -52,23 +53,6 @@ die (const char *what)
 {
   fprintf (stderr, "bench: %s: %s\n", what, nbd_get_error () ? nbd_get_error () : "(no error)");
   exit (1);
-}
-
-static double
-now (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-cpu (double *user, double *sys)
-{
-  struct rusage ru;
-  getrusage (RUSAGE_SELF, &ru);
-  *user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
-  *sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 /* The same generator in bench.c, the Rust harness and bench.py, so every

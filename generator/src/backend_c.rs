@@ -7,7 +7,8 @@ use serde::Serialize;
 use crate::lower::ffi::{CParam, Ffi};
 use crate::lower::{LCall, Lowered};
 use crate::model::*;
-use crate::render::render;
+use crate::names::comma_list;
+use crate::render::rendered;
 use crate::{Error, Lang, Output};
 
 #[derive(Serialize)]
@@ -60,11 +61,7 @@ struct MapView {
 }
 
 fn decls(params: &[CParam]) -> String {
-    params
-        .iter()
-        .map(|p| p.ty.c_decl(&p.name))
-        .collect::<Vec<_>>()
-        .join(", ")
+    comma_list(params.iter().map(|p| p.ty.c_decl(&p.name)))
 }
 
 /// The C prototype of a call, as the header declares it.
@@ -213,15 +210,17 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
     }
 
     Ok(vec![
-        Output {
-            path: "bindings/c/include/libnbd.h".into(),
-            lang: Lang::C,
-            text: render("c/libnbd.h.tera", &header)?,
-        },
-        Output {
-            path: "bindings/c/libnbd.map".into(),
-            lang: Lang::Text,
-            text: render("c/libnbd.map.tera", &MapView { nodes })?,
-        },
+        rendered(
+            "bindings/c/include/libnbd.h",
+            Lang::C,
+            "c/libnbd.h.tera",
+            &header,
+        )?,
+        rendered(
+            "bindings/c/libnbd.map",
+            Lang::Text,
+            "c/libnbd.map.tera",
+            &MapView { nodes },
+        )?,
     ])
 }

@@ -10,10 +10,13 @@
 
 use serde::Serialize;
 
-use crate::lower::{LArg, LArgKind, LCall, LCallback, LCbArg, LOptArg, LOptKind, LRet, Lowered};
+use crate::lower::{
+    by_value_arg, number_ret, LArg, LArgKind, LCall, LCallback, LCbArg, LOptArg, LOptKind, LRet,
+    Lowered,
+};
 use crate::model::*;
-use crate::names::{camel, rust_ident};
-use crate::render::render;
+use crate::names::{camel, comma_list, rust_ident};
+use crate::render::{module_index, rendered};
 use crate::{Error, Lang, Output};
 
 /// How a call's value goes back to C: the value returned on error (or for
@@ -72,17 +75,7 @@ fn arg_plan(a: &LArg, clear: Option<&str>) -> ArgPlan {
     };
     let len = |len: &str| rust_ident(len);
     match &a.kind {
-        LArgKind::Bool
-        | LArgKind::Int
-        | LArgKind::Uint
-        | LArgKind::Int64
-        | LArgKind::Uint32
-        | LArgKind::Uint64
-        | LArgKind::SizeT
-        | LArgKind::Fd
-        | LArgKind::Uintptr
-        | LArgKind::Enum(_)
-        | LArgKind::Flags { .. } => simple(a.core_arg(&id)),
+        by_value_arg!() | LArgKind::Enum(_) | LArgKind::Flags { .. } => simple(a.core_arg(&id)),
         LArgKind::String => converted(format!("let {id} = convert::string({id}, \"{n}\")?;"), id),
         LArgKind::Path => converted(format!("let {id} = convert::path({id}, \"{n}\")?;"), id),
         LArgKind::StringList => converted(
@@ -273,27 +266,17 @@ fn export_view(call: &LCall) -> ExportView {
         error_value: error_value.into(),
         early: plans.iter().flat_map(|p| p.early.clone()).collect(),
         convert: plans.iter().flat_map(|p| p.convert.clone()).collect(),
-        call_args: plans
-            .iter()
-            .map(|p| p.pass.clone())
-            .collect::<Vec<_>>()
-            .join(", "),
+        call_args: comma_list(plans.iter().map(|p| &p.pass)),
         fallible: call.def.may_set_error,
         ret_fn: ret_fn.into(),
         ret_arg: match call.ret {
             LRet::Enum(_) | LRet::Flags(_) => "r.0".into(),
-            LRet::Error
+            number_ret!()
+            | LRet::Error
             | LRet::Bool
-            | LRet::Int
-            | LRet::Int64
-            | LRet::Uint
-            | LRet::Uint64
-            | LRet::SizeT
             | LRet::Cookie
             | LRet::StaticString
             | LRet::String
-            | LRet::Fd
-            | LRet::Uintptr
             | LRet::Void
             | LRet::Handle => "r".into(),
         },
@@ -309,17 +292,8 @@ fn callback_view(cb: &LCallback) -> CallbackView {
         struct_name: format!("nbd_{}_callback", cb.name),
         rust_type: format!("nbd::{}Callback", camel(cb.name)),
         doc: cb.def.doc.clone(),
-        fn_params: cb
-            .c_params
-            .iter()
-            .map(|p| p.ty.rust())
-            .collect::<Vec<_>>()
-            .join(", "),
-        closure_params: plans
-            .iter()
-            .map(|p| p.closure_param.clone())
-            .collect::<Vec<_>>()
-            .join(", "),
+        fn_params: comma_list(cb.c_params.iter().map(|p| p.ty.rust())),
+        closure_params: comma_list(plans.iter().map(|p| &p.closure_param)),
         prepare: plans.iter().flat_map(|p| p.prepare.clone()).collect(),
         c_args: c_args.join(", "),
     }
@@ -333,24 +307,23 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         callbacks: l.callbacks.iter().map(callback_view).collect(),
     };
     Ok(vec![
-        Output {
-            path: "bindings/c/src/generated/mod.rs".into(),
-            lang: Lang::Rust,
-            text: format!(
-                "// {}\n\n//! The C library's layer generated from api.yaml.\n\npub mod callbacks;\npub mod exports;\n",
-                crate::DO_NOT_EDIT
-            ),
-        },
-        Output {
-            path: "bindings/c/src/generated/exports.rs".into(),
-            lang: Lang::Rust,
-            text: render("c/exports.rs.tera", &exports)?,
-        },
-        Output {
-            path: "bindings/c/src/generated/callbacks.rs".into(),
-            lang: Lang::Rust,
-            text: render("c/callbacks.rs.tera", &callbacks)?,
-        },
+        module_index(
+            "bindings/c/src/generated/mod.rs",
+            "The C library's layer generated from api.yaml.",
+            &["callbacks", "exports"],
+        ),
+        rendered(
+            "bindings/c/src/generated/exports.rs",
+            Lang::Rust,
+            "c/exports.rs.tera",
+            &exports,
+        )?,
+        rendered(
+            "bindings/c/src/generated/callbacks.rs",
+            Lang::Rust,
+            "c/callbacks.rs.tera",
+            &callbacks,
+        )?,
     ])
 }
 

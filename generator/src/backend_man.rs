@@ -3,10 +3,10 @@
 use serde::Serialize;
 
 use crate::backend_c::proto;
-use crate::lower::{LCall, LRet, Lowered};
+use crate::lower::{number_ret, LCall, LRet, Lowered};
 use crate::markup::{self, Block, Span};
 use crate::model::*;
-use crate::render::render;
+use crate::render::rendered;
 use crate::{Error, Lang, Output};
 
 #[derive(Serialize)]
@@ -138,17 +138,9 @@ fn default_returns(call: &LCall) -> String {
         LRet::Cookie => "A cookie (>= 1) identifying the command, -1 on error.".into(),
         LRet::String => "A string the caller must free with free(3), or NULL on error.".into(),
         LRet::StaticString => "A string owned by the library; do not free it.".into(),
-        LRet::Int
-        | LRet::Int64
-        | LRet::Uint
-        | LRet::Uint64
-        | LRet::SizeT
-        | LRet::Fd
-        | LRet::Enum(_)
-        | LRet::Flags(_)
-        | LRet::Uintptr
-        | LRet::Void
-        | LRet::Handle => "The value described above, or -1 on error.".into(),
+        number_ret!() | LRet::Enum(_) | LRet::Flags(_) | LRet::Void | LRet::Handle => {
+            "The value described above, or -1 on error.".into()
+        }
     }
 }
 
@@ -271,11 +263,12 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
     let api = l.api;
     let mut out = Vec::new();
     for call in &l.calls {
-        out.push(Output {
-            path: format!("docs/man/{}.3", call.c_name).into(),
-            lang: Lang::Roff,
-            text: render("man/call.3.tera", &page(call))?,
-        });
+        out.push(rendered(
+            format!("docs/man/{}.3", call.c_name),
+            Lang::Roff,
+            "man/call.3.tera",
+            &page(call),
+        )?);
     }
     let order = [
         Group::Handle,
@@ -306,27 +299,23 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         })
         .filter(|g| !g.entries.is_empty())
         .collect();
-    out.push(Output {
-        path: "docs/man/libnbd.3".into(),
-        lang: Lang::Roff,
-        text: render(
-            "man/overview.3.tera",
-            &OverviewView {
-                date: crate::MAN_DATE.to_string(),
-                groups,
-            },
-        )?,
-    });
-    out.push(Output {
-        path: "docs/man/nbdsh.1".into(),
-        lang: Lang::Roff,
-        text: render(
-            "man/nbdsh.1.tera",
-            &ShellView {
-                date: crate::MAN_DATE.to_string(),
-            },
-        )?,
-    });
+    out.push(rendered(
+        "docs/man/libnbd.3",
+        Lang::Roff,
+        "man/overview.3.tera",
+        &OverviewView {
+            date: crate::MAN_DATE.to_string(),
+            groups,
+        },
+    )?);
+    out.push(rendered(
+        "docs/man/nbdsh.1",
+        Lang::Roff,
+        "man/nbdsh.1.tera",
+        &ShellView {
+            date: crate::MAN_DATE.to_string(),
+        },
+    )?);
     Ok(out)
 }
 

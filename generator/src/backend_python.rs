@@ -14,8 +14,8 @@ use serde::Serialize;
 use crate::lower::{LArg, LArgKind, LCall, LCallback, LOptArg, LOptKind, LRet, Lowered};
 use crate::markup;
 use crate::model::*;
-use crate::names::{camel, capitalise, python_ident, rust_ident};
-use crate::render::render;
+use crate::names::{camel, capitalise, comma_list, python_ident, rust_ident};
+use crate::render::rendered;
 use crate::{Error, Lang, Output};
 
 /// Where the outputs go, relative to the repository root.
@@ -357,25 +357,13 @@ fn call_view(call: &LCall) -> CallView {
         rust_name: rust_ident(&name),
         name,
         doc: doc.lines().map(str::to_string).collect(),
-        signature: parts
-            .iter()
-            .map(|p| p.sig.clone())
-            .collect::<Vec<_>>()
-            .join(", "),
-        params: parts
-            .iter()
-            .map(|p| p.param.clone())
-            .collect::<Vec<_>>()
-            .join(", "),
+        signature: comma_list(parts.iter().map(|p| &p.sig)),
+        params: comma_list(parts.iter().map(|p| &p.param)),
         prelude: parts.iter().flat_map(|p| p.prelude.clone()).collect(),
         call: format!(
             "handle.{}({})",
             rust_ident(call.name),
-            parts
-                .iter()
-                .map(|p| p.call_arg.clone())
-                .collect::<Vec<_>>()
-                .join(", ")
+            comma_list(parts.iter().map(|p| &p.call_arg))
         ),
         sync_callbacks,
         may_fail: call.def.may_set_error,
@@ -389,42 +377,31 @@ fn call_view(call: &LCall) -> CallView {
 }
 
 fn callback_view(cb: &LCallback) -> CallbackView {
-    let mut params = Vec::new();
     let mut py_args = Vec::new();
-    let mut error_arg = "None".to_string();
     for a in &cb.args {
         let id = rust_ident(a.name);
-        let (ty, expr) = match a.kind {
-            CbArgKind::BytesIn { .. } => ("&[u8]", format!("buffer::subbuf(py, view.as_deref(), {id})?")),
-            CbArgKind::String => ("&str", format!("{id}.into_bound_py_any(py)?")),
-            CbArgKind::Int => ("i32", format!("{id}.into_bound_py_any(py)?")),
-            CbArgKind::Uint => ("u32", format!("{id}.into_bound_py_any(py)?")),
-            CbArgKind::Uint64 => ("u64", format!("{id}.into_bound_py_any(py)?")),
-            CbArgKind::Int64 => ("i64", format!("{id}.into_bound_py_any(py)?")),
-            CbArgKind::Uint32Array { .. } => ("&[u32]", format!("{id}.to_vec().into_bound_py_any(py)?")),
-            CbArgKind::Extent64Array { .. } => (
-                "&[nbd::Extent]",
-                format!("{id}.iter().map(|e| (e.length, e.flags)).collect::<Vec<_>>().into_bound_py_any(py)?"),
+        let expr = match a.kind {
+            CbArgKind::BytesIn { .. } => format!("buffer::subbuf(py, view.as_deref(), {id})?"),
+            CbArgKind::String
+            | CbArgKind::Int
+            | CbArgKind::Uint
+            | CbArgKind::Uint64
+            | CbArgKind::Int64 => format!("{id}.into_bound_py_any(py)?"),
+            CbArgKind::Uint32Array { .. } => format!("{id}.to_vec().into_bound_py_any(py)?"),
+            CbArgKind::Extent64Array { .. } => format!(
+                "{id}.iter().map(|e| (e.length, e.flags)).collect::<Vec<_>>().into_bound_py_any(py)?"
             ),
-            CbArgKind::MutableInt => {
-                error_arg = format!("Some({id})");
-                ("&mut i32", "err.clone()".to_string())
-            }
+            CbArgKind::MutableInt => "err.clone()".to_string(),
         };
-        params.push(format!("{id}: {ty}"));
         py_args.push(expr);
     }
     CallbackView {
         name: cb.name.to_string(),
         fn_name: format!("{}_callback", cb.name),
         rust_type: format!("nbd::{}Callback", camel(cb.name)),
-        params: params.join(", "),
-        err_param: if error_arg == "None" {
-            "_err".into()
-        } else {
-            "err".into()
-        },
-        error_arg,
+        params: cb.binding_params(),
+        err_param: cb.err_param().into(),
+        error_arg: cb.error_arg(),
         py_args,
         doc: capitalise(&cb.def.doc),
         views: cb.views_buffer,
@@ -481,16 +458,8 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         constants: constants(l),
     };
     Ok(vec![
-        Output {
-            path: RUST_OUT.into(),
-            lang: Lang::Rust,
-            text: render("python/generated.rs.tera", &view)?,
-        },
-        Output {
-            path: STUB_OUT.into(),
-            lang: Lang::Python,
-            text: render("python/nbd.pyi.tera", &view)?,
-        },
+        rendered(RUST_OUT, Lang::Rust, "python/generated.rs.tera", &view)?,
+        rendered(STUB_OUT, Lang::Python, "python/nbd.pyi.tera", &view)?,
     ])
 }
 

@@ -2,11 +2,11 @@
 
 use serde::Serialize;
 
-use crate::lower::{type_name, LArgKind, LCall, LFlags, LOptKind, LRet, Lowered};
+use crate::lower::{by_value_arg, type_name, LArgKind, LCall, LFlags, LOptKind, LRet, Lowered};
 use crate::markup;
 use crate::model::*;
-use crate::names::{camel, capitalise, rust_ident};
-use crate::render::render;
+use crate::names::{camel, capitalise, comma_list, rust_ident};
+use crate::render::{module_index, rendered};
 use crate::{Error, Lang, Output};
 
 #[derive(Serialize)]
@@ -97,20 +97,6 @@ struct CallView {
 #[derive(Serialize)]
 struct DispatchView {
     calls: Vec<CallView>,
-}
-
-fn cb_arg_type(k: &CbArgKind) -> &'static str {
-    match k {
-        CbArgKind::BytesIn { .. } => "&[u8]",
-        CbArgKind::String => "&str",
-        CbArgKind::Int => "i32",
-        CbArgKind::Uint => "u32",
-        CbArgKind::Uint64 => "u64",
-        CbArgKind::Int64 => "i64",
-        CbArgKind::Uint32Array { .. } => "&[u32]",
-        CbArgKind::Extent64Array { .. } => "&[Extent]",
-        CbArgKind::MutableInt => "&mut i32",
-    }
 }
 
 /// The Rust parameter type of an argument.
@@ -225,15 +211,7 @@ fn call_view(l: &Lowered, call: &LCall) -> CallView {
             LArgKind::String | LArgKind::StringList | LArgKind::Path => {
                 (format!("{}={{:?}}", a.name), Some(id.clone()))
             }
-            LArgKind::Bool
-            | LArgKind::Int
-            | LArgKind::Uint
-            | LArgKind::Int64
-            | LArgKind::Uint32
-            | LArgKind::Uint64
-            | LArgKind::SizeT
-            | LArgKind::Fd
-            | LArgKind::Uintptr => (format!("{}={{}}", a.name), Some(id.clone())),
+            by_value_arg!() => (format!("{}={{}}", a.name), Some(id.clone())),
         };
         trace_fmt.push(fmt);
         trace_args.extend(arg);
@@ -377,12 +355,7 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
             .map(|cb| CallbackView {
                 name: format!("{}Callback", camel(cb.name)),
                 doc: capitalise(&cb.def.doc),
-                args: cb
-                    .args
-                    .iter()
-                    .map(|a| cb_arg_type(a.kind))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                args: comma_list(cb.args.iter().map(|a| a.rust_type(""))),
             })
             .collect(),
         states: State::ALL
@@ -397,24 +370,23 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         calls: l.regular_calls().map(|c| call_view(l, c)).collect(),
     };
     Ok(vec![
-        Output {
-            path: "core/src/generated/mod.rs".into(),
-            lang: Lang::Rust,
-            text: format!(
-                "// {}\n\n//! The layer generated from api.yaml: see docs/core-contract.md.\n\npub mod dispatch;\npub mod types;\n",
-                crate::DO_NOT_EDIT
-            ),
-        },
-        Output {
-            path: "core/src/generated/types.rs".into(),
-            lang: Lang::Rust,
-            text: render("rust/types.rs.tera", &types)?,
-        },
-        Output {
-            path: "core/src/generated/dispatch.rs".into(),
-            lang: Lang::Rust,
-            text: render("rust/dispatch.rs.tera", &dispatch)?,
-        },
+        module_index(
+            "core/src/generated/mod.rs",
+            "The layer generated from api.yaml: see docs/core-contract.md.",
+            &["dispatch", "types"],
+        ),
+        rendered(
+            "core/src/generated/types.rs",
+            Lang::Rust,
+            "rust/types.rs.tera",
+            &types,
+        )?,
+        rendered(
+            "core/src/generated/dispatch.rs",
+            Lang::Rust,
+            "rust/dispatch.rs.tera",
+            &dispatch,
+        )?,
     ])
 }
 

@@ -44,13 +44,27 @@ const RUST_KEYWORDS: &[&str] = &[
     "unsafe", "use", "where", "while", "yield", "box", "try",
 ];
 
-/// An identifier safe to use as a Rust variable.
-pub fn rust_ident(name: &str) -> String {
-    if RUST_KEYWORDS.contains(&name) {
-        format!("r#{name}")
+/// Items joined with `", "`: a parameter or argument list.
+pub fn comma_list<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|i| i.as_ref().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `name`, or `escape(name)` when it is one of a language's `keywords`.
+fn unless_keyword(name: &str, keywords: &[&str], escape: fn(&str) -> String) -> String {
+    if keywords.contains(&name) {
+        escape(name)
     } else {
         name.to_string()
     }
+}
+
+/// An identifier safe to use as a Rust variable.
+pub fn rust_ident(name: &str) -> String {
+    unless_keyword(name, RUST_KEYWORDS, |n| format!("r#{n}"))
 }
 
 const C_KEYWORDS: &[&str] = &[
@@ -113,11 +127,7 @@ const PYTHON_KEYWORDS: &[&str] = &[
 
 /// An identifier safe to use as a Python parameter.
 pub fn python_ident(name: &str) -> String {
-    if PYTHON_KEYWORDS.contains(&name) {
-        format!("{name}_")
-    } else {
-        name.to_string()
-    }
+    unless_keyword(name, PYTHON_KEYWORDS, |n| format!("{n}_"))
 }
 
 const OCAML_KEYWORDS: &[&str] = &[
@@ -181,11 +191,7 @@ const OCAML_KEYWORDS: &[&str] = &[
 
 /// An identifier safe to use as an OCaml value or parameter name.
 pub fn ocaml_ident(name: &str) -> String {
-    if OCAML_KEYWORDS.contains(&name) {
-        format!("{name}_")
-    } else {
-        name.to_string()
-    }
+    unless_keyword(name, OCAML_KEYWORDS, |n| format!("{n}_"))
 }
 
 /// Names the generated Python method bodies use for themselves.

@@ -87,3 +87,28 @@ pub fn render<T: Serialize>(template: &str, view: &T) -> Result<String, Error> {
         Error(msg)
     })
 }
+
+/// The output at `path` in `lang` that one template renders from a view.
+pub fn rendered<T: Serialize>(
+    path: impl Into<std::path::PathBuf>,
+    lang: crate::Lang,
+    template: &str,
+    view: &T,
+) -> Result<crate::Output, Error> {
+    Ok(crate::Output {
+        path: path.into(),
+        lang,
+        text: render(template, view)?,
+    })
+}
+
+/// A generated folder's `mod.rs`: the do-not-edit line, a one-line
+/// module doc and a `pub mod` line for each module.
+pub fn module_index(path: &str, doc: &str, modules: &[&str]) -> crate::Output {
+    let mods: String = modules.iter().map(|m| format!("pub mod {m};\n")).collect();
+    crate::Output {
+        path: path.into(),
+        lang: crate::Lang::Rust,
+        text: format!("// {}\n\n//! {doc}\n\n{mods}", crate::DO_NOT_EDIT),
+    }
+}

@@ -19,6 +19,29 @@ fn ours() -> String {
     std::fs::read_to_string(common::root().join("bindings/c/include/libnbd.h")).unwrap()
 }
 
+/// What `parse` finds in the incumbent's header and in ours, once it is
+/// seen to find more than `more_than` `what` in theirs (a parser that
+/// finds nothing would compare nothing).
+fn theirs_and_ours(
+    parse: fn(&str) -> BTreeMap<String, String>,
+    more_than: usize,
+    what: &str,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let theirs = parse(&system_header());
+    assert!(
+        theirs.len() > more_than,
+        "parsed only {} {what} from {SYSTEM_HEADER}",
+        theirs.len()
+    );
+    (theirs, parse(&ours()))
+}
+
+/// Our entry for one of theirs, `shown` as the failure names it.
+fn our<'a>(ours: &'a BTreeMap<String, String>, name: &str, shown: &str) -> &'a String {
+    ours.get(name)
+        .unwrap_or_else(|| panic!("{shown} is missing from our header"))
+}
+
 /// `#define LIBNBD_X value` lines, without masks (they grow with releases).
 fn defines(text: &str) -> BTreeMap<String, String> {
     text.lines()
@@ -43,20 +66,12 @@ fn number(v: &str) -> Option<u64> {
 
 #[test]
 fn constants_equal_the_incumbents() {
-    let theirs = defines(&system_header());
-    let ours = defines(&ours());
-    assert!(
-        theirs.len() > 40,
-        "parsed only {} constants from {SYSTEM_HEADER}",
-        theirs.len()
-    );
+    let (theirs, ours) = theirs_and_ours(defines, 40, "constants");
     for (name, value) in &theirs {
         if name.starts_with("HAVE_") || name == "H" {
             continue;
         }
-        let mine = ours
-            .get(name)
-            .unwrap_or_else(|| panic!("LIBNBD_{name} is missing from our header"));
+        let mine = our(&ours, name, &format!("LIBNBD_{name}"));
         match (number(value), number(mine)) {
             (Some(a), Some(b)) => assert_eq!(a, b, "LIBNBD_{name}"),
             _ => assert_eq!(value, mine, "LIBNBD_{name}"),
@@ -88,17 +103,9 @@ fn prototypes(text: &str) -> BTreeMap<String, String> {
 
 #[test]
 fn prototypes_equal_the_incumbents() {
-    let theirs = prototypes(&system_header());
-    let ours = prototypes(&ours());
-    assert!(
-        theirs.len() > 120,
-        "parsed only {} prototypes from {SYSTEM_HEADER}",
-        theirs.len()
-    );
+    let (theirs, ours) = theirs_and_ours(prototypes, 120, "prototypes");
     for (name, proto) in &theirs {
-        let mine = ours
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} is missing from our header"));
+        let mine = our(&ours, name, name);
         assert_eq!(mine, proto, "prototype of {name}");
     }
 }

@@ -27,6 +27,13 @@ fn replace_once(text: &str, from: &str, to: &str) -> String {
     text.replacen(from, to, 1)
 }
 
+/// Replace the first `from` in api.yaml by `to` and check that the
+/// description is refused with a message containing `expected`.
+fn refused_with(from: &str, to: &str, expected: &str) {
+    let msg = broken(|t| replace_once(t, from, to));
+    assert!(msg.contains(expected), "{msg}");
+}
+
 /// Replace the first `from` at or after `anchor` (the start of an entry).
 fn replace_after(text: &str, anchor: &str, from: &str, to: &str) -> String {
     let at = text
@@ -50,143 +57,110 @@ fn unknown_field_names_the_entry() {
 
 #[test]
 fn unknown_argument_kind() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "{ name: offset, kind: uint64 }",
-            "{ name: offset, kind: uint65 }",
-        )
-    });
-    assert!(msg.contains("unknown kind `uint65`"), "{msg}");
+    refused_with(
+        "{ name: offset, kind: uint64 }",
+        "{ name: offset, kind: uint65 }",
+        "unknown kind `uint65`",
+    );
 }
 
 #[test]
 fn argument_missing_its_length() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "{ name: buf, kind: bytes_out, len: count }",
-            "{ name: buf, kind: bytes_out }",
-        )
-    });
-    assert!(msg.contains("needs the key `len`"), "{msg}");
+    refused_with(
+        "{ name: buf, kind: bytes_out, len: count }",
+        "{ name: buf, kind: bytes_out }",
+        "needs the key `len`",
+    );
 }
 
 #[test]
 fn argument_with_a_key_its_kind_does_not_take() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "{ name: offset, kind: uint64 }",
-            "{ name: offset, kind: uint64, len: x }",
-        )
-    });
-    assert!(msg.contains("does not take the key(s) len"), "{msg}");
+    refused_with(
+        "{ name: offset, kind: uint64 }",
+        "{ name: offset, kind: uint64, len: x }",
+        "does not take the key(s) len",
+    );
 }
 
 #[test]
 fn unknown_state() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "permitted_states: [connected]",
-            "permitted_states: [sleeping]",
-        )
-    });
-    assert!(msg.contains("sleeping"), "{msg}");
+    refused_with(
+        "permitted_states: [connected]",
+        "permitted_states: [sleeping]",
+        "sleeping",
+    );
 }
 
 #[test]
 fn see_also_must_resolve() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "see_also: [aio_pread,",
-            "see_also: [no_such_call, aio_pread,",
-        )
-    });
-    assert!(
-        msg.contains("call pread: see_also: `no_such_call` is not a call"),
-        "{msg}"
+    refused_with(
+        "see_also: [aio_pread,",
+        "see_also: [no_such_call, aio_pread,",
+        "call pread: see_also: `no_such_call` is not a call",
     );
 }
 
 #[test]
 fn doc_references_must_resolve() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "Read `count` bytes",
-            "See nbd_frobnicate(3). Read `count` bytes",
-        )
-    });
-    assert!(
-        msg.contains("call pread: longdesc: refers to nbd_frobnicate(3)"),
-        "{msg}"
+    refused_with(
+        "Read `count` bytes",
+        "See nbd_frobnicate(3). Read `count` bytes",
+        "call pread: longdesc: refers to nbd_frobnicate(3)",
     );
 }
 
 #[test]
 fn unknown_flag_set() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "flags: cmd_flag, permitted: [REQ_ONE]",
-            "flags: cmd_flags, permitted: [REQ_ONE]",
-        )
-    });
-    assert!(msg.contains("flag set `cmd_flags` is not defined"), "{msg}");
+    refused_with(
+        "flags: cmd_flag, permitted: [REQ_ONE]",
+        "flags: cmd_flags, permitted: [REQ_ONE]",
+        "flag set `cmd_flags` is not defined",
+    );
 }
 
 #[test]
 fn permitted_flag_outside_its_set() {
-    let msg = broken(|t| replace_once(t, "permitted: [REQ_ONE]", "permitted: [REQ_TWO]"));
-    assert!(
-        msg.contains("`REQ_TWO` is not a flag of `cmd_flag`"),
-        "{msg}"
+    refused_with(
+        "permitted: [REQ_ONE]",
+        "permitted: [REQ_TWO]",
+        "`REQ_TWO` is not a flag of `cmd_flag`",
     );
 }
 
 #[test]
 fn default_outside_its_flag_set() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "default: [FIXED_NEWSTYLE, NO_ZEROES]",
-            "default: [FIXED_NEWSTYLE, NO_ONES]",
-        )
-    });
-    assert!(
-        msg.contains("flags handshake_flag: default: `NO_ONES` is not a flag of this set"),
-        "{msg}"
+    refused_with(
+        "default: [FIXED_NEWSTYLE, NO_ZEROES]",
+        "default: [FIXED_NEWSTYLE, NO_ONES]",
+        "flags handshake_flag: default: `NO_ONES` is not a flag of this set",
     );
 }
 
 #[test]
 fn flag_values_must_be_single_bits() {
-    let msg = broken(|t| replace_once(t, "{ name: FUA, value: 0x01,", "{ name: FUA, value: 0x03,"));
-    assert!(msg.contains("0x3 is not a single bit"), "{msg}");
+    refused_with(
+        "{ name: FUA, value: 0x01,",
+        "{ name: FUA, value: 0x03,",
+        "0x3 is not a single bit",
+    );
 }
 
 #[test]
 fn duplicate_call_names() {
-    let msg = broken(|t| replace_once(t, "  - name: aio_pread\n", "  - name: pread\n"));
-    assert!(
-        msg.contains("call pread: name: defined more than once"),
-        "{msg}"
+    refused_with(
+        "  - name: aio_pread\n",
+        "  - name: pread\n",
+        "call pread: name: defined more than once",
     );
 }
 
 #[test]
 fn empty_docs() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "shortdesc: read from the NBD server\n",
-            "shortdesc: \"\"\n",
-        )
-    });
-    assert!(msg.contains("call pread: shortdesc: is empty"), "{msg}");
+    refused_with(
+        "shortdesc: read from the NBD server\n",
+        "shortdesc: \"\"\n",
+        "call pread: shortdesc: is empty",
+    );
 }
 
 #[test]
@@ -218,26 +192,20 @@ fn missing_version() {
 
 #[test]
 fn unknown_callback() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "{ name: extent, kind: closure, callback: extent }",
-            "{ name: extent, kind: closure, callback: extant }",
-        )
-    });
-    assert!(msg.contains("callback `extant` is not defined"), "{msg}");
+    refused_with(
+        "{ name: extent, kind: closure, callback: extent }",
+        "{ name: extent, kind: closure, callback: extant }",
+        "callback `extant` is not defined",
+    );
 }
 
 #[test]
 fn optional_argument_of_a_kind_that_cannot_be_optional() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "{ name: flags, kind: flags, flags: cmd_flag, permitted: [REQ_ONE] }",
-            "{ name: flags, kind: uint32 }",
-        )
-    });
-    assert!(msg.contains("cannot be optional"), "{msg}");
+    refused_with(
+        "{ name: flags, kind: flags, flags: cmd_flag, permitted: [REQ_ONE] }",
+        "{ name: flags, kind: uint32 }",
+        "cannot be optional",
+    );
 }
 
 #[test]
@@ -264,14 +232,11 @@ fn aio_twin_must_permit_the_same_flags() {
 
 #[test]
 fn argument_names_the_bindings_use_for_themselves() {
-    let msg = broken(|t| {
-        replace_once(
-            t,
-            "{ name: offset, kind: uint64 }",
-            "{ name: holder, kind: uint64 }",
-        )
-    });
-    assert!(msg.contains("callback chunk: args: `holder` clashes with a name the Node binding's generated code uses"), "{msg}");
+    refused_with(
+        "{ name: offset, kind: uint64 }",
+        "{ name: holder, kind: uint64 }",
+        "callback chunk: args: `holder` clashes with a name the Node binding's generated code uses",
+    );
     let msg = broken(|t| {
         replace_after(
             t,
@@ -288,9 +253,9 @@ fn argument_names_the_bindings_use_for_themselves() {
 
 #[test]
 fn unknown_is_the_ocaml_bindings_constructor() {
-    let msg = broken(|t| replace_once(t, "{ name: DISABLE,", "{ name: UNKNOWN,"));
-    assert!(
-        msg.contains("values.UNKNOWN: `UNKNOWN` is the OCaml binding's constructor"),
-        "{msg}"
+    refused_with(
+        "{ name: DISABLE,",
+        "{ name: UNKNOWN,",
+        "values.UNKNOWN: `UNKNOWN` is the OCaml binding's constructor",
     );
 }

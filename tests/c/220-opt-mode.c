@@ -22,12 +22,7 @@ list_cb (void *user_data, const char *name, const char *description)
   return 0;
 }
 
-static void
-list_free (void *user_data)
-{
-  struct listing *l = user_data;
-  l->freed++;
-}
+FREE_COUNTER (list_free, struct listing)
 
 static int
 record_error (void *user_data, int *error)

@@ -20,12 +20,7 @@ chunk (void *user_data, const void *subbuf, size_t count, uint64_t offset,
   return 0;
 }
 
-static void
-chunk_free (void *user_data)
-{
-  struct chunks *c = user_data;
-  c->freed++;
-}
+FREE_COUNTER (chunk_free, struct chunks)
 
 int
 main (void)

@@ -28,12 +28,7 @@ completion (void *user_data, int *error)
   return (c - cmds) % 2 == 0;
 }
 
-static void
-free_cmd (void *user_data)
-{
-  struct cmd *c = user_data;
-  c->freed++;
-}
+FREE_COUNTER (free_cmd, struct cmd)
 
 int
 main (void)

@@ -11,6 +11,16 @@ struct seen {
   int freed;
 };
 
+/* One base:allocation extent, counted as data or as a hole. */
+static void
+count_extent (struct seen *s, uint64_t length, uint64_t flags)
+{
+  if (flags & LIBNBD_STATE_HOLE)
+    s->hole_bytes += length;
+  else
+    s->data_bytes += length;
+}
+
 static int
 extent32 (void *user_data, const char *metacontext, uint64_t offset,
           uint32_t *entries, size_t nr, int *error)
@@ -22,12 +32,8 @@ extent32 (void *user_data, const char *metacontext, uint64_t offset,
     return 0;
   CHECK (nr % 2 == 0);
   s->calls++;
-  for (i = 0; i < nr; i += 2) {
-    if (entries[i + 1] & LIBNBD_STATE_HOLE)
-      s->hole_bytes += entries[i];
-    else
-      s->data_bytes += entries[i];
-  }
+  for (i = 0; i < nr; i += 2)
+    count_extent (s, entries[i], entries[i + 1]);
   return 0;
 }
 
@@ -41,21 +47,12 @@ extent64 (void *user_data, const char *metacontext, uint64_t offset,
   if (strcmp (metacontext, LIBNBD_CONTEXT_BASE_ALLOCATION) != 0)
     return 0;
   s->calls++;
-  for (i = 0; i < nr; i++) {
-    if (entries[i].flags & LIBNBD_STATE_HOLE)
-      s->hole_bytes += entries[i].length;
-    else
-      s->data_bytes += entries[i].length;
-  }
+  for (i = 0; i < nr; i++)
+    count_extent (s, entries[i].length, entries[i].flags);
   return 0;
 }
 
-static void
-seen_free (void *user_data)
-{
-  struct seen *s = user_data;
-  s->freed++;
-}
+FREE_COUNTER (seen_free, struct seen)
 
 int
 main (void)

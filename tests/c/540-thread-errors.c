@@ -13,6 +13,17 @@ struct result {
   char msg[256];
 };
 
+/* This thread's last error, as nbd_get_errno and nbd_get_error give it. */
+static void
+record_error (struct result *r)
+{
+  const char *msg;
+
+  r->errno_seen = nbd_get_errno ();
+  msg = nbd_get_error ();
+  snprintf (r->msg, sizeof r->msg, "%s", msg ? msg : "(null)");
+}
+
 static void *
 einval_thread (void *arg)
 {
@@ -22,8 +33,7 @@ einval_thread (void *arg)
   nbd_set_tls (h, 99);
   pthread_barrier_wait (&barrier);   /* both have failed */
   pthread_barrier_wait (&barrier);   /* both read after the other failed */
-  r->errno_seen = nbd_get_errno ();
-  snprintf (r->msg, sizeof r->msg, "%s", nbd_get_error ());
+  record_error (r);
   nbd_close (h);
   return NULL;
 }
@@ -37,8 +47,7 @@ enotconn_thread (void *arg)
   pthread_barrier_wait (&barrier);
   nbd_get_size (h);
   pthread_barrier_wait (&barrier);
-  r->errno_seen = nbd_get_errno ();
-  snprintf (r->msg, sizeof r->msg, "%s", nbd_get_error ());
+  record_error (r);
   nbd_close (h);
   return NULL;
 }
@@ -47,8 +56,7 @@ static void *
 clean_thread (void *arg)
 {
   struct result *r = arg;
-  r->errno_seen = nbd_get_errno ();
-  snprintf (r->msg, sizeof r->msg, "%s", nbd_get_error () ? nbd_get_error () : "(null)");
+  record_error (r);
   return NULL;
 }
 

@@ -20,12 +20,7 @@ debug_cb (void *user_data, const char *context, const char *msg)
   return 0;
 }
 
-static void
-debug_free (void *user_data)
-{
-  struct dbg *d = user_data;
-  d->freed++;
-}
+FREE_COUNTER (debug_free, struct dbg)
 
 int
 main (void)

@@ -80,28 +80,46 @@ completion_cb (void *user_data, int *error)
   return 0;
 }
 
-static int
-extent_cb (void *user_data, const char *metacontext, uint64_t offset,
-           uint32_t *entries, size_t nr, int *error)
-{
-  (void) user_data; (void) metacontext; (void) offset; (void) entries;
-  (void) nr; (void) error;
-  extents++;
-  return 0;
-}
-
-static int
-context_cb (void *user_data, const char *name)
-{
-  (void) user_data; (void) name;
-  return 0;
-}
-
 static void
 wait_for (struct nbd_handle *h, int64_t cookie)
 {
   while (nbd_aio_peek_command_completed (h) != cookie)
     OK (nbd_poll (h, 5000));
+}
+
+/* An aio read of `len` bytes into a new buffer that the completion
+ * closure's .free releases; the closure has no function.
+ */
+static int64_t
+read_into_freed_buffer (struct nbd_handle *h, size_t len)
+{
+  char *buf = malloc (len);
+  int64_t cookie;
+
+  CHECK (buf != NULL);
+  cookie = nbd_aio_pread (h, buf, len, 0,
+                          (nbd_completion_callback) { .callback = NULL,
+                                                      .user_data = buf,
+                                                      .free = free_buffer },
+                          0);
+  CHECK (cookie > 0);
+  return cookie;
+}
+
+/* The command `cookie` was accepted; nothing it holds is freed when it
+ * completes, and retiring it brings `frees` to `frees_retired`.
+ */
+static void
+retire (struct nbd_handle *h, int64_t cookie, int frees_retired)
+{
+  int frees_accepted = frees;
+
+  CHECK (cookie > 0);
+  wait_for (h, cookie);
+  /* Completed but not retired: still not freed. */
+  CHECK (frees == frees_accepted);
+  CHECK (nbd_aio_command_completed (h, cookie) == 1);
+  CHECK (frees == frees_retired);
 }
 
 int
@@ -110,7 +128,6 @@ main (void)
   char *argv[] = { "nbdkit", "-s", "--exit-with-parent", "memory", "1M", NULL };
   struct nbd_handle *h;
   int64_t cookie;
-  char *buf;
   char small[512];
 
   start_test ("630-closure-lifetime", 120);
@@ -122,20 +139,9 @@ main (void)
   /* 1. The read's buffer is freed by the completion closure's .free;
    * the closure has no function. Nothing is freed inside the call.
    */
-  buf = malloc (65536);
-  CHECK (buf != NULL);
-  cookie = nbd_aio_pread (h, buf, 65536, 0,
-                          (nbd_completion_callback) { .callback = NULL,
-                                                      .user_data = buf,
-                                                      .free = free_buffer },
-                          0);
-  CHECK (cookie > 0);
+  cookie = read_into_freed_buffer (h, 65536);
   CHECK (frees == 0);
-  wait_for (h, cookie);
-  /* Completed but not retired: still not freed. */
-  CHECK (frees == 0);
-  CHECK (nbd_aio_command_completed (h, cookie) == 1);
-  CHECK (frees == 1);
+  retire (h, cookie, 1);
 
   /* 2. Mid-command and completion closures, both without functions:
    * freed at retirement, mid-command first.
@@ -145,12 +151,9 @@ main (void)
                                      (nbd_chunk_callback) { .free = free_chunk },
                                      (nbd_completion_callback) { .free = free_completion },
                                      0);
-  CHECK (cookie > 0);
   CHECK (frees == 1);
-  wait_for (h, cookie);
-  CHECK (frees == 1);
-  CHECK (nbd_aio_command_completed (h, cookie) == 1);
-  CHECK (frees == 3 && nr_order == 2);
+  retire (h, cookie, 3);
+  CHECK (nr_order == 2);
   CHECK (strcmp (order[0], "free chunk") == 0);
   CHECK (strcmp (order[1], "free completion") == 0);
 
@@ -162,11 +165,8 @@ main (void)
                                      (nbd_completion_callback) { .callback = completion_cb,
                                                                  .free = free_completion },
                                      0);
-  CHECK (cookie > 0);
-  wait_for (h, cookie);
-  CHECK (chunks >= 1 && completions == 1 && frees == 3);
-  CHECK (nbd_aio_command_completed (h, cookie) == 1);
-  CHECK (frees == 5);
+  retire (h, cookie, 5);
+  CHECK (chunks >= 1 && completions == 1);
   CHECK (strcmp (order[nr_order - 3], "completion") == 0);
   CHECK (strcmp (order[nr_order - 2], "free chunk") == 0);
   CHECK (strcmp (order[nr_order - 1], "free completion") == 0);
@@ -184,11 +184,8 @@ main (void)
   cookie = nbd_aio_block_status (h, 65536, 0,
                                  (nbd_extent_callback) { .free = free_count },
                                  NBD_NULL_COMPLETION, 0);
-  CHECK (cookie > 0 && frees == 7);
-  wait_for (h, cookie);
   CHECK (frees == 7);
-  CHECK (nbd_aio_command_completed (h, cookie) == 1);
-  CHECK (frees == 8);
+  retire (h, cookie, 8);
   /* ... also when the call fails its checks: freed once, at once. */
   CHECK (nbd_aio_pread (h, small, sizeof small, 2 * 1024 * 1024,
                         (nbd_completion_callback) { .free = free_count }, 0) == -1);
@@ -199,7 +196,8 @@ main (void)
   CHECK (other_frees == 1 && frees == 9 && extents == 0);
   /* With a function: called, then freed when the call returns. */
   OK (nbd_block_status (h, 65536, 0,
-                        (nbd_extent_callback) { .callback = extent_cb,
+                        (nbd_extent_callback) { .callback = count_extent_calls,
+                                                .user_data = &extents,
                                                 .free = free_count }, 0));
   CHECK (extents >= 1 && frees == 10);
 
@@ -210,13 +208,7 @@ main (void)
   CHECK (frees == 11);
 
   /* 6. Completed, never retired: close frees it, once. */
-  buf = malloc (4096);
-  CHECK (buf != NULL);
-  cookie = nbd_aio_pread (h, buf, 4096, 0,
-                          (nbd_completion_callback) { .user_data = buf,
-                                                      .free = free_buffer },
-                          0);
-  CHECK (cookie > 0);
+  cookie = read_into_freed_buffer (h, 4096);
   wait_for (h, cookie);
   CHECK (frees == 11);
   nbd_close (h);
@@ -226,13 +218,8 @@ main (void)
   h = nbd_create ();
   CHECK (h != NULL);
   OK (nbd_connect_command (h, argv));
-  buf = malloc (4096);
-  CHECK (buf != NULL);
-  cookie = nbd_aio_pread (h, buf, 4096, 0,
-                          (nbd_completion_callback) { .user_data = buf,
-                                                      .free = free_buffer },
-                          0);
-  CHECK (cookie > 0 && frees == 12);
+  cookie = read_into_freed_buffer (h, 4096);
+  CHECK (frees == 12);
   nbd_close (h);
   CHECK (frees == 13);
 
@@ -245,7 +232,7 @@ main (void)
   CHECK (frees == 14);
   CHECK (nbd_opt_list_meta_context (h, (nbd_context_callback) { .free = free_count }) >= 0);
   CHECK (frees == 15);
-  CHECK (nbd_opt_list_meta_context (h, (nbd_context_callback) { .callback = context_cb,
+  CHECK (nbd_opt_list_meta_context (h, (nbd_context_callback) { .callback = ignore_context,
                                                                 .free = free_count }) >= 1);
   CHECK (frees == 16);
   OK (nbd_opt_abort (h));

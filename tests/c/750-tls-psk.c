@@ -55,14 +55,8 @@ main (void)
   nbd_close (h);
 
   /* The right key: encrypted, and data round-trips. */
-  h = tls_handle (LIBNBD_TLS_REQUIRE, keys);
-  OK (nbd_connect_command (h, tls_server));
-  CHECK (nbd_get_tls_negotiated (h) == 1);
-  OK (nbd_pwrite (h, "over TLS", 8, 512, 0));
-  OK (nbd_pread (h, buf, 8, 512, 0));
-  CHECK (memcmp (buf, "over TLS", 8) == 0);
-  OK (nbd_shutdown (h, 0));
-  nbd_close (h);
+  tls_round_trip (tls_handle (LIBNBD_TLS_REQUIRE, keys), tls_server,
+                  "over TLS", 8, 512);
 
   /* A wrong key fails the connection. */
   h = tls_handle (LIBNBD_TLS_REQUIRE, wrong);

@@ -12,7 +12,6 @@ main (void)
   char script[PATH_MAX], cmd[3 * PATH_MAX], here[PATH_MAX];
   char certs_arg[PATH_MAX + 32];
   struct nbd_handle *h;
-  char buf[512];
 
   start_test ("752-tls-x509", 300);
   snprintf (here, sizeof here, "%s", __FILE__);
@@ -31,13 +30,7 @@ main (void)
   OK (nbd_set_tls_certificates (h, test_path ("client")));
   OK (nbd_set_tls_verify_peer (h, true));
   OK (nbd_set_tls_hostname (h, "localhost"));
-  OK (nbd_connect_command (h, server));
-  CHECK (nbd_get_tls_negotiated (h) == 1);
-  OK (nbd_pwrite (h, "hello", 5, 0, 0));
-  OK (nbd_pread (h, buf, 5, 0, 0));
-  CHECK (memcmp (buf, "hello", 5) == 0);
-  OK (nbd_shutdown (h, 0));
-  nbd_close (h);
+  tls_round_trip (h, server, "hello", 5, 0);
 
   /* The certificate does not name this host: refused. */
   h = nbd_create ();

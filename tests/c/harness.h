@@ -259,6 +259,69 @@ connect_nbdkit (char **argv)
   return h;
 }
 
+/* Define NAME, a closure's .free function counting its calls in the
+ * `freed` member of the TYPE its user_data points to.
+ */
+#define FREE_COUNTER(name, type)                \
+  static void                                   \
+  name (void *user_data)                        \
+  {                                             \
+    type *counted = user_data;                  \
+    counted->freed++;                           \
+  }
+
+/* An extent callback that counts its calls in the int its user_data
+ * points to.
+ */
+static inline int
+count_extent_calls (void *user_data, const char *metacontext,
+                    uint64_t offset, uint32_t *entries, size_t nr, int *error)
+{
+  (void) metacontext; (void) offset; (void) entries; (void) nr; (void) error;
+  ++*(int *) user_data;
+  return 0;
+}
+
+/* A list callback (nbd_opt_list) that takes each export and does
+ * nothing with it.
+ */
+static inline int
+ignore_export (void *user_data, const char *name, const char *description)
+{
+  (void) user_data; (void) name; (void) description;
+  return 0;
+}
+
+/* A context callback (nbd_opt_list_meta_context) that takes each context
+ * and does nothing with it.
+ */
+static inline int
+ignore_context (void *user_data, const char *name)
+{
+  (void) user_data; (void) name;
+  return 0;
+}
+
+/* Connect `h` (set up for TLS) with `nbd_connect_command (h, server)`,
+ * check that TLS was negotiated and that `len` bytes of `data` written
+ * at `offset` read back the same, then shut it down and close it.
+ */
+static inline void
+tls_round_trip (struct nbd_handle *h, char **server,
+                const char *data, size_t len, uint64_t offset)
+{
+  char back[256];
+
+  CHECK (len <= sizeof back);
+  OK (nbd_connect_command (h, server));
+  CHECK (nbd_get_tls_negotiated (h) == 1);
+  OK (nbd_pwrite (h, data, len, offset, 0));
+  OK (nbd_pread (h, back, len, offset, 0));
+  CHECK (memcmp (back, data, len) == 0);
+  OK (nbd_shutdown (h, 0));
+  nbd_close (h);
+}
+
 /* The byte that `nbdkit pattern` serves at `offset`: each 8-byte word
  * holds its own offset, big-endian.
  */

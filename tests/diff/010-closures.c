@@ -64,6 +64,30 @@ wait_for (struct nbd_handle *h, int64_t cookie)
   SAY ("  (completed)");
 }
 
+/* A structured read of 1024 bytes into `small` whose chunk and
+ * completion closures carry "chunk" and "completion" and free them with
+ * say_free; `chunk_fn` and `completion_fn` may be NULL. Returns the
+ * cookie.
+ */
+static int64_t
+read_structured (struct nbd_handle *h, char *small,
+                 int (*chunk_fn) (void *, const void *, size_t, uint64_t,
+                                  unsigned, int *),
+                 int (*completion_fn) (void *, int *))
+{
+  int64_t c;
+
+  T_COOKIE (c, nbd_aio_pread_structured (h, small, 1024, 0,
+                                         (nbd_chunk_callback) { .callback = chunk_fn,
+                                                                .user_data = "chunk",
+                                                                .free = say_free },
+                                         (nbd_completion_callback) { .callback = completion_fn,
+                                                                     .user_data = "completion",
+                                                                     .free = say_free },
+                                         0));
+  return c;
+}
+
 int
 main (void)
 {
@@ -87,32 +111,13 @@ main (void)
   T (nbd_aio_command_completed (h, c));
 
   SAY ("-- chunk and completion, both with and without functions");
-  T_COOKIE (c, nbd_aio_pread_structured (h, small, 1024, 0,
-                                         (nbd_chunk_callback) { .user_data = "chunk",
-                                                                .free = say_free },
-                                         (nbd_completion_callback) { .user_data = "completion",
-                                                                     .free = say_free },
-                                         0));
+  c = read_structured (h, small, NULL, NULL);
   wait_for (h, c);
   T (nbd_aio_command_completed (h, c));
-  T_COOKIE (c, nbd_aio_pread_structured (h, small, 1024, 0,
-                                         (nbd_chunk_callback) { .callback = chunk_cb,
-                                                                .user_data = "chunk",
-                                                                .free = say_free },
-                                         (nbd_completion_callback) { .callback = completion_cb,
-                                                                     .user_data = "completion",
-                                                                     .free = say_free },
-                                         0));
+  c = read_structured (h, small, chunk_cb, completion_cb);
   wait_for (h, c);
   T (nbd_aio_command_completed (h, c));
-  T_COOKIE (c, nbd_aio_pread_structured (h, small, 1024, 0,
-                                         (nbd_chunk_callback) { .callback = chunk_cb,
-                                                                .user_data = "chunk",
-                                                                .free = say_free },
-                                         (nbd_completion_callback) { .callback = retiring_cb,
-                                                                     .user_data = "completion",
-                                                                     .free = say_free },
-                                         0));
+  c = read_structured (h, small, chunk_cb, retiring_cb);
   SAY ("  (polling)");
   while (nbd_aio_in_flight (h) > 0)
     nbd_poll (h, 5000);

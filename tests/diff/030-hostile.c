@@ -30,6 +30,26 @@ completion_cb (void *user_data, int *error)
   return 0;
 }
 
+/* An aio read against `scenario`, which ends the connection mid-way:
+ * the completion callback is told, the command retires and the handle is
+ * dead. Returns the handle.
+ */
+static struct nbd_handle *
+read_ends_connection (const char *scenario)
+{
+  struct nbd_handle *h = hostile (scenario);
+  char buf[4096];
+  int64_t c;
+
+  T_COOKIE (c, nbd_aio_pread (h, buf, sizeof buf, 0,
+                              (nbd_completion_callback) { .callback = completion_cb }, 0));
+  while (nbd_aio_in_flight (h) > 0 && !nbd_aio_is_dead (h))
+    nbd_poll (h, 5000);
+  T (nbd_aio_command_completed (h, c));
+  T (nbd_aio_is_dead (h));
+  return h;
+}
+
 int
 main (void)
 {
@@ -57,23 +77,10 @@ main (void)
     nbd_close (h);
   }
 
-  h = hostile ("unknown-chunk");
-  T_COOKIE (c, nbd_aio_pread (h, buf, sizeof buf, 0,
-                              (nbd_completion_callback) { .callback = completion_cb }, 0));
-  while (nbd_aio_in_flight (h) > 0 && !nbd_aio_is_dead (h))
-    nbd_poll (h, 5000);
-  T (nbd_aio_command_completed (h, c));
-  T (nbd_aio_is_dead (h));
+  h = read_ends_connection ("unknown-chunk");
   T (nbd_pread (h, buf, sizeof buf, 0, 0));
   nbd_close (h);
 
-  h = hostile ("disconnect-mid-reply");
-  T_COOKIE (c, nbd_aio_pread (h, buf, sizeof buf, 0,
-                              (nbd_completion_callback) { .callback = completion_cb }, 0));
-  while (nbd_aio_in_flight (h) > 0 && !nbd_aio_is_dead (h))
-    nbd_poll (h, 5000);
-  T (nbd_aio_command_completed (h, c));
-  T (nbd_aio_is_dead (h));
-  nbd_close (h);
+  nbd_close (read_ends_connection ("disconnect-mid-reply"));
   return 0;
 }

@@ -53,3 +53,23 @@ serve_unix () {
     echo "FAIL: server $* did not create $sock" >&2
     return 1
 }
+
+# nbdinfo prints the same (output, errors and exit status) on our library
+# as on the system one, for URI $1 and each mode (a quoted list of options,
+# "" for none) after it.
+same_nbdinfo () {
+    local uri="$1"; shift
+    local mode want have
+    for mode in "$@"; do
+        # shellcheck disable=SC2086
+        want="$(nbdinfo $mode "$uri" 2>&1; echo "exit $?")"
+        # shellcheck disable=SC2086
+        have="$(on_ours nbdinfo $mode "$uri" 2>&1; echo "exit $?")"
+        if [ "$want" != "$have" ]; then
+            echo "FAIL: nbdinfo $mode differs from the system libnbd" >&2
+            diff <(echo "$want") <(echo "$have") >&2 || true
+            exit 1
+        fi
+        echo "nbdinfo $mode: same output as the system libnbd"
+    done
+}

@@ -76,19 +76,18 @@ NBD_OPT_LIST_META_CONTEXT = 9
 NBD_OPT_SET_META_CONTEXT = 10
 NBD_OPT_EXTENDED_HEADERS = 11
 
-OPT_NAMES = {
-    NBD_OPT_EXPORT_NAME: "EXPORT_NAME",
-    NBD_OPT_ABORT: "ABORT",
-    NBD_OPT_LIST: "LIST",
-    4: "PEEK_EXPORT",
-    NBD_OPT_STARTTLS: "STARTTLS",
-    NBD_OPT_INFO: "INFO",
-    NBD_OPT_GO: "GO",
-    NBD_OPT_STRUCTURED_REPLY: "STRUCTURED_REPLY",
-    NBD_OPT_LIST_META_CONTEXT: "LIST_META_CONTEXT",
-    NBD_OPT_SET_META_CONTEXT: "SET_META_CONTEXT",
-    NBD_OPT_EXTENDED_HEADERS: "EXTENDED_HEADERS",
-}
+
+def constant_names(prefix, but=()):
+    """The constants named `prefix`... defined so far, as value -> name
+    without the prefix (for logging); names starting with `but` are left
+    out."""
+    return {value: name[len(prefix):]
+            for name, value in globals().items()
+            if name.startswith(prefix) and not name.startswith(but)}
+
+
+OPT_NAMES = constant_names("NBD_OPT_")
+OPT_NAMES[4] = "PEEK_EXPORT"  # never sent by a client we test
 
 # Option reply types
 NBD_REP_ACK = 1
@@ -100,16 +99,7 @@ NBD_REP_ERR_POLICY = (1 << 31) + 2
 NBD_REP_ERR_INVALID = (1 << 31) + 3
 NBD_REP_ERR_UNKNOWN = (1 << 31) + 6
 
-REP_NAMES = {
-    NBD_REP_ACK: "ACK",
-    NBD_REP_SERVER: "SERVER",
-    NBD_REP_INFO: "INFO",
-    NBD_REP_META_CONTEXT: "META_CONTEXT",
-    NBD_REP_ERR_UNSUP: "ERR_UNSUP",
-    NBD_REP_ERR_POLICY: "ERR_POLICY",
-    NBD_REP_ERR_INVALID: "ERR_INVALID",
-    NBD_REP_ERR_UNKNOWN: "ERR_UNKNOWN",
-}
+REP_NAMES = constant_names("NBD_REP_")
 
 # Info types
 NBD_INFO_EXPORT = 0
@@ -124,16 +114,7 @@ NBD_CMD_CACHE = 5
 NBD_CMD_WRITE_ZEROES = 6
 NBD_CMD_BLOCK_STATUS = 7
 
-CMD_NAMES = {
-    NBD_CMD_READ: "READ",
-    NBD_CMD_WRITE: "WRITE",
-    NBD_CMD_DISC: "DISC",
-    NBD_CMD_FLUSH: "FLUSH",
-    NBD_CMD_TRIM: "TRIM",
-    NBD_CMD_CACHE: "CACHE",
-    NBD_CMD_WRITE_ZEROES: "WRITE_ZEROES",
-    NBD_CMD_BLOCK_STATUS: "BLOCK_STATUS",
-}
+CMD_NAMES = constant_names("NBD_CMD_", but=("NBD_CMD_FLAG_",))
 
 # Command flags
 NBD_CMD_FLAG_FUA = 1 << 0

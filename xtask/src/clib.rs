@@ -58,7 +58,8 @@ pub fn run_install(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn run(mut cmd: Command) -> Result<(), String> {
+/// Run a command with its output shown; an error when it fails.
+pub(crate) fn run_checked(mut cmd: Command) -> Result<(), String> {
     let status = cmd
         .status()
         .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
@@ -86,7 +87,7 @@ fn output(mut cmd: Command) -> Result<String, String> {
 /// libnbd.so.0, check it, and put libnbd.a beside it.
 pub fn build() -> Result<Built, String> {
     let root = root();
-    run(cmd_cargo(&["build", "--release", "-p", "nbd-c"]))?;
+    run_checked(cmd_cargo(&["build", "--release", "-p", "nbd-c"]))?;
     let staticlib = root.join("target/release/libnbd_c.a");
     let dir = root.join("target/c-lib");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -117,7 +118,7 @@ pub fn build() -> Result<Built, String> {
             "-lgcc_s",
             "-lc",
         ]);
-    run(gcc)?;
+    run_checked(gcc)?;
     let link = dir.join("libnbd.so");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink("libnbd.so.0", &link)
@@ -220,7 +221,7 @@ fn check_loads(dir: &Path) -> Result<String, String> {
         .arg("-L")
         .arg(dir)
         .arg("-lnbd");
-    run(cc)?;
+    run_checked(cc)?;
     let mut check = Command::new(&exe);
     check.env("LD_LIBRARY_PATH", dir).env_remove("LIBNBD_DEBUG");
     let out = output(check)?;

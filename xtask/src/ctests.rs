@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::root;
-use crate::step::{outcome, run_logged, StepResult};
+use crate::step::{append_log, outcome, run_logged, run_status, StepResult};
 
 /// Seconds one test program may run (under valgrind) before it fails.
 const TIMEOUT_SECS: &str = "900";
@@ -61,19 +61,30 @@ fn sources(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, String> {
     Ok(v)
 }
 
-pub(crate) fn append_log(log: &Path, text: &str) {
-    append(log, text)
+/// A file's name without its extension (a test program's name).
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
-fn append(log: &Path, text: &str) {
-    use std::io::Write;
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-    {
-        let _ = writeln!(f, "{text}");
-    }
+/// `cc` compiling the test program `src` into `exe`, every warning an
+/// error; `extra` flags go before `-o`.
+fn compile_command(extra: &[&str], exe: &Path, src: &Path) -> Command {
+    let mut cc = Command::new("cc");
+    cc.args(["-std=gnu11", "-g", "-O1", "-Wall", "-Wextra", "-Werror"])
+        .args(extra)
+        .arg("-o")
+        .arg(exe)
+        .arg(src);
+    cc
+}
+
+/// Link a test program against our installed library (`flags` from
+/// pkg-config), found again at run time in `libdir`.
+fn link_ours(cc: &mut Command, flags: &str, libdir: &str) {
+    cc.args(flags.split_whitespace())
+        .arg(format!("-Wl,-rpath,{libdir}"));
 }
 
 /// pkg-config finds the installed tree, and `man` finds our pages there.
@@ -91,7 +102,7 @@ fn check_layout(log: &Path) -> Result<bool, String> {
         "share/man/man1/nbdsh.1",
     ] {
         if !p.join(f).exists() {
-            append(log, &format!("layout: {f} is missing"));
+            append_log(log, &format!("layout: {f} is missing"));
             ok = false;
         }
     }
@@ -103,13 +114,13 @@ fn check_layout(log: &Path) -> Result<bool, String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     if !found.starts_with(&p.display().to_string()) {
-        append(
+        append_log(
             log,
             &format!("layout: `man -w nbd_pread` with MANPATH found {found:?}"),
         );
         ok = false;
     }
-    append(
+    append_log(
         log,
         &format!(
             "layout: libdir {libdir}, version {version}, man page {found}: {}",
@@ -133,28 +144,12 @@ pub fn c_tests(log: &Path) -> StepResult {
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     let valgrind = std::env::var_os("NBD_TEST_NO_VALGRIND").is_none();
     for src in sources(&root().join("tests/c"), "c")? {
-        let name = src
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = stem(&src);
         let exe = out_dir.join(&name);
-        let mut cc = Command::new("cc");
-        cc.args([
-            "-std=gnu11",
-            "-g",
-            "-O1",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pthread",
-            "-o",
-        ])
-        .arg(&exe)
-        .arg(&src)
-        .args(flags.split_whitespace())
-        .arg(format!("-Wl,-rpath,{libdir}"));
+        let mut cc = compile_command(&["-pthread"], &exe, &src);
+        link_ours(&mut cc, &flags, &libdir);
         if !run_logged(cc, log)? {
-            append(log, &format!("{name}: FAILED to compile"));
+            append_log(log, &format!("{name}: FAILED to compile"));
             failed += 1;
             continue;
         }
@@ -184,7 +179,7 @@ pub fn c_tests(log: &Path) -> StepResult {
         if run_logged(run, log)? {
             passed += 1;
         } else {
-            append(log, &format!("{name}: FAILED"));
+            append_log(log, &format!("{name}: FAILED"));
             failed += 1;
         }
     }
@@ -199,10 +194,7 @@ pub fn c_dropin(log: &Path) -> StepResult {
     // the library of; put /usr/bin first in case another python3 leads.
     let path = format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default());
     for script in sources(&root().join("tests/dropin"), "sh")? {
-        let name = script
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = stem(&script);
         let mut run = Command::new("timeout");
         run.arg(TIMEOUT_SECS)
             .arg("bash")
@@ -213,9 +205,9 @@ pub fn c_dropin(log: &Path) -> StepResult {
             .current_dir(root());
         match run_status(run, log)? {
             Some(0) => passed += 1,
-            Some(SKIPPED) => append(log, &format!("{name}: skipped")),
+            Some(SKIPPED) => append_log(log, &format!("{name}: skipped")),
             _ => {
-                append(log, &format!("{name}: FAILED"));
+                append_log(log, &format!("{name}: FAILED"));
                 failed += 1;
             }
         }
@@ -226,24 +218,6 @@ pub fn c_dropin(log: &Path) -> StepResult {
 /// The exit status a drop-in script uses when the machine lacks what it
 /// needs (as automake's test driver does); it counts as neither.
 const SKIPPED: i32 = 77;
-
-/// Like `run_logged`, returning the exit code (None when killed).
-fn run_status(mut cmd: Command, log: &Path) -> Result<Option<i32>, String> {
-    append(log, &format!("$ {cmd:?}"));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| format!("{}: {e}", log.display()))?;
-    let err = file.try_clone().map_err(|e| e.to_string())?;
-    let status = cmd
-        .stdin(std::process::Stdio::null())
-        .stdout(file)
-        .stderr(err)
-        .status()
-        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
-    Ok(status.code())
-}
 
 /// `c-diff`: every tests/diff/*.c program is compiled against Debian's
 /// libnbd (the system libnbd.h and libnbd.so.0) and against ours, both
@@ -257,33 +231,18 @@ pub fn c_diff(log: &Path) -> StepResult {
     let out_dir = root().join("target/c-diff");
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     for src in sources(&root().join("tests/diff"), "c")? {
-        let name = src
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = stem(&src);
         let mut traces = Vec::new();
         for which in ["libnbd", "ours"] {
             let exe = out_dir.join(format!("{name}-{which}"));
-            let mut cc = Command::new("cc");
-            cc.args([
-                "-std=gnu11",
-                "-g",
-                "-O1",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-o",
-            ])
-            .arg(&exe)
-            .arg(&src);
+            let mut cc = compile_command(&[], &exe, &src);
             if which == "ours" {
-                cc.args(flags.split_whitespace())
-                    .arg(format!("-Wl,-rpath,{libdir}"));
+                link_ours(&mut cc, &flags, &libdir);
             } else {
                 cc.arg("-lnbd");
             }
             if !run_logged(cc, log)? {
-                append(log, &format!("{name}: FAILED to compile against {which}"));
+                append_log(log, &format!("{name}: FAILED to compile against {which}"));
                 traces.clear();
                 break;
             }
@@ -297,15 +256,15 @@ pub fn c_diff(log: &Path) -> StepResult {
             } else {
                 run.env_remove("LD_LIBRARY_PATH");
             }
-            append(log, &format!("$ {run:?}"));
+            append_log(log, &format!("$ {run:?}"));
             let out = run
                 .stdin(std::process::Stdio::null())
                 .output()
                 .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
-            append(log, &String::from_utf8_lossy(&out.stderr));
+            append_log(log, &String::from_utf8_lossy(&out.stderr));
             let trace = String::from_utf8_lossy(&out.stdout).into_owned();
             if !out.status.success() {
-                append(
+                append_log(
                     log,
                     &format!("{name} on {which} exited with {}:\n{trace}", out.status),
                 );
@@ -316,15 +275,15 @@ pub fn c_diff(log: &Path) -> StepResult {
         }
         match traces.as_slice() {
             [theirs, ours] if theirs == ours => {
-                append(
+                append_log(
                     log,
                     &format!("{name}: same trace ({} lines)", ours.lines().count()),
                 );
                 passed += 1;
             }
             [theirs, ours] => {
-                append(log, &format!("{name}: FAILED, the traces differ"));
-                append(log, &trace_diff(theirs, ours));
+                append_log(log, &format!("{name}: FAILED, the traces differ"));
+                append_log(log, &trace_diff(theirs, ours));
                 failed += 1;
             }
             _ => failed += 1,

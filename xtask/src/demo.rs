@@ -6,6 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::clib::run_checked;
 use crate::root;
 use crate::step::cmd_cargo;
 
@@ -29,7 +30,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     crate::deps::ensure_packages(&needed)?;
     step("generating from api.yaml");
-    status(cmd_cargo(&["xtask", "generate"]))?;
+    run_checked(cmd_cargo(&["xtask", "generate"]))?;
 
     let mut runs = Vec::new();
     runs.push(rust(uri.as_deref()));
@@ -63,17 +64,6 @@ fn step(what: &str) {
     println!("==> {what}");
 }
 
-fn status(mut cmd: Command) -> Result<(), String> {
-    let s = cmd
-        .status()
-        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
-    if s.success() {
-        Ok(())
-    } else {
-        Err(format!("{cmd:?} failed"))
-    }
-}
-
 /// Run a demo program and parse the JSON object it prints.
 fn capture(language: &str, mut cmd: Command) -> Run {
     let result = cmd
@@ -99,145 +89,132 @@ fn with_uri(mut cmd: Command, uri: Option<&str>) -> Command {
     cmd
 }
 
-fn rust(uri: Option<&str>) -> Run {
-    step("Rust: building the demo example");
-    if let Err(e) = status(cmd_cargo(&[
-        "build",
-        "--release",
-        "-p",
-        "nbd-core",
-        "--example",
-        "demo",
-    ])) {
-        return Run {
-            language: "Rust".into(),
+/// One language's run: `prepare` builds its demo program and returns the
+/// command running it (the URI, when there is one, is added here); a
+/// failure to build is the run's result.
+fn demo_run(
+    language: &str,
+    uri: Option<&str>,
+    prepare: impl FnOnce() -> Result<Command, String>,
+) -> Run {
+    match prepare() {
+        Ok(cmd) => capture(language, with_uri(cmd, uri)),
+        Err(e) => Run {
+            language: language.to_string(),
             result: Err(e),
-        };
+        },
     }
-    let exe = root().join("target/release/examples/demo");
-    capture("Rust", with_uri(Command::new(exe), uri))
+}
+
+fn rust(uri: Option<&str>) -> Run {
+    demo_run("Rust", uri, || {
+        step("Rust: building the demo example");
+        run_checked(cmd_cargo(&[
+            "build",
+            "--release",
+            "-p",
+            "nbd-core",
+            "--example",
+            "demo",
+        ]))?;
+        Ok(Command::new(root().join("target/release/examples/demo")))
+    })
 }
 
 fn c(uri: Option<&str>) -> Run {
-    let fail = |e: String| Run {
-        language: "C".into(),
-        result: Err(e),
-    };
-    step("C: building libnbd.so.0 and installing it under target/demo-install");
-    let prefix = root().join("target/demo-install");
-    let prefix_s = prefix.to_string_lossy().into_owned();
-    if let Err(e) = status(cmd_cargo(&["xtask", "install", "--prefix", &prefix_s])) {
-        return fail(e);
-    }
-    let exe = root().join("target/demo-c");
-    let pc = prefix.join("lib/pkgconfig");
-    let flags = Command::new("pkg-config")
-        .args(["--cflags", "--libs", "libnbd"])
-        .env("PKG_CONFIG_PATH", &pc)
-        .output();
-    let flags = match flags {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
-        Ok(o) => {
-            return fail(format!(
-                "pkg-config: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ))
-        }
-        Err(e) => return fail(format!("cannot run pkg-config: {e}")),
-    };
-    let mut cc = Command::new("cc");
-    cc.arg("-o")
-        .arg(&exe)
-        .arg(root().join("tests/demo/demo.c"))
-        .args(flags.split_whitespace());
-    if let Err(e) = status(cc) {
-        return fail(e);
-    }
-    let mut cmd = with_uri(Command::new(&exe), uri);
-    cmd.env("LD_LIBRARY_PATH", prefix.join("lib"));
-    capture("C", cmd)
+    demo_run("C", uri, || {
+        step("C: building libnbd.so.0 and installing it under target/demo-install");
+        let prefix = root().join("target/demo-install");
+        let prefix_s = prefix.to_string_lossy().into_owned();
+        run_checked(cmd_cargo(&["xtask", "install", "--prefix", &prefix_s]))?;
+        let exe = root().join("target/demo-c");
+        let pc = prefix.join("lib/pkgconfig");
+        let flags = Command::new("pkg-config")
+            .args(["--cflags", "--libs", "libnbd"])
+            .env("PKG_CONFIG_PATH", &pc)
+            .output();
+        let flags = match flags {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            Ok(o) => {
+                return Err(format!(
+                    "pkg-config: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                ))
+            }
+            Err(e) => return Err(format!("cannot run pkg-config: {e}")),
+        };
+        let mut cc = Command::new("cc");
+        cc.arg("-o")
+            .arg(&exe)
+            .arg(root().join("tests/demo/demo.c"))
+            .args(flags.split_whitespace());
+        run_checked(cc)?;
+        let mut cmd = Command::new(&exe);
+        cmd.env("LD_LIBRARY_PATH", prefix.join("lib"));
+        Ok(cmd)
+    })
 }
 
 fn python(uri: Option<&str>) -> Run {
-    let fail = |e: String| Run {
-        language: "Python".into(),
-        result: Err(e),
-    };
-    step("Python: pip install ./bindings/python into target/demo-venv");
-    let venv = root().join("target/demo-venv");
-    if !venv.join("bin/python").exists() {
-        if let Err(e) = status({
+    demo_run("Python", uri, || {
+        step("Python: pip install ./bindings/python into target/demo-venv");
+        let venv = root().join("target/demo-venv");
+        if !venv.join("bin/python").exists() {
             let mut c = Command::new("python3");
             c.args(["-m", "venv"]).arg(&venv);
-            c
-        }) {
-            return fail(e);
+            run_checked(c)?;
         }
-    }
-    let py = venv.join("bin/python");
-    let mut pip = Command::new(&py);
-    pip.args(["-m", "pip", "install", "-q"])
-        .arg(root().join("bindings/python"));
-    if let Err(e) = status(pip) {
-        return fail(e);
-    }
-    let mut cmd = Command::new(&py);
-    cmd.arg(root().join("tests/demo/demo.py"));
-    capture("Python", with_uri(cmd, uri))
+        let py = venv.join("bin/python");
+        let mut pip = Command::new(&py);
+        pip.args(["-m", "pip", "install", "-q"])
+            .arg(root().join("bindings/python"));
+        run_checked(pip)?;
+        let mut cmd = Command::new(&py);
+        cmd.arg(root().join("tests/demo/demo.py"));
+        Ok(cmd)
+    })
 }
 
 fn node(uri: Option<&str>) -> Run {
-    let fail = |e: String| Run {
-        language: "Node.js".into(),
-        result: Err(e),
-    };
-    step("Node.js: building the addon and npm install ./bindings/node into target/demo-node");
-    let log = root().join("target/demo-node.log");
-    let _ = std::fs::remove_file(&log);
-    if let Err(e) = crate::node::build_addon(true, &log) {
-        return fail(e);
-    }
-    let prefix = root().join("target/demo-node");
-    let _ = std::fs::create_dir_all(&prefix);
-    let mut npm = Command::new("npm");
-    npm.args([
-        "install",
-        "--no-audit",
-        "--no-fund",
-        "--no-save",
-        "--prefix",
-    ])
-    .arg(&prefix)
-    .arg(crate::node::package_dir());
-    if let Err(e) = status(npm) {
-        return fail(e);
-    }
-    let mut cmd = Command::new("node");
-    cmd.arg(root().join("tests/demo/demo.js"))
-        .env("NBD_NODE_PACKAGE", prefix.join("node_modules/libnbd"));
-    capture("Node.js", with_uri(cmd, uri))
+    demo_run("Node.js", uri, || {
+        step("Node.js: building the addon and npm install ./bindings/node into target/demo-node");
+        let log = root().join("target/demo-node.log");
+        let _ = std::fs::remove_file(&log);
+        crate::node::build_addon(true, &log)?;
+        let prefix = root().join("target/demo-node");
+        let _ = std::fs::create_dir_all(&prefix);
+        let mut npm = Command::new("npm");
+        npm.args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--prefix",
+        ])
+        .arg(&prefix)
+        .arg(crate::node::package_dir());
+        run_checked(npm)?;
+        let mut cmd = Command::new("node");
+        cmd.arg(root().join("tests/demo/demo.js"))
+            .env("NBD_NODE_PACKAGE", prefix.join("node_modules/libnbd"));
+        Ok(cmd)
+    })
 }
 
 fn ocaml(uri: Option<&str>) -> Run {
-    let fail = |e: String| Run {
-        language: "OCaml".into(),
-        result: Err(e),
-    };
-    step("OCaml: dune build @install, dune install into target/demo-ocaml, ocamlfind ocamlopt demo.ml");
-    if let Err(e) = crate::deps::ensure_packages(crate::ocaml::PACKAGES) {
-        return fail(e);
-    }
-    let log = root().join("target/demo-ocaml.log");
-    let _ = std::fs::remove_file(&log);
-    let prefix = root().join("target/demo-ocaml");
-    if let Err(e) = crate::ocaml::install(&prefix, "release", &log) {
-        return fail(format!("{e} (see {})", log.display()));
-    }
-    match crate::ocaml::compile(&prefix, &root().join("tests/demo/demo.ml"), false, &log) {
-        Ok((cmd, true)) => capture("OCaml", with_uri(cmd, uri)),
-        Ok((_, false)) => fail(format!("ocamlfind ocamlopt failed (see {})", log.display())),
-        Err(e) => fail(e),
-    }
+    demo_run("OCaml", uri, || {
+        step("OCaml: dune build @install, dune install into target/demo-ocaml, ocamlfind ocamlopt demo.ml");
+        crate::deps::ensure_packages(crate::ocaml::PACKAGES)?;
+        let log = root().join("target/demo-ocaml.log");
+        let _ = std::fs::remove_file(&log);
+        let prefix = root().join("target/demo-ocaml");
+        crate::ocaml::install(&prefix, "release", &log)
+            .map_err(|e| format!("{e} (see {})", log.display()))?;
+        match crate::ocaml::compile(&prefix, &root().join("tests/demo/demo.ml"), false, &log)? {
+            (cmd, true) => Ok(cmd),
+            (_, false) => Err(format!("ocamlfind ocamlopt failed (see {})", log.display())),
+        }
+    })
 }
 
 /// Rows of the table: a label and how to show each language's value.

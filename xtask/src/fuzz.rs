@@ -100,7 +100,7 @@ pub fn run_target(
         summary.push_str(l);
         summary.push('\n');
     }
-    crate::ctests::append_log(log, &summary);
+    crate::step::append_log(log, &summary);
     let executions = text
         .lines()
         .find_map(|l| l.strip_prefix("stat::number_of_executed_units:"))
@@ -126,7 +126,7 @@ pub fn step(log: &Path) -> StepResult {
     let (mut passed, mut failed) = (0, 0);
     for t in TARGETS {
         let s = run_target(&bin, t, 20, None, log)?;
-        crate::ctests::append_log(
+        crate::step::append_log(
             log,
             &format!("{t}: {} executions, coverage {}", s.executions, s.coverage),
         );

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use crate::deps;
 use crate::root;
-use crate::step::{cmd_cargo, outcome, run_logged, StepResult};
+use crate::step::{append_log, cmd_cargo, outcome, run_logged, StepResult};
 
 /// How long one test may run.
 const TEST_TIMEOUT_MS: &str = "--test-timeout=120000";
@@ -140,7 +140,7 @@ fn consumer_install(log: &Path) -> Result<(u64, u64), String> {
             .env(var, "/nonexistent/tool");
         let out = c.output().map_err(|e| format!("cannot run node: {e}"))?;
         let text = String::from_utf8_lossy(&out.stderr);
-        append(
+        append_log(
             log,
             &format!("$ {var}=/nonexistent/tool node install.js\n{text}"),
         );
@@ -178,17 +178,6 @@ fn consumer_install(log: &Path) -> Result<(u64, u64), String> {
         failed += 1;
     }
     Ok((passed, failed))
-}
-
-fn append(log: &Path, text: &str) {
-    use std::io::Write;
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-    {
-        let _ = writeln!(f, "{text}");
-    }
 }
 
 /// Counts from node's TAP summary: the last `# pass N` and `# fail N`.

@@ -30,23 +30,39 @@ pub(crate) fn cmd_cargo(args: &[&str]) -> Command {
     c
 }
 
-/// Run a command with its output appended to `log`; true when it succeeded.
-pub(crate) fn run_logged(mut cmd: Command, log: &Path) -> Result<bool, String> {
+/// Append a line to `log` (a log that cannot be written loses the line).
+pub(crate) fn append_log(log: &Path, text: &str) {
     use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = writeln!(f, "{text}");
+    }
+}
+
+/// Run a command with its output appended to `log`; true when it succeeded.
+pub(crate) fn run_logged(cmd: Command, log: &Path) -> Result<bool, String> {
+    Ok(run_status(cmd, log)? == Some(0))
+}
+
+/// Like `run_logged`, returning the exit code (None when killed).
+pub(crate) fn run_status(mut cmd: Command, log: &Path) -> Result<Option<i32>, String> {
+    append_log(log, &format!("$ {cmd:?}"));
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .map_err(|e| format!("{}: {e}", log.display()))?;
-    let mut f2 = file.try_clone().map_err(|e| e.to_string())?;
-    let _ = writeln!(f2, "$ {:?}", cmd);
+    let err = file.try_clone().map_err(|e| e.to_string())?;
     let status = cmd
         .stdin(Stdio::null())
-        .stdout(file.try_clone().map_err(|e| e.to_string())?)
-        .stderr(file)
+        .stdout(file)
+        .stderr(err)
         .status()
         .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
-    Ok(status.success())
+    Ok(status.code())
 }
 
 /// A step that is one test: the command succeeds or not.

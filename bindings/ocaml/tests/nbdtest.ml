@@ -10,12 +10,19 @@ let () = ignore (Unix.alarm 120)
 (* The argv of an nbdkit serving on stdin/stdout, for connect_command. *)
 let nbdkit args = "nbdkit" :: "-s" :: "--exit-with-parent" :: args
 
-(* A new handle connected to nbdkit with this plugin and arguments. *)
-let connected ?(setup = fun _ -> ()) args =
+(* A new handle, [setup] before it connects to the server that [argv]
+   runs on its stdin/stdout. *)
+let connected_to ?(setup = fun _ -> ()) argv =
   let h = NBD.create () in
   setup h;
-  NBD.connect_command h (nbdkit args);
+  NBD.connect_command h argv;
   h
+
+(* A new handle connected to nbdkit with this plugin and arguments. *)
+let connected ?setup args = connected_to ?setup (nbdkit args)
+
+(* A [~setup] asking for the base:allocation meta context. *)
+let base_allocation h = NBD.add_meta_context h NBD.context_base_allocation
 
 let failf fmt = Printf.ksprintf failwith fmt
 

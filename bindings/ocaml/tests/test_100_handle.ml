@@ -16,23 +16,21 @@ let () =
 
   (* with_handle closes the handle on return and on exceptions. *)
   let kept = ref None in
+  let check_kept_closed failure =
+    match !kept with
+    | Some h -> (
+        match NBD.get_debug h with
+        | _ -> failwith failure
+        | exception NBD.Closed _ -> ())
+    | None -> assert false
+  in
   let n = NBD.with_handle (fun h -> kept := Some h; 42) in
   check "with_handle result" (n = 42);
-  (match !kept with
-   | Some h -> (
-       match NBD.get_debug h with
-       | _ -> failwith "with_handle did not close"
-       | exception NBD.Closed _ -> ())
-   | None -> assert false);
+  check_kept_closed "with_handle did not close";
   (match NBD.with_handle (fun h -> kept := Some h; raise Exit) with
    | _ -> assert false
    | exception Exit -> ());
-  (match !kept with
-   | Some h -> (
-       match NBD.get_debug h with
-       | _ -> failwith "with_handle did not close after an exception"
-       | exception NBD.Closed _ -> ())
-   | None -> assert false);
+  check_kept_closed "with_handle did not close after an exception";
 
   (* Handles left to the GC are freed, also connected ones. *)
   for _ = 1 to 1000 do

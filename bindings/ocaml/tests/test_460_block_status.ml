@@ -5,11 +5,7 @@
 open Nbdtest
 
 let () =
-  let h =
-    connected
-      ~setup:(fun h -> NBD.add_meta_context h NBD.context_base_allocation)
-      [ "memory"; "size=1M" ]
-  in
+  let h = connected ~setup:base_allocation [ "memory"; "size=1M" ] in
   check "context" (NBD.can_meta_context h NBD.context_base_allocation);
   NBD.pwrite h (Bytes.make 65536 '\255') 0L;
   let seen = ref [] in

@@ -6,11 +6,7 @@ open Nbdtest
 exception Boom
 
 let () =
-  let h =
-    connected
-      ~setup:(fun h -> NBD.add_meta_context h NBD.context_base_allocation)
-      [ "memory"; "size=1M" ]
-  in
+  let h = connected ~setup:base_allocation [ "memory"; "size=1M" ] in
   (* A synchronous call: NBD.Error naming the exception, EPROTO. *)
   let msg =
     expect_error ~errno:(Unix.EUNKNOWNERR 71) "block_status" (fun () ->

@@ -13,11 +13,8 @@ let server =
   | Some path -> path
   | None -> repository_file "tests/hostile/nbd-hostile-server.py"
 
-let hostile ?(setup = fun _ -> ()) scenario =
-  let h = NBD.create () in
-  setup h;
-  NBD.connect_command h [ "python3"; server; "--scenario"; scenario ];
-  h
+let hostile ?setup scenario =
+  connected_to ?setup [ "python3"; server; "--scenario"; scenario ]
 
 let eproto = Some (Unix.EUNKNOWNERR 71)
 
@@ -31,7 +28,7 @@ let () =
 
   (* A zero-length extent: EPROTO, the callback never sees it, and the
      connection still reads. *)
-  let h = hostile ~setup:(fun h -> NBD.add_meta_context h NBD.context_base_allocation) "bs-zero-length" in
+  let h = hostile ~setup:base_allocation "bs-zero-length" in
   let calls = ref 0 in
   (match NBD.block_status h 65536L 0L (fun _ _ _ _ -> incr calls; 0) with
    | () -> failwith "block status with a zero-length extent succeeded"

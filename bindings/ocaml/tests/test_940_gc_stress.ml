@@ -8,11 +8,7 @@ open Nbdtest
 
 let () =
   Gc.set { (Gc.get ()) with Gc.minor_heap_size = 4096 };
-  let h =
-    connected
-      ~setup:(fun h -> NBD.add_meta_context h NBD.context_base_allocation)
-      [ "memory"; "size=1M" ]
-  in
+  let h = connected ~setup:base_allocation [ "memory"; "size=1M" ] in
   NBD.pwrite h (Bytes.make 65536 'a') 0L;
   for i = 1 to 300 do
     NBD.block_status h 1048576L 0L (fun ctx _ entries _ ->

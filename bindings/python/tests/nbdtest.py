@@ -1,10 +1,12 @@
-"""Helpers of the tests: servers, expected data, handles, aio waits."""
+"""Helpers of the tests: servers, expected data, handles, aio waits,
+the shell."""
 
 import os
 import signal
 import socket
 import struct
 import subprocess
+import sys
 import time
 
 import pytest
@@ -142,3 +144,10 @@ def exits_within(pid, timeout=10):
             return True
         time.sleep(0.05)
     return False
+
+
+def nbdsh(*args, stdin=None, cwd=None):
+    """Run the shell (`python -m nbd ARGS...`) to its end."""
+    return subprocess.run([sys.executable, "-m", "nbd"] + list(args),
+                          input=stdin, capture_output=True, text=True,
+                          timeout=60, cwd=cwd)

@@ -10,6 +10,17 @@ import nbd
 from nbdtest import OURS, ours_only
 
 
+def set_then_get(h, setting, value):
+    """h.set_SETTING(value), after which h.get_SETTING() returns it (the
+    very bool for a bool)."""
+    getattr(h, "set_" + setting)(value)
+    got = getattr(h, "get_" + setting)()
+    if isinstance(value, bool):
+        assert got is value, (setting, got)
+    else:
+        assert got == value, (setting, got)
+
+
 def test_defaults():
     h = nbd.NBD()
     assert h.get_export_name() == ""
@@ -34,23 +45,15 @@ def test_defaults():
 
 def test_set_non_defaults():
     h = nbd.NBD()
-    h.set_export_name("name")
-    assert h.get_export_name() == "name"
-    h.set_full_info(True)
-    assert h.get_full_info() is True
+    set_then_get(h, "export_name", "name")
+    set_then_get(h, "full_info", True)
     if h.supports_tls():
-        h.set_tls(nbd.TLS_ALLOW)
-        assert h.get_tls() == nbd.TLS_ALLOW
-    h.set_request_structured_replies(False)
-    assert h.get_request_structured_replies() is False
-    h.set_handshake_flags(0)
-    assert h.get_handshake_flags() == 0
-    h.set_strict_mode(0)
-    assert h.get_strict_mode() == 0
-    h.set_opt_mode(True)
-    assert h.get_opt_mode() is True
-    h.set_pread_initialize(False)
-    assert h.get_pread_initialize() is False
+        set_then_get(h, "tls", nbd.TLS_ALLOW)
+    set_then_get(h, "request_structured_replies", False)
+    set_then_get(h, "handshake_flags", 0)
+    set_then_get(h, "strict_mode", 0)
+    set_then_get(h, "opt_mode", True)
+    set_then_get(h, "pread_initialize", False)
     assert h.set_private_data(42) == 0
     assert h.get_private_data() == 42
     h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
@@ -80,20 +83,16 @@ def test_invalid_enum_and_flags():
 
 def test_tls_settings_before_connecting():
     h = nbd.NBD()
-    h.set_tls_username("alice")
-    assert h.get_tls_username() == "alice"
-    h.set_tls_verify_peer(False)
-    assert h.get_tls_verify_peer() is False
+    set_then_get(h, "tls_username", "alice")
+    set_then_get(h, "tls_verify_peer", False)
 
 
 @ours_only
 def test_newer_settings():
     h = nbd.NBD()
     assert h.get_request_meta_context() is True
-    h.set_request_extended_headers(False)
-    assert h.get_request_extended_headers() is False
-    h.set_socket_activation_name("mine")
-    assert h.get_socket_activation_name() == "mine"
+    set_then_get(h, "request_extended_headers", False)
+    set_then_get(h, "socket_activation_name", "mine")
 
 
 def test_path_arguments(tmp_path):

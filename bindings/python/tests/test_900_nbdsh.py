@@ -8,13 +8,7 @@ import sys
 
 import pytest
 
-from nbdtest import ours_only
-
-
-def nbdsh(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "nbd"] + list(args),
-                          input=stdin, capture_output=True, text=True,
-                          timeout=60)
+from nbdtest import nbdsh, ours_only
 
 
 def test_command():

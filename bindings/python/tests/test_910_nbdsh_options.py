@@ -2,19 +2,9 @@
 --short-options and --long-options, -n, -u/--uri, -c in order,
 --base-allocation, --opt-mode, -v/--verbose and a script file."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from nbdtest import OURS, ours_only
-
-
-def nbdsh(*args, stdin=None, cwd=None):
-    return subprocess.run([sys.executable, "-m", "nbd"] + list(args),
-                          input=stdin, capture_output=True, text=True,
-                          timeout=60, cwd=cwd)
+from nbdtest import OURS, nbdsh, ours_only
 
 
 def test_help():
@@ -61,12 +51,9 @@ def test_commands_and_uri_in_order(nbdkit):
 
 
 def test_settings_before_uri(nbdkit):
+    # Before -u, --base-allocation and --opt-mode take effect
+    # (test_900_nbdsh.py: test_base_allocation, test_opt_mode).
     srv = nbdkit("memory", "size=1M")
-    r = nbdsh("--base-allocation", "-u", srv.uri, "-c",
-              "print(h.can_meta_context(nbd.CONTEXT_BASE_ALLOCATION))")
-    assert (r.returncode, r.stdout) == (0, "True\n"), r.stderr
-    r = nbdsh("--opt-mode", "-u", srv.uri, "-c", "print(h.aio_is_negotiating())")
-    assert (r.returncode, r.stdout) == (0, "True\n"), r.stderr
     # Everything runs in command-line order: a setting after -u comes
     # too late, as with libnbd's nbdsh.
     r = nbdsh("-u", srv.uri, "--base-allocation")

@@ -1,18 +1,11 @@
 """An exception from a call inside nbdsh prints a normal Python traceback
 naming the call where it happened, and nbdsh exits with 1."""
 
-import subprocess
-import sys
 
 import pytest
 
 import nbd
-from nbdtest import OURS
-
-
-def nbdsh(*args):
-    return subprocess.run([sys.executable, "-m", "nbd"] + list(args),
-                          capture_output=True, text=True, timeout=60)
+from nbdtest import OURS, nbdsh
 
 
 @pytest.mark.skipif(not OURS, reason="libnbd 1.14's nbdsh prints one line, no traceback")

@@ -36,35 +36,27 @@ pub(super) struct CallbackTypeView {
 }
 
 pub(super) fn callback_view(cb: &LCallback) -> (CallbackView, CallbackTypeView) {
-    let mut params = Vec::new();
     let mut js_args = Vec::new();
     let mut ts_args = Vec::new();
-    let mut error_arg = "None".to_string();
     for a in &cb.args {
         let id = rust_ident(a.name);
-        let (ty, expr, ts) = match a.kind {
-            CbArgKind::BytesIn { .. } => ("&[u8]", format!("js::buffer(env, {id})?"), "Buffer"),
-            CbArgKind::String => ("&str", format!("js::string(env, {id})?"), "string"),
-            CbArgKind::Int => ("i32", format!("js::i32(env, {id})?"), "number"),
-            CbArgKind::Uint => ("u32", format!("js::u32(env, {id})?"), "number"),
-            CbArgKind::Uint64 => ("u64", format!("js::u64(env, {id})?"), "number"),
-            CbArgKind::Int64 => ("i64", format!("js::i64(env, {id})?"), "number"),
+        let (expr, ts) = match a.kind {
+            CbArgKind::BytesIn { .. } => (format!("js::buffer(env, {id})?"), "Buffer"),
+            CbArgKind::String => (format!("js::string(env, {id})?"), "string"),
+            CbArgKind::Int => (format!("js::i32(env, {id})?"), "number"),
+            CbArgKind::Uint => (format!("js::u32(env, {id})?"), "number"),
+            CbArgKind::Uint64 => (format!("js::u64(env, {id})?"), "number"),
+            CbArgKind::Int64 => (format!("js::i64(env, {id})?"), "number"),
             CbArgKind::Uint32Array { .. } => (
-                "&[u32]",
                 format!("js::array(env, {id}, |env, n| js::u32(env, *n))?"),
                 "number[]",
             ),
             CbArgKind::Extent64Array { .. } => (
-                "&[nbd::Extent]",
                 format!("js::array(env, {id}, callbacks::extent)?"),
                 "Extent[]",
             ),
-            CbArgKind::MutableInt => {
-                error_arg = format!("Some({id})");
-                ("&mut i32", "holder".to_string(), "{ value: number }")
-            }
+            CbArgKind::MutableInt => ("holder".to_string(), "{ value: number }"),
         };
-        params.push(format!("{id}: {ty}"));
         js_args.push(expr);
         ts_args.push(format!("{}: {ts}", lower_camel(a.name)));
     }
@@ -74,8 +66,8 @@ pub(super) fn callback_view(cb: &LCallback) -> (CallbackView, CallbackTypeView) 
             fn_name: format!("{}_callback", cb.name),
             name: cb.name.to_string(),
             rust_type: format!("nbd::{}Callback", camel(cb.name)),
-            params: params.join(", "),
-            error_arg,
+            params: cb.binding_params(),
+            error_arg: cb.error_arg(),
             js_args,
             doc: doc.clone(),
         },

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::callbacks::callback_alias;
 use super::jsdoc;
-use crate::lower::{LArg, LArgKind, LCall, LOptArg, LOptKind, LRet, Lowered};
+use crate::lower::{number_ret, LArg, LArgKind, LCall, LOptArg, LOptKind, LRet, Lowered};
 use crate::names::{self, camel, capitalise, lower_camel, rust_ident};
 
 #[derive(Serialize)]
@@ -398,19 +398,13 @@ pub(super) fn async_view(l: &Lowered, call: &LCall) -> Option<MethodView> {
 fn promise_ret_map(r: &LRet) -> &'static str {
     match r {
         LRet::Cookie => ".map(Some)",
-        LRet::Error
+        number_ret!()
+        | LRet::Error
         | LRet::Bool
-        | LRet::Int
-        | LRet::Int64
-        | LRet::Uint
-        | LRet::Uint64
-        | LRet::SizeT
         | LRet::StaticString
         | LRet::String
-        | LRet::Fd
         | LRet::Enum(_)
         | LRet::Flags(_)
-        | LRet::Uintptr
         | LRet::Void
         | LRet::Handle => ".map(|_| None)",
     }

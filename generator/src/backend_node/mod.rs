@@ -24,7 +24,7 @@ use crate::lower::Lowered;
 use crate::markup;
 use crate::model::*;
 use crate::names::{capitalise, lower_camel};
-use crate::render::render;
+use crate::render::rendered;
 use crate::{Error, Lang, Output};
 use callbacks::{callback_view, CallbackTypeView, CallbackView};
 use methods::{async_view, method_view, MethodView};
@@ -132,6 +132,15 @@ fn jsdoc(l: &Lowered, summary: &str, body: &str, extra: &[String]) -> Vec<String
         .collect()
 }
 
+/// An enum's or a flag set's value as a member of its group.
+fn value_member(name: &str, value: impl ToString, doc: &str) -> MemberView {
+    MemberView {
+        name: name.to_string(),
+        value: value.to_string(),
+        doc: capitalise(doc),
+    }
+}
+
 fn groups(l: &Lowered) -> Vec<GroupView> {
     let mut out = Vec::new();
     for e in &l.api.enums {
@@ -141,11 +150,7 @@ fn groups(l: &Lowered) -> Vec<GroupView> {
             members: e
                 .values
                 .iter()
-                .map(|v| MemberView {
-                    name: v.name.clone(),
-                    value: v.value.to_string(),
-                    doc: capitalise(&v.doc),
-                })
+                .map(|v| value_member(&v.name, v.value, &v.doc))
                 .collect(),
         });
     }
@@ -154,11 +159,7 @@ fn groups(l: &Lowered) -> Vec<GroupView> {
             .def
             .values
             .iter()
-            .map(|v| MemberView {
-                name: v.name.clone(),
-                value: v.value.to_string(),
-                doc: capitalise(&v.doc),
-            })
+            .map(|v| value_member(&v.name, v.value, &v.doc))
             .collect();
         members.push(MemberView {
             name: "MASK".into(),
@@ -205,26 +206,10 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         addon_file: ADDON_FILE.into(),
     };
     Ok(vec![
-        Output {
-            path: RUST_OUT.into(),
-            lang: Lang::Rust,
-            text: render("node/generated.rs.tera", &view)?,
-        },
-        Output {
-            path: JS_OUT.into(),
-            lang: Lang::JavaScript,
-            text: render("node/index.js.tera", &view)?,
-        },
-        Output {
-            path: DTS_OUT.into(),
-            lang: Lang::JavaScript,
-            text: render("node/index.d.ts.tera", &view)?,
-        },
-        Output {
-            path: PACKAGE_OUT.into(),
-            lang: Lang::Text,
-            text: render("node/package.json.tera", &view)?,
-        },
+        rendered(RUST_OUT, Lang::Rust, "node/generated.rs.tera", &view)?,
+        rendered(JS_OUT, Lang::JavaScript, "node/index.js.tera", &view)?,
+        rendered(DTS_OUT, Lang::JavaScript, "node/index.d.ts.tera", &view)?,
+        rendered(PACKAGE_OUT, Lang::Text, "node/package.json.tera", &view)?,
     ])
 }
 

@@ -49,35 +49,27 @@ pub(super) fn callback_ml_type(cb: &LCallback) -> String {
 }
 
 pub(super) fn callback_view(cb: &LCallback) -> CallbackView {
-    let mut params = Vec::new();
     let mut markers = Vec::new();
     let mut call_args = Vec::new();
-    let mut error_arg = "None".to_string();
     for a in &cb.args {
         let id = rust_ident(a.name);
-        let (ty, marker, expr) = match a.kind {
-            CbArgKind::BytesIn { .. } => ("&[u8]", "OCamlBytes", format!("&{id}")),
-            CbArgKind::String => ("&str", "String", format!("&{id}")),
-            CbArgKind::Int => ("i32", "OCamlInt", format!("&i64::from({id})")),
-            CbArgKind::Uint => ("u32", "OCamlInt", format!("&i64::from({id})")),
-            CbArgKind::Uint64 => ("u64", "OCamlInt64", format!("&({id} as i64)")),
-            CbArgKind::Int64 => ("i64", "OCamlInt64", format!("&{id}")),
+        let (marker, expr) = match a.kind {
+            CbArgKind::BytesIn { .. } => ("OCamlBytes", format!("&{id}")),
+            CbArgKind::String => ("String", format!("&{id}")),
+            CbArgKind::Int => ("OCamlInt", format!("&i64::from({id})")),
+            CbArgKind::Uint => ("OCamlInt", format!("&i64::from({id})")),
+            CbArgKind::Uint64 => ("OCamlInt64", format!("&({id} as i64)")),
+            CbArgKind::Int64 => ("OCamlInt64", format!("&{id}")),
             CbArgKind::Uint32Array { .. } => (
-                "&[u32]",
                 "OCamlUniformArray<OCamlInt64>",
                 format!("&{id}.iter().map(|&e| i64::from(e)).collect::<Vec<i64>>()"),
             ),
             CbArgKind::Extent64Array { .. } => (
-                "&[nbd::Extent]",
                 "OCamlUniformArray<(OCamlInt64, OCamlInt64)>",
                 format!("&{id}.iter().map(|e| (e.length as i64, e.flags as i64)).collect::<Vec<(i64, i64)>>()"),
             ),
-            CbArgKind::MutableInt => {
-                error_arg = format!("Some({id})");
-                ("&mut i32", "IntRef", "err".to_string())
-            }
+            CbArgKind::MutableInt => ("IntRef", "err".to_string()),
         };
-        params.push(format!("{id}: {ty}"));
         markers.push(marker);
         call_args.push(expr);
     }
@@ -88,13 +80,9 @@ pub(super) fn callback_view(cb: &LCallback) -> CallbackView {
         ocaml_fn: format!("fn({}) -> OCamlInt", markers.join(", ")),
         ml_type: callback_ml_type(cb),
         rust_type: format!("nbd::{}Callback", camel(cb.name)),
-        params: params.join(", "),
-        err_param: if error_arg == "None" {
-            "_err".into()
-        } else {
-            "err".into()
-        },
-        error_arg,
+        params: cb.binding_params(),
+        err_param: cb.err_param().into(),
+        error_arg: cb.error_arg(),
         call_args: call_args.join(", "),
     }
 }

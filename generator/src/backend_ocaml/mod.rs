@@ -24,7 +24,7 @@ use crate::lower::{LFlags, Lowered};
 use crate::markup;
 use crate::model::*;
 use crate::names::{capitalise, ocaml_ident};
-use crate::render::render;
+use crate::render::rendered;
 use crate::{Error, Lang, Output};
 use callbacks::{callback_view, CallbackView};
 use calls::{call_view, CallView};
@@ -254,21 +254,9 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
         },
     };
     Ok(vec![
-        Output {
-            path: RUST_OUT.into(),
-            lang: Lang::Rust,
-            text: render("ocaml/stubs.rs.tera", &view)?,
-        },
-        Output {
-            path: ML_OUT.into(),
-            lang: Lang::OCaml,
-            text: render("ocaml/NBD.ml.tera", &view)?,
-        },
-        Output {
-            path: MLI_OUT.into(),
-            lang: Lang::OCaml,
-            text: render("ocaml/NBD.mli.tera", &view)?,
-        },
+        rendered(RUST_OUT, Lang::Rust, "ocaml/stubs.rs.tera", &view)?,
+        rendered(ML_OUT, Lang::OCaml, "ocaml/NBD.ml.tera", &view)?,
+        rendered(MLI_OUT, Lang::OCaml, "ocaml/NBD.mli.tera", &view)?,
     ])
 }
 

@@ -17,7 +17,7 @@
 pub mod ffi;
 
 use crate::model::*;
-use crate::names::camel;
+use crate::names::{camel, comma_list, rust_ident};
 use crate::validate::{self, ValidationError};
 use ffi::{param, CParam, Ffi};
 
@@ -216,6 +216,41 @@ pub enum LRet<'a> {
     Handle,
 }
 
+/// A pattern for the [`LArgKind`]s passed by value as they are (numbers,
+/// bools, descriptors): no conversion, no length, no definition. The
+/// backends that treat them alike match them with `by_value_arg!()`, so
+/// that the list is kept here once and their matches stay exhaustive.
+macro_rules! by_value_arg {
+    () => {
+        $crate::lower::LArgKind::Bool
+            | $crate::lower::LArgKind::Int
+            | $crate::lower::LArgKind::Uint
+            | $crate::lower::LArgKind::Int64
+            | $crate::lower::LArgKind::Uint32
+            | $crate::lower::LArgKind::Uint64
+            | $crate::lower::LArgKind::SizeT
+            | $crate::lower::LArgKind::Fd
+            | $crate::lower::LArgKind::Uintptr
+    };
+}
+pub(crate) use by_value_arg;
+
+/// A pattern for the [`LRet`]s that are a number (a descriptor among
+/// them) with no type of its own, matched with `number_ret!()` by the
+/// backends that treat them alike.
+macro_rules! number_ret {
+    () => {
+        $crate::lower::LRet::Int
+            | $crate::lower::LRet::Int64
+            | $crate::lower::LRet::Uint
+            | $crate::lower::LRet::Uint64
+            | $crate::lower::LRet::SizeT
+            | $crate::lower::LRet::Fd
+            | $crate::lower::LRet::Uintptr
+    };
+}
+pub(crate) use number_ret;
+
 /// The Rust type of a lower-case enum or flag set name (`cmd_flag` ->
 /// `CmdFlag`).
 pub fn type_name(name: &str) -> String {
@@ -226,6 +261,56 @@ pub fn type_name(name: &str) -> String {
 /// binding crate (`nbd::CmdFlag(expr)`).
 fn newtype(name: &str, expr: &str) -> String {
     format!("nbd::{}({expr})", type_name(name))
+}
+
+impl LCbArg<'_> {
+    /// The argument's type in the core's callback signature, the core's
+    /// own types behind `krate` (`""` in the core, `"nbd::"` in a binding
+    /// crate).
+    pub fn rust_type(&self, krate: &str) -> String {
+        match self.kind {
+            CbArgKind::BytesIn { .. } => "&[u8]".into(),
+            CbArgKind::String => "&str".into(),
+            CbArgKind::Int => "i32".into(),
+            CbArgKind::Uint => "u32".into(),
+            CbArgKind::Uint64 => "u64".into(),
+            CbArgKind::Int64 => "i64".into(),
+            CbArgKind::Uint32Array { .. } => "&[u32]".into(),
+            CbArgKind::Extent64Array { .. } => format!("&[{krate}Extent]"),
+            CbArgKind::MutableInt => "&mut i32".into(),
+        }
+    }
+}
+
+impl LCallback<'_> {
+    /// The parameters of a binding crate's closure for the callback, as
+    /// the core calls it (`name: type, …`).
+    pub fn binding_params(&self) -> String {
+        comma_list(
+            self.args
+                .iter()
+                .map(|a| format!("{}: {}", rust_ident(a.name), a.rust_type("nbd::"))),
+        )
+    }
+
+    /// The error argument a binding hands to its callback helper: the
+    /// `mutable_int` parameter as `Some(id)`, or `None` without one.
+    pub fn error_arg(&self) -> String {
+        self.args
+            .iter()
+            .find(|a| matches!(a.kind, CbArgKind::MutableInt))
+            .map_or("None".into(), |a| format!("Some({})", rust_ident(a.name)))
+    }
+
+    /// The name a binding's closure gives that error argument (`_err`
+    /// when there is none to use).
+    pub fn err_param(&self) -> &'static str {
+        if self.error_arg() == "None" {
+            "_err"
+        } else {
+            "err"
+        }
+    }
 }
 
 impl LArg<'_> {
@@ -398,6 +483,8 @@ impl<'a> Resolver<'a> {
 
     fn arg(&self, a: &'a Arg) -> LArg<'a> {
         let n = a.name.as_str();
+        // A buffer and its length, as C takes them.
+        let buffer = |ptr: Ffi, len: &str| vec![param(n, ptr), param(len, Ffi::SizeT)];
         let (kind, c) = match &a.kind {
             ArgKind::Bool => (LArgKind::Bool, vec![param(n, Ffi::Bool)]),
             ArgKind::Int => (LArgKind::Int, vec![param(n, Ffi::Int)]),
@@ -415,22 +502,15 @@ impl<'a> Resolver<'a> {
                 LArgKind::Sockaddr { len },
                 vec![param(n, Ffi::ConstSockaddrPtr), param(len, Ffi::Socklen)],
             ),
-            ArgKind::BytesIn { len } => (
-                LArgKind::BytesIn { len },
-                vec![param(n, Ffi::ConstVoidPtr), param(len, Ffi::SizeT)],
-            ),
-            ArgKind::BytesOut { len } => (
-                LArgKind::BytesOut { len },
-                vec![param(n, Ffi::VoidPtr), param(len, Ffi::SizeT)],
-            ),
+            ArgKind::BytesIn { len } => (LArgKind::BytesIn { len }, buffer(Ffi::ConstVoidPtr, len)),
+            ArgKind::BytesOut { len } => (LArgKind::BytesOut { len }, buffer(Ffi::VoidPtr, len)),
             ArgKind::BytesPersistIn { len } => (
                 LArgKind::BytesPersistIn { len },
-                vec![param(n, Ffi::ConstVoidPtr), param(len, Ffi::SizeT)],
+                buffer(Ffi::ConstVoidPtr, len),
             ),
-            ArgKind::BytesPersistOut { len } => (
-                LArgKind::BytesPersistOut { len },
-                vec![param(n, Ffi::VoidPtr), param(len, Ffi::SizeT)],
-            ),
+            ArgKind::BytesPersistOut { len } => {
+                (LArgKind::BytesPersistOut { len }, buffer(Ffi::VoidPtr, len))
+            }
             ArgKind::Closure { callback } => (
                 LArgKind::Closure(self.callback(callback)),
                 vec![param(

@@ -106,19 +106,25 @@ fn pkg_config(libdir: Option<&Path>) -> Result<Vec<String>, String> {
         // Only our .pc file: never fall back to the system's.
         c.env("PKG_CONFIG_LIBDIR", d);
     }
-    let o = c
-        .output()
-        .map_err(|e| format!("cannot run pkg-config: {e}"))?;
-    if !o.status.success() {
-        return Err(format!(
-            "pkg-config: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&o.stdout)
+    Ok(stdout_of(c, "pkg-config", "pkg-config")?
         .split_whitespace()
         .map(String::from)
         .collect())
+}
+
+/// What a command that must succeed prints: an error names `program`
+/// when it cannot run and `what` with its stderr when it fails.
+fn stdout_of(mut cmd: Command, program: &str, what: &str) -> Result<String, String> {
+    let o = cmd
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if !o.status.success() {
+        return Err(format!(
+            "{what}: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
 pub fn build(dir: &Path, logs: &Path, step: &dyn Fn(&str)) -> Programs {
@@ -200,16 +206,9 @@ pub fn build(dir: &Path, logs: &Path, step: &dyn Fn(&str)) -> Programs {
     let bench_py = s(&root().join("bench/python/bench.py"));
     step("checking python3-libnbd under /usr/bin/python3");
     let py_libnbd = (|| {
-        let o = Command::new("/usr/bin/python3")
-            .args(["-c", "import nbd; print(nbd.__file__)"])
-            .output()
-            .map_err(|e| format!("cannot run /usr/bin/python3: {e}"))?;
-        if !o.status.success() {
-            return Err(format!(
-                "python3-libnbd: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            ));
-        }
+        let mut c = Command::new("/usr/bin/python3");
+        c.args(["-c", "import nbd; print(nbd.__file__)"]);
+        stdout_of(c, "/usr/bin/python3", "python3-libnbd")?;
         Ok(Program {
             argv: vec!["/usr/bin/python3".into(), bench_py.clone()],
             env: vec![],
