@@ -90,7 +90,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             Box::new(|log| {
                 // The Rust API's documentation builds without warnings: every
                 // nbd_NAME(3) of api.yaml became a working link.
-                let mut c = cmd_cargo(&["doc", "-p", "nbd-core", "--no-deps"]);
+                let mut c =
+                    cmd_cargo(&["doc", "-p", "nbd-core", "--features", "tokio", "--no-deps"]);
                 c.env("RUSTDOCFLAGS", "-D warnings");
                 single(c, log)
             }),
