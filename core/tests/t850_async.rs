@@ -2,8 +2,9 @@
 //!
 //! The tokio API, `nbd::AsyncHandle`, against nbdkit: many commands in
 //! flight from many tasks, futures dropped mid-flight, a server killed
-//! under load, timeouts, opt mode, TLS, and hundreds of handles on one
-//! current-thread runtime.
+//! under load, timeouts, opt mode, TLS, TCP and subprocess connects,
+//! server errors, hundreds of handles on one current-thread runtime, and
+//! no CPU spent while waiting.
 
 #![cfg(feature = "tokio")]
 
@@ -412,6 +413,33 @@ fn t858_waiting_costs_no_cpu() {
                 cpu < Duration::from_millis(300),
                 "{cpu:?} of CPU while waiting"
             );
+        });
+    });
+}
+
+#[test]
+fn t859_server_errors() {
+    with_timeout(60, || {
+        // Every read fails in the server; writes succeed.
+        let srv = nbdkit(&[
+            "--filter=error",
+            "memory",
+            "1M",
+            "error-pread=EIO",
+            "error-pread-rate=1",
+        ]);
+        current_thread().block_on(async {
+            let h = connected(&srv).await;
+            let mut buf = vec![9u8; 4096];
+            h.set_pread_initialize(true).unwrap();
+            let e = h.pread(&mut buf, 0, None).await.unwrap_err();
+            assert_eq!(e.errno(), libc::EIO, "{e}");
+            assert!(e.to_string().contains("nbd_pread"), "{e}");
+            // Cleared first, as the blocking call does.
+            assert!(buf.iter().all(|&b| b == 0));
+            h.pwrite(&buf, 0, None).await.unwrap();
+            assert_eq!(h.aio_in_flight_for_test(), 0);
+            h.shutdown(None).await.unwrap();
         });
     });
 }
