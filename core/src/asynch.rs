@@ -6,7 +6,7 @@
 //! driver").
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::unix::AsyncFd;
@@ -83,6 +83,22 @@ struct Shared {
     /// Woken whenever a task moved bytes: commands that another task
     /// completed are seen by their own futures.
     progress: Notify,
+    /// Whether a task is waiting on the socket (the driver).
+    driving: AtomicBool,
+    /// Tells the driver to re-read the direction: another task queued
+    /// output the socket did not take at once.
+    look_again: Notify,
+}
+
+/// The driver's role, handed over when its wait ends or its future is
+/// dropped: the others are woken and one of them takes it.
+struct Driving<'a>(&'a Shared);
+
+impl Drop for Driving<'_> {
+    fn drop(&mut self) {
+        self.0.driving.store(false, Ordering::Release);
+        self.0.progress.notify_waiters();
+    }
 }
 
 /// A duplicate of the engine's socket registered with the reactor. A
@@ -131,6 +147,8 @@ impl AsyncHandle {
             h,
             reg: Mutex::new(None),
             progress: Notify::new(),
+            driving: AtomicBool::new(false),
+            look_again: Notify::new(),
         }))
     }
 
@@ -258,23 +276,63 @@ impl AsyncHandle {
     /// Drive the connection until `done`. `done` is asked before every
     /// wait; a connection that can make no more progress is an error
     /// unless `done` then holds.
+    ///
+    /// One waiting task at a time (the driver) waits on the socket and
+    /// moves bytes; the others wait for the progress notification, and
+    /// one of them takes over when the driver's own wait ends (or its
+    /// future is dropped). So a readiness event wakes one task, not all
+    /// of them, and each progress wakes the others only to check their
+    /// own slot.
     pub(crate) async fn wait_until(&self, mut done: impl FnMut() -> bool) -> Result<()> {
+        let sh = &*self.0;
+        let mut driving: Option<Driving<'_>> = None;
+        // Whether this task has sent what it queued (every waiter does
+        // that once; the driver at every turn).
+        let mut flushed = false;
         loop {
             // Enabled before `done` is asked: progress reported after the
             // check wakes this wait (no lost wake-up).
-            let notified = self.0.progress.notified();
+            let notified = sh.progress.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if done() {
                 return Ok(());
             }
+            if driving.is_none() {
+                if !flushed {
+                    match self.step() {
+                        Step::Progressed => {
+                            sh.progress.notify_waiters();
+                            continue;
+                        }
+                        Step::Stuck(e) => {
+                            sh.progress.notify_waiters();
+                            return if done() { Ok(()) } else { Err(e) };
+                        }
+                        // Output is left for the driver to send once the
+                        // socket takes it: tell it to look again.
+                        Step::Wait(_, dir) if dir.writes() => sh.look_again.notify_one(),
+                        Step::Wait(..) => {}
+                    }
+                    flushed = true;
+                }
+                if sh
+                    .driving
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    notified.await;
+                    continue;
+                }
+                driving = Some(Driving(sh));
+            }
             let (afd, dir) = match self.step() {
                 Step::Progressed => {
-                    self.0.progress.notify_waiters();
+                    sh.progress.notify_waiters();
                     continue;
                 }
                 Step::Stuck(e) => {
-                    self.0.progress.notify_waiters();
+                    sh.progress.notify_waiters();
                     return if done() { Ok(()) } else { Err(e) };
                 }
                 Step::Wait(afd, dir) => (afd, dir),
@@ -282,6 +340,7 @@ impl AsyncHandle {
             tokio::select! {
                 biased;
                 () = &mut notified => continue,
+                () = sh.look_again.notified() => continue,
                 r = afd.readable(), if dir.reads() => {
                     let mut guard = r.map_err(|e| Error::from_io(&e, "waiting for the socket"))?;
                     let report = self.on_ready(true, false);
@@ -292,7 +351,7 @@ impl AsyncHandle {
                         guard.clear_ready();
                     }
                     if report.progressed {
-                        self.0.progress.notify_waiters();
+                        sh.progress.notify_waiters();
                     }
                 }
                 r = afd.writable(), if dir.writes() => {
@@ -302,7 +361,7 @@ impl AsyncHandle {
                         guard.clear_ready();
                     }
                     if report.progressed {
-                        self.0.progress.notify_waiters();
+                        sh.progress.notify_waiters();
                     }
                 }
             }

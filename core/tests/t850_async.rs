@@ -443,3 +443,39 @@ fn t859_server_errors() {
         });
     });
 }
+
+#[test]
+fn t860_driver_dropped() {
+    with_timeout(60, || {
+        // On one thread the first task to wait is the one waiting on the
+        // socket for everybody; dropping it hands that over.
+        let srv = nbdkit(&["--filter=delay", "memory", "8M", "rdelay=200ms"]);
+        current_thread().block_on(async {
+            let h = connected(&srv).await;
+            write_blocks(&h, 9).await;
+            let read = |i: usize| {
+                let h = h.clone();
+                async move {
+                    let mut buf = vec![0u8; BLOCK];
+                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
+                    assert_eq!(buf, pattern(i), "block {i}");
+                }
+            };
+            let first = tokio::spawn(read(0));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut rest = JoinSet::new();
+            for i in 1..9 {
+                rest.spawn(read(i));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            first.abort();
+            if let Err(e) = first.await {
+                assert!(e.is_cancelled(), "{e}");
+            }
+            while let Some(r) = rest.join_next().await {
+                r.unwrap();
+            }
+            until_retired(&h).await;
+        });
+    });
+}
