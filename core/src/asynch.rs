@@ -153,7 +153,8 @@ impl AsyncHandle {
     }
 
     /// The underlying synchronous handle. Its blocking calls must not be
-    /// made on a runtime thread.
+    /// made on a runtime thread, and hold the handle's lock for as long as
+    /// they wait: the async calls of other tasks wait for it meanwhile.
     pub fn handle(&self) -> &Handle {
         &self.0.h
     }
