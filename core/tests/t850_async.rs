@@ -370,6 +370,26 @@ fn t857_tls_psk() {
             while let Some(r) = set.join_next().await {
                 r.unwrap();
             }
+            // Many small replies: several arrive in one TLS record, and
+            // the plaintext left over must reach the machine without the
+            // socket becoming readable again.
+            let mut set = JoinSet::new();
+            for i in 0..256usize {
+                let h = h.clone();
+                set.spawn(async move {
+                    let off = (i % 64) * BLOCK + (i / 64) * 512;
+                    let mut buf = vec![0u8; 512];
+                    h.pread(&mut buf, off as u64, None).await.unwrap();
+                    assert_eq!(
+                        buf[..],
+                        pattern(i % 64)[(i / 64) * 512..][..512],
+                        "read {i}"
+                    );
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap();
+            }
             h.shutdown(None).await.unwrap();
         });
     });
