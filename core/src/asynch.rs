@@ -64,6 +64,10 @@ use crate::{Error, Handle, Result};
 ///   `opt_structured_reply`, `opt_extended_headers`): their blocking
 ///   forms must not run on a runtime.
 ///
+/// The socket is registered with the reactor of the runtime that first
+/// waits on it (again after each reconnect): use a connection from one
+/// runtime.
+///
 /// **Cancellation**: dropping a command's future at any point is safe.
 /// The command itself is not cancelled (NBD has no way to); it is still
 /// answered and retired by whichever task drives the connection next, and
