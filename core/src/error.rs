@@ -34,6 +34,15 @@ impl Error {
         self
     }
 
+    /// The same error, attributed to `context` even when it already was
+    /// (an async call reports its errors under its own name, not its aio
+    /// twin's).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn renamed(mut self, context: &'static str) -> Error {
+        self.context = Some(context);
+        self
+    }
+
     /// The errno, 0 when no errno describes the error.
     pub fn errno(&self) -> i32 {
         self.errno

@@ -14,6 +14,8 @@
 //! # Ok::<(), nbd::Error>(())
 //! ```
 
+#[cfg(feature = "tokio")]
+mod asynch;
 mod buffer;
 #[doc(hidden)]
 pub mod callback;
@@ -35,6 +37,8 @@ mod tls;
 mod transport;
 mod uri;
 
+#[cfg(feature = "tokio")]
+pub use asynch::AsyncHandle;
 pub use buffer::AioBuffer;
 pub use error::{Error, Result};
 pub use generated::types::*;

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use crate::lower::{by_value_arg, type_name, LArgKind, LCall, LFlags, LOptKind, LRet, Lowered};
+use crate::lower::{
+    by_value_arg, type_name, AsyncForm, LArgKind, LCall, LFlags, LOptKind, LRet, Lowered,
+};
 use crate::markup;
 use crate::model::*;
 use crate::names::{camel, capitalise, comma_list, rust_ident};
@@ -97,6 +99,111 @@ struct CallView {
 #[derive(Serialize)]
 struct DispatchView {
     calls: Vec<CallView>,
+}
+
+/// One method of `AsyncHandle` (`core/src/generated/async_handle.rs`).
+#[derive(Serialize)]
+struct AsyncCallView {
+    name: String,
+    c_name: String,
+    /// "sync", "completion" or "connect" ([`AsyncForm`]).
+    form: &'static str,
+    doc: String,
+    params: String,
+    ret: String,
+    may_set_error: bool,
+    /// The synchronous call's arguments (`sync` and `connect`).
+    args: String,
+    /// The aio twin's name.
+    aio_name: String,
+    /// Statements before submitting: the owned buffers.
+    prelude: Vec<String>,
+    /// The aio twin's arguments, `completion` among them.
+    aio_args: String,
+    /// Statements after the command succeeded: copying a read back.
+    epilogue: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct AsyncView {
+    calls: Vec<AsyncCallView>,
+}
+
+fn async_call_view(l: &Lowered, call: &LCall) -> Option<AsyncCallView> {
+    let form = match call.async_form {
+        AsyncForm::Sync => "sync",
+        AsyncForm::Completion => "completion",
+        AsyncForm::Connect => "connect",
+        AsyncForm::Omitted => return None,
+    };
+    let sync = call_view(l, call);
+    let name = rust_ident(call.name);
+    let mut prelude = Vec::new();
+    let mut epilogue = Vec::new();
+    let mut aio_args = Vec::new();
+    let mut args = Vec::new();
+    for a in &call.args {
+        let id = rust_ident(a.name);
+        args.push(id.clone());
+        match &a.kind {
+            LArgKind::BytesOut { .. } => {
+                prelude.push(format!("self.handle().initialize_read_buffer({id});"));
+                prelude.push(format!(
+                    "let {id}_owned = crate::AioBuffer::new({id}.len());"
+                ));
+                epilogue.push(format!(
+                    "// SAFETY: the command has completed: the engine writes no more to\n\
+                     // its buffer, and the completion's store happens-before this read.\n\
+                     {id}.copy_from_slice(unsafe {{ {id}_owned.as_slice() }});"
+                ));
+                aio_args.push(format!("{id}_owned.clone()"));
+            }
+            LArgKind::BytesIn { .. } => {
+                prelude.push(format!(
+                    "let {id}_owned = crate::AioBuffer::from_vec({id}.to_vec());"
+                ));
+                aio_args.push(format!("{id}_owned"));
+            }
+            _ => aio_args.push(id),
+        }
+    }
+    if call.async_form == AsyncForm::Completion {
+        aio_args.push("Some(completion)".into());
+    }
+    aio_args.extend(call.optargs.iter().map(|o| rust_ident(o.name)));
+    let short = capitalise(&call.def.shortdesc);
+    let doc = match call.async_form {
+        AsyncForm::Sync => {
+            format!("{short}: [`Handle::{name}`], which does not wait on the server.")
+        }
+        AsyncForm::Completion => format!(
+            "{short}, awaiting the server's reply: [`Handle::{name}`] through \
+             [`Handle::aio_{name}`] (the future may be dropped at any point; the \
+             command is still answered and retired)."
+        ),
+        _ => format!(
+            "{short}, awaiting the end of the handshake: [`Handle::{name}`] through \
+             [`Handle::aio_{name}`]."
+        ),
+    };
+    Some(AsyncCallView {
+        aio_name: rust_ident(&format!("aio_{}", call.name)),
+        name,
+        c_name: call.c_name.clone(),
+        form,
+        doc,
+        params: sync.params,
+        ret: sync.ret,
+        may_set_error: sync.may_set_error,
+        args: args
+            .into_iter()
+            .chain(call.optargs.iter().map(|o| rust_ident(o.name)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        prelude,
+        aio_args: aio_args.join(", "),
+        epilogue,
+    })
 }
 
 /// The Rust parameter type of an argument.
@@ -369,12 +476,24 @@ pub(crate) fn outputs(l: &Lowered) -> Result<Vec<Output>, Error> {
     let dispatch = DispatchView {
         calls: l.regular_calls().map(|c| call_view(l, c)).collect(),
     };
+    let asynch = AsyncView {
+        calls: l
+            .regular_calls()
+            .filter_map(|c| async_call_view(l, c))
+            .collect(),
+    };
     Ok(vec![
         module_index(
             "core/src/generated/mod.rs",
             "The layer generated from api.yaml: see docs/core-contract.md.",
-            &["dispatch", "types"],
+            &["async_handle", "dispatch", "types"],
         ),
+        rendered(
+            "core/src/generated/async_handle.rs",
+            Lang::Rust,
+            "rust/async.rs.tera",
+            &asynch,
+        )?,
         rendered(
             "core/src/generated/types.rs",
             Lang::Rust,

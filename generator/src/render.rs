@@ -17,6 +17,7 @@ macro_rules! templates {
 pub const TEMPLATES: &[(&str, &str)] = templates![
     "rust/types.rs.tera",
     "rust/dispatch.rs.tera",
+    "rust/async.rs.tera",
     "c/libnbd.h.tera",
     "c/libnbd.map.tera",
     "c/exports.rs.tera",

@@ -50,8 +50,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "clippy",
             Box::new(|log| {
                 // The OCaml stubs crate is outside the workspace (it needs
-                // OCaml to build), and so outside this step.
-                single(
+                // OCaml to build), and so outside this step. The core's
+                // tokio API is a feature: checked by a second run, on the
+                // core alone (the bindings do not use it).
+                let workspace = single(
                     cmd_cargo(&[
                         "clippy",
                         "--workspace",
@@ -61,6 +63,24 @@ pub fn run(args: &[String]) -> Result<(), String> {
                         "warnings",
                     ]),
                     log,
+                )?;
+                let tokio = single(
+                    cmd_cargo(&[
+                        "clippy",
+                        "-p",
+                        "nbd-core",
+                        "--features",
+                        "tokio",
+                        "--all-targets",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ]),
+                    log,
+                )?;
+                outcome(
+                    workspace.passed + tokio.passed,
+                    workspace.failed + tokio.failed,
                 )
             }),
         ),
@@ -70,7 +90,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             Box::new(|log| {
                 // The Rust API's documentation builds without warnings: every
                 // nbd_NAME(3) of api.yaml became a working link.
-                let mut c = cmd_cargo(&["doc", "-p", "nbd-core", "--no-deps"]);
+                let mut c =
+                    cmd_cargo(&["doc", "-p", "nbd-core", "--features", "tokio", "--no-deps"]);
                 c.env("RUSTDOCFLAGS", "-D warnings");
                 single(c, log)
             }),
@@ -151,9 +172,26 @@ fn show_tail(log: &Path) {
     }
 }
 
-/// The workspace's cargo tests, counted test by test.
+/// The workspace's cargo tests, then the core's again with its tokio
+/// API (feature `tokio`), counted test by test.
 fn cargo_tests(log: &Path) -> StepResult {
     let ok = run_logged(cmd_cargo(&["test", "--workspace", "--no-fail-fast"]), log)?;
+    let tokio = [
+        "test",
+        "-p",
+        "nbd-core",
+        "--features",
+        "tokio",
+        "--no-fail-fast",
+    ];
+    let ok = run_logged(
+        cmd_cargo(&[&tokio[..], &["--lib", "--test", "t850_async"]].concat()),
+        log,
+    )? && ok;
+    let ok = run_logged(
+        cmd_cargo(&[&tokio[..], &["--doc", "AsyncHandle"]].concat()),
+        log,
+    )? && ok;
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let (mut passed, mut failed) = (0, 0);
     for line in text.lines() {

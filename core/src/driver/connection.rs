@@ -195,7 +195,7 @@ impl Connection {
                 // The server speaks first; its greeting may be there already.
                 let report = PumpReport {
                     progressed: true,
-                    eof: false,
+                    ..PumpReport::default()
                 };
                 if matches!(self.link, Link::Open(_)) {
                     self.pump_open(true, true)?;
@@ -239,6 +239,8 @@ impl Connection {
                 Ok(r) => {
                     report.progressed |= r.progressed;
                     report.eof |= r.eof;
+                    report.read_blocked |= r.read_blocked;
+                    report.write_blocked |= r.write_blocked;
                 }
                 Err(e) => break Err(e),
             }
@@ -298,14 +300,19 @@ impl Connection {
     /// machine any plaintext already decrypted or received (it would not
     /// make the socket readable again).
     pub(crate) fn flush(&mut self) -> Result<()> {
+        self.flush_progress().map(drop)
+    }
+
+    /// [`Connection::flush`], telling whether anything moved.
+    pub(crate) fn flush_progress(&mut self) -> Result<bool> {
         if !matches!(self.link, Link::Open(_)) {
-            return Ok(());
+            return Ok(false);
         }
-        self.deliver_buffered()?;
+        let mut moved = self.deliver_buffered()?;
         if self.direction().writes() {
-            self.pump_open(false, true)?;
+            moved |= self.pump_open(false, true)?.progressed;
         }
-        Ok(())
+        Ok(moved)
     }
 
     /// Over TLS: give the machine what the session holds already, when

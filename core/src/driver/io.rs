@@ -61,6 +61,13 @@ pub(crate) struct PumpReport {
     pub(crate) progressed: bool,
     /// The peer closed the connection.
     pub(crate) eof: bool,
+    /// A recv came back short or would have blocked: the socket had no
+    /// more to read at that moment (an event-driven driver may clear its
+    /// readable state).
+    pub(crate) read_blocked: bool,
+    /// A send was partial or would have blocked: the socket could take no
+    /// more at that moment.
+    pub(crate) write_blocked: bool,
 }
 
 /// Move bytes until the machine wants nothing more that the socket can
@@ -86,6 +93,11 @@ pub(crate) fn pump<W: Wire + ?Sized>(
                 Ok(Written::Partial) => {
                     moved = true;
                     may_write = false;
+                    report.write_blocked = true;
+                }
+                Ok(Written::Blocked) => {
+                    may_write = false;
+                    report.write_blocked = true;
                 }
                 Ok(Written::Nothing) => may_write = false,
                 Err(e) => return Err(e),
@@ -99,8 +111,13 @@ pub(crate) fn pump<W: Wire + ?Sized>(
                 Read_::Short => {
                     moved = true;
                     may_read = false;
+                    report.read_blocked = true;
                 }
-                Read_::WouldBlock => may_read = false,
+                Read_::WouldBlock => {
+                    may_read = false;
+                    report.read_blocked = true;
+                }
+                Read_::NoRoom => may_read = false,
                 Read_::Eof => {
                     report.progressed = true;
                     report.eof = true;
@@ -143,7 +160,10 @@ fn io_failed<W: Wire + ?Sized>(wire: &mut W, e: &io::Error, op: &str) -> Result<
 enum Written {
     All,
     Partial,
+    /// Nothing pending.
     Nothing,
+    /// The socket would block.
+    Blocked,
 }
 
 /// One vectored send of everything pending (up to IOV_MAX slices).
@@ -175,7 +195,7 @@ fn write_pending<W: Wire + ?Sized>(wire: &mut W, sock: &Socket) -> Result<Writte
             }
             Err(e) => match io_failed(wire, &e, "send")? {
                 Retry::Now => continue,
-                Retry::Later => return Ok(Written::Nothing),
+                Retry::Later => return Ok(Written::Blocked),
             },
         }
     }
@@ -188,6 +208,8 @@ enum Read_ {
     /// Fewer bytes than asked for: the socket is drained for now.
     Short,
     WouldBlock,
+    /// The machine has no room for input (no recv was made).
+    NoRoom,
     Eof,
 }
 
@@ -197,7 +219,7 @@ fn read_some<W: Wire + ?Sized>(wire: &mut W, sock: &Socket) -> Result<Read_> {
         let buf = wire.input_buffer();
         let want = buf.len();
         if want == 0 {
-            return Ok(Read_::WouldBlock);
+            return Ok(Read_::NoRoom);
         }
         let mut s: &Socket = sock;
         match s.read(buf) {

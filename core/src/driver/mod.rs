@@ -9,8 +9,9 @@
 //! - [`tls_wire`]: the TLS layer between the socket and the machine,
 //!   after NBD_OPT_STARTTLS (the session itself is `crate::tls`).
 //!
-//! The machine knows nothing of these; a tokio driver can be added next to
-//! them using the same [`io::Wire`] interface.
+//! The machine knows nothing of these. The tokio driver
+//! (`crate::asynch`, feature `tokio`) uses [`connection`] and [`io`] the
+//! same way, waiting on tokio's reactor instead of poll(2).
 
 pub(crate) mod blocking;
 pub(crate) mod connection;

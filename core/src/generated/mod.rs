@@ -2,5 +2,6 @@
 
 //! The layer generated from api.yaml: see docs/core-contract.md.
 
+pub mod async_handle;
 pub mod dispatch;
 pub mod types;

@@ -107,6 +107,32 @@ pub struct LCall<'a> {
     /// Whether a closure argument's callback is shown pieces of the
     /// call's read buffer.
     pub views_read_buffer: bool,
+    /// How the tokio API (`nbd::AsyncHandle`) offers the call.
+    pub async_form: AsyncForm,
+}
+
+/// How `nbd::AsyncHandle`, the core's tokio API, offers a call; decided
+/// here from the call's group and its `aio_` twin, so no backend has to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsyncForm {
+    /// The synchronous call, passed through: it does not wait on the
+    /// server (settings, getters, and so on).
+    Sync,
+    /// An `async fn`: the aio twin takes the same arguments (buffers
+    /// persistent instead of borrowed), the same optional arguments plus
+    /// a `completion` callback first, and the synchronous call returns
+    /// nothing; the command is submitted with a completion callback and
+    /// awaited.
+    Completion,
+    /// An `async fn` for a `connect` group call: the aio twin takes the
+    /// same arguments and returns nothing; awaited until the handshake is
+    /// over.
+    Connect,
+    /// Not offered: the specials, the `aio_*` and event-loop calls (tokio
+    /// is the event loop), and calls that wait on the server whose result
+    /// cannot be taken from their aio twin's completion (the remaining
+    /// option calls; `shutdown` is written by hand).
+    Omitted,
 }
 
 /// The buffer of a read call.
@@ -639,9 +665,62 @@ impl<'a> Resolver<'a> {
                 .iter()
                 .filter_map(|a| a.kind.callback())
                 .any(|name| self.callback(name).views_buffer),
+            async_form: async_form(self.api, call),
             args,
             optargs,
         }
+    }
+}
+
+/// See [`AsyncForm`].
+fn async_form(api: &Api, call: &Call) -> AsyncForm {
+    if call.special.is_some()
+        || matches!(call.group, Group::Aio | Group::AioControl)
+        || call.name.starts_with("aio_")
+    {
+        return AsyncForm::Omitted;
+    }
+    let aio_name = format!("aio_{}", call.name);
+    let Some(twin) = api.calls.iter().find(|c| c.name == aio_name) else {
+        // Data commands, the connect group's calls (shutdown, written by
+        // hand) and the option requests (permitted only while negotiating)
+        // wait on the server: without a twin there is no async form.
+        let waits = match call.group {
+            Group::Data | Group::Connect => true,
+            Group::Negotiate => call.permitted_states == [State::Negotiating],
+            _ => false,
+        };
+        return if waits {
+            AsyncForm::Omitted
+        } else {
+            AsyncForm::Sync
+        };
+    };
+    let same_args = twin.args.len() == call.args.len()
+        && twin.args.iter().zip(&call.args).all(|(t, s)| {
+            t.name == s.name
+                && match (&s.kind, &t.kind) {
+                    (ArgKind::BytesIn { len: a }, ArgKind::BytesPersistIn { len: b })
+                    | (ArgKind::BytesOut { len: a }, ArgKind::BytesPersistOut { len: b }) => a == b,
+                    (a, b) => a == b,
+                }
+        });
+    if !same_args || call.ret != RetKind::Error {
+        return AsyncForm::Omitted;
+    }
+    let completion_first = matches!(
+        twin.optargs.first(),
+        Some(OptArg { kind: OptArgKind::Closure { callback }, .. }) if callback == "completion"
+    );
+    if completion_first
+        && twin.optargs[1..] == call.optargs[..]
+        && matches!(twin.ret, RetKind::Cookie | RetKind::Error)
+    {
+        AsyncForm::Completion
+    } else if call.connects() && twin.optargs.is_empty() && twin.ret == RetKind::Error {
+        AsyncForm::Connect
+    } else {
+        AsyncForm::Omitted
     }
 }
 

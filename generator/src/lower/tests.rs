@@ -160,3 +160,17 @@ fn an_invalid_description_is_refused_before_lowering() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn async_forms_follow_the_aio_twins() {
+    let api = fixture_api();
+    let l = lower(&api).unwrap();
+    let form = |name: &str| l.call(name).unwrap().async_form;
+    // A twin with a completion callback and the same arguments.
+    assert_eq!(form("pread_structured"), AsyncForm::Completion);
+    // A data command without a twin cannot be awaited, nor blocked on.
+    assert_eq!(form("pread"), AsyncForm::Omitted);
+    assert_eq!(form("set_tls"), AsyncForm::Sync);
+    assert_eq!(form("aio_flush"), AsyncForm::Omitted);
+    assert_eq!(form("create"), AsyncForm::Omitted);
+}

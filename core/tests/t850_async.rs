@@ -1,0 +1,501 @@
+//! scenarios: 850
+//!
+//! The tokio API, `nbd::AsyncHandle`, against nbdkit: many commands in
+//! flight from many tasks, futures dropped mid-flight, a server killed
+//! under load, timeouts, opt mode, TLS, TCP and subprocess connects,
+//! server errors, hundreds of handles on one current-thread runtime, and
+//! no CPU spent while waiting.
+
+#![cfg(feature = "tokio")]
+
+mod common;
+mod tls_fixtures;
+
+use std::time::Duration;
+
+use common::*;
+use nbd::{AsyncHandle, PublicState, Tls};
+
+#[allow(unused_imports)]
+use tls_fixtures::*;
+use tokio::task::JoinSet;
+
+const BLOCK: usize = 65536;
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Block `i`'s contents: distinct per block and per byte.
+fn pattern(i: usize) -> Vec<u8> {
+    (0..BLOCK)
+        .map(|j| (i * 31 + j * 7 + j / 251) as u8)
+        .collect()
+}
+
+async fn connected(srv: &Server) -> AsyncHandle {
+    let h = AsyncHandle::new().unwrap();
+    h.add_meta_context(nbd::CONTEXT_BASE_ALLOCATION).unwrap();
+    h.connect_uri(&srv.uri("")).await.unwrap();
+    h
+}
+
+/// Write blocks `0..n` from `n` tasks at once.
+async fn write_blocks(h: &AsyncHandle, n: usize) {
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        let h = h.clone();
+        set.spawn(async move { h.pwrite(&pattern(i), (i * BLOCK) as u64, None).await });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap().unwrap();
+    }
+}
+
+#[test]
+fn t851_concurrent_reads_and_writes() {
+    with_timeout(60, || {
+        let srv = nbdkit(&["memory", "8M"]);
+        multi_thread().block_on(async {
+            let h = connected(&srv).await;
+            assert_eq!(h.get_size().unwrap(), 8 << 20);
+            write_blocks(&h, 64).await;
+            h.flush(None).await.unwrap();
+            let mut set = JoinSet::new();
+            for i in 0..64 {
+                let h = h.clone();
+                set.spawn(async move {
+                    let mut buf = vec![0u8; BLOCK];
+                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
+                    assert_eq!(buf, pattern(i), "block {i}");
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap();
+            }
+            // Other commands, and a callback of the caller's.
+            h.zero(BLOCK as u64, 0, None).await.unwrap();
+            h.trim(BLOCK as u64, BLOCK as u64, None).await.unwrap();
+            let mut buf = vec![1u8; BLOCK];
+            h.pread(&mut buf, 0, None).await.unwrap();
+            assert!(buf.iter().all(|&b| b == 0));
+            let len = h.get_size().unwrap() as u64;
+            let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let s2 = seen.clone();
+            h.block_status_64(
+                len,
+                0,
+                Box::new(move |_ctx, _off, entries, _err| {
+                    s2.fetch_add(entries.len(), std::sync::atomic::Ordering::Relaxed);
+                    0
+                }),
+                None,
+            )
+            .await
+            .unwrap();
+            assert!(seen.load(std::sync::atomic::Ordering::Relaxed) > 0);
+            assert_eq!(h.aio_in_flight_for_test(), 0);
+            h.shutdown(None).await.unwrap();
+            assert_eq!(h.handle().public_state(), PublicState::Closed);
+        });
+    });
+}
+
+/// Drive the connection (with flushes) until the commands whose futures
+/// were dropped have been answered and retired.
+async fn until_retired(h: &AsyncHandle) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while h.aio_in_flight_for_test() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "commands never retired"
+        );
+        h.flush(None).await.unwrap();
+    }
+}
+
+/// The commands in flight, through the underlying handle.
+trait InFlight {
+    fn aio_in_flight_for_test(&self) -> i32;
+}
+
+impl InFlight for AsyncHandle {
+    fn aio_in_flight_for_test(&self) -> i32 {
+        self.handle().aio_in_flight().unwrap()
+    }
+}
+
+#[test]
+fn t852_dropped_futures() {
+    with_timeout(60, || {
+        // Each read takes 200 ms in the server: the futures are dropped
+        // while their commands are surely in flight.
+        let srv = nbdkit(&["--filter=delay", "memory", "8M", "rdelay=200ms"]);
+        multi_thread().block_on(async {
+            let h = connected(&srv).await;
+            write_blocks(&h, 64).await;
+            let mut kept = JoinSet::new();
+            let mut dropped = Vec::new();
+            for i in 0..64 {
+                let h = h.clone();
+                let task = async move {
+                    let mut buf = vec![0u8; BLOCK];
+                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
+                    assert_eq!(buf, pattern(i), "block {i}");
+                };
+                if i % 2 == 0 {
+                    kept.spawn(task);
+                } else {
+                    dropped.push(tokio::spawn(task));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(h.aio_in_flight_for_test() > 0);
+            for t in &dropped {
+                t.abort();
+            }
+            for t in dropped {
+                // Cancelled (or, on a very slow machine, already done).
+                if let Err(e) = t.await {
+                    assert!(e.is_cancelled(), "{e}");
+                }
+            }
+            while let Some(r) = kept.join_next().await {
+                r.unwrap();
+            }
+            // A future dropped before its first poll, and one dropped by a
+            // timeout: the handle keeps working.
+            let mut buf = vec![0u8; BLOCK];
+            drop(h.pread(&mut buf, 0, None));
+            assert!(
+                tokio::time::timeout(Duration::from_millis(10), h.pread(&mut buf, 0, None))
+                    .await
+                    .is_err()
+            );
+            h.pwrite(&pattern(99), 0, None).await.unwrap();
+            let mut buf = vec![0u8; BLOCK];
+            h.pread(&mut buf, 0, None).await.unwrap();
+            assert_eq!(buf, pattern(99));
+            until_retired(&h).await;
+            h.shutdown(None).await.unwrap();
+        });
+    });
+}
+
+#[test]
+fn t853_server_killed_under_load() {
+    with_timeout(60, || {
+        let mut srv = nbdkit(&["--filter=delay", "memory", "8M", "rdelay=2"]);
+        let rt = multi_thread();
+        let h = rt.block_on(connected(&srv));
+        let mut set = JoinSet::new();
+        for i in 0..64 {
+            let h = h.clone();
+            set.spawn_on(
+                async move {
+                    let mut buf = vec![0u8; BLOCK];
+                    h.pread(&mut buf, (i * BLOCK) as u64, None).await
+                },
+                rt.handle(),
+            );
+        }
+        rt.block_on(async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(h.aio_in_flight_for_test(), 64);
+        });
+        srv.kill(libc::SIGKILL);
+        rt.block_on(async {
+            let mut failed = 0;
+            while let Some(r) = set.join_next().await {
+                let e = r.unwrap().unwrap_err();
+                assert_ne!(e.errno(), 0, "{e}");
+                failed += 1;
+            }
+            assert_eq!(failed, 64);
+            assert_eq!(h.handle().public_state(), PublicState::Dead);
+            let mut buf = vec![0u8; 512];
+            let e = h.pread(&mut buf, 0, None).await.unwrap_err();
+            assert_eq!(e.errno(), libc::EINVAL, "{e}");
+        });
+    });
+}
+
+#[test]
+fn t854_timeout_then_more_commands() {
+    with_timeout(60, || {
+        let srv = nbdkit(&["--filter=delay", "memory", "1M", "rdelay=1"]);
+        current_thread().block_on(async {
+            let h = connected(&srv).await;
+            let mut buf = vec![0u8; 4096];
+            let r =
+                tokio::time::timeout(Duration::from_millis(100), h.pread(&mut buf, 0, None)).await;
+            assert!(r.is_err(), "the read should time out");
+            // Writes are not delayed; the timed-out read is still answered.
+            h.pwrite(&[7u8; 4096], 8192, None).await.unwrap();
+            h.pread(&mut buf, 8192, None).await.unwrap();
+            assert_eq!(buf, [7u8; 4096]);
+            until_retired(&h).await;
+        });
+    });
+}
+
+#[test]
+fn t855_errors_and_opt_mode() {
+    with_timeout(60, || {
+        let srv = nbdkit(&["memory", "1M"]);
+        current_thread().block_on(async {
+            // Before connecting.
+            let h = AsyncHandle::new().unwrap();
+            let mut buf = vec![0u8; 512];
+            let e = h.pread(&mut buf, 0, None).await.unwrap_err();
+            assert_eq!(e.errno(), libc::ENOTCONN, "{e}");
+            let missing = srv.dir.join("missing.sock");
+            let e = h.connect_unix(&missing).await.unwrap_err();
+            assert_ne!(e.errno(), 0, "{e}");
+            assert!(e.to_string().contains("nbd_connect_unix"), "{e}");
+
+            // Opt mode: info, then go.
+            let h = AsyncHandle::new().unwrap();
+            h.set_opt_mode(true).unwrap();
+            h.connect_unix(srv.sock()).await.unwrap();
+            assert_eq!(h.handle().public_state(), PublicState::Negotiating);
+            h.opt_info().await.unwrap();
+            assert_eq!(h.get_size().unwrap(), 1 << 20);
+            h.opt_go().await.unwrap();
+            assert_eq!(h.handle().public_state(), PublicState::Connected);
+            h.pwrite(&[3u8; 512], 0, None).await.unwrap();
+            h.pread(&mut buf, 0, None).await.unwrap();
+            assert_eq!(buf, [3u8; 512]);
+            h.shutdown(None).await.unwrap();
+            let e = h.flush(None).await.unwrap_err();
+            assert_eq!(e.errno(), libc::EINVAL, "{e}");
+
+            // TCP (a connect in progress) and a subprocess.
+            let tcp = nbdkit_tcp(&["memory", "1M"]);
+            let h = AsyncHandle::new().unwrap();
+            h.connect_tcp("127.0.0.1", &tcp.port().to_string())
+                .await
+                .unwrap();
+            h.pwrite(&[5u8; 512], 512, None).await.unwrap();
+            h.pread(&mut buf, 512, None).await.unwrap();
+            assert_eq!(buf, [5u8; 512]);
+            let h = AsyncHandle::new().unwrap();
+            h.connect_command(&["nbdkit", "-s", "--exit-with-parent", "memory", "1M"])
+                .await
+                .unwrap();
+            assert_eq!(h.get_size().unwrap(), 1 << 20);
+            h.shutdown(None).await.unwrap();
+
+            // Shutting down in opt mode ends the negotiation.
+            let h = AsyncHandle::new().unwrap();
+            h.set_opt_mode(true).unwrap();
+            h.connect_uri(&srv.uri("")).await.unwrap();
+            h.shutdown(None).await.unwrap();
+            assert_eq!(h.handle().public_state(), PublicState::Closed);
+        });
+    });
+}
+
+#[test]
+fn t856_many_handles_one_thread() {
+    with_timeout(120, || {
+        let srv = nbdkit(&["memory", "64M"]);
+        current_thread().block_on(async {
+            let mut set = JoinSet::new();
+            for i in 0..200usize {
+                let uri = srv.uri("");
+                set.spawn(async move {
+                    let h = AsyncHandle::new().unwrap();
+                    h.connect_uri(&uri).await.unwrap();
+                    let data = vec![i as u8; 4096];
+                    h.pwrite(&data, (i * 4096) as u64, None).await.unwrap();
+                    let mut back = vec![0u8; 4096];
+                    h.pread(&mut back, (i * 4096) as u64, None).await.unwrap();
+                    assert_eq!(back, data);
+                    h
+                });
+            }
+            // All connected at once, then all shut down.
+            let mut handles = Vec::new();
+            while let Some(r) = set.join_next().await {
+                handles.push(r.unwrap());
+            }
+            assert_eq!(handles.len(), 200);
+            let mut set = JoinSet::new();
+            for h in handles {
+                set.spawn(async move { h.shutdown(None).await });
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap().unwrap();
+            }
+        });
+    });
+}
+
+#[test]
+fn t857_tls_psk() {
+    with_timeout(60, || {
+        let pki = Pki::new();
+        let psk = pki.psk_dir(USER).join("keys.psk");
+        let psk_arg = format!("--tls-psk={}", psk.display());
+        let srv = nbdkit_tls("require", &[&psk_arg, "memory", "8M"]);
+        multi_thread().block_on(async {
+            let h = AsyncHandle::new().unwrap();
+            h.set_tls(Tls::REQUIRE).unwrap();
+            h.set_tls_psk_file(&psk).unwrap();
+            h.set_tls_username(USER).unwrap();
+            h.connect_unix(srv.sock()).await.unwrap();
+            assert!(h.get_tls_negotiated().unwrap());
+            write_blocks(&h, 64).await;
+            let mut set = JoinSet::new();
+            for i in 0..64 {
+                let h = h.clone();
+                set.spawn(async move {
+                    let mut buf = vec![0u8; BLOCK];
+                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
+                    assert_eq!(buf, pattern(i), "block {i}");
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap();
+            }
+            // Many small replies: several arrive in one TLS record, and
+            // the plaintext left over must reach the machine without the
+            // socket becoming readable again.
+            let mut set = JoinSet::new();
+            for i in 0..256usize {
+                let h = h.clone();
+                set.spawn(async move {
+                    let off = (i % 64) * BLOCK + (i / 64) * 512;
+                    let mut buf = vec![0u8; 512];
+                    h.pread(&mut buf, off as u64, None).await.unwrap();
+                    assert_eq!(
+                        buf[..],
+                        pattern(i % 64)[(i / 64) * 512..][..512],
+                        "read {i}"
+                    );
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap();
+            }
+            h.shutdown(None).await.unwrap();
+        });
+    });
+}
+
+/// CPU time (user + system) of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) }, 0);
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+#[test]
+fn t858_waiting_costs_no_cpu() {
+    with_timeout(60, || {
+        // 64 reads that the server answers after a second: the runtime
+        // (on this thread) sleeps in the reactor meanwhile, no polling.
+        let srv = nbdkit(&["--filter=delay", "memory", "8M", "rdelay=1"]);
+        current_thread().block_on(async {
+            let h = connected(&srv).await;
+            write_blocks(&h, 64).await;
+            let before = thread_cpu();
+            let start = std::time::Instant::now();
+            let mut set = JoinSet::new();
+            for i in 0..64 {
+                let h = h.clone();
+                set.spawn(async move {
+                    let mut buf = vec![0u8; BLOCK];
+                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
+                    assert_eq!(buf, pattern(i), "block {i}");
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap();
+            }
+            let (cpu, wall) = (thread_cpu() - before, start.elapsed());
+            eprintln!("64 delayed reads: {wall:?} wall, {cpu:?} CPU");
+            assert!(wall >= Duration::from_secs(1));
+            assert!(
+                cpu < Duration::from_millis(300),
+                "{cpu:?} of CPU while waiting"
+            );
+        });
+    });
+}
+
+#[test]
+fn t859_server_errors() {
+    with_timeout(60, || {
+        // Every read fails in the server; writes succeed.
+        let srv = nbdkit(&[
+            "--filter=error",
+            "memory",
+            "1M",
+            "error-pread=EIO",
+            "error-pread-rate=1",
+        ]);
+        current_thread().block_on(async {
+            let h = connected(&srv).await;
+            let mut buf = vec![9u8; 4096];
+            h.set_pread_initialize(true).unwrap();
+            let e = h.pread(&mut buf, 0, None).await.unwrap_err();
+            assert_eq!(e.errno(), libc::EIO, "{e}");
+            assert!(e.to_string().contains("nbd_pread"), "{e}");
+            // Cleared first, as the blocking call does.
+            assert!(buf.iter().all(|&b| b == 0));
+            h.pwrite(&buf, 0, None).await.unwrap();
+            assert_eq!(h.aio_in_flight_for_test(), 0);
+            h.shutdown(None).await.unwrap();
+        });
+    });
+}
+
+#[test]
+fn t860_driver_dropped() {
+    with_timeout(60, || {
+        // On one thread the first task to wait is the one waiting on the
+        // socket for everybody; dropping it hands that over.
+        let srv = nbdkit(&["--filter=delay", "memory", "8M", "rdelay=200ms"]);
+        current_thread().block_on(async {
+            let h = connected(&srv).await;
+            write_blocks(&h, 9).await;
+            let read = |i: usize| {
+                let h = h.clone();
+                async move {
+                    let mut buf = vec![0u8; BLOCK];
+                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
+                    assert_eq!(buf, pattern(i), "block {i}");
+                }
+            };
+            let first = tokio::spawn(read(0));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut rest = JoinSet::new();
+            for i in 1..9 {
+                rest.spawn(read(i));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            first.abort();
+            if let Err(e) = first.await {
+                assert!(e.is_cancelled(), "{e}");
+            }
+            while let Some(r) = rest.join_next().await {
+                r.unwrap();
+            }
+            until_retired(&h).await;
+        });
+    });
+}
