@@ -240,6 +240,27 @@ impl AsyncHandle {
     }
 
     /// The socket is ready in these directions: move bytes.
+    /// The socket is ready for reading (`read`) or writing: move bytes,
+    /// clear tokio's readiness when the socket turned out drained (a short
+    /// or blocked recv) or full (a partial or blocked send), and wake the
+    /// waiting tasks when anything moved. tokio clears only if no new
+    /// readiness arrived since `guard` was taken, so this is race-free.
+    fn serve(
+        &self,
+        guard: std::io::Result<tokio::io::unix::AsyncFdReadyGuard<'_, OwnedFd>>,
+        read: bool,
+    ) -> Result<()> {
+        let mut guard = guard.map_err(|e| Error::from_io(&e, "waiting for the socket"))?;
+        let report = self.on_ready(read, !read);
+        if (read && report.read_blocked) || (!read && report.write_blocked) {
+            guard.clear_ready();
+        }
+        if report.progressed {
+            self.0.progress.notify_waiters();
+        }
+        Ok(())
+    }
+
     fn on_ready(&self, readable: bool, writable: bool) -> crate::driver::io::PumpReport {
         let Ok(mut g) = self.0.h.lock() else {
             return Default::default();
@@ -346,29 +367,8 @@ impl AsyncHandle {
                 biased;
                 () = &mut notified => continue,
                 () = sh.look_again.notified() => continue,
-                r = afd.readable(), if dir.reads() => {
-                    let mut guard = r.map_err(|e| Error::from_io(&e, "waiting for the socket"))?;
-                    let report = self.on_ready(true, false);
-                    // The recv came back short or would block: the socket
-                    // is drained. tokio clears only if no new readiness
-                    // arrived since `guard` was taken, so this is race-free.
-                    if report.read_blocked {
-                        guard.clear_ready();
-                    }
-                    if report.progressed {
-                        sh.progress.notify_waiters();
-                    }
-                }
-                r = afd.writable(), if dir.writes() => {
-                    let mut guard = r.map_err(|e| Error::from_io(&e, "waiting for the socket"))?;
-                    let report = self.on_ready(false, true);
-                    if report.write_blocked {
-                        guard.clear_ready();
-                    }
-                    if report.progressed {
-                        sh.progress.notify_waiters();
-                    }
-                }
+                r = afd.readable(), if dir.reads() => self.serve(r, true)?,
+                r = afd.writable(), if dir.writes() => self.serve(r, false)?,
             }
         }
     }

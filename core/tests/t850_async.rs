@@ -63,6 +63,22 @@ async fn write_blocks(h: &AsyncHandle, n: usize) {
     }
 }
 
+/// Read blocks 0..n back concurrently (one task each), checking each.
+async fn read_blocks(h: &AsyncHandle, n: usize) {
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        let h = h.clone();
+        set.spawn(async move {
+            let mut buf = vec![0u8; BLOCK];
+            h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
+            assert_eq!(buf, pattern(i), "block {i}");
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+}
+
 #[test]
 fn t851_concurrent_reads_and_writes() {
     with_timeout(60, || {
@@ -72,18 +88,7 @@ fn t851_concurrent_reads_and_writes() {
             assert_eq!(h.get_size().unwrap(), 8 << 20);
             write_blocks(&h, 64).await;
             h.flush(None).await.unwrap();
-            let mut set = JoinSet::new();
-            for i in 0..64 {
-                let h = h.clone();
-                set.spawn(async move {
-                    let mut buf = vec![0u8; BLOCK];
-                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
-                    assert_eq!(buf, pattern(i), "block {i}");
-                });
-            }
-            while let Some(r) = set.join_next().await {
-                r.unwrap();
-            }
+            read_blocks(&h, 64).await;
             // Other commands, and a callback of the caller's.
             h.zero(BLOCK as u64, 0, None).await.unwrap();
             h.trim(BLOCK as u64, BLOCK as u64, None).await.unwrap();
@@ -358,18 +363,7 @@ fn t857_tls_psk() {
             h.connect_unix(srv.sock()).await.unwrap();
             assert!(h.get_tls_negotiated().unwrap());
             write_blocks(&h, 64).await;
-            let mut set = JoinSet::new();
-            for i in 0..64 {
-                let h = h.clone();
-                set.spawn(async move {
-                    let mut buf = vec![0u8; BLOCK];
-                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
-                    assert_eq!(buf, pattern(i), "block {i}");
-                });
-            }
-            while let Some(r) = set.join_next().await {
-                r.unwrap();
-            }
+            read_blocks(&h, 64).await;
             // Many small replies: several arrive in one TLS record, and
             // the plaintext left over must reach the machine without the
             // socket becoming readable again.
@@ -414,18 +408,7 @@ fn t858_waiting_costs_no_cpu() {
             write_blocks(&h, 64).await;
             let before = thread_cpu();
             let start = std::time::Instant::now();
-            let mut set = JoinSet::new();
-            for i in 0..64 {
-                let h = h.clone();
-                set.spawn(async move {
-                    let mut buf = vec![0u8; BLOCK];
-                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
-                    assert_eq!(buf, pattern(i), "block {i}");
-                });
-            }
-            while let Some(r) = set.join_next().await {
-                r.unwrap();
-            }
+            read_blocks(&h, 64).await;
             let (cpu, wall) = (thread_cpu() - before, start.elapsed());
             eprintln!("64 delayed reads: {wall:?} wall, {cpu:?} CPU");
             assert!(wall >= Duration::from_secs(1));
