@@ -205,6 +205,16 @@ impl AsyncHandle {
         }
     }
 
+    /// [`Self::step`], waking the waiting tasks when it moved bytes or
+    /// found the connection over (their commands may be done).
+    fn step_and_tell(&self) -> Step {
+        let step = self.step();
+        if !matches!(step, Step::Wait(..)) {
+            self.0.progress.notify_waiters();
+        }
+        step
+    }
+
     fn register(&self, fd: RawFd) -> Result<Arc<AsyncFd<OwnedFd>>> {
         let id = socket_id(fd)?;
         let mut reg = self.0.reg.lock().unwrap_or_else(|p| p.into_inner());
@@ -326,15 +336,9 @@ impl AsyncHandle {
             }
             if driving.is_none() {
                 if !flushed {
-                    match self.step() {
-                        Step::Progressed => {
-                            sh.progress.notify_waiters();
-                            continue;
-                        }
-                        Step::Stuck(e) => {
-                            sh.progress.notify_waiters();
-                            return if done() { Ok(()) } else { Err(e) };
-                        }
+                    match self.step_and_tell() {
+                        Step::Progressed => continue,
+                        Step::Stuck(e) => return if done() { Ok(()) } else { Err(e) },
                         // Output is left for the driver to send once the
                         // socket takes it: tell it to look again.
                         Step::Wait(_, dir) if dir.writes() => sh.look_again.notify_one(),
@@ -352,15 +356,9 @@ impl AsyncHandle {
                 }
                 driving = Some(Driving(sh));
             }
-            let (afd, dir) = match self.step() {
-                Step::Progressed => {
-                    sh.progress.notify_waiters();
-                    continue;
-                }
-                Step::Stuck(e) => {
-                    sh.progress.notify_waiters();
-                    return if done() { Ok(()) } else { Err(e) };
-                }
+            let (afd, dir) = match self.step_and_tell() {
+                Step::Progressed => continue,
+                Step::Stuck(e) => return if done() { Ok(()) } else { Err(e) },
                 Step::Wait(afd, dir) => (afd, dir),
             };
             tokio::select! {
