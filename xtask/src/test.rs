@@ -172,8 +172,9 @@ fn show_tail(log: &Path) {
     }
 }
 
-/// The workspace's cargo tests, then the core's again with its tokio
-/// API (feature `tokio`), counted test by test.
+/// The workspace's cargo tests, then the tests of the core's tokio API
+/// (feature `tokio`: the `asynch` unit tests, t850 and the doctest; the
+/// rest of the core's tests ran already), counted test by test.
 fn cargo_tests(log: &Path) -> StepResult {
     let ok = run_logged(cmd_cargo(&["test", "--workspace", "--no-fail-fast"]), log)?;
     let tokio = [
@@ -185,7 +186,11 @@ fn cargo_tests(log: &Path) -> StepResult {
         "--no-fail-fast",
     ];
     let ok = run_logged(
-        cmd_cargo(&[&tokio[..], &["--lib", "--test", "t850_async"]].concat()),
+        cmd_cargo(&[&tokio[..], &["--lib", "asynch::"]].concat()),
+        log,
+    )? && ok;
+    let ok = run_logged(
+        cmd_cargo(&[&tokio[..], &["--test", "t850_async"]].concat()),
         log,
     )? && ok;
     let ok = run_logged(
