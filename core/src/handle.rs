@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::driver::Connection;
+use crate::generated::dispatch::Unlocked;
 use crate::generated::types::PublicState;
 use crate::settings::Settings;
 use crate::{Error, Result};
@@ -75,47 +76,6 @@ impl Drop for Locked<'_> {
             .unwrap_or_else(|p| p.into_inner()) = copy;
         // Cleared before the guard (a field) unlocks the mutex.
         self.owner.store(0, Ordering::Relaxed);
-    }
-}
-
-/// What the locked calls that cannot fail return, as of the last time the
-/// lock was released: their answer when a callback calls them on the
-/// handle that is running it (the values cannot change meanwhile except
-/// the statistics, which lag by the current call).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Unlocked {
-    pub get_tls: crate::Tls,
-    pub get_tls_verify_peer: bool,
-    pub get_handshake_flags: crate::HandshakeFlag,
-    pub get_request_structured_replies: bool,
-    pub get_opt_mode: bool,
-    pub get_strict_mode: crate::Strict,
-    pub get_pread_initialize: bool,
-    pub get_request_extended_headers: bool,
-    pub get_debug: bool,
-    pub stats_bytes_sent: u64,
-    pub stats_chunks_sent: u64,
-    pub stats_bytes_received: u64,
-    pub stats_chunks_received: u64,
-}
-
-impl Unlocked {
-    fn capture(h: &mut Inner) -> Unlocked {
-        Unlocked {
-            get_tls: h.do_get_tls(),
-            get_tls_verify_peer: h.do_get_tls_verify_peer(),
-            get_handshake_flags: h.do_get_handshake_flags(),
-            get_request_structured_replies: h.do_get_request_structured_replies(),
-            get_opt_mode: h.do_get_opt_mode(),
-            get_strict_mode: h.do_get_strict_mode(),
-            get_pread_initialize: h.do_get_pread_initialize(),
-            get_request_extended_headers: h.do_get_request_extended_headers(),
-            get_debug: h.do_get_debug(),
-            stats_bytes_sent: h.do_stats_bytes_sent(),
-            stats_chunks_sent: h.do_stats_chunks_sent(),
-            stats_bytes_received: h.do_stats_bytes_received(),
-            stats_chunks_received: h.do_stats_chunks_received(),
-        }
     }
 }
 

@@ -54,6 +54,48 @@ fn check_cmd_flags(arg: &str, value: u32, mask: u32, strict: bool) -> Result<()>
     Ok(())
 }
 
+/// What the locked calls that cannot fail return, as of the last time the
+/// handle's lock was released: their answer when a callback calls them on
+/// the handle that is running it (the values cannot change meanwhile except
+/// the statistics, which lag by the current call). See `Handle::locked_or_copy`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Unlocked {
+    pub get_tls: Tls,
+    pub get_tls_verify_peer: bool,
+    pub get_handshake_flags: HandshakeFlag,
+    pub get_request_structured_replies: bool,
+    pub get_opt_mode: bool,
+    pub get_strict_mode: Strict,
+    pub get_pread_initialize: bool,
+    pub get_request_extended_headers: bool,
+    pub get_debug: bool,
+    pub stats_bytes_sent: u64,
+    pub stats_chunks_sent: u64,
+    pub stats_bytes_received: u64,
+    pub stats_chunks_received: u64,
+}
+
+impl Unlocked {
+    /// Read every value, the lock held.
+    pub(crate) fn capture(h: &mut crate::handle::Inner) -> Unlocked {
+        Unlocked {
+            get_tls: h.do_get_tls(),
+            get_tls_verify_peer: h.do_get_tls_verify_peer(),
+            get_handshake_flags: h.do_get_handshake_flags(),
+            get_request_structured_replies: h.do_get_request_structured_replies(),
+            get_opt_mode: h.do_get_opt_mode(),
+            get_strict_mode: h.do_get_strict_mode(),
+            get_pread_initialize: h.do_get_pread_initialize(),
+            get_request_extended_headers: h.do_get_request_extended_headers(),
+            get_debug: h.do_get_debug(),
+            stats_bytes_sent: h.do_stats_bytes_sent(),
+            stats_chunks_sent: h.do_stats_chunks_sent(),
+            stats_bytes_received: h.do_stats_bytes_received(),
+            stats_chunks_received: h.do_stats_chunks_received(),
+        }
+    }
+}
+
 impl Handle {
     /// Read from the NBD server.
     ///
