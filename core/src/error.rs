@@ -37,7 +37,7 @@ impl Error {
     /// The same error, attributed to `context` even when it already was
     /// (an async call reports its errors under its own name, not its aio
     /// twin's).
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[cfg(feature = "tokio")]
     pub(crate) fn renamed(mut self, context: &'static str) -> Error {
         self.context = Some(context);
         self
