@@ -5,9 +5,12 @@
 //! shutdown. The design is described in ARCHITECTURE.md ("The tokio
 //! driver").
 
+use std::future::Future;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -15,8 +18,8 @@ use tokio::sync::Notify;
 
 use crate::generated::types::{CompletionCallback, PublicState, Shutdown};
 use crate::handle::Inner;
-use crate::protocol::Direction;
-use crate::{Error, Handle, Result};
+use crate::protocol::{Direction, OptOutcome};
+use crate::{AioBuffer, Error, Handle, Result};
 
 /// An NBD connection driven by tokio: the same engine, settings and calls
 /// as [`Handle`], with `async fn`s for every call that waits on the
@@ -41,28 +44,31 @@ use crate::{Error, Handle, Result};
 ///
 /// `AsyncHandle` is `Send + Sync` and `Clone`: clones share one
 /// connection, and any number of tasks may have commands in flight on it
-/// at once (they are pipelined on the socket). No thread is started and
-/// nothing polls: a task waiting for its command waits for the socket's
-/// readiness (registered with the runtime's reactor once connected) or
-/// for another task to report progress.
+/// at once (they are pipelined on the socket, what several tasks queued
+/// going out in one vectored write). No thread is started and nothing
+/// polls: one waiting task at a time waits for the socket's readiness
+/// (registered with the runtime's reactor once connected) and moves the
+/// bytes for all; each other task sleeps until its own command completes.
 ///
 /// - Settings, getters and everything else that does not wait on the
 ///   server are the plain synchronous calls of [`Handle`], passed
 ///   through.
-/// - `async fn`s: the data commands (`pread`, `pread_structured`,
-///   `pwrite`, `flush`, `trim`, `cache`, `zero`, `block_status`,
-///   `block_status_64`, `block_status_filter`), the `connect_*` calls,
-///   `opt_go` and `opt_info` (generated from their aio twins), and
-///   [`AsyncHandle::shutdown`].
+/// - `async fn`s, generated from api.yaml through their aio twins: the
+///   data commands (`pread`, `pread_structured`, `pwrite`, `flush`,
+///   `trim`, `cache`, `zero`, `block_status`, `block_status_64`,
+///   `block_status_filter`), the `connect_*` calls, and every option
+///   request of opt mode (`opt_go`, `opt_info`, `opt_list`,
+///   `opt_list_meta_context[_queries]`, `opt_set_meta_context[_queries]`,
+///   `opt_starttls`, `opt_structured_reply`, `opt_extended_headers`,
+///   `opt_abort`), returning what the blocking calls return; and
+///   [`AsyncHandle::shutdown`], written by hand.
 /// - Left out: the `aio_*` calls, `poll`, `poll2` and `connection_state`
 ///   (the event loop is tokio's; [`AsyncHandle::handle`] reaches the
-///   underlying [`Handle`] if needed), and the option calls whose
-///   synchronous result cannot be read off their aio twin's completion
-///   yet (`opt_abort`, `opt_list`, `opt_list_meta_context`,
-///   `opt_list_meta_context_queries`, `opt_set_meta_context`,
-///   `opt_set_meta_context_queries`, `opt_starttls`,
-///   `opt_structured_reply`, `opt_extended_headers`): their blocking
-///   forms must not run on a runtime.
+///   underlying [`Handle`] if needed), and the handle's life and
+///   thread-local error calls, which Rust expresses otherwise.
+///
+/// Errors are [`Error`]s as from [`Handle`]: the errno and the same
+/// message, the server's text included, under the call's own name.
 ///
 /// The socket is registered with the reactor of the runtime that first
 /// waits on it (again after each reconnect): use a connection from one
@@ -71,12 +77,15 @@ use crate::{Error, Handle, Result};
 /// **Cancellation**: dropping a command's future at any point is safe.
 /// The command itself is not cancelled (NBD has no way to); it is still
 /// answered and retired by whichever task drives the connection next, and
-/// the engine only ever reads and writes memory it owns: `pread` reads
-/// into a buffer of its own and copies into the caller's slice once the
-/// command succeeded, `pwrite` copies the caller's bytes first. (Reading
-/// straight into the caller's memory, retargeted when the future is
-/// dropped, is a later step.) A command's failure carries its errno; the
-/// message is the errno's, without the server's text.
+/// the engine only ever reads and writes memory the handle owns: `pread`
+/// reads into a buffer of the handle's (reused from command to command)
+/// and copies into the caller's slice once the command succeeded;
+/// `pwrite` copies the caller's bytes first. Reading straight into the
+/// caller's slice cannot be made safe: a future may be leaked
+/// (`std::mem::forget`) without its drop ever running, ending the borrow
+/// while the server's reply is still to come. With `pread_initialize` on
+/// (the default), a read that fails or is dropped leaves the caller's
+/// slice zeroed, as the blocking call does.
 #[derive(Clone)]
 pub struct AsyncHandle(Arc<Shared>);
 
@@ -84,24 +93,207 @@ struct Shared {
     h: Handle,
     /// The socket as registered with the reactor.
     reg: Mutex<Option<Registration>>,
-    /// Woken whenever a task moved bytes: commands that another task
-    /// completed are seen by their own futures.
-    progress: Notify,
     /// Whether a task is waiting on the socket (the driver).
     driving: AtomicBool,
+    /// Tasks in [`AsyncHandle::wait_until`] that are not driving: one of
+    /// them must take over when the driver leaves.
+    waiting: AtomicUsize,
+    /// Wakes one waiting task to take the driver's role.
+    vacant: Notify,
+    /// Tasks waiting for something other than a command of their own
+    /// (a connect, an option, shutdown): woken by any progress.
+    watchers: AtomicUsize,
+    progress: Notify,
     /// Tells the driver to re-read the direction: another task queued
     /// output the socket did not take at once.
     look_again: Notify,
+    /// Buffers of reads and writes that completed, for the next ones.
+    pool: Mutex<Pool>,
+}
+
+/// Memory kept for reuse by the buffers the engine reads into and writes
+/// from: allocating (and zeroing) a fresh one per command cost more than
+/// the copy.
+#[derive(Default)]
+struct Pool {
+    free: Vec<AioBuffer>,
+    bytes: usize,
+}
+
+impl Pool {
+    /// What the pool keeps at most, and the largest buffer it keeps.
+    const MAX_BYTES: usize = 32 << 20;
+    const MAX_LEN: usize = 4 << 20;
+
+    fn take(&mut self, len: usize) -> Option<AioBuffer> {
+        let i = self.free.iter().rposition(|b| b.len() == len)?;
+        self.bytes -= len;
+        Some(self.free.swap_remove(i))
+    }
+
+    /// Keep `b` if it is the last clone (the engine let go of it) and
+    /// there is room.
+    fn give(&mut self, b: AioBuffer) {
+        if !b.is_shared() && b.len() <= Self::MAX_LEN && self.bytes + b.len() <= Self::MAX_BYTES {
+            self.bytes += b.len();
+            self.free.push(b);
+        }
+    }
 }
 
 /// The driver's role, handed over when its wait ends or its future is
-/// dropped: the others are woken and one of them takes it.
+/// dropped: one waiting task is woken to take it.
 struct Driving<'a>(&'a Shared);
 
 impl Drop for Driving<'_> {
     fn drop(&mut self) {
-        self.0.driving.store(false, Ordering::Release);
-        self.0.progress.notify_waiters();
+        self.0.driving.store(false, Ordering::SeqCst);
+        self.0.hand_over();
+    }
+}
+
+/// A task inside [`AsyncHandle::wait_until`], counted while it does not
+/// drive; on leaving, it passes on a hand-over it may have taken without
+/// using it.
+struct Waiting<'a> {
+    sh: &'a Shared,
+    counted: bool,
+}
+
+impl Waiting<'_> {
+    fn set_counted(&mut self, counted: bool) {
+        if counted != self.counted {
+            if counted {
+                self.sh.waiting.fetch_add(1, Ordering::SeqCst);
+            } else {
+                self.sh.waiting.fetch_sub(1, Ordering::SeqCst);
+            }
+            self.counted = counted;
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.set_counted(false);
+        self.sh.hand_over();
+    }
+}
+
+/// A watcher (see [`Shared::watchers`]) for as long as it lives.
+struct Watching<'a>(&'a Shared);
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Shared {
+    /// Nobody drives: wake one waiting task to take over. (Its own
+    /// command may be done by then; it hands over again as it leaves.)
+    fn hand_over(&self) {
+        if !self.driving.load(Ordering::SeqCst) && self.waiting.load(Ordering::SeqCst) > 0 {
+            self.vacant.notify_one();
+        }
+    }
+
+    /// Bytes moved or the connection ended: wake the watchers. Tasks
+    /// waiting for a command are woken by its completion callback alone.
+    fn tell_watchers(&self) {
+        if self.watchers.load(Ordering::SeqCst) > 0 {
+            self.progress.notify_waiters();
+        }
+    }
+}
+
+/// Clears the caller's read buffer (when `pread_initialize` is on) on
+/// every way out but success: a failed or dropped read leaves no old
+/// bytes behind, as the blocking call, which clears it first, does.
+struct ClearUnlessRead<'a> {
+    h: &'a Handle,
+    buf: Option<&'a mut [u8]>,
+}
+
+impl Drop for ClearUnlessRead<'_> {
+    fn drop(&mut self) {
+        if let Some(buf) = self.buf.take() {
+            self.h.initialize_read_buffer(buf);
+        }
+    }
+}
+
+/// What a command's future and its completion callback share.
+struct Slot {
+    /// The command's errno once it completed, [`PENDING`] before.
+    errno: AtomicI32,
+    /// Set when the future is dropped before the completion: the
+    /// callback then retires the command itself.
+    abandoned: AtomicBool,
+    /// The task to wake on completion (cheaper than a `Notify`: one
+    /// waiter, no list).
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Slot {
+    fn done(&self) -> bool {
+        self.errno.load(Ordering::SeqCst) != PENDING
+    }
+
+    /// The completion callback's part: record, then wake.
+    fn complete(&self, errno: i32) {
+        self.errno.store(errno, Ordering::SeqCst);
+        let w = self.waker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+}
+
+/// Ready once the slot's command completed.
+struct Completed<'a>(&'a Slot);
+
+impl Future for Completed<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let slot = self.0;
+        if slot.done() {
+            return Poll::Ready(());
+        }
+        {
+            let mut w = slot.waker.lock().unwrap_or_else(|p| p.into_inner());
+            if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *w = Some(cx.waker().clone());
+            }
+        }
+        // Asked again after the waker is in place: a completion that
+        // took the (empty) waker before is seen here.
+        if slot.done() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Retires a failed command whose future is dropped: the completion
+/// callback does it if it has not run yet, this guard if it has (a
+/// command that succeeded retired in its callback).
+struct Abandon<'a> {
+    h: &'a AsyncHandle,
+    slot: &'a Slot,
+    cookie: u64,
+}
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        // Dekker-style with the callback (store errno, then load
+        // abandoned; both SeqCst): at least one of the two sees the other.
+        self.slot.abandoned.store(true, Ordering::SeqCst);
+        if !matches!(self.slot.errno.load(Ordering::SeqCst), PENDING | 0) {
+            let _ = self.h.0.h.aio_command_completed(self.cookie);
+        }
     }
 }
 
@@ -114,6 +306,11 @@ struct Registration {
     /// new socket after a reconnect or a failed connect attempt.
     id: (u64, u64),
     fd: Arc<AsyncFd<OwnedFd>>,
+    /// The engine's descriptor number, once the socket was found to be
+    /// this one while connected: from then on it cannot change (a
+    /// connected handle never reconnects; its socket only goes away), so
+    /// the number alone identifies it and no fstat is needed per step.
+    settled: Option<RawFd>,
 }
 
 /// What one step under the lock left to do.
@@ -128,6 +325,44 @@ enum Step {
 
 /// A completion slot's value while the command is in flight.
 const PENDING: i32 = i32::MIN;
+
+/// Wait for a command's completion callback; never, for a watcher.
+async fn completion(own: Option<&Slot>) {
+    match own {
+        Some(slot) => Completed(slot).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A watcher's progress notification; never, for a command's task.
+async fn watch(progress: &mut Option<Pin<Box<tokio::sync::futures::Notified<'_>>>>) {
+    match progress {
+        Some(p) => p.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What a synchronous `opt_*` call returns, read off the option's
+/// outcome as the blocking calls do.
+pub(crate) trait OptAnswer {
+    fn from_outcome(o: OptOutcome) -> Self;
+}
+
+impl OptAnswer for () {
+    fn from_outcome(_: OptOutcome) {}
+}
+
+impl OptAnswer for i32 {
+    fn from_outcome(o: OptOutcome) -> i32 {
+        crate::calls::opt::count(o)
+    }
+}
+
+impl OptAnswer for bool {
+    fn from_outcome(o: OptOutcome) -> bool {
+        crate::calls::opt::accepted(o)
+    }
+}
 
 fn socket_id(fd: RawFd) -> Result<(u64, u64)> {
     // SAFETY: fstat writes into the zeroed struct we pass.
@@ -150,9 +385,13 @@ impl AsyncHandle {
         AsyncHandle(Arc::new(Shared {
             h,
             reg: Mutex::new(None),
-            progress: Notify::new(),
             driving: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
+            vacant: Notify::new(),
+            watchers: AtomicUsize::new(0),
+            progress: Notify::new(),
             look_again: Notify::new(),
+            pool: Mutex::default(),
         }))
     }
 
@@ -199,7 +438,8 @@ impl AsyncHandle {
             }
         };
         // Under the lock, so the descriptor is the engine's own.
-        match self.register(fd) {
+        let connected = conn.machine.public_state() == PublicState::Connected;
+        match self.register(fd, connected) {
             Ok(afd) => Step::Wait(afd, dir),
             Err(e) => Step::Stuck(e),
         }
@@ -210,15 +450,24 @@ impl AsyncHandle {
     fn step_and_tell(&self) -> Step {
         let step = self.step();
         if !matches!(step, Step::Wait(..)) {
-            self.0.progress.notify_waiters();
+            self.0.tell_watchers();
         }
         step
     }
 
-    fn register(&self, fd: RawFd) -> Result<Arc<AsyncFd<OwnedFd>>> {
-        let id = socket_id(fd)?;
+    /// The reactor's registration of the engine's socket `fd`, made anew
+    /// when the socket is not the one registered (called under the
+    /// handle's lock).
+    fn register(&self, fd: RawFd, connected: bool) -> Result<Arc<AsyncFd<OwnedFd>>> {
         let mut reg = self.0.reg.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(r) = reg.as_ref().filter(|r| r.id == id) {
+        if let Some(r) = reg.as_ref().filter(|r| r.settled == Some(fd)) {
+            return Ok(r.fd.clone());
+        }
+        let id = socket_id(fd)?;
+        if let Some(r) = reg.as_mut().filter(|r| r.id == id) {
+            if connected {
+                r.settled = Some(fd);
+            }
             return Ok(r.fd.clone());
         }
         // SAFETY: fcntl on a descriptor the engine holds open (we hold its
@@ -239,6 +488,7 @@ impl AsyncHandle {
         *reg = Some(Registration {
             id,
             fd: afd.clone(),
+            settled: connected.then_some(fd),
         });
         Ok(afd)
     }
@@ -266,7 +516,7 @@ impl AsyncHandle {
             guard.clear_ready();
         }
         if report.progressed {
-            self.0.progress.notify_waiters();
+            self.0.tell_watchers();
         }
         Ok(())
     }
@@ -311,49 +561,60 @@ impl AsyncHandle {
 
     /// Drive the connection until `done`. `done` is asked before every
     /// wait; a connection that can make no more progress is an error
-    /// unless `done` then holds.
+    /// unless `done` then holds. `own` is the slot of this task's
+    /// command, whose completion wakes it; without one the task is a
+    /// watcher, woken by any progress.
     ///
     /// One waiting task at a time (the driver) waits on the socket and
-    /// moves bytes; the others wait for the progress notification, and
-    /// one of them takes over when the driver's own wait ends (or its
-    /// future is dropped). So a readiness event wakes one task, not all
-    /// of them, and each progress wakes the others only to check their
-    /// own slot.
-    pub(crate) async fn wait_until(&self, mut done: impl FnMut() -> bool) -> Result<()> {
+    /// moves bytes; the others wait for their own completion, and one of
+    /// them takes over when the driver's wait ends (or its future is
+    /// dropped). So a readiness event wakes one task, and a completion
+    /// wakes the task whose command it was, not all of them.
+    async fn wait_until(&self, mut done: impl FnMut() -> bool, own: Option<&Slot>) -> Result<()> {
         let sh = &*self.0;
+        let _watching = own.is_none().then(|| {
+            sh.watchers.fetch_add(1, Ordering::SeqCst);
+            Watching(sh)
+        });
+        let mut waiting = Waiting { sh, counted: false };
         let mut driving: Option<Driving<'_>> = None;
-        // Whether this task has sent what it queued (every waiter does
-        // that once; the driver at every turn).
-        let mut flushed = false;
+        let mut told = false;
         loop {
-            // Enabled before `done` is asked: progress reported after the
-            // check wakes this wait (no lost wake-up).
-            let notified = sh.progress.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
+            // A watcher enables its notification before `done` is asked:
+            // progress reported after the check wakes this wait (no lost
+            // wake-up). Completions and hand-overs leave a permit instead.
+            let mut progress = own.is_none().then(|| Box::pin(sh.progress.notified()));
+            if let Some(p) = progress.as_mut() {
+                p.as_mut().enable();
+            }
             if done() {
                 return Ok(());
             }
             if driving.is_none() {
-                if !flushed {
-                    match self.step_and_tell() {
-                        Step::Progressed => continue,
-                        Step::Stuck(e) => return if done() { Ok(()) } else { Err(e) },
-                        // Output is left for the driver to send once the
-                        // socket takes it: tell it to look again.
-                        Step::Wait(_, dir) if dir.writes() => sh.look_again.notify_one(),
-                        Step::Wait(..) => {}
-                    }
-                    flushed = true;
-                }
+                // Counted before trying: a driver leaving after a failed
+                // try sees the count and hands over.
+                waiting.set_counted(true);
                 if sh
                     .driving
-                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                    .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
                     .is_err()
                 {
-                    notified.await;
+                    // The driver sends what this task queued, together
+                    // with what others queued meanwhile (one vectored
+                    // write): tell it to look, once.
+                    if !told {
+                        sh.look_again.notify_one();
+                        told = true;
+                    }
+                    tokio::select! {
+                        biased;
+                        () = completion(own) => {}
+                        () = watch(&mut progress) => {}
+                        () = sh.vacant.notified() => {}
+                    }
                     continue;
                 }
+                waiting.set_counted(false);
                 driving = Some(Driving(sh));
             }
             let (afd, dir) = match self.step_and_tell() {
@@ -363,7 +624,8 @@ impl AsyncHandle {
             };
             tokio::select! {
                 biased;
-                () = &mut notified => continue,
+                () = completion(own) => continue,
+                () = watch(&mut progress) => continue,
                 () = sh.look_again.notified() => continue,
                 r = afd.readable(), if dir.reads() => self.serve(r, true)?,
                 r = afd.writable(), if dir.writes() => self.serve(r, false)?,
@@ -372,28 +634,47 @@ impl AsyncHandle {
     }
 
     /// Submit a command through its aio twin with a completion callback
-    /// that records its errno and retires it (so a dropped future leaves
-    /// nothing in the command table), then wait for it.
+    /// that records its errno, wakes this task and retires the command
+    /// if it succeeded; a failed one is retired here with
+    /// `aio_command_completed`, which carries the server's message. A
+    /// dropped future leaves nothing in the command table: the callback
+    /// (or, if it already ran, the drop) retires it.
     pub(crate) async fn command(
         &self,
         name: &'static str,
-        submit: impl FnOnce(&Handle, CompletionCallback) -> Result<()>,
+        submit: impl FnOnce(&Handle, CompletionCallback) -> Result<u64>,
     ) -> Result<()> {
-        let slot = Arc::new(AtomicI32::new(PENDING));
-        let done = slot.clone();
-        let completion: CompletionCallback = Box::new(move |err| {
-            done.store(*err, Ordering::Release);
-            1
+        let slot = Arc::new(Slot {
+            errno: AtomicI32::new(PENDING),
+            abandoned: AtomicBool::new(false),
+            waker: Mutex::new(None),
         });
-        submit(&self.0.h, completion).map_err(|e| e.renamed(name))?;
-        // Other tasks may be waiting for a socket that has just had our
-        // request written to it (and so our reply on its way).
-        self.wait_until(|| slot.load(Ordering::Acquire) != PENDING)
+        let theirs = slot.clone();
+        let completion: CompletionCallback = Box::new(move |err| {
+            theirs.complete(*err);
+            // Retire at once, unless the future is still there to ask
+            // for the server's message on a failure.
+            i32::from(*err == 0 || theirs.abandoned.load(Ordering::SeqCst))
+        });
+        let cookie = submit(&self.0.h, completion).map_err(|e| e.renamed(name))?;
+        let mut abandon = Abandon {
+            h: self,
+            slot: &slot,
+            cookie,
+        };
+        self.wait_until(|| slot.done(), Some(&slot))
             .await
             .map_err(|e| e.renamed(name))?;
-        match slot.load(Ordering::Acquire) {
-            0 => Ok(()),
-            errno => Err(Error::new(
+        abandon.cookie = 0;
+        let errno = slot.errno.load(Ordering::SeqCst);
+        if errno == 0 {
+            // Retired by the callback.
+            return Ok(());
+        }
+        match self.0.h.aio_command_completed(cookie) {
+            Err(e) => Err(e.renamed(name)),
+            // Gone with the connection: only the errno is left.
+            Ok(_) => Err(Error::new(
                 errno,
                 format!(
                     "the command failed: {}",
@@ -404,13 +685,118 @@ impl AsyncHandle {
         }
     }
 
+    /// A buffer for the engine of `len` bytes, from the pool if it has
+    /// one (its contents are then a previous command's).
+    fn buffer(&self, len: usize) -> AioBuffer {
+        let reused = self
+            .0
+            .pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(len);
+        reused.unwrap_or_else(|| AioBuffer::new(len))
+    }
+
+    /// Back to the pool, unless the engine still holds it (a command that
+    /// never completed).
+    fn recycle(&self, buf: AioBuffer) {
+        self.0
+            .pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .give(buf);
+    }
+
+    /// A read command: the engine reads into a buffer of the handle's
+    /// own, copied into `buf` once the command succeeded. The engine never
+    /// sees the caller's memory, so dropping the future at any point (or
+    /// leaking it) leaves nothing that could write into memory the caller
+    /// has taken back.
+    pub(crate) async fn read(
+        &self,
+        name: &'static str,
+        buf: &mut [u8],
+        submit: impl FnOnce(&Handle, AioBuffer, CompletionCallback) -> Result<u64>,
+    ) -> Result<()> {
+        let owned = self.buffer(buf.len());
+        let mut clear = ClearUnlessRead {
+            h: &self.0.h,
+            buf: Some(buf),
+        };
+        let theirs = owned.clone();
+        self.command(name, |h, completion| submit(h, theirs, completion))
+            .await?;
+        if let Some(buf) = clear.buf.take() {
+            // SAFETY: the command completed and retired: the engine
+            // writes no more to the buffer (and, with the connection gone,
+            // holds no clone of it either).
+            buf.copy_from_slice(unsafe { owned.as_slice() });
+        }
+        self.recycle(owned);
+        Ok(())
+    }
+
+    /// A write command, from a copy of `buf` in a buffer of the handle's
+    /// own (the caller may reuse `buf` as soon as the future is dropped).
+    pub(crate) async fn write(
+        &self,
+        name: &'static str,
+        buf: &[u8],
+        submit: impl FnOnce(&Handle, AioBuffer, CompletionCallback) -> Result<u64>,
+    ) -> Result<()> {
+        let owned = self.buffer(buf.len());
+        // SAFETY: nobody else holds this fresh buffer yet.
+        unsafe { owned.as_mut_slice() }.copy_from_slice(buf);
+        let theirs = owned.clone();
+        let r = self
+            .command(name, |h, completion| submit(h, theirs, completion))
+            .await;
+        self.recycle(owned);
+        r
+    }
+
+    /// Start an option through its aio twin (without a completion
+    /// callback) and wait for its result, as the synchronous `opt_*`
+    /// calls do: the result carries the server's message on failure.
+    pub(crate) async fn option<T: OptAnswer>(
+        &self,
+        name: &'static str,
+        start: impl FnOnce(&Handle) -> Result<()>,
+    ) -> Result<T> {
+        start(&self.0.h).map_err(|e| e.renamed(name))?;
+        let h = &self.0.h;
+        let mut found = None;
+        let r = self
+            .wait_until(
+                || {
+                    if found.is_none() {
+                        found = h
+                            .lock()
+                            .ok()
+                            .and_then(|mut g| g.conn.as_mut()?.machine.option_result());
+                    }
+                    found.is_some()
+                },
+                None,
+            )
+            .await;
+        match (found, r) {
+            (Some(Ok(o)), _) => Ok(T::from_outcome(o)),
+            (Some(Err(e)), _) | (None, Err(e)) => Err(e.renamed(name)),
+            (None, Ok(())) => Err(self
+                .dead_error()
+                .unwrap_or_else(|| Error::new(libc::ENOTCONN, "the connection ended"))
+                .renamed(name)),
+        }
+    }
+
     /// After an aio connect call: wait until the handshake is over. The
     /// handle is then connected (or negotiating, in opt mode); a failed
     /// or closed connection is an error.
     pub(crate) async fn connected(&self, name: &'static str) -> Result<()> {
         let h = &self.0.h;
         let r = self
-            .wait_until(|| h.public_state() != PublicState::Connecting)
+            .wait_until(|| h.public_state() != PublicState::Connecting, None)
             .await;
         match h.public_state() {
             PublicState::Connected | PublicState::Negotiating => Ok(()),
@@ -468,9 +854,12 @@ impl AsyncHandle {
         }
         if !abandon && h.public_state() == PublicState::Connected {
             // As the blocking call: let the commands issued finish first.
-            self.wait_until(|| ended() || h.aio_in_flight().map_or(true, |n| n == 0))
-                .await
-                .map_err(|e| e.renamed(NAME))?;
+            self.wait_until(
+                || ended() || h.aio_in_flight().map_or(true, |n| n == 0),
+                None,
+            )
+            .await
+            .map_err(|e| e.renamed(NAME))?;
         }
         {
             let mut g = h.lock().map_err(|e| e.renamed(NAME))?;
@@ -484,7 +873,9 @@ impl AsyncHandle {
             inner.after_step();
             r.map_err(|e| e.renamed(NAME))?;
         }
-        self.wait_until(ended).await.map_err(|e| e.renamed(NAME))?;
+        self.wait_until(ended, None)
+            .await
+            .map_err(|e| e.renamed(NAME))?;
         self.forget_socket();
         Ok(())
     }

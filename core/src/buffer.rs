@@ -36,17 +36,7 @@ impl AioBuffer {
 
     /// A buffer holding these bytes.
     pub fn from_vec(v: Vec<u8>) -> AioBuffer {
-        let mut owner = v.into_boxed_slice();
-        let ptr = owner.as_mut_ptr();
-        let len = owner.len();
-        AioBuffer {
-            inner: Arc::new(Inner {
-                ptr,
-                len,
-                _owner: Some(owner),
-                _keep: None,
-            }),
-        }
+        AioBuffer::from_box(v.into_boxed_slice())
     }
 
     /// A buffer over memory that someone else owns.
@@ -91,6 +81,20 @@ impl AioBuffer {
 
     pub fn is_empty(&self) -> bool {
         self.inner.len == 0
+    }
+
+    /// A buffer owning this memory.
+    fn from_box(mut owner: Box<[u8]>) -> AioBuffer {
+        let ptr = owner.as_mut_ptr();
+        let len = owner.len();
+        AioBuffer {
+            inner: Arc::new(Inner {
+                ptr,
+                len,
+                _owner: Some(owner),
+                _keep: None,
+            }),
+        }
     }
 
     /// Whether another clone of this buffer exists (the engine still

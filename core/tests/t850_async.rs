@@ -3,8 +3,9 @@
 //! The tokio API, `nbd::AsyncHandle`, against nbdkit: many commands in
 //! flight from many tasks, futures dropped mid-flight, a server killed
 //! under load, timeouts, opt mode, TLS, TCP and subprocess connects,
-//! server errors, hundreds of handles on one current-thread runtime, and
-//! no CPU spent while waiting.
+//! server errors and their messages, a thousand handles on one
+//! current-thread runtime, no CPU spent while waiting, every option
+//! request of opt mode, and qemu-nbd.
 
 #![cfg(feature = "tokio")]
 
@@ -312,13 +313,32 @@ fn t855_errors_and_opt_mode() {
     });
 }
 
+/// Make room for `n` more descriptors in this process (and the servers
+/// it starts, which inherit the limit): raise the soft limit to the hard
+/// one.
+fn room_for_descriptors(n: u64) {
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    lim.rlim_cur = lim.rlim_max;
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+    assert!(
+        lim.rlim_cur >= n,
+        "this test needs {n} descriptors; the hard limit is {}",
+        lim.rlim_max
+    );
+}
+
 #[test]
 fn t856_many_handles_one_thread() {
-    with_timeout(120, || {
+    const HANDLES: usize = 1000;
+    with_timeout(180, || {
+        // Each handle holds its socket and the reactor's duplicate; the
+        // server one socket per connection.
+        room_for_descriptors(3 * HANDLES as u64 + 200);
         let srv = nbdkit(&["memory", "64M"]);
         current_thread().block_on(async {
             let mut set = JoinSet::new();
-            for i in 0..200usize {
+            for i in 0..HANDLES {
                 let uri = srv.uri("");
                 set.spawn(async move {
                     let h = AsyncHandle::new().unwrap();
@@ -336,7 +356,7 @@ fn t856_many_handles_one_thread() {
             while let Some(r) = set.join_next().await {
                 handles.push(r.unwrap());
             }
-            assert_eq!(handles.len(), 200);
+            assert_eq!(handles.len(), HANDLES);
             let mut set = JoinSet::new();
             for h in handles {
                 set.spawn(async move { h.shutdown(None).await });
@@ -438,6 +458,14 @@ fn t859_server_errors() {
             let e = h.pread(&mut buf, 0, None).await.unwrap_err();
             assert_eq!(e.errno(), libc::EIO, "{e}");
             assert!(e.to_string().contains("nbd_pread"), "{e}");
+            // The same error, message included, as the blocking call's.
+            let sync = nbd::Handle::new().unwrap();
+            sync.connect_uri(&srv.uri("")).unwrap();
+            let mut other = vec![0u8; 4096];
+            let want = sync.pread(&mut other, 0, None).unwrap_err();
+            assert_eq!(e.to_string(), want.to_string());
+            assert_eq!(e.errno(), want.errno());
+            sync.shutdown(None).unwrap();
             // Cleared first, as the blocking call does.
             assert!(buf.iter().all(|&b| b == 0));
             h.pwrite(&buf, 0, None).await.unwrap();
@@ -479,6 +507,175 @@ fn t860_driver_dropped() {
                 r.unwrap();
             }
             until_retired(&h).await;
+        });
+    });
+}
+
+/// Every option request through the tokio API answers what the blocking
+/// call answers on the same server: counts, names, refusals and the
+/// server's messages.
+#[test]
+fn t862_every_option_request() {
+    with_timeout(60, || {
+        let srv = qemu_nbd(1 << 20, 0x42, &["-x", "disk"]);
+        let uri = srv.uri("disk");
+        // The blocking answers, from a handle of their own.
+        let sync = nbd::Handle::new().unwrap();
+        sync.set_opt_mode(true).unwrap();
+        sync.connect_uri(&uri).unwrap();
+        let names = |out: std::sync::Arc<std::sync::Mutex<Vec<String>>>| -> nbd::ListCallback {
+            Box::new(move |name: &str, _desc: &str| {
+                out.lock().unwrap().push(name.to_string());
+                0
+            })
+        };
+        let contexts =
+            |out: std::sync::Arc<std::sync::Mutex<Vec<String>>>| -> nbd::ContextCallback {
+                Box::new(move |name: &str| {
+                    out.lock().unwrap().push(name.to_string());
+                    0
+                })
+            };
+        type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+        let (sync_list, sync_meta): (Seen, Seen) = Default::default();
+        let want_list = sync.opt_list(names(sync_list.clone())).unwrap();
+        let want_meta = sync
+            .opt_list_meta_context_queries(&["base:"], contexts(sync_meta.clone()))
+            .unwrap();
+        let want_sr = sync.opt_structured_reply().unwrap();
+        let want_eh = sync.opt_extended_headers().unwrap();
+        let want_tls = sync.opt_starttls().unwrap();
+        sync.set_export_name("missing").unwrap();
+        let want_info = sync.opt_info().unwrap_err();
+        sync.opt_abort().unwrap();
+
+        current_thread().block_on(async {
+            let h = AsyncHandle::new().unwrap();
+            h.set_opt_mode(true).unwrap();
+            h.connect_uri(&uri).await.unwrap();
+            let (list, meta): (Seen, Seen) = Default::default();
+            assert_eq!(h.opt_list(names(list.clone())).await.unwrap(), want_list);
+            assert_eq!(*list.lock().unwrap(), *sync_list.lock().unwrap());
+            assert!(list.lock().unwrap().contains(&"disk".to_string()));
+            let n = h
+                .opt_list_meta_context_queries(&["base:"], contexts(meta.clone()))
+                .await
+                .unwrap();
+            assert_eq!(n, want_meta);
+            assert_eq!(*meta.lock().unwrap(), *sync_meta.lock().unwrap());
+            assert_eq!(h.opt_structured_reply().await.unwrap(), want_sr);
+            assert_eq!(h.opt_extended_headers().await.unwrap(), want_eh);
+            // No TLS on this server: refused, and negotiation goes on.
+            assert_eq!(h.opt_starttls().await.unwrap(), want_tls);
+            assert!(!want_tls);
+            // A missing export: the server's refusal, as the blocking
+            // call reports it.
+            h.set_export_name("missing").unwrap();
+            let e = h.opt_info().await.unwrap_err();
+            assert_eq!(e.to_string(), want_info.to_string());
+            assert!(e.to_string().contains("nbd_opt_info"), "{e}");
+            assert_eq!(h.handle().public_state(), PublicState::Negotiating);
+            // The right one: info, the contexts to use, then go.
+            h.set_export_name("disk").unwrap();
+            h.opt_info().await.unwrap();
+            assert_eq!(h.get_size().unwrap(), 1 << 20);
+            h.add_meta_context(nbd::CONTEXT_BASE_ALLOCATION).unwrap();
+            let chosen: Seen = Default::default();
+            let n = h
+                .opt_set_meta_context(contexts(chosen.clone()))
+                .await
+                .unwrap();
+            assert_eq!(n, 1);
+            assert_eq!(*chosen.lock().unwrap(), [nbd::CONTEXT_BASE_ALLOCATION]);
+            let all: Seen = Default::default();
+            assert!(
+                h.opt_list_meta_context(contexts(all.clone()))
+                    .await
+                    .unwrap()
+                    >= 1
+            );
+            h.opt_go().await.unwrap();
+            assert!(h.can_meta_context(nbd::CONTEXT_BASE_ALLOCATION).unwrap());
+            let mut buf = vec![0u8; 4096];
+            h.pread(&mut buf, 0, None).await.unwrap();
+            assert!(buf.iter().all(|&b| b == 0x42));
+            // Not negotiating any more: option requests are refused.
+            let e = h.opt_structured_reply().await.unwrap_err();
+            assert_eq!(e.errno(), libc::EINVAL, "{e}");
+            h.shutdown(None).await.unwrap();
+
+            // opt_abort ends a negotiation and closes the handle.
+            let h = AsyncHandle::new().unwrap();
+            h.set_opt_mode(true).unwrap();
+            h.connect_uri(&uri).await.unwrap();
+            h.opt_abort().await.unwrap();
+            assert_eq!(h.handle().public_state(), PublicState::Closed);
+        });
+    });
+}
+
+/// Against qemu-nbd: 64 concurrent writes and reads with the data
+/// checked, block status, half of a second round of reads dropped
+/// mid-flight, and the handle working on afterwards.
+#[test]
+fn t863_qemu_nbd() {
+    with_timeout(60, || {
+        let srv = qemu_nbd(8 << 20, 0, &[]);
+        multi_thread().block_on(async {
+            let h = connected(&srv).await;
+            assert_eq!(h.get_size().unwrap(), 8 << 20);
+            write_blocks(&h, 64).await;
+            h.flush(None).await.unwrap();
+            read_blocks(&h, 64).await;
+            let extents = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let seen = extents.clone();
+            h.block_status_64(
+                8 << 20,
+                0,
+                Box::new(move |ctx, _off, entries, _err| {
+                    assert_eq!(ctx, nbd::CONTEXT_BASE_ALLOCATION);
+                    seen.fetch_add(entries.len(), std::sync::atomic::Ordering::Relaxed);
+                    0
+                }),
+                None,
+            )
+            .await
+            .unwrap();
+            assert!(extents.load(std::sync::atomic::Ordering::Relaxed) > 0);
+
+            let mut kept = JoinSet::new();
+            let mut dropped = Vec::new();
+            for i in 0..64 {
+                let h = h.clone();
+                let task = async move {
+                    let mut buf = vec![0u8; BLOCK];
+                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
+                    assert_eq!(buf, pattern(i), "block {i}");
+                };
+                if i % 2 == 0 {
+                    kept.spawn(task);
+                } else {
+                    dropped.push(tokio::spawn(task));
+                }
+            }
+            tokio::task::yield_now().await;
+            for t in &dropped {
+                t.abort();
+            }
+            for t in dropped {
+                if let Err(e) = t.await {
+                    assert!(e.is_cancelled(), "{e}");
+                }
+            }
+            while let Some(r) = kept.join_next().await {
+                r.unwrap();
+            }
+            until_retired(&h).await;
+            h.pwrite(&pattern(7), 0, None).await.unwrap();
+            let mut buf = vec![0u8; BLOCK];
+            h.pread(&mut buf, 0, None).await.unwrap();
+            assert_eq!(buf, pattern(7));
+            h.shutdown(None).await.unwrap();
         });
     });
 }

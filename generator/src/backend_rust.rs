@@ -106,7 +106,7 @@ struct DispatchView {
 struct AsyncCallView {
     name: String,
     c_name: String,
-    /// "sync", "completion" or "connect" ([`AsyncForm`]).
+    /// "sync", "completion", "connect" or "option" ([`AsyncForm`]).
     form: &'static str,
     doc: String,
     params: String,
@@ -116,12 +116,12 @@ struct AsyncCallView {
     args: String,
     /// The aio twin's name.
     aio_name: String,
-    /// Statements before submitting: the owned buffers.
-    prelude: Vec<String>,
+    /// How a command is awaited: "read" (into the buffer argument
+    /// `buffer`), "write" (from it) or "command" (no buffer).
+    method: &'static str,
+    buffer: Option<String>,
     /// The aio twin's arguments, `completion` among them.
     aio_args: String,
-    /// Statements after the command succeeded: copying a read back.
-    epilogue: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -134,41 +134,36 @@ fn async_call_view(l: &Lowered, call: &LCall) -> Option<AsyncCallView> {
         AsyncForm::Sync => "sync",
         AsyncForm::Completion => "completion",
         AsyncForm::Connect => "connect",
+        AsyncForm::Option { .. } => "option",
         AsyncForm::Omitted => return None,
     };
     let sync = call_view(l, call);
     let name = rust_ident(call.name);
-    let mut prelude = Vec::new();
-    let mut epilogue = Vec::new();
+    let mut method = "command";
+    let mut buffer = None;
     let mut aio_args = Vec::new();
     let mut args = Vec::new();
     for a in &call.args {
         let id = rust_ident(a.name);
         args.push(id.clone());
-        match &a.kind {
-            LArgKind::BytesOut { .. } => {
-                prelude.push(format!("self.handle().initialize_read_buffer({id});"));
-                prelude.push(format!(
-                    "let {id}_owned = crate::AioBuffer::new({id}.len());"
-                ));
-                epilogue.push(format!(
-                    "// SAFETY: the command has completed: the engine writes no more to\n\
-                     // its buffer, and the completion's store happens-before this read.\n\
-                     {id}.copy_from_slice(unsafe {{ {id}_owned.as_slice() }});"
-                ));
-                aio_args.push(format!("{id}_owned.clone()"));
+        let direction = match &a.kind {
+            LArgKind::BytesOut { .. } => "read",
+            LArgKind::BytesIn { .. } => "write",
+            _ => {
+                aio_args.push(id);
+                continue;
             }
-            LArgKind::BytesIn { .. } => {
-                prelude.push(format!(
-                    "let {id}_owned = crate::AioBuffer::from_vec({id}.to_vec());"
-                ));
-                aio_args.push(format!("{id}_owned"));
-            }
-            _ => aio_args.push(id),
-        }
+        };
+        // The engine gets a buffer of the handle's own (see
+        // `AsyncHandle::read`), which the closure receives.
+        method = direction;
+        aio_args.push(format!("{id}_owned"));
+        buffer = Some(id);
     }
-    if call.async_form == AsyncForm::Completion {
-        aio_args.push("Some(completion)".into());
+    match call.async_form {
+        AsyncForm::Completion => aio_args.push("Some(completion)".into()),
+        AsyncForm::Option { completion: true } => aio_args.push("None".into()),
+        _ => {}
     }
     aio_args.extend(call.optargs.iter().map(|o| rust_ident(o.name)));
     let short = capitalise(&call.def.shortdesc);
@@ -180,6 +175,10 @@ fn async_call_view(l: &Lowered, call: &LCall) -> Option<AsyncCallView> {
             "{short}, awaiting the server's reply: [`Handle::{name}`] through \
              [`Handle::aio_{name}`] (the future may be dropped at any point; the \
              command is still answered and retired)."
+        ),
+        AsyncForm::Option { .. } => format!(
+            "{short}, awaiting the server's answer: [`Handle::{name}`] through \
+             [`Handle::aio_{name}`]."
         ),
         _ => format!(
             "{short}, awaiting the end of the handshake: [`Handle::{name}`] through \
@@ -200,9 +199,9 @@ fn async_call_view(l: &Lowered, call: &LCall) -> Option<AsyncCallView> {
             .chain(call.optargs.iter().map(|o| rust_ident(o.name)))
             .collect::<Vec<_>>()
             .join(", "),
-        prelude,
+        method,
+        buffer,
         aio_args: aio_args.join(", "),
-        epilogue,
     })
 }
 

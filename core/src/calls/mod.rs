@@ -7,7 +7,7 @@ mod connect;
 mod data;
 mod info;
 pub(crate) mod misc;
-mod opt;
+pub(crate) mod opt;
 mod settings;
 
 use crate::driver::blocking::run_until;

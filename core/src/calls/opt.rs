@@ -182,14 +182,14 @@ impl Inner {
     }
 }
 
-fn count(o: OptOutcome) -> i32 {
+pub(crate) fn count(o: OptOutcome) -> i32 {
     match o {
         OptOutcome::Count(n) => n,
         other => other.as_i64() as i32,
     }
 }
 
-fn accepted(o: OptOutcome) -> bool {
+pub(crate) fn accepted(o: OptOutcome) -> bool {
     match o {
         OptOutcome::Accepted(b) => b,
         other => other.as_i64() != 0,

@@ -13,17 +13,10 @@ use crate::{AsyncHandle, Handle, Result};
 impl AsyncHandle {
     /// Read from the NBD server, awaiting the server's reply: [`Handle::pread`] through [`Handle::aio_pread`] (the future may be dropped at any point; the command is still answered and retired).
     pub async fn pread(&self, buf: &mut [u8], offset: u64, flags: Option<CmdFlag>) -> Result<()> {
-        self.handle().initialize_read_buffer(buf);
-        let buf_owned = crate::AioBuffer::new(buf.len());
-        self.command("nbd_pread", |h: &Handle, completion| {
-            h.aio_pread(buf_owned.clone(), offset, Some(completion), flags)
-                .map(drop)
+        self.read("nbd_pread", buf, |h: &Handle, buf_owned, completion| {
+            h.aio_pread(buf_owned, offset, Some(completion), flags)
         })
-        .await?;
-        // SAFETY: the command has completed: the engine writes no more to
-        // its buffer, and the completion's store happens-before this read.
-        buf.copy_from_slice(unsafe { buf_owned.as_slice() });
-        Ok(())
+        .await
     }
     /// Send a block status command to the NBD server, awaiting the server's reply: [`Handle::block_status`] through [`Handle::aio_block_status`] (the future may be dropped at any point; the command is still answered and retired).
     pub async fn block_status(
@@ -35,10 +28,8 @@ impl AsyncHandle {
     ) -> Result<()> {
         self.command("nbd_block_status", |h: &Handle, completion| {
             h.aio_block_status(count, offset, extent, Some(completion), flags)
-                .map(drop)
         })
-        .await?;
-        Ok(())
+        .await
     }
     /// Return a specific server block size constraint: [`Handle::get_block_size`], which does not wait on the server.
     pub fn get_block_size(&self, size_type: Size) -> Result<i64> {
@@ -426,21 +417,86 @@ impl AsyncHandle {
         self.connected("nbd_connect_systemd_socket_activation")
             .await
     }
-    /// Finish negotiation and start using the selected export, awaiting the server's reply: [`Handle::opt_go`] through [`Handle::aio_opt_go`] (the future may be dropped at any point; the command is still answered and retired).
+    /// Finish negotiation and start using the selected export, awaiting the server's answer: [`Handle::opt_go`] through [`Handle::aio_opt_go`].
     pub async fn opt_go(&self) -> Result<()> {
-        self.command("nbd_opt_go", |h: &Handle, completion| {
-            h.aio_opt_go(Some(completion)).map(drop)
-        })
-        .await?;
-        Ok(())
+        self.option("nbd_opt_go", |h: &Handle| h.aio_opt_go(None).map(drop))
+            .await
     }
-    /// Ask the server about an export without selecting it, awaiting the server's reply: [`Handle::opt_info`] through [`Handle::aio_opt_info`] (the future may be dropped at any point; the command is still answered and retired).
+    /// End negotiation without using any export and close the connection, awaiting the server's answer: [`Handle::opt_abort`] through [`Handle::aio_opt_abort`].
+    pub async fn opt_abort(&self) -> Result<()> {
+        self.option("nbd_opt_abort", |h: &Handle| h.aio_opt_abort().map(drop))
+            .await
+    }
+    /// Ask the server about an export without selecting it, awaiting the server's answer: [`Handle::opt_info`] through [`Handle::aio_opt_info`].
     pub async fn opt_info(&self) -> Result<()> {
-        self.command("nbd_opt_info", |h: &Handle, completion| {
-            h.aio_opt_info(Some(completion)).map(drop)
+        self.option("nbd_opt_info", |h: &Handle| h.aio_opt_info(None).map(drop))
+            .await
+    }
+    /// Ask the server for the list of its exports, awaiting the server's answer: [`Handle::opt_list`] through [`Handle::aio_opt_list`].
+    pub async fn opt_list(&self, list: ListCallback) -> Result<i32> {
+        self.option("nbd_opt_list", |h: &Handle| {
+            h.aio_opt_list(list, None).map(drop)
         })
-        .await?;
-        Ok(())
+        .await
+    }
+    /// Ask which meta contexts the export offers, using the handle's query list, awaiting the server's answer: [`Handle::opt_list_meta_context`] through [`Handle::aio_opt_list_meta_context`].
+    pub async fn opt_list_meta_context(&self, context: ContextCallback) -> Result<i32> {
+        self.option("nbd_opt_list_meta_context", |h: &Handle| {
+            h.aio_opt_list_meta_context(context, None).map(drop)
+        })
+        .await
+    }
+    /// Ask which meta contexts the export offers, using an explicit query list, awaiting the server's answer: [`Handle::opt_list_meta_context_queries`] through [`Handle::aio_opt_list_meta_context_queries`].
+    pub async fn opt_list_meta_context_queries(
+        &self,
+        queries: &[&str],
+        context: ContextCallback,
+    ) -> Result<i32> {
+        self.option("nbd_opt_list_meta_context_queries", |h: &Handle| {
+            h.aio_opt_list_meta_context_queries(queries, context, None)
+                .map(drop)
+        })
+        .await
+    }
+    /// Select meta contexts for the export, using the handle's query list, awaiting the server's answer: [`Handle::opt_set_meta_context`] through [`Handle::aio_opt_set_meta_context`].
+    pub async fn opt_set_meta_context(&self, context: ContextCallback) -> Result<i32> {
+        self.option("nbd_opt_set_meta_context", |h: &Handle| {
+            h.aio_opt_set_meta_context(context, None).map(drop)
+        })
+        .await
+    }
+    /// Select meta contexts for the export, using an explicit query list, awaiting the server's answer: [`Handle::opt_set_meta_context_queries`] through [`Handle::aio_opt_set_meta_context_queries`].
+    pub async fn opt_set_meta_context_queries(
+        &self,
+        queries: &[&str],
+        context: ContextCallback,
+    ) -> Result<i32> {
+        self.option("nbd_opt_set_meta_context_queries", |h: &Handle| {
+            h.aio_opt_set_meta_context_queries(queries, context, None)
+                .map(drop)
+        })
+        .await
+    }
+    /// Ask the server to switch the connection to TLS, awaiting the server's answer: [`Handle::opt_starttls`] through [`Handle::aio_opt_starttls`].
+    pub async fn opt_starttls(&self) -> Result<bool> {
+        self.option("nbd_opt_starttls", |h: &Handle| {
+            h.aio_opt_starttls(None).map(drop)
+        })
+        .await
+    }
+    /// Ask the server to use structured replies, awaiting the server's answer: [`Handle::opt_structured_reply`] through [`Handle::aio_opt_structured_reply`].
+    pub async fn opt_structured_reply(&self) -> Result<bool> {
+        self.option("nbd_opt_structured_reply", |h: &Handle| {
+            h.aio_opt_structured_reply(None).map(drop)
+        })
+        .await
+    }
+    /// Ask the server to use extended headers, awaiting the server's answer: [`Handle::opt_extended_headers`] through [`Handle::aio_opt_extended_headers`].
+    pub async fn opt_extended_headers(&self) -> Result<bool> {
+        self.option("nbd_opt_extended_headers", |h: &Handle| {
+            h.aio_opt_extended_headers(None).map(drop)
+        })
+        .await
     }
     /// Read from the NBD server, seeing each reply chunk, awaiting the server's reply: [`Handle::pread_structured`] through [`Handle::aio_pread_structured`] (the future may be dropped at any point; the command is still answered and retired).
     pub async fn pread_structured(
@@ -450,60 +506,49 @@ impl AsyncHandle {
         chunk: ChunkCallback,
         flags: Option<CmdFlag>,
     ) -> Result<()> {
-        self.handle().initialize_read_buffer(buf);
-        let buf_owned = crate::AioBuffer::new(buf.len());
-        self.command("nbd_pread_structured", |h: &Handle, completion| {
-            h.aio_pread_structured(buf_owned.clone(), offset, chunk, Some(completion), flags)
-                .map(drop)
-        })
-        .await?;
-        // SAFETY: the command has completed: the engine writes no more to
-        // its buffer, and the completion's store happens-before this read.
-        buf.copy_from_slice(unsafe { buf_owned.as_slice() });
-        Ok(())
+        self.read(
+            "nbd_pread_structured",
+            buf,
+            |h: &Handle, buf_owned, completion| {
+                h.aio_pread_structured(buf_owned, offset, chunk, Some(completion), flags)
+            },
+        )
+        .await
     }
     /// Write to the NBD server, awaiting the server's reply: [`Handle::pwrite`] through [`Handle::aio_pwrite`] (the future may be dropped at any point; the command is still answered and retired).
     pub async fn pwrite(&self, buf: &[u8], offset: u64, flags: Option<CmdFlag>) -> Result<()> {
-        let buf_owned = crate::AioBuffer::from_vec(buf.to_vec());
-        self.command("nbd_pwrite", |h: &Handle, completion| {
+        self.write("nbd_pwrite", buf, |h: &Handle, buf_owned, completion| {
             h.aio_pwrite(buf_owned, offset, Some(completion), flags)
-                .map(drop)
         })
-        .await?;
-        Ok(())
+        .await
     }
     /// Send a flush command to the NBD server, awaiting the server's reply: [`Handle::flush`] through [`Handle::aio_flush`] (the future may be dropped at any point; the command is still answered and retired).
     pub async fn flush(&self, flags: Option<CmdFlag>) -> Result<()> {
         self.command("nbd_flush", |h: &Handle, completion| {
-            h.aio_flush(Some(completion), flags).map(drop)
+            h.aio_flush(Some(completion), flags)
         })
-        .await?;
-        Ok(())
+        .await
     }
     /// Send a trim (discard) command to the NBD server, awaiting the server's reply: [`Handle::trim`] through [`Handle::aio_trim`] (the future may be dropped at any point; the command is still answered and retired).
     pub async fn trim(&self, count: u64, offset: u64, flags: Option<CmdFlag>) -> Result<()> {
         self.command("nbd_trim", |h: &Handle, completion| {
-            h.aio_trim(count, offset, Some(completion), flags).map(drop)
+            h.aio_trim(count, offset, Some(completion), flags)
         })
-        .await?;
-        Ok(())
+        .await
     }
     /// Ask the NBD server to prefetch data, awaiting the server's reply: [`Handle::cache`] through [`Handle::aio_cache`] (the future may be dropped at any point; the command is still answered and retired).
     pub async fn cache(&self, count: u64, offset: u64, flags: Option<CmdFlag>) -> Result<()> {
         self.command("nbd_cache", |h: &Handle, completion| {
             h.aio_cache(count, offset, Some(completion), flags)
-                .map(drop)
         })
-        .await?;
-        Ok(())
+        .await
     }
     /// Send a write zeroes command to the NBD server, awaiting the server's reply: [`Handle::zero`] through [`Handle::aio_zero`] (the future may be dropped at any point; the command is still answered and retired).
     pub async fn zero(&self, count: u64, offset: u64, flags: Option<CmdFlag>) -> Result<()> {
         self.command("nbd_zero", |h: &Handle, completion| {
-            h.aio_zero(count, offset, Some(completion), flags).map(drop)
+            h.aio_zero(count, offset, Some(completion), flags)
         })
-        .await?;
-        Ok(())
+        .await
     }
     /// Query block status, with 64-bit extents in the callback, awaiting the server's reply: [`Handle::block_status_64`] through [`Handle::aio_block_status_64`] (the future may be dropped at any point; the command is still answered and retired).
     pub async fn block_status_64(
@@ -515,10 +560,8 @@ impl AsyncHandle {
     ) -> Result<()> {
         self.command("nbd_block_status_64", |h: &Handle, completion| {
             h.aio_block_status_64(count, offset, extent64, Some(completion), flags)
-                .map(drop)
         })
-        .await?;
-        Ok(())
+        .await
     }
     /// Query block status for selected meta contexts only, awaiting the server's reply: [`Handle::block_status_filter`] through [`Handle::aio_block_status_filter`] (the future may be dropped at any point; the command is still answered and retired).
     pub async fn block_status_filter(
@@ -531,9 +574,7 @@ impl AsyncHandle {
     ) -> Result<()> {
         self.command("nbd_block_status_filter", |h: &Handle, completion| {
             h.aio_block_status_filter(count, offset, contexts, extent64, Some(completion), flags)
-                .map(drop)
         })
-        .await?;
-        Ok(())
+        .await
     }
 }

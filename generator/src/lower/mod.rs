@@ -128,10 +128,15 @@ pub enum AsyncForm {
     /// same arguments and returns nothing; awaited until the handshake is
     /// over.
     Connect,
+    /// An `async fn` for an option request (a negotiation call permitted
+    /// only while negotiating): the aio twin takes the same arguments,
+    /// plus an optional `completion` callback when `completion` (passed
+    /// as none); the option's result is awaited and read off as the
+    /// synchronous call does, the server's message included.
+    Option { completion: bool },
     /// Not offered: the specials, the `aio_*` and event-loop calls (tokio
-    /// is the event loop), and calls that wait on the server whose result
-    /// cannot be taken from their aio twin's completion (the remaining
-    /// option calls; `shutdown` is written by hand).
+    /// is the event loop), and calls that wait on the server without an
+    /// aio twin to await (`shutdown` is written by hand).
     Omitted,
 }
 
@@ -705,16 +710,24 @@ fn async_form(api: &Api, call: &Call) -> AsyncForm {
                     (a, b) => a == b,
                 }
         });
-    if !same_args || call.ret != RetKind::Error {
+    if !same_args {
         return AsyncForm::Omitted;
     }
     let completion_first = matches!(
         twin.optargs.first(),
         Some(OptArg { kind: OptArgKind::Closure { callback }, .. }) if callback == "completion"
     );
-    if completion_first
+    let negotiates =
+        call.group == Group::Negotiate && call.permitted_states == [State::Negotiating];
+    if negotiates && call.optargs.is_empty() && (twin.optargs.is_empty() || completion_first) {
+        AsyncForm::Option {
+            completion: completion_first,
+        }
+    } else if call.ret != RetKind::Error {
+        AsyncForm::Omitted
+    } else if completion_first
         && twin.optargs[1..] == call.optargs[..]
-        && matches!(twin.ret, RetKind::Cookie | RetKind::Error)
+        && twin.ret == RetKind::Cookie
     {
         AsyncForm::Completion
     } else if call.connects() && twin.optargs.is_empty() && twin.ret == RetKind::Error {

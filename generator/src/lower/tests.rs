@@ -174,3 +174,66 @@ fn async_forms_follow_the_aio_twins() {
     assert_eq!(form("aio_flush"), AsyncForm::Omitted);
     assert_eq!(form("create"), AsyncForm::Omitted);
 }
+
+#[test]
+fn every_call_of_api_yaml_that_waits_on_the_server_has_an_async_form() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../api.yaml");
+    let api = crate::load(&path).unwrap_or_else(|e| panic!("api.yaml: {e}"));
+    let l = lower(&api).unwrap();
+    let form = |name: &str| l.call(name).unwrap().async_form;
+    for name in [
+        "opt_go",
+        "opt_info",
+        "opt_abort",
+        "opt_list",
+        "opt_list_meta_context",
+        "opt_list_meta_context_queries",
+        "opt_set_meta_context",
+        "opt_set_meta_context_queries",
+        "opt_starttls",
+        "opt_structured_reply",
+        "opt_extended_headers",
+    ] {
+        assert!(
+            matches!(form(name), AsyncForm::Option { .. }),
+            "{name}: {:?}",
+            form(name)
+        );
+    }
+    assert_eq!(form("opt_abort"), AsyncForm::Option { completion: false });
+    assert_eq!(form("opt_list"), AsyncForm::Option { completion: true });
+    for name in [
+        "pread",
+        "pwrite",
+        "flush",
+        "trim",
+        "zero",
+        "cache",
+        "block_status_64",
+    ] {
+        assert_eq!(form(name), AsyncForm::Completion, "{name}");
+    }
+    assert_eq!(form("connect_uri"), AsyncForm::Connect);
+    // Only the specials (handle life and the error getters, which read
+    // thread-local state), the event-loop calls and shutdown are left
+    // out, besides the aio calls.
+    let omitted: Vec<&str> = l
+        .calls
+        .iter()
+        .filter(|c| c.async_form == AsyncForm::Omitted && !c.name.starts_with("aio_"))
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        omitted,
+        [
+            "create",
+            "close",
+            "get_error",
+            "get_errno",
+            "shutdown",
+            "connection_state",
+            "poll",
+            "poll2"
+        ]
+    );
+}
