@@ -679,3 +679,68 @@ fn t863_qemu_nbd() {
         });
     });
 }
+
+/// The transports t855 does not cover: an existing socket, systemd socket
+/// activation, and TLS with X.509 certificates through an nbds URI.
+#[test]
+fn t864_more_transports() {
+    with_timeout(60, || {
+        let srv = nbdkit(&["memory", "1M"]);
+        let pki = Pki::new();
+        let certs = pki.server_dir(Validity::Valid);
+        let cert_arg = format!("--tls-certificates={}", certs.display());
+        let tls = nbdkit_tls_tcp("require", &[&cert_arg, "memory", "1M"]);
+        let dir = TempDir::new();
+        let img = image(&dir, "disk.img", 1 << 20, 0xab);
+        current_thread().block_on(async {
+            // A socket the caller connected.
+            let stream = std::os::unix::net::UnixStream::connect(srv.sock()).unwrap();
+            let h = AsyncHandle::new().unwrap();
+            use std::os::fd::IntoRawFd;
+            h.connect_socket(stream.into_raw_fd()).await.unwrap();
+            h.pwrite(&[1u8; 4096], 0, None).await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            h.pread(&mut buf, 0, None).await.unwrap();
+            assert_eq!(buf, [1u8; 4096]);
+            h.shutdown(None).await.unwrap();
+            let e = AsyncHandle::new()
+                .unwrap()
+                .connect_socket(-1)
+                .await
+                .unwrap_err();
+            assert_eq!(e.errno(), libc::EBADF, "{e}");
+
+            // A server started with a listening socket of ours.
+            let h = AsyncHandle::new().unwrap();
+            h.connect_systemd_socket_activation(&["qemu-nbd", "-f", "raw", img.to_str().unwrap()])
+                .await
+                .unwrap();
+            assert_eq!(h.get_size().unwrap(), 1 << 20);
+            h.pread(&mut buf, 4096, None).await.unwrap();
+            assert!(buf.iter().all(|&b| b == 0xab));
+            h.shutdown(None).await.unwrap();
+
+            // X.509: the server's certificate checked against our CA.
+            let h = AsyncHandle::new().unwrap();
+            h.set_tls_certificates(&pki.client_dir(false)).unwrap();
+            h.connect_uri(&format!("nbds://localhost:{}/", tls.port()))
+                .await
+                .unwrap();
+            assert!(h.get_tls_negotiated().unwrap());
+            h.pwrite(&[2u8; 4096], 0, None).await.unwrap();
+            h.pread(&mut buf, 0, None).await.unwrap();
+            assert_eq!(buf, [2u8; 4096]);
+            h.shutdown(None).await.unwrap();
+            // A CA that did not sign it: refused during the handshake.
+            let h = AsyncHandle::new().unwrap();
+            h.set_tls_certificates(&pki.rogue_server_dir()).unwrap();
+            let e = h
+                .connect_uri(&format!("nbds://localhost:{}/", tls.port()))
+                .await
+                .unwrap_err();
+            assert_ne!(e.errno(), 0, "{e}");
+            assert!(e.to_string().contains("nbd_connect_uri"), "{e}");
+            assert!(e.to_string().contains("certificate"), "{e}");
+        });
+    });
+}
