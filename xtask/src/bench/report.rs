@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 
 use super::measure::{Sample, Syscalls};
-use super::plan::{Lang, Metric, Workload};
+use super::plan::{Metric, Workload};
 use super::servers::ServerKind;
 use super::sides::{Built, Side};
 
-pub const SIDES: [Side; 3] = [Side::Libnbd, Side::Ours, Side::Rust];
+pub const SIDES: [Side; 4] = [Side::Libnbd, Side::Ours, Side::Rust, Side::RustAsync];
 
 /// One side's results for one workload on one server.
 #[derive(Default)]
@@ -24,11 +24,15 @@ pub struct Row {
     pub workload: &'static Workload,
     pub server: ServerKind,
     /// Indexed like SIDES.
-    pub cells: [Cell; 3],
+    pub cells: [Cell; SIDES.len()],
 }
 
 impl Row {
-    pub fn new(workload: &'static Workload, server: ServerKind, built: [&Built; 3]) -> Row {
+    pub fn new(
+        workload: &'static Workload,
+        server: ServerKind,
+        built: [&Built; SIDES.len()],
+    ) -> Row {
         let cell = |b: &Built| Cell {
             built: Some(b.as_ref().map(|_| ()).map_err(Clone::clone)),
             ..Cell::default()
@@ -36,7 +40,7 @@ impl Row {
         Row {
             workload,
             server,
-            cells: [cell(built[0]), cell(built[1]), cell(built[2])],
+            cells: built.map(cell),
         }
     }
 
@@ -87,6 +91,10 @@ pub fn value(s: &Sample, m: Metric) -> f64 {
 }
 
 impl Cell {
+    /// Whether the side runs this workload at all (see `NOT_APPLICABLE`).
+    pub fn applies(&self) -> bool {
+        !matches!(&self.built, Some(Err(r)) if r.is_empty())
+    }
     pub fn stat(&self, m: Metric) -> Option<Stat> {
         stat(&self.samples.iter().map(|s| value(s, m)).collect::<Vec<_>>())
     }
@@ -170,14 +178,20 @@ fn row_label(w: &Workload) -> String {
 /// The main table: every workload on every server, every metric.
 pub fn main_table(rows: &[Row]) -> String {
     let mut t = String::from(
-        "| Workload | Server | Metric | libnbd 1.14 | ours | ours/libnbd | ours, Rust API | Rust/libnbd |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| Workload | Server | Metric | libnbd 1.14 | ours | ours/libnbd | ours, Rust API | Rust/libnbd \
+         | ours, Rust async | async/libnbd |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in rows {
         for &m in r.workload.metrics {
-            let (lib, ours, rust) = (r.cell(Side::Libnbd), r.cell(Side::Ours), r.cell(Side::Rust));
+            let lib = r.cell(Side::Libnbd);
+            let (ours, rust, asynch) = (
+                r.cell(Side::Ours),
+                r.cell(Side::Rust),
+                r.cell(Side::RustAsync),
+            );
             t += &format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 row_label(r.workload),
                 r.server.title(),
                 m.unit(),
@@ -186,6 +200,8 @@ pub fn main_table(rows: &[Row]) -> String {
                 ratio_text(ratio(ours.stat(m), lib.stat(m))),
                 shown(rust, m),
                 ratio_text(ratio(rust.stat(m), lib.stat(m))),
+                shown(asynch, m),
+                ratio_text(ratio(asynch.stat(m), lib.stat(m))),
             );
         }
     }
@@ -213,21 +229,29 @@ fn sys_text(cell: &Cell) -> String {
 /// Client CPU and system calls per request, nbdkit memory only.
 pub fn cost_table(rows: &[Row]) -> String {
     let mut t = String::from(
-        "| Workload | CPU s/GiB libnbd | CPU ours | ours/libnbd | CPU Rust | syscalls/req libnbd | ours | Rust |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| Workload | CPU s/GiB libnbd | CPU ours | ours/libnbd | CPU Rust | CPU Rust async \
+         | syscalls/req libnbd | ours | Rust | Rust async |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in rows.iter().filter(|r| r.server == ServerKind::NbdkitMemory) {
-        let (lib, ours, rust) = (r.cell(Side::Libnbd), r.cell(Side::Ours), r.cell(Side::Rust));
+        let lib = r.cell(Side::Libnbd);
+        let (ours, rust, asynch) = (
+            r.cell(Side::Ours),
+            r.cell(Side::Rust),
+            r.cell(Side::RustAsync),
+        );
         t += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             row_label(r.workload),
             cpu_text(lib),
             cpu_text(ours),
             ratio_text(ratio(ours.cpu(), lib.cpu())),
             cpu_text(rust),
+            cpu_text(asynch),
             sys_text(lib),
             sys_text(ours),
             sys_text(rust),
+            sys_text(asynch),
         );
     }
     t
@@ -430,7 +454,7 @@ pub fn rows_json(rows: &[Row]) -> Value {
         .map(|r| {
             let mut sides = serde_json::Map::new();
             for (side, cell) in SIDES.iter().zip(&r.cells) {
-                if r.workload.lang == Lang::Python && *side == Side::Rust {
+                if !cell.applies() {
                     continue;
                 }
                 let mut metrics = serde_json::Map::new();
@@ -496,6 +520,7 @@ pub fn targets_json(targets: &[Target]) -> Value {
 mod tests {
     use super::*;
     use crate::bench::plan::WORKLOADS;
+    use crate::bench::sides::NOT_APPLICABLE;
 
     fn sample(secs: f64) -> Sample {
         Sample {
@@ -519,20 +544,54 @@ mod tests {
         assert!(stat(&[]).is_none());
     }
 
-    #[test]
-    fn a_side_that_did_not_build_says_why_and_gets_no_numbers() {
-        let w = &WORKLOADS[0];
-        let ok: Built = Ok(super::super::sides::Program {
+    fn ok() -> Built {
+        Ok(super::super::sides::Program {
             argv: vec![],
             env: vec![],
             lib_must_contain: None,
             lib_must_not_contain: None,
-        });
+        })
+    }
+
+    fn workload(arg: &str) -> &'static Workload {
+        WORKLOADS.iter().find(|w| w.arg == arg).expect("workload")
+    }
+
+    #[test]
+    fn a_side_that_did_not_build_says_why_and_gets_no_numbers() {
+        let w = &WORKLOADS[0];
         let missing: Built = Err("`cargo xtask install` does not exist yet".into());
-        let mut row = Row::new(w, ServerKind::NbdkitMemory, [&ok, &missing, &ok]);
+        let mut row = Row::new(w, ServerKind::NbdkitMemory, [&ok(), &missing, &ok(), &ok()]);
         row.cells[0].samples = vec![sample(0.5), sample(0.25), sample(1.0)];
         row.cells[2].samples = vec![sample(0.25)];
+        row.cells[3].samples = vec![sample(0.5)];
         let table = main_table(&[row]);
-        assert!(table.contains("| 2.00 (1.00–4.00) | not built: `cargo xtask install` does not exist yet | — | 4.00 | 2.00x |"), "{table}");
+        assert!(table.contains("| 2.00 (1.00–4.00) | not built: `cargo xtask install` does not exist yet | — | 4.00 | 2.00x | 2.00 | 1.00x |"), "{table}");
+        assert!(table.starts_with("| Workload | Server | Metric | libnbd 1.14 | ours | ours/libnbd | ours, Rust API | Rust/libnbd | ours, Rust async | async/libnbd |\n"), "{table}");
+    }
+
+    #[test]
+    fn a_workload_the_async_side_does_not_run_shows_a_dash_everywhere() {
+        let w = workload("rand-read-qd1-aio");
+        let mut row = Row::new(
+            w,
+            ServerKind::NbdkitMemory,
+            [&ok(), &ok(), &ok(), &NOT_APPLICABLE],
+        );
+        for c in &mut row.cells[..3] {
+            c.samples = vec![sample(0.5)];
+        }
+        assert!(!row.cells[3].applies());
+        let rows = [row];
+        let table = main_table(&rows);
+        assert!(
+            table.contains("| 8192 | 1.00x | 8192 | 1.00x | — | — |\n"),
+            "{table}"
+        );
+        let cost = cost_table(&rows);
+        assert!(cost.contains("| — | — | — | — | — |\n"), "{cost}");
+        let json = rows_json(&rows);
+        let sides = json[0]["sides"].as_object().expect("sides");
+        assert!(sides.contains_key("rust") && !sides.contains_key("rust-async"));
     }
 }
