@@ -4,7 +4,8 @@
 //! markdown under target/bench/.
 //!
 //! The C side of every workload is bench/c/bench.c compiled twice (libnbd,
-//! our libnbd.so.0); the Rust API runs the same workloads in bench/rust;
+//! our libnbd.so.0); the Rust API runs the same workloads in bench/rust,
+//! through `Handle` and (`--async`) through the tokio `AsyncHandle`;
 //! Python runs bench/python/bench.py under each module. bench/floor.c
 //! measures what the machine can do with no NBD at all.
 
@@ -154,10 +155,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         crate::deps::ensure_packages(PACKAGES)?;
     }
     let programs = sides::build(&dir, &logs, &step);
-    let side_names: [(&str, &sides::Built); 6] = [
+    let side_names: [(&str, &sides::Built); 7] = [
         ("C against libnbd", &programs.c_libnbd),
         ("C against ours", &programs.c_ours),
         ("Rust API", &programs.rust),
+        ("Rust async API (tokio)", &programs.rust_async),
         ("Python, python3-libnbd", &programs.py_libnbd),
         ("Python, ours", &programs.py_ours),
         ("floor", &programs.floor),
@@ -191,7 +193,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let built = |w: &Workload| {
         SIDES
             .iter()
-            .filter(|&&s| programs.get(w.lang, s).is_ok())
+            .filter(|&&s| programs.get(w, s).is_ok())
             .count()
     };
     let counted = |s: ServerKind| o.count_syscalls && s == ServerKind::NbdkitMemory;
@@ -240,7 +242,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             Err(e) => {
                 println!("    cannot start {}: {e}", kind.title());
                 for w in workloads {
-                    let mut row = Row::new(w, *kind, SIDES.map(|s| programs.get(w.lang, s)));
+                    let mut row = Row::new(w, *kind, SIDES.map(|s| programs.get(w, s)));
                     for c in &mut row.cells {
                         c.errors.push(format!("server did not start: {e}"));
                     }
@@ -261,22 +263,22 @@ pub fn run(args: &[String]) -> Result<(), String> {
             ));
         }
         for w in workloads {
-            let mut row = Row::new(w, *kind, SIDES.map(|s| programs.get(w.lang, s)));
+            let mut row = Row::new(w, *kind, SIDES.map(|s| programs.get(w, s)));
             let amount = mode.timed.of(w.size);
             for run in 0..mode.runs {
-                // A B C, then C B A: neither side always goes first.
+                // A B C D, then D C B A: neither side always goes first.
                 let order: Vec<usize> = if run % 2 == 0 {
-                    vec![0, 1, 2]
+                    (0..SIDES.len()).collect()
                 } else {
-                    vec![2, 1, 0]
+                    (0..SIDES.len()).rev().collect()
                 };
                 for i in order {
-                    let Ok(prog) = programs.get(w.lang, SIDES[i]) else {
+                    let Ok(prog) = programs.get(w, SIDES[i]) else {
                         continue;
                     };
                     let r = measure::run_once(prog, w.arg, &server.uri, amount);
                     progress.line(&format!(
-                        "{:<22} {} {:<18} {:<7} run {}/{}: {}",
+                        "{:<22} {} {:<18} {:<10} run {}/{}: {}",
                         kind.title(),
                         w.id,
                         w.arg,
@@ -293,7 +295,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
             if counted(*kind) {
                 for (i, side) in SIDES.iter().enumerate() {
-                    let Ok(prog) = programs.get(w.lang, *side) else {
+                    let Ok(prog) = programs.get(w, *side) else {
                         continue;
                     };
                     let r = measure::count_syscalls(
@@ -305,7 +307,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                         use_perf,
                     );
                     progress.line(&format!(
-                        "{:<22} {} {:<18} {:<7} syscalls: {}",
+                        "{:<22} {} {:<18} {:<10} syscalls: {}",
                         kind.title(),
                         w.id,
                         w.arg,

@@ -52,7 +52,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 // The OCaml stubs crate is outside the workspace (it needs
                 // OCaml to build), and so outside this step. The core's
                 // tokio API is a feature: checked by a second run, on the
-                // core alone (the bindings do not use it).
+                // core alone (the bindings do not use it; the workspace
+                // run has it too only because nbd-bench enables it).
                 let workspace = single(
                     cmd_cargo(&[
                         "clippy",
@@ -173,8 +174,9 @@ fn show_tail(log: &Path) {
 }
 
 /// The workspace's cargo tests, then the tests of the core's tokio API
-/// (feature `tokio`: the `asynch` unit tests, t850 and the doctest; the
-/// rest of the core's tests ran already), counted test by test.
+/// (feature `tokio`: the `asynch` unit tests, t850, t861 with the example
+/// it runs built first, and the doctest; the rest of the core's tests ran
+/// already), counted test by test.
 fn cargo_tests(log: &Path) -> StepResult {
     let ok = run_logged(cmd_cargo(&["test", "--workspace", "--no-fail-fast"]), log)?;
     let tokio = [
@@ -191,6 +193,23 @@ fn cargo_tests(log: &Path) -> StepResult {
     )? && ok;
     let ok = run_logged(
         cmd_cargo(&[&tokio[..], &["--test", "t850_async"]].concat()),
+        log,
+    )? && ok;
+    // t861 runs the example as a program: it must be built, and fresh.
+    let ok = run_logged(
+        cmd_cargo(&[
+            "build",
+            "-p",
+            "nbd-core",
+            "--features",
+            "tokio",
+            "--example",
+            "async_copy",
+        ]),
+        log,
+    )? && ok;
+    let ok = run_logged(
+        cmd_cargo(&[&tokio[..], &["--test", "t861_async_copy"]].concat()),
         log,
     )? && ok;
     let ok = run_logged(

@@ -1,8 +1,12 @@
-//! The Rust side of `cargo xtask bench`: the workloads of bench/c/bench.c,
-//! step for step, through the `nbd` crate's `Handle` API, printed as the
-//! same JSON line.
+//! The Rust sides of `cargo xtask bench`: the workloads of bench/c/bench.c,
+//! step for step, through the `nbd` crate's `Handle` API, or with `--async`
+//! through its tokio API `AsyncHandle` (async_side.rs), printed as the same
+//! JSON line.
 //!
-//! Usage: nbd-bench WORKLOAD URI AMOUNT   (workloads as in bench/c/bench.c)
+//! Usage: nbd-bench [--async] WORKLOAD URI AMOUNT   (workloads as in
+//! bench/c/bench.c; `--async` runs all but rand-read-qd1-aio)
+
+mod async_side;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -278,18 +282,35 @@ fn run(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool, String)> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let asynch = args.first().is_some_and(|a| a == "--async");
+    if asynch {
+        args.remove(0);
+    }
     let [workload, uri, amount] = args.as_slice() else {
-        eprintln!("usage: nbd-bench WORKLOAD URI AMOUNT");
+        eprintln!("usage: nbd-bench [--async] WORKLOAD URI AMOUNT");
         std::process::exit(2);
     };
     let Ok(amount) = amount.parse::<u64>() else {
         eprintln!("nbd-bench: AMOUNT must be a number");
         std::process::exit(2);
     };
-    match run(workload, uri, amount) {
+    let (result, side, lib) = if asynch {
+        (
+            async_side::run(workload, uri, amount),
+            "rust-async",
+            "nbd-core (Rust, static, tokio AsyncHandle)",
+        )
+    } else {
+        (
+            run(workload, uri, amount),
+            "rust",
+            "nbd-core (Rust, static)",
+        )
+    };
+    match result {
         Ok((o, multi_conn, version)) => println!(
-            "{{\"workload\": \"{workload}\", \"side\": \"rust\", \"lib\": \"nbd-core (Rust, static)\", \
+            "{{\"workload\": \"{workload}\", \"side\": \"{side}\", \"lib\": \"{lib}\", \
              \"version\": \"{version}\", \"ops\": {}, \"bytes\": {}, \"secs\": {:.6}, \"user\": {:.6}, \
              \"sys\": {:.6}, \"lat_us\": {:.3}, \"multi_conn\": {multi_conn}}}",
             o.ops, o.bytes, o.secs, o.user, o.sys, o.lat_us

@@ -6,7 +6,8 @@ use super::servers::ServerKind;
 /// Which benchmark programs run a workload.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Lang {
-    /// bench/c/bench.c (twice: libnbd, ours) and the Rust harness.
+    /// bench/c/bench.c (twice: libnbd, ours) and the Rust harness (its
+    /// `Handle` side, and its `AsyncHandle` side where `rust_async`).
     C,
     /// bench/python/bench.py under each module.
     Python,
@@ -62,6 +63,10 @@ pub struct Workload {
     pub size: Size,
     pub metrics: &'static [Metric],
     pub servers: &'static [ServerKind],
+    /// Whether the Rust harness runs it through `AsyncHandle` too
+    /// (`nbd-bench --async`): not the aio-and-poll workload, which
+    /// measures those calls, nor the Python ones.
+    pub rust_async: bool,
 }
 
 use ServerKind::*;
@@ -78,6 +83,7 @@ pub const WORKLOADS: &[Workload] = &[
         size: Size::Stream,
         metrics: &[Metric::GibPerSec],
         servers: ALL_SERVERS,
+        rust_async: true,
     },
     Workload {
         id: "W2",
@@ -87,6 +93,7 @@ pub const WORKLOADS: &[Workload] = &[
         size: Size::Qd1,
         metrics: &[Metric::OpsPerSec, Metric::LatencyUs],
         servers: ALL_SERVERS,
+        rust_async: true,
     },
     Workload {
         id: "W2",
@@ -96,6 +103,7 @@ pub const WORKLOADS: &[Workload] = &[
         size: Size::Qd1,
         metrics: &[Metric::OpsPerSec, Metric::LatencyUs],
         servers: MEMORY,
+        rust_async: false,
     },
     Workload {
         id: "W3",
@@ -105,6 +113,7 @@ pub const WORKLOADS: &[Workload] = &[
         size: Size::Qd64,
         metrics: &[Metric::OpsPerSec],
         servers: ALL_SERVERS,
+        rust_async: true,
     },
     Workload {
         id: "W4",
@@ -114,6 +123,7 @@ pub const WORKLOADS: &[Workload] = &[
         size: Size::Stream,
         metrics: &[Metric::GibPerSec],
         servers: ALL_SERVERS,
+        rust_async: true,
     },
     Workload {
         id: "W6",
@@ -123,6 +133,7 @@ pub const WORKLOADS: &[Workload] = &[
         size: Size::Stream,
         metrics: &[Metric::GibPerSec],
         servers: MEMORY,
+        rust_async: true,
     },
     Workload {
         id: "W5",
@@ -132,6 +143,7 @@ pub const WORKLOADS: &[Workload] = &[
         size: Size::PyQd1,
         metrics: &[Metric::OpsPerSec, Metric::LatencyUs],
         servers: MEMORY,
+        rust_async: false,
     },
     Workload {
         id: "W5",
@@ -141,6 +153,7 @@ pub const WORKLOADS: &[Workload] = &[
         size: Size::Stream,
         metrics: &[Metric::GibPerSec],
         servers: MEMORY,
+        rust_async: false,
     },
 ];
 

@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 
 use super::measure::{Sample, Syscalls};
-use super::plan::{Lang, Metric, Workload};
+use super::plan::{Metric, Workload};
 use super::servers::ServerKind;
 use super::sides::{Built, Side};
 
-pub const SIDES: [Side; 3] = [Side::Libnbd, Side::Ours, Side::Rust];
+pub const SIDES: [Side; 4] = [Side::Libnbd, Side::Ours, Side::Rust, Side::RustAsync];
 
 /// One side's results for one workload on one server.
 #[derive(Default)]
@@ -24,11 +24,15 @@ pub struct Row {
     pub workload: &'static Workload,
     pub server: ServerKind,
     /// Indexed like SIDES.
-    pub cells: [Cell; 3],
+    pub cells: [Cell; SIDES.len()],
 }
 
 impl Row {
-    pub fn new(workload: &'static Workload, server: ServerKind, built: [&Built; 3]) -> Row {
+    pub fn new(
+        workload: &'static Workload,
+        server: ServerKind,
+        built: [&Built; SIDES.len()],
+    ) -> Row {
         let cell = |b: &Built| Cell {
             built: Some(b.as_ref().map(|_| ()).map_err(Clone::clone)),
             ..Cell::default()
@@ -36,7 +40,7 @@ impl Row {
         Row {
             workload,
             server,
-            cells: [cell(built[0]), cell(built[1]), cell(built[2])],
+            cells: built.map(cell),
         }
     }
 
@@ -87,6 +91,10 @@ pub fn value(s: &Sample, m: Metric) -> f64 {
 }
 
 impl Cell {
+    /// Whether the side runs this workload at all (see `NOT_APPLICABLE`).
+    pub fn applies(&self) -> bool {
+        !matches!(&self.built, Some(Err(r)) if r.is_empty())
+    }
     pub fn stat(&self, m: Metric) -> Option<Stat> {
         stat(&self.samples.iter().map(|s| value(s, m)).collect::<Vec<_>>())
     }
@@ -170,14 +178,20 @@ fn row_label(w: &Workload) -> String {
 /// The main table: every workload on every server, every metric.
 pub fn main_table(rows: &[Row]) -> String {
     let mut t = String::from(
-        "| Workload | Server | Metric | libnbd 1.14 | ours | ours/libnbd | ours, Rust API | Rust/libnbd |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| Workload | Server | Metric | libnbd 1.14 | ours | ours/libnbd | ours, Rust API | Rust/libnbd \
+         | ours, Rust async | async/libnbd |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in rows {
         for &m in r.workload.metrics {
-            let (lib, ours, rust) = (r.cell(Side::Libnbd), r.cell(Side::Ours), r.cell(Side::Rust));
+            let lib = r.cell(Side::Libnbd);
+            let (ours, rust, asynch) = (
+                r.cell(Side::Ours),
+                r.cell(Side::Rust),
+                r.cell(Side::RustAsync),
+            );
             t += &format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 row_label(r.workload),
                 r.server.title(),
                 m.unit(),
@@ -186,6 +200,8 @@ pub fn main_table(rows: &[Row]) -> String {
                 ratio_text(ratio(ours.stat(m), lib.stat(m))),
                 shown(rust, m),
                 ratio_text(ratio(rust.stat(m), lib.stat(m))),
+                shown(asynch, m),
+                ratio_text(ratio(asynch.stat(m), lib.stat(m))),
             );
         }
     }
@@ -213,21 +229,29 @@ fn sys_text(cell: &Cell) -> String {
 /// Client CPU and system calls per request, nbdkit memory only.
 pub fn cost_table(rows: &[Row]) -> String {
     let mut t = String::from(
-        "| Workload | CPU s/GiB libnbd | CPU ours | ours/libnbd | CPU Rust | syscalls/req libnbd | ours | Rust |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| Workload | CPU s/GiB libnbd | CPU ours | ours/libnbd | CPU Rust | CPU Rust async \
+         | syscalls/req libnbd | ours | Rust | Rust async |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in rows.iter().filter(|r| r.server == ServerKind::NbdkitMemory) {
-        let (lib, ours, rust) = (r.cell(Side::Libnbd), r.cell(Side::Ours), r.cell(Side::Rust));
+        let lib = r.cell(Side::Libnbd);
+        let (ours, rust, asynch) = (
+            r.cell(Side::Ours),
+            r.cell(Side::Rust),
+            r.cell(Side::RustAsync),
+        );
         t += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             row_label(r.workload),
             cpu_text(lib),
             cpu_text(ours),
             ratio_text(ratio(ours.cpu(), lib.cpu())),
             cpu_text(rust),
+            cpu_text(asynch),
             sys_text(lib),
             sys_text(ours),
             sys_text(rust),
+            sys_text(asynch),
         );
     }
     t
@@ -256,8 +280,14 @@ pub fn floor_table(floor: &[FloorRow]) -> String {
 pub struct Target {
     pub what: &'static str,
     pub wanted: String,
+    /// The value for ours through C (or Python), the Rust API and the
+    /// Rust async API.
     pub ours: Option<f64>,
     pub rust: Option<f64>,
+    pub rust_async: Option<f64>,
+    /// The side whose value `met` judges: ours, or the Rust async side
+    /// for the targets set on it.
+    pub judged: Side,
     pub met: Option<bool>,
 }
 
@@ -313,80 +343,119 @@ pub fn targets(rows: &[Row], floor: &[FloorRow]) -> Vec<Target> {
     let syscalls =
         |side: Side| find(rows, "rand-read-qd64").and_then(|r| r.cell(side).syscalls_per_request());
 
-    let both = |f: &dyn Fn(Side) -> Option<f64>| (f(Side::Ours), f(Side::Rust));
-    // (what, wanted, (ours, Rust API))
-    type Line = (&'static str, Want, (Option<f64>, Option<f64>));
+    let qd64_async_vs = |other: Side| {
+        find(rows, "rand-read-qd64").and_then(|r| {
+            ratio(
+                r.cell(Side::RustAsync).stat(Metric::OpsPerSec),
+                r.cell(other).stat(Metric::OpsPerSec),
+            )
+        })
+    };
+
+    let all = |f: &dyn Fn(Side) -> Option<f64>| (f(Side::Ours), f(Side::Rust), f(Side::RustAsync));
+    let only_ours = |v: Option<f64>| (v, None, None);
+    let only_async = |v: Option<f64>| (None, None, v);
+    // (what, wanted, judged side, (ours, Rust API, Rust async API))
+    type Values = (Option<f64>, Option<f64>, Option<f64>);
+    type Line = (&'static str, Want, Side, Values);
     let list: Vec<Line> = vec![
         (
             "W1 sequential read GiB/s, ours/libnbd",
             Want::AtLeast(1.15),
-            both(&|s| vs_libnbd("seq-read", Metric::GibPerSec, s)),
+            Side::Ours,
+            all(&|s| vs_libnbd("seq-read", Metric::GibPerSec, s)),
         ),
         (
             "W1 sequential read, ours/Unix-socket floor",
             Want::AtLeast(0.9),
-            both(&vs_floor),
+            Side::Ours,
+            all(&vs_floor),
         ),
         (
             "W3 4 KiB QD64 ops/s, ours/libnbd",
             Want::AtLeast(1.5),
-            both(&|s| vs_libnbd("rand-read-qd64", Metric::OpsPerSec, s)),
+            Side::Ours,
+            all(&|s| vs_libnbd("rand-read-qd64", Metric::OpsPerSec, s)),
         ),
         (
             "W3 system calls per request",
             Want::AtMost(1.5),
-            both(&syscalls),
+            Side::Ours,
+            all(&syscalls),
         ),
         (
             "W2 sync mean latency, ours/libnbd",
             Want::AtMost(0.9),
-            both(&|s| vs_libnbd("rand-read-qd1", Metric::LatencyUs, s)),
+            Side::Ours,
+            all(&|s| vs_libnbd("rand-read-qd1", Metric::LatencyUs, s)),
         ),
         (
             "W2 aio mean latency, ours/libnbd",
             Want::AtMost(0.9),
-            both(&|s| vs_libnbd("rand-read-qd1-aio", Metric::LatencyUs, s)),
+            Side::Ours,
+            all(&|s| vs_libnbd("rand-read-qd1-aio", Metric::LatencyUs, s)),
         ),
         (
             "client CPU per GiB, 4 KiB QD64 (W3), ours/libnbd",
             Want::AtMost(0.6),
-            both(&|s| cpu_vs_libnbd("rand-read-qd64", s)),
+            Side::Ours,
+            all(&|s| cpu_vs_libnbd("rand-read-qd64", s)),
         ),
         (
             "client CPU per GiB, 4 KiB QD1 (W2 sync), ours/libnbd",
             Want::AtMost(0.6),
-            both(&|s| cpu_vs_libnbd("rand-read-qd1", s)),
+            Side::Ours,
+            all(&|s| cpu_vs_libnbd("rand-read-qd1", s)),
         ),
         (
             "W5 Python pread QD1 ops/s, ours/libnbd",
             Want::AtLeast(1.2),
-            (
-                vs_libnbd("py-pread-qd1", Metric::OpsPerSec, Side::Ours),
-                None,
-            ),
+            Side::Ours,
+            only_ours(vs_libnbd("py-pread-qd1", Metric::OpsPerSec, Side::Ours)),
         ),
         (
             "W5 Python aio 256 KiB x64 GiB/s, ours/libnbd",
             Want::AtLeast(1.0),
-            (
-                vs_libnbd("py-aio-read", Metric::GibPerSec, Side::Ours),
-                None,
-            ),
+            Side::Ours,
+            only_ours(vs_libnbd("py-aio-read", Metric::GibPerSec, Side::Ours)),
+        ),
+        (
+            "W3 4 KiB QD64 ops/s, Rust async / our aio (Rust API)",
+            Want::AtLeast(1.0),
+            Side::RustAsync,
+            only_async(qd64_async_vs(Side::Rust)),
+        ),
+        (
+            "W3 4 KiB QD64 ops/s, Rust async / libnbd",
+            Want::AtLeast(1.3),
+            Side::RustAsync,
+            only_async(qd64_async_vs(Side::Libnbd)),
         ),
     ];
     list.into_iter()
-        .map(|(what, want, (ours, rust))| Target {
+        .map(|(what, want, judged, (ours, rust, rust_async))| Target {
             what,
             wanted: want.text(),
             ours,
             rust,
-            met: want.met(ours),
+            rust_async,
+            judged,
+            met: want.met(match judged {
+                Side::RustAsync => rust_async,
+                Side::Rust => rust,
+                Side::Ours | Side::Libnbd => ours,
+            }),
         })
         .collect()
 }
 
+/// The targets; `met` judges the `ours` column, and says so when it
+/// judges another side's.
 pub fn targets_table(targets: &[Target]) -> String {
-    let mut t = String::from("| Target (nbdkit memory, medians) | Wanted | ours | met | ours, Rust API |\n| --- | --- | --- | --- | --- |\n");
+    let mut t = String::from(
+        "| Target (nbdkit memory, medians) | Wanted | ours | met | ours, Rust API | ours, Rust async |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
+    );
     let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.3}"));
     for x in targets {
         let met = match x.met {
@@ -394,13 +463,19 @@ pub fn targets_table(targets: &[Target]) -> String {
             Some(false) => "**no**",
             None => "not measured",
         };
+        let met = match x.judged {
+            Side::RustAsync => format!("{met} (Rust async)"),
+            Side::Rust => format!("{met} (Rust API)"),
+            Side::Ours | Side::Libnbd => met.to_string(),
+        };
         t += &format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             x.what,
             x.wanted,
             f(x.ours),
             met,
-            f(x.rust)
+            f(x.rust),
+            f(x.rust_async)
         );
     }
     t
@@ -430,7 +505,7 @@ pub fn rows_json(rows: &[Row]) -> Value {
         .map(|r| {
             let mut sides = serde_json::Map::new();
             for (side, cell) in SIDES.iter().zip(&r.cells) {
-                if r.workload.lang == Lang::Python && *side == Side::Rust {
+                if !cell.applies() {
                     continue;
                 }
                 let mut metrics = serde_json::Map::new();
@@ -487,7 +562,7 @@ pub fn targets_json(targets: &[Target]) -> Value {
     Value::Array(
         targets
             .iter()
-            .map(|t| json!({"target": t.what, "wanted": t.wanted, "ours": t.ours, "rust": t.rust, "met": t.met}))
+            .map(|t| json!({"target": t.what, "wanted": t.wanted, "ours": t.ours, "rust": t.rust, "rust_async": t.rust_async, "judged_on": t.judged.key(), "met": t.met}))
             .collect(),
     )
 }
@@ -496,6 +571,7 @@ pub fn targets_json(targets: &[Target]) -> Value {
 mod tests {
     use super::*;
     use crate::bench::plan::WORKLOADS;
+    use crate::bench::sides::NOT_APPLICABLE;
 
     fn sample(secs: f64) -> Sample {
         Sample {
@@ -519,20 +595,122 @@ mod tests {
         assert!(stat(&[]).is_none());
     }
 
-    #[test]
-    fn a_side_that_did_not_build_says_why_and_gets_no_numbers() {
-        let w = &WORKLOADS[0];
-        let ok: Built = Ok(super::super::sides::Program {
+    fn ok() -> Built {
+        Ok(super::super::sides::Program {
             argv: vec![],
             env: vec![],
             lib_must_contain: None,
             lib_must_not_contain: None,
-        });
+        })
+    }
+
+    fn workload(arg: &str) -> &'static Workload {
+        WORKLOADS.iter().find(|w| w.arg == arg).expect("workload")
+    }
+
+    #[test]
+    fn a_side_that_did_not_build_says_why_and_gets_no_numbers() {
+        let w = &WORKLOADS[0];
         let missing: Built = Err("`cargo xtask install` does not exist yet".into());
-        let mut row = Row::new(w, ServerKind::NbdkitMemory, [&ok, &missing, &ok]);
+        let mut row = Row::new(w, ServerKind::NbdkitMemory, [&ok(), &missing, &ok(), &ok()]);
         row.cells[0].samples = vec![sample(0.5), sample(0.25), sample(1.0)];
         row.cells[2].samples = vec![sample(0.25)];
+        row.cells[3].samples = vec![sample(0.5)];
         let table = main_table(&[row]);
-        assert!(table.contains("| 2.00 (1.00–4.00) | not built: `cargo xtask install` does not exist yet | — | 4.00 | 2.00x |"), "{table}");
+        assert!(table.contains("| 2.00 (1.00–4.00) | not built: `cargo xtask install` does not exist yet | — | 4.00 | 2.00x | 2.00 | 1.00x |"), "{table}");
+        assert!(table.starts_with("| Workload | Server | Metric | libnbd 1.14 | ours | ours/libnbd | ours, Rust API | Rust/libnbd | ours, Rust async | async/libnbd |\n"), "{table}");
+    }
+
+    #[test]
+    fn a_workload_the_async_side_does_not_run_shows_a_dash_everywhere() {
+        let w = workload("rand-read-qd1-aio");
+        let mut row = Row::new(
+            w,
+            ServerKind::NbdkitMemory,
+            [&ok(), &ok(), &ok(), &NOT_APPLICABLE],
+        );
+        for c in &mut row.cells[..3] {
+            c.samples = vec![sample(0.5)];
+        }
+        assert!(!row.cells[3].applies());
+        let rows = [row];
+        let table = main_table(&rows);
+        assert!(
+            table.contains("| 8192 | 1.00x | 8192 | 1.00x | — | — |\n"),
+            "{table}"
+        );
+        let cost = cost_table(&rows);
+        assert!(cost.contains("| — | — | — | — | — |\n"), "{cost}");
+        let json = rows_json(&rows);
+        let sides = json[0]["sides"].as_object().expect("sides");
+        assert!(sides.contains_key("rust") && !sides.contains_key("rust-async"));
+    }
+
+    #[test]
+    fn the_async_targets_are_judged_on_the_async_side() {
+        let w = workload("rand-read-qd64");
+        let missing: Built = Err("`cargo xtask install` does not exist yet".into());
+        let row = |rust: f64, asynch: f64| {
+            let mut row = Row::new(w, ServerKind::NbdkitMemory, [&ok(), &missing, &ok(), &ok()]);
+            row.cells[0].samples = vec![sample(1.0)];
+            row.cells[2].samples = vec![sample(rust)];
+            row.cells[3].samples = vec![sample(asynch)];
+            row
+        };
+        let pick = |targets: &[Target],
+                    what: &str|
+         -> (Option<f64>, Option<f64>, Option<f64>, Option<bool>) {
+            let t = targets.iter().find(|t| t.what == what).expect(what);
+            assert_eq!(t.judged, Side::RustAsync);
+            (t.ours, t.rust, t.rust_async, t.met)
+        };
+        let vs_aio = "W3 4 KiB QD64 ops/s, Rust async / our aio (Rust API)";
+        let vs_libnbd = "W3 4 KiB QD64 ops/s, Rust async / libnbd";
+
+        // Async 2.5x libnbd and 1.25x the Rust API's aio window: both met,
+        // though ours (C) was not built.
+        let t = targets(&[row(0.5, 0.4)], &[]);
+        assert_eq!(pick(&t, vs_aio), (None, None, Some(1.25), Some(true)));
+        assert_eq!(pick(&t, vs_libnbd), (None, None, Some(2.5), Some(true)));
+        let table = targets_table(&t);
+        assert!(
+            table.contains(&format!(
+                "| {vs_aio} | >= 1.00 | — | yes (Rust async) | — | 1.250 |"
+            )),
+            "{table}"
+        );
+        assert!(
+            table.contains(&format!(
+                "| {vs_libnbd} | >= 1.30 | — | yes (Rust async) | — | 2.500 |"
+            )),
+            "{table}"
+        );
+        let json = targets_json(&t);
+        let j = json
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|j| j["target"] == vs_libnbd)
+            .expect("target");
+        assert_eq!(
+            (j["judged_on"].as_str(), j["met"].as_bool()),
+            (Some("rust-async"), Some(true))
+        );
+
+        // Async slower than the aio window and only 1.25x libnbd: neither.
+        let t = targets(&[row(0.5, 0.8)], &[]);
+        assert_eq!(pick(&t, vs_aio), (None, None, Some(0.625), Some(false)));
+        assert_eq!(pick(&t, vs_libnbd), (None, None, Some(1.25), Some(false)));
+        assert!(targets_table(&t).contains("| **no** (Rust async) |"));
+
+        // The W3 target on ours stays judged on ours: not measured here.
+        let w3 = t
+            .iter()
+            .find(|t| t.what == "W3 4 KiB QD64 ops/s, ours/libnbd")
+            .expect("W3");
+        assert_eq!(
+            (w3.judged, w3.met, w3.rust_async),
+            (Side::Ours, None, Some(1.25))
+        );
     }
 }

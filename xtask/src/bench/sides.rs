@@ -1,5 +1,6 @@
 //! Building the programs of each side: bench.c against Debian's libnbd and
-//! against ours, the Rust harness, bench.py under each module, the floor.
+//! against ours, the Rust harness (one program, two sides: `Handle` and,
+//! with `--async`, `AsyncHandle`), bench.py under each module, the floor.
 //! A side that cannot be built carries the reason instead of a program,
 //! and its column says so.
 
@@ -18,6 +19,9 @@ pub enum Side {
     Ours,
     /// Ours through the Rust API (C workloads only).
     Rust,
+    /// Ours through the Rust tokio API, `AsyncHandle` (the C workloads
+    /// marked `rust_async`).
+    RustAsync,
 }
 
 impl Side {
@@ -26,6 +30,7 @@ impl Side {
             Side::Libnbd => "libnbd",
             Side::Ours => "ours",
             Side::Rust => "rust",
+            Side::RustAsync => "rust-async",
         }
     }
 }
@@ -42,32 +47,40 @@ pub struct Program {
     pub lib_must_not_contain: Option<String>,
 }
 
+/// A side's program, or why it was not built; the empty reason is
+/// [`NOT_APPLICABLE`].
 pub type Built = Result<Program, String>;
 
 pub struct Programs {
     pub c_libnbd: Built,
     pub c_ours: Built,
     pub rust: Built,
+    pub rust_async: Built,
     pub py_libnbd: Built,
     pub py_ours: Built,
     pub floor: Built,
 }
 
 impl Programs {
-    pub fn get(&self, lang: super::plan::Lang, side: Side) -> &Built {
+    /// The program of `side` for workload `w`; `Err("")` when the side
+    /// does not run it (its cells show "—").
+    pub fn get(&self, w: &super::plan::Workload, side: Side) -> &Built {
         use super::plan::Lang;
-        match (lang, side) {
+        match (w.lang, side) {
             (Lang::C, Side::Libnbd) => &self.c_libnbd,
             (Lang::C, Side::Ours) => &self.c_ours,
             (Lang::C, Side::Rust) => &self.rust,
+            (Lang::C, Side::RustAsync) if w.rust_async => &self.rust_async,
+            (Lang::C, Side::RustAsync) => &NOT_APPLICABLE,
             (Lang::Python, Side::Libnbd) => &self.py_libnbd,
             (Lang::Python, Side::Ours) => &self.py_ours,
-            (Lang::Python, Side::Rust) => &NOT_APPLICABLE,
+            (Lang::Python, Side::Rust | Side::RustAsync) => &NOT_APPLICABLE,
         }
     }
 }
 
-static NOT_APPLICABLE: Built = Err(String::new());
+/// A side that does not run a workload at all.
+pub static NOT_APPLICABLE: Built = Err(String::new());
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
@@ -188,7 +201,7 @@ pub fn build(dir: &Path, logs: &Path, step: &dyn Fn(&str)) -> Programs {
         })
     })();
 
-    step("building the Rust harness (cargo build --release -p nbd-bench)");
+    step("building the Rust harness (cargo build --release -p nbd-bench), both Rust sides");
     let rust = (|| {
         let log = logs.join("build-rust.log");
         let _ = std::fs::remove_file(&log);
@@ -202,6 +215,12 @@ pub fn build(dir: &Path, logs: &Path, step: &dyn Fn(&str)) -> Programs {
             lib_must_not_contain: None,
         })
     })();
+    // The same program: `--async` before the workload runs it through
+    // AsyncHandle.
+    let rust_async = rust.clone().map(|mut p| {
+        p.argv.push("--async".into());
+        p
+    });
 
     let bench_py = s(&root().join("bench/python/bench.py"));
     step("checking python3-libnbd under /usr/bin/python3");
@@ -274,8 +293,65 @@ pub fn build(dir: &Path, logs: &Path, step: &dyn Fn(&str)) -> Programs {
         c_libnbd,
         c_ours,
         rust,
+        rust_async,
         py_libnbd,
         py_ours,
         floor,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::plan::WORKLOADS;
+
+    #[test]
+    fn the_async_side_runs_the_c_workloads_but_the_aio_one() {
+        let prog = |argv: &[&str]| -> Built {
+            Ok(Program {
+                argv: argv.iter().map(|s| s.to_string()).collect(),
+                env: vec![],
+                lib_must_contain: None,
+                lib_must_not_contain: None,
+            })
+        };
+        let programs = Programs {
+            c_libnbd: prog(&["bench-libnbd"]),
+            c_ours: prog(&["bench-ours"]),
+            rust: prog(&["nbd-bench"]),
+            rust_async: prog(&["nbd-bench", "--async"]),
+            py_libnbd: prog(&["python3", "bench.py"]),
+            py_ours: prog(&["venv/python", "bench.py"]),
+            floor: prog(&["floor"]),
+        };
+        let argv = |arg: &str, side: Side| {
+            let w = WORKLOADS.iter().find(|w| w.arg == arg).expect(arg);
+            programs
+                .get(w, side)
+                .as_ref()
+                .map(|p| p.argv.join(" "))
+                .map_err(Clone::clone)
+        };
+        for arg in [
+            "seq-read",
+            "rand-read-qd1",
+            "rand-read-qd64",
+            "seq-write",
+            "multi-conn-read",
+        ] {
+            assert_eq!(argv(arg, Side::RustAsync), Ok("nbd-bench --async".into()));
+            assert_eq!(argv(arg, Side::Rust), Ok("nbd-bench".into()));
+        }
+        for arg in ["rand-read-qd1-aio", "py-pread-qd1", "py-aio-read"] {
+            assert_eq!(argv(arg, Side::RustAsync), Err(String::new()), "{arg}");
+        }
+        assert_eq!(
+            argv("rand-read-qd1-aio", Side::Rust),
+            Ok("nbd-bench".into())
+        );
+        assert_eq!(
+            argv("py-aio-read", Side::Ours),
+            Ok("venv/python bench.py".into())
+        );
     }
 }
