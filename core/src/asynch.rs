@@ -104,9 +104,11 @@ struct Shared {
     /// (a connect, an option, shutdown): woken by any progress.
     watchers: AtomicUsize,
     progress: Notify,
-    /// Tells the driver to re-read the direction: another task queued
-    /// output the socket did not take at once.
+    /// Tells the driver to send: another task queued a request.
     look_again: Notify,
+    /// Set by the first task to queue a request since the driver last
+    /// sent (which clears it): only that task notifies `look_again`.
+    nudged: AtomicBool,
     /// Buffers of reads and writes that completed, for the next ones.
     pool: Mutex<Pool>,
 }
@@ -391,6 +393,7 @@ impl AsyncHandle {
             watchers: AtomicUsize::new(0),
             progress: Notify::new(),
             look_again: Notify::new(),
+            nudged: AtomicBool::new(false),
             pool: Mutex::default(),
         }))
     }
@@ -601,9 +604,13 @@ impl AsyncHandle {
                 {
                     // The driver sends what this task queued, together
                     // with what others queued meanwhile (one vectored
-                    // write): tell it to look, once.
+                    // write): tell it to look, once, unless another task
+                    // did since it last sent (it sends ours too: we
+                    // queued before looking at the flag).
                     if !told {
-                        sh.look_again.notify_one();
+                        if !sh.nudged.swap(true, Ordering::SeqCst) {
+                            sh.look_again.notify_one();
+                        }
                         told = true;
                     }
                     tokio::select! {
@@ -617,6 +624,9 @@ impl AsyncHandle {
                 waiting.set_counted(false);
                 driving = Some(Driving(sh));
             }
+            // Cleared before sending: a task that queues after this
+            // finds it clear and notifies.
+            sh.nudged.store(false, Ordering::SeqCst);
             let (afd, dir) = match self.step_and_tell() {
                 Step::Progressed => continue,
                 Step::Stuck(e) => return if done() { Ok(()) } else { Err(e) },
@@ -694,7 +704,7 @@ impl AsyncHandle {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take(len);
-        reused.unwrap_or_else(|| AioBuffer::new(len))
+        reused.unwrap_or_else(|| AioBuffer::private(len))
     }
 
     /// Back to the pool, unless the engine still holds it (a command that

@@ -19,6 +19,10 @@ struct Inner {
     _owner: Option<Box<[u8]>>,
     /// Keeps foreign owners (a Python object, a Node Buffer) alive.
     _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
+    /// Memory of the library's own that no caller ever sees unless a
+    /// read filled it completely (the tokio API's pooled buffers): a read
+    /// need not clear it first.
+    private: bool,
 }
 
 // SAFETY: the memory is either owned by the buffer or guaranteed by the
@@ -36,7 +40,7 @@ impl AioBuffer {
 
     /// A buffer holding these bytes.
     pub fn from_vec(v: Vec<u8>) -> AioBuffer {
-        AioBuffer::from_box(v.into_boxed_slice())
+        AioBuffer::from_box(v.into_boxed_slice(), false)
     }
 
     /// A buffer over memory that someone else owns.
@@ -52,6 +56,7 @@ impl AioBuffer {
                 len,
                 _owner: None,
                 _keep: None,
+                private: false,
             }),
         }
     }
@@ -71,6 +76,7 @@ impl AioBuffer {
                 len,
                 _owner: None,
                 _keep: Some(keep),
+                private: false,
             }),
         }
     }
@@ -84,7 +90,7 @@ impl AioBuffer {
     }
 
     /// A buffer owning this memory.
-    fn from_box(mut owner: Box<[u8]>) -> AioBuffer {
+    fn from_box(mut owner: Box<[u8]>, private: bool) -> AioBuffer {
         let ptr = owner.as_mut_ptr();
         let len = owner.len();
         AioBuffer {
@@ -93,8 +99,20 @@ impl AioBuffer {
                 len,
                 _owner: Some(owner),
                 _keep: None,
+                private,
             }),
         }
+    }
+
+    /// A zero-filled buffer of the library's own (see `Inner::private`).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn private(len: usize) -> AioBuffer {
+        AioBuffer::from_box(vec![0; len].into_boxed_slice(), true)
+    }
+
+    /// Whether this is a buffer of the library's own.
+    pub(crate) fn is_private(&self) -> bool {
+        self.inner.private
     }
 
     /// Whether another clone of this buffer exists (the engine still

@@ -305,7 +305,9 @@ impl Inner {
     /// The same for an aio read's buffer, which the caller has just handed
     /// over (nothing else reads or writes it until the command retires).
     pub(crate) fn initialize_aio_read_buffer(&self, buf: &crate::AioBuffer) {
-        if self.settings.config.pread_initialize {
+        // The library's own buffers reach no caller unless a read filled
+        // them (the tokio API zeroes the caller's slice instead).
+        if self.settings.config.pread_initialize && !buf.is_private() {
             // SAFETY: the buffer was handed to this call; no command holds
             // it yet, and the caller keeps off it while it is lent to us.
             unsafe { buf.as_mut_slice() }.fill(0);
