@@ -2,7 +2,9 @@
 //! (default 16) on one tokio runtime thread, each reading a 256 KiB chunk
 //! of the source (the last one shorter) and writing it to the same offset
 //! of the destination, then taking the next chunk, so IN_FLIGHT reads or
-//! writes are in flight at once.
+//! writes are in flight at once. Each chunk's vector is lent to the
+//! read and then to the write (`pread_owned`, `pwrite_owned`), so the
+//! data is not copied in memory on the way.
 //!
 //! Usage: async_copy SRC_URI DST_URI [IN_FLIGHT]
 //!
@@ -35,7 +37,9 @@ async fn connect(uri: &str, what: &str) -> Result<AsyncHandle, String> {
 }
 
 /// One task's share of the copy: take the next chunk, read it from `src`,
-/// write it to `dst`, until no chunk is left or another task failed.
+/// write it to `dst`, until no chunk is left or another task failed. The
+/// chunk's vector is lent to the read and then to the write
+/// (`pread_owned`, `pwrite_owned`): the data is never copied in memory.
 async fn worker(
     src: AsyncHandle,
     dst: AsyncHandle,
@@ -43,24 +47,25 @@ async fn worker(
     next: Arc<AtomicU64>,
     failed: Arc<AtomicBool>,
 ) -> Result<(), String> {
-    let mut buf = vec![0u8; CHUNK as usize];
+    let mut buf = Vec::with_capacity(CHUNK as usize);
     while !failed.load(Ordering::Relaxed) {
         let offset = next.fetch_add(1, Ordering::Relaxed) * CHUNK;
         if offset >= size {
             break;
         }
-        let chunk = &mut buf[..CHUNK.min(size - offset) as usize];
-        let r = match src.pread(chunk, offset, None).await {
-            Err(e) => Err(format!("reading {} bytes at {offset}: {e}", chunk.len())),
-            Ok(()) => dst
-                .pwrite(chunk, offset, None)
-                .await
-                .map_err(|e| format!("writing {} bytes at {offset}: {e}", chunk.len())),
-        };
-        if r.is_err() {
+        let len = CHUNK.min(size - offset) as usize;
+        buf.resize(len, 0);
+        let (r, data) = src.pread_owned(buf, offset, None).await;
+        if let Err(e) = r {
             failed.store(true, Ordering::Relaxed);
-            return r;
+            return Err(format!("reading {len} bytes at {offset}: {e}"));
         }
+        let (r, back) = dst.pwrite_owned(data, offset, None).await;
+        if let Err(e) = r {
+            failed.store(true, Ordering::Relaxed);
+            return Err(format!("writing {len} bytes at {offset}: {e}"));
+        }
+        buf = back;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::sync::Notify;
 
-use crate::generated::types::{CompletionCallback, PublicState, Shutdown};
+use crate::generated::types::{CmdFlag, CompletionCallback, PublicState, Shutdown};
 use crate::handle::Inner;
 use crate::protocol::{Direction, OptOutcome};
 use crate::{AioBuffer, Error, Handle, Result};
@@ -60,8 +60,10 @@ use crate::{AioBuffer, Error, Handle, Result};
 ///   request of opt mode (`opt_go`, `opt_info`, `opt_list`,
 ///   `opt_list_meta_context[_queries]`, `opt_set_meta_context[_queries]`,
 ///   `opt_starttls`, `opt_structured_reply`, `opt_extended_headers`,
-///   `opt_abort`), returning what the blocking calls return; and
-///   [`AsyncHandle::shutdown`], written by hand.
+///   `opt_abort`), returning what the blocking calls return; and, written
+///   by hand, [`AsyncHandle::shutdown`] and the owned-buffer forms
+///   [`AsyncHandle::pread_owned`] and [`AsyncHandle::pwrite_owned`]
+///   (Rust-only: no copy, for bulk transfers).
 /// - Left out: the `aio_*` calls, `poll`, `poll2` and `connection_state`
 ///   (the event loop is tokio's; [`AsyncHandle::handle`] reaches the
 ///   underlying [`Handle`] if needed), and the handle's life and
@@ -83,7 +85,9 @@ use crate::{AioBuffer, Error, Handle, Result};
 /// `pwrite` copies the caller's bytes first. Reading straight into the
 /// caller's slice cannot be made safe: a future may be leaked
 /// (`std::mem::forget`) without its drop ever running, ending the borrow
-/// while the server's reply is still to come. With `pread_initialize` on
+/// while the server's reply is still to come: hence the owned forms,
+/// which lend a `Vec<u8>` to the engine and get it back. With
+/// `pread_initialize` on
 /// (the default), a read that fails or is dropped leaves the caller's
 /// slice zeroed, as the blocking call does.
 #[derive(Clone)]
@@ -715,6 +719,53 @@ impl AsyncHandle {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .give(buf);
+    }
+
+    /// [`AsyncHandle::pread`] without the copy, for bulk transfers: the
+    /// server's data goes straight into `buf` (`buf.len()` bytes at
+    /// `offset`), which the call owns while the command is in flight and
+    /// then gives back. Dropping the future is still safe: the buffer
+    /// stays with the command and is freed when the command retires.
+    /// As with [`Handle::aio_pread`], the buffer is zeroed first when
+    /// `pread_initialize` is on; after an error its contents are not
+    /// defined, and it comes back empty if the engine still holds it (a
+    /// connection that failed with the command outstanding). A Rust-only
+    /// form; libnbd has none.
+    pub async fn pread_owned(
+        &self,
+        buf: Vec<u8>,
+        offset: u64,
+        flags: Option<CmdFlag>,
+    ) -> (Result<()>, Vec<u8>) {
+        let owned = AioBuffer::from_vec(buf);
+        let theirs = owned.clone();
+        let r = self
+            .command("nbd_pread", |h, completion| {
+                h.aio_pread(theirs, offset, Some(completion), flags)
+            })
+            .await;
+        (r, owned.into_vec())
+    }
+
+    /// [`AsyncHandle::pwrite`] without the copy: `buf` is sent as it is,
+    /// owned by the call while the command is in flight and given back
+    /// (empty only if the engine still holds it after an error). Dropping
+    /// the future is safe, as for [`AsyncHandle::pread_owned`]. A
+    /// Rust-only form; libnbd has none.
+    pub async fn pwrite_owned(
+        &self,
+        buf: Vec<u8>,
+        offset: u64,
+        flags: Option<CmdFlag>,
+    ) -> (Result<()>, Vec<u8>) {
+        let owned = AioBuffer::from_vec(buf);
+        let theirs = owned.clone();
+        let r = self
+            .command("nbd_pwrite", |h, completion| {
+                h.aio_pwrite(theirs, offset, Some(completion), flags)
+            })
+            .await;
+        (r, owned.into_vec())
     }
 
     /// A read command: the engine reads into a buffer of the handle's

@@ -115,6 +115,17 @@ impl AioBuffer {
         self.inner.private
     }
 
+    /// The memory back as a vector, when this is the last clone of a
+    /// buffer that owns it; empty otherwise (the engine still holds it).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        Arc::try_unwrap(self.inner)
+            .ok()
+            .and_then(|inner| inner._owner)
+            .map(Vec::from)
+            .unwrap_or_default()
+    }
+
     /// Whether another clone of this buffer exists (the engine still
     /// holds it).
     pub(crate) fn is_shared(&self) -> bool {

@@ -744,3 +744,56 @@ fn t864_more_transports() {
         });
     });
 }
+
+/// The owned-buffer forms: data straight into and out of the caller's
+/// vector, given back; dropped mid-flight (the vector stays with the
+/// command); errors give the buffer back too.
+#[test]
+fn t865_owned_buffers() {
+    with_timeout(60, || {
+        let srv = nbdkit(&["--filter=delay", "memory", "8M", "rdelay=200ms"]);
+        multi_thread().block_on(async {
+            let h = connected(&srv).await;
+            let mut set = JoinSet::new();
+            for i in 0..32usize {
+                let h = h.clone();
+                set.spawn(async move {
+                    let (r, back) = h.pwrite_owned(pattern(i), (i * BLOCK) as u64, None).await;
+                    r.unwrap();
+                    assert_eq!(back, pattern(i));
+                    let (r, data) = h
+                        .pread_owned(vec![0xeeu8; BLOCK], (i * BLOCK) as u64, None)
+                        .await;
+                    r.unwrap();
+                    assert_eq!(data, pattern(i), "block {i}");
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap();
+            }
+            // Dropped while the server sits on the reads.
+            for i in 0..8usize {
+                let r = tokio::time::timeout(
+                    Duration::from_millis(20),
+                    h.pread_owned(vec![0u8; BLOCK], (i * BLOCK) as u64, None),
+                )
+                .await;
+                assert!(r.is_err(), "read {i} should have timed out");
+            }
+            assert!(h.aio_in_flight_for_test() > 0);
+            until_retired(&h).await;
+            let (r, data) = h.pread_owned(vec![0u8; BLOCK], 0, None).await;
+            r.unwrap();
+            assert_eq!(data, pattern(0));
+            // Beyond the end: refused, the buffer comes back.
+            let (r, back) = h.pwrite_owned(vec![1u8; 512], 8 << 20, None).await;
+            assert_ne!(r.unwrap_err().errno(), 0);
+            assert_eq!(back, [1u8; 512]);
+            h.shutdown(None).await.unwrap();
+            // Not connected any more: the buffer comes back with the error.
+            let (r, back) = h.pread_owned(vec![3u8; 512], 0, None).await;
+            assert!(r.is_err());
+            assert_eq!(back.len(), 512);
+        });
+    });
+}
