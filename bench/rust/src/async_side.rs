@@ -1,12 +1,17 @@
 //! `nbd-bench --async`: the same workloads through `nbd::AsyncHandle` on a
-//! current-thread tokio runtime (one thread, like bench.c's event loop).
+//! current-thread tokio runtime (one thread, like bench.c's event loop;
+//! W6, whose C side gives each connection a thread, on a runtime with a
+//! worker per connection).
 //!
 //! A window of `qd` requests in flight is `qd` tasks, each with a buffer
 //! of its own, each awaiting one `pread`/`pwrite` after another until no
 //! request is left; the requests (their offsets, in bench.c's order, from
 //! the same xorshift generator for the random workloads) are handed out
 //! one at a time to whichever task is free, so the set of requests is the
-//! sync side's and `qd` commands are in flight while any remain.
+//! sync side's and `qd` commands are in flight while any remain. The
+//! 4 KiB workloads use `pread`, the calls of `Handle` (one copy through
+//! the handle's own buffers); the 256 KiB streams use `pread_owned` and
+//! `pwrite_owned`, the bulk path that lends the vector to the engine.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -68,6 +73,17 @@ struct Failures {
     first: Option<String>,
 }
 
+/// How a window's tasks hand their buffers to the handle.
+#[derive(Clone, Copy)]
+enum Buffers {
+    /// `pread(&mut buf)` / `pwrite(&buf)`: the calls of `Handle`, one
+    /// copy each through the handle's own buffers (4 KiB requests).
+    Borrowed,
+    /// `pread_owned` / `pwrite_owned`: the vector goes to the engine and
+    /// comes back, no copy (the bulk path, for 256 KiB requests).
+    Owned,
+}
+
 /// Spawn the `qd` tasks of a window. They start running when the caller
 /// first awaits (the runtime has one thread), so the caller starts its
 /// clock after this.
@@ -76,6 +92,7 @@ fn spawn_window(
     qd: usize,
     request: usize,
     write: bool,
+    buffers: Buffers,
     reqs: &Arc<Requests>,
 ) -> Vec<JoinHandle<Failures>> {
     (0..qd)
@@ -83,14 +100,31 @@ fn spawn_window(
             let h = h.clone();
             let reqs = reqs.clone();
             // bench.c's slot buffers: slot i filled with 0x55 + i.
-            let mut buf = vec![0x55u8.wrapping_add(i as u8); request];
+            let fill = 0x55u8.wrapping_add(i as u8);
+            let mut buf = vec![fill; request];
             tokio::spawn(async move {
                 let mut f = Failures::default();
                 while let Some(offset) = reqs.take() {
-                    let (what, r) = if write {
-                        ("pwrite", h.pwrite(&buf, offset, None).await)
-                    } else {
-                        ("pread", h.pread(&mut buf, offset, None).await)
+                    let what = if write { "pwrite" } else { "pread" };
+                    let r = match (buffers, write) {
+                        (Buffers::Borrowed, true) => h.pwrite(&buf, offset, None).await,
+                        (Buffers::Borrowed, false) => h.pread(&mut buf, offset, None).await,
+                        (Buffers::Owned, _) => {
+                            let lent = std::mem::take(&mut buf);
+                            let (r, back) = if write {
+                                h.pwrite_owned(lent, offset, None).await
+                            } else {
+                                h.pread_owned(lent, offset, None).await
+                            };
+                            // Empty only after an error, which fails the
+                            // run anyway; keep the sizes right meanwhile.
+                            buf = if back.len() == request {
+                                back
+                            } else {
+                                vec![fill; request]
+                            };
+                            r
+                        }
                     };
                     if let Err(e) = r {
                         f.count += 1;
@@ -146,7 +180,14 @@ async fn workloads(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool
         "seq-read" | "seq-write" => {
             ops = amount / STREAM_REQUEST as u64;
             let reqs = Requests::new(ops, STREAM_REQUEST, 0, None);
-            let tasks = spawn_window(h, STREAM_QD, STREAM_REQUEST, workload == "seq-write", &reqs);
+            let tasks = spawn_window(
+                h,
+                STREAM_QD,
+                STREAM_REQUEST,
+                workload == "seq-write",
+                Buffers::Owned,
+                &reqs,
+            );
             t0 = Instant::now();
             c0 = cpu();
             join(tasks).await?;
@@ -166,7 +207,14 @@ async fn workloads(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool
         "rand-read-qd64" => {
             ops = amount;
             let reqs = Requests::new(ops, RANDOM_REQUEST, 0, Some((Xorshift::new(), size)));
-            let tasks = spawn_window(h, RANDOM_QD, RANDOM_REQUEST, false, &reqs);
+            let tasks = spawn_window(
+                h,
+                RANDOM_QD,
+                RANDOM_REQUEST,
+                false,
+                Buffers::Borrowed,
+                &reqs,
+            );
             t0 = Instant::now();
             c0 = cpu();
             join(tasks).await?;
@@ -174,7 +222,8 @@ async fn workloads(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool
         }
         "multi-conn-read" => {
             // bench.c's split: connection i reads its own `per` bytes,
-            // STREAM_QD / CONNS in flight on each; all on this one thread.
+            // STREAM_QD / CONNS in flight on each, on the runtime's
+            // CONNS worker threads.
             let per = amount / CONNS as u64 / STREAM_REQUEST as u64 * STREAM_REQUEST as u64;
             let mut tasks = Vec::new();
             for (i, h) in handles.iter().enumerate() {
@@ -189,6 +238,7 @@ async fn workloads(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool
                     STREAM_QD / CONNS,
                     STREAM_REQUEST,
                     false,
+                    Buffers::Owned,
                     &reqs,
                 ));
             }
@@ -225,12 +275,20 @@ async fn workloads(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool
     ))
 }
 
-/// Run one workload through `AsyncHandle` on a fresh current-thread
-/// runtime.
+/// Run one workload through `AsyncHandle` on a fresh runtime.
 pub fn run(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool, String)> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
+    // W6 gives each connection a thread of its own, as bench.c does: a
+    // runtime with that many workers. The others run on one thread.
+    let rt = if workload == "multi-conn-read" {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(CONNS)
+            .enable_io()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+    }
+    .map_err(|e| format!("tokio runtime: {e}"))?;
     rt.block_on(workloads(workload, uri, amount))
 }
