@@ -737,14 +737,10 @@ impl AsyncHandle {
         offset: u64,
         flags: Option<CmdFlag>,
     ) -> (Result<()>, Vec<u8>) {
-        let owned = AioBuffer::from_vec(buf);
-        let theirs = owned.clone();
-        let r = self
-            .command("nbd_pread", |h, completion| {
-                h.aio_pread(theirs, offset, Some(completion), flags)
-            })
-            .await;
-        (r, owned.into_vec())
+        self.lend("nbd_pread", buf, |h, buf, completion| {
+            h.aio_pread(buf, offset, Some(completion), flags)
+        })
+        .await
     }
 
     /// [`AsyncHandle::pwrite`] without the copy: `buf` is sent as it is,
@@ -758,12 +754,24 @@ impl AsyncHandle {
         offset: u64,
         flags: Option<CmdFlag>,
     ) -> (Result<()>, Vec<u8>) {
+        self.lend("nbd_pwrite", buf, |h, buf, completion| {
+            h.aio_pwrite(buf, offset, Some(completion), flags)
+        })
+        .await
+    }
+
+    /// A command on `buf` lent to the engine, given back once the engine
+    /// let go of it.
+    async fn lend(
+        &self,
+        name: &'static str,
+        buf: Vec<u8>,
+        submit: impl FnOnce(&Handle, AioBuffer, CompletionCallback) -> Result<u64>,
+    ) -> (Result<()>, Vec<u8>) {
         let owned = AioBuffer::from_vec(buf);
         let theirs = owned.clone();
         let r = self
-            .command("nbd_pwrite", |h, completion| {
-                h.aio_pwrite(theirs, offset, Some(completion), flags)
-            })
+            .command(name, |h, completion| submit(h, theirs, completion))
             .await;
         (r, owned.into_vec())
     }

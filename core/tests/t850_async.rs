@@ -118,6 +118,43 @@ fn t851_concurrent_reads_and_writes() {
     });
 }
 
+/// Read blocks 0..64 from 64 tasks, checking each; after `meanwhile`,
+/// abort the odd ones (their futures are dropped wherever they are) and
+/// wait for the even ones.
+async fn read_dropping_half<F: std::future::Future<Output = ()>>(
+    h: &AsyncHandle,
+    meanwhile: impl FnOnce() -> F,
+) {
+    let mut kept = JoinSet::new();
+    let mut dropped = Vec::new();
+    for i in 0..64 {
+        let h = h.clone();
+        let task = async move {
+            let mut buf = vec![0u8; BLOCK];
+            h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
+            assert_eq!(buf, pattern(i), "block {i}");
+        };
+        if i % 2 == 0 {
+            kept.spawn(task);
+        } else {
+            dropped.push(tokio::spawn(task));
+        }
+    }
+    meanwhile().await;
+    for t in &dropped {
+        t.abort();
+    }
+    for t in dropped {
+        // Cancelled (or, if the server was quick, already done).
+        if let Err(e) = t.await {
+            assert!(e.is_cancelled(), "{e}");
+        }
+    }
+    while let Some(r) = kept.join_next().await {
+        r.unwrap();
+    }
+}
+
 /// Drive the connection (with flushes) until the commands whose futures
 /// were dropped have been answered and retired.
 async fn until_retired(h: &AsyncHandle) {
@@ -151,35 +188,11 @@ fn t852_dropped_futures() {
         multi_thread().block_on(async {
             let h = connected(&srv).await;
             write_blocks(&h, 64).await;
-            let mut kept = JoinSet::new();
-            let mut dropped = Vec::new();
-            for i in 0..64 {
-                let h = h.clone();
-                let task = async move {
-                    let mut buf = vec![0u8; BLOCK];
-                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
-                    assert_eq!(buf, pattern(i), "block {i}");
-                };
-                if i % 2 == 0 {
-                    kept.spawn(task);
-                } else {
-                    dropped.push(tokio::spawn(task));
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            assert!(h.aio_in_flight_for_test() > 0);
-            for t in &dropped {
-                t.abort();
-            }
-            for t in dropped {
-                // Cancelled (or, on a very slow machine, already done).
-                if let Err(e) = t.await {
-                    assert!(e.is_cancelled(), "{e}");
-                }
-            }
-            while let Some(r) = kept.join_next().await {
-                r.unwrap();
-            }
+            read_dropping_half(&h, || async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                assert!(h.aio_in_flight_for_test() > 0);
+            })
+            .await;
             // A future dropped before its first poll, and one dropped by a
             // timeout: the handle keeps working.
             let mut buf = vec![0u8; BLOCK];
@@ -643,33 +656,7 @@ fn t863_qemu_nbd() {
             .unwrap();
             assert!(extents.load(std::sync::atomic::Ordering::Relaxed) > 0);
 
-            let mut kept = JoinSet::new();
-            let mut dropped = Vec::new();
-            for i in 0..64 {
-                let h = h.clone();
-                let task = async move {
-                    let mut buf = vec![0u8; BLOCK];
-                    h.pread(&mut buf, (i * BLOCK) as u64, None).await.unwrap();
-                    assert_eq!(buf, pattern(i), "block {i}");
-                };
-                if i % 2 == 0 {
-                    kept.spawn(task);
-                } else {
-                    dropped.push(tokio::spawn(task));
-                }
-            }
-            tokio::task::yield_now().await;
-            for t in &dropped {
-                t.abort();
-            }
-            for t in dropped {
-                if let Err(e) = t.await {
-                    assert!(e.is_cancelled(), "{e}");
-                }
-            }
-            while let Some(r) = kept.join_next().await {
-                r.unwrap();
-            }
+            read_dropping_half(&h, tokio::task::yield_now).await;
             until_retired(&h).await;
             h.pwrite(&pattern(7), 0, None).await.unwrap();
             let mut buf = vec![0u8; BLOCK];

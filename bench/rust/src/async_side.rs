@@ -250,29 +250,12 @@ async fn workloads(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool
         }
         other => return Err(format!("unknown workload {other}")),
     }
-    let secs = t0.elapsed().as_secs_f64();
-    let c1 = cpu();
+    let outcome = Outcome::since(ops, bytes, lat, t0, c0);
     for h in &handles {
         ctx("shutdown", h.shutdown(None).await)?;
     }
     drop(handles);
-    let lat_us = if ops > 0 && lat > 0.0 {
-        lat / ops as f64 * 1e6
-    } else {
-        0.0
-    };
-    Ok((
-        Outcome {
-            ops,
-            bytes,
-            secs,
-            user: c1.0 - c0.0,
-            sys: c1.1 - c0.1,
-            lat_us,
-        },
-        multi_conn,
-        version,
-    ))
+    Ok((outcome, multi_conn, version))
 }
 
 /// Run one workload through `AsyncHandle` on a fresh runtime.

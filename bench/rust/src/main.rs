@@ -161,6 +161,29 @@ struct Outcome {
     lat_us: f64,
 }
 
+impl Outcome {
+    /// What a timed section did: `ops` requests moving `bytes`, from the
+    /// start time and CPU times `t0`/`c0` until now, with `lat` seconds
+    /// of summed request latency (QD1 only, else 0).
+    fn since(ops: u64, bytes: u64, lat: f64, t0: Instant, c0: (f64, f64)) -> Outcome {
+        let secs = t0.elapsed().as_secs_f64();
+        let c1 = cpu();
+        let lat_us = if ops > 0 && lat > 0.0 {
+            lat / ops as f64 * 1e6
+        } else {
+            0.0
+        };
+        Outcome {
+            ops,
+            bytes,
+            secs,
+            user: c1.0 - c0.0,
+            sys: c1.1 - c0.1,
+            lat_us,
+        }
+    }
+}
+
 fn run(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool, String)> {
     let multi = workload == "multi-conn-read";
     let nconn = if multi { CONNS } else { 1 };
@@ -256,29 +279,12 @@ fn run(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool, String)> {
         }
         other => return Err(format!("unknown workload {other}")),
     }
-    let secs = t0.elapsed().as_secs_f64();
-    let c1 = cpu();
+    let outcome = Outcome::since(ops, bytes, lat, t0, c0);
     for h in &handles {
         ctx("shutdown", h.shutdown(None))?;
     }
     drop(handles);
-    let lat_us = if ops > 0 && lat > 0.0 {
-        lat / ops as f64 * 1e6
-    } else {
-        0.0
-    };
-    Ok((
-        Outcome {
-            ops,
-            bytes,
-            secs,
-            user: c1.0 - c0.0,
-            sys: c1.1 - c0.1,
-            lat_us,
-        },
-        multi_conn,
-        version,
-    ))
+    Ok((outcome, multi_conn, version))
 }
 
 fn main() {
