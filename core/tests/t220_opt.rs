@@ -44,6 +44,12 @@ fn t300_list_info_go() {
         assert_eq!(count, 2);
         assert_eq!(*names.lock().unwrap(), vec!["alpha", "beta"]);
         assert!(h.aio_is_negotiating());
+        // nbdkit answers one list per connection: a second one is refused
+        // (NBD_REP_ERR_INVALID), which libnbd reports as ENOTSUP, and the
+        // handle goes on negotiating.
+        let e = h.opt_list(Box::new(|_, _| 0)).unwrap_err();
+        assert_eq!(e.errno(), libc::ENOTSUP, "{e}");
+        assert!(h.aio_is_negotiating());
 
         h.set_export_name("beta").unwrap();
         h.opt_info().unwrap();

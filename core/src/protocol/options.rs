@@ -25,8 +25,19 @@ pub const MAX_OPT_REPLIES: u32 = 65_536;
 /// option may get before the connection fails with EPROTO.
 pub const MAX_OPT_REPLY_BYTES: u64 = 64 << 20;
 
-/// The errno and message for an error reply to an option.
+/// The errno and message for an error reply to an option. Any refusal of
+/// NBD_OPT_LIST is ENOTSUP, whatever the server's reason (libnbd's
+/// answer: the list is simply not available, as with nbdkit's refusal of
+/// a second list on one connection).
 fn option_errno(code: u32, reply: u32, export: &str) -> (i32, String) {
+    let (errno, msg) = option_errno_by_reply(code, reply, export);
+    match code {
+        wire::OPT_LIST => (libc::ENOTSUP, msg),
+        _ => (errno, msg),
+    }
+}
+
+fn option_errno_by_reply(code: u32, reply: u32, export: &str) -> (i32, String) {
     let opt = wire::opt_name(code);
     match reply {
         wire::REP_ERR_UNSUP => (libc::ENOTSUP, format!("server does not support {opt}")),

@@ -2057,7 +2057,9 @@ class NBD:
         per connection. The call can therefore succeed with no exports, or fail
         after the callback has already run. Nothing bounds how long the list may
         be. It fails with ENOTSUP if the server does not use the fixed newstyle
-        handshake. nbd-server(1) only answers when allowlist = true is set in
+        handshake, and whenever the server refuses the request, whatever reason
+        it gives (nbdkit(1), for one, refuses a second list on the same
+        connection). nbd-server(1) only answers when allowlist = true is set in
         its configuration.
 
         Since libnbd 1.4.

@@ -60,16 +60,21 @@ fn list_exports() {
 }
 
 #[test]
-fn list_refused_by_policy() {
-    let mut p = negotiating(&Server::default());
-    p.start_option(OptRequest::List(Box::new(|_, _| 0)), None);
-    let (code, _) = p.expect_option();
-    assert_eq!(code, wire::OPT_LIST);
-    p.send(&opt_reply(code, wire::REP_ERR_POLICY, b"not allowed"))
-        .unwrap();
-    let e = p.m.option_result().unwrap().unwrap_err();
-    assert_eq!(e.errno(), libc::ENOTSUP);
-    assert_eq!(p.state(), PublicState::Negotiating);
+fn list_refused_for_any_reason_is_enotsup() {
+    for reply in [
+        wire::REP_ERR_POLICY,
+        wire::REP_ERR_INVALID,
+        wire::REP_ERR_UNSUP,
+    ] {
+        let mut p = negotiating(&Server::default());
+        p.start_option(OptRequest::List(Box::new(|_, _| 0)), None);
+        let (code, _) = p.expect_option();
+        assert_eq!(code, wire::OPT_LIST);
+        p.send(&opt_reply(code, reply, b"not allowed")).unwrap();
+        let e = p.m.option_result().unwrap().unwrap_err();
+        assert_eq!(e.errno(), libc::ENOTSUP, "reply {reply:#x}: {e}");
+        assert_eq!(p.state(), PublicState::Negotiating);
+    }
 }
 
 #[test]
