@@ -27,14 +27,19 @@ use napi::sys;
 use crate::js::{self, JsRef};
 
 /// Where the callbacks of one call (or one asynchronous command) leave the
-/// first exception they threw (later ones are dropped: the first is the
-/// cause of the failure).
+/// first exception they threw (the cause of the failure); later ones are
+/// printed to stderr, as the Python and OCaml bindings do.
 #[derive(Default, Clone)]
 pub(crate) struct Raised(FirstRaised<Error>);
 
 impl Raised {
-    fn keep(&self, exc: Error) {
-        let _later = self.0.keep(exc);
+    fn keep(&self, callback: &str, exc: Error) {
+        if let Some(later) = self.0.keep(exc) {
+            eprintln!(
+                "libnbd: {callback} callback: uncaught JavaScript exception: {}",
+                later.reason
+            );
+        }
     }
 
     /// The exception, if a callback threw one since the last `take`.
@@ -74,6 +79,8 @@ pub(crate) struct Context {
 /// A JavaScript function used as a core callback.
 pub(crate) struct JsCallback {
     func: JsRef,
+    /// The callback's name in messages (`extent`, `completion`, ...).
+    name: String,
     cx: Context,
 }
 
@@ -94,6 +101,7 @@ impl JsCallback {
         }
         Ok(JsCallback {
             func: JsRef::new(env, f)?,
+            name: name.to_string(),
             cx,
         })
     }
@@ -139,7 +147,7 @@ impl JsCallback {
         let mut outcome = match self.call_js(env, holder, build) {
             Ok(v) => Outcome::Returned(v),
             Err(exc) => {
-                self.cx.raised.keep(exc);
+                self.cx.raised.keep(&self.name, exc);
                 Outcome::Raised
             }
         };
@@ -158,12 +166,12 @@ impl JsCallback {
                     Status::InvalidArg,
                     "error.value must be an integer errno".to_string(),
                 );
-                self.cx.raised.keep(exc);
+                self.cx.raised.keep(&self.name, exc);
                 outcome = Outcome::Raised;
                 None
             }
             Err(exc) => {
-                self.cx.raised.keep(exc);
+                self.cx.raised.keep(&self.name, exc);
                 outcome = Outcome::Raised;
                 None
             }
@@ -172,7 +180,7 @@ impl JsCallback {
     }
 
     fn raised(&self, exc: Error) -> (Outcome, Option<i32>) {
-        self.cx.raised.keep(exc);
+        self.cx.raised.keep(&self.name, exc);
         (Outcome::Raised, None)
     }
 

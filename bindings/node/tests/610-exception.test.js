@@ -53,6 +53,31 @@ test('an exception in a list callback fails optList even though the server succe
   h.close();
 });
 
+test('later exceptions of one call are printed to stderr, the first is the cause', () => {
+  // In a child process, whose stderr we can read: optList over two
+  // exports, the list callback throwing each time.
+  const { spawnSync } = require('node:child_process');
+  const script = `
+    const { nbd, nbdkitArgv } = require(${JSON.stringify(require.resolve('./helpers'))});
+    const h = new nbd.NBD();
+    h.setOptMode(true);
+    h.connectCommand(nbdkitArgv('--filter=exportname', 'memory', 'size=1M',
+      'exportname=a', 'exportname=b', 'exportname-list=explicit'));
+    let n = 0;
+    try {
+      h.optList(() => { n += 1; throw new Error('thrown ' + n); });
+    } catch (e) {
+      console.log('cause: ' + e.cause.message + ', calls: ' + n);
+    }
+    h.optAbort();
+    h.close();
+  `;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /cause: thrown 1, calls: 2/);
+  assert.match(r.stderr, /libnbd: list callback: uncaught JavaScript exception: thrown 2/);
+});
+
 test('an exception in a callback of a promise command rejects that promise only', async () => {
   const h = bsHandle();
   const boom = new TypeError('async boom');
