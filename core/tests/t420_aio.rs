@@ -270,3 +270,14 @@ fn t507_command_socket_is_cloexec() {
         );
     });
 }
+
+#[test]
+fn t508_completion_queries_before_connecting() {
+    // No connection yet, so no command: answered as an empty command
+    // table is (libnbd: an unknown cookie is not completed; peeking with
+    // nothing in flight is EINVAL).
+    let h = Handle::new().unwrap();
+    assert!(!h.aio_command_completed(5).unwrap());
+    expect_errno(h.aio_command_completed(0), libc::EINVAL);
+    expect_errno(h.aio_peek_command_completed(), libc::EINVAL);
+}

@@ -6,6 +6,7 @@ use std::os::fd::RawFd;
 use crate::driver::poll::poll_once;
 use crate::generated::types::PublicState;
 use crate::handle::{Handle, Inner};
+use crate::protocol::Machine;
 use crate::{Error, Result};
 
 impl Handle {
@@ -92,15 +93,19 @@ impl Inner {
         if cookie == 0 {
             return Err(Error::new(libc::EINVAL, "invalid aio cookie 0"));
         }
-        let conn = self.conn_mut()?;
+        let Some(conn) = self.conn.as_mut() else {
+            return Machine::command_completed_unconnected(cookie);
+        };
         let r = conn.machine.command_completed(cookie);
         self.after_step();
         r
     }
 
     pub(crate) fn do_aio_peek_command_completed(&mut self) -> Result<i64> {
-        let conn = self.conn()?;
-        let cookie = conn.machine.peek_command_completed()?;
+        let cookie = match self.conn.as_ref() {
+            Some(conn) => conn.machine.peek_command_completed()?,
+            None => Machine::peek_command_completed_unconnected()?,
+        };
         i64::try_from(cookie).map_err(|_| Error::new(libc::EOVERFLOW, "cookie out of range"))
     }
 

@@ -402,6 +402,17 @@ impl Machine {
         }
     }
 
+    /// nbd_aio_command_completed and nbd_aio_peek_command_completed on a
+    /// handle with no connection (and so no machine) yet: the answers of
+    /// an empty command table, as in any state before transmission.
+    pub fn command_completed_unconnected(cookie: u64) -> Result<bool, Error> {
+        Commands::new().command_completed(cookie)
+    }
+
+    pub fn peek_command_completed_unconnected() -> Result<u64, Error> {
+        Commands::new().peek_completed()
+    }
+
     /// nbd_aio_peek_command_completed: the cookie of a completed command,
     /// 0 when some are in flight but none completed, EINVAL when none.
     pub fn peek_command_completed(&self) -> Result<u64, Error> {
