@@ -1229,7 +1229,10 @@ export declare class NBD {
    *
    * The call fails with `EINVAL` before the export has been described by the
    * server (in option mode, before a successful {@link NBD.optInfo} or
-   * {@link NBD.optGo}), and with `ENOTSUP` when the server did not report a name.
+   * {@link NBD.optGo}), and with `ENOTSUP` when the server did not report a name,
+   * which is the usual outcome without {@link NBD.setFullInfo}. With it set, a
+   * server that still sends no name serves the export under the name the client
+   * asked for, and that name is returned.
    *
    * Since libnbd 1.4. C: `nbd_get_canonical_export_name`.
    */

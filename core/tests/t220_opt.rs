@@ -129,6 +129,18 @@ fn t304_full_info() {
         srv.connect_handle(&h);
         assert_eq!(h.get_export_description().unwrap(), "a test export");
         assert_eq!(h.get_canonical_export_name().unwrap(), "alpha");
+
+        // Not asked for: the server sends neither, and libnbd says so
+        // with ENOTSUP (not that the call was wrong).
+        let h = Handle::new().unwrap();
+        h.set_export_name("alpha").unwrap();
+        srv.connect_handle(&h);
+        expect_errno(h.get_export_description(), libc::ENOTSUP);
+        expect_errno(h.get_canonical_export_name(), libc::ENOTSUP);
+
+        // Before the export is described: EINVAL.
+        let h = opt_handle(&srv);
+        expect_errno(h.get_canonical_export_name(), libc::EINVAL);
     });
 }
 

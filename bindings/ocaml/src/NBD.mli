@@ -1282,7 +1282,10 @@ hints that it wants it, which {!set_full_info} enables.
 
 The call fails with [EINVAL] before the export has been described by the
 server (in option mode, before a successful {!opt_info} or {!opt_go}),
-and with [ENOTSUP] when the server did not report a name.
+and with [ENOTSUP] when the server did not report a name, which is the
+usual outcome without {!set_full_info}. With it set, a server that still
+sends no name serves the export under the name the client asked for, and
+that name is returned.
 
 @since 1.4 *)
 val get_canonical_export_name : t -> string

@@ -1630,7 +1630,10 @@ impl Nbd {
     ///
     /// The call fails with EINVAL before the export has been described by the
     /// server (in option mode, before a successful nbd.opt_info or nbd.opt_go),
-    /// and with ENOTSUP when the server did not report a name.
+    /// and with ENOTSUP when the server did not report a name, which is the
+    /// usual outcome without nbd.set_full_info. With it set, a server that
+    /// still sends no name serves the export under the name the client asked
+    /// for, and that name is returned.
     ///
     /// Since libnbd 1.4.
     #[pyo3(signature = ())]

@@ -22,16 +22,6 @@ impl Inner {
 
     /// The export's facts, for a name or description the server sends
     /// only when nbd_set_full_info asked for it before connecting.
-    fn full_export_info(&self, what: &str) -> Result<&Negotiated> {
-        if !self.settings.config.full_info {
-            return Err(Error::new(
-                libc::EINVAL,
-                format!("call nbd_set_full_info before connecting to request {what}"),
-            ));
-        }
-        self.export_info()
-    }
-
     fn negotiated(&self) -> Result<&Negotiated> {
         Ok(self.conn()?.machine.info())
     }
@@ -132,19 +122,25 @@ impl Inner {
     }
 
     pub(crate) fn do_get_canonical_export_name(&mut self) -> Result<String> {
-        let info = self.full_export_info("the canonical export name")?;
-        Ok(info
-            .canonical_name
-            .clone()
-            .unwrap_or_else(|| self.settings.config.export_name.clone()))
+        let info = self.export_info()?;
+        match &info.canonical_name {
+            Some(name) => Ok(name.clone()),
+            // Asked for and not sent: by the protocol, the export's name
+            // is the one the client asked for.
+            None if self.settings.config.full_info => Ok(self.settings.config.export_name.clone()),
+            None => Err(Error::new(
+                libc::ENOTSUP,
+                "the server did not report a canonical name (nbd_set_full_info asks for it)",
+            )),
+        }
     }
 
     pub(crate) fn do_get_export_description(&mut self) -> Result<String> {
-        let info = self.full_export_info("the export description")?;
+        let info = self.export_info()?;
         info.description.clone().ok_or_else(|| {
             Error::new(
                 libc::ENOTSUP,
-                "the server did not send an export description",
+                "the server did not send an export description (nbd_set_full_info asks for it)",
             )
         })
     }

@@ -2744,7 +2744,9 @@ impl Handle {
     /// The call fails with `EINVAL` before the export has been described by the
     /// server (in option mode, before a successful [`Handle::opt_info`] or
     /// [`Handle::opt_go`]), and with `ENOTSUP` when the server did not report a
-    /// name.
+    /// name, which is the usual outcome without [`Handle::set_full_info`]. With it
+    /// set, a server that still sends no name serves the export under the name the
+    /// client asked for, and that name is returned.
     ///
     /// # Returns
     ///
