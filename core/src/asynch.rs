@@ -246,6 +246,13 @@ impl Slot {
         self.errno.load(Ordering::SeqCst) != PENDING
     }
 
+    /// No wake-up wanted: the task is about to run the engine itself
+    /// and checks its command afterwards (waking the running task would
+    /// only schedule it again, one more turn of the runtime per request).
+    fn forget_waker(&self) {
+        self.waker.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
     /// The completion callback's part: record, then wake.
     fn complete(&self, errno: i32) {
         self.errno.store(errno, Ordering::SeqCst);
@@ -641,8 +648,18 @@ impl AsyncHandle {
                 () = completion(own) => continue,
                 () = watch(&mut progress) => continue,
                 () = sh.look_again.notified() => continue,
-                r = afd.readable(), if dir.reads() => self.serve(r, true)?,
-                r = afd.writable(), if dir.writes() => self.serve(r, false)?,
+                r = afd.readable(), if dir.reads() => {
+                    if let Some(slot) = own {
+                        slot.forget_waker();
+                    }
+                    self.serve(r, true)?
+                }
+                r = afd.writable(), if dir.writes() => {
+                    if let Some(slot) = own {
+                        slot.forget_waker();
+                    }
+                    self.serve(r, false)?
+                }
             }
         }
     }
