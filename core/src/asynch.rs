@@ -1,8 +1,9 @@
 //! The native tokio API: [`AsyncHandle`], driving the same engine as
 //! [`Handle`] with `tokio::io::unix::AsyncFd` over the handle's socket.
 //! The methods are generated (`generated/async_handle.rs`); this module
-//! holds what they are built from: the wait loop, commands, connects and
-//! shutdown. The design is described in ARCHITECTURE.md ("The tokio
+//! holds what they are built from: the wait loop, commands (with the
+//! handle's buffer pool), options, connects, and the hand-written
+//! `shutdown`, `pread_owned` and `pwrite_owned`. The design is described in ARCHITECTURE.md ("The tokio
 //! driver").
 
 use std::future::Future;
@@ -513,11 +514,11 @@ impl AsyncHandle {
         *self.0.reg.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    /// The socket is ready in these directions: move bytes.
-    /// The socket is ready for reading (`read`) or writing: move bytes,
+    /// The socket is ready for reading (`read`) or writing: move bytes
+    /// (completion callbacks wake the tasks whose commands completed),
     /// clear tokio's readiness when the socket turned out drained (a short
     /// or blocked recv) or full (a partial or blocked send), and wake the
-    /// waiting tasks when anything moved. tokio clears only if no new
+    /// watchers when anything moved. tokio clears only if no new
     /// readiness arrived since `guard` was taken, so this is race-free.
     fn serve(
         &self,
