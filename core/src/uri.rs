@@ -56,6 +56,7 @@ pub(crate) struct NbdUri {
 
 /// Parse `raw` as an NBD URI (without applying any policy).
 pub(crate) fn parse(raw: &str) -> Result<NbdUri> {
+    check_characters(raw)?;
     let url = parse_url(raw)?;
     let scheme = url.scheme().to_string();
     let (kind, tls) = match scheme.as_str() {
@@ -229,6 +230,56 @@ const NO_HOST: &str = "no-host.invalid";
 
 /// RFC 3986 allows an empty host after userinfo ("nbds+unix://alice@/");
 /// the url crate does not, so parse such URIs with a stand-in host.
+/// Only the characters RFC 3986 allows: letters, digits, `-._~`, the
+/// delimiters `!$&'()*+,;=:@/?#`, `%` followed by two hex digits, and
+/// brackets around an IPv6 literal in the authority. Anything else (a
+/// space, a non-ASCII character, `"<>\^`{|}`) must be percent-encoded;
+/// libnbd refuses such URIs, while the `url` crate would quietly encode
+/// them.
+fn check_characters(raw: &str) -> Result<()> {
+    let authority = raw.find("://").map(|i| {
+        let start = i + 3;
+        let end = raw[start..]
+            .find(['/', '?', '#'])
+            .map_or(raw.len(), |j| start + j);
+        start..end
+    });
+    let b = raw.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let ok = match b[i] {
+            b'%' => {
+                if !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+                {
+                    return Err(Error::new(
+                        libc::EINVAL,
+                        format!(
+                            "unable to parse URI: {raw}: '%' must be followed by two hex digits"
+                        ),
+                    ));
+                }
+                i += 3;
+                continue;
+            }
+            b'[' | b']' => authority.as_ref().is_some_and(|a| a.contains(&i)),
+            c => c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#".contains(&c),
+        };
+        if !ok {
+            let c = raw[i..].chars().next().unwrap_or('?');
+            return Err(Error::new(
+                libc::EINVAL,
+                format!(
+                    "unable to parse URI: {raw}: {:?} is not allowed in a URI (percent-encode it)",
+                    c
+                ),
+            ));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 fn parse_url(raw: &str) -> Result<Url> {
     let err =
         |e: url::ParseError| Error::new(libc::EINVAL, format!("unable to parse URI: {raw}: {e}"));
@@ -354,6 +405,36 @@ pub(crate) mod tests {
         UriTransport::Tcp {
             host: host.into(),
             port: port.into(),
+        }
+    }
+
+    #[test]
+    fn characters_outside_rfc3986_are_refused() {
+        for bad in [
+            "nbd+unix:///a b?socket=/s",
+            "nbd+unix:///a?socket=/tmp/no pe",
+            "nbd+unix:///a%zz?socket=/s",
+            "nbd+unix:///a%2?socket=/s",
+            "nbd+unix:///\u{e9}?socket=/s",
+            "nbd+unix:///a\"b?socket=/s",
+            "nbd+unix:///a<b?socket=/s",
+            "nbd+unix:///a{b?socket=/s",
+            "nbd+unix:///a|b?socket=/s",
+            "nbd+unix:///a\\b?socket=/s",
+            "nbd+unix:///a^b?socket=/s",
+            "nbd+unix:///a`b?socket=/s",
+            "nbd+unix:///a\tb?socket=/s",
+            "nbd+unix:///a[b]?socket=/s",
+        ] {
+            let e = parse(bad).map(drop).unwrap_err();
+            assert_eq!(e.errno(), libc::EINVAL, "{bad}: {e}");
+        }
+        for good in [
+            "nbd+unix:///a'b(c)*!$+,;=@:~?socket=/s",
+            "nbd+unix:///a%20b?socket=/s#frag",
+            "nbd://[::1]:10809/e",
+        ] {
+            parse(good).unwrap_or_else(|e| panic!("{good}: {e}"));
         }
     }
 
