@@ -101,12 +101,14 @@ impl Buffer {
     /// restrict the test to [offset, offset+size); size -1 means up to the
     /// end, and size 0 is always true.
     #[pyo3(signature = (offset = 0, size = -1))]
-    fn is_zero(&self, py: Python<'_>, offset: usize, size: i64) -> PyResult<bool> {
+    fn is_zero(&self, py: Python<'_>, offset: i64, size: i64) -> PyResult<bool> {
         let obj = self.obj.bind(py);
         let len = nbytes(obj)?;
-        if offset > len {
-            return Err(PyIndexError::new_err("offset out of range"));
-        }
+        // A negative offset is out of range too (IndexError, as libnbd's).
+        let offset = match usize::try_from(offset) {
+            Ok(o) if o <= len => o,
+            _ => return Err(PyIndexError::new_err("offset out of range")),
+        };
         let size = match size {
             -1 => len - offset,
             s if s < 0 || s as u64 > (len - offset) as u64 => {

@@ -125,6 +125,10 @@ def test_buffer_methods():
     assert buf.is_zero(0, 512)
     assert not buf.is_zero(512)
     assert buf.is_zero(10, 0)
+    # Out of range either way, as in libnbd: IndexError.
+    for offset in (-1, 514):
+        with pytest.raises(IndexError):
+            buf.is_zero(offset)
     ba.pop()
     assert buf.is_zero()
     assert buf.to_buffer() is ba
