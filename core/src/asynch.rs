@@ -791,6 +791,13 @@ impl AsyncHandle {
         let r = self
             .command(name, |h, completion| submit(h, theirs, completion))
             .await;
+        if owned.is_shared() {
+            // On a multi-thread runtime this task may run as soon as the
+            // completion callback woke it, before the engine, still in
+            // the same step under the handle's lock, retired the command
+            // and dropped its clone: wait for that step to end.
+            drop(self.0.h.lock());
+        }
         (r, owned.into_vec())
     }
 

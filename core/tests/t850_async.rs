@@ -739,6 +739,7 @@ fn t864_more_transports() {
 fn t865_owned_buffers() {
     with_timeout(60, || {
         let srv = nbdkit(&["--filter=delay", "memory", "8M", "rdelay=200ms"]);
+        let fast_srv = nbdkit(&["memory", "1M"]);
         multi_thread().block_on(async {
             let h = connected(&srv).await;
             let mut set = JoinSet::new();
@@ -753,6 +754,31 @@ fn t865_owned_buffers() {
                         .await;
                     r.unwrap();
                     assert_eq!(data, pattern(i), "block {i}");
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap();
+            }
+            // On worker threads, a task may wake before the engine has let
+            // go of the vector: it must still come back whole, every time.
+            let fast = connected(&fast_srv).await;
+            let mut set = JoinSet::new();
+            for t in 0..8usize {
+                let h = fast.clone();
+                set.spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    for i in 0..300usize {
+                        let (r, back) = h
+                            .pread_owned(buf, ((t * 300 + i) % 256 * 4096) as u64, None)
+                            .await;
+                        r.unwrap();
+                        assert_eq!(
+                            back.len(),
+                            4096,
+                            "task {t} read {i}: the buffer came back short"
+                        );
+                        buf = back;
+                    }
                 });
             }
             while let Some(r) = set.join_next().await {
