@@ -54,29 +54,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 // run builds the core with its tokio API (nbd-bench
                 // enables the feature); a second run checks the core
                 // without it, as the C library and the bindings build it.
-                let workspace = single(
-                    cmd_cargo(&[
-                        "clippy",
-                        "--workspace",
-                        "--all-targets",
-                        "--",
-                        "-D",
-                        "warnings",
-                    ]),
-                    log,
-                )?;
-                let plain = single(
-                    cmd_cargo(&[
-                        "clippy",
-                        "-p",
-                        "nbd-core",
-                        "--all-targets",
-                        "--",
-                        "-D",
-                        "warnings",
-                    ]),
-                    log,
-                )?;
+                let clippy = |what: &[&str]| {
+                    let args = [
+                        &["clippy"],
+                        what,
+                        &["--all-targets", "--", "-D", "warnings"],
+                    ];
+                    single(cmd_cargo(&args.concat()), log)
+                };
+                let workspace = clippy(&["--workspace"])?;
+                let plain = clippy(&["-p", "nbd-core"])?;
                 outcome(
                     workspace.passed + plain.passed,
                     workspace.failed + plain.failed,
