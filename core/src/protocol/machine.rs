@@ -398,13 +398,13 @@ impl Machine {
             Some(cmds) => cmds.command_completed(cookie),
             // Before transmission no command exists: answer as an empty
             // table does.
-            None => Commands::new().command_completed(cookie),
+            None => Self::command_completed_unconnected(cookie),
         }
     }
 
-    /// nbd_aio_command_completed and nbd_aio_peek_command_completed on a
-    /// handle with no connection (and so no machine) yet: the answers of
-    /// an empty command table, as in any state before transmission.
+    /// nbd_aio_command_completed and nbd_aio_peek_command_completed
+    /// before transmission, with or without a machine (no connection
+    /// yet): the answers of an empty command table.
     pub fn command_completed_unconnected(cookie: u64) -> Result<bool, Error> {
         Commands::new().command_completed(cookie)
     }
@@ -418,7 +418,7 @@ impl Machine {
     pub fn peek_command_completed(&self) -> Result<u64, Error> {
         match self.state.commands() {
             Some(cmds) => cmds.peek_completed(),
-            None => Commands::new().peek_completed(),
+            None => Self::peek_command_completed_unconnected(),
         }
     }
 
