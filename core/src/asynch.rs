@@ -787,18 +787,30 @@ impl AsyncHandle {
         submit: impl FnOnce(&Handle, AioBuffer, CompletionCallback) -> Result<u64>,
     ) -> (Result<()>, Vec<u8>) {
         let owned = AioBuffer::from_vec(buf);
+        let r = self.on_buffer(name, &owned, submit).await;
+        (r, owned.into_vec())
+    }
+
+    /// A command on `owned` (the engine gets a clone). Once it is over,
+    /// the engine holds the clone no more (unless the command never
+    /// completed): on a multi-thread runtime this task may run as soon as
+    /// the completion callback woke it, before the engine, still in the
+    /// same step under the handle's lock, retired the command and dropped
+    /// its clone, so it waits for that step to end.
+    async fn on_buffer(
+        &self,
+        name: &'static str,
+        owned: &AioBuffer,
+        submit: impl FnOnce(&Handle, AioBuffer, CompletionCallback) -> Result<u64>,
+    ) -> Result<()> {
         let theirs = owned.clone();
         let r = self
             .command(name, |h, completion| submit(h, theirs, completion))
             .await;
         if owned.is_shared() {
-            // On a multi-thread runtime this task may run as soon as the
-            // completion callback woke it, before the engine, still in
-            // the same step under the handle's lock, retired the command
-            // and dropped its clone: wait for that step to end.
             drop(self.0.h.lock());
         }
-        (r, owned.into_vec())
+        r
     }
 
     /// A read command: the engine reads into a buffer of the handle's
@@ -817,13 +829,10 @@ impl AsyncHandle {
             h: &self.0.h,
             buf: Some(buf),
         };
-        let theirs = owned.clone();
-        self.command(name, |h, completion| submit(h, theirs, completion))
-            .await?;
+        self.on_buffer(name, &owned, submit).await?;
         if let Some(buf) = clear.buf.take() {
-            // SAFETY: the command completed and retired: the engine
-            // writes no more to the buffer (and, with the connection gone,
-            // holds no clone of it either).
+            // SAFETY: the command completed: the engine writes no more to
+            // the buffer, and the completion's store happens-before this.
             buf.copy_from_slice(unsafe { owned.as_slice() });
         }
         self.recycle(owned);
@@ -841,10 +850,7 @@ impl AsyncHandle {
         let owned = self.buffer(buf.len());
         // SAFETY: nobody else holds this fresh buffer yet.
         unsafe { owned.as_mut_slice() }.copy_from_slice(buf);
-        let theirs = owned.clone();
-        let r = self
-            .command(name, |h, completion| submit(h, theirs, completion))
-            .await;
+        let r = self.on_buffer(name, &owned, submit).await;
         self.recycle(owned);
         r
     }
