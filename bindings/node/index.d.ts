@@ -843,6 +843,72 @@ export declare class NBD {
   getRequestExtendedHeaders(): boolean;
 
   /**
+   * Spread the handle's commands over several connections.
+   *
+   * Ask for `connections` connections to the server, from 1 to 64. The default,
+   * 1, is what libnbd does. With more, the handle does what programs such as
+   * nbdcopy do with several handles, inside one handle: once the first
+   * connection's handshake is over, if the server advertises
+   * `NBD_FLAG_CAN_MULTI_CONN` (see {@link NBD.canMultiConn}), the handle opens
+   * `connections - 1` more connections to the same address and export, with the
+   * same negotiation: TLS, the export name, the meta contexts, structured
+   * replies or extended headers, and block size constraints. Each must finish
+   * its handshake and see the same export size, flags, block sizes and meta
+   * contexts as the first; if one fails or differs, the extra connections are
+   * closed and the handle goes on with the first connection alone (a debug
+   * message says why). The handle stays in the connecting state until this is
+   * settled, so when a connect call returns, {@link NBD.getConnections} tells how
+   * many connections there are. In option mode ({@link NBD.setOptMode}) the extra
+   * connections open after a successful {@link NBD.optGo}, which returns once they
+   * are settled; after {@link NBD.aioOptGo} the handle is connecting again until
+   * then. Servers that do not advertise multi-conn, subprocess servers
+   * ({@link NBD.connectCommand}, {@link NBD.connectSystemdSocketActivation}) and
+   * sockets the caller connected ({@link NBD.connectSocket}) always get one
+   * connection.
+   *
+   * With several connections, every data command goes to the open connection
+   * with the fewest commands in flight. Cookies stay unique across the handle,
+   * and {@link NBD.aioInFlight}, {@link NBD.aioPeekCommandCompleted},
+   * {@link NBD.aioCommandCompleted}, completion callbacks and the `nbd_stats_*`
+   * counters cover every connection. Negotiated facts such as {@link NBD.getSize}
+   * are the first connection's (the others agreed with them).
+   *
+   * Flush and FUA follow the multi-conn promise: a successful {@link NBD.flush}, or a
+   * write with `CMD_FLAG.FUA`, covers every write that had completed
+   * (whose completion the handle had reported) before the flush or FUA write was
+   * issued, whichever connection carried it. Writes still in flight when the
+   * flush is issued are not covered, exactly as on a single connection; wait for
+   * them first.
+   *
+   * The event loop sees one descriptor: {@link NBD.aioGetFd} returns an epoll
+   * descriptor that becomes readable when any connection needs attention,
+   * {@link NBD.aioGetDirection} then reports `AIO_DIRECTION_READ`, and
+   * {@link NBD.aioNotifyRead}, {@link NBD.poll} and {@link NBD.poll2} serve every connection
+   * that is ready. This descriptor is used from the first connect on whenever
+   * more than one connection was asked for over a transport that can have them.
+   * {@link NBD.shutdown} and {@link NBD.aioDisconnect} close every connection. A
+   * connection that fails fails its own commands only; the handle stays
+   * connected while any connection is.
+   *
+   * Extension of this library, not in libnbd. C: `nbd_set_connections`.
+   */
+  setConnections(connections: number): void;
+
+  /**
+   * Return how many connections the handle has.
+   *
+   * Before connecting, return the number of connections asked for with
+   * {@link NBD.setConnections} (1 on a new handle). Once connecting has begun,
+   * return the number of connections actually open and carrying commands: 0
+   * until the handshake, and any extra connections, are done, and again after
+   * the handle is closed or dead; 1 when the server does not advertise
+   * multi-conn or extra connections could not be opened.
+   *
+   * Extension of this library, not in libnbd. C: `nbd_get_connections`.
+   */
+  getConnections(): number;
+
+  /**
    * Choose whether to request extended headers.
    *
    * Extended headers are a protocol extension that widens request and reply

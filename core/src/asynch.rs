@@ -453,7 +453,7 @@ impl AsyncHandle {
             }
         };
         // Under the lock, so the descriptor is the engine's own.
-        let connected = conn.machine.public_state() == PublicState::Connected;
+        let connected = conn.public_state() == PublicState::Connected;
         match self.register(fd, connected) {
             Ok(afd) => Step::Wait(afd, dir),
             Err(e) => Step::Stuck(e),
@@ -873,7 +873,7 @@ impl AsyncHandle {
                         found = h
                             .lock()
                             .ok()
-                            .and_then(|mut g| g.conn.as_mut()?.machine.option_result());
+                            .and_then(|mut g| g.conn.as_mut()?.first_mut().machine.option_result());
                     }
                     found.is_some()
                 },
@@ -881,6 +881,11 @@ impl AsyncHandle {
             )
             .await;
         match (found, r) {
+            (Some(Ok(o)), _) if h.public_state() == PublicState::Connecting => {
+                // After opt_go with nbd_set_connections: the other
+                // connections open before the handle is connected.
+                self.connected(name).await.map(|()| T::from_outcome(o))
+            }
             (Some(Ok(o)), _) => Ok(T::from_outcome(o)),
             (Some(Err(e)), _) | (None, Err(e)) => Err(e.renamed(name)),
             (None, Ok(())) => Err(self
@@ -965,10 +970,10 @@ impl AsyncHandle {
             let mut g = h.lock().map_err(|e| e.renamed(NAME))?;
             let inner: &mut Inner = &mut g;
             let conn = inner.conn_mut().map_err(|e| e.renamed(NAME))?;
-            let r = match conn.machine.public_state() {
+            let r = match conn.public_state() {
                 PublicState::Closed | PublicState::Dead => Ok(()),
-                _ if conn.machine.disconnecting() => Ok(()),
-                _ => conn.machine.disconnect(abandon),
+                _ if conn.disconnecting() => Ok(()),
+                _ => conn.disconnect(abandon),
             };
             inner.after_step();
             r.map_err(|e| e.renamed(NAME))?;

@@ -4,7 +4,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::driver::Connection;
+use crate::driver::Group;
 use crate::generated::dispatch::Unlocked;
 use crate::generated::types::PublicState;
 use crate::settings::Settings;
@@ -92,8 +92,9 @@ pub(crate) struct Shared {
 /// Everything behind the handle's lock.
 pub(crate) struct Inner {
     pub(crate) settings: Settings,
-    /// None until a connect call starts one.
-    pub(crate) conn: Option<Connection>,
+    /// The connection (or, with multi-conn, connections); None until a
+    /// connect call starts one.
+    pub(crate) conn: Option<Group>,
     shared: Arc<Shared>,
     /// The call being traced, used as the context of the machine's own
     /// debug messages (libnbd labels them with the API call too).
@@ -279,12 +280,7 @@ impl Inner {
     /// Connected but not idle: libnbd's "processing" as opposed to
     /// "ready" (the machine names its idle state READY).
     pub(crate) fn processing(&self) -> bool {
-        match &self.conn {
-            Some(c) if c.public_state() == PublicState::Connected => {
-                !c.machine.state_name().starts_with("READY")
-            }
-            _ => false,
-        }
+        self.conn.as_ref().is_some_and(Group::processing)
     }
 
     /// Whether command flags outside the library's mask are refused.
@@ -340,11 +336,11 @@ impl Inner {
     }
 
     /// The connection, or ENOTCONN when none was started.
-    pub(crate) fn conn(&self) -> Result<&Connection> {
+    pub(crate) fn conn(&self) -> Result<&Group> {
         self.conn.as_ref().ok_or_else(not_connected)
     }
 
-    pub(crate) fn conn_mut(&mut self) -> Result<&mut Connection> {
+    pub(crate) fn conn_mut(&mut self) -> Result<&mut Group> {
         self.conn.as_mut().ok_or_else(not_connected)
     }
 
@@ -352,8 +348,8 @@ impl Inner {
     /// debug messages and publish state and direction for lock-free readers.
     pub(crate) fn after_step(&mut self) {
         if let Some(conn) = self.conn.as_mut() {
-            conn.close_if_finished();
-            let msgs = conn.machine.take_debug();
+            conn.settle();
+            let msgs = conn.take_debug();
             if self.settings.debug && !msgs.is_empty() {
                 let context = if self.debug_context.is_empty() {
                     "nbd".to_string()

@@ -23,6 +23,9 @@ pub(crate) struct Settings {
     pub(crate) uri_allow_local_file: bool,
     /// LISTEN_FDNAMES for socket activation; empty means unset.
     pub(crate) socket_activation_name: String,
+    /// How many connections to open when the server allows multi-conn
+    /// (nbd_set_connections).
+    pub(crate) connections: u32,
 }
 
 /// TLS credentials and checks, copied into each connection's
@@ -60,6 +63,7 @@ impl Settings {
             uri_allow_tls: Tls::ALLOW,
             uri_allow_local_file: false,
             socket_activation_name: String::new(),
+            connections: 1,
         }
     }
 }

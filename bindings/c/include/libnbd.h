@@ -343,6 +343,14 @@ extern int nbd_get_request_extended_headers (struct nbd_handle *h)
     LIBNBD_ATTRIBUTE_NONNULL(1);
 #define LIBNBD_HAVE_NBD_GET_REQUEST_EXTENDED_HEADERS 1
 
+extern int nbd_set_connections (struct nbd_handle *h, int connections)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_SET_CONNECTIONS 1
+
+extern int nbd_get_connections (struct nbd_handle *h)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_GET_CONNECTIONS 1
+
 extern int nbd_set_request_extended_headers (struct nbd_handle *h, bool request)
     LIBNBD_ATTRIBUTE_NONNULL(1);
 #define LIBNBD_HAVE_NBD_SET_REQUEST_EXTENDED_HEADERS 1

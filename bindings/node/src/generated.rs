@@ -614,6 +614,26 @@ impl Nbd {
         Ok(ret)
     }
 
+    /// Spread the handle's commands over several connections.
+    #[napi(js_name = "setConnections")]
+    pub fn set_connections(&self, env: Env, connections: conv::I32) -> Result<()> {
+        let conn = self.conn(&env)?;
+        let ret = conn.handle.set_connections(connections.0);
+
+        conn.finish(&env, ret)?;
+        Ok(())
+    }
+
+    /// Return how many connections the handle has.
+    #[napi(js_name = "getConnections")]
+    pub fn get_connections(&self, env: Env) -> Result<i32> {
+        let conn = self.conn(&env)?;
+        let ret = conn.handle.get_connections();
+
+        let ret = conn.finish(&env, ret)?;
+        Ok(ret)
+    }
+
     /// Choose whether to request extended headers.
     #[napi(js_name = "setRequestExtendedHeaders")]
     pub fn set_request_extended_headers(&self, env: Env, request: bool) -> Result<()> {

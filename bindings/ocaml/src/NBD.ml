@@ -322,6 +322,10 @@ module Raw = struct
     = "nbd_ocaml_set_socket_activation_name"
   external get_request_extended_headers : t -> (bool, exn) result
     = "nbd_ocaml_get_request_extended_headers"
+  external set_connections : t -> int -> (unit, exn) result
+    = "nbd_ocaml_set_connections"
+  external get_connections : t -> (int, exn) result
+    = "nbd_ocaml_get_connections"
   external set_request_extended_headers : t -> bool -> (unit, exn) result
     = "nbd_ocaml_set_request_extended_headers"
   external get_tls_certificates : t -> (string, exn) result
@@ -602,6 +606,8 @@ let get_socket_activation_name h = ret (Raw.get_socket_activation_name h)
 let set_request_meta_context h request = ret (Raw.set_request_meta_context h request)
 let set_socket_activation_name h socket_name = ret (Raw.set_socket_activation_name h socket_name)
 let get_request_extended_headers h = ret (Raw.get_request_extended_headers h)
+let set_connections h connections = ret (Raw.set_connections h connections)
+let get_connections h = ret (Raw.get_connections h)
 let set_request_extended_headers h request = ret (Raw.set_request_extended_headers h request)
 let get_tls_certificates h = ret (Raw.get_tls_certificates h)
 let get_tls_psk_file h = ret (Raw.get_tls_psk_file h)

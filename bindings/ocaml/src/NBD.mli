@@ -931,6 +931,68 @@ headers is told by {!get_extended_headers_negotiated}.
 @since 1.18 *)
 val get_request_extended_headers : t -> bool
 
+(** Spread the handle's commands over several connections.
+
+Ask for [connections] connections to the server, from 1 to 64. The
+default, 1, is what libnbd does. With more, the handle does what
+programs such as nbdcopy do with several handles, inside one handle:
+once the first connection's handshake is over, if the server advertises
+[NBD_FLAG_CAN_MULTI_CONN] (see {!can_multi_conn}), the handle opens
+[connections - 1] more connections to the same address and export, with
+the same negotiation: TLS, the export name, the meta contexts,
+structured replies or extended headers, and block size constraints. Each
+must finish its handshake and see the same export size, flags, block
+sizes and meta contexts as the first; if one fails or differs, the extra
+connections are closed and the handle goes on with the first connection
+alone (a debug message says why). The handle stays in the connecting
+state until this is settled, so when a connect call returns,
+{!get_connections} tells how many connections there are. In option mode
+({!set_opt_mode}) the extra connections open after a successful
+{!opt_go}, which returns once they are settled; after {!aio_opt_go} the
+handle is connecting again until then. Servers that do not advertise
+multi-conn, subprocess servers ({!connect_command},
+{!connect_systemd_socket_activation}) and sockets the caller connected
+({!connect_socket}) always get one connection.
+
+With several connections, every data command goes to the open connection
+with the fewest commands in flight. Cookies stay unique across the
+handle, and {!aio_in_flight}, {!aio_peek_command_completed},
+{!aio_command_completed}, completion callbacks and the [nbd_stats_*]
+counters cover every connection. Negotiated facts such as {!get_size}
+are the first connection's (the others agreed with them).
+
+Flush and FUA follow the multi-conn promise: a successful {!flush}, or a
+write with [CMD_FLAG.FUA], covers every write that had completed (whose
+completion the handle had reported) before the flush or FUA write was
+issued, whichever connection carried it. Writes still in flight when the
+flush is issued are not covered, exactly as on a single connection; wait
+for them first.
+
+The event loop sees one descriptor: {!aio_get_fd} returns an epoll
+descriptor that becomes readable when any connection needs attention,
+{!aio_get_direction} then reports [aio_direction_read], and
+{!aio_notify_read}, {!poll} and {!poll2} serve every connection that is
+ready. This descriptor is used from the first connect on whenever more
+than one connection was asked for over a transport that can have them.
+{!shutdown} and {!aio_disconnect} close every connection. A connection
+that fails fails its own commands only; the handle stays connected while
+any connection is.
+
+Extension of this library, not in libnbd. *)
+val set_connections : t -> int -> unit
+
+(** Return how many connections the handle has.
+
+Before connecting, return the number of connections asked for with
+{!set_connections} (1 on a new handle). Once connecting has begun,
+return the number of connections actually open and carrying commands: 0
+until the handshake, and any extra connections, are done, and again
+after the handle is closed or dead; 1 when the server does not advertise
+multi-conn or extra connections could not be opened.
+
+Extension of this library, not in libnbd. *)
+val get_connections : t -> int
+
 (** Choose whether to request extended headers.
 
 Extended headers are a protocol extension that widens request and reply

@@ -96,21 +96,21 @@ impl Inner {
         let Some(conn) = self.conn.as_mut() else {
             return Machine::command_completed_unconnected(cookie);
         };
-        let r = conn.machine.command_completed(cookie);
+        let r = conn.command_completed(cookie);
         self.after_step();
         r
     }
 
     pub(crate) fn do_aio_peek_command_completed(&mut self) -> Result<i64> {
         let cookie = match self.conn.as_ref() {
-            Some(conn) => conn.machine.peek_command_completed()?,
+            Some(conn) => conn.peek_command_completed()?,
             None => Machine::peek_command_completed_unconnected()?,
         };
         i64::try_from(cookie).map_err(|_| Error::new(libc::EOVERFLOW, "cookie out of range"))
     }
 
     pub(crate) fn do_aio_in_flight(&mut self) -> Result<i32> {
-        Ok(i32::try_from(self.conn()?.machine.in_flight()).unwrap_or(i32::MAX))
+        Ok(i32::try_from(self.conn()?.in_flight()).unwrap_or(i32::MAX))
     }
 
     pub(crate) fn do_poll(&mut self, timeout: i32) -> Result<i32> {

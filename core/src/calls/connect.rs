@@ -9,7 +9,7 @@ use std::path::Path;
 use socket2::SockAddr;
 
 use crate::driver::blocking::{run_until, wait_until_connected};
-use crate::driver::{Connection, Peer};
+use crate::driver::{Connection, Group, Peer};
 use crate::generated::types::{AllowTransport, CmdFlag, PublicState, Shutdown, Tls};
 use crate::handle::Inner;
 use crate::tls::TlsParams;
@@ -30,7 +30,7 @@ impl Inner {
         conn.tls_params = TlsParams::new(&self.settings.tls, host);
         let dead = conn.public_state() == PublicState::Dead;
         let err = dead.then(|| conn.dead_error());
-        self.conn = Some(conn);
+        self.conn = Some(Group::new(conn, self.settings.connections));
         self.after_step();
         match err {
             Some(e) => Err(e),
@@ -38,7 +38,7 @@ impl Inner {
         }
     }
 
-    fn wait_connected(&mut self) -> Result<()> {
+    pub(super) fn wait_connected(&mut self) -> Result<()> {
         let r = wait_until_connected(self.conn_mut()?);
         self.after_step();
         r
@@ -225,14 +225,14 @@ impl Inner {
     pub(crate) fn do_get_uri(&mut self) -> Result<String> {
         let conn = self.conn()?;
         // As libnbd: an nbds URI when TLS is required or was negotiated.
-        let using_tls = self.settings.config.tls == Tls::REQUIRE || conn.machine.info().tls;
+        let using_tls = self.settings.config.tls == Tls::REQUIRE || conn.first().machine.info().tls;
         let s = if using_tls { "s" } else { "" };
         let user = match &self.settings.tls.username {
             Some(u) => format!("{}@", uri::percent_encode(u.as_bytes(), b"!$&'()*+,;=")),
             None => String::new(),
         };
         let mut query = Vec::new();
-        let authority = match &conn.peer {
+        let authority = match &conn.first().peer {
             Peer::Tcp { host, port } => format!("nbd{s}://{user}{}", host_port(host, port)),
             Peer::Addr(a) | Peer::Activation(a) => {
                 if let Some(sa) = a.as_socket() {
@@ -309,7 +309,7 @@ impl Inner {
 
     pub(crate) fn do_aio_disconnect(&mut self, _flags: CmdFlag) -> Result<()> {
         let conn = self.conn_mut()?;
-        let r = conn.machine.disconnect(false).and_then(|()| conn.flush());
+        let r = conn.disconnect(false).and_then(|()| conn.flush());
         self.after_step();
         r
     }
@@ -322,27 +322,22 @@ impl Inner {
         // behind requests the server has not seen yet, also keeps servers
         // that stop answering once they read NBD_CMD_DISC (as nbdkit may
         // with requests still in its queue) from dropping those replies.
-        let drained = if abandon || conn.machine.public_state() != PublicState::Connected {
+        let ended =
+            |g: &mut Group| matches!(g.public_state(), PublicState::Closed | PublicState::Dead);
+        let drained = if abandon || conn.public_state() != PublicState::Connected {
             Ok(())
         } else {
-            run_until(conn, |m| {
-                m.in_flight() == 0
-                    || matches!(m.public_state(), PublicState::Closed | PublicState::Dead)
-            })
+            run_until(conn, |g| g.in_flight() == 0 || ended(g))
         };
         let r = drained
-            .and_then(|()| match conn.machine.public_state() {
+            .and_then(|()| match conn.public_state() {
                 // The server may have gone while the commands drained.
                 PublicState::Closed | PublicState::Dead => Ok(()),
                 // nbd_aio_disconnect came first: just wait for the end.
-                _ if conn.machine.disconnecting() => Ok(()),
-                _ => conn.machine.disconnect(abandon),
+                _ if conn.disconnecting() => Ok(()),
+                _ => conn.disconnect(abandon),
             })
-            .and_then(|()| {
-                run_until(conn, |m| {
-                    matches!(m.public_state(), PublicState::Closed | PublicState::Dead)
-                })
-            });
+            .and_then(|()| run_until(conn, ended));
         self.after_step();
         r
     }

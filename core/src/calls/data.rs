@@ -16,24 +16,14 @@ fn filter(contexts: &[&str]) -> Option<Vec<String>> {
 }
 
 impl Inner {
-    /// Queue a command, and send it at once when the connection was idle,
-    /// so a lone request (queue depth 1) goes out without waiting for the
-    /// next poll. When other commands are in flight, the request joins the
-    /// queue and the next poll or notify sends every queued request in one
-    /// vectored write: that is one system call for a whole batch instead of
-    /// one per request. aio_get_direction reports WRITE meanwhile, so event
-    /// loops that follow it (as libnbd asks) send them. When output was
-    /// already waiting, the last send found the socket full anyway.
+    /// Queue a command (see `Group::submit`: a lone request goes out at
+    /// once; with others in flight it joins the queue, and the next poll
+    /// or notify sends every queued request in one vectored write, which
+    /// is one system call for a whole batch; aio_get_direction reports
+    /// WRITE meanwhile, so event loops that follow it, as libnbd asks,
+    /// send them).
     pub(crate) fn submit(&mut self, cmd: Command) -> Result<u64> {
-        let conn = self.conn_mut()?;
-        let socket_was_full = conn.machine.direction().writes();
-        let busy = conn.machine.in_flight() > 0;
-        let r = conn.machine.start_command(cmd);
-        if r.is_ok() && !socket_was_full && !busy {
-            // A send failure kills the connection, which fails the command;
-            // the caller learns that from the command, as with libnbd.
-            let _ = conn.flush();
-        }
+        let r = self.conn_mut()?.submit(cmd);
         self.after_step();
         r
     }
@@ -41,7 +31,7 @@ impl Inner {
     /// Run until command `cookie` completes, retire it, and return its
     /// result.
     pub(crate) fn wait_command(&mut self, cookie: u64) -> Result<()> {
-        self.wait_for(|m| match m.command_completed(cookie) {
+        self.wait_for(|g| match g.command_completed(cookie) {
             Ok(false) => None,
             Ok(true) => Some(Ok(())),
             Err(e) => Some(Err(e)),
@@ -112,8 +102,7 @@ impl Inner {
     /// buffers and callbacks) and leave the handle dead.
     fn scrap_connection(&mut self, err: Error) {
         if let Some(conn) = self.conn.as_mut() {
-            conn.replace_machine(self.settings.config.clone());
-            conn.fail(err);
+            conn.scrap(&self.settings.config, err);
         }
         self.after_step();
     }

@@ -10,7 +10,7 @@ impl Inner {
     /// The negotiated facts, once the server has described the export
     /// (after the handshake, or after opt_info in opt mode).
     fn export_info(&self) -> Result<&Negotiated> {
-        let info = self.conn()?.machine.info();
+        let info = self.conn()?.first().machine.info();
         if !info.export_valid {
             return Err(Error::new(
                 libc::EINVAL,
@@ -23,7 +23,7 @@ impl Inner {
     /// The export's facts, for a name or description the server sends
     /// only when nbd_set_full_info asked for it before connecting.
     fn negotiated(&self) -> Result<&Negotiated> {
-        Ok(self.conn()?.machine.info())
+        Ok(self.conn()?.first().machine.info())
     }
 
     pub(crate) fn do_get_size(&mut self) -> Result<i64> {
@@ -81,7 +81,7 @@ impl Inner {
     }
 
     pub(crate) fn do_can_meta_context(&mut self, metacontext: &str) -> Result<bool> {
-        let machine = &self.conn()?.machine;
+        let machine = &self.conn()?.first().machine;
         let info = machine.info();
         if info.meta_valid {
             return Ok(info.can_meta_context(metacontext));
@@ -148,10 +148,10 @@ impl Inner {
     pub(crate) fn do_connection_state(&mut self) -> Result<&'static str> {
         Ok(match &self.conn {
             None => "START: Handle after being initially created",
-            Some(c) if c.is_connecting_socket() => {
+            Some(c) if c.first().is_connecting_socket() => {
                 "CONNECT.CONNECTING: Connecting to the remote server"
             }
-            Some(c) => c.machine.state_name(),
+            Some(c) => c.first().machine.state_name(),
         })
     }
 }

@@ -80,7 +80,10 @@ impl Inner {
                 format!("invalid signal number {signum}"),
             ));
         }
-        let child = self.conn.as_mut().and_then(|c| c.child.as_mut());
+        let child = self
+            .conn
+            .as_mut()
+            .and_then(|c| c.first_mut().child.as_mut());
         let Some(child) = child else {
             return Err(Error::new(libc::ESRCH, "no subprocess exists"));
         };
@@ -90,17 +93,14 @@ impl Inner {
     pub(crate) fn do_get_subprocess_pid(&mut self) -> Result<i64> {
         self.conn
             .as_ref()
-            .and_then(|c| c.child.as_ref())
+            .and_then(|c| c.first().child.as_ref())
             .and_then(|c| c.pid())
             .map(i64::from)
             .ok_or_else(|| Error::new(libc::ESRCH, "no subprocess exists"))
     }
 
     fn stats(&self) -> crate::protocol::Stats {
-        self.conn
-            .as_ref()
-            .map(|c| c.machine.stats())
-            .unwrap_or_default()
+        self.conn.as_ref().map(|c| c.stats()).unwrap_or_default()
     }
 
     pub(crate) fn do_stats_bytes_sent(&mut self) -> u64 {

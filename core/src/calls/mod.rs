@@ -11,8 +11,8 @@ pub(crate) mod opt;
 mod settings;
 
 use crate::driver::blocking::run_until;
+use crate::driver::Group;
 use crate::handle::Inner;
-use crate::protocol::Machine;
 use crate::Result;
 
 impl Inner {
@@ -21,7 +21,7 @@ impl Inner {
     /// (or, when it simply stopped, why it is dead) is the answer.
     fn wait_for<T>(
         &mut self,
-        mut result: impl FnMut(&mut Machine) -> Option<Result<T>>,
+        mut result: impl FnMut(&mut Group) -> Option<Result<T>>,
     ) -> Result<T> {
         let conn = self.conn_mut()?;
         let mut found = None;

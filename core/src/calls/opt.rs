@@ -23,6 +23,7 @@ impl Inner {
     fn start_opt(&mut self, req: OptRequest, completion: Option<CompletionCallback>) -> Result<()> {
         let conn = self.conn_mut()?;
         let r = conn
+            .first_mut()
             .machine
             .start_option(req, completion)
             .and_then(|()| conn.flush());
@@ -32,7 +33,7 @@ impl Inner {
 
     /// Run until the option in progress has a result.
     fn wait_opt(&mut self) -> Result<OptOutcome> {
-        self.wait_for(|m| m.option_result())
+        self.wait_for(|g| g.first_mut().machine.option_result())
     }
 
     /// The aio meta context calls answer 0 once the option is sent; the
@@ -53,7 +54,12 @@ impl Inner {
     // ---- synchronous ----
 
     pub(crate) fn do_opt_go(&mut self) -> Result<()> {
-        self.run_opt(OptRequest::Go).map(drop)
+        self.run_opt(OptRequest::Go)?;
+        // With nbd_set_connections, more connections open now.
+        if self.public_state() == crate::generated::types::PublicState::Connecting {
+            self.wait_connected()?;
+        }
+        Ok(())
     }
 
     pub(crate) fn do_opt_abort(&mut self) -> Result<()> {

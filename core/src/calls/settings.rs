@@ -17,8 +17,32 @@ impl Inner {
     fn update_config(&mut self, f: impl Fn(&mut Config)) {
         f(&mut self.settings.config);
         if let Some(conn) = self.conn.as_mut() {
-            f(conn.machine.config_mut());
+            conn.configs_mut().for_each(&f);
         }
+    }
+
+    // ---- how many connections ----
+
+    pub(crate) fn do_set_connections(&mut self, connections: i32) -> Result<()> {
+        let max = crate::driver::group::MAX_CONNECTIONS;
+        match u32::try_from(connections) {
+            Ok(n) if (1..=max).contains(&n) => {
+                self.settings.connections = n;
+                Ok(())
+            }
+            _ => Err(Error::new(
+                libc::EINVAL,
+                format!("invalid number of connections {connections}: it must be from 1 to {max}"),
+            )),
+        }
+    }
+
+    pub(crate) fn do_get_connections(&mut self) -> Result<i32> {
+        let n = match &self.conn {
+            None => self.settings.connections as usize,
+            Some(g) => g.open_count(),
+        };
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 
     // ---- export name and negotiation requests ----
@@ -232,7 +256,9 @@ impl Inner {
         if let Some(h) = &self.settings.tls.hostname {
             return Ok(h.clone());
         }
-        if let Some(crate::driver::Peer::Tcp { host, .. }) = self.conn.as_ref().map(|c| &c.peer) {
+        if let Some(crate::driver::Peer::Tcp { host, .. }) =
+            self.conn.as_ref().map(|c| &c.first().peer)
+        {
             return Ok(host.clone());
         }
         Ok(String::new())

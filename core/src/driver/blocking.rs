@@ -2,28 +2,24 @@
 //! Every synchronous call (connect, opt_*, pread, ...) is its aio variant
 //! followed by [`run_until`].
 
-use super::connection::Connection;
+use super::group::Group;
 use super::poll::poll_once;
 use crate::generated::types::PublicState;
-use crate::protocol::Machine;
 use crate::Result;
 
-/// Drive `conn` until `done` says so. `done` is asked before every wait,
+/// Drive the connections until `done` says so. `done` is asked before every wait,
 /// and also after a failure (a command that failed with the connection
 /// has still completed). Fails when the connection can make no more
 /// progress and `done` never became true.
-pub(crate) fn run_until(
-    conn: &mut Connection,
-    mut done: impl FnMut(&mut Machine) -> bool,
-) -> Result<()> {
+pub(crate) fn run_until(conn: &mut Group, mut done: impl FnMut(&mut Group) -> bool) -> Result<()> {
     loop {
-        if done(&mut conn.machine) {
+        if done(conn) {
             return Ok(());
         }
         // Send what is pending before waiting: a new request can nearly
         // always go out at once, and then the only wait is for the reply.
         let step = conn.flush().and_then(|()| {
-            if done(&mut conn.machine) {
+            if done(conn) {
                 return Ok(true);
             }
             if conn.fd().is_none() || conn.direction().bits() == 0 {
@@ -35,22 +31,19 @@ pub(crate) fn run_until(
             Ok(true) => return Ok(()),
             Ok(false) => {}
             Err(e) => {
-                return if done(&mut conn.machine) {
-                    Ok(())
-                } else {
-                    Err(e)
-                };
+                return if done(conn) { Ok(()) } else { Err(e) };
             }
         }
     }
 }
 
 /// Wait until the handshake is over: the connection is ready (or, in opt
-/// mode, negotiating). A failed or closed connection is an error.
-pub(crate) fn wait_until_connected(conn: &mut Connection) -> Result<()> {
+/// mode, negotiating), and so are the extra connections of a multi-conn
+/// handle. A failed or closed connection is an error.
+pub(crate) fn wait_until_connected(conn: &mut Group) -> Result<()> {
     // The public state is Connecting both while the socket connects and
-    // while the handshake runs.
-    let waiting = |c: &Connection| c.public_state() == PublicState::Connecting;
+    // while the handshakes run.
+    let waiting = |c: &Group| c.public_state() == PublicState::Connecting;
     while waiting(conn) {
         let step = conn.flush().and_then(|()| {
             if !waiting(conn) {

@@ -52,6 +52,11 @@ pub(crate) struct Connection {
     /// installed in its handle).
     pub(crate) tls_params: TlsParams,
     pub(crate) peer: Peer,
+    /// The address the socket reached (after a connect this library made).
+    pub(crate) reached: Option<SockAddr>,
+    /// Counts the sockets the connection has had (a connect may try
+    /// several addresses, each with a socket of its own).
+    sockets: u32,
     /// The error that ended the connection, when the driver saw it.
     fatal: Option<Error>,
     pub(crate) child: Option<Subprocess>,
@@ -99,6 +104,8 @@ impl Connection {
             tls: None,
             tls_params: TlsParams::default(),
             peer,
+            reached: None,
+            sockets: 1,
             fatal: None,
             child: None,
             activation: None,
@@ -106,10 +113,12 @@ impl Connection {
     }
 
     fn apply_step(&mut self, step: ConnectStep) {
+        self.sockets = self.sockets.wrapping_add(1);
         match step {
             ConnectStep::Waiting(p) => self.link = Link::Connecting(p),
-            ConnectStep::Done(socket, _addr) => {
+            ConnectStep::Done(socket, addr) => {
                 self.link = Link::Open(socket);
+                self.reached = Some(addr);
                 self.machine.start_handshake();
             }
         }
@@ -158,6 +167,12 @@ impl Connection {
             (Link::Open(_), Some(tls)) => tls_wire::direction(&self.machine, tls),
             (Link::Gone, _) => Direction::NONE,
         }
+    }
+
+    /// Which of the connection's sockets [`Connection::fd`] is (the
+    /// number alone may be reused by the next one).
+    pub(crate) fn socket_serial(&self) -> u32 {
+        self.sockets
     }
 
     pub(crate) fn is_connecting_socket(&self) -> bool {

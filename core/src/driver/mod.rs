@@ -3,6 +3,8 @@
 //!
 //! - [`io`]: moving bytes between a machine and a non-blocking socket.
 //! - [`connection`]: a machine plus its socket and subprocess.
+//! - [`group`]: the connections of one handle (one, or several with
+//!   multi-conn), presented to the drivers as one.
 //! - [`poll`]: one poll(2) round, for `nbd_poll`, `nbd_poll2` and the
 //!   blocking calls.
 //! - [`blocking`]: run until a command, option or handshake is finished.
@@ -15,8 +17,10 @@
 
 pub(crate) mod blocking;
 pub(crate) mod connection;
+pub(crate) mod group;
 pub(crate) mod io;
 pub(crate) mod poll;
 pub(crate) mod tls_wire;
 
 pub(crate) use connection::{Connection, Peer};
+pub(crate) use group::Group;

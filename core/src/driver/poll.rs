@@ -1,21 +1,34 @@
 //! One round of poll(2) on the connection's socket (and optionally one
 //! more descriptor), then the notification the result calls for. This is
-//! `nbd_poll` / `nbd_poll2`, and the engine of every blocking call.
+//! `nbd_poll` / `nbd_poll2`, and the engine of every blocking call. A
+//! handle with several connections waits on its epoll descriptor instead
+//! (`Group::poll_members`).
 
 use std::os::fd::RawFd;
 
 use super::connection::Connection;
+use super::group::Group;
 use crate::{Error, Result};
 
-/// Wait up to `timeout` ms (-1: forever) for the socket to become ready
-/// in the direction the machine wants, or for `extra_fd` (if >= 0) to be
-/// readable; then move bytes. Returns 0 on timeout, 1 otherwise.
-pub(crate) fn poll_once(conn: &mut Connection, extra_fd: RawFd, timeout: i32) -> Result<i32> {
+/// Wait up to `timeout` ms (-1: forever) for the sockets to become ready
+/// in the direction their machines want, or for `extra_fd` (if >= 0) to
+/// be readable; then move bytes. Returns 0 on timeout, 1 otherwise.
+pub(crate) fn poll_once(group: &mut Group, extra_fd: RawFd, timeout: i32) -> Result<i32> {
     // Over TLS, plaintext may already sit decrypted in the session: the
     // socket would not become readable for it.
-    if conn.deliver_buffered()? {
+    if group.deliver_buffered()? {
         return Ok(1);
     }
+    if group.is_multi() {
+        return group.poll_members(extra_fd, timeout);
+    }
+    let r = poll_socket(group.first_mut(), extra_fd, timeout);
+    group.settle();
+    r
+}
+
+/// [`poll_once`] on the one connection of a handle.
+fn poll_socket(conn: &mut Connection, extra_fd: RawFd, timeout: i32) -> Result<i32> {
     let dir = conn.direction();
     let Some(fd) = conn.fd() else {
         return Err(Error::new(

@@ -187,6 +187,14 @@ impl AsyncHandle {
     pub fn get_request_extended_headers(&self) -> bool {
         self.handle().get_request_extended_headers()
     }
+    /// Spread the handle's commands over several connections: [`Handle::set_connections`], which does not wait on the server.
+    pub fn set_connections(&self, connections: i32) -> Result<()> {
+        self.handle().set_connections(connections)
+    }
+    /// Return how many connections the handle has: [`Handle::get_connections`], which does not wait on the server.
+    pub fn get_connections(&self) -> Result<i32> {
+        self.handle().get_connections()
+    }
     /// Choose whether to request extended headers: [`Handle::set_request_extended_headers`], which does not wait on the server.
     pub fn set_request_extended_headers(&self, request: bool) -> Result<()> {
         self.handle().set_request_extended_headers(request)

@@ -1772,6 +1772,120 @@ impl Handle {
         )
     }
 
+    /// Spread the handle's commands over several connections.
+    ///
+    /// Ask for `connections` connections to the server, from 1 to 64. The default,
+    /// 1, is what libnbd does. With more, the handle does what programs such as
+    /// nbdcopy do with several handles, inside one handle: once the first
+    /// connection's handshake is over, if the server advertises
+    /// `NBD_FLAG_CAN_MULTI_CONN` (see [`Handle::can_multi_conn`]), the handle opens
+    /// `connections - 1` more connections to the same address and export, with the
+    /// same negotiation: TLS, the export name, the meta contexts, structured
+    /// replies or extended headers, and block size constraints. Each must finish
+    /// its handshake and see the same export size, flags, block sizes and meta
+    /// contexts as the first; if one fails or differs, the extra connections are
+    /// closed and the handle goes on with the first connection alone (a debug
+    /// message says why). The handle stays in the connecting state until this is
+    /// settled, so when a connect call returns, [`Handle::get_connections`] tells
+    /// how many connections there are. In option mode ([`Handle::set_opt_mode`])
+    /// the extra connections open after a successful [`Handle::opt_go`], which
+    /// returns once they are settled; after [`Handle::aio_opt_go`] the handle is
+    /// connecting again until then. Servers that do not advertise multi-conn,
+    /// subprocess servers ([`Handle::connect_command`],
+    /// [`Handle::connect_systemd_socket_activation`]) and sockets the caller
+    /// connected ([`Handle::connect_socket`]) always get one connection.
+    ///
+    /// With several connections, every data command goes to the open connection
+    /// with the fewest commands in flight. Cookies stay unique across the handle,
+    /// and [`Handle::aio_in_flight`], [`Handle::aio_peek_command_completed`],
+    /// [`Handle::aio_command_completed`], completion callbacks and the
+    /// `nbd_stats_*` counters cover every connection. Negotiated facts such as
+    /// [`Handle::get_size`] are the first connection's (the others agreed with
+    /// them).
+    ///
+    /// Flush and FUA follow the multi-conn promise: a successful [`Handle::flush`],
+    /// or a write with `LIBNBD_CMD_FLAG_FUA`, covers every write that had completed
+    /// (whose completion the handle had reported) before the flush or FUA write was
+    /// issued, whichever connection carried it. Writes still in flight when the
+    /// flush is issued are not covered, exactly as on a single connection; wait for
+    /// them first.
+    ///
+    /// The event loop sees one descriptor: [`Handle::aio_get_fd`] returns an epoll
+    /// descriptor that becomes readable when any connection needs attention,
+    /// [`Handle::aio_get_direction`] then reports `LIBNBD_AIO_DIRECTION_READ`, and
+    /// [`Handle::aio_notify_read`], [`Handle::poll`] and [`Handle::poll2`] serve
+    /// every connection that is ready. This descriptor is used from the first
+    /// connect on whenever more than one connection was asked for over a transport
+    /// that can have them. [`Handle::shutdown`] and [`Handle::aio_disconnect`]
+    /// close every connection. A connection that fails fails its own commands only;
+    /// the handle stays connected while any connection is.
+    ///
+    /// # Returns
+    ///
+    /// 0 on success, -1 on error (`EINVAL` outside 1 to 64, or once connecting has
+    /// begun).
+    ///
+    /// Permitted in the states: created.
+    ///
+    /// Extension of this library, not in libnbd. C: `nbd_set_connections`.
+    pub fn set_connections(&self, connections: i32) -> Result<()> {
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_connections"))?;
+        if h.debug_enabled() {
+            h.debug(
+                "nbd_set_connections",
+                &format!("enter: connections={}", connections),
+            );
+        }
+        let r = Ok(())
+            .and_then(|()| check_state(h.public_state(), &[PublicState::Created]))
+            .and_then(|()| h.do_set_connections(connections))
+            .map_err(|e| e.with_context("nbd_set_connections"));
+        if h.debug_enabled() {
+            let msg = match &r {
+                Ok(v) => format!("leave: ret={v:?}"),
+                Err(e) => format!("leave: error=\"{e}\""),
+            };
+            h.debug("nbd_set_connections", &msg);
+        }
+        r
+    }
+
+    /// Return how many connections the handle has.
+    ///
+    /// Before connecting, return the number of connections asked for with
+    /// [`Handle::set_connections`] (1 on a new handle). Once connecting has begun,
+    /// return the number of connections actually open and carrying commands: 0
+    /// until the handshake, and any extra connections, are done, and again after
+    /// the handle is closed or dead; 1 when the server does not advertise
+    /// multi-conn or extra connections could not be opened.
+    ///
+    /// # Returns
+    ///
+    /// The number of connections, or -1 on error.
+    ///
+    /// Extension of this library, not in libnbd. C: `nbd_get_connections`.
+    pub fn get_connections(&self) -> Result<i32> {
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_get_connections"))?;
+        if h.debug_enabled() {
+            h.debug("nbd_get_connections", "enter: ");
+        }
+        let r = Ok(())
+            .and_then(|()| h.do_get_connections())
+            .map_err(|e| e.with_context("nbd_get_connections"));
+        if h.debug_enabled() {
+            let msg = match &r {
+                Ok(v) => format!("leave: ret={v:?}"),
+                Err(e) => format!("leave: error=\"{e}\""),
+            };
+            h.debug("nbd_get_connections", &msg);
+        }
+        r
+    }
+
     /// Choose whether to request extended headers.
     ///
     /// Extended headers are a protocol extension that widens request and reply

@@ -171,6 +171,9 @@ pub(super) struct Commands {
     /// Completed, unretired cookies in completion order.
     done: VecDeque<u64>,
     next_cookie: u64,
+    /// What the next cookie adds (1, or the number of connections of a
+    /// handle whose connections share one cookie space).
+    cookie_step: u64,
     /// Queued plus sent commands (libnbd's in_flight).
     active: usize,
 }
@@ -179,14 +182,30 @@ impl Commands {
     pub(super) fn new() -> Commands {
         Commands {
             next_cookie: 1,
+            cookie_step: 1,
             ..Commands::default()
         }
+    }
+
+    /// Number the commands `first`, `first + step`, ...: the connections
+    /// of one handle take turns in one cookie space. Only before the
+    /// first command.
+    pub(super) fn number_from(&mut self, first: u64, step: u64) -> Result<(), Error> {
+        if self.next_cookie != 1 || !self.map.is_empty() || first == 0 || step == 0 {
+            return Err(Error::new(
+                libc::EINVAL,
+                "cookies can be renumbered only before the first command",
+            ));
+        }
+        self.next_cookie = first;
+        self.cookie_step = step;
+        Ok(())
     }
 
     /// Add a command; returns its cookie (unique, >= 1).
     pub(super) fn insert(&mut self, cmd: Cmd) -> u64 {
         let cookie = self.next_cookie;
-        self.next_cookie += 1;
+        self.next_cookie += self.cookie_step;
         self.map.insert(cookie, cmd);
         self.active += 1;
         cookie

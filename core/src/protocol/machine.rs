@@ -422,6 +422,19 @@ impl Machine {
         }
     }
 
+    /// Number this connection's commands `first`, `first + step`, ...
+    /// (several connections of one handle share one cookie space). Only
+    /// in the transmission phase, before the first command.
+    pub fn number_cookies(&mut self, first: u64, step: u64) -> Result<(), Error> {
+        match &mut self.state {
+            State::Ready(t) => t.cmds.number_from(first, step),
+            _ => Err(Error::new(
+                libc::EINVAL,
+                "cookies are numbered in the transmission phase",
+            )),
+        }
+    }
+
     /// Commands submitted and not yet completed.
     pub fn in_flight(&self) -> usize {
         self.state.commands().map_or(0, Commands::in_flight)

@@ -492,6 +492,26 @@ pub unsafe extern "C" fn nbd_get_request_extended_headers(h: *mut nbd_handle) ->
     })
 }
 
+/// C `nbd_set_connections`: spread the handle's commands over several connections.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_set_connections(h: *mut nbd_handle, connections: c_int) -> c_int {
+    guard("nbd_set_connections", -1, || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.set_connections(connections)?;
+        ret::error(r)
+    })
+}
+
+/// C `nbd_get_connections`: return how many connections the handle has.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_get_connections(h: *mut nbd_handle) -> c_int {
+    guard("nbd_get_connections", -1, || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.get_connections()?;
+        ret::int(r)
+    })
+}
+
 /// C `nbd_set_request_extended_headers`: choose whether to request extended headers.
 #[no_mangle]
 pub unsafe extern "C" fn nbd_set_request_extended_headers(

@@ -637,6 +637,29 @@ ocaml_export! {
 }
 
 ocaml_export! {
+    fn nbd_ocaml_set_connections(cr, h: OCamlRef<DynBox<HandleBox>>, connections: OCamlRef<OCamlInt>) -> OCaml<Result<(), OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.set_connections")?;
+            let connections = conv::int(cr, connections, "connections")?;
+            let ret = blocking(|| handle.set_connections(connections));
+            let ret = ret.map_err(Failure::from)?;
+            Ok(ret)
+        })
+    }
+}
+
+ocaml_export! {
+    fn nbd_ocaml_get_connections(cr, h: OCamlRef<DynBox<HandleBox>>) -> OCaml<Result<OCamlInt, OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.get_connections")?;
+            let ret = blocking(|| handle.get_connections());
+            let ret = ret.map_err(Failure::from)?;
+            Ok(ret)
+        })
+    }
+}
+
+ocaml_export! {
     fn nbd_ocaml_set_request_extended_headers(cr, h: OCamlRef<DynBox<HandleBox>>, request: OCamlRef<bool>) -> OCaml<Result<(), OCamlException>> {
         stub(cr, |cr| {
             let handle = handle(cr, h, "NBD.set_request_extended_headers")?;

@@ -838,6 +838,70 @@ class NBD:
         Since libnbd 1.18.
         """
         ...
+    def set_connections(self, connections: int) -> None:
+        """Spread the handle's commands over several connections.
+
+        Ask for connections connections to the server, from 1 to 64. The
+        default, 1, is what libnbd does. With more, the handle does what
+        programs such as nbdcopy do with several handles, inside one handle:
+        once the first connection's handshake is over, if the server advertises
+        NBD_FLAG_CAN_MULTI_CONN (see nbd.can_multi_conn), the handle opens
+        connections - 1 more connections to the same address and export, with
+        the same negotiation: TLS, the export name, the meta contexts,
+        structured replies or extended headers, and block size constraints. Each
+        must finish its handshake and see the same export size, flags, block
+        sizes and meta contexts as the first; if one fails or differs, the extra
+        connections are closed and the handle goes on with the first connection
+        alone (a debug message says why). The handle stays in the connecting
+        state until this is settled, so when a connect call returns,
+        nbd.get_connections tells how many connections there are. In option mode
+        (nbd.set_opt_mode) the extra connections open after a successful
+        nbd.opt_go, which returns once they are settled; after nbd.aio_opt_go
+        the handle is connecting again until then. Servers that do not advertise
+        multi-conn, subprocess servers (nbd.connect_command,
+        nbd.connect_systemd_socket_activation) and sockets the caller connected
+        (nbd.connect_socket) always get one connection.
+
+        With several connections, every data command goes to the open connection
+        with the fewest commands in flight. Cookies stay unique across the
+        handle, and nbd.aio_in_flight, nbd.aio_peek_command_completed,
+        nbd.aio_command_completed, completion callbacks and the nbd_stats_*
+        counters cover every connection. Negotiated facts such as nbd.get_size
+        are the first connection's (the others agreed with them).
+
+        Flush and FUA follow the multi-conn promise: a successful nbd.flush, or
+        a write with CMD_FLAG_FUA, covers every write that had completed (whose
+        completion the handle had reported) before the flush or FUA write was
+        issued, whichever connection carried it. Writes still in flight when the
+        flush is issued are not covered, exactly as on a single connection; wait
+        for them first.
+
+        The event loop sees one descriptor: nbd.aio_get_fd returns an epoll
+        descriptor that becomes readable when any connection needs attention,
+        nbd.aio_get_direction then reports AIO_DIRECTION_READ, and
+        nbd.aio_notify_read, nbd.poll and nbd.poll2 serve every connection that
+        is ready. This descriptor is used from the first connect on whenever
+        more than one connection was asked for over a transport that can have
+        them. nbd.shutdown and nbd.aio_disconnect close every connection. A
+        connection that fails fails its own commands only; the handle stays
+        connected while any connection is.
+
+        Extension of this library, not in libnbd.
+        """
+        ...
+    def get_connections(self) -> int:
+        """Return how many connections the handle has.
+
+        Before connecting, return the number of connections asked for with
+        nbd.set_connections (1 on a new handle). Once connecting has begun,
+        return the number of connections actually open and carrying commands: 0
+        until the handshake, and any extra connections, are done, and again
+        after the handle is closed or dead; 1 when the server does not advertise
+        multi-conn or extra connections could not be opened.
+
+        Extension of this library, not in libnbd.
+        """
+        ...
     def set_request_extended_headers(self, request: bool) -> None:
         """Choose whether to request extended headers.
 

@@ -1,0 +1,878 @@
+//! The connections of one handle. Usually there is one. With
+//! nbd_set_connections(3) above 1, a server that advertises multi-conn and
+//! a transport that can be dialled again (TCP, Unix or vsock), the first
+//! connection's negotiation is repeated on more connections once its
+//! handshake is over, and commands are spread over all of them.
+//!
+//! To every driver (the blocking calls, `nbd_poll`, the caller's own
+//! event loop, the tokio driver) a group looks like one connection: one
+//! descriptor, one direction, one `on_ready`. With one connection that is
+//! the socket itself, exactly as before groups existed. With several it is
+//! an epoll descriptor that watches every socket in the direction its own
+//! machine wants, so it is readable whenever any of them needs attention;
+//! the group's direction is then READ, and `on_ready` serves the sockets
+//! epoll reports ready.
+//!
+//! Invariants:
+//! - `members[0]` is the first connection: negotiation results, the
+//!   subprocess and the URI are its.
+//! - The handle reports Connecting while the extra connections do their
+//!   handshakes, so no command is issued before every connection numbers
+//!   its cookies: member `k` uses `k + 1`, `k + 1 + n`, ... for `n`
+//!   connections, so a cookie names its connection and is unique per
+//!   handle.
+//! - Members are never removed once commands may exist (a dead member
+//!   stays, answering for its failed commands); the extras are dropped
+//!   only while they are still opening.
+//! - The epoll set is brought up to date after every step (`settle`),
+//!   before anybody waits on it.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::connection::{Connection, Peer};
+use super::io::PumpReport;
+use crate::generated::types::{PublicState, Tls};
+use crate::protocol::{Command, Config, Direction, Negotiated, Stats};
+use crate::{Error, Result};
+
+/// The most connections one handle may have (nbd_set_connections).
+pub(crate) const MAX_CONNECTIONS: u32 = 64;
+
+/// How many readiness events one `on_ready` serves at most.
+const EVENTS: usize = 64;
+
+pub(crate) struct Group {
+    members: Vec<Member>,
+    plan: Plan,
+    /// Present when the handle may have several connections (decided when
+    /// the first one starts, so the descriptor the caller sees never
+    /// changes).
+    epoll: Option<Epoll>,
+    /// The number of connections that share the cookie space.
+    stride: u64,
+    /// The group's own debug messages, not yet forwarded.
+    notes: Vec<String>,
+}
+
+struct Member {
+    conn: Connection,
+    /// What the epoll set holds for this member: its socket (and which
+    /// socket of the connection's life that was) and the events watched
+    /// (0: not in the set).
+    watched: Option<Watched>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Watched {
+    fd: RawFd,
+    socket: u32,
+    events: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// One connection and no more.
+    Single,
+    /// Open more connections, up to this many in all, once the first
+    /// finished its handshake.
+    Waiting(usize),
+    /// The extra connections are connecting and negotiating.
+    Opening,
+    /// Settled: every connection that will ever carry commands is there.
+    Running,
+}
+
+impl Group {
+    /// The group of a new connection; `wanted` connections in all when
+    /// the server and the transport allow it.
+    pub(crate) fn new(conn: Connection, wanted: u32) -> Group {
+        let mut g = Group {
+            members: vec![Member {
+                conn,
+                watched: None,
+            }],
+            plan: Plan::Single,
+            epoll: None,
+            stride: 1,
+            notes: Vec::new(),
+        };
+        if wanted > 1 {
+            if !matches!(g.first().peer, Peer::Tcp { .. } | Peer::Addr(_)) {
+                g.note(
+                    "using one connection: a subprocess or a socket the caller \
+                     connected cannot be dialled again"
+                        .to_string(),
+                );
+            } else {
+                match Epoll::new() {
+                    Ok(ep) => {
+                        g.epoll = Some(ep);
+                        g.plan = Plan::Waiting(wanted as usize);
+                    }
+                    Err(e) => g.note(format!("using one connection: {e}")),
+                }
+            }
+        }
+        g.settle();
+        g
+    }
+
+    pub(crate) fn first(&self) -> &Connection {
+        &self.members[0].conn
+    }
+
+    pub(crate) fn first_mut(&mut self) -> &mut Connection {
+        &mut self.members[0].conn
+    }
+
+    /// Whether the group is driven through an epoll descriptor.
+    pub(crate) fn is_multi(&self) -> bool {
+        self.epoll.is_some()
+    }
+
+    fn note(&mut self, msg: String) {
+        if self.first().machine.config().debug {
+            self.notes.push(msg);
+        }
+    }
+
+    // ---- what the drivers see ----
+
+    /// The coarse state: the first connection's, except Connecting while
+    /// more connections are being opened, and, once several run,
+    /// Connected while any of them is.
+    pub(crate) fn public_state(&self) -> PublicState {
+        let first = self.first().public_state();
+        match self.plan {
+            Plan::Waiting(_) | Plan::Opening if first == PublicState::Connected => {
+                PublicState::Connecting
+            }
+            Plan::Running if self.members.len() > 1 => {
+                let any = |s| self.members.iter().any(|m| m.conn.public_state() == s);
+                if any(PublicState::Connected) {
+                    PublicState::Connected
+                } else if any(PublicState::Closed) {
+                    PublicState::Closed
+                } else {
+                    PublicState::Dead
+                }
+            }
+            _ => first,
+        }
+    }
+
+    /// Connected and some connection is in the middle of a request or
+    /// reply (libnbd's "processing" as opposed to "ready").
+    pub(crate) fn processing(&self) -> bool {
+        self.public_state() == PublicState::Connected
+            && self.members.iter().any(|m| {
+                m.conn.public_state() == PublicState::Connected
+                    && !m.conn.machine.state_name().starts_with("READY")
+            })
+    }
+
+    /// What to wait for on [`Group::fd`].
+    pub(crate) fn direction(&self) -> Direction {
+        if self.epoll.is_none() {
+            return self.first().direction();
+        }
+        if self.members.iter().any(|m| m.conn.direction().bits() != 0) {
+            Direction::READ
+        } else {
+            Direction::NONE
+        }
+    }
+
+    /// The descriptor to wait on, while there is a socket.
+    pub(crate) fn fd(&self) -> Option<RawFd> {
+        match &self.epoll {
+            None => self.first().fd(),
+            Some(ep) if self.members.iter().any(|m| m.conn.fd().is_some()) => {
+                Some(ep.0.as_raw_fd())
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// Whether [`Group::fd`] is a socket whose connect(2) is in progress
+    /// (it is to be waited on for writing, and served as such).
+    pub(crate) fn is_connecting_socket(&self) -> bool {
+        self.epoll.is_none() && self.first().is_connecting_socket()
+    }
+
+    /// The error that ended the group, or why it cannot make progress.
+    pub(crate) fn dead_error(&self) -> Error {
+        let ended =
+            |c: &Connection| matches!(c.public_state(), PublicState::Dead | PublicState::Closed);
+        if self.members.len() == 1 || ended(self.first()) {
+            return self.first().dead_error();
+        }
+        match self.members.iter().find(|m| ended(&m.conn)) {
+            Some(m) => m.conn.dead_error(),
+            None => self.first().dead_error(),
+        }
+    }
+
+    /// The result of a step over every member: with one connection its
+    /// error; with several, a member's failure has failed its own
+    /// commands and is an error only when no connection is left.
+    fn outcome<T>(&self, value: T, failed: Option<Error>) -> Result<T> {
+        match failed {
+            Some(e) if self.members.len() == 1 || self.direction().bits() == 0 => Err(e),
+            _ => Ok(value),
+        }
+    }
+
+    /// Send what is queued on every connection without waiting.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        self.flush_progress().map(drop)
+    }
+
+    /// [`Group::flush`], telling whether anything moved (a connection
+    /// that failed counts: its commands completed).
+    pub(crate) fn flush_progress(&mut self) -> Result<bool> {
+        let mut moved = false;
+        let mut failed = None;
+        for m in &mut self.members {
+            match m.conn.flush_progress() {
+                Ok(b) => moved |= b,
+                Err(e) => {
+                    moved = true;
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        self.settle();
+        self.outcome(moved, failed)
+    }
+
+    /// Over TLS: give each machine the plaintext its session holds
+    /// already. Returns whether anything was delivered.
+    pub(crate) fn deliver_buffered(&mut self) -> Result<bool> {
+        let mut moved = false;
+        let mut failed = None;
+        for m in &mut self.members {
+            match m.conn.deliver_buffered() {
+                Ok(b) => moved |= b,
+                Err(e) => {
+                    moved = true;
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if moved {
+            self.settle();
+        }
+        self.outcome(moved, failed)
+    }
+
+    /// [`Group::fd`] is ready in `direction`'s sense: move bytes. With
+    /// several connections, every socket epoll reports ready is served.
+    pub(crate) fn on_ready(&mut self, readable: bool, writable: bool) -> Result<PumpReport> {
+        if self.epoll.is_none() {
+            let r = self.first_mut().on_ready(readable, writable);
+            self.settle();
+            return r;
+        }
+        self.serve(0).map(|(_, report)| report)
+    }
+
+    /// One poll round with several connections: wait up to `timeout` ms
+    /// for the epoll descriptor or `extra_fd` (when >= 0), then serve the
+    /// ready sockets. 0 on timeout, 1 otherwise.
+    pub(crate) fn poll_members(&mut self, extra_fd: RawFd, timeout: i32) -> Result<i32> {
+        self.settle();
+        let Some(ep) = &self.epoll else {
+            return Err(Error::new(
+                libc::EINVAL,
+                "one connection: nothing to multiplex",
+            ));
+        };
+        if self.direction().bits() == 0 {
+            return Err(Error::new(
+                libc::EINVAL,
+                format!(
+                    "nothing to poll for in state {}",
+                    self.first().machine.state_name()
+                ),
+            ));
+        }
+        if extra_fd < 0 {
+            let (n, _) = self.serve(timeout)?;
+            return Ok(i32::from(n > 0));
+        }
+        let mut fds = [
+            libc::pollfd {
+                fd: ep.0.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: extra_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let r = loop {
+            // SAFETY: `fds` is a valid array of two pollfds.
+            let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+            if r == -1 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::from_io(&e, "poll"));
+            }
+            break r;
+        };
+        if r == 0 {
+            return Ok(0);
+        }
+        if fds[0].revents != 0 {
+            self.serve(0)?;
+        }
+        Ok(1)
+    }
+
+    /// Wait up to `timeout` ms on the epoll set and serve the sockets it
+    /// reports. Returns how many were reported, and a report whose
+    /// `read_blocked` says the set was found drained (an edge-triggered
+    /// waiter on the epoll descriptor may clear its readiness).
+    fn serve(&mut self, timeout: i32) -> Result<(usize, PumpReport)> {
+        self.settle();
+        let Some(ep) = &self.epoll else {
+            return Ok((0, PumpReport::default()));
+        };
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS];
+        let n = ep.wait(&mut events, timeout)?;
+        let mut report = PumpReport::default();
+        let mut drained = n < EVENTS;
+        let mut failed = None;
+        for ev in &events[..n] {
+            let (fd, bits) = (ev.u64 as RawFd, ev.events);
+            let Some(m) = self
+                .members
+                .iter_mut()
+                .find(|m| m.watched.is_some_and(|w| w.fd == fd && w.events != 0))
+            else {
+                continue;
+            };
+            let r = if m.conn.is_connecting_socket() {
+                m.conn.on_ready(false, true).map(|_| PumpReport {
+                    progressed: true,
+                    ..PumpReport::default()
+                })
+            } else {
+                // POLLHUP and POLLERR show up in the read that follows.
+                let hangup = (libc::EPOLLIN | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+                let readable = bits & hangup != 0;
+                let writable = bits & libc::EPOLLOUT as u32 != 0;
+                m.conn.on_ready(readable, writable).inspect(|r| {
+                    if (readable && !r.read_blocked) || (writable && !r.write_blocked) {
+                        drained = false;
+                    }
+                })
+            };
+            match r {
+                Ok(r) => {
+                    report.progressed |= r.progressed;
+                    report.eof |= r.eof;
+                }
+                Err(e) => {
+                    report.progressed = true;
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        report.read_blocked = drained;
+        report.write_blocked = drained;
+        self.settle();
+        self.outcome((n, report), failed)
+    }
+
+    /// After any step: close the sockets of connections that ended, move
+    /// the opening of more connections on, and bring the epoll set up to
+    /// date.
+    pub(crate) fn settle(&mut self) {
+        for m in &mut self.members {
+            m.conn.close_if_finished();
+        }
+        self.advance();
+        self.watch();
+    }
+
+    fn watch(&mut self) {
+        let Some(ep) = &self.epoll else {
+            return;
+        };
+        for m in &mut self.members {
+            let want = m.conn.fd().map(|fd| Watched {
+                fd,
+                socket: m.conn.socket_serial(),
+                events: events_for(&m.conn),
+            });
+            if want == m.watched {
+                continue;
+            }
+            let Some(w) = want else {
+                // The socket was closed, which took it out of the set.
+                m.watched = None;
+                continue;
+            };
+            let before = m
+                .watched
+                .filter(|o| o.fd == w.fd && o.socket == w.socket && o.events != 0);
+            let r = match (before, w.events) {
+                (None, 0) => Ok(()),
+                (Some(_), 0) => ep.ctl(libc::EPOLL_CTL_DEL, w.fd, 0),
+                (None, ev) => ep.ctl(libc::EPOLL_CTL_ADD, w.fd, ev),
+                (Some(_), ev) => ep.ctl(libc::EPOLL_CTL_MOD, w.fd, ev),
+            };
+            match r {
+                Ok(()) => m.watched = Some(w),
+                Err(e) => {
+                    m.watched = None;
+                    m.conn.fail(Error::from_io(&e, "epoll_ctl"));
+                }
+            }
+        }
+    }
+
+    // ---- opening more connections ----
+
+    fn advance(&mut self) {
+        match self.plan {
+            Plan::Waiting(n) => match self.first().public_state() {
+                PublicState::Connected => self.open_more(n),
+                PublicState::Closed | PublicState::Dead => self.plan = Plan::Running,
+                _ => {}
+            },
+            Plan::Opening => self.check_opening(),
+            Plan::Single | Plan::Running => {}
+        }
+    }
+
+    fn open_more(&mut self, n: usize) {
+        self.plan = Plan::Running;
+        let first = self.first();
+        if !first.machine.info().can_multi_conn() {
+            self.note("using one connection: the server does not advertise multi-conn".to_string());
+            return;
+        }
+        let Some(addr) = first.reached.clone() else {
+            self.note("using one connection: the server's address is unknown".to_string());
+            return;
+        };
+        let config = extra_config(first);
+        let (peer, tls) = (first.peer.clone(), first.tls_params.clone());
+        if let Err(e) = self.first_mut().machine.number_cookies(1, n as u64) {
+            self.note(format!("using one connection: {e}"));
+            return;
+        }
+        self.stride = n as u64;
+        for _ in 1..n {
+            let mut conn = Connection::connect(config.clone(), vec![addr.clone()], peer.clone());
+            conn.tls_params = tls.clone();
+            self.members.push(Member {
+                conn,
+                watched: None,
+            });
+        }
+        self.plan = Plan::Opening;
+        self.note(format!("opening {} more connections", n - 1));
+        self.check_opening();
+    }
+
+    /// Every extra connection must finish its handshake and see the
+    /// export as the first one does; one that fails or differs ends the
+    /// attempt, and the handle goes on with the first connection alone.
+    fn check_opening(&mut self) {
+        if self.first().public_state() != PublicState::Connected {
+            self.give_up("the first connection ended".to_string());
+            return;
+        }
+        let mut pending = false;
+        for k in 1..self.members.len() {
+            let c = &self.members[k].conn;
+            match c.public_state() {
+                PublicState::Connected => {
+                    if let Some(why) = difference(self.first().machine.info(), c.machine.info()) {
+                        self.give_up(format!("connection {} differs: {why}", k + 1));
+                        return;
+                    }
+                }
+                PublicState::Closed | PublicState::Dead => {
+                    let e = c.dead_error();
+                    self.give_up(format!("connection {} failed: {e}", k + 1));
+                    return;
+                }
+                _ => pending = true,
+            }
+        }
+        if pending {
+            return;
+        }
+        for k in 1..self.members.len() {
+            let stride = self.stride;
+            if let Err(e) = self.members[k]
+                .conn
+                .machine
+                .number_cookies(k as u64 + 1, stride)
+            {
+                self.give_up(format!("connection {}: {e}", k + 1));
+                return;
+            }
+        }
+        self.plan = Plan::Running;
+        let n = self.members.len();
+        self.note(format!("using {n} connections"));
+    }
+
+    /// Close the extra connections (before any command used them).
+    fn give_up(&mut self, why: String) {
+        self.note(format!("{why}: using one connection"));
+        for m in self.members.drain(1..) {
+            let mut conn = m.conn;
+            if conn.public_state() == PublicState::Connected {
+                // Say goodbye when it can be done without waiting.
+                let _ = conn.machine.disconnect(false);
+                let _ = conn.flush();
+            }
+            // Dropping the socket takes it out of the epoll set.
+        }
+        self.plan = Plan::Running;
+    }
+
+    // ---- commands ----
+
+    /// The connection the next command goes to: the open one with the
+    /// fewest commands in flight (the first on a tie).
+    fn pick(&self) -> usize {
+        if self.members.len() == 1 {
+            return 0;
+        }
+        self.members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                m.conn.public_state() == PublicState::Connected && !m.conn.machine.disconnecting()
+            })
+            .min_by_key(|(k, m)| (m.conn.machine.in_flight(), *k))
+            .map_or(0, |(k, _)| k)
+    }
+
+    /// The connection whose command `cookie` is (cookies are numbered in
+    /// turn across the connections).
+    fn owner(&self, cookie: u64) -> usize {
+        if self.members.len() == 1 || cookie == 0 {
+            return 0;
+        }
+        let k = ((cookie - 1) % self.stride) as usize;
+        if k < self.members.len() {
+            k
+        } else {
+            0
+        }
+    }
+
+    /// Queue a command on one connection, and send it at once when that
+    /// connection was idle, so a lone request (queue depth 1) goes out
+    /// without waiting for the next poll. When other commands are in
+    /// flight there, the request joins the queue and the next poll or
+    /// notify sends every queued request in one vectored write. When
+    /// output was already waiting, the last send found the socket full.
+    pub(crate) fn submit(&mut self, cmd: Command) -> Result<u64> {
+        let k = self.pick();
+        let conn = &mut self.members[k].conn;
+        let socket_was_full = conn.machine.direction().writes();
+        let busy = conn.machine.in_flight() > 0;
+        let r = conn.machine.start_command(cmd);
+        if r.is_ok() && !socket_was_full && !busy {
+            // A send failure kills the connection, which fails the
+            // command; the caller learns that from the command.
+            let _ = conn.flush();
+        }
+        r
+    }
+
+    /// nbd_aio_command_completed for `cookie`.
+    pub(crate) fn command_completed(&mut self, cookie: u64) -> Result<bool> {
+        let k = self.owner(cookie);
+        self.members[k].conn.machine.command_completed(cookie)
+    }
+
+    /// nbd_aio_peek_command_completed over every connection.
+    pub(crate) fn peek_command_completed(&self) -> Result<u64> {
+        if self.members.len() == 1 {
+            return self.first().machine.peek_command_completed();
+        }
+        let mut active = false;
+        let mut err = None;
+        for m in &self.members {
+            match m.conn.machine.peek_command_completed() {
+                Ok(0) => active = true,
+                Ok(c) => return Ok(c),
+                Err(e) => {
+                    err.get_or_insert(e);
+                }
+            }
+        }
+        match err {
+            Some(e) if !active => Err(e),
+            _ => Ok(0),
+        }
+    }
+
+    /// Commands issued and not completed, on every connection.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.members
+            .iter()
+            .map(|m| m.conn.machine.in_flight())
+            .sum()
+    }
+
+    /// The connections in the transmission phase (0 before and after).
+    pub(crate) fn open_count(&self) -> usize {
+        if self.public_state() != PublicState::Connected {
+            return 0;
+        }
+        self.members
+            .iter()
+            .filter(|m| m.conn.public_state() == PublicState::Connected)
+            .count()
+    }
+
+    /// Queue NBD_CMD_DISC on every open connection (or NBD_OPT_ABORT while
+    /// negotiating).
+    pub(crate) fn disconnect(&mut self, abandon_pending: bool) -> Result<()> {
+        if self.members.len() == 1 {
+            return self.first_mut().machine.disconnect(abandon_pending);
+        }
+        let mut result = Ok(());
+        let mut any = false;
+        for m in &mut self.members {
+            let m = &mut m.conn.machine;
+            if matches!(m.public_state(), PublicState::Closed | PublicState::Dead)
+                || m.disconnecting()
+            {
+                continue;
+            }
+            match m.disconnect(abandon_pending) {
+                Ok(()) => any = true,
+                Err(e) if result.is_ok() => result = Err(e),
+                Err(_) => {}
+            }
+        }
+        if any {
+            Ok(())
+        } else {
+            result
+        }
+    }
+
+    /// Whether every open connection has queued its disconnect request.
+    pub(crate) fn disconnecting(&self) -> bool {
+        self.members.iter().all(|m| {
+            m.conn.machine.disconnecting()
+                || matches!(
+                    m.conn.machine.public_state(),
+                    PublicState::Closed | PublicState::Dead
+                )
+        }) && self.members.iter().any(|m| m.conn.machine.disconnecting())
+    }
+
+    /// Throw every machine away for a fresh one, failed with `err` (the
+    /// commands, buffers and callbacks they held are dropped here).
+    pub(crate) fn scrap(&mut self, config: &Config, err: Error) {
+        for m in &mut self.members {
+            m.conn.replace_machine(config.clone());
+            m.conn.fail(err.clone());
+        }
+        self.settle();
+    }
+
+    /// Every connection's configuration (settings changed while
+    /// connected reach all of them).
+    pub(crate) fn configs_mut(&mut self) -> impl Iterator<Item = &mut Config> {
+        self.members.iter_mut().map(|m| m.conn.machine.config_mut())
+    }
+
+    // ---- bookkeeping ----
+
+    pub(crate) fn memory(&self) -> usize {
+        std::mem::size_of::<Group>()
+            + self
+                .members
+                .iter()
+                .map(|m| std::mem::size_of::<Member>() + m.conn.memory())
+                .sum::<usize>()
+    }
+
+    /// Traffic over every connection.
+    pub(crate) fn stats(&self) -> Stats {
+        let mut s = Stats::default();
+        for m in &self.members {
+            let t = m.conn.machine.stats();
+            s.bytes_sent += t.bytes_sent;
+            s.chunks_sent += t.chunks_sent;
+            s.bytes_received += t.bytes_received;
+            s.chunks_received += t.chunks_received;
+        }
+        s
+    }
+
+    /// Debug messages since the last call: the group's, the first
+    /// connection's, then the others' (named by their number).
+    pub(crate) fn take_debug(&mut self) -> Vec<String> {
+        let mut out = std::mem::take(&mut self.notes);
+        for (k, m) in self.members.iter_mut().enumerate() {
+            let msgs = m.conn.machine.take_debug();
+            if k == 0 {
+                out.extend(msgs);
+            } else {
+                out.extend(
+                    msgs.into_iter()
+                        .map(|s| format!("connection {}: {s}", k + 1)),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// The epoll events a connection waits for.
+fn events_for(conn: &Connection) -> u32 {
+    if conn.is_connecting_socket() {
+        return libc::EPOLLOUT as u32;
+    }
+    let dir = conn.direction();
+    let mut ev = 0;
+    if dir.reads() {
+        ev |= libc::EPOLLIN as u32;
+    }
+    if dir.writes() {
+        ev |= libc::EPOLLOUT as u32;
+    }
+    ev
+}
+
+/// How an extra connection negotiates: as the first one ended up, with
+/// no option mode. Structured replies, extended headers, the meta
+/// contexts and TLS are asked for exactly when the first connection got
+/// them.
+fn extra_config(first: &Connection) -> Config {
+    let info = first.machine.info();
+    let mut c = first.machine.config().clone();
+    c.opt_mode = false;
+    c.request_structured_replies = info.structured_replies;
+    c.request_extended_headers = info.extended_headers;
+    c.meta_contexts = if info.meta_valid {
+        info.meta_contexts.iter().map(|m| m.name.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    c.request_meta_context = !c.meta_contexts.is_empty();
+    c.tls = if info.tls { Tls::REQUIRE } else { Tls::DISABLE };
+    c
+}
+
+/// How an extra connection's view of the export differs from the
+/// first's, if it does.
+fn difference(a: &Negotiated, b: &Negotiated) -> Option<String> {
+    if a.size != b.size {
+        return Some(format!("export size {} instead of {}", b.size, a.size));
+    }
+    if a.eflags != b.eflags {
+        return Some(format!(
+            "export flags {:#x} instead of {:#x}",
+            b.eflags, a.eflags
+        ));
+    }
+    if (a.structured_replies, a.extended_headers) != (b.structured_replies, b.extended_headers) {
+        return Some("different reply formats were negotiated".to_string());
+    }
+    if (a.block_minimum, a.block_preferred, a.block_maximum)
+        != (b.block_minimum, b.block_preferred, b.block_maximum)
+    {
+        return Some("different block size constraints".to_string());
+    }
+    fn names(n: &Negotiated) -> Vec<&str> {
+        let mut v: Vec<&str> = n.meta_contexts.iter().map(|m| m.name.as_str()).collect();
+        v.sort_unstable();
+        v
+    }
+    if names(a) != names(b) {
+        return Some("different meta contexts were negotiated".to_string());
+    }
+    if a.tls != b.tls {
+        return Some("TLS was negotiated on one connection only".to_string());
+    }
+    None
+}
+
+/// An epoll instance (level-triggered).
+struct Epoll(OwnedFd);
+
+impl Epoll {
+    fn new() -> Result<Epoll> {
+        // SAFETY: plain system call.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd == -1 {
+            return Err(Error::from_io(
+                &std::io::Error::last_os_error(),
+                "epoll_create1",
+            ));
+        }
+        // SAFETY: `fd` is a new descriptor nobody else owns.
+        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// epoll_ctl, falling back between ADD and MOD when the set had lost
+    /// or still has the descriptor (a closed socket's number reused).
+    fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32) -> std::io::Result<()> {
+        let call = |op| {
+            let mut ev = libc::epoll_event {
+                events,
+                u64: fd as u64,
+            };
+            // SAFETY: `ev` is a valid event for the duration of the call.
+            let r = unsafe { libc::epoll_ctl(self.0.as_raw_fd(), op, fd, &mut ev) };
+            if r == -1 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        };
+        match call(op) {
+            Err(e) if op == libc::EPOLL_CTL_ADD && e.raw_os_error() == Some(libc::EEXIST) => {
+                call(libc::EPOLL_CTL_MOD)
+            }
+            Err(e) if op == libc::EPOLL_CTL_MOD && e.raw_os_error() == Some(libc::ENOENT) => {
+                call(libc::EPOLL_CTL_ADD)
+            }
+            Err(e) if op == libc::EPOLL_CTL_DEL && e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+            r => r,
+        }
+    }
+
+    fn wait(&self, events: &mut [libc::epoll_event], timeout: i32) -> Result<usize> {
+        loop {
+            // SAFETY: `events` is valid for `events.len()` entries.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.0.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    events.len() as libc::c_int,
+                    timeout,
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::from_io(&e, "epoll_wait"));
+            }
+        }
+    }
+}
