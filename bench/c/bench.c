@@ -3,7 +3,8 @@
  *
  * This file is compiled twice, once against Debian's libnbd and once
  * against our libnbd.so.0, so both libraries run exactly the same code.
- * It uses only calls that exist in libnbd 1.14.
+ * It links only calls that exist in libnbd 1.14 (nbd_set_connections is
+ * looked up at run time).
  *
  * Usage: bench WORKLOAD URI AMOUNT
  *
@@ -14,6 +15,13 @@
  *   rand-read-qd64   AMOUNT random 4 KiB reads, 64 in flight
  *   multi-conn-read  AMOUNT bytes read by 4 threads over 4 connections
  *                    (one handle each, 16 in flight each)
+ *   multi-conn-rand-read  AMOUNT random 4 KiB reads by 4 threads over 4
+ *                    connections (one handle each, 16 in flight each)
+ *   one-handle-seq-read, one-handle-rand-read
+ *                    seq-read and rand-read-qd64 on one handle asking for
+ *                    4 connections with nbd_set_connections when the
+ *                    library has it (found at run time; libnbd has not,
+ *                    and runs them on one connection)
  *
  * AMOUNT 0 connects and disconnects only: the syscall counting pass runs it
  * to subtract the cost of starting and connecting.
@@ -57,7 +65,8 @@ die (const char *what)
 
 /* The same generator in bench.c, the Rust harness and bench.py, so every
  * side reads the same offsets: xorshift64, fixed seed. */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+#define RNG_SEED 0x9E3779B97F4A7C15ULL
+static __thread uint64_t rng_state = RNG_SEED;
 
 static uint64_t
 rng_next (void)
@@ -77,11 +86,17 @@ random_offset (int64_t size)
 }
 
 static struct nbd_handle *
-open_handle (const char *uri)
+open_handle (const char *uri, int conns)
 {
   struct nbd_handle *h = nbd_create ();
   if (h == NULL)
     die ("nbd_create");
+  if (conns > 1) {
+    int (*set_connections) (struct nbd_handle *, int) =
+      (int (*) (struct nbd_handle *, int)) dlsym (RTLD_DEFAULT, "nbd_set_connections");
+    if (set_connections && set_connections (h, conns) == -1)
+      die ("nbd_set_connections");
+  }
   if (nbd_connect_uri (h, uri) == -1)
     die ("nbd_connect_uri");
   return h;
@@ -177,6 +192,10 @@ struct conn {
   struct nbd_handle *h;
   uint64_t start, len;
   pthread_barrier_t *go;
+  /* Random 4 KiB reads (len of them) instead of a sequential stream. */
+  bool random;
+  int index;
+  int64_t size;
 };
 
 static void *
@@ -184,10 +203,16 @@ conn_main (void *arg)
 {
   struct conn *c = arg;
   struct window *w = malloc (sizeof *w);
-  int qd = STREAM_QD / CONNS;
-  window_init (w, c->h, qd, STREAM_REQUEST);
+  int qd = (c->random ? RANDOM_QD : STREAM_QD) / CONNS;
+  size_t request = c->random ? RANDOM_REQUEST : STREAM_REQUEST;
+  /* Each thread its own sequence of offsets. */
+  rng_state = RNG_SEED ^ (uint64_t) (c->index + 1);
+  window_init (w, c->h, qd, request);
   pthread_barrier_wait (c->go);
-  window_run (w, c->len / STREAM_REQUEST, STREAM_REQUEST, c->start, false, false, 0);
+  if (c->random)
+    window_run (w, c->len, request, 0, false, true, c->size);
+  else
+    window_run (w, c->len / request, request, c->start, false, false, 0);
   window_free (w, qd);
   free (w);
   return NULL;
@@ -203,14 +228,27 @@ main (int argc, char *argv[])
   const char *workload = argv[1], *uri = argv[2];
   uint64_t amount = strtoull (argv[3], NULL, 0);
   bool multi = strcmp (workload, "multi-conn-read") == 0;
+  bool multi_random = strcmp (workload, "multi-conn-rand-read") == 0;
+  /* The one-handle workloads are seq-read and rand-read-qd64 on a handle
+   * asking for CONNS connections. */
+  int conns_wanted = 1;
+  if (strcmp (workload, "one-handle-seq-read") == 0) {
+    workload = "seq-read";
+    conns_wanted = CONNS;
+  }
+  else if (strcmp (workload, "one-handle-rand-read") == 0) {
+    workload = "rand-read-qd64";
+    conns_wanted = CONNS;
+  }
+  const char *name = argv[1];
 
   Dl_info info = { 0 };
   dladdr ((void *) nbd_create, &info);
 
   struct nbd_handle *hs[CONNS];
-  int nconn = multi ? CONNS : 1;
+  int nconn = multi || multi_random ? CONNS : 1;
   for (int i = 0; i < nconn; i++)
-    hs[i] = open_handle (uri);
+    hs[i] = open_handle (uri, conns_wanted);
   struct nbd_handle *h = hs[0];
   int64_t size = nbd_get_size (h);
   if (size == -1)
@@ -277,14 +315,16 @@ main (int argc, char *argv[])
     window_free (w, RANDOM_QD);
     free (w);
   }
-  else if (multi) {
-    uint64_t per = amount / CONNS / STREAM_REQUEST * STREAM_REQUEST;
+  else if (multi || multi_random) {
+    uint64_t per = multi_random
+      ? amount / CONNS
+      : amount / CONNS / STREAM_REQUEST * STREAM_REQUEST;
     pthread_barrier_t go;
     pthread_barrier_init (&go, NULL, CONNS + 1);
     pthread_t tids[CONNS];
     struct conn conns[CONNS];
     for (int i = 0; i < CONNS; i++) {
-      conns[i] = (struct conn) { uri, hs[i], i * per, per, &go };
+      conns[i] = (struct conn) { uri, hs[i], i * per, per, &go, multi_random, i, size };
       pthread_create (&tids[i], NULL, conn_main, &conns[i]);
     }
     pthread_barrier_wait (&go);
@@ -292,8 +332,14 @@ main (int argc, char *argv[])
     cpu (&u0, &s0);
     for (int i = 0; i < CONNS; i++)
       pthread_join (tids[i], NULL);
-    ops = per / STREAM_REQUEST * CONNS;
-    bytes = per * CONNS;
+    if (multi_random) {
+      ops = per * CONNS;
+      bytes = ops * RANDOM_REQUEST;
+    }
+    else {
+      ops = per / STREAM_REQUEST * CONNS;
+      bytes = per * CONNS;
+    }
   }
   else {
     fprintf (stderr, "bench: unknown workload %s\n", workload);
@@ -312,7 +358,7 @@ main (int argc, char *argv[])
   printf ("{\"workload\": \"%s\", \"side\": \"c\", \"lib\": \"%s\", \"version\": \"%s\", "
           "\"ops\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"secs\": %.6f, "
           "\"user\": %.6f, \"sys\": %.6f, \"lat_us\": %.3f, \"multi_conn\": %s}\n",
-          workload, info.dli_fname ? info.dli_fname : "?", version ? version : "?",
+          name, info.dli_fname ? info.dli_fname : "?", version ? version : "?",
           ops, bytes, secs, u1 - u0, s1 - s0,
           ops && lat_sum > 0 ? lat_sum / ops * 1e6 : 0.0,
           multi_conn == 1 ? "true" : "false");

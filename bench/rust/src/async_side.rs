@@ -23,8 +23,9 @@ use crate::{
     cpu, ctx, Outcome, Res, Xorshift, CONNS, RANDOM_QD, RANDOM_REQUEST, STREAM_QD, STREAM_REQUEST,
 };
 
-async fn open(uri: &str) -> Res<AsyncHandle> {
+async fn open(uri: &str, conns: i32) -> Res<AsyncHandle> {
     let h = ctx("AsyncHandle::new", AsyncHandle::new())?;
+    ctx("set_connections", h.set_connections(conns))?;
     ctx("connect_uri", h.connect_uri(uri).await)?;
     Ok(h)
 }
@@ -161,11 +162,15 @@ async fn workloads(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool
     if workload == "rand-read-qd1-aio" {
         return Err("measures the aio calls with nbd_poll, so it has no AsyncHandle form".into());
     }
+    if workload == "multi-conn-rand-read" {
+        return Err("the W6 shape of W7 is measured on the C and Rust API sides only".into());
+    }
+    let (workload, conns) = crate::one_handle(workload);
     let multi = workload == "multi-conn-read";
     let nconn = if multi { CONNS } else { 1 };
     let mut handles = Vec::with_capacity(nconn);
     for _ in 0..nconn {
-        handles.push(open(uri).await?);
+        handles.push(open(uri, conns).await?);
     }
     let h = &handles[0];
     let size = ctx("get_size", h.get_size())? as u64;

@@ -4,7 +4,8 @@
 //! JSON line.
 //!
 //! Usage: nbd-bench [--async] WORKLOAD URI AMOUNT   (workloads as in
-//! bench/c/bench.c; `--async` runs all but rand-read-qd1-aio)
+//! bench/c/bench.c; `--async` runs all but rand-read-qd1-aio and
+//! multi-conn-rand-read)
 
 mod async_side;
 
@@ -46,6 +47,10 @@ impl Xorshift {
     fn new() -> Xorshift {
         Xorshift(0x9E37_79B9_7F4A_7C15)
     }
+    /// The generator of bench.c's thread `i` in multi-conn-rand-read.
+    fn for_thread(i: usize) -> Xorshift {
+        Xorshift(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1))
+    }
     fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
@@ -59,10 +64,22 @@ impl Xorshift {
     }
 }
 
-fn open(uri: &str) -> Res<Handle> {
+fn open(uri: &str, conns: i32) -> Res<Handle> {
     let h = ctx("Handle::new", Handle::new())?;
+    ctx("set_connections", h.set_connections(conns))?;
     ctx("connect_uri", h.connect_uri(uri))?;
     Ok(h)
+}
+
+/// bench.c's one-handle workloads: seq-read and rand-read-qd64 on one
+/// handle asking for CONNS connections. Returns the workload to run and
+/// the connections to ask for.
+fn one_handle(workload: &str) -> (&str, i32) {
+    match workload {
+        "one-handle-seq-read" => ("seq-read", CONNS as i32),
+        "one-handle-rand-read" => ("rand-read-qd64", CONNS as i32),
+        w => (w, 1),
+    }
 }
 
 /// Slots of a fixed window of requests in flight. Completion callbacks run
@@ -185,9 +202,10 @@ impl Outcome {
 }
 
 fn run(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool, String)> {
-    let multi = workload == "multi-conn-read";
+    let (workload, conns) = one_handle(workload);
+    let multi = matches!(workload, "multi-conn-read" | "multi-conn-rand-read");
     let nconn = if multi { CONNS } else { 1 };
-    let handles: Vec<Handle> = (0..nconn).map(|_| open(uri)).collect::<Res<_>>()?;
+    let handles: Vec<Handle> = (0..nconn).map(|_| open(uri, conns)).collect::<Res<_>>()?;
     let h = &handles[0];
     let size = ctx("get_size", h.get_size())? as u64;
     let multi_conn = ctx("can_multi_conn", h.can_multi_conn())?;
@@ -243,8 +261,18 @@ fn run(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool, String)> {
             w.run(h, ops, RANDOM_REQUEST, 0, false, Some((&mut rng, size)))?;
             bytes = ops * RANDOM_REQUEST as u64;
         }
-        "multi-conn-read" => {
-            let per = amount / CONNS as u64 / STREAM_REQUEST as u64 * STREAM_REQUEST as u64;
+        "multi-conn-read" | "multi-conn-rand-read" => {
+            let random = workload == "multi-conn-rand-read";
+            let (qd, request) = if random {
+                (RANDOM_QD / CONNS, RANDOM_REQUEST)
+            } else {
+                (STREAM_QD / CONNS, STREAM_REQUEST)
+            };
+            let per = if random {
+                amount / CONNS as u64
+            } else {
+                amount / CONNS as u64 / STREAM_REQUEST as u64 * STREAM_REQUEST as u64
+            };
             let go = Barrier::new(CONNS + 1);
             let result: Res<()> = std::thread::scope(|s| {
                 let threads: Vec<_> = handles
@@ -253,16 +281,21 @@ fn run(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool, String)> {
                     .map(|(i, h)| {
                         let go = &go;
                         s.spawn(move || {
-                            let w = Window::new(STREAM_QD / CONNS, STREAM_REQUEST);
+                            let w = Window::new(qd, request);
+                            let mut rng = Xorshift::for_thread(i);
                             go.wait();
-                            w.run(
-                                h,
-                                per / STREAM_REQUEST as u64,
-                                STREAM_REQUEST,
-                                i as u64 * per,
-                                false,
-                                None,
-                            )
+                            if random {
+                                w.run(h, per, request, 0, false, Some((&mut rng, size)))
+                            } else {
+                                w.run(
+                                    h,
+                                    per / request as u64,
+                                    request,
+                                    i as u64 * per,
+                                    false,
+                                    None,
+                                )
+                            }
                         })
                     })
                     .collect();
@@ -274,8 +307,13 @@ fn run(workload: &str, uri: &str, amount: u64) -> Res<(Outcome, bool, String)> {
                     .try_for_each(|t| t.join().unwrap_or_else(|_| Err("thread panicked".into())))
             });
             result?;
-            ops = per / STREAM_REQUEST as u64 * CONNS as u64;
-            bytes = per * CONNS as u64;
+            if random {
+                ops = per * CONNS as u64;
+                bytes = ops * RANDOM_REQUEST as u64;
+            } else {
+                ops = per / STREAM_REQUEST as u64 * CONNS as u64;
+                bytes = per * CONNS as u64;
+            }
         }
         other => return Err(format!("unknown workload {other}")),
     }

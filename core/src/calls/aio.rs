@@ -46,7 +46,7 @@ impl Handle {
 impl Inner {
     pub(crate) fn do_aio_get_fd(&mut self) -> Result<RawFd> {
         self.conn
-            .as_ref()
+            .as_mut()
             .and_then(|c| c.fd())
             .ok_or_else(|| Error::new(libc::EINVAL, "connection is not in a connected state"))
     }
@@ -57,7 +57,7 @@ impl Inner {
         let conn = self
             .conn
             .as_mut()
-            .filter(|c| c.fd().is_some())
+            .filter(|c| c.has_socket())
             .ok_or_else(|| {
                 Error::new(
                     libc::EINVAL,

@@ -22,7 +22,7 @@ pub(crate) fn run_until(conn: &mut Group, mut done: impl FnMut(&mut Group) -> bo
             if done(conn) {
                 return Ok(true);
             }
-            if conn.fd().is_none() || conn.direction().bits() == 0 {
+            if !conn.has_socket() || conn.direction().bits() == 0 {
                 return Err(conn.dead_error());
             }
             poll_once(conn, -1, -1).map(|_| false)
@@ -49,7 +49,7 @@ pub(crate) fn wait_until_connected(conn: &mut Group) -> Result<()> {
             if !waiting(conn) {
                 return Ok(());
             }
-            if conn.fd().is_none() || conn.direction().bits() == 0 {
+            if !conn.has_socket() || conn.direction().bits() == 0 {
                 return Err(conn.dead_error());
             }
             poll_once(conn, -1, -1).map(|_| ())

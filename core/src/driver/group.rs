@@ -11,7 +11,11 @@
 //! an epoll descriptor that watches every socket in the direction its own
 //! machine wants, so it is readable whenever any of them needs attention;
 //! the group's direction is then READ, and `on_ready` serves the sockets
-//! epoll reports ready.
+//! that are ready. The library's own waits (`nbd_poll`, the blocking
+//! calls) and `on_ready` use poll(2) on the sockets themselves, which
+//! costs no epoll_ctl when a direction changes; the epoll set is kept up
+//! to date only once its descriptor was handed out (`aio_get_fd`, the
+//! tokio driver).
 //!
 //! Invariants:
 //! - `members[0]` is the first connection: negotiation results, the
@@ -24,8 +28,8 @@
 //! - Members are never removed once commands may exist (a dead member
 //!   stays, answering for its failed commands); the extras are dropped
 //!   only while they are still opening.
-//! - The epoll set is brought up to date after every step (`settle`),
-//!   before anybody waits on it.
+//! - Once its descriptor was handed out, the epoll set is brought up to
+//!   date after every step (`settle`), before anybody waits on it.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -38,9 +42,6 @@ use crate::{Error, Result};
 /// The most connections one handle may have (nbd_set_connections).
 pub(crate) const MAX_CONNECTIONS: u32 = 64;
 
-/// How many readiness events one `on_ready` serves at most.
-const EVENTS: usize = 64;
-
 pub(crate) struct Group {
     members: Vec<Member>,
     plan: Plan,
@@ -48,6 +49,9 @@ pub(crate) struct Group {
     /// the first one starts, so the descriptor the caller sees never
     /// changes).
     epoll: Option<Epoll>,
+    /// Whether the epoll descriptor was handed out (someone may wait on
+    /// it): only then is the set kept up to date.
+    exported: bool,
     /// The number of connections that share the cookie space.
     stride: u64,
     /// The group's own debug messages, not yet forwarded.
@@ -93,6 +97,7 @@ impl Group {
             }],
             plan: Plan::Single,
             epoll: None,
+            exported: false,
             stride: 1,
             notes: Vec::new(),
         };
@@ -183,15 +188,26 @@ impl Group {
         }
     }
 
-    /// The descriptor to wait on, while there is a socket.
-    pub(crate) fn fd(&self) -> Option<RawFd> {
-        match &self.epoll {
-            None => self.first().fd(),
-            Some(ep) if self.members.iter().any(|m| m.conn.fd().is_some()) => {
-                Some(ep.0.as_raw_fd())
-            }
-            Some(_) => None,
+    /// The descriptor for a waiter outside the library (`aio_get_fd`, the
+    /// tokio driver), while there is a socket. From now on the epoll set
+    /// is kept up to date.
+    pub(crate) fn fd(&mut self) -> Option<RawFd> {
+        if self.epoll.is_none() {
+            return self.first().fd();
         }
+        if !self.exported {
+            self.exported = true;
+            self.watch();
+        }
+        match &self.epoll {
+            Some(ep) if self.has_socket() => Some(ep.0.as_raw_fd()),
+            _ => None,
+        }
+    }
+
+    /// Whether any connection still has a socket.
+    pub(crate) fn has_socket(&self) -> bool {
+        self.members.iter().any(|m| m.conn.fd().is_some())
     }
 
     /// Whether [`Group::fd`] is a socket whose connect(2) is in progress
@@ -267,27 +283,22 @@ impl Group {
     }
 
     /// [`Group::fd`] is ready in `direction`'s sense: move bytes. With
-    /// several connections, every socket epoll reports ready is served.
+    /// several connections, every socket that is ready is served.
     pub(crate) fn on_ready(&mut self, readable: bool, writable: bool) -> Result<PumpReport> {
         if self.epoll.is_none() {
             let r = self.first_mut().on_ready(readable, writable);
             self.settle();
             return r;
         }
-        self.serve(0).map(|(_, report)| report)
+        self.serve(-1, 0).map(|(_, report)| report)
     }
 
     /// One poll round with several connections: wait up to `timeout` ms
-    /// for the epoll descriptor or `extra_fd` (when >= 0), then serve the
-    /// ready sockets. 0 on timeout, 1 otherwise.
+    /// for a socket to be ready in its machine's direction, or for
+    /// `extra_fd` (when >= 0) to be readable, then serve the ready
+    /// sockets. 0 on timeout, 1 otherwise.
     pub(crate) fn poll_members(&mut self, extra_fd: RawFd, timeout: i32) -> Result<i32> {
         self.settle();
-        let Some(ep) = &self.epoll else {
-            return Err(Error::new(
-                libc::EINVAL,
-                "one connection: nothing to multiplex",
-            ));
-        };
         if self.direction().bits() == 0 {
             return Err(Error::new(
                 libc::EINVAL,
@@ -297,76 +308,79 @@ impl Group {
                 ),
             ));
         }
-        if extra_fd < 0 {
-            let (n, _) = self.serve(timeout)?;
-            return Ok(i32::from(n > 0));
+        let (n, _) = self.serve(extra_fd, timeout)?;
+        Ok(i32::from(n > 0))
+    }
+
+    /// poll(2) the sockets (each in its machine's direction) and
+    /// `extra_fd` (when >= 0, for reading) for up to `timeout` ms, and
+    /// serve the sockets that are ready. Returns how many descriptors
+    /// were ready, and a report whose `read_blocked` says every socket
+    /// served was left drained (an edge-triggered waiter on the epoll
+    /// descriptor may clear its readiness).
+    fn serve(&mut self, extra_fd: RawFd, timeout: i32) -> Result<(usize, PumpReport)> {
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.members.len() + 1);
+        let mut whose: Vec<usize> = Vec::with_capacity(self.members.len());
+        for (k, m) in self.members.iter().enumerate() {
+            let (Some(fd), ev) = (m.conn.fd(), events_for(&m.conn)) else {
+                continue;
+            };
+            let mut events = 0;
+            if ev & libc::EPOLLIN as u32 != 0 {
+                events |= libc::POLLIN;
+            }
+            if ev & libc::EPOLLOUT as u32 != 0 {
+                events |= libc::POLLOUT;
+            }
+            if events != 0 {
+                fds.push(libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                });
+                whose.push(k);
+            }
         }
-        let mut fds = [
-            libc::pollfd {
-                fd: ep.0.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
+        if extra_fd >= 0 {
+            fds.push(libc::pollfd {
                 fd: extra_fd,
                 events: libc::POLLIN,
                 revents: 0,
-            },
-        ];
-        let r = loop {
-            // SAFETY: `fds` is a valid array of two pollfds.
-            let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
-            if r == -1 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
+            });
+        }
+        let n = loop {
+            // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
+            let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+            if r >= 0 {
+                break r as usize;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(Error::from_io(&e, "poll"));
             }
-            break r;
         };
-        if r == 0 {
-            return Ok(0);
-        }
-        if fds[0].revents != 0 {
-            self.serve(0)?;
-        }
-        Ok(1)
-    }
-
-    /// Wait up to `timeout` ms on the epoll set and serve the sockets it
-    /// reports. Returns how many were reported, and a report whose
-    /// `read_blocked` says the set was found drained (an edge-triggered
-    /// waiter on the epoll descriptor may clear its readiness).
-    fn serve(&mut self, timeout: i32) -> Result<(usize, PumpReport)> {
-        self.settle();
-        let Some(ep) = &self.epoll else {
-            return Ok((0, PumpReport::default()));
-        };
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS];
-        let n = ep.wait(&mut events, timeout)?;
         let mut report = PumpReport::default();
-        let mut drained = n < EVENTS;
+        let mut drained = true;
         let mut failed = None;
-        for ev in &events[..n] {
-            let (fd, bits) = (ev.u64 as RawFd, ev.events);
-            let Some(m) = self
-                .members
-                .iter_mut()
-                .find(|m| m.watched.is_some_and(|w| w.fd == fd && w.events != 0))
-            else {
+        for (p, &k) in fds.iter().zip(&whose) {
+            let bits = p.revents;
+            if bits == 0 {
                 continue;
-            };
-            let r = if m.conn.is_connecting_socket() {
+            }
+            let m = &mut self.members[k];
+            let r = if bits & libc::POLLNVAL != 0 {
+                let e = Error::new(libc::EBADF, "poll: the socket is not open");
+                m.conn.fail(e.clone());
+                Err(e)
+            } else if m.conn.is_connecting_socket() {
                 m.conn.on_ready(false, true).map(|_| PumpReport {
                     progressed: true,
                     ..PumpReport::default()
                 })
             } else {
                 // POLLHUP and POLLERR show up in the read that follows.
-                let hangup = (libc::EPOLLIN | libc::EPOLLHUP | libc::EPOLLERR) as u32;
-                let readable = bits & hangup != 0;
-                let writable = bits & libc::EPOLLOUT as u32 != 0;
+                let readable = bits & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
+                let writable = bits & libc::POLLOUT != 0;
                 m.conn.on_ready(readable, writable).inspect(|r| {
                     if (readable && !r.read_blocked) || (writable && !r.write_blocked) {
                         drained = false;
@@ -398,7 +412,9 @@ impl Group {
             m.conn.close_if_finished();
         }
         self.advance();
-        self.watch();
+        if self.exported {
+            self.watch();
+        }
     }
 
     fn watch(&mut self) {
@@ -852,27 +868,6 @@ impl Epoll {
             }
             Err(e) if op == libc::EPOLL_CTL_DEL && e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
             r => r,
-        }
-    }
-
-    fn wait(&self, events: &mut [libc::epoll_event], timeout: i32) -> Result<usize> {
-        loop {
-            // SAFETY: `events` is valid for `events.len()` entries.
-            let n = unsafe {
-                libc::epoll_wait(
-                    self.0.as_raw_fd(),
-                    events.as_mut_ptr(),
-                    events.len() as libc::c_int,
-                    timeout,
-                )
-            };
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(Error::from_io(&e, "epoll_wait"));
-            }
         }
     }
 }

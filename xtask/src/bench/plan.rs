@@ -54,7 +54,7 @@ pub enum Size {
 }
 
 pub struct Workload {
-    /// The name: W1 ... W6.
+    /// The name: W1 ... W7.
     pub id: &'static str,
     /// The workload argument of the programs.
     pub arg: &'static str,
@@ -134,6 +134,36 @@ pub const WORKLOADS: &[Workload] = &[
         metrics: &[Metric::GibPerSec],
         servers: MEMORY,
         rust_async: true,
+    },
+    Workload {
+        id: "W7",
+        arg: "one-handle-seq-read",
+        title: "one handle, 4 connections (libnbd: 1), 256 KiB reads x 64 in flight",
+        lang: Lang::C,
+        size: Size::Stream,
+        metrics: &[Metric::GibPerSec],
+        servers: MEMORY,
+        rust_async: true,
+    },
+    Workload {
+        id: "W7",
+        arg: "one-handle-rand-read",
+        title: "one handle, 4 connections (libnbd: 1), random 4 KiB reads x 64 in flight",
+        lang: Lang::C,
+        size: Size::Qd64,
+        metrics: &[Metric::OpsPerSec],
+        servers: MEMORY,
+        rust_async: true,
+    },
+    Workload {
+        id: "W7",
+        arg: "multi-conn-rand-read",
+        title: "4 handles x 16 in flight, random 4 KiB reads, one thread each (W6 shape)",
+        lang: Lang::C,
+        size: Size::Qd64,
+        metrics: &[Metric::OpsPerSec],
+        servers: MEMORY,
+        rust_async: false,
     },
     Workload {
         id: "W5",

@@ -352,13 +352,22 @@ pub fn targets(rows: &[Row], floor: &[FloorRow]) -> Vec<Target> {
         })
     };
 
+    // W7: one handle with four connections against libnbd's four
+    // handles in four threads (the W6 shape).
+    let one_handle_vs_four = |ours: &str, libnbd: &str, m: Metric, side: Side| {
+        let a = find(rows, ours)?.cell(side).stat(m);
+        let b = find(rows, libnbd)?.cell(Side::Libnbd).stat(m);
+        ratio(a, b)
+    };
+
     let all = |f: &dyn Fn(Side) -> Option<f64>| (f(Side::Ours), f(Side::Rust), f(Side::RustAsync));
     let only_ours = |v: Option<f64>| (v, None, None);
     let only_async = |v: Option<f64>| (None, None, v);
     // (what, wanted, judged side, (ours, Rust API, Rust async API))
     type Values = (Option<f64>, Option<f64>, Option<f64>);
     type Line = (&'static str, Want, Side, Values);
-    let list: Vec<Line> = vec![
+    let list: Vec<Line> =
+        vec![
         (
             "W1 sequential read GiB/s, ours/libnbd",
             Want::AtLeast(1.15),
@@ -418,6 +427,33 @@ pub fn targets(rows: &[Row], floor: &[FloorRow]) -> Vec<Target> {
             Want::AtLeast(1.0),
             Side::Ours,
             only_ours(vs_libnbd("py-aio-read", Metric::GibPerSec, Side::Ours)),
+        ),
+        (
+            "W7 4 KiB x64 ops/s, one handle with 4 connections / libnbd one handle",
+            Want::AtLeast(1.3),
+            Side::Ours,
+            all(&|s| vs_libnbd("one-handle-rand-read", Metric::OpsPerSec, s)),
+        ),
+        (
+            "W7 256 KiB x64 GiB/s, one handle with 4 connections / libnbd 4 handles in 4 threads",
+            Want::AtLeast(1.0),
+            Side::Ours,
+            all(&|s| {
+                one_handle_vs_four("one-handle-seq-read", "multi-conn-read", Metric::GibPerSec, s)
+            }),
+        ),
+        (
+            "W7 4 KiB x64 ops/s, one handle with 4 connections / libnbd 4 handles in 4 threads",
+            Want::AtLeast(1.0),
+            Side::Ours,
+            all(&|s| {
+                one_handle_vs_four(
+                    "one-handle-rand-read",
+                    "multi-conn-rand-read",
+                    Metric::OpsPerSec,
+                    s,
+                )
+            }),
         ),
         (
             "W3 4 KiB QD64 ops/s, Rust async / our aio (Rust API)",

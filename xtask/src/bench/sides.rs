@@ -338,11 +338,18 @@ mod tests {
             "rand-read-qd64",
             "seq-write",
             "multi-conn-read",
+            "one-handle-seq-read",
+            "one-handle-rand-read",
         ] {
             assert_eq!(argv(arg, Side::RustAsync), Ok("nbd-bench --async".into()));
             assert_eq!(argv(arg, Side::Rust), Ok("nbd-bench".into()));
         }
-        for arg in ["rand-read-qd1-aio", "py-pread-qd1", "py-aio-read"] {
+        for arg in [
+            "rand-read-qd1-aio",
+            "multi-conn-rand-read",
+            "py-pread-qd1",
+            "py-aio-read",
+        ] {
             assert_eq!(argv(arg, Side::RustAsync), Err(String::new()), "{arg}");
         }
         assert_eq!(
