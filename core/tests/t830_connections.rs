@@ -57,6 +57,31 @@ fn pattern(i: usize) -> Vec<u8> {
     (0..BLOCK).map(|j| (i * 7 + j / 512) as u8).collect()
 }
 
+/// Start writes of `pattern(i)` to blocks `0..n`; their cookies.
+fn aio_write_patterns(h: &Handle, n: usize) -> Vec<u64> {
+    (0..n)
+        .map(|i| {
+            h.aio_pwrite(
+                AioBuffer::from_vec(pattern(i)),
+                (i * BLOCK) as u64,
+                None,
+                None,
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Read blocks `0..n` with `n` commands in flight and check each holds
+/// `pattern(i)`.
+fn read_patterns_back(h: &Handle, n: usize) {
+    let (bufs, cookies) = aio_pread_blocks(h, n, BLOCK);
+    drive_until_retired(h, &cookies);
+    for (i, b) in bufs.iter().enumerate() {
+        assert!(b.to_vec() == pattern(i), "block {i}");
+    }
+}
+
 #[test]
 fn t831_four_connections_carry_the_commands_and_agree() {
     with_timeout(120, || {
@@ -205,28 +230,14 @@ fn t832_one_connection_without_multi_conn() {
             assert!(h.can_multi_conn().unwrap());
             assert_eq!(h.get_connections().unwrap(), 3, "qemu-nbd {extra:?}: three");
             if extra.is_empty() {
-                let bufs: Vec<AioBuffer> =
-                    (0..16).map(|i| AioBuffer::from_vec(pattern(i))).collect();
-                let cookies: Vec<u64> = bufs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| {
-                        h.aio_pwrite(b.clone(), (i * BLOCK) as u64, None, None)
-                            .unwrap()
-                    })
-                    .collect();
+                let cookies = aio_write_patterns(&h, 16);
                 drive_until_retired(&h, &cookies);
                 h.flush(None).unwrap();
-            }
-            let (bufs, cookies) = aio_pread_blocks(&h, 16, BLOCK);
-            drive_until_retired(&h, &cookies);
-            for (i, b) in bufs.iter().enumerate() {
-                let want = if extra.is_empty() {
-                    pattern(i)
-                } else {
-                    vec![0x5a; BLOCK]
-                };
-                assert!(b.to_vec() == want, "block {i} from qemu-nbd {extra:?}");
+                read_patterns_back(&h, 16);
+            } else {
+                let (bufs, cookies) = aio_pread_blocks(&h, 16, BLOCK);
+                drive_until_retired(&h, &cookies);
+                assert!(bufs.iter().all(|b| b.to_vec() == vec![0x5a; BLOCK]));
             }
             h.shutdown(None).unwrap();
         }
@@ -283,15 +294,7 @@ fn t834_the_callers_own_event_loop_drives_every_connection() {
         assert_eq!(h.aio_get_fd().unwrap(), fd);
         assert!(h.get_uri().unwrap().starts_with("nbd://127.0.0.1:"));
 
-        let bufs: Vec<AioBuffer> = (0..30).map(|i| AioBuffer::from_vec(pattern(i))).collect();
-        let cookies: Vec<u64> = bufs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                h.aio_pwrite(b.clone(), (i * BLOCK) as u64, None, None)
-                    .unwrap()
-            })
-            .collect();
+        let cookies = aio_write_patterns(&h, 30);
         drive_until_retired(&h, &cookies);
         // Completed commands are found by peeking, whichever connection
         // they came back on.
@@ -561,21 +564,9 @@ fn t838_every_connection_negotiates_tls() {
         srv.connect_handle(&h);
         assert!(h.get_tls_negotiated().unwrap());
         assert_eq!(h.get_connections().unwrap(), 3);
-        let bufs: Vec<AioBuffer> = (0..24).map(|i| AioBuffer::from_vec(pattern(i))).collect();
-        let cookies: Vec<u64> = bufs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                h.aio_pwrite(b.clone(), (i * BLOCK) as u64, None, None)
-                    .unwrap()
-            })
-            .collect();
+        let cookies = aio_write_patterns(&h, 24);
         drive_until_retired(&h, &cookies);
-        let (rbufs, rcookies) = aio_pread_blocks(&h, 24, BLOCK);
-        drive_until_retired(&h, &rcookies);
-        for (i, b) in rbufs.iter().enumerate() {
-            assert!(b.to_vec() == pattern(i), "block {i}");
-        }
+        read_patterns_back(&h, 24);
         h.shutdown(None).unwrap();
         drop(srv);
         let text = std::fs::read_to_string(&log).unwrap();

@@ -211,7 +211,9 @@ impl Group {
     }
 
     /// Whether [`Group::fd`] is a socket whose connect(2) is in progress
-    /// (it is to be waited on for writing, and served as such).
+    /// (it is to be waited on for writing, and served as such; the tokio
+    /// driver asks).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn is_connecting_socket(&self) -> bool {
         self.epoll.is_none() && self.first().is_connecting_socket()
     }
