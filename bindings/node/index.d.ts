@@ -843,6 +843,74 @@ export declare class NBD {
   getRequestExtendedHeaders(): boolean;
 
   /**
+   * Set how long connecting and the handshake may take.
+   *
+   * Set a deadline, in milliseconds, for connecting to the server and for the
+   * whole handshake that follows: the connect calls, the TLS handshake and
+   * option negotiation. The clock starts when a connect call starts the
+   * connection. 0, the default, means no deadline, as in libnbd.
+   *
+   * When the deadline passes first, the connection is closed and the connect
+   * call fails with `ETIMEDOUT`; the handle is then dead. In option mode
+   * ({@link NBD.setOptMode}) the deadline covers negotiation up to {@link NBD.optGo}:
+   * an option still in progress at the deadline fails with `ETIMEDOUT`, and so
+   * does the connection. With {@link NBD.setConnections}, every extra connection has
+   * the same deadline of its own.
+   *
+   * Deadlines are met by every way of driving the handle: the blocking calls,
+   * {@link NBD.poll} and {@link NBD.poll2}, which wait no longer than the next deadline,
+   * an event loop of your own that passes {@link NBD.aioGetTimeoutMs} to poll(2),
+   * and the Rust `AsyncHandle` (whose tokio runtime must have its timer
+   * enabled).
+   *
+   * Extension of this library, not in libnbd. C: `nbd_set_connect_timeout`.
+   */
+  setConnectTimeout(ms: number | bigint): void;
+
+  /**
+   * Return how long connecting and the handshake may take.
+   *
+   * Return the deadline set with {@link NBD.setConnectTimeout}, in milliseconds; 0
+   * means none.
+   *
+   * Extension of this library, not in libnbd. C: `nbd_get_connect_timeout`.
+   */
+  getConnectTimeout(): number;
+
+  /**
+   * Set how long the server may take to answer a command.
+   *
+   * Set a deadline, in milliseconds, for the server's answer to every data
+   * command issued from now on (reads, writes, flushes, trims, zeroes, caches
+   * and block status, synchronous or aio), counted from the moment the command
+   * is issued. 0, the default, means no deadline, as in libnbd.
+   *
+   * A command not answered in time completes with `ETIMEDOUT`: a synchronous
+   * call returns it, an aio command's completion callback sees it, and
+   * {@link NBD.aioCommandCompleted} reports it. NBD has no way to cancel one
+   * request, so the connection the command was sent on is closed, and every
+   * other command in flight on it fails with `ENOTCONN`; a command that timed
+   * out may still have been carried out by the server. Without more connections
+   * ({@link NBD.setConnections}), the handle is then dead.
+   *
+   * See {@link NBD.setConnectTimeout} for the ways of driving a handle that meet
+   * deadlines.
+   *
+   * Extension of this library, not in libnbd. C: `nbd_set_request_timeout`.
+   */
+  setRequestTimeout(ms: number | bigint): void;
+
+  /**
+   * Return how long the server may take to answer a command.
+   *
+   * Return the deadline set with {@link NBD.setRequestTimeout}, in milliseconds; 0
+   * means none.
+   *
+   * Extension of this library, not in libnbd. C: `nbd_get_request_timeout`.
+   */
+  getRequestTimeout(): number;
+
+  /**
    * Spread the handle's commands over several connections.
    *
    * Ask for `connections` connections to the server, from 1 to 64. The default,
@@ -867,8 +935,9 @@ export declare class NBD {
    * connection.
    *
    * With several connections, every data command goes to the open connection
-   * with the fewest commands in flight. Cookies stay unique across the handle,
-   * and {@link NBD.aioInFlight}, {@link NBD.aioPeekCommandCompleted},
+   * with the fewest commands in flight, the connections taking turns when
+   * several have as few. Cookies stay unique across the handle, and
+   * {@link NBD.aioInFlight}, {@link NBD.aioPeekCommandCompleted},
    * {@link NBD.aioCommandCompleted}, completion callbacks and the `nbd_stats_*`
    * counters cover every connection. Negotiated facts such as {@link NBD.getSize}
    * are the first connection's (the others agreed with them).
@@ -2936,6 +3005,24 @@ export declare class NBD {
    * Since libnbd 1.0. C: `nbd_aio_get_fd`.
    */
   aioGetFd(): number;
+
+  /**
+   * Return how long an event loop may wait before the next deadline.
+   *
+   * For an application with its own event loop, when deadlines are set
+   * ({@link NBD.setConnectTimeout}, {@link NBD.setRequestTimeout}): first fail
+   * whatever is already past its deadline, then return the number of
+   * milliseconds until the next deadline, rounded up, or -1 when there is none.
+   * The result can be passed to poll(2) as its timeout, beside the descriptor
+   * from {@link NBD.aioGetFd} and the events from {@link NBD.aioGetDirection}. When
+   * poll(2) then times out, calling this function again (or any other call that
+   * moves the handle on) is what fails the command or handshake that overran.
+   *
+   * Without deadlines the result is always -1, and nothing else happens.
+   *
+   * Extension of this library, not in libnbd. C: `nbd_aio_get_timeout_ms`.
+   */
+  aioGetTimeoutMs(): number;
 
   /**
    * Return which socket events libnbd is waiting for.

@@ -331,10 +331,19 @@ struct Registration {
 enum Step {
     /// Bytes moved: re-check, others may be done.
     Progressed,
-    /// Wait for the socket in `dir`.
-    Wait(Arc<AsyncFd<OwnedFd>>, Direction),
+    /// Wait for the socket in `dir`, or until the deadline (a connect or
+    /// request timeout).
+    Wait(Arc<AsyncFd<OwnedFd>>, Direction, Option<std::time::Instant>),
     /// Nothing more can happen.
     Stuck(Error),
+}
+
+/// Sleep until `deadline` (never, without one).
+async fn until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// A completion slot's value while the command is in flight.
@@ -454,10 +463,24 @@ impl AsyncHandle {
         };
         // Under the lock, so the descriptor is the engine's own.
         let connected = conn.public_state() == PublicState::Connected;
+        let deadline = if conn.timed() {
+            conn.next_deadline()
+        } else {
+            None
+        };
         match self.register(fd, connected) {
-            Ok(afd) => Step::Wait(afd, dir),
+            Ok(afd) => Step::Wait(afd, dir, deadline),
             Err(e) => Step::Stuck(e),
         }
+    }
+
+    /// A deadline passed: fail what overran (the machine's step under the
+    /// lock does), and wake the waiting tasks.
+    fn expire(&self) {
+        if let Ok(mut g) = self.0.h.lock() {
+            g.after_step();
+        }
+        self.0.tell_watchers();
     }
 
     /// [`Self::step`], waking the waiting tasks when it moved bytes or
@@ -639,16 +662,22 @@ impl AsyncHandle {
             // Cleared before sending: a task that queues after this
             // finds it clear and notifies.
             sh.nudged.store(false, Ordering::SeqCst);
-            let (afd, dir) = match self.step_and_tell() {
+            let (afd, dir, deadline) = match self.step_and_tell() {
                 Step::Progressed => continue,
                 Step::Stuck(e) => return if done() { Ok(()) } else { Err(e) },
-                Step::Wait(afd, dir) => (afd, dir),
+                Step::Wait(afd, dir, deadline) => (afd, dir, deadline),
             };
             tokio::select! {
                 biased;
                 () = completion(own) => continue,
                 () = watch(&mut progress) => continue,
                 () = sh.look_again.notified() => continue,
+                // Built only when there is a deadline: a runtime without
+                // its timer never meets a sleep otherwise.
+                () = until(deadline), if deadline.is_some() => {
+                    self.expire();
+                    continue;
+                }
                 r = afd.readable(), if dir.reads() => {
                     if let Some(slot) = own {
                         slot.forget_waker();

@@ -348,6 +348,9 @@ impl Inner {
     /// debug messages and publish state and direction for lock-free readers.
     pub(crate) fn after_step(&mut self) {
         if let Some(conn) = self.conn.as_mut() {
+            if conn.timed() {
+                conn.handle_timeout(std::time::Instant::now());
+            }
             conn.settle();
             let msgs = conn.take_debug();
             if self.settings.debug && !msgs.is_empty() {

@@ -343,6 +343,22 @@ extern int nbd_get_request_extended_headers (struct nbd_handle *h)
     LIBNBD_ATTRIBUTE_NONNULL(1);
 #define LIBNBD_HAVE_NBD_GET_REQUEST_EXTENDED_HEADERS 1
 
+extern int nbd_set_connect_timeout (struct nbd_handle *h, uint64_t ms)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_SET_CONNECT_TIMEOUT 1
+
+extern uint64_t nbd_get_connect_timeout (struct nbd_handle *h)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_GET_CONNECT_TIMEOUT 1
+
+extern int nbd_set_request_timeout (struct nbd_handle *h, uint64_t ms)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_SET_REQUEST_TIMEOUT 1
+
+extern uint64_t nbd_get_request_timeout (struct nbd_handle *h)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_GET_REQUEST_TIMEOUT 1
+
 extern int nbd_set_connections (struct nbd_handle *h, int connections)
     LIBNBD_ATTRIBUTE_NONNULL(1);
 #define LIBNBD_HAVE_NBD_SET_CONNECTIONS 1
@@ -765,6 +781,10 @@ extern int64_t nbd_aio_block_status_filter (struct nbd_handle *h, uint64_t count
 extern int nbd_aio_get_fd (struct nbd_handle *h)
     LIBNBD_ATTRIBUTE_NONNULL(1);
 #define LIBNBD_HAVE_NBD_AIO_GET_FD 1
+
+extern int nbd_aio_get_timeout_ms (struct nbd_handle *h)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_AIO_GET_TIMEOUT_MS 1
 
 extern unsigned nbd_aio_get_direction (struct nbd_handle *h)
     LIBNBD_ATTRIBUTE_NONNULL(1);

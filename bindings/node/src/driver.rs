@@ -8,8 +8,9 @@
 //!
 //! - while a handle has promises pending, one *watcher* thread per handle
 //!   waits in poll(2) for the socket to become ready in the direction the
-//!   engine wants, and then only wakes the JavaScript thread through a
-//!   thread-safe function; it never touches the handle;
+//!   engine wants, or until the handle's next deadline (a connect or
+//!   request timeout), and then only wakes the JavaScript thread through
+//!   a thread-safe function; it never touches the handle;
 //! - on the JavaScript thread the *pump* lets the engine move bytes
 //!   (`poll` with a zero timeout, until nothing is ready), settles the
 //!   promises whose commands completed, and re-arms the watcher with the
@@ -432,8 +433,13 @@ impl Conn {
                 }
             }
         }
+        // Wake up for the next deadline too: the pump's poll then fails
+        // what overran.
+        let deadline = u64::try_from(self.handle.aio_get_timeout_ms())
+            .ok()
+            .map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms));
         let w = slot.as_mut().expect("started above");
-        w.arm(fd, events);
+        w.arm(fd, events, deadline);
         w.keep_alive(env, true);
     }
 
@@ -519,8 +525,9 @@ fn reject_napi(env: sys::napi_env, deferred: sys::napi_deferred, err: Error) {
 struct TsfnSlot(Mutex<Option<usize>>);
 
 struct Ctl {
-    /// The descriptor and poll events to wait for, or None.
-    armed: Option<(RawFd, libc::c_short)>,
+    /// The descriptor and poll events to wait for, and until when at
+    /// most (the handle's next deadline), or None.
+    armed: Option<(RawFd, libc::c_short, Option<std::time::Instant>)>,
     quit: bool,
 }
 
@@ -608,10 +615,10 @@ impl Watcher {
         unsafe { libc::write(self.wake.as_raw_fd(), b.as_ptr().cast(), 1) };
     }
 
-    fn arm(&mut self, fd: RawFd, events: libc::c_short) {
+    fn arm(&mut self, fd: RawFd, events: libc::c_short, deadline: Option<std::time::Instant>) {
         let mut ctl = self.shared.ctl.lock().unwrap_or_else(|p| p.into_inner());
-        if ctl.armed != Some((fd, events)) {
-            ctl.armed = Some((fd, events));
+        if ctl.armed != Some((fd, events, deadline)) {
+            ctl.armed = Some((fd, events, deadline));
             drop(ctl);
             self.wake();
         }
@@ -663,9 +670,9 @@ impl Watcher {
     }
 }
 
-/// The watcher thread: wait until the armed descriptor is ready, disarm,
-/// and wake the JavaScript thread; a byte on the wake pipe means the
-/// arming changed.
+/// The watcher thread: wait until the armed descriptor is ready or its
+/// deadline passed, disarm, and wake the JavaScript thread; a byte on the
+/// wake pipe means the arming changed.
 fn watch(shared: Arc<Shared>, wake: OwnedFd, key: u64) {
     loop {
         let armed = {
@@ -675,7 +682,13 @@ fn watch(shared: Arc<Shared>, wake: OwnedFd, key: u64) {
             }
             ctl.armed
         };
-        let (fd, events) = armed.unwrap_or((-1, 0));
+        let (fd, events, deadline) = armed.unwrap_or((-1, 0, None));
+        let timeout = deadline.map_or(-1, |at| {
+            let ns = at
+                .saturating_duration_since(std::time::Instant::now())
+                .as_nanos();
+            i32::try_from(ns.div_ceil(1_000_000)).unwrap_or(i32::MAX)
+        });
         let mut fds = [
             libc::pollfd {
                 fd: wake.as_raw_fd(),
@@ -688,7 +701,7 @@ fn watch(shared: Arc<Shared>, wake: OwnedFd, key: u64) {
                 revents: 0,
             },
         ];
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
         // Any other failure to wait wakes the JavaScript thread below,
         // whose own poll reports what is wrong.
         if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {

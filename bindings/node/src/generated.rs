@@ -614,6 +614,46 @@ impl Nbd {
         Ok(ret)
     }
 
+    /// Set how long connecting and the handshake may take.
+    #[napi(js_name = "setConnectTimeout")]
+    pub fn set_connect_timeout(&self, env: Env, ms: conv::U64) -> Result<()> {
+        let conn = self.conn(&env)?;
+        let ret = conn.handle.set_connect_timeout(ms.0);
+
+        conn.finish(&env, ret)?;
+        Ok(())
+    }
+
+    /// Return how long connecting and the handshake may take.
+    #[napi(js_name = "getConnectTimeout")]
+    pub fn get_connect_timeout(&self, env: Env) -> Result<f64> {
+        let conn = self.conn(&env)?;
+        let ret = Ok(conn.handle.get_connect_timeout());
+
+        let ret = conn.finish(&env, ret)?;
+        Ok(conv::exact(ret as i128, "nbd_get_connect_timeout")?)
+    }
+
+    /// Set how long the server may take to answer a command.
+    #[napi(js_name = "setRequestTimeout")]
+    pub fn set_request_timeout(&self, env: Env, ms: conv::U64) -> Result<()> {
+        let conn = self.conn(&env)?;
+        let ret = conn.handle.set_request_timeout(ms.0);
+
+        conn.finish(&env, ret)?;
+        Ok(())
+    }
+
+    /// Return how long the server may take to answer a command.
+    #[napi(js_name = "getRequestTimeout")]
+    pub fn get_request_timeout(&self, env: Env) -> Result<f64> {
+        let conn = self.conn(&env)?;
+        let ret = Ok(conn.handle.get_request_timeout());
+
+        let ret = conn.finish(&env, ret)?;
+        Ok(conv::exact(ret as i128, "nbd_get_request_timeout")?)
+    }
+
     /// Spread the handle's commands over several connections.
     #[napi(js_name = "setConnections")]
     pub fn set_connections(&self, env: Env, connections: conv::I32) -> Result<()> {
@@ -2015,6 +2055,16 @@ impl Nbd {
     pub fn aio_get_fd(&self, env: Env) -> Result<i32> {
         let conn = self.conn(&env)?;
         let ret = conn.handle.aio_get_fd();
+
+        let ret = conn.finish(&env, ret)?;
+        Ok(ret)
+    }
+
+    /// Return how long an event loop may wait before the next deadline.
+    #[napi(js_name = "aioGetTimeoutMs")]
+    pub fn aio_get_timeout_ms(&self, env: Env) -> Result<i32> {
+        let conn = self.conn(&env)?;
+        let ret = Ok(conn.handle.aio_get_timeout_ms());
 
         let ret = conn.finish(&env, ret)?;
         Ok(ret)

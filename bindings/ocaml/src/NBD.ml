@@ -322,6 +322,14 @@ module Raw = struct
     = "nbd_ocaml_set_socket_activation_name"
   external get_request_extended_headers : t -> (bool, exn) result
     = "nbd_ocaml_get_request_extended_headers"
+  external set_connect_timeout : t -> int64 -> (unit, exn) result
+    = "nbd_ocaml_set_connect_timeout"
+  external get_connect_timeout : t -> (int64, exn) result
+    = "nbd_ocaml_get_connect_timeout"
+  external set_request_timeout : t -> int64 -> (unit, exn) result
+    = "nbd_ocaml_set_request_timeout"
+  external get_request_timeout : t -> (int64, exn) result
+    = "nbd_ocaml_get_request_timeout"
   external set_connections : t -> int -> (unit, exn) result
     = "nbd_ocaml_set_connections"
   external get_connections : t -> (int, exn) result
@@ -530,6 +538,8 @@ module Raw = struct
     = "nbd_ocaml_aio_block_status_filter_byte" "nbd_ocaml_aio_block_status_filter"
   external aio_get_fd : t -> (Unix.file_descr, exn) result
     = "nbd_ocaml_aio_get_fd"
+  external aio_get_timeout_ms : t -> (int, exn) result
+    = "nbd_ocaml_aio_get_timeout_ms"
   external aio_get_direction : t -> (int, exn) result
     = "nbd_ocaml_aio_get_direction"
   external aio_notify_read : t -> (unit, exn) result
@@ -606,6 +616,10 @@ let get_socket_activation_name h = ret (Raw.get_socket_activation_name h)
 let set_request_meta_context h request = ret (Raw.set_request_meta_context h request)
 let set_socket_activation_name h socket_name = ret (Raw.set_socket_activation_name h socket_name)
 let get_request_extended_headers h = ret (Raw.get_request_extended_headers h)
+let set_connect_timeout h ms = ret (Raw.set_connect_timeout h ms)
+let get_connect_timeout h = ret (Raw.get_connect_timeout h)
+let set_request_timeout h ms = ret (Raw.set_request_timeout h ms)
+let get_request_timeout h = ret (Raw.get_request_timeout h)
 let set_connections h connections = ret (Raw.set_connections h connections)
 let get_connections h = ret (Raw.get_connections h)
 let set_request_extended_headers h request = ret (Raw.set_request_extended_headers h request)
@@ -710,6 +724,7 @@ let aio_block_status ?completion ?(flags = []) h count offset extent = ret (Raw.
 let aio_block_status_64 ?completion ?(flags = []) h count offset extent64 = ret (Raw.aio_block_status_64 h count offset extent64 completion (CMD_FLAG.to_int flags))
 let aio_block_status_filter ?completion ?(flags = []) h count offset contexts extent64 = ret (Raw.aio_block_status_filter h count offset contexts extent64 completion (CMD_FLAG.to_int flags))
 let aio_get_fd h = ret (Raw.aio_get_fd h)
+let aio_get_timeout_ms h = ret (Raw.aio_get_timeout_ms h)
 let aio_get_direction h = ret (Raw.aio_get_direction h)
 let aio_notify_read h = ret (Raw.aio_notify_read h)
 let aio_notify_write h = ret (Raw.aio_notify_write h)

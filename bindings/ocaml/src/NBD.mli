@@ -931,6 +931,66 @@ headers is told by {!get_extended_headers_negotiated}.
 @since 1.18 *)
 val get_request_extended_headers : t -> bool
 
+(** Set how long connecting and the handshake may take.
+
+Set a deadline, in milliseconds, for connecting to the server and for
+the whole handshake that follows: the connect calls, the TLS handshake
+and option negotiation. The clock starts when a connect call starts the
+connection. 0, the default, means no deadline, as in libnbd.
+
+When the deadline passes first, the connection is closed and the connect
+call fails with [ETIMEDOUT]; the handle is then dead. In option mode
+({!set_opt_mode}) the deadline covers negotiation up to {!opt_go}: an
+option still in progress at the deadline fails with [ETIMEDOUT], and so
+does the connection. With {!set_connections}, every extra connection has
+the same deadline of its own.
+
+Deadlines are met by every way of driving the handle: the blocking
+calls, {!poll} and {!poll2}, which wait no longer than the next
+deadline, an event loop of your own that passes {!aio_get_timeout_ms} to
+poll(2), and the Rust [AsyncHandle] (whose tokio runtime must have its
+timer enabled).
+
+Extension of this library, not in libnbd. *)
+val set_connect_timeout : t -> int64 -> unit
+
+(** Return how long connecting and the handshake may take.
+
+Return the deadline set with {!set_connect_timeout}, in milliseconds; 0
+means none.
+
+Extension of this library, not in libnbd. *)
+val get_connect_timeout : t -> int64
+
+(** Set how long the server may take to answer a command.
+
+Set a deadline, in milliseconds, for the server's answer to every data
+command issued from now on (reads, writes, flushes, trims, zeroes,
+caches and block status, synchronous or aio), counted from the moment
+the command is issued. 0, the default, means no deadline, as in libnbd.
+
+A command not answered in time completes with [ETIMEDOUT]: a synchronous
+call returns it, an aio command's completion callback sees it, and
+{!aio_command_completed} reports it. NBD has no way to cancel one
+request, so the connection the command was sent on is closed, and every
+other command in flight on it fails with [ENOTCONN]; a command that
+timed out may still have been carried out by the server. Without more
+connections ({!set_connections}), the handle is then dead.
+
+See {!set_connect_timeout} for the ways of driving a handle that meet
+deadlines.
+
+Extension of this library, not in libnbd. *)
+val set_request_timeout : t -> int64 -> unit
+
+(** Return how long the server may take to answer a command.
+
+Return the deadline set with {!set_request_timeout}, in milliseconds; 0
+means none.
+
+Extension of this library, not in libnbd. *)
+val get_request_timeout : t -> int64
+
 (** Spread the handle's commands over several connections.
 
 Ask for [connections] connections to the server, from 1 to 64. The
@@ -955,8 +1015,9 @@ multi-conn, subprocess servers ({!connect_command},
 ({!connect_socket}) always get one connection.
 
 With several connections, every data command goes to the open connection
-with the fewest commands in flight. Cookies stay unique across the
-handle, and {!aio_in_flight}, {!aio_peek_command_completed},
+with the fewest commands in flight, the connections taking turns when
+several have as few. Cookies stay unique across the handle, and
+{!aio_in_flight}, {!aio_peek_command_completed},
 {!aio_command_completed}, completion callbacks and the [nbd_stats_*]
 counters cover every connection. Negotiated facts such as {!get_size}
 are the first connection's (the others agreed with them).
@@ -2857,6 +2918,23 @@ no socket and the call fails with [EINVAL].
 
 @since 1.0 *)
 val aio_get_fd : t -> Unix.file_descr
+
+(** Return how long an event loop may wait before the next deadline.
+
+For an application with its own event loop, when deadlines are set
+({!set_connect_timeout}, {!set_request_timeout}): first fail whatever is
+already past its deadline, then return the number of milliseconds until
+the next deadline, rounded up, or -1 when there is none. The result can
+be passed to poll(2) as its timeout, beside the descriptor from
+{!aio_get_fd} and the events from {!aio_get_direction}. When poll(2)
+then times out, calling this function again (or any other call that
+moves the handle on) is what fails the command or handshake that
+overran.
+
+Without deadlines the result is always -1, and nothing else happens.
+
+Extension of this library, not in libnbd. *)
+val aio_get_timeout_ms : t -> int
 
 (** Return which socket events libnbd is waiting for.
 

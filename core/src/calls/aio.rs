@@ -93,6 +93,7 @@ impl Inner {
         if cookie == 0 {
             return Err(Error::new(libc::EINVAL, "invalid aio cookie 0"));
         }
+        self.expire();
         let Some(conn) = self.conn.as_mut() else {
             return Machine::command_completed_unconnected(cookie);
         };
@@ -102,6 +103,7 @@ impl Inner {
     }
 
     pub(crate) fn do_aio_peek_command_completed(&mut self) -> Result<i64> {
+        self.expire();
         let cookie = match self.conn.as_ref() {
             Some(conn) => conn.peek_command_completed()?,
             None => Machine::peek_command_completed_unconnected()?,
@@ -109,8 +111,29 @@ impl Inner {
         i64::try_from(cookie).map_err(|_| Error::new(libc::EOVERFLOW, "cookie out of range"))
     }
 
+    /// Fail what is past its deadline before answering about commands.
+    fn expire(&mut self) {
+        if let Some(g) = self.conn.as_mut().filter(|g| g.timed()) {
+            if g.handle_timeout(std::time::Instant::now()) {
+                self.after_step();
+            }
+        }
+    }
+
     pub(crate) fn do_aio_in_flight(&mut self) -> Result<i32> {
+        self.expire();
         Ok(i32::try_from(self.conn()?.in_flight()).unwrap_or(i32::MAX))
+    }
+
+    pub(crate) fn do_aio_get_timeout_ms(&mut self) -> i32 {
+        // after_step fails what is past its deadline first.
+        self.after_step();
+        match self.conn.as_mut() {
+            Some(g) if g.timed() => g.next_deadline().map_or(-1, |at| {
+                crate::driver::poll::millis_until(at, std::time::Instant::now())
+            }),
+            _ => -1,
+        }
     }
 
     pub(crate) fn do_poll(&mut self, timeout: i32) -> Result<i32> {

@@ -45,6 +45,28 @@ impl Inner {
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 
+    // ---- deadlines ----
+
+    pub(crate) fn do_set_connect_timeout(&mut self, ms: u64) -> Result<()> {
+        let t = (ms > 0).then(|| std::time::Duration::from_millis(ms));
+        self.update_config(|c| c.connect_timeout = t);
+        Ok(())
+    }
+
+    pub(crate) fn do_get_connect_timeout(&mut self) -> u64 {
+        millis(self.settings.config.connect_timeout)
+    }
+
+    pub(crate) fn do_set_request_timeout(&mut self, ms: u64) -> Result<()> {
+        let t = (ms > 0).then(|| std::time::Duration::from_millis(ms));
+        self.update_config(|c| c.request_timeout = t);
+        Ok(())
+    }
+
+    pub(crate) fn do_get_request_timeout(&mut self) -> u64 {
+        millis(self.settings.config.request_timeout)
+    }
+
     // ---- export name and negotiation requests ----
 
     pub(crate) fn do_set_export_name(&mut self, export_name: &str) -> Result<()> {
@@ -324,4 +346,9 @@ impl Inner {
     pub(crate) fn do_get_handle_name(&mut self) -> Result<String> {
         Ok(self.settings.handle_name.clone())
     }
+}
+
+/// A timeout setting in milliseconds (0: none).
+fn millis(t: Option<std::time::Duration>) -> u64 {
+    t.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

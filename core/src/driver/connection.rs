@@ -98,8 +98,12 @@ impl Connection {
     }
 
     fn new(config: Config, link: Link, peer: Peer) -> Connection {
+        let mut machine = Machine::new(config);
+        if machine.config().connect_timeout.is_some() {
+            machine.start_clock(std::time::Instant::now());
+        }
         Connection {
-            machine: Machine::new(config),
+            machine,
             link,
             tls: None,
             tls_params: TlsParams::default(),
@@ -286,6 +290,20 @@ impl Connection {
         }
         self.close_if_finished();
         result
+    }
+
+    /// The time is `now`: fail what is past its deadline (the machine
+    /// dies with ETIMEDOUT) and drop the socket. Returns whether anything
+    /// timed out.
+    pub(crate) fn handle_timeout(&mut self, now: std::time::Instant) -> bool {
+        if !self.machine.handle_timeout(now) {
+            return false;
+        }
+        if matches!(self.link, Link::Connecting(_)) {
+            self.link = Link::Gone;
+        }
+        self.close_if_finished();
+        true
     }
 
     /// Drop the socket once the machine is dead or closed (libnbd closes

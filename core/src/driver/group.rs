@@ -54,6 +54,8 @@ pub(crate) struct Group {
     exported: bool,
     /// The number of connections that share the cookie space.
     stride: u64,
+    /// Where the search for the next command's connection starts on a tie.
+    turn: usize,
     /// The group's own debug messages, not yet forwarded.
     notes: Vec<String>,
 }
@@ -99,6 +101,7 @@ impl Group {
             epoll: None,
             exported: false,
             stride: 1,
+            turn: 0,
             notes: Vec::new(),
         };
         if wanted > 1 {
@@ -564,19 +567,26 @@ impl Group {
     // ---- commands ----
 
     /// The connection the next command goes to: the open one with the
-    /// fewest commands in flight (the first on a tie).
-    fn pick(&self) -> usize {
-        if self.members.len() == 1 {
+    /// fewest commands in flight; on a tie, the next in turn after the
+    /// last one picked (so that commands issued one at a time use every
+    /// connection too).
+    fn pick(&mut self) -> usize {
+        let n = self.members.len();
+        if n == 1 {
             return 0;
         }
-        self.members
+        let turn = self.turn;
+        let k = self
+            .members
             .iter()
             .enumerate()
             .filter(|(_, m)| {
                 m.conn.public_state() == PublicState::Connected && !m.conn.machine.disconnecting()
             })
-            .min_by_key(|(k, m)| (m.conn.machine.in_flight(), *k))
-            .map_or(0, |(k, _)| k)
+            .min_by_key(|(k, m)| (m.conn.machine.in_flight(), (k + n - turn) % n))
+            .map_or(0, |(k, _)| k);
+        self.turn = (k + 1) % n;
+        k
     }
 
     /// The connection whose command `cookie` is (cookies are numbered in
@@ -605,6 +615,12 @@ impl Group {
         let socket_was_full = conn.machine.direction().writes();
         let busy = conn.machine.in_flight() > 0;
         let r = conn.machine.start_command(cmd);
+        if let Ok(cookie) = r {
+            if conn.machine.config().request_timeout.is_some() {
+                conn.machine
+                    .command_started_at(cookie, std::time::Instant::now());
+            }
+        }
         if r.is_ok() && !socket_was_full && !busy {
             // A send failure kills the connection, which fails the
             // command; the caller learns that from the command.
@@ -713,6 +729,37 @@ impl Group {
     /// connected reach all of them).
     pub(crate) fn configs_mut(&mut self) -> impl Iterator<Item = &mut Config> {
         self.members.iter_mut().map(|m| m.conn.machine.config_mut())
+    }
+
+    // ---- deadlines ----
+
+    /// Whether a connect or request timeout is set (else no clock is
+    /// read anywhere).
+    pub(crate) fn timed(&self) -> bool {
+        let c = self.first().machine.config();
+        c.connect_timeout.is_some() || c.request_timeout.is_some()
+    }
+
+    /// The earliest deadline of any connection.
+    pub(crate) fn next_deadline(&mut self) -> Option<std::time::Instant> {
+        self.members
+            .iter_mut()
+            .filter_map(|m| m.conn.machine.next_deadline())
+            .min()
+    }
+
+    /// The time is `now`: fail every handshake and command past its
+    /// deadline (each failing its own connection). Returns whether
+    /// anything timed out.
+    pub(crate) fn handle_timeout(&mut self, now: std::time::Instant) -> bool {
+        let mut fired = false;
+        for m in &mut self.members {
+            fired |= m.conn.handle_timeout(now);
+        }
+        if fired {
+            self.settle();
+        }
+        fired
     }
 
     // ---- bookkeeping ----

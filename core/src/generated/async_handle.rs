@@ -187,6 +187,22 @@ impl AsyncHandle {
     pub fn get_request_extended_headers(&self) -> bool {
         self.handle().get_request_extended_headers()
     }
+    /// Set how long connecting and the handshake may take: [`Handle::set_connect_timeout`], which does not wait on the server.
+    pub fn set_connect_timeout(&self, ms: u64) -> Result<()> {
+        self.handle().set_connect_timeout(ms)
+    }
+    /// Return how long connecting and the handshake may take: [`Handle::get_connect_timeout`], which does not wait on the server.
+    pub fn get_connect_timeout(&self) -> u64 {
+        self.handle().get_connect_timeout()
+    }
+    /// Set how long the server may take to answer a command: [`Handle::set_request_timeout`], which does not wait on the server.
+    pub fn set_request_timeout(&self, ms: u64) -> Result<()> {
+        self.handle().set_request_timeout(ms)
+    }
+    /// Return how long the server may take to answer a command: [`Handle::get_request_timeout`], which does not wait on the server.
+    pub fn get_request_timeout(&self) -> u64 {
+        self.handle().get_request_timeout()
+    }
     /// Spread the handle's commands over several connections: [`Handle::set_connections`], which does not wait on the server.
     pub fn set_connections(&self, connections: i32) -> Result<()> {
         self.handle().set_connections(connections)

@@ -68,11 +68,14 @@ pub(crate) struct Unlocked {
     pub get_strict_mode: Strict,
     pub get_pread_initialize: bool,
     pub get_request_extended_headers: bool,
+    pub get_connect_timeout: u64,
+    pub get_request_timeout: u64,
     pub get_debug: bool,
     pub stats_bytes_sent: u64,
     pub stats_chunks_sent: u64,
     pub stats_bytes_received: u64,
     pub stats_chunks_received: u64,
+    pub aio_get_timeout_ms: i32,
 }
 
 impl Unlocked {
@@ -87,11 +90,14 @@ impl Unlocked {
             get_strict_mode: h.do_get_strict_mode(),
             get_pread_initialize: h.do_get_pread_initialize(),
             get_request_extended_headers: h.do_get_request_extended_headers(),
+            get_connect_timeout: h.do_get_connect_timeout(),
+            get_request_timeout: h.do_get_request_timeout(),
             get_debug: h.do_get_debug(),
             stats_bytes_sent: h.do_stats_bytes_sent(),
             stats_chunks_sent: h.do_stats_chunks_sent(),
             stats_bytes_received: h.do_stats_bytes_received(),
             stats_chunks_received: h.do_stats_chunks_received(),
+            aio_get_timeout_ms: h.do_aio_get_timeout_ms(),
         }
     }
 }
@@ -1772,6 +1778,131 @@ impl Handle {
         )
     }
 
+    /// Set how long connecting and the handshake may take.
+    ///
+    /// Set a deadline, in milliseconds, for connecting to the server and for the
+    /// whole handshake that follows: the connect calls, the TLS handshake and
+    /// option negotiation. The clock starts when a connect call starts the
+    /// connection. 0, the default, means no deadline, as in libnbd.
+    ///
+    /// When the deadline passes first, the connection is closed and the connect
+    /// call fails with `ETIMEDOUT`; the handle is then dead. In option mode
+    /// ([`Handle::set_opt_mode`]) the deadline covers negotiation up to
+    /// [`Handle::opt_go`]: an option still in progress at the deadline fails with
+    /// `ETIMEDOUT`, and so does the connection. With [`Handle::set_connections`],
+    /// every extra connection has the same deadline of its own.
+    ///
+    /// Deadlines are met by every way of driving the handle: the blocking calls,
+    /// [`Handle::poll`] and [`Handle::poll2`], which wait no longer than the next
+    /// deadline, an event loop of your own that passes
+    /// [`Handle::aio_get_timeout_ms`] to poll(2), and the Rust `AsyncHandle` (whose
+    /// tokio runtime must have its timer enabled).
+    ///
+    /// # Returns
+    ///
+    /// 0 on success, -1 on error (`EINVAL` once connecting has begun).
+    ///
+    /// Permitted in the states: created.
+    ///
+    /// Extension of this library, not in libnbd. C: `nbd_set_connect_timeout`.
+    pub fn set_connect_timeout(&self, ms: u64) -> Result<()> {
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_connect_timeout"))?;
+        if h.debug_enabled() {
+            h.debug("nbd_set_connect_timeout", &format!("enter: ms={}", ms));
+        }
+        let r = Ok(())
+            .and_then(|()| check_state(h.public_state(), &[PublicState::Created]))
+            .and_then(|()| h.do_set_connect_timeout(ms))
+            .map_err(|e| e.with_context("nbd_set_connect_timeout"));
+        if h.debug_enabled() {
+            let msg = match &r {
+                Ok(v) => format!("leave: ret={v:?}"),
+                Err(e) => format!("leave: error=\"{e}\""),
+            };
+            h.debug("nbd_set_connect_timeout", &msg);
+        }
+        r
+    }
+
+    /// Return how long connecting and the handshake may take.
+    ///
+    /// Return the deadline set with [`Handle::set_connect_timeout`], in
+    /// milliseconds; 0 means none.
+    ///
+    /// # Returns
+    ///
+    /// The deadline in milliseconds, 0 for none.
+    ///
+    /// Extension of this library, not in libnbd. C: `nbd_get_connect_timeout`.
+    pub fn get_connect_timeout(&self) -> u64 {
+        self.locked_or_copy(
+            |h| h.do_get_connect_timeout(),
+            |copy| copy.get_connect_timeout,
+        )
+    }
+
+    /// Set how long the server may take to answer a command.
+    ///
+    /// Set a deadline, in milliseconds, for the server's answer to every data
+    /// command issued from now on (reads, writes, flushes, trims, zeroes, caches
+    /// and block status, synchronous or aio), counted from the moment the command
+    /// is issued. 0, the default, means no deadline, as in libnbd.
+    ///
+    /// A command not answered in time completes with `ETIMEDOUT`: a synchronous
+    /// call returns it, an aio command's completion callback sees it, and
+    /// [`Handle::aio_command_completed`] reports it. NBD has no way to cancel one
+    /// request, so the connection the command was sent on is closed, and every
+    /// other command in flight on it fails with `ENOTCONN`; a command that timed
+    /// out may still have been carried out by the server. Without more connections
+    /// ([`Handle::set_connections`]), the handle is then dead.
+    ///
+    /// See [`Handle::set_connect_timeout`] for the ways of driving a handle that
+    /// meet deadlines.
+    ///
+    /// # Returns
+    ///
+    /// 0 on success, -1 on error.
+    ///
+    /// Extension of this library, not in libnbd. C: `nbd_set_request_timeout`.
+    pub fn set_request_timeout(&self, ms: u64) -> Result<()> {
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_request_timeout"))?;
+        if h.debug_enabled() {
+            h.debug("nbd_set_request_timeout", &format!("enter: ms={}", ms));
+        }
+        let r = Ok(())
+            .and_then(|()| h.do_set_request_timeout(ms))
+            .map_err(|e| e.with_context("nbd_set_request_timeout"));
+        if h.debug_enabled() {
+            let msg = match &r {
+                Ok(v) => format!("leave: ret={v:?}"),
+                Err(e) => format!("leave: error=\"{e}\""),
+            };
+            h.debug("nbd_set_request_timeout", &msg);
+        }
+        r
+    }
+
+    /// Return how long the server may take to answer a command.
+    ///
+    /// Return the deadline set with [`Handle::set_request_timeout`], in
+    /// milliseconds; 0 means none.
+    ///
+    /// # Returns
+    ///
+    /// The deadline in milliseconds, 0 for none.
+    ///
+    /// Extension of this library, not in libnbd. C: `nbd_get_request_timeout`.
+    pub fn get_request_timeout(&self) -> u64 {
+        self.locked_or_copy(
+            |h| h.do_get_request_timeout(),
+            |copy| copy.get_request_timeout,
+        )
+    }
+
     /// Spread the handle's commands over several connections.
     ///
     /// Ask for `connections` connections to the server, from 1 to 64. The default,
@@ -1796,8 +1927,9 @@ impl Handle {
     /// connected ([`Handle::connect_socket`]) always get one connection.
     ///
     /// With several connections, every data command goes to the open connection
-    /// with the fewest commands in flight. Cookies stay unique across the handle,
-    /// and [`Handle::aio_in_flight`], [`Handle::aio_peek_command_completed`],
+    /// with the fewest commands in flight, the connections taking turns when
+    /// several have as few. Cookies stay unique across the handle, and
+    /// [`Handle::aio_in_flight`], [`Handle::aio_peek_command_completed`],
     /// [`Handle::aio_command_completed`], completion callbacks and the
     /// `nbd_stats_*` counters cover every connection. Negotiated facts such as
     /// [`Handle::get_size`] are the first connection's (the others agreed with
@@ -6467,6 +6599,33 @@ impl Handle {
             h.debug("nbd_aio_get_fd", &msg);
         }
         r
+    }
+
+    /// Return how long an event loop may wait before the next deadline.
+    ///
+    /// For an application with its own event loop, when deadlines are set
+    /// ([`Handle::set_connect_timeout`], [`Handle::set_request_timeout`]): first
+    /// fail whatever is already past its deadline, then return the number of
+    /// milliseconds until the next deadline, rounded up, or -1 when there is none.
+    /// The result can be passed to poll(2) as its timeout, beside the descriptor
+    /// from [`Handle::aio_get_fd`] and the events from
+    /// [`Handle::aio_get_direction`]. When poll(2) then times out, calling this
+    /// function again (or any other call that moves the handle on) is what fails
+    /// the command or handshake that overran.
+    ///
+    /// Without deadlines the result is always -1, and nothing else happens.
+    ///
+    /// # Returns
+    ///
+    /// Milliseconds until the next deadline, 0 if one is due now, or -1 if there is
+    /// none. This call cannot fail.
+    ///
+    /// Extension of this library, not in libnbd. C: `nbd_aio_get_timeout_ms`.
+    pub fn aio_get_timeout_ms(&self) -> i32 {
+        self.locked_or_copy(
+            |h| h.do_aio_get_timeout_ms(),
+            |copy| copy.aio_get_timeout_ms,
+        )
     }
 
     /// Return which socket events libnbd is waiting for.

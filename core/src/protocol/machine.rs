@@ -4,6 +4,7 @@
 //! options.rs, starttls.rs, submit.rs and reply.rs.
 
 use std::io::IoSlice;
+use std::time::Instant;
 
 use super::commands::Commands;
 use super::inbuf::InBuf;
@@ -38,6 +39,8 @@ pub(super) struct Context {
     /// The export name the current meta contexts were negotiated for
     /// (kept with `info` across options in opt mode).
     pub(super) meta_export: Option<String>,
+    /// When connecting and the handshake must be over (a connect timeout).
+    pub(super) handshake_deadline: Option<Instant>,
 }
 
 impl Context {
@@ -80,6 +83,7 @@ impl Machine {
                 opt_result: None,
                 gflags: 0,
                 meta_export: None,
+                handshake_deadline: None,
             },
             state: State::Created,
         }
@@ -420,6 +424,80 @@ impl Machine {
             Some(cmds) => cmds.peek_completed(),
             None => Self::peek_command_completed_unconnected(),
         }
+    }
+
+    // ---- deadlines (the caller supplies the time) ----
+
+    /// The connection attempt began at `now`: with a connect timeout,
+    /// connecting and the whole handshake (in opt mode, up to the end of
+    /// negotiation) must be over by `now` plus the timeout.
+    pub fn start_clock(&mut self, now: Instant) {
+        self.cx.handshake_deadline = self.cx.config.connect_timeout.map(|t| now + t);
+    }
+
+    /// Command `cookie` was issued at `now`: with a request timeout, it
+    /// must be answered by `now` plus the timeout.
+    pub fn command_started_at(&mut self, cookie: u64, now: Instant) {
+        if let (Some(t), State::Ready(tr)) = (self.cx.config.request_timeout, &mut self.state) {
+            tr.deadlines.push_back((now + t, cookie));
+        }
+    }
+
+    /// When [`Machine::handle_timeout`] next has something to do, if ever.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        match &mut self.state {
+            State::Ready(t) => {
+                while let Some(&(at, cookie)) = t.deadlines.front() {
+                    if t.cmds.active_mut(cookie).is_some() {
+                        return Some(at);
+                    }
+                    t.deadlines.pop_front();
+                }
+                None
+            }
+            State::Closed(_) | State::Dead { .. } => None,
+            _ => self.cx.handshake_deadline,
+        }
+    }
+
+    /// The time is `now`: a handshake or a command past its deadline
+    /// fails with ETIMEDOUT, and with it the connection (NBD cannot
+    /// cancel one request; the others on this connection fail with
+    /// ENOTCONN). Returns whether anything timed out.
+    pub fn handle_timeout(&mut self, now: Instant) -> bool {
+        match self.next_deadline() {
+            Some(at) if at <= now => {}
+            _ => return false,
+        }
+        let ms = |d: Option<std::time::Duration>| d.map_or(0, |d| d.as_millis());
+        let err = match &mut self.state {
+            State::Ready(t) => {
+                let ms = ms(self.cx.config.request_timeout);
+                if let Some((_, cookie)) = t.deadlines.pop_front() {
+                    if let Some(c) = t.cmds.active_mut(cookie) {
+                        c.fail(
+                            libc::ETIMEDOUT,
+                            format!("the server did not answer within {ms} ms"),
+                        );
+                    }
+                }
+                Error::new(
+                    libc::ETIMEDOUT,
+                    format!(
+                        "a request was not answered within {ms} ms, so the connection was closed"
+                    ),
+                )
+            }
+            _ => Error::new(
+                libc::ETIMEDOUT,
+                format!(
+                    "connecting and the handshake did not finish within {} ms",
+                    ms(self.cx.config.connect_timeout)
+                ),
+            ),
+        };
+        self.die(err);
+        true
     }
 
     /// Number this connection's commands `first`, `first + step`, ...

@@ -310,6 +310,10 @@ pub(super) struct Transmission {
     /// Reused buffers for converting block status entries.
     pub scratch32: Vec<u32>,
     pub scratch64: Vec<Extent>,
+    /// When each command must be answered by (with a request timeout),
+    /// in the order they were issued; entries of commands that completed
+    /// are dropped when they reach the front.
+    pub deadlines: std::collections::VecDeque<(std::time::Instant, u64)>,
 }
 
 impl Transmission {
@@ -321,6 +325,7 @@ impl Transmission {
             direct: false,
             scratch32: Vec::new(),
             scratch64: Vec::new(),
+            deadlines: std::collections::VecDeque::new(),
         }
     }
 }

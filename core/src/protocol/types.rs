@@ -43,6 +43,13 @@ pub struct Config {
     /// Produce debug messages for [`super::Machine::take_debug`]. Off by
     /// default so that the hot path formats nothing.
     pub debug: bool,
+    /// Connecting and the whole handshake must end within this
+    /// (`nbd_set_connect_timeout`); counted from [`super::Machine::start_clock`].
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Every command must be answered within this
+    /// (`nbd_set_request_timeout`); counted from
+    /// [`super::Machine::command_started_at`].
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -72,6 +79,8 @@ impl Default for Config {
             ),
             pread_initialize: true,
             debug: false,
+            connect_timeout: None,
+            request_timeout: None,
         }
     }
 }

@@ -492,6 +492,46 @@ pub unsafe extern "C" fn nbd_get_request_extended_headers(h: *mut nbd_handle) ->
     })
 }
 
+/// C `nbd_set_connect_timeout`: set how long connecting and the handshake may take.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_set_connect_timeout(h: *mut nbd_handle, ms: u64) -> c_int {
+    guard("nbd_set_connect_timeout", -1, || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.set_connect_timeout(ms)?;
+        ret::error(r)
+    })
+}
+
+/// C `nbd_get_connect_timeout`: return how long connecting and the handshake may take.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_get_connect_timeout(h: *mut nbd_handle) -> u64 {
+    guard("nbd_get_connect_timeout", 0, || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.get_connect_timeout();
+        ret::uint64(r)
+    })
+}
+
+/// C `nbd_set_request_timeout`: set how long the server may take to answer a command.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_set_request_timeout(h: *mut nbd_handle, ms: u64) -> c_int {
+    guard("nbd_set_request_timeout", -1, || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.set_request_timeout(ms)?;
+        ret::error(r)
+    })
+}
+
+/// C `nbd_get_request_timeout`: return how long the server may take to answer a command.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_get_request_timeout(h: *mut nbd_handle) -> u64 {
+    guard("nbd_get_request_timeout", 0, || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.get_request_timeout();
+        ret::uint64(r)
+    })
+}
+
 /// C `nbd_set_connections`: spread the handle's commands over several connections.
 #[no_mangle]
 pub unsafe extern "C" fn nbd_set_connections(h: *mut nbd_handle, connections: c_int) -> c_int {
@@ -1838,6 +1878,16 @@ pub unsafe extern "C" fn nbd_aio_get_fd(h: *mut nbd_handle) -> c_int {
         let h = convert::handle(h)?;
         let r = h.aio_get_fd()?;
         ret::fd(r)
+    })
+}
+
+/// C `nbd_aio_get_timeout_ms`: return how long an event loop may wait before the next deadline.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_aio_get_timeout_ms(h: *mut nbd_handle) -> c_int {
+    guard("nbd_aio_get_timeout_ms", -1, || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.aio_get_timeout_ms();
+        ret::int(r)
     })
 }
 

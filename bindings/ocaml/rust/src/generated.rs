@@ -637,6 +637,52 @@ ocaml_export! {
 }
 
 ocaml_export! {
+    fn nbd_ocaml_set_connect_timeout(cr, h: OCamlRef<DynBox<HandleBox>>, ms: OCamlRef<OCamlInt64>) -> OCaml<Result<(), OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.set_connect_timeout")?;
+            let ms = conv::uint64(cr, ms);
+            let ret = blocking(|| handle.set_connect_timeout(ms));
+            let ret = ret.map_err(Failure::from)?;
+            Ok(ret)
+        })
+    }
+}
+
+ocaml_export! {
+    fn nbd_ocaml_get_connect_timeout(cr, h: OCamlRef<DynBox<HandleBox>>) -> OCaml<Result<OCamlInt64, OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.get_connect_timeout")?;
+            let ret = blocking(|| handle.get_connect_timeout());
+
+            Ok(ret as i64)
+        })
+    }
+}
+
+ocaml_export! {
+    fn nbd_ocaml_set_request_timeout(cr, h: OCamlRef<DynBox<HandleBox>>, ms: OCamlRef<OCamlInt64>) -> OCaml<Result<(), OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.set_request_timeout")?;
+            let ms = conv::uint64(cr, ms);
+            let ret = blocking(|| handle.set_request_timeout(ms));
+            let ret = ret.map_err(Failure::from)?;
+            Ok(ret)
+        })
+    }
+}
+
+ocaml_export! {
+    fn nbd_ocaml_get_request_timeout(cr, h: OCamlRef<DynBox<HandleBox>>) -> OCaml<Result<OCamlInt64, OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.get_request_timeout")?;
+            let ret = blocking(|| handle.get_request_timeout());
+
+            Ok(ret as i64)
+        })
+    }
+}
+
+ocaml_export! {
     fn nbd_ocaml_set_connections(cr, h: OCamlRef<DynBox<HandleBox>>, connections: OCamlRef<OCamlInt>) -> OCaml<Result<(), OCamlException>> {
         stub(cr, |cr| {
             let handle = handle(cr, h, "NBD.set_connections")?;
@@ -1930,6 +1976,17 @@ ocaml_export! {
             let handle = handle(cr, h, "NBD.aio_get_fd")?;
             let ret = blocking(|| handle.aio_get_fd());
             let ret = ret.map_err(Failure::from)?;
+            Ok(ret)
+        })
+    }
+}
+
+ocaml_export! {
+    fn nbd_ocaml_aio_get_timeout_ms(cr, h: OCamlRef<DynBox<HandleBox>>) -> OCaml<Result<OCamlInt, OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.aio_get_timeout_ms")?;
+            let ret = blocking(|| handle.aio_get_timeout_ms());
+
             Ok(ret)
         })
     }
