@@ -1,11 +1,11 @@
-//! 870: deadlines (nbd_set_connect_timeout, nbd_set_request_timeout):
+//! 871: deadlines (nbd_set_connect_timeout, nbd_set_request_timeout):
 //! a handshake or a command that overruns fails with ETIMEDOUT within
 //! 20 % of the deadline, whichever way the handle is driven (blocking
 //! calls, nbd_poll, the caller's own loop with nbd_aio_get_timeout_ms),
 //! the connection it was on is closed and its other commands fail with
 //! ENOTCONN; without deadlines nothing changes.
 //!
-//! scenarios: 871 874
+//! scenarios: 874
 
 mod common;
 use common::*;
