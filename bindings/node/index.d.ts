@@ -911,6 +911,57 @@ export declare class NBD {
   getRequestTimeout(): number;
 
   /**
+   * Reconnect when the connection breaks.
+   *
+   * When the connection breaks unexpectedly in the transmission phase (the
+   * server closed it or reset it, a protocol error, or a command timed out, see
+   * {@link NBD.setRequestTimeout}), keep trying to connect again for up to `ms`
+   * milliseconds, with the same negotiation as the first time (TLS, export name,
+   * meta contexts, structured replies or extended headers). 0, the default,
+   * means never, as in libnbd.
+   *
+   * The new connection must see the same export: the same size, flags, block
+   * size constraints and meta contexts; otherwise, or when the delay runs out,
+   * every command waiting for the connection fails with the error that broke it.
+   * Attempts start at once and then back off from 50 ms up to 1 s between them.
+   *
+   * What happens to commands:
+   *
+   * - Every command issued and not yet answered when the connection broke is
+   *   sent again on the new connection, in the order it was issued, under the same
+   *   cookie, and completes only then. A command may therefore be carried out
+   *   twice by the server: writes, zeroes and trims of the same data at the same
+   *   offset give the same result, and reads read again. Replies already received
+   *   for part of a read are received again.
+   * - A command that timed out ({@link NBD.setRequestTimeout}) completes with
+   *   `ETIMEDOUT` and is not sent again.
+   * - Commands issued while the handle reconnects are accepted (the handle stays
+   *   connected) and sent once it is back.
+   * - A flush sent on the new connection covers the writes sent again before it.
+   *
+   * While the handle reconnects, {@link NBD.aioGetFd} stays the same descriptor
+   * (with this setting, the handle always uses one that stands for its
+   * connections, as with {@link NBD.setConnections}). {@link NBD.statsReconnects} counts
+   * the connections that came back. Transports the handle cannot dial again
+   * ({@link NBD.connectSocket}, {@link NBD.connectCommand},
+   * {@link NBD.connectSystemdSocketActivation}) never reconnect, and a debug
+   * message says so. {@link NBD.shutdown} ends any reconnecting.
+   *
+   * Extension of this library, not in libnbd. C: `nbd_set_reconnect_delay`.
+   */
+  setReconnectDelay(ms: number | bigint): void;
+
+  /**
+   * Return how long the handle tries to reconnect.
+   *
+   * Return the delay set with {@link NBD.setReconnectDelay}, in milliseconds; 0
+   * means the handle does not reconnect.
+   *
+   * Extension of this library, not in libnbd. C: `nbd_get_reconnect_delay`.
+   */
+  getReconnectDelay(): number;
+
+  /**
    * Spread the handle's commands over several connections.
    *
    * Ask for `connections` connections to the server, from 1 to 64. The default,
@@ -1687,6 +1738,17 @@ export declare class NBD {
    * Since libnbd 1.22. C: `nbd_get_subprocess_pid`.
    */
   getSubprocessPid(): number;
+
+  /**
+   * Return how many times a broken connection came back.
+   *
+   * Return how many times a connection of the handle broke and was replaced by a
+   * new one (see {@link NBD.setReconnectDelay}). Like the other `nbd_stats_*`
+   * counters, it starts at 0 and only grows.
+   *
+   * Extension of this library, not in libnbd. C: `nbd_stats_reconnects`.
+   */
+  statsReconnects(): number;
 
   /**
    * Return how many bytes were sent to the server.

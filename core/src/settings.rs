@@ -26,6 +26,9 @@ pub(crate) struct Settings {
     /// How many connections to open when the server allows multi-conn
     /// (nbd_set_connections).
     pub(crate) connections: u32,
+    /// How long a broken connection may take to come back
+    /// (nbd_set_reconnect_delay; None: it does not).
+    pub(crate) reconnect_delay: Option<std::time::Duration>,
 }
 
 /// TLS credentials and checks, copied into each connection's
@@ -64,6 +67,7 @@ impl Settings {
             uri_allow_local_file: false,
             socket_activation_name: String::new(),
             connections: 1,
+            reconnect_delay: None,
         }
     }
 }

@@ -359,6 +359,14 @@ extern uint64_t nbd_get_request_timeout (struct nbd_handle *h)
     LIBNBD_ATTRIBUTE_NONNULL(1);
 #define LIBNBD_HAVE_NBD_GET_REQUEST_TIMEOUT 1
 
+extern int nbd_set_reconnect_delay (struct nbd_handle *h, uint64_t ms)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_SET_RECONNECT_DELAY 1
+
+extern uint64_t nbd_get_reconnect_delay (struct nbd_handle *h)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_GET_RECONNECT_DELAY 1
+
 extern int nbd_set_connections (struct nbd_handle *h, int connections)
     LIBNBD_ATTRIBUTE_NONNULL(1);
 #define LIBNBD_HAVE_NBD_SET_CONNECTIONS 1
@@ -537,6 +545,10 @@ extern int nbd_kill_subprocess (struct nbd_handle *h, int signum)
 extern int64_t nbd_get_subprocess_pid (struct nbd_handle *h)
     LIBNBD_ATTRIBUTE_NONNULL(1);
 #define LIBNBD_HAVE_NBD_GET_SUBPROCESS_PID 1
+
+extern uint64_t nbd_stats_reconnects (struct nbd_handle *h)
+    LIBNBD_ATTRIBUTE_NONNULL(1);
+#define LIBNBD_HAVE_NBD_STATS_RECONNECTS 1
 
 extern uint64_t nbd_stats_bytes_sent (struct nbd_handle *h)
     LIBNBD_ATTRIBUTE_NONNULL(1);

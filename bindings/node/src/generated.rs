@@ -654,6 +654,26 @@ impl Nbd {
         Ok(conv::exact(ret as i128, "nbd_get_request_timeout")?)
     }
 
+    /// Reconnect when the connection breaks.
+    #[napi(js_name = "setReconnectDelay")]
+    pub fn set_reconnect_delay(&self, env: Env, ms: conv::U64) -> Result<()> {
+        let conn = self.conn(&env)?;
+        let ret = conn.handle.set_reconnect_delay(ms.0);
+
+        conn.finish(&env, ret)?;
+        Ok(())
+    }
+
+    /// Return how long the handle tries to reconnect.
+    #[napi(js_name = "getReconnectDelay")]
+    pub fn get_reconnect_delay(&self, env: Env) -> Result<f64> {
+        let conn = self.conn(&env)?;
+        let ret = Ok(conn.handle.get_reconnect_delay());
+
+        let ret = conn.finish(&env, ret)?;
+        Ok(conv::exact(ret as i128, "nbd_get_reconnect_delay")?)
+    }
+
     /// Spread the handle's commands over several connections.
     #[napi(js_name = "setConnections")]
     pub fn set_connections(&self, env: Env, connections: conv::I32) -> Result<()> {
@@ -1083,6 +1103,16 @@ impl Nbd {
 
         let ret = conn.finish(&env, ret)?;
         Ok(conv::exact(ret as i128, "nbd_get_subprocess_pid")?)
+    }
+
+    /// Return how many times a broken connection came back.
+    #[napi(js_name = "statsReconnects")]
+    pub fn stats_reconnects(&self, env: Env) -> Result<f64> {
+        let conn = self.conn(&env)?;
+        let ret = Ok(conn.handle.stats_reconnects());
+
+        let ret = conn.finish(&env, ret)?;
+        Ok(conv::exact(ret as i128, "nbd_stats_reconnects")?)
     }
 
     /// Return how many bytes were sent to the server.

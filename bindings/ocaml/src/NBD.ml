@@ -330,6 +330,10 @@ module Raw = struct
     = "nbd_ocaml_set_request_timeout"
   external get_request_timeout : t -> (int64, exn) result
     = "nbd_ocaml_get_request_timeout"
+  external set_reconnect_delay : t -> int64 -> (unit, exn) result
+    = "nbd_ocaml_set_reconnect_delay"
+  external get_reconnect_delay : t -> (int64, exn) result
+    = "nbd_ocaml_get_reconnect_delay"
   external set_connections : t -> int -> (unit, exn) result
     = "nbd_ocaml_set_connections"
   external get_connections : t -> (int, exn) result
@@ -416,6 +420,8 @@ module Raw = struct
     = "nbd_ocaml_kill_subprocess"
   external get_subprocess_pid : t -> (int64, exn) result
     = "nbd_ocaml_get_subprocess_pid"
+  external stats_reconnects : t -> (int64, exn) result
+    = "nbd_ocaml_stats_reconnects"
   external stats_bytes_sent : t -> (int64, exn) result
     = "nbd_ocaml_stats_bytes_sent"
   external stats_chunks_sent : t -> (int64, exn) result
@@ -620,6 +626,8 @@ let set_connect_timeout h ms = ret (Raw.set_connect_timeout h ms)
 let get_connect_timeout h = ret (Raw.get_connect_timeout h)
 let set_request_timeout h ms = ret (Raw.set_request_timeout h ms)
 let get_request_timeout h = ret (Raw.get_request_timeout h)
+let set_reconnect_delay h ms = ret (Raw.set_reconnect_delay h ms)
+let get_reconnect_delay h = ret (Raw.get_reconnect_delay h)
 let set_connections h connections = ret (Raw.set_connections h connections)
 let get_connections h = ret (Raw.get_connections h)
 let set_request_extended_headers h request = ret (Raw.set_request_extended_headers h request)
@@ -663,6 +671,7 @@ let supports_vsock h = ret (Raw.supports_vsock h)
 let is_uri h uri = ret (Raw.is_uri h uri)
 let kill_subprocess h signum = ret (Raw.kill_subprocess h signum)
 let get_subprocess_pid h = ret (Raw.get_subprocess_pid h)
+let stats_reconnects h = ret (Raw.stats_reconnects h)
 let stats_bytes_sent h = ret (Raw.stats_bytes_sent h)
 let stats_chunks_sent h = ret (Raw.stats_chunks_sent h)
 let stats_bytes_received h = ret (Raw.stats_bytes_received h)

@@ -1237,6 +1237,66 @@ impl Nbd {
         Ok(ret)
     }
 
+    /// Reconnect when the connection breaks.
+    ///
+    /// When the connection breaks unexpectedly in the transmission phase (the
+    /// server closed it or reset it, a protocol error, or a command timed out,
+    /// see nbd.set_request_timeout), keep trying to connect again for up to ms
+    /// milliseconds, with the same negotiation as the first time (TLS, export
+    /// name, meta contexts, structured replies or extended headers). 0, the
+    /// default, means never, as in libnbd.
+    ///
+    /// The new connection must see the same export: the same size, flags, block
+    /// size constraints and meta contexts; otherwise, or when the delay runs
+    /// out, every command waiting for the connection fails with the error that
+    /// broke it. Attempts start at once and then back off from 50 ms up to 1 s
+    /// between them.
+    ///
+    /// What happens to commands:
+    ///
+    /// - Every command issued and not yet answered when the connection broke is
+    ///   sent again on the new connection, in the order it was issued, under the
+    ///   same cookie, and completes only then. A command may therefore be carried
+    ///   out twice by the server: writes, zeroes and trims of the same data at
+    ///   the same offset give the same result, and reads read again. Replies
+    ///   already received for part of a read are received again.
+    /// - A command that timed out (nbd.set_request_timeout) completes with
+    ///   ETIMEDOUT and is not sent again.
+    /// - Commands issued while the handle reconnects are accepted (the handle
+    ///   stays connected) and sent once it is back.
+    /// - A flush sent on the new connection covers the writes sent again before
+    ///   it.
+    ///
+    /// While the handle reconnects, nbd.aio_get_fd stays the same descriptor
+    /// (with this setting, the handle always uses one that stands for its
+    /// connections, as with nbd.set_connections). nbd.stats_reconnects counts
+    /// the connections that came back. Transports the handle cannot dial again
+    /// (nbd.connect_socket, nbd.connect_command,
+    /// nbd.connect_systemd_socket_activation) never reconnect, and a debug
+    /// message says so. nbd.shutdown ends any reconnecting.
+    ///
+    /// Extension of this library, not in libnbd.
+    #[pyo3(signature = (ms))]
+    fn set_reconnect_delay<'py>(&self, py: Python<'py>, ms: u64) -> PyResult<()> {
+        let handle = self.handle()?;
+        let ret = py.detach(|| handle.set_reconnect_delay(ms));
+        ret.map_err(|e| error::to_py(py, e))?;
+        Ok(())
+    }
+
+    /// Return how long the handle tries to reconnect.
+    ///
+    /// Return the delay set with nbd.set_reconnect_delay, in milliseconds; 0
+    /// means the handle does not reconnect.
+    ///
+    /// Extension of this library, not in libnbd.
+    #[pyo3(signature = ())]
+    fn get_reconnect_delay<'py>(&self, py: Python<'py>) -> PyResult<u64> {
+        let handle = self.handle()?;
+        let ret = py.detach(|| handle.get_reconnect_delay());
+        Ok(ret)
+    }
+
     /// Spread the handle's commands over several connections.
     ///
     /// Ask for connections connections to the server, from 1 to 64. The
@@ -2194,6 +2254,20 @@ impl Nbd {
         let handle = self.handle()?;
         let ret = py.detach(|| handle.get_subprocess_pid());
         let ret = ret.map_err(|e| error::to_py(py, e))?;
+        Ok(ret)
+    }
+
+    /// Return how many times a broken connection came back.
+    ///
+    /// Return how many times a connection of the handle broke and was replaced
+    /// by a new one (see nbd.set_reconnect_delay). Like the other nbd_stats_*
+    /// counters, it starts at 0 and only grows.
+    ///
+    /// Extension of this library, not in libnbd.
+    #[pyo3(signature = ())]
+    fn stats_reconnects<'py>(&self, py: Python<'py>) -> PyResult<u64> {
+        let handle = self.handle()?;
+        let ret = py.detach(|| handle.stats_reconnects());
         Ok(ret)
     }
 

@@ -30,7 +30,11 @@ impl Inner {
         conn.tls_params = TlsParams::new(&self.settings.tls, host);
         let dead = conn.public_state() == PublicState::Dead;
         let err = dead.then(|| conn.dead_error());
-        self.conn = Some(Group::new(conn, self.settings.connections));
+        self.conn = Some(Group::new(
+            conn,
+            self.settings.connections,
+            self.settings.reconnect_delay,
+        ));
         self.after_step();
         match err {
             Some(e) => Err(e),

@@ -103,6 +103,10 @@ impl Inner {
         self.conn.as_ref().map(|c| c.stats()).unwrap_or_default()
     }
 
+    pub(crate) fn do_stats_reconnects(&mut self) -> u64 {
+        self.conn.as_ref().map_or(0, |g| g.reconnects())
+    }
+
     pub(crate) fn do_stats_bytes_sent(&mut self) -> u64 {
         self.stats().bytes_sent
     }

@@ -67,6 +67,15 @@ impl Inner {
         millis(self.settings.config.request_timeout)
     }
 
+    pub(crate) fn do_set_reconnect_delay(&mut self, ms: u64) -> Result<()> {
+        self.settings.reconnect_delay = (ms > 0).then(|| std::time::Duration::from_millis(ms));
+        Ok(())
+    }
+
+    pub(crate) fn do_get_reconnect_delay(&mut self) -> u64 {
+        millis(self.settings.reconnect_delay)
+    }
+
     // ---- export name and negotiation requests ----
 
     pub(crate) fn do_set_export_name(&mut self, export_name: &str) -> Result<()> {

@@ -32,6 +32,7 @@
 //!   date after every step (`settle`), before anybody waits on it.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 use super::connection::{Connection, Peer};
 use super::io::PumpReport;
@@ -56,6 +57,11 @@ pub(crate) struct Group {
     stride: u64,
     /// Where the search for the next command's connection starts on a tie.
     turn: usize,
+    /// With nbd_set_reconnect_delay, on a transport that can be dialled
+    /// again: how long a broken connection may take to come back.
+    reconnect_delay: Option<Duration>,
+    /// Connections that came back (nbd_stats_reconnects).
+    reconnects: u64,
     /// The group's own debug messages, not yet forwarded.
     notes: Vec<String>,
 }
@@ -66,6 +72,52 @@ struct Member {
     /// socket of the connection's life that was) and the events watched
     /// (0: not in the set).
     watched: Option<Watched>,
+    /// The connection broke and is being replaced.
+    reconnect: Option<Reconnect>,
+    /// The traffic of the connections this one replaced.
+    carried: Stats,
+}
+
+impl Member {
+    fn new(conn: Connection) -> Member {
+        Member {
+            conn,
+            watched: None,
+            reconnect: None,
+            carried: Stats::default(),
+        }
+    }
+
+    /// The connection dialled to replace this member's, if one is.
+    fn dialing(&mut self) -> Option<(&mut Connection, &mut Option<Watched>)> {
+        match self.reconnect.as_mut().map(|r| &mut r.attempt) {
+            Some(Attempt::Dialing(c, w)) => Some((c, w)),
+            _ => None,
+        }
+    }
+
+    fn dialing_ref(&self) -> Option<&Connection> {
+        match self.reconnect.as_ref().map(|r| &r.attempt) {
+            Some(Attempt::Dialing(c, _)) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// A broken connection coming back.
+struct Reconnect {
+    /// When it broke: attempts end at this plus the reconnect delay.
+    since: Instant,
+    tries: u32,
+    attempt: Attempt,
+}
+
+enum Attempt {
+    /// The next attempt starts then.
+    At(Instant),
+    /// Connecting and negotiating, with its epoll registration (boxed:
+    /// a connection is large and this is rare).
+    Dialing(Box<Connection>, Option<Watched>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,34 +143,41 @@ enum Plan {
 impl Group {
     /// The group of a new connection; `wanted` connections in all when
     /// the server and the transport allow it.
-    pub(crate) fn new(conn: Connection, wanted: u32) -> Group {
+    pub(crate) fn new(conn: Connection, wanted: u32, reconnect_delay: Option<Duration>) -> Group {
         let mut g = Group {
-            members: vec![Member {
-                conn,
-                watched: None,
-            }],
+            members: vec![Member::new(conn)],
             plan: Plan::Single,
             epoll: None,
             exported: false,
             stride: 1,
             turn: 0,
+            reconnect_delay: None,
+            reconnects: 0,
             notes: Vec::new(),
         };
-        if wanted > 1 {
-            if !matches!(g.first().peer, Peer::Tcp { .. } | Peer::Addr(_)) {
-                g.note(
-                    "using one connection: a subprocess or a socket the caller \
-                     connected cannot be dialled again"
-                        .to_string(),
-                );
-            } else {
-                match Epoll::new() {
-                    Ok(ep) => {
-                        g.epoll = Some(ep);
+        let redial = matches!(g.first().peer, Peer::Tcp { .. } | Peer::Addr(_));
+        if (wanted > 1 || reconnect_delay.is_some()) && !redial {
+            g.first_mut().machine.config_mut().cannot_redial = reconnect_delay.is_some();
+            g.note(
+                "using one connection, never reconnected: a subprocess or a socket \
+                 the caller connected cannot be dialled again"
+                    .to_string(),
+            );
+        } else if wanted > 1 || reconnect_delay.is_some() {
+            // One descriptor for the handle's life, whichever sockets come
+            // and go behind it.
+            match Epoll::new() {
+                Ok(ep) => {
+                    g.epoll = Some(ep);
+                    if wanted > 1 {
                         g.plan = Plan::Waiting(wanted as usize);
                     }
-                    Err(e) => g.note(format!("using one connection: {e}")),
+                    if reconnect_delay.is_some() {
+                        g.reconnect_delay = reconnect_delay;
+                        g.first_mut().machine.config_mut().keep_on_break = true;
+                    }
                 }
+                Err(e) => g.note(format!("using one connection, never reconnected: {e}")),
             }
         }
         g.settle();
@@ -150,6 +209,10 @@ impl Group {
     /// more connections are being opened, and, once several run,
     /// Connected while any of them is.
     pub(crate) fn public_state(&self) -> PublicState {
+        if self.reconnecting() {
+            // Commands are taken meanwhile, and sent once it is back.
+            return PublicState::Connected;
+        }
         let first = self.first().public_state();
         match self.plan {
             Plan::Waiting(_) | Plan::Opening if first == PublicState::Connected => {
@@ -184,11 +247,16 @@ impl Group {
         if self.epoll.is_none() {
             return self.first().direction();
         }
-        if self.members.iter().any(|m| m.conn.direction().bits() != 0) {
+        if self.reconnecting() || self.members.iter().any(|m| m.conn.direction().bits() != 0) {
             Direction::READ
         } else {
             Direction::NONE
         }
+    }
+
+    /// Whether a broken connection is being replaced.
+    fn reconnecting(&self) -> bool {
+        self.members.iter().any(|m| m.reconnect.is_some())
     }
 
     /// The descriptor for a waiter outside the library (`aio_get_fd`, the
@@ -208,9 +276,10 @@ impl Group {
         }
     }
 
-    /// Whether any connection still has a socket.
+    /// Whether any connection still has a socket (or will have one
+    /// again: a broken connection being replaced).
     pub(crate) fn has_socket(&self) -> bool {
-        self.members.iter().any(|m| m.conn.fd().is_some())
+        self.reconnecting() || self.members.iter().any(|m| m.conn.fd().is_some())
     }
 
     /// Whether [`Group::fd`] is a socket whose connect(2) is in progress
@@ -235,11 +304,14 @@ impl Group {
     }
 
     /// The result of a step over every member: with one connection its
-    /// error; with several, a member's failure has failed its own
-    /// commands and is an error only when no connection is left.
+    /// error (unless it is being replaced); with several, a member's
+    /// failure has failed its own commands and is an error only when no
+    /// connection is left.
     fn outcome<T>(&self, value: T, failed: Option<Error>) -> Result<T> {
+        // A connection being replaced has not failed the handle.
+        let alone = self.members.len() == 1 && !self.reconnecting();
         match failed {
-            Some(e) if self.members.len() == 1 || self.direction().bits() == 0 => Err(e),
+            Some(e) if alone || self.direction().bits() == 0 => Err(e),
             _ => Ok(value),
         }
     }
@@ -262,6 +334,10 @@ impl Group {
                     failed.get_or_insert(e);
                 }
             }
+            if let Some((c, _)) = m.dialing() {
+                // Its failure only means another attempt.
+                moved |= c.flush_progress().unwrap_or(true);
+            }
         }
         self.settle();
         self.outcome(moved, failed)
@@ -279,6 +355,9 @@ impl Group {
                     moved = true;
                     failed.get_or_insert(e);
                 }
+            }
+            if let Some((c, _)) = m.dialing() {
+                moved |= c.deliver_buffered().unwrap_or(true);
             }
         }
         if moved {
@@ -325,25 +404,29 @@ impl Group {
     /// descriptor may clear its readiness).
     fn serve(&mut self, extra_fd: RawFd, timeout: i32) -> Result<(usize, PumpReport)> {
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.members.len() + 1);
-        let mut whose: Vec<usize> = Vec::with_capacity(self.members.len());
+        // (member, whether it is the connection dialled to replace it)
+        let mut whose: Vec<(usize, bool)> = Vec::with_capacity(self.members.len());
         for (k, m) in self.members.iter().enumerate() {
-            let (Some(fd), ev) = (m.conn.fd(), events_for(&m.conn)) else {
-                continue;
-            };
-            let mut events = 0;
-            if ev & libc::EPOLLIN as u32 != 0 {
-                events |= libc::POLLIN;
-            }
-            if ev & libc::EPOLLOUT as u32 != 0 {
-                events |= libc::POLLOUT;
-            }
-            if events != 0 {
-                fds.push(libc::pollfd {
-                    fd,
-                    events,
-                    revents: 0,
-                });
-                whose.push(k);
+            let conns = std::iter::once((&m.conn, false)).chain(m.dialing_ref().map(|c| (c, true)));
+            for (conn, dialing) in conns {
+                let (Some(fd), ev) = (conn.fd(), events_for(conn)) else {
+                    continue;
+                };
+                let mut events = 0;
+                if ev & libc::EPOLLIN as u32 != 0 {
+                    events |= libc::POLLIN;
+                }
+                if ev & libc::EPOLLOUT as u32 != 0 {
+                    events |= libc::POLLOUT;
+                }
+                if events != 0 {
+                    fds.push(libc::pollfd {
+                        fd,
+                        events,
+                        revents: 0,
+                    });
+                    whose.push((k, dialing));
+                }
             }
         }
         if extra_fd >= 0 {
@@ -367,18 +450,22 @@ impl Group {
         let mut report = PumpReport::default();
         let mut drained = true;
         let mut failed = None;
-        for (p, &k) in fds.iter().zip(&whose) {
+        for (p, &(k, dialing)) in fds.iter().zip(&whose) {
             let bits = p.revents;
             if bits == 0 {
                 continue;
             }
             let m = &mut self.members[k];
+            let conn = match m.dialing() {
+                Some((c, _)) if dialing => c,
+                _ => &mut m.conn,
+            };
             let r = if bits & libc::POLLNVAL != 0 {
                 let e = Error::new(libc::EBADF, "poll: the socket is not open");
-                m.conn.fail(e.clone());
+                conn.fail(e.clone());
                 Err(e)
-            } else if m.conn.is_connecting_socket() {
-                m.conn.on_ready(false, true).map(|_| PumpReport {
+            } else if conn.is_connecting_socket() {
+                conn.on_ready(false, true).map(|_| PumpReport {
                     progressed: true,
                     ..PumpReport::default()
                 })
@@ -386,7 +473,7 @@ impl Group {
                 // POLLHUP and POLLERR show up in the read that follows.
                 let readable = bits & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
                 let writable = bits & libc::POLLOUT != 0;
-                m.conn.on_ready(readable, writable).inspect(|r| {
+                conn.on_ready(readable, writable).inspect(|r| {
                     if (readable && !r.read_blocked) || (writable && !r.write_blocked) {
                         drained = false;
                     }
@@ -397,6 +484,8 @@ impl Group {
                     report.progressed |= r.progressed;
                     report.eof |= r.eof;
                 }
+                // A replacement that fails is tried again.
+                Err(_) if dialing => report.progressed = true,
                 Err(e) => {
                     report.progressed = true;
                     failed.get_or_insert(e);
@@ -415,8 +504,14 @@ impl Group {
     pub(crate) fn settle(&mut self) {
         for m in &mut self.members {
             m.conn.close_if_finished();
+            if let Some((c, _)) = m.dialing() {
+                c.close_if_finished();
+            }
         }
         self.advance();
+        if self.reconnect_delay.is_some() {
+            self.heal(Instant::now());
+        }
         if self.exported {
             self.watch();
         }
@@ -427,34 +522,9 @@ impl Group {
             return;
         };
         for m in &mut self.members {
-            let want = m.conn.fd().map(|fd| Watched {
-                fd,
-                socket: m.conn.socket_serial(),
-                events: events_for(&m.conn),
-            });
-            if want == m.watched {
-                continue;
-            }
-            let Some(w) = want else {
-                // The socket was closed, which took it out of the set.
-                m.watched = None;
-                continue;
-            };
-            let before = m
-                .watched
-                .filter(|o| o.fd == w.fd && o.socket == w.socket && o.events != 0);
-            let r = match (before, w.events) {
-                (None, 0) => Ok(()),
-                (Some(_), 0) => ep.ctl(libc::EPOLL_CTL_DEL, w.fd, 0),
-                (None, ev) => ep.ctl(libc::EPOLL_CTL_ADD, w.fd, ev),
-                (Some(_), ev) => ep.ctl(libc::EPOLL_CTL_MOD, w.fd, ev),
-            };
-            match r {
-                Ok(()) => m.watched = Some(w),
-                Err(e) => {
-                    m.watched = None;
-                    m.conn.fail(Error::from_io(&e, "epoll_ctl"));
-                }
+            watch_one(ep, &mut m.conn, &mut m.watched);
+            if let Some(Attempt::Dialing(c, w)) = m.reconnect.as_mut().map(|r| &mut r.attempt) {
+                watch_one(ep, c, w);
             }
         }
     }
@@ -494,10 +564,7 @@ impl Group {
         for _ in 1..n {
             let mut conn = Connection::connect(config.clone(), vec![addr.clone()], peer.clone());
             conn.tls_params = tls.clone();
-            self.members.push(Member {
-                conn,
-                watched: None,
-            });
+            self.members.push(Member::new(conn));
         }
         self.plan = Plan::Opening;
         self.note(format!("opening {} more connections", n - 1));
@@ -564,6 +631,134 @@ impl Group {
         self.plan = Plan::Running;
     }
 
+    // ---- reconnecting ----
+
+    /// Move every broken connection's replacement on: start one when a
+    /// connection broke, dial again (backing off) when an attempt failed,
+    /// hand the kept commands over when one is ready, give up after the
+    /// reconnect delay.
+    fn heal(&mut self, now: Instant) {
+        let Some(delay) = self.reconnect_delay else {
+            return;
+        };
+        for k in 0..self.members.len() {
+            let m = &mut self.members[k];
+            if m.reconnect.is_none() {
+                if !m.conn.machine.is_broken() {
+                    continue;
+                }
+                let e = m.conn.dead_error();
+                m.reconnect = Some(Reconnect {
+                    since: now,
+                    tries: 0,
+                    attempt: Attempt::At(now),
+                });
+                self.note(format!(
+                    "connection {} broke ({e}): reconnecting for up to {} ms",
+                    k + 1,
+                    delay.as_millis()
+                ));
+            }
+            if let Some(msg) = self.heal_one(k, now, delay) {
+                self.note(msg);
+            }
+        }
+    }
+
+    /// One step of member `k`'s reconnect; what to say about it.
+    fn heal_one(&mut self, k: usize, now: Instant, delay: Duration) -> Option<String> {
+        let m = &mut self.members[k];
+        let r = m.reconnect.as_mut()?;
+        if now >= r.since + delay {
+            m.reconnect = None;
+            let why = format!("could not reconnect within {} ms", delay.as_millis());
+            m.conn.machine.give_up(&why);
+            return Some(format!("connection {}: {why}", k + 1));
+        }
+        match &mut r.attempt {
+            Attempt::At(t) if now >= *t => {
+                r.tries += 1;
+                let tries = r.tries;
+                let (attempt, outcome) = match redial(&m.conn) {
+                    Some(c) if c.public_state() != PublicState::Dead => (
+                        Attempt::Dialing(Box::new(c), None),
+                        "connecting".to_string(),
+                    ),
+                    Some(c) => (
+                        Attempt::At(now + backoff(tries)),
+                        c.dead_error().to_string(),
+                    ),
+                    None => (
+                        Attempt::At(now + backoff(tries)),
+                        "the address is unknown".to_string(),
+                    ),
+                };
+                r.attempt = attempt;
+                Some(format!(
+                    "connection {}: reconnect attempt {tries}: {outcome}",
+                    k + 1
+                ))
+            }
+            Attempt::At(_) => None,
+            Attempt::Dialing(c, _) => match c.public_state() {
+                PublicState::Connected => {
+                    if let Some(why) = difference(m.conn.machine.info(), c.machine.info()) {
+                        m.reconnect = None;
+                        let why = format!("the server's export changed ({why})");
+                        m.conn.machine.give_up(&why);
+                        return Some(format!("connection {}: not reconnected: {why}", k + 1));
+                    }
+                    let Some(Attempt::Dialing(mut c, watched)) =
+                        m.reconnect.take().map(|r| r.attempt)
+                    else {
+                        return None;
+                    };
+                    match c.machine.adopt(&mut m.conn.machine) {
+                        Ok(cookies) => {
+                            if c.machine.config().request_timeout.is_some() {
+                                for &cookie in &cookies {
+                                    c.machine.command_started_at(cookie, now);
+                                }
+                            }
+                            let old = std::mem::replace(&mut m.conn, *c);
+                            let t = old.machine.stats();
+                            m.carried.bytes_sent += t.bytes_sent;
+                            m.carried.chunks_sent += t.chunks_sent;
+                            m.carried.bytes_received += t.bytes_received;
+                            m.carried.chunks_received += t.chunks_received;
+                            m.watched = watched;
+                            let _ = m.conn.flush();
+                            self.reconnects += 1;
+                            Some(format!(
+                                "connection {} is back; {} commands sent again",
+                                k + 1,
+                                cookies.len()
+                            ))
+                        }
+                        Err(e) => {
+                            m.conn
+                                .machine
+                                .give_up(&format!("reconnecting failed ({e})"));
+                            Some(format!("connection {}: reconnecting failed: {e}", k + 1))
+                        }
+                    }
+                }
+                PublicState::Dead | PublicState::Closed => {
+                    let e = c.dead_error();
+                    let tries = r.tries;
+                    r.attempt = Attempt::At(now + backoff(tries));
+                    Some(format!("connection {}: attempt {tries} failed: {e}", k + 1))
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// Connections that came back after breaking (nbd_stats_reconnects).
+    pub(crate) fn reconnects(&self) -> u64 {
+        self.reconnects
+    }
+
     // ---- commands ----
 
     /// The connection the next command goes to: the open one with the
@@ -584,7 +779,10 @@ impl Group {
                 m.conn.public_state() == PublicState::Connected && !m.conn.machine.disconnecting()
             })
             .min_by_key(|(k, m)| (m.conn.machine.in_flight(), (k + n - turn) % n))
-            .map_or(0, |(k, _)| k);
+            .map(|(k, _)| k)
+            // None open: one coming back keeps the command until then.
+            .or_else(|| self.members.iter().position(|m| m.reconnect.is_some()))
+            .unwrap_or(0);
         self.turn = (k + 1) % n;
         k
     }
@@ -679,6 +877,14 @@ impl Group {
     /// Queue NBD_CMD_DISC on every open connection (or NBD_OPT_ABORT while
     /// negotiating).
     pub(crate) fn disconnect(&mut self, abandon_pending: bool) -> Result<()> {
+        // No connection comes back once the handle is shutting down.
+        for m in &mut self.members {
+            if m.reconnect.take().is_some() {
+                m.conn
+                    .machine
+                    .give_up("the handle disconnected while reconnecting");
+            }
+        }
         if self.members.len() == 1 {
             return self.first_mut().machine.disconnect(abandon_pending);
         }
@@ -737,15 +943,32 @@ impl Group {
     /// read anywhere).
     pub(crate) fn timed(&self) -> bool {
         let c = self.first().machine.config();
-        c.connect_timeout.is_some() || c.request_timeout.is_some()
+        c.connect_timeout.is_some() || c.request_timeout.is_some() || self.reconnect_delay.is_some()
     }
 
-    /// The earliest deadline of any connection.
+    /// The earliest deadline of any connection, or of a reconnect (the
+    /// next attempt, or the end of trying).
     pub(crate) fn next_deadline(&mut self) -> Option<std::time::Instant> {
-        self.members
-            .iter_mut()
-            .filter_map(|m| m.conn.machine.next_deadline())
-            .min()
+        let delay = self.reconnect_delay.unwrap_or_default();
+        let mut next = None::<Instant>;
+        let mut at = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        for m in &mut self.members {
+            if let Some(t) = m.conn.machine.next_deadline() {
+                at(t);
+            }
+            if let Some(r) = m.reconnect.as_mut() {
+                at(r.since + delay);
+                match &mut r.attempt {
+                    Attempt::At(t) => at(*t),
+                    Attempt::Dialing(c, _) => {
+                        if let Some(t) = c.machine.next_deadline() {
+                            at(t);
+                        }
+                    }
+                }
+            }
+        }
+        next
     }
 
     /// The time is `now`: fail every handshake and command past its
@@ -755,8 +978,11 @@ impl Group {
         let mut fired = false;
         for m in &mut self.members {
             fired |= m.conn.handle_timeout(now);
+            if let Some((c, _)) = m.dialing() {
+                c.handle_timeout(now);
+            }
         }
-        if fired {
+        if fired || self.reconnecting() {
             self.settle();
         }
         fired
@@ -777,6 +1003,10 @@ impl Group {
     pub(crate) fn stats(&self) -> Stats {
         let mut s = Stats::default();
         for m in &self.members {
+            s.bytes_sent += m.carried.bytes_sent;
+            s.chunks_sent += m.carried.chunks_sent;
+            s.bytes_received += m.carried.bytes_received;
+            s.chunks_received += m.carried.chunks_received;
             let t = m.conn.machine.stats();
             s.bytes_sent += t.bytes_sent;
             s.chunks_sent += t.chunks_sent;
@@ -805,6 +1035,37 @@ impl Group {
     }
 }
 
+/// Bring the epoll set's entry for one connection up to date.
+fn watch_one(ep: &Epoll, conn: &mut Connection, watched: &mut Option<Watched>) {
+    let want = conn.fd().map(|fd| Watched {
+        fd,
+        socket: conn.socket_serial(),
+        events: events_for(conn),
+    });
+    if want == *watched {
+        return;
+    }
+    let Some(w) = want else {
+        // The socket was closed, which took it out of the set.
+        *watched = None;
+        return;
+    };
+    let before = watched.filter(|o| o.fd == w.fd && o.socket == w.socket && o.events != 0);
+    let r = match (before, w.events) {
+        (None, 0) => Ok(()),
+        (Some(_), 0) => ep.ctl(libc::EPOLL_CTL_DEL, w.fd, 0),
+        (None, ev) => ep.ctl(libc::EPOLL_CTL_ADD, w.fd, ev),
+        (Some(_), ev) => ep.ctl(libc::EPOLL_CTL_MOD, w.fd, ev),
+    };
+    match r {
+        Ok(()) => *watched = Some(w),
+        Err(e) => {
+            *watched = None;
+            conn.fail(Error::from_io(&e, "epoll_ctl"));
+        }
+    }
+}
+
 /// The epoll events a connection waits for.
 fn events_for(conn: &Connection) -> u32 {
     if conn.is_connecting_socket() {
@@ -819,6 +1080,21 @@ fn events_for(conn: &Connection) -> u32 {
         ev |= libc::EPOLLOUT as u32;
     }
     ev
+}
+
+/// A new connection to where `old` was connected, negotiating what `old`
+/// ended up with, to replace it (None when its address is unknown).
+fn redial(old: &Connection) -> Option<Connection> {
+    let addr = old.reached.clone()?;
+    let mut c = Connection::connect(extra_config(old), vec![addr], old.peer.clone());
+    c.tls_params = old.tls_params.clone();
+    Some(c)
+}
+
+/// How long to wait after reconnect attempt `tries` failed: 50 ms,
+/// doubling, at most 1 s.
+fn backoff(tries: u32) -> Duration {
+    Duration::from_millis(50u64 << tries.saturating_sub(1).min(5)).min(Duration::from_secs(1))
 }
 
 /// How an extra connection negotiates: as the first one ended up, with

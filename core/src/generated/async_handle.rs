@@ -203,6 +203,14 @@ impl AsyncHandle {
     pub fn get_request_timeout(&self) -> u64 {
         self.handle().get_request_timeout()
     }
+    /// Reconnect when the connection breaks: [`Handle::set_reconnect_delay`], which does not wait on the server.
+    pub fn set_reconnect_delay(&self, ms: u64) -> Result<()> {
+        self.handle().set_reconnect_delay(ms)
+    }
+    /// Return how long the handle tries to reconnect: [`Handle::get_reconnect_delay`], which does not wait on the server.
+    pub fn get_reconnect_delay(&self) -> u64 {
+        self.handle().get_reconnect_delay()
+    }
     /// Spread the handle's commands over several connections: [`Handle::set_connections`], which does not wait on the server.
     pub fn set_connections(&self, connections: i32) -> Result<()> {
         self.handle().set_connections(connections)
@@ -374,6 +382,10 @@ impl AsyncHandle {
     /// Return the process ID of the server subprocess: [`Handle::get_subprocess_pid`], which does not wait on the server.
     pub fn get_subprocess_pid(&self) -> Result<i64> {
         self.handle().get_subprocess_pid()
+    }
+    /// Return how many times a broken connection came back: [`Handle::stats_reconnects`], which does not wait on the server.
+    pub fn stats_reconnects(&self) -> u64 {
+        self.handle().stats_reconnects()
     }
     /// Return how many bytes were sent to the server: [`Handle::stats_bytes_sent`], which does not wait on the server.
     pub fn stats_bytes_sent(&self) -> u64 {

@@ -70,7 +70,9 @@ pub(crate) struct Unlocked {
     pub get_request_extended_headers: bool,
     pub get_connect_timeout: u64,
     pub get_request_timeout: u64,
+    pub get_reconnect_delay: u64,
     pub get_debug: bool,
+    pub stats_reconnects: u64,
     pub stats_bytes_sent: u64,
     pub stats_chunks_sent: u64,
     pub stats_bytes_received: u64,
@@ -92,7 +94,9 @@ impl Unlocked {
             get_request_extended_headers: h.do_get_request_extended_headers(),
             get_connect_timeout: h.do_get_connect_timeout(),
             get_request_timeout: h.do_get_request_timeout(),
+            get_reconnect_delay: h.do_get_reconnect_delay(),
             get_debug: h.do_get_debug(),
+            stats_reconnects: h.do_stats_reconnects(),
             stats_bytes_sent: h.do_stats_bytes_sent(),
             stats_chunks_sent: h.do_stats_chunks_sent(),
             stats_bytes_received: h.do_stats_bytes_received(),
@@ -1903,6 +1907,88 @@ impl Handle {
         )
     }
 
+    /// Reconnect when the connection breaks.
+    ///
+    /// When the connection breaks unexpectedly in the transmission phase (the
+    /// server closed it or reset it, a protocol error, or a command timed out, see
+    /// [`Handle::set_request_timeout`]), keep trying to connect again for up to
+    /// `ms` milliseconds, with the same negotiation as the first time (TLS, export
+    /// name, meta contexts, structured replies or extended headers). 0, the
+    /// default, means never, as in libnbd.
+    ///
+    /// The new connection must see the same export: the same size, flags, block
+    /// size constraints and meta contexts; otherwise, or when the delay runs out,
+    /// every command waiting for the connection fails with the error that broke it.
+    /// Attempts start at once and then back off from 50 ms up to 1 s between them.
+    ///
+    /// What happens to commands:
+    ///
+    /// - Every command issued and not yet answered when the connection broke is
+    ///   sent again on the new connection, in the order it was issued, under the same
+    ///   cookie, and completes only then. A command may therefore be carried out
+    ///   twice by the server: writes, zeroes and trims of the same data at the same
+    ///   offset give the same result, and reads read again. Replies already received
+    ///   for part of a read are received again.
+    /// - A command that timed out ([`Handle::set_request_timeout`]) completes with
+    ///   `ETIMEDOUT` and is not sent again.
+    /// - Commands issued while the handle reconnects are accepted (the handle stays
+    ///   connected) and sent once it is back.
+    /// - A flush sent on the new connection covers the writes sent again before it.
+    ///
+    /// While the handle reconnects, [`Handle::aio_get_fd`] stays the same
+    /// descriptor (with this setting, the handle always uses one that stands for
+    /// its connections, as with [`Handle::set_connections`]).
+    /// [`Handle::stats_reconnects`] counts the connections that came back.
+    /// Transports the handle cannot dial again ([`Handle::connect_socket`],
+    /// [`Handle::connect_command`], [`Handle::connect_systemd_socket_activation`])
+    /// never reconnect, and a debug message says so. [`Handle::shutdown`] ends any
+    /// reconnecting.
+    ///
+    /// # Returns
+    ///
+    /// 0 on success, -1 on error (`EINVAL` once connecting has begun).
+    ///
+    /// Permitted in the states: created.
+    ///
+    /// Extension of this library, not in libnbd. C: `nbd_set_reconnect_delay`.
+    pub fn set_reconnect_delay(&self, ms: u64) -> Result<()> {
+        let mut h = self
+            .lock()
+            .map_err(|e| e.with_context("nbd_set_reconnect_delay"))?;
+        if h.debug_enabled() {
+            h.debug("nbd_set_reconnect_delay", &format!("enter: ms={}", ms));
+        }
+        let r = Ok(())
+            .and_then(|()| check_state(h.public_state(), &[PublicState::Created]))
+            .and_then(|()| h.do_set_reconnect_delay(ms))
+            .map_err(|e| e.with_context("nbd_set_reconnect_delay"));
+        if h.debug_enabled() {
+            let msg = match &r {
+                Ok(v) => format!("leave: ret={v:?}"),
+                Err(e) => format!("leave: error=\"{e}\""),
+            };
+            h.debug("nbd_set_reconnect_delay", &msg);
+        }
+        r
+    }
+
+    /// Return how long the handle tries to reconnect.
+    ///
+    /// Return the delay set with [`Handle::set_reconnect_delay`], in milliseconds;
+    /// 0 means the handle does not reconnect.
+    ///
+    /// # Returns
+    ///
+    /// The delay in milliseconds, 0 for none.
+    ///
+    /// Extension of this library, not in libnbd. C: `nbd_get_reconnect_delay`.
+    pub fn get_reconnect_delay(&self) -> u64 {
+        self.locked_or_copy(
+            |h| h.do_get_reconnect_delay(),
+            |copy| copy.get_reconnect_delay,
+        )
+    }
+
     /// Spread the handle's commands over several connections.
     ///
     /// Ask for `connections` connections to the server, from 1 to 64. The default,
@@ -3670,6 +3756,21 @@ impl Handle {
             h.debug("nbd_get_subprocess_pid", &msg);
         }
         r
+    }
+
+    /// Return how many times a broken connection came back.
+    ///
+    /// Return how many times a connection of the handle broke and was replaced by a
+    /// new one (see [`Handle::set_reconnect_delay`]). Like the other `nbd_stats_*`
+    /// counters, it starts at 0 and only grows.
+    ///
+    /// # Returns
+    ///
+    /// The number of successful reconnects.
+    ///
+    /// Extension of this library, not in libnbd. C: `nbd_stats_reconnects`.
+    pub fn stats_reconnects(&self) -> u64 {
+        self.locked_or_copy(|h| h.do_stats_reconnects(), |copy| copy.stats_reconnects)
     }
 
     /// Return how many bytes were sent to the server.

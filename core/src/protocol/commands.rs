@@ -255,8 +255,47 @@ impl Commands {
         self.finish(cookie, Some((libc::ENOTCONN, why)));
     }
 
+    /// The commands not yet answered, in cookie order, made ready to be
+    /// sent again from scratch (what a reply had delivered is forgotten).
+    pub(super) fn requeue_all(&mut self) -> Vec<u64> {
+        let mut cookies: Vec<u64> = self
+            .map
+            .iter()
+            .filter(|(_, c)| c.phase != Phase::Done)
+            .map(|(&k, _)| k)
+            .collect();
+        cookies.sort_unstable();
+        for cookie in &cookies {
+            if let Some(c) = self.map.get_mut(cookie) {
+                c.phase = Phase::Queued;
+                c.coverage = Coverage::default();
+                c.bs_seen.clear();
+                c.error = 0;
+                c.error_msg = None;
+            }
+        }
+        cookies
+    }
+
+    /// The commands a new connection must send again (see `requeue_all`).
+    pub(super) fn queued(&mut self, cookie: u64) -> Option<&mut Cmd> {
+        self.map
+            .get_mut(&cookie)
+            .filter(|c| c.phase == Phase::Queued)
+    }
+
     /// Fail every command still waiting, in cookie order.
     pub(super) fn abort_all(&mut self, why: &str) {
+        self.fail_all(libc::ENOTCONN, why);
+    }
+
+    /// Complete one command that will get no reply with `errno`.
+    pub(super) fn fail_one(&mut self, cookie: u64, errno: i32, why: &str) {
+        self.finish(cookie, Some((errno, why)));
+    }
+
+    /// Fail every command still waiting with `errno`, in cookie order.
+    pub(super) fn fail_all(&mut self, errno: i32, why: &str) {
         if self.active == 0 {
             return;
         }
@@ -268,7 +307,7 @@ impl Commands {
             .collect();
         cookies.sort_unstable();
         for cookie in cookies {
-            self.abort(cookie, why);
+            self.finish(cookie, Some((errno, why)));
         }
     }
 

@@ -268,6 +268,17 @@ impl Machine {
                 self.die(e)
             }
             State::SendAbort(_) => self.close(),
+            State::Ready(t)
+                if (self.cx.config.keep_on_break || self.cx.config.cannot_redial)
+                    && !t.disconnect_requested =>
+            {
+                // The handle would reconnect: an end the client did not
+                // ask for is a break, whatever was in flight.
+                self.die(Error::new(
+                    libc::ECONNRESET,
+                    "the server closed the connection",
+                ));
+            }
             State::Ready(t) => {
                 if t.reply.is_idle() && self.cx.inbuf.is_empty() {
                     // A clean end between replies: libnbd calls this
@@ -474,12 +485,9 @@ impl Machine {
             State::Ready(t) => {
                 let ms = ms(self.cx.config.request_timeout);
                 if let Some((_, cookie)) = t.deadlines.pop_front() {
-                    if let Some(c) = t.cmds.active_mut(cookie) {
-                        c.fail(
-                            libc::ETIMEDOUT,
-                            format!("the server did not answer within {ms} ms"),
-                        );
-                    }
+                    // It completes now, whatever becomes of the others.
+                    let why = format!("the server did not answer within {ms} ms");
+                    t.cmds.fail_one(cookie, libc::ETIMEDOUT, &why);
                 }
                 Error::new(
                     libc::ETIMEDOUT,
@@ -498,6 +506,34 @@ impl Machine {
         };
         self.die(err);
         true
+    }
+
+    // ---- reconnecting ----
+
+    /// The connection broke and its commands are kept for a new one
+    /// (`Config::keep_on_break`).
+    pub fn is_broken(&self) -> bool {
+        matches!(&self.state, State::Dead { ended, .. } if ended.broken)
+    }
+
+    /// No new connection will take the kept commands: fail them, and any
+    /// issued since, with the error that broke the connection.
+    pub fn give_up(&mut self, why: &str) {
+        if let State::Dead { error, ended } = &mut self.state {
+            if ended.broken {
+                ended.broken = false;
+                let why = format!("{why}: {}", error.message());
+                ended.cmds.fail_all(error.errno(), &why);
+            }
+        }
+    }
+
+    /// This machine has just reached the transmission phase on a new
+    /// connection that replaces `old`'s broken one: take over `old`'s
+    /// commands (same cookies, same numbering) and send again every one
+    /// not answered, in cookie order. Returns their cookies.
+    pub fn adopt(&mut self, old: &mut Machine) -> Result<Vec<u64>, Error> {
+        self.adopt_commands(old)
     }
 
     /// Number this connection's commands `first`, `first + step`, ...
@@ -574,6 +610,8 @@ impl Machine {
         if self.state.is_over() {
             return;
         }
+        let keep = self.cx.config.keep_on_break
+            && matches!(&self.state, State::Ready(t) if !t.disconnect_requested);
         let WindDown {
             opt,
             mut ended,
@@ -582,8 +620,27 @@ impl Machine {
         // The reason negotiation was being abandoned matters more than
         // what went wrong while saying goodbye.
         let err = failure.unwrap_or(err);
+        let err = if self.cx.config.cannot_redial {
+            Error::new(
+                err.errno(),
+                format!(
+                    "{} (not reconnected: this transport cannot be dialled again)",
+                    err.message()
+                ),
+            )
+        } else {
+            err
+        };
         self.cx.debug_msg(|| format!("connection failed: {err}"));
         self.cx.out.clear();
+        if keep {
+            let n = ended.cmds.requeue_all().len();
+            ended.broken = true;
+            self.cx
+                .debug_msg(|| format!("keeping {n} commands to send again on a new connection"));
+            self.state = State::Dead { error: err, ended };
+            return;
+        }
         let why = format!("the connection died: {}", err.message());
         if let Some(opt) = opt {
             self.finish_option_with(opt, Err(err.clone()), libc::ENOTCONN);

@@ -51,6 +51,9 @@ pub(super) struct Ended {
     pub cmds: Commands,
     /// NBD_CMD_DISC had been queued: a second disconnect stays EINVAL.
     pub disconnect_requested: bool,
+    /// The connection broke with `keep_on_break`: the commands not
+    /// answered are kept, unsent, for a new connection to adopt.
+    pub broken: bool,
 }
 
 impl Ended {
@@ -58,6 +61,7 @@ impl Ended {
         Ended {
             cmds: Commands::new(),
             disconnect_requested: false,
+            broken: false,
         }
     }
 }
@@ -87,6 +91,7 @@ impl State {
                 w.ended = Ended {
                     cmds: t.cmds,
                     disconnect_requested: t.disconnect_requested,
+                    broken: false,
                 }
             }
             State::Closed(ended) | State::Dead { ended, .. } => w.ended = ended,

@@ -52,11 +52,16 @@ impl Machine {
             completion,
         } = cmd;
         let cx = &mut self.cx;
+        // A broken connection being replaced takes commands too: they are
+        // sent once the new connection adopts them.
         let checked = match &mut self.state {
-            State::Ready(t) => t.check(cx, &kind, flags).map(|c| (t, c)),
+            State::Ready(t) => t.check(cx, &kind, flags).map(|c| (&mut t.cmds, true, c)),
+            State::Dead { ended, .. } if ended.broken => Transmission::new()
+                .check(cx, &kind, flags)
+                .map(|c| (&mut ended.cmds, false, c)),
             other => Err(not_transmitting(other)),
         };
-        let (t, mut checked) = match checked {
+        let (cmds, send, mut checked) = match checked {
             Ok(c) => c,
             Err(e) => {
                 // The callbacks can never be called: drop them now, the
@@ -85,7 +90,11 @@ impl Machine {
             _ => {}
         }
         c.completion = completion;
-        let cookie = t.cmds.insert(c);
+        let cookie = cmds.insert(c);
+        if !send {
+            cx.debug_msg(|| format!("kept request: cookie={cookie} until the connection is back"));
+            return Ok(cookie);
+        }
         let fields = checked.header_fields();
         cx.queue_request(cookie, &fields, checked.payload);
         let (typ, offset, count) = (checked.typ, checked.offset, checked.count);
@@ -96,6 +105,63 @@ impl Machine {
             )
         });
         Ok(cookie)
+    }
+
+    /// See [`Machine::adopt`].
+    pub(super) fn adopt_commands(&mut self, old: &mut Machine) -> Result<Vec<u64>, Error> {
+        let State::Dead { ended, .. } = &mut old.state else {
+            return Err(einval("the old connection did not break"));
+        };
+        let State::Ready(t) = &mut self.state else {
+            return Err(einval(
+                "the new connection is not in the transmission phase",
+            ));
+        };
+        if !ended.broken || t.cmds.in_flight() > 0 {
+            return Err(einval("no commands to adopt, or commands already issued"));
+        }
+        ended.broken = false;
+        t.cmds = std::mem::replace(&mut ended.cmds, super::commands::Commands::new());
+        let cookies = t.cmds.requeue_all();
+        let (old_info, cx) = (&old.cx.info, &mut self.cx);
+        for &cookie in &cookies {
+            let Some(cmd) = t.cmds.queued(cookie) else {
+                continue;
+            };
+            let mut length = cmd.count;
+            let mut payload = None;
+            if cmd.typ == wire::CMD_WRITE {
+                payload = cmd.buf.clone().map(Payload::Buffer);
+            }
+            if let Some(ids) = cmd.bs_filter.as_mut() {
+                // Context IDs are per connection: the same names, anew.
+                let mut p = Vec::with_capacity(8 + 4 * ids.len());
+                p.put64(cmd.count);
+                for id in ids.iter_mut() {
+                    let name = old_info
+                        .meta_contexts
+                        .iter()
+                        .find(|m| m.id == *id)
+                        .map(|m| m.name.as_str());
+                    let new = name.and_then(|n| cx.info.meta_context_id(n));
+                    *id = new.ok_or_else(|| {
+                        einval("a meta context of the old connection was not negotiated again")
+                    })?;
+                    p.put32(*id);
+                }
+                length = p.len() as u64;
+                payload = Some(Payload::Owned(p));
+            }
+            let fields = HeaderFields {
+                flags: cmd.flags,
+                typ: cmd.typ,
+                offset: cmd.offset,
+                length,
+            };
+            cx.queue_request(cookie, &fields, payload);
+        }
+        cx.debug_msg(|| format!("sent {} kept requests again", cookies.len()));
+        Ok(cookies)
     }
 
     /// Queue NBD_CMD_DISC (or NBD_OPT_ABORT while negotiating).

@@ -50,6 +50,14 @@ pub struct Config {
     /// (`nbd_set_request_timeout`); counted from
     /// [`super::Machine::command_started_at`].
     pub request_timeout: Option<std::time::Duration>,
+    /// When the connection breaks in the transmission phase, keep the
+    /// commands not yet answered (and accept new ones) for another
+    /// machine to send again ([`super::Machine::adopt`]) instead of
+    /// failing them: the handle is reconnecting.
+    pub keep_on_break: bool,
+    /// Reconnecting was asked for but the transport cannot be dialled
+    /// again: a break says so.
+    pub cannot_redial: bool,
 }
 
 impl Default for Config {
@@ -81,6 +89,8 @@ impl Default for Config {
             debug: false,
             connect_timeout: None,
             request_timeout: None,
+            keep_on_break: false,
+            cannot_redial: false,
         }
     }
 }

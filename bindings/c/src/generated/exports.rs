@@ -532,6 +532,26 @@ pub unsafe extern "C" fn nbd_get_request_timeout(h: *mut nbd_handle) -> u64 {
     })
 }
 
+/// C `nbd_set_reconnect_delay`: reconnect when the connection breaks.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_set_reconnect_delay(h: *mut nbd_handle, ms: u64) -> c_int {
+    guard("nbd_set_reconnect_delay", -1, || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.set_reconnect_delay(ms)?;
+        ret::error(r)
+    })
+}
+
+/// C `nbd_get_reconnect_delay`: return how long the handle tries to reconnect.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_get_reconnect_delay(h: *mut nbd_handle) -> u64 {
+    guard("nbd_get_reconnect_delay", 0, || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.get_reconnect_delay();
+        ret::uint64(r)
+    })
+}
+
 /// C `nbd_set_connections`: spread the handle's commands over several connections.
 #[no_mangle]
 pub unsafe extern "C" fn nbd_set_connections(h: *mut nbd_handle, connections: c_int) -> c_int {
@@ -992,6 +1012,16 @@ pub unsafe extern "C" fn nbd_get_subprocess_pid(h: *mut nbd_handle) -> i64 {
         let h = convert::handle(h)?;
         let r = h.get_subprocess_pid()?;
         ret::int64(r)
+    })
+}
+
+/// C `nbd_stats_reconnects`: return how many times a broken connection came back.
+#[no_mangle]
+pub unsafe extern "C" fn nbd_stats_reconnects(h: *mut nbd_handle) -> u64 {
+    guard("nbd_stats_reconnects", 0, || unsafe {
+        let h = convert::handle(h)?;
+        let r = h.stats_reconnects();
+        ret::uint64(r)
     })
 }
 

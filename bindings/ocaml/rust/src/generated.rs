@@ -683,6 +683,29 @@ ocaml_export! {
 }
 
 ocaml_export! {
+    fn nbd_ocaml_set_reconnect_delay(cr, h: OCamlRef<DynBox<HandleBox>>, ms: OCamlRef<OCamlInt64>) -> OCaml<Result<(), OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.set_reconnect_delay")?;
+            let ms = conv::uint64(cr, ms);
+            let ret = blocking(|| handle.set_reconnect_delay(ms));
+            let ret = ret.map_err(Failure::from)?;
+            Ok(ret)
+        })
+    }
+}
+
+ocaml_export! {
+    fn nbd_ocaml_get_reconnect_delay(cr, h: OCamlRef<DynBox<HandleBox>>) -> OCaml<Result<OCamlInt64, OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.get_reconnect_delay")?;
+            let ret = blocking(|| handle.get_reconnect_delay());
+
+            Ok(ret as i64)
+        })
+    }
+}
+
+ocaml_export! {
     fn nbd_ocaml_set_connections(cr, h: OCamlRef<DynBox<HandleBox>>, connections: OCamlRef<OCamlInt>) -> OCaml<Result<(), OCamlException>> {
         stub(cr, |cr| {
             let handle = handle(cr, h, "NBD.set_connections")?;
@@ -1160,6 +1183,17 @@ ocaml_export! {
             let ret = blocking(|| handle.get_subprocess_pid());
             let ret = ret.map_err(Failure::from)?;
             Ok(ret)
+        })
+    }
+}
+
+ocaml_export! {
+    fn nbd_ocaml_stats_reconnects(cr, h: OCamlRef<DynBox<HandleBox>>) -> OCaml<Result<OCamlInt64, OCamlException>> {
+        stub(cr, |cr| {
+            let handle = handle(cr, h, "NBD.stats_reconnects")?;
+            let ret = blocking(|| handle.stats_reconnects());
+
+            Ok(ret as i64)
         })
     }
 }
