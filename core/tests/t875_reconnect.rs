@@ -280,3 +280,46 @@ fn t879_a_subprocess_server_is_not_reconnected_and_the_error_says_so() {
         assert!(h.aio_is_dead());
     });
 }
+
+#[test]
+fn t875_a_timed_out_request_fails_and_the_others_are_sent_again() {
+    with_timeout(60, || {
+        // Every read takes 2 s at the server; each has 500 ms.
+        let s = stand(BLOCKS * BLOCK);
+        let _srv = ChildGuard(serve_file(
+            &s.sock,
+            &s.file,
+            &["--filter=delay", "rdelay=2"],
+        ));
+        let h = Handle::new().unwrap();
+        h.set_request_timeout(500).unwrap();
+        h.set_reconnect_delay(10_000).unwrap();
+        h.connect_unix(&s.sock).unwrap();
+        let (_bufs, cookies) = aio_pread_blocks(&h, 3, 4096);
+        let start = Instant::now();
+        // The first overruns: it fails, the connection is dialled again,
+        // and the other two are sent again with new deadlines.
+        while h.aio_in_flight().unwrap() == 3 {
+            h.poll(-1).unwrap();
+        }
+        let first = start.elapsed();
+        assert!(first >= Duration::from_millis(480), "{first:?}");
+        expect_errno(h.aio_command_completed(cookies[0]), libc::ETIMEDOUT);
+        assert_eq!(
+            h.aio_in_flight().unwrap(),
+            2,
+            "the others are still in flight"
+        );
+        assert!(!h.aio_command_completed(cookies[1]).unwrap());
+        // The server is still slow: each in turn overruns on its new
+        // connection.
+        while h.aio_in_flight().unwrap() > 0 {
+            h.poll(-1).unwrap();
+        }
+        for &c in &cookies[1..] {
+            expect_errno(h.aio_command_completed(c), libc::ETIMEDOUT);
+        }
+        assert!(h.stats_reconnects() >= 2, "{}", h.stats_reconnects());
+        assert!(start.elapsed() < Duration::from_secs(5));
+    });
+}
