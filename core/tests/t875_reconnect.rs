@@ -321,5 +321,8 @@ fn t875_a_timed_out_request_fails_and_the_others_are_sent_again() {
         }
         assert!(h.stats_reconnects() >= 2, "{}", h.stats_reconnects());
         assert!(start.elapsed() < Duration::from_secs(5));
+        // The handle is usable: writes are not slow at this server.
+        h.pwrite(&[5u8; 4096], 0, None).unwrap();
+        assert!(h.aio_is_ready());
     });
 }
