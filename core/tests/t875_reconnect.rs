@@ -146,15 +146,21 @@ impl Drop for ChildGuard {
     }
 }
 
+/// A file of 64 blocks behind an nbdkit whose reads and writes take 2 s.
+fn slow_stand() -> (Stand, Child) {
+    let s = stand(BLOCKS * BLOCK);
+    let first = serve_file(
+        &s.sock,
+        &s.file,
+        &["--filter=delay", "rdelay=2", "wdelay=2"],
+    );
+    (s, first)
+}
+
 #[test]
 fn t875_commands_in_flight_survive_a_server_restart() {
     with_timeout(90, || {
-        let s = stand(BLOCKS * BLOCK);
-        let first = serve_file(
-            &s.sock,
-            &s.file,
-            &["--filter=delay", "rdelay=2", "wdelay=2"],
-        );
+        let (s, first) = slow_stand();
         let h = Handle::new().unwrap();
         assert_eq!(h.get_reconnect_delay(), 0);
         h.set_reconnect_delay(10_000).unwrap();
@@ -181,12 +187,7 @@ fn t875_commands_in_flight_survive_a_server_restart() {
 #[test]
 fn t876_without_reconnect_every_command_fails() {
     with_timeout(60, || {
-        let s = stand(BLOCKS * BLOCK);
-        let first = serve_file(
-            &s.sock,
-            &s.file,
-            &["--filter=delay", "rdelay=2", "wdelay=2"],
-        );
+        let (s, first) = slow_stand();
         let h = Handle::new().unwrap();
         h.connect_unix(&s.sock).unwrap();
         let (errs, _server) = kill_and_restart(&h, &s, first, None);
@@ -199,12 +200,7 @@ fn t876_without_reconnect_every_command_fails() {
 #[test]
 fn t877_a_server_back_with_another_size_is_refused() {
     with_timeout(60, || {
-        let s = stand(BLOCKS * BLOCK);
-        let first = serve_file(
-            &s.sock,
-            &s.file,
-            &["--filter=delay", "rdelay=2", "wdelay=2"],
-        );
+        let (s, first) = slow_stand();
         let h = Handle::new().unwrap();
         h.set_reconnect_delay(3_000).unwrap();
         let msgs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));

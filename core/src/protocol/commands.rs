@@ -258,13 +258,7 @@ impl Commands {
     /// The commands not yet answered, in cookie order, made ready to be
     /// sent again from scratch (what a reply had delivered is forgotten).
     pub(super) fn requeue_all(&mut self) -> Vec<u64> {
-        let mut cookies: Vec<u64> = self
-            .map
-            .iter()
-            .filter(|(_, c)| c.phase != Phase::Done)
-            .map(|(&k, _)| k)
-            .collect();
-        cookies.sort_unstable();
+        let cookies = self.unanswered();
         for cookie in &cookies {
             if let Some(c) = self.map.get_mut(cookie) {
                 c.phase = Phase::Queued;
@@ -299,6 +293,13 @@ impl Commands {
         if self.active == 0 {
             return;
         }
+        for cookie in self.unanswered() {
+            self.finish(cookie, Some((errno, why)));
+        }
+    }
+
+    /// The cookies of the commands still waiting for a reply, in order.
+    fn unanswered(&self) -> Vec<u64> {
         let mut cookies: Vec<u64> = self
             .map
             .iter()
@@ -306,9 +307,7 @@ impl Commands {
             .map(|(&k, _)| k)
             .collect();
         cookies.sort_unstable();
-        for cookie in cookies {
-            self.finish(cookie, Some((errno, why)));
-        }
+        cookies
     }
 
     fn finish(&mut self, cookie: u64, abort: Option<(i32, &str)>) {
