@@ -39,6 +39,7 @@ const PACKAGES: &[&str] = &[
     "qemu-utils",
     "nbd-server",
     "strace",
+    "fio",
 ];
 
 struct Options {

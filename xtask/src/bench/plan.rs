@@ -11,6 +11,9 @@ pub enum Lang {
     C,
     /// bench/python/bench.py under each module.
     Python,
+    /// Debian's fio (ioengine=nbd) through bench/fio/fio_bench.py, on
+    /// Debian's libnbd.so.0 and on ours.
+    Fio,
 }
 
 /// One number derived from a run.
@@ -54,7 +57,7 @@ pub enum Size {
 }
 
 pub struct Workload {
-    /// The name: W1 ... W7.
+    /// The name: W1 ... W8.
     pub id: &'static str,
     /// The workload argument of the programs.
     pub arg: &'static str,
@@ -160,6 +163,46 @@ pub const WORKLOADS: &[Workload] = &[
         arg: "multi-conn-rand-read",
         title: "4 handles x 16 in flight, random 4 KiB reads, one thread each (W6 shape)",
         lang: Lang::C,
+        size: Size::Qd64,
+        metrics: &[Metric::OpsPerSec],
+        servers: MEMORY,
+        rust_async: false,
+    },
+    Workload {
+        id: "W8",
+        arg: "fio-randread-qd1",
+        title: "fio randread 4 KiB, QD1",
+        lang: Lang::Fio,
+        size: Size::Qd1,
+        metrics: &[Metric::OpsPerSec, Metric::LatencyUs],
+        servers: MEMORY,
+        rust_async: false,
+    },
+    Workload {
+        id: "W8",
+        arg: "fio-randread-qd64",
+        title: "fio randread 4 KiB, QD64",
+        lang: Lang::Fio,
+        size: Size::Qd64,
+        metrics: &[Metric::OpsPerSec],
+        servers: MEMORY,
+        rust_async: false,
+    },
+    Workload {
+        id: "W8",
+        arg: "fio-read-256k-qd64",
+        title: "fio read 256 KiB, QD64",
+        lang: Lang::Fio,
+        size: Size::Stream,
+        metrics: &[Metric::GibPerSec],
+        servers: MEMORY,
+        rust_async: false,
+    },
+    Workload {
+        id: "W8",
+        arg: "fio-randwrite-qd64",
+        title: "fio randwrite 4 KiB, QD64",
+        lang: Lang::Fio,
         size: Size::Qd64,
         metrics: &[Metric::OpsPerSec],
         servers: MEMORY,

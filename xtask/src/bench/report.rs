@@ -456,6 +456,30 @@ pub fn targets(rows: &[Row], floor: &[FloorRow]) -> Vec<Target> {
             }),
         ),
         (
+            "W8 fio randread 4 KiB QD1 ops/s, ours/libnbd",
+            Want::AtLeast(1.1),
+            Side::Ours,
+            only_ours(vs_libnbd("fio-randread-qd1", Metric::OpsPerSec, Side::Ours)),
+        ),
+        (
+            "W8 fio randread 4 KiB QD64 ops/s, ours/libnbd",
+            Want::AtLeast(1.3),
+            Side::Ours,
+            only_ours(vs_libnbd("fio-randread-qd64", Metric::OpsPerSec, Side::Ours)),
+        ),
+        (
+            "W8 fio read 256 KiB QD64 GiB/s, ours/libnbd",
+            Want::AtLeast(1.3),
+            Side::Ours,
+            only_ours(vs_libnbd("fio-read-256k-qd64", Metric::GibPerSec, Side::Ours)),
+        ),
+        (
+            "W8 fio randwrite 4 KiB QD64 ops/s, ours/libnbd",
+            Want::AtLeast(1.3),
+            Side::Ours,
+            only_ours(vs_libnbd("fio-randwrite-qd64", Metric::OpsPerSec, Side::Ours)),
+        ),
+        (
             "W3 4 KiB QD64 ops/s, Rust async / our aio (Rust API)",
             Want::AtLeast(1.0),
             Side::RustAsync,

@@ -58,6 +58,8 @@ pub struct Programs {
     pub rust_async: Built,
     pub py_libnbd: Built,
     pub py_ours: Built,
+    pub fio_libnbd: Built,
+    pub fio_ours: Built,
     pub floor: Built,
 }
 
@@ -75,6 +77,9 @@ impl Programs {
             (Lang::Python, Side::Libnbd) => &self.py_libnbd,
             (Lang::Python, Side::Ours) => &self.py_ours,
             (Lang::Python, Side::Rust | Side::RustAsync) => &NOT_APPLICABLE,
+            (Lang::Fio, Side::Libnbd) => &self.fio_libnbd,
+            (Lang::Fio, Side::Ours) => &self.fio_ours,
+            (Lang::Fio, Side::Rust | Side::RustAsync) => &NOT_APPLICABLE,
         }
     }
 }
@@ -272,6 +277,34 @@ pub fn build(dir: &Path, logs: &Path, step: &dyn Fn(&str)) -> Programs {
         })
     })();
 
+    step("checking Debian's fio (its nbd engine links libnbd.so.0)");
+    let fio_bench = s(&root().join("bench/fio/fio_bench.py"));
+    let fio_libnbd = (|| {
+        let mut version = Command::new("fio");
+        version.arg("--version");
+        stdout_of(version, "fio", "fio")?;
+        Ok(Program {
+            argv: vec!["/usr/bin/python3".into(), fio_bench.clone()],
+            env: vec![],
+            lib_must_contain: Some("libnbd.so".into()),
+            lib_must_not_contain: Some(s(&root())),
+        })
+    })();
+    // The same fio on our library, as any program linked to libnbd runs
+    // on it: through the loader's search path.
+    let fio_ours = match (&fio_libnbd, &c_ours) {
+        (Ok(p), Ok(ours)) => {
+            let libdir = ours_prefix.join("lib");
+            Ok(Program {
+                argv: p.argv.clone(),
+                env: ours.env.clone(),
+                lib_must_contain: Some(s(&libdir)),
+                lib_must_not_contain: None,
+            })
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+    };
+
     step("building bench/floor.c");
     let floor = (|| {
         let exe = bin.join("floor");
@@ -296,6 +329,8 @@ pub fn build(dir: &Path, logs: &Path, step: &dyn Fn(&str)) -> Programs {
         rust_async,
         py_libnbd,
         py_ours,
+        fio_libnbd,
+        fio_ours,
         floor,
     }
 }
@@ -322,6 +357,8 @@ mod tests {
             rust_async: prog(&["nbd-bench", "--async"]),
             py_libnbd: prog(&["python3", "bench.py"]),
             py_ours: prog(&["venv/python", "bench.py"]),
+            fio_libnbd: prog(&["python3", "fio_bench.py"]),
+            fio_ours: prog(&["python3", "fio_bench.py", "ours"]),
             floor: prog(&["floor"]),
         };
         let argv = |arg: &str, side: Side| {
@@ -360,5 +397,10 @@ mod tests {
             argv("py-aio-read", Side::Ours),
             Ok("venv/python bench.py".into())
         );
+        assert_eq!(
+            argv("fio-randread-qd64", Side::Ours),
+            Ok("python3 fio_bench.py ours".into())
+        );
+        assert_eq!(argv("fio-randread-qd64", Side::Rust), Err(String::new()));
     }
 }
