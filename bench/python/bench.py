@@ -8,6 +8,8 @@ Usage: bench.py WORKLOAD URI AMOUNT
   py-pread-qd1   AMOUNT random h.pread(4096, offset) calls, one at a time
   py-aio-read    AMOUNT bytes from offset 0 with h.aio_pread into
                  nbd.Buffer(256 KiB), 64 in flight, driven by h.poll(-1)
+  py-get-size    AMOUNT h.get_size() calls: the binding's own cost per
+                 call (the server is not involved)
 
 AMOUNT 0 connects and disconnects only (for the syscall counting pass).
 """
@@ -88,6 +90,14 @@ def aio_read(h, amount):
     return nreq, nreq * STREAM_REQUEST, 0.0
 
 
+def get_size_calls(h, ops):
+    clock = time.perf_counter
+    a = clock()
+    for _ in range(ops):
+        h.get_size()
+    return ops, 0, clock() - a
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit("usage: bench.py WORKLOAD URI AMOUNT")
@@ -105,6 +115,8 @@ def main():
         ops, nbytes, lat = pread_qd1(h, amount, size)
     elif workload == "py-aio-read":
         ops, nbytes, lat = aio_read(h, amount)
+    elif workload == "py-get-size":
+        ops, nbytes, lat = get_size_calls(h, amount)
     else:
         sys.exit(f"bench.py: unknown workload {workload}")
     secs = time.perf_counter() - t0

@@ -3080,7 +3080,9 @@ export declare class NBD {
    * poll(2) then times out, calling this function again (or any other call that
    * moves the handle on) is what fails the command or handshake that overran.
    *
-   * Without deadlines the result is always -1, and nothing else happens.
+   * Without deadlines the result is always -1, and nothing else happens. Called
+   * from one of the handle's own callbacks, it returns 0: the handle is busy, so
+   * the caller should simply ask again.
    *
    * Extension of this library, not in libnbd. C: `nbd_aio_get_timeout_ms`.
    */

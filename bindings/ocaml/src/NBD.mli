@@ -2991,6 +2991,8 @@ moves the handle on) is what fails the command or handshake that
 overran.
 
 Without deadlines the result is always -1, and nothing else happens.
+Called from one of the handle's own callbacks, it returns 0: the handle
+is busy, so the caller should simply ask again.
 
 Extension of this library, not in libnbd. *)
 val aio_get_timeout_ms : t -> int

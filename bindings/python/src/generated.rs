@@ -4170,6 +4170,8 @@ impl Nbd {
     /// overran.
     ///
     /// Without deadlines the result is always -1, and nothing else happens.
+    /// Called from one of the handle's own callbacks, it returns 0: the handle
+    /// is busy, so the caller should simply ask again.
     ///
     /// Extension of this library, not in libnbd.
     #[pyo3(signature = ())]

@@ -10,6 +10,17 @@ use crate::protocol::Machine;
 use crate::{Error, Result};
 
 impl Handle {
+    /// Not a locked getter: it moves the handle on (fails what overran),
+    /// so it must not run whenever the lock is released, as the copies of
+    /// the getters that cannot fail are taken.
+    pub(crate) fn do_aio_get_timeout_ms(&self) -> i32 {
+        match self.lock() {
+            Ok(mut h) => h.timeout_ms(),
+            // From a callback of this handle: it is busy; ask again.
+            Err(_) => 0,
+        }
+    }
+
     pub(crate) fn do_aio_get_direction(&self) -> u32 {
         self.direction_unlocked()
     }
@@ -125,7 +136,8 @@ impl Inner {
         Ok(i32::try_from(self.conn()?.in_flight()).unwrap_or(i32::MAX))
     }
 
-    pub(crate) fn do_aio_get_timeout_ms(&mut self) -> i32 {
+    /// nbd_aio_get_timeout_ms with the lock held.
+    fn timeout_ms(&mut self) -> i32 {
         // after_step fails what is past its deadline first.
         self.after_step();
         match self.conn.as_mut() {

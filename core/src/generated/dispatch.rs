@@ -77,7 +77,6 @@ pub(crate) struct Unlocked {
     pub stats_chunks_sent: u64,
     pub stats_bytes_received: u64,
     pub stats_chunks_received: u64,
-    pub aio_get_timeout_ms: i32,
 }
 
 impl Unlocked {
@@ -101,7 +100,6 @@ impl Unlocked {
             stats_chunks_sent: h.do_stats_chunks_sent(),
             stats_bytes_received: h.do_stats_bytes_received(),
             stats_chunks_received: h.do_stats_chunks_received(),
-            aio_get_timeout_ms: h.do_aio_get_timeout_ms(),
         }
     }
 }
@@ -6714,7 +6712,9 @@ impl Handle {
     /// function again (or any other call that moves the handle on) is what fails
     /// the command or handshake that overran.
     ///
-    /// Without deadlines the result is always -1, and nothing else happens.
+    /// Without deadlines the result is always -1, and nothing else happens. Called
+    /// from one of the handle's own callbacks, it returns 0: the handle is busy, so
+    /// the caller should simply ask again.
     ///
     /// # Returns
     ///
@@ -6723,10 +6723,7 @@ impl Handle {
     ///
     /// Extension of this library, not in libnbd. C: `nbd_aio_get_timeout_ms`.
     pub fn aio_get_timeout_ms(&self) -> i32 {
-        self.locked_or_copy(
-            |h| h.do_aio_get_timeout_ms(),
-            |copy| copy.aio_get_timeout_ms,
-        )
+        self.do_aio_get_timeout_ms()
     }
 
     /// Return which socket events libnbd is waiting for.

@@ -54,6 +54,8 @@ pub enum Size {
     Qd64,
     /// Random `h.pread` calls one at a time from Python.
     PyQd1,
+    /// Python calls that do not touch the server (`h.get_size()`).
+    PyCalls,
 }
 
 pub struct Workload {
@@ -220,6 +222,16 @@ pub const WORKLOADS: &[Workload] = &[
     },
     Workload {
         id: "W5",
+        arg: "py-get-size",
+        title: "Python h.get_size() loop: the binding's cost per call",
+        lang: Lang::Python,
+        size: Size::PyCalls,
+        metrics: &[Metric::OpsPerSec, Metric::LatencyUs],
+        servers: MEMORY,
+        rust_async: false,
+    },
+    Workload {
+        id: "W5",
         arg: "py-aio-read",
         title: "Python aio_pread, nbd.Buffer 256 KiB x 64 in flight",
         lang: Lang::Python,
@@ -237,6 +249,7 @@ pub struct Amounts {
     pub qd1_ops: u64,
     pub qd64_ops: u64,
     pub py_qd1_ops: u64,
+    pub py_calls: u64,
 }
 
 impl Amounts {
@@ -246,6 +259,7 @@ impl Amounts {
             Size::Qd1 => self.qd1_ops,
             Size::Qd64 => self.qd64_ops,
             Size::PyQd1 => self.py_qd1_ops,
+            Size::PyCalls => self.py_calls,
         }
     }
 }
@@ -276,12 +290,14 @@ pub const FULL: Mode = Mode {
         qd1_ops: 10_000,
         qd64_ops: 50_000,
         py_qd1_ops: 10_000,
+        py_calls: 1_000_000,
     },
     counted: Amounts {
         stream_bytes: 256 * MIB,
         qd1_ops: 2_000,
         qd64_ops: 10_000,
         py_qd1_ops: 2_000,
+        py_calls: 100_000,
     },
     floor_stream_bytes: GIB,
     floor_pingpong_ops: 10_000,
@@ -296,12 +312,14 @@ pub const QUICK: Mode = Mode {
         qd1_ops: 500,
         qd64_ops: 2_000,
         py_qd1_ops: 500,
+        py_calls: 100_000,
     },
     counted: Amounts {
         stream_bytes: 16 * MIB,
         qd1_ops: 200,
         qd64_ops: 1_000,
         py_qd1_ops: 200,
+        py_calls: 50_000,
     },
     floor_stream_bytes: 32 * MIB,
     floor_pingpong_ops: 500,

@@ -104,6 +104,8 @@ impl Cell {
                 .samples
                 .iter()
                 .map(Sample::cpu_per_gib)
+                // Workloads that move no data have no CPU per GiB.
+                .filter(|v| v.is_finite())
                 .collect::<Vec<_>>(),
         )
     }
@@ -421,6 +423,12 @@ pub fn targets(rows: &[Row], floor: &[FloorRow]) -> Vec<Target> {
             Want::AtLeast(1.2),
             Side::Ours,
             only_ours(vs_libnbd("py-pread-qd1", Metric::OpsPerSec, Side::Ours)),
+        ),
+        (
+            "W5 Python per-call cost (h.get_size()), ours/libnbd",
+            Want::AtMost(0.7),
+            Side::Ours,
+            only_ours(vs_libnbd("py-get-size", Metric::LatencyUs, Side::Ours)),
         ),
         (
             "W5 Python aio 256 KiB x64 GiB/s, ours/libnbd",
