@@ -64,6 +64,10 @@ pub(crate) struct Group {
     reconnects: u64,
     /// The group's own debug messages, not yet forwarded.
     notes: Vec<String>,
+    /// `serve`'s poll set and whose each entry is, kept between calls so
+    /// that the poll loop does not allocate.
+    pollfds: Vec<libc::pollfd>,
+    pollers: Vec<(usize, bool)>,
 }
 
 struct Member {
@@ -154,6 +158,8 @@ impl Group {
             reconnect_delay: None,
             reconnects: 0,
             notes: Vec::new(),
+            pollfds: Vec::new(),
+            pollers: Vec::new(),
         };
         let redial = matches!(g.first().peer, Peer::Tcp { .. } | Peer::Addr(_));
         if (wanted > 1 || reconnect_delay.is_some()) && !redial {
@@ -190,11 +196,6 @@ impl Group {
 
     pub(crate) fn first_mut(&mut self) -> &mut Connection {
         &mut self.members[0].conn
-    }
-
-    /// Whether the group is driven through an epoll descriptor.
-    pub(crate) fn is_multi(&self) -> bool {
-        self.epoll.is_some()
     }
 
     fn note(&mut self, msg: String) {
@@ -324,10 +325,19 @@ impl Group {
     /// [`Group::flush`], telling whether anything moved (a connection
     /// that failed counts: its commands completed).
     pub(crate) fn flush_progress(&mut self) -> Result<bool> {
+        let (moved, failed) = self.each(Connection::flush_progress);
+        self.settle();
+        self.outcome(moved, failed)
+    }
+
+    /// Run `step` on every connection (replacements being dialled too):
+    /// whether anything moved (a failure counts: commands completed),
+    /// and the first failure of a member's own connection.
+    fn each(&mut self, step: impl Fn(&mut Connection) -> Result<bool>) -> (bool, Option<Error>) {
         let mut moved = false;
         let mut failed = None;
         for m in &mut self.members {
-            match m.conn.flush_progress() {
+            match step(&mut m.conn) {
                 Ok(b) => moved |= b,
                 Err(e) => {
                     moved = true;
@@ -336,30 +346,16 @@ impl Group {
             }
             if let Some((c, _)) = m.dialing() {
                 // Its failure only means another attempt.
-                moved |= c.flush_progress().unwrap_or(true);
+                moved |= step(c).unwrap_or(true);
             }
         }
-        self.settle();
-        self.outcome(moved, failed)
+        (moved, failed)
     }
 
     /// Over TLS: give each machine the plaintext its session holds
     /// already. Returns whether anything was delivered.
     pub(crate) fn deliver_buffered(&mut self) -> Result<bool> {
-        let mut moved = false;
-        let mut failed = None;
-        for m in &mut self.members {
-            match m.conn.deliver_buffered() {
-                Ok(b) => moved |= b,
-                Err(e) => {
-                    moved = true;
-                    failed.get_or_insert(e);
-                }
-            }
-            if let Some((c, _)) = m.dialing() {
-                moved |= c.deliver_buffered().unwrap_or(true);
-            }
-        }
+        let (moved, failed) = self.each(Connection::deliver_buffered);
         if moved {
             self.settle();
         }
@@ -377,7 +373,7 @@ impl Group {
         self.serve(-1, 0).map(|(_, report)| report)
     }
 
-    /// One poll round with several connections: wait up to `timeout` ms
+    /// One poll round: wait up to `timeout` ms
     /// for a socket to be ready in its machine's direction, or for
     /// `extra_fd` (when >= 0) to be readable, then serve the ready
     /// sockets. 0 on timeout, 1 otherwise.
@@ -403,20 +399,23 @@ impl Group {
     /// served was left drained (an edge-triggered waiter on the epoll
     /// descriptor may clear its readiness).
     fn serve(&mut self, extra_fd: RawFd, timeout: i32) -> Result<(usize, PumpReport)> {
-        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.members.len() + 1);
+        let mut fds = std::mem::take(&mut self.pollfds);
         // (member, whether it is the connection dialled to replace it)
-        let mut whose: Vec<(usize, bool)> = Vec::with_capacity(self.members.len());
+        let mut whose = std::mem::take(&mut self.pollers);
+        fds.clear();
+        whose.clear();
         for (k, m) in self.members.iter().enumerate() {
             let conns = std::iter::once((&m.conn, false)).chain(m.dialing_ref().map(|c| (c, true)));
             for (conn, dialing) in conns {
-                let (Some(fd), ev) = (conn.fd(), events_for(conn)) else {
+                let Some(fd) = conn.fd() else {
                     continue;
                 };
+                let (reads, writes) = wants(conn);
                 let mut events = 0;
-                if ev & libc::EPOLLIN as u32 != 0 {
+                if reads {
                     events |= libc::POLLIN;
                 }
-                if ev & libc::EPOLLOUT as u32 != 0 {
+                if writes {
                     events |= libc::POLLOUT;
                 }
                 if events != 0 {
@@ -444,6 +443,8 @@ impl Group {
             }
             let e = std::io::Error::last_os_error();
             if e.kind() != std::io::ErrorKind::Interrupted {
+                self.pollfds = fds;
+                self.pollers = whose;
                 return Err(Error::from_io(&e, "poll"));
             }
         };
@@ -494,6 +495,8 @@ impl Group {
         }
         report.read_blocked = drained;
         report.write_blocked = drained;
+        self.pollfds = fds;
+        self.pollers = whose;
         self.settle();
         self.outcome((n, report), failed)
     }
@@ -550,22 +553,17 @@ impl Group {
             self.note("using one connection: the server does not advertise multi-conn".to_string());
             return;
         }
-        let Some(addr) = first.reached.clone() else {
+        if first.reached.is_none() {
             self.note("using one connection: the server's address is unknown".to_string());
             return;
-        };
-        let config = extra_config(first);
-        let (peer, tls) = (first.peer.clone(), first.tls_params.clone());
+        }
         if let Err(e) = self.first_mut().machine.number_cookies(1, n as u64) {
             self.note(format!("using one connection: {e}"));
             return;
         }
         self.stride = n as u64;
-        for _ in 1..n {
-            let mut conn = Connection::connect(config.clone(), vec![addr.clone()], peer.clone());
-            conn.tls_params = tls.clone();
-            self.members.push(Member::new(conn));
-        }
+        let extras: Vec<Connection> = (1..n).filter_map(|_| redial(self.first())).collect();
+        self.members.extend(extras.into_iter().map(Member::new));
         self.plan = Plan::Opening;
         self.note(format!("opening {} more connections", n - 1));
         self.check_opening();
@@ -576,7 +574,7 @@ impl Group {
     /// attempt, and the handle goes on with the first connection alone.
     fn check_opening(&mut self) {
         if self.first().public_state() != PublicState::Connected {
-            self.give_up("the first connection ended".to_string());
+            self.drop_extras("the first connection ended".to_string());
             return;
         }
         let mut pending = false;
@@ -585,13 +583,13 @@ impl Group {
             match c.public_state() {
                 PublicState::Connected => {
                     if let Some(why) = difference(self.first().machine.info(), c.machine.info()) {
-                        self.give_up(format!("connection {} differs: {why}", k + 1));
+                        self.drop_extras(format!("connection {} differs: {why}", k + 1));
                         return;
                     }
                 }
                 PublicState::Closed | PublicState::Dead => {
                     let e = c.dead_error();
-                    self.give_up(format!("connection {} failed: {e}", k + 1));
+                    self.drop_extras(format!("connection {} failed: {e}", k + 1));
                     return;
                 }
                 _ => pending = true,
@@ -607,7 +605,7 @@ impl Group {
                 .machine
                 .number_cookies(k as u64 + 1, stride)
             {
-                self.give_up(format!("connection {}: {e}", k + 1));
+                self.drop_extras(format!("connection {}: {e}", k + 1));
                 return;
             }
         }
@@ -617,7 +615,7 @@ impl Group {
     }
 
     /// Close the extra connections (before any command used them).
-    fn give_up(&mut self, why: String) {
+    fn drop_extras(&mut self, why: String) {
         self.note(format!("{why}: using one connection"));
         for m in self.members.drain(1..) {
             let mut conn = m.conn;
@@ -721,11 +719,7 @@ impl Group {
                                 }
                             }
                             let old = std::mem::replace(&mut m.conn, *c);
-                            let t = old.machine.stats();
-                            m.carried.bytes_sent += t.bytes_sent;
-                            m.carried.chunks_sent += t.chunks_sent;
-                            m.carried.bytes_received += t.bytes_received;
-                            m.carried.chunks_received += t.chunks_received;
+                            m.carried += old.machine.stats();
                             m.watched = watched;
                             let _ = m.conn.flush();
                             self.reconnects += 1;
@@ -1003,15 +997,8 @@ impl Group {
     pub(crate) fn stats(&self) -> Stats {
         let mut s = Stats::default();
         for m in &self.members {
-            s.bytes_sent += m.carried.bytes_sent;
-            s.chunks_sent += m.carried.chunks_sent;
-            s.bytes_received += m.carried.bytes_received;
-            s.chunks_received += m.carried.chunks_received;
-            let t = m.conn.machine.stats();
-            s.bytes_sent += t.bytes_sent;
-            s.chunks_sent += t.chunks_sent;
-            s.bytes_received += t.bytes_received;
-            s.chunks_received += t.chunks_received;
+            s += m.carried;
+            s += m.conn.machine.stats();
         }
         s
     }
@@ -1066,24 +1053,32 @@ fn watch_one(ep: &Epoll, conn: &mut Connection, watched: &mut Option<Watched>) {
     }
 }
 
-/// The epoll events a connection waits for.
-fn events_for(conn: &Connection) -> u32 {
+/// Whether a connection's socket is to be waited on for reading, and
+/// for writing (a connect(2) in progress: writing only).
+fn wants(conn: &Connection) -> (bool, bool) {
     if conn.is_connecting_socket() {
-        return libc::EPOLLOUT as u32;
+        return (false, true);
     }
     let dir = conn.direction();
+    (dir.reads(), dir.writes())
+}
+
+/// The epoll events a connection waits for.
+fn events_for(conn: &Connection) -> u32 {
+    let (reads, writes) = wants(conn);
     let mut ev = 0;
-    if dir.reads() {
+    if reads {
         ev |= libc::EPOLLIN as u32;
     }
-    if dir.writes() {
+    if writes {
         ev |= libc::EPOLLOUT as u32;
     }
     ev
 }
 
 /// A new connection to where `old` was connected, negotiating what `old`
-/// ended up with, to replace it (None when its address is unknown).
+/// ended up with: an extra connection beside it, or its replacement
+/// (None when its address is unknown).
 fn redial(old: &Connection) -> Option<Connection> {
     let addr = old.reached.clone()?;
     let mut c = Connection::connect(extra_config(old), vec![addr], old.peer.clone());

@@ -1,15 +1,13 @@
-//! One round of poll(2) on the connection's socket (and optionally one
-//! more descriptor), then the notification the result calls for. This is
-//! `nbd_poll` / `nbd_poll2`, and the engine of every blocking call. A
-//! handle with several connections waits on its epoll descriptor instead
-//! (`Group::poll_members`).
+//! One round of poll(2) on the handle's sockets (and optionally one more
+//! descriptor), then the notification the result calls for, with the
+//! deadlines met. This is `nbd_poll` / `nbd_poll2`, and the engine of
+//! every blocking call; the poll itself is `Group::poll_members`.
 
 use std::os::fd::RawFd;
 use std::time::Instant;
 
-use super::connection::Connection;
 use super::group::Group;
-use crate::{Error, Result};
+use crate::Result;
 
 /// Wait up to `timeout` ms (-1: forever) for the sockets to become ready
 /// in the direction their machines want, or for `extra_fd` (if >= 0) to
@@ -71,82 +69,5 @@ fn poll_now(group: &mut Group, extra_fd: RawFd, timeout: i32) -> Result<i32> {
     if group.deliver_buffered()? {
         return Ok(1);
     }
-    if group.is_multi() {
-        return group.poll_members(extra_fd, timeout);
-    }
-    let r = poll_socket(group.first_mut(), extra_fd, timeout);
-    group.settle();
-    r
-}
-
-/// [`poll_once`] on the one connection of a handle.
-fn poll_socket(conn: &mut Connection, extra_fd: RawFd, timeout: i32) -> Result<i32> {
-    let dir = conn.direction();
-    let Some(fd) = conn.fd() else {
-        return Err(Error::new(
-            libc::EINVAL,
-            format!("nothing to poll for in state {}", conn.machine.state_name()),
-        ));
-    };
-    let mut events: libc::c_short = 0;
-    if dir.reads() {
-        events |= libc::POLLIN;
-    }
-    if dir.writes() {
-        events |= libc::POLLOUT;
-    }
-    if events == 0 {
-        return Err(Error::new(
-            libc::EINVAL,
-            format!("nothing to poll for in state {}", conn.machine.state_name()),
-        ));
-    }
-    let mut fds = [
-        libc::pollfd {
-            fd,
-            events,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: extra_fd,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    let nfds = if extra_fd >= 0 { 2 } else { 1 };
-    let r = loop {
-        // SAFETY: `fds` is a valid array of at least `nfds` pollfds.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), nfds, timeout) };
-        if r == -1 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(Error::from_io(&e, "poll"));
-        }
-        break r;
-    };
-    if r == 0 {
-        return Ok(0);
-    }
-    let revents = fds[0].revents;
-    if revents & libc::POLLNVAL != 0 {
-        let e = Error::new(libc::EBADF, "poll: the socket is not open");
-        conn.fail(e.clone());
-        return Err(e);
-    }
-    if conn.is_connecting_socket() {
-        if revents != 0 {
-            conn.on_ready(false, true)?;
-        }
-        return Ok(1);
-    }
-    // POLLHUP and POLLERR are reported through the read that follows (EOF
-    // or the socket error), so treat them as readable.
-    let readable = revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
-    let writable = revents & libc::POLLOUT != 0;
-    if readable || writable {
-        conn.on_ready(readable, writable)?;
-    }
-    Ok(1)
+    group.poll_members(extra_fd, timeout)
 }

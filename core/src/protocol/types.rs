@@ -298,6 +298,15 @@ pub struct Stats {
     pub chunks_received: u64,
 }
 
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, t: Stats) {
+        self.bytes_sent += t.bytes_sent;
+        self.chunks_sent += t.chunks_sent;
+        self.bytes_received += t.bytes_received;
+        self.chunks_received += t.chunks_received;
+    }
+}
+
 /// Largest read or write payload libnbd allows in one request.
 pub const MAX_REQUEST_SIZE: u64 = 64 * 1024 * 1024;
 
