@@ -1038,12 +1038,7 @@ fn watch_one(ep: &Epoll, conn: &mut Connection, watched: &mut Option<Watched>) {
         return;
     };
     let before = watched.filter(|o| o.fd == w.fd && o.socket == w.socket && o.events != 0);
-    let r = match (before, w.events) {
-        (None, 0) => Ok(()),
-        (Some(_), 0) => ep.ctl(libc::EPOLL_CTL_DEL, w.fd, 0),
-        (None, ev) => ep.ctl(libc::EPOLL_CTL_ADD, w.fd, ev),
-        (Some(_), ev) => ep.ctl(libc::EPOLL_CTL_MOD, w.fd, ev),
-    };
+    let r = ep.set(w.fd, before.is_some(), w.events);
     match r {
         Ok(()) => *watched = Some(w),
         Err(e) => {
@@ -1163,8 +1158,29 @@ impl Epoll {
         Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    /// epoll_ctl, falling back between ADD and MOD when the set had lost
-    /// or still has the descriptor (a closed socket's number reused).
+    /// Make the set watch `fd` for `events` (none: take it out), `listed`
+    /// telling whether the set holds it now.
+    ///
+    /// Never EPOLL_CTL_MOD: the set is not epoll_wait()ed (members are
+    /// served after poll(2)), so an entry stays on its ready list from its
+    /// last event on, and MOD of an entry still listed does not wake
+    /// whoever waits on the epoll descriptor, even when the socket is
+    /// ready in the new direction (a server's greeting that came while the
+    /// socket was watched for its connect only: the tokio driver then
+    /// slept forever). A fresh entry for a ready socket does wake.
+    fn set(&self, fd: RawFd, listed: bool, events: u32) -> std::io::Result<()> {
+        if listed {
+            self.ctl(libc::EPOLL_CTL_DEL, fd, 0)?;
+        }
+        if events != 0 {
+            self.ctl(libc::EPOLL_CTL_ADD, fd, events)?;
+        }
+        Ok(())
+    }
+
+    /// epoll_ctl ADD or DEL. An ADD that finds the descriptor in the set
+    /// still (after a failed update) replaces the entry, and a DEL that
+    /// does not find it (the socket was closed, which removed it) is done.
     fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32) -> std::io::Result<()> {
         let call = |op| {
             let mut ev = libc::epoll_event {
@@ -1181,13 +1197,55 @@ impl Epoll {
         };
         match call(op) {
             Err(e) if op == libc::EPOLL_CTL_ADD && e.raw_os_error() == Some(libc::EEXIST) => {
-                call(libc::EPOLL_CTL_MOD)
-            }
-            Err(e) if op == libc::EPOLL_CTL_MOD && e.raw_os_error() == Some(libc::ENOENT) => {
-                call(libc::EPOLL_CTL_ADD)
+                call(libc::EPOLL_CTL_DEL).and_then(|()| call(libc::EPOLL_CTL_ADD))
             }
             Err(e) if op == libc::EPOLL_CTL_DEL && e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
             r => r,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An edge-triggered epoll watching `inner`'s descriptor, as the
+    /// tokio reactor does: whether it reports an event now.
+    fn outer_event(outer: &Epoll) -> bool {
+        let mut ev = [libc::epoll_event { events: 0, u64: 0 }; 4];
+        // SAFETY: `ev` has room for the 4 events asked for.
+        let n = unsafe { libc::epoll_wait(outer.0.as_raw_fd(), ev.as_mut_ptr(), 4, 0) };
+        assert!(n >= 0, "epoll_wait: {}", std::io::Error::last_os_error());
+        n > 0
+    }
+
+    /// A socket that became readable while watched for writing only is
+    /// reported once the set watches it for reading: the waiter on the
+    /// set's descriptor wakes.
+    #[test]
+    fn a_new_direction_that_is_ready_wakes_the_outer_waiter() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let inner = Epoll::new().unwrap();
+        let outer = Epoll::new().unwrap();
+        let fd = a.as_raw_fd();
+        inner.set(fd, false, libc::EPOLLOUT as u32).unwrap();
+        outer
+            .ctl(
+                libc::EPOLL_CTL_ADD,
+                inner.0.as_raw_fd(),
+                (libc::EPOLLIN | libc::EPOLLET) as u32,
+            )
+            .unwrap();
+        assert!(outer_event(&outer), "writable: the set is ready");
+        assert!(!outer_event(&outer), "edge-triggered: reported once");
+        // The peer's bytes arrive while only writing is watched...
+        std::io::Write::write_all(&mut &b, b"greeting").unwrap();
+        assert!(!outer_event(&outer));
+        // ... and the machine now wants to read them.
+        inner.set(fd, true, libc::EPOLLIN as u32).unwrap();
+        assert!(outer_event(&outer), "the waiter must wake for the bytes");
+        // Taken out: nothing left to report.
+        inner.set(fd, true, 0).unwrap();
+        assert!(!outer_event(&outer));
     }
 }
