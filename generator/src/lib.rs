@@ -16,6 +16,7 @@ pub mod validate;
 
 mod backend_c;
 mod backend_c_exports;
+mod backend_go;
 mod backend_man;
 mod backend_node;
 mod backend_ocaml;
@@ -102,6 +103,7 @@ pub enum Lang {
     Python,
     OCaml,
     JavaScript,
+    Go,
 }
 
 /// One generated file, relative to the repository root.
@@ -128,6 +130,7 @@ pub fn generate(api: &Api) -> Result<Vec<Output>, Error> {
     out.extend(backend_python::outputs(l)?);
     out.extend(backend_node::outputs(l)?);
     out.extend(backend_ocaml::outputs(l)?);
+    out.extend(backend_go::outputs(l)?);
     Ok(out)
 }
 
@@ -135,9 +138,13 @@ pub fn generate(api: &Api) -> Result<Vec<Output>, Error> {
 pub fn finish(out: &Output) -> Result<String, Error> {
     match out.lang {
         Lang::Rust => rustfmt(&out.text).map_err(|e| Error(format!("{}: {e}", out.path.display()))),
-        Lang::C | Lang::Roff | Lang::Text | Lang::Python | Lang::OCaml | Lang::JavaScript => {
-            Ok(out.text.clone())
-        }
+        Lang::C
+        | Lang::Roff
+        | Lang::Text
+        | Lang::Python
+        | Lang::OCaml
+        | Lang::JavaScript
+        | Lang::Go => Ok(out.text.clone()),
     }
 }
 

@@ -46,6 +46,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if root().join("bindings/node/Cargo.toml").exists() {
         runs.push(node(uri.as_deref()));
     }
+    if root().join("bindings/go/go.mod").exists() {
+        runs.push(go(uri.as_deref()));
+    }
     print_table(&runs);
     if runs.iter().any(|r| r.result.is_err()) {
         return Err("a language's demo failed (see above)".into());
@@ -214,6 +217,25 @@ fn ocaml(uri: Option<&str>) -> Run {
             (cmd, true) => Ok(cmd),
             (_, false) => Err(format!("ocamlfind ocamlopt failed (see {})", log.display())),
         }
+    })
+}
+
+fn go(uri: Option<&str>) -> Run {
+    demo_run("Go", uri, || {
+        step("Go: installing libnbd.so.0 into target/c-install, go build tests/demo/go");
+        crate::deps::ensure_packages(crate::go::PACKAGES)?;
+        let log = root().join("target/demo-go.log");
+        let _ = std::fs::remove_file(&log);
+        crate::go::install_library(&log).map_err(|e| format!("{e} (see {})", log.display()))?;
+        let exe = root().join("target/demo-go");
+        let exe_s = exe.to_string_lossy().into_owned();
+        let build = crate::go::go(&root().join("tests/demo/go"), &["build", "-o", &exe_s, "."]);
+        if !crate::step::run_logged(build, &log)? {
+            return Err(format!("go build failed (see {})", log.display()));
+        }
+        let mut cmd = Command::new(exe);
+        cmd.env("LD_LIBRARY_PATH", crate::go::prefix().join("lib"));
+        Ok(cmd)
     })
 }
 

@@ -20,6 +20,7 @@ pub const TEST_PACKAGES: &[&str] = &[
     "ocaml-dune",
     "ocaml-findlib",
     "opam",
+    "golang-go",
 ];
 
 fn installed(pkg: &str) -> bool {

@@ -9,6 +9,7 @@ mod demo;
 mod deps;
 mod fuzz;
 mod generate;
+mod go;
 mod node;
 mod ocaml;
 mod python;

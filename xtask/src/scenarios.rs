@@ -14,7 +14,7 @@ use crate::root;
 use crate::step::{outcome, StepResult};
 
 /// The languages, in the order reports list them.
-pub(crate) const LANGUAGES: &[&str] = &["c", "python", "ocaml", "node", "rust"];
+pub(crate) const LANGUAGES: &[&str] = &["c", "python", "ocaml", "node", "rust", "go"];
 
 /// One scenario of tests/scenarios.md.
 #[derive(Debug, Default, PartialEq)]
@@ -185,6 +185,13 @@ const TREES: &[Tree] = &[
         dir: "bindings/node/tests",
         prefix: "",
         suffix: ".test.js",
+        helpers: &[],
+    },
+    Tree {
+        language: "go",
+        dir: "bindings/go",
+        prefix: "libnbd_",
+        suffix: "_test.go",
         helpers: &[],
     },
     Tree {
@@ -448,6 +455,7 @@ Prose that is not a scenario.
             file("ocaml", "test_100.ml", &[100, 210]),
             file("node", "100-handle.test.js", &[100]),
             file("rust", "t100.rs", &[100, 210]),
+            file("go", "libnbd_100_handle_test.go", &[100, 210]),
         ];
         let r = check(&s, &files);
         assert_eq!(r.errors.len(), 1, "{:?}", r.errors);

@@ -90,6 +90,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ("c-tests", Box::new(crate::ctests::c_tests)),
         ("c-dropin", Box::new(crate::ctests::c_dropin)),
         ("c-diff", Box::new(crate::ctests::c_diff)),
+        ("go-tests", Box::new(crate::go::tests)),
         ("fuzz", Box::new(crate::fuzz::step)),
     ];
     if let Some(o) = only.as_deref() {

@@ -1,0 +1,37 @@
+package libnbd
+
+import "testing"
+
+func Test110Defaults(t *testing.T) {
+	h := handle(t)
+	name, err := h.GetExportName()
+	must(t, "GetExportName", err)
+	if *name != "" {
+		t.Fatalf("unexpected export name: %s", *name)
+	}
+	info, err := h.GetFullInfo()
+	must(t, "GetFullInfo", err)
+	tls, err := h.GetTls()
+	must(t, "GetTls", err)
+	sr, err := h.GetRequestStructuredReplies()
+	must(t, "GetRequestStructuredReplies", err)
+	bs, err := h.GetRequestBlockSize()
+	must(t, "GetRequestBlockSize", err)
+	init, err := h.GetPreadInitialize()
+	must(t, "GetPreadInitialize", err)
+	flags, err := h.GetHandshakeFlags()
+	must(t, "GetHandshakeFlags", err)
+	opt, err := h.GetOptMode()
+	must(t, "GetOptMode", err)
+	strict, err := h.GetStrictMode()
+	must(t, "GetStrictMode", err)
+	n, err := h.GetNrMetaContexts()
+	must(t, "GetNrMetaContexts", err)
+	if info || tls != TLS_DISABLE || !sr || !bs || !init || flags != HANDSHAKE_FLAG_MASK || opt || n != 0 {
+		t.Fatalf("defaults: full info %v, tls %v, sr %v, block size %v, init %v, flags %v, opt %v, contexts %d",
+			info, tls, sr, bs, init, flags, opt, n)
+	}
+	if strict&STRICT_COMMANDS == 0 || strict&^STRICT_MASK != 0 {
+		t.Fatalf("strict mode %#x", strict)
+	}
+}

@@ -1,0 +1,29 @@
+package libnbd
+
+import "testing"
+
+func Test240MetaContexts(t *testing.T) {
+	h := handle(t)
+	must(t, "SetOptMode", h.SetOptMode(true))
+	must(t, "ConnectCommand", h.ConnectCommand(nbdkit("memory", "size=1M")))
+	var seen []string
+	n, err := h.OptListMetaContext(func(name string) int {
+		seen = append(seen, name)
+		return 0
+	})
+	must(t, "OptListMetaContext", err)
+	found := false
+	for _, s := range seen {
+		found = found || s == CONTEXT_BASE_ALLOCATION
+	}
+	if n == 0 || !found {
+		t.Fatalf("OptListMetaContext: %d, %v", n, seen)
+	}
+	must(t, "AddMetaContext", h.AddMetaContext(CONTEXT_BASE_ALLOCATION))
+	must(t, "OptGo", h.OptGo())
+	can, err := h.CanMetaContext(CONTEXT_BASE_ALLOCATION)
+	must(t, "CanMetaContext", err)
+	if !can {
+		t.Fatalf("base:allocation not negotiated")
+	}
+}

@@ -1,0 +1,101 @@
+package libnbd
+
+import (
+	"testing"
+	"time"
+)
+
+// scenarios: 720 751 800 871
+
+func Test702AioDisconnect(t *testing.T) {
+	h := connected(t, "null", "size=1M")
+	must(t, "AioDisconnect", h.AioDisconnect(nil))
+	for {
+		closed, err := h.AioIsClosed()
+		must(t, "AioIsClosed", err)
+		if closed {
+			break
+		}
+		dead, err := h.AioIsDead()
+		must(t, "AioIsDead", err)
+		if dead {
+			t.Fatalf("dead instead of closed after AioDisconnect")
+		}
+		_, err = h.Poll(1000)
+		must(t, "Poll", err)
+	}
+}
+
+func Test720Uris(t *testing.T) {
+	h := handle(t)
+	yes, err := h.IsUri("nbd://example.com/")
+	must(t, "IsUri", err)
+	no, err := h.IsUri("not a uri")
+	must(t, "IsUri", err)
+	if !yes || no {
+		t.Fatalf("IsUri: %v, %v", yes, no)
+	}
+	if err := h.ConnectUri("nbd://[bad"); err == nil {
+		t.Fatalf("a malformed URI was accepted")
+	}
+	sock := unixServer(t, "null")
+	must(t, "SetUriAllowTransports", h.SetUriAllowTransports(ALLOW_TRANSPORT_TCP))
+	if err := h.ConnectUri("nbd+unix:///?socket=" + sock); err == nil {
+		t.Fatalf("a forbidden transport was used")
+	}
+}
+
+func Test751TlsRequireRefusesPlaintext(t *testing.T) {
+	h := handle(t)
+	must(t, "SetTls", h.SetTls(TLS_REQUIRE))
+	if err := h.ConnectCommand(nbdkit("null")); err == nil {
+		t.Fatalf("TLS_REQUIRE connected to a plaintext server")
+	}
+	a := handle(t)
+	must(t, "SetTls", a.SetTls(TLS_ALLOW))
+	must(t, "ConnectCommand", a.ConnectCommand(nbdkit("null")))
+	tls, err := a.GetTlsNegotiated()
+	must(t, "GetTlsNegotiated", err)
+	if tls {
+		t.Fatalf("TLS negotiated with a plaintext server")
+	}
+}
+
+// Other goroutines run while a call waits on the server.
+func Test800OthersRunWhileWaiting(t *testing.T) {
+	h := connected(t, "--filter=delay", "memory", "size=1M", "delay-read=1")
+	ticks := make(chan int)
+	go func() {
+		n := 0
+		deadline := time.Now().Add(800 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+			n++
+		}
+		ticks <- n
+	}()
+	must(t, "Pread", h.Pread(make([]byte, 512), 0, nil))
+	if n := <-ticks; n < 20 {
+		t.Fatalf("another goroutine ran only %d times during the read", n)
+	}
+}
+
+// A request timeout (an extension of this library) fails the command
+// that overran.
+func Test871RequestTimeout(t *testing.T) {
+	h := connected(t, "--filter=delay", "memory", "size=1M", "delay-read=3")
+	must(t, "SetRequestTimeout", h.SetRequestTimeout(300))
+	ms, err := h.GetRequestTimeout()
+	must(t, "GetRequestTimeout", err)
+	if ms != 300 {
+		t.Fatalf("request timeout %d", ms)
+	}
+	start := time.Now()
+	err = h.Pread(make([]byte, 512), 0, nil)
+	if err == nil {
+		t.Fatalf("a read the server answers after 3 s met a 300 ms deadline")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("the read failed only after %s", took)
+	}
+}

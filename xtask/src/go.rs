@@ -1,0 +1,152 @@
+//! The `go-tests` step of `cargo xtask test`, and the Go toolchain's
+//! environment (also used by the demo).
+//!
+//! The Go package (bindings/go, module `libguestfs.org/libnbd`) builds
+//! with cgo against the C library installed into target/c-install, found
+//! through its libnbd.pc as libnbd's own package finds libnbd. The tests:
+//! `gofmt -l` finds nothing to reformat (the generated files included),
+//! `go vet ./...`, every `TestNNN...` of `go test -v ./...` (each one
+//! test), and tests/go/aio_copy, a program written as for libnbd's own
+//! binding (an aio copy loop with completion callbacks and its own poll
+//! loop), built against the package by a `replace` line and run; and the
+//! demo's Go program (tests/demo/go) builds.
+//!
+//! Nothing is fetched: the package has no dependencies, GOPROXY is off,
+//! and GOPATH and GOCACHE are under target/.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::deps;
+use crate::root;
+use crate::step::{append_log, outcome, run_logged, run_status, StepResult};
+
+/// Debian's Go (1.19 on bookworm), and what the tests use.
+pub(crate) const PACKAGES: &[&str] = &["golang-go", "pkg-config", "nbdkit", "libssl-dev"];
+
+/// Seconds `go test` may take.
+const TIMEOUT_SECS: &str = "600";
+
+pub(crate) fn package_dir() -> PathBuf {
+    root().join("bindings/go")
+}
+
+/// The library the package links: where `cargo xtask install` puts it.
+pub(crate) fn prefix() -> PathBuf {
+    root().join("target/c-install")
+}
+
+/// A Go command in `dir`, building against our installed library and
+/// fetching nothing.
+pub(crate) fn go(dir: &Path, args: &[&str]) -> Command {
+    let t = root().join("target");
+    let mut c = Command::new("go");
+    c.args(args)
+        .current_dir(dir)
+        .env("PKG_CONFIG_PATH", prefix().join("lib/pkgconfig"))
+        .env("LD_LIBRARY_PATH", prefix().join("lib"))
+        .env("GOPATH", t.join("go-path"))
+        .env("GOCACHE", t.join("go-cache"))
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "-mod=mod")
+        .env("GO111MODULE", "on")
+        .env("CGO_ENABLED", "1")
+        .env_remove("LIBNBD_DEBUG");
+    c
+}
+
+/// Install the C library into target/c-install (a build that is already
+/// there costs only the copy).
+pub(crate) fn install_library(log: &Path) -> Result<(), String> {
+    let mut cmd = crate::step::cmd_cargo(&["xtask", "install", "--prefix"]);
+    cmd.arg(prefix());
+    if run_logged(cmd, log)? {
+        Ok(())
+    } else {
+        Err("cargo xtask install failed".into())
+    }
+}
+
+pub(crate) fn tests(log: &Path) -> StepResult {
+    deps::ensure_packages(PACKAGES)?;
+    install_library(log)?;
+    let dir = package_dir();
+    // The single tests' results; go test's are counted from its output.
+    let mut results: Vec<bool> = Vec::new();
+
+    // gofmt: the package (generated files too) and the programs.
+    let mut fmt = Command::new("gofmt");
+    fmt.args(["-l", "bindings/go", "tests/go", "tests/demo/go"])
+        .current_dir(root());
+    let unformatted = fmt.output().map_err(|e| format!("cannot run gofmt: {e}"))?;
+    let listed = String::from_utf8_lossy(&unformatted.stdout)
+        .trim()
+        .to_string();
+    append_log(
+        log,
+        &format!("$ gofmt -l bindings/go tests/go tests/demo/go\n{listed}"),
+    );
+    results.push(unformatted.status.success() && listed.is_empty());
+
+    results.push(run_logged(go(&dir, &["vet", "./..."]), log)?);
+
+    // go test -v: one test per `--- PASS` / `--- FAIL` line.
+    let before = std::fs::read_to_string(log).map(|t| t.len()).unwrap_or(0);
+    let mut t = Command::new("timeout");
+    t.arg(TIMEOUT_SECS);
+    let inner = go(&dir, &["test", "-count=1", "-v", "./..."]);
+    t.arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(&dir);
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => t.env(k, v),
+            None => t.env_remove(k),
+        };
+    }
+    let status = run_status(t, log)?;
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let output = text.get(before..).unwrap_or("");
+    let (ok, bad) = output.lines().fold((0, 0), |(p, f), l| {
+        let l = l.trim_start();
+        if l.starts_with("--- PASS: Test") {
+            (p + 1, f)
+        } else if l.starts_with("--- FAIL: Test") {
+            (p, f + 1)
+        } else {
+            (p, f)
+        }
+    });
+    // A run that failed without a failing test did not build, or was
+    // killed: the run itself is a failure.
+    results.push(status == Some(0) || bad > 0);
+
+    // The program written for libnbd's binding, unchanged.
+    let example = root().join("tests/go/aio_copy");
+    let exe = root().join("target/go-aio-copy");
+    let built = run_logged(
+        go(&example, &["build", "-o", &exe.to_string_lossy(), "."]),
+        log,
+    )?;
+    let ran = built && {
+        let mut run = Command::new("timeout");
+        run.args(["120"])
+            .arg(&exe)
+            .env("LD_LIBRARY_PATH", prefix().join("lib"));
+        run_logged(run, log)?
+    };
+    results.push(ran);
+
+    // The demo's Go program builds (`cargo xtask demo` runs it).
+    let demo = root().join("target/demo-go");
+    results.push(run_logged(
+        go(
+            &root().join("tests/demo/go"),
+            &["build", "-o", &demo.to_string_lossy(), "."],
+        ),
+        log,
+    )?);
+    let passed = ok + results.iter().filter(|&&r| r).count() as u64;
+    let failed = bad + results.iter().filter(|&&r| !r).count() as u64;
+    outcome(passed, failed)
+}
