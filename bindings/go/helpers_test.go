@@ -15,12 +15,12 @@ import (
 
 // nbdkit is the argv of an nbdkit serving over stdin/stdout, for
 // ConnectCommand.
-func nbdkit(args ...string) []string {
+func nbdkitArgv(args ...string) []string {
 	return append([]string{"nbdkit", "-s", "--exit-with-parent"}, args...)
 }
 
 // handle is a new handle, closed when the test ends.
-func handle(t *testing.T) *Libnbd {
+func newTestHandle(t *testing.T) *Libnbd {
 	t.Helper()
 	h, err := Create()
 	if err != nil {
@@ -31,10 +31,10 @@ func handle(t *testing.T) *Libnbd {
 }
 
 // connected is a new handle connected to nbdkit with args.
-func connected(t *testing.T, args ...string) *Libnbd {
+func connectedHandle(t *testing.T, args ...string) *Libnbd {
 	t.Helper()
-	h := handle(t)
-	if err := h.ConnectCommand(nbdkit(args...)); err != nil {
+	h := newTestHandle(t)
+	if err := h.ConnectCommand(nbdkitArgv(args...)); err != nil {
 		t.Fatalf("ConnectCommand: %s", err)
 	}
 	return h
@@ -42,7 +42,7 @@ func connected(t *testing.T, args ...string) *Libnbd {
 
 // unixServer starts nbdkit with args on a Unix socket and returns the
 // socket's path; the server is killed when the test ends.
-func unixServer(t *testing.T, args ...string) string {
+func startUnixServer(t *testing.T, args ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "nbd.sock")
@@ -67,7 +67,7 @@ func unixServer(t *testing.T, args ...string) string {
 }
 
 // wantErrno fails the test unless err is a *LibnbdError with errno.
-func wantErrno(t *testing.T, what string, err error, errno syscall.Errno) {
+func expectErrno(t *testing.T, what string, err error, errno syscall.Errno) {
 	t.Helper()
 	var e *LibnbdError
 	if !errors.As(err, &e) {
@@ -81,7 +81,7 @@ func wantErrno(t *testing.T, what string, err error, errno syscall.Errno) {
 	}
 }
 
-func must(t *testing.T, what string, err error) {
+func mustOK(t *testing.T, what string, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %s", what, err)
@@ -89,7 +89,7 @@ func must(t *testing.T, what string, err error) {
 }
 
 // pattern is n bytes that differ from block to block.
-func pattern(seed, n int) []byte {
+func blockPattern(seed, n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(seed*7 + i/97)

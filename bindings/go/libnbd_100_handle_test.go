@@ -12,15 +12,15 @@ func Test100Handle(t *testing.T) {
 		t.Fatalf("could not create handle: %s", err)
 	}
 	n1, err := h.GetHandleName()
-	must(t, "GetHandleName", err)
+	mustOK(t, "GetHandleName", err)
 	n2, err := h2.GetHandleName()
-	must(t, "GetHandleName", err)
+	mustOK(t, "GetHandleName", err)
 	if *n1 == *n2 || *n1 == "" {
 		t.Fatalf("handle names %q and %q are not unique", *n1, *n2)
 	}
-	must(t, "SetHandleName", h.SetHandleName("mine"))
+	mustOK(t, "SetHandleName", h.SetHandleName("mine"))
 	n1, err = h.GetHandleName()
-	must(t, "GetHandleName", err)
+	mustOK(t, "GetHandleName", err)
 	if *n1 != "mine" {
 		t.Fatalf("handle name %q after SetHandleName", *n1)
 	}

@@ -3,30 +3,30 @@ package libnbd
 import "testing"
 
 func Test110Defaults(t *testing.T) {
-	h := handle(t)
+	h := newTestHandle(t)
 	name, err := h.GetExportName()
-	must(t, "GetExportName", err)
+	mustOK(t, "GetExportName", err)
 	if *name != "" {
 		t.Fatalf("unexpected export name: %s", *name)
 	}
 	info, err := h.GetFullInfo()
-	must(t, "GetFullInfo", err)
+	mustOK(t, "GetFullInfo", err)
 	tls, err := h.GetTls()
-	must(t, "GetTls", err)
+	mustOK(t, "GetTls", err)
 	sr, err := h.GetRequestStructuredReplies()
-	must(t, "GetRequestStructuredReplies", err)
+	mustOK(t, "GetRequestStructuredReplies", err)
 	bs, err := h.GetRequestBlockSize()
-	must(t, "GetRequestBlockSize", err)
+	mustOK(t, "GetRequestBlockSize", err)
 	init, err := h.GetPreadInitialize()
-	must(t, "GetPreadInitialize", err)
+	mustOK(t, "GetPreadInitialize", err)
 	flags, err := h.GetHandshakeFlags()
-	must(t, "GetHandshakeFlags", err)
+	mustOK(t, "GetHandshakeFlags", err)
 	opt, err := h.GetOptMode()
-	must(t, "GetOptMode", err)
+	mustOK(t, "GetOptMode", err)
 	strict, err := h.GetStrictMode()
-	must(t, "GetStrictMode", err)
+	mustOK(t, "GetStrictMode", err)
 	n, err := h.GetNrMetaContexts()
-	must(t, "GetNrMetaContexts", err)
+	mustOK(t, "GetNrMetaContexts", err)
 	if info || tls != TLS_DISABLE || !sr || !bs || !init || flags != HANDSHAKE_FLAG_MASK || opt || n != 0 {
 		t.Fatalf("defaults: full info %v, tls %v, sr %v, block size %v, init %v, flags %v, opt %v, contexts %d",
 			info, tls, sr, bs, init, flags, opt, n)

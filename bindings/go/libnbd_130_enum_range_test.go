@@ -6,19 +6,19 @@ import (
 )
 
 func Test130OutOfRange(t *testing.T) {
-	h := handle(t)
-	wantErrno(t, "SetTls(TLS_REQUIRE + 1)", h.SetTls(TLS_REQUIRE+1), syscall.EINVAL)
+	h := newTestHandle(t)
+	expectErrno(t, "SetTls(TLS_REQUIRE + 1)", h.SetTls(TLS_REQUIRE+1), syscall.EINVAL)
 	tls, err := h.GetTls()
-	must(t, "GetTls", err)
+	mustOK(t, "GetTls", err)
 	if tls != TLS_DISABLE {
 		t.Fatalf("a refused SetTls changed the setting to %v", tls)
 	}
-	wantErrno(t, "SetHandshakeFlags(MASK + 1)", h.SetHandshakeFlags(HANDSHAKE_FLAG_MASK+1), syscall.EINVAL)
-	wantErrno(t, "SetStrictMode(MASK + 1)", h.SetStrictMode(STRICT_MASK+1), syscall.EINVAL)
+	expectErrno(t, "SetHandshakeFlags(MASK + 1)", h.SetHandshakeFlags(HANDSHAKE_FLAG_MASK+1), syscall.EINVAL)
+	expectErrno(t, "SetStrictMode(MASK + 1)", h.SetStrictMode(STRICT_MASK+1), syscall.EINVAL)
 	// A flags optarg beyond the call's set, on a connected handle.
-	c := connected(t, "null", "size=1M")
+	c := connectedHandle(t, "null", "size=1M")
 	var o ShutdownOptargs
 	o.FlagsSet = true
 	o.Flags = SHUTDOWN_MASK + 1
-	wantErrno(t, "Shutdown(bad flags)", c.Shutdown(&o), syscall.EINVAL)
+	expectErrno(t, "Shutdown(bad flags)", c.Shutdown(&o), syscall.EINVAL)
 }

@@ -6,21 +6,21 @@ import (
 )
 
 func Test140Facts(t *testing.T) {
-	h := handle(t)
+	h := newTestHandle(t)
 	v, err := h.GetVersion()
-	must(t, "GetVersion", err)
+	mustOK(t, "GetVersion", err)
 	if !strings.HasPrefix(*v, "1.") {
 		t.Fatalf("version %q", *v)
 	}
 	p, err := h.GetPackageName()
-	must(t, "GetPackageName", err)
+	mustOK(t, "GetPackageName", err)
 	if *p != "libnbd" {
 		t.Fatalf("package name %q", *p)
 	}
 	tls, err := h.SupportsTls()
-	must(t, "SupportsTls", err)
+	mustOK(t, "SupportsTls", err)
 	uri, err := h.SupportsUri()
-	must(t, "SupportsUri", err)
+	mustOK(t, "SupportsUri", err)
 	if !tls || !uri {
 		t.Fatalf("supports TLS %v, URIs %v", tls, uri)
 	}

@@ -4,7 +4,7 @@ import "testing"
 
 func Test150ClosedHandle(t *testing.T) {
 	h, err := Create()
-	must(t, "Create", err)
+	mustOK(t, "Create", err)
 	h.Close()
 	_, err = h.GetSize()
 	e, ok := err.(*LibnbdError)

@@ -3,26 +3,26 @@ package libnbd
 import "testing"
 
 func Test200ConnectCommand(t *testing.T) {
-	h := connected(t, "memory", "size=1M")
+	h := connectedHandle(t, "memory", "size=1M")
 	size, err := h.GetSize()
-	must(t, "GetSize", err)
+	mustOK(t, "GetSize", err)
 	if size != 1<<20 {
 		t.Fatalf("size %d", size)
 	}
 	ro, err := h.IsReadOnly()
-	must(t, "IsReadOnly", err)
+	mustOK(t, "IsReadOnly", err)
 	flush, err := h.CanFlush()
-	must(t, "CanFlush", err)
+	mustOK(t, "CanFlush", err)
 	if ro || !flush {
 		t.Fatalf("read-only %v, can flush %v", ro, flush)
 	}
 	proto, err := h.GetProtocol()
-	must(t, "GetProtocol", err)
+	mustOK(t, "GetProtocol", err)
 	if *proto != "newstyle-fixed" {
 		t.Fatalf("protocol %q", *proto)
 	}
 	state, err := h.AioIsReady()
-	must(t, "AioIsReady", err)
+	mustOK(t, "AioIsReady", err)
 	if !state {
 		t.Fatalf("not ready after connecting")
 	}

@@ -6,32 +6,32 @@ import "testing"
 // string, which libnbd's own Go package cannot take) and AioConnectUri,
 // completed by Poll.
 func Test206AioConnect(t *testing.T) {
-	sock := unixServer(t, "memory", "size=1M")
+	sock := startUnixServer(t, "memory", "size=1M")
 	for _, how := range []string{"addr", "uri"} {
-		h := handle(t)
+		h := newTestHandle(t)
 		if how == "addr" {
-			must(t, "AioConnect", h.AioConnect("unix:"+sock))
+			mustOK(t, "AioConnect", h.AioConnect("unix:"+sock))
 		} else {
-			must(t, "AioConnectUri", h.AioConnectUri("nbd+unix:///?socket="+sock))
+			mustOK(t, "AioConnectUri", h.AioConnectUri("nbd+unix:///?socket="+sock))
 		}
 		for {
 			connecting, err := h.AioIsConnecting()
-			must(t, "AioIsConnecting", err)
+			mustOK(t, "AioIsConnecting", err)
 			if !connecting {
 				break
 			}
 			_, err = h.Poll(1000)
-			must(t, "Poll", err)
+			mustOK(t, "Poll", err)
 		}
 		ready, err := h.AioIsReady()
-		must(t, "AioIsReady", err)
+		mustOK(t, "AioIsReady", err)
 		size, err := h.GetSize()
-		must(t, "GetSize", err)
+		mustOK(t, "GetSize", err)
 		if !ready || size != 1<<20 {
 			t.Fatalf("%s: ready %v, size %d", how, ready, size)
 		}
 	}
-	h := handle(t)
+	h := newTestHandle(t)
 	if err := h.AioConnect("no-such-form"); err == nil {
 		t.Fatalf("AioConnect accepted a malformed address")
 	}

@@ -3,17 +3,17 @@ package libnbd
 import "testing"
 
 func Test210OptAbort(t *testing.T) {
-	h := handle(t)
-	must(t, "SetOptMode", h.SetOptMode(true))
-	must(t, "ConnectCommand", h.ConnectCommand(nbdkit("null")))
+	h := newTestHandle(t)
+	mustOK(t, "SetOptMode", h.SetOptMode(true))
+	mustOK(t, "ConnectCommand", h.ConnectCommand(nbdkitArgv("null")))
 	neg, err := h.AioIsNegotiating()
-	must(t, "AioIsNegotiating", err)
+	mustOK(t, "AioIsNegotiating", err)
 	if !neg {
 		t.Fatalf("not negotiating in opt mode")
 	}
-	must(t, "OptAbort", h.OptAbort())
+	mustOK(t, "OptAbort", h.OptAbort())
 	closed, err := h.AioIsClosed()
-	must(t, "AioIsClosed", err)
+	mustOK(t, "AioIsClosed", err)
 	if !closed {
 		t.Fatalf("not closed after OptAbort")
 	}

@@ -8,17 +8,17 @@ import (
 // scenarios: 230 250
 
 func Test220OptList(t *testing.T) {
-	sock := unixServer(t, "--filter=exportname", "memory", "size=1M",
+	sock := startUnixServer(t, "--filter=exportname", "memory", "size=1M",
 		"exportname=a", "exportname=b", "exportname-list=explicit")
-	h := handle(t)
-	must(t, "SetOptMode", h.SetOptMode(true))
-	must(t, "ConnectUnix", h.ConnectUnix(sock))
+	h := newTestHandle(t)
+	mustOK(t, "SetOptMode", h.SetOptMode(true))
+	mustOK(t, "ConnectUnix", h.ConnectUnix(sock))
 	var names []string
 	n, err := h.OptList(func(name string, description string) int {
 		names = append(names, name)
 		return 0
 	})
-	must(t, "OptList", err)
+	mustOK(t, "OptList", err)
 	sort.Strings(names)
 	if n != 2 || len(names) != 2 || names[0] != "a" || names[1] != "b" {
 		t.Fatalf("OptList: %d, %v", n, names)
@@ -26,9 +26,9 @@ func Test220OptList(t *testing.T) {
 
 	// The same through the aio call and its completion callback, on a
 	// connection of its own.
-	h = handle(t)
-	must(t, "SetOptMode", h.SetOptMode(true))
-	must(t, "ConnectUnix", h.ConnectUnix(sock))
+	h = newTestHandle(t)
+	mustOK(t, "SetOptMode", h.SetOptMode(true))
+	mustOK(t, "ConnectUnix", h.ConnectUnix(sock))
 	var listed []string
 	completed := 0
 	var o AioOptListOptargs
@@ -40,29 +40,29 @@ func Test220OptList(t *testing.T) {
 		completed++
 		return 1
 	}
-	must(t, "AioOptList", h.AioOptList(func(name string, description string) int {
+	mustOK(t, "AioOptList", h.AioOptList(func(name string, description string) int {
 		listed = append(listed, name)
 		return 0
 	}, &o))
 	for completed == 0 {
 		_, err := h.Poll(1000)
-		must(t, "Poll", err)
+		mustOK(t, "Poll", err)
 	}
 	if len(listed) != 2 {
 		t.Fatalf("aio_opt_list listed %v", listed)
 	}
 
 	// opt_info then opt_go.
-	must(t, "SetExportName", h.SetExportName("b"))
-	must(t, "OptInfo", h.OptInfo())
+	mustOK(t, "SetExportName", h.SetExportName("b"))
+	mustOK(t, "OptInfo", h.OptInfo())
 	size, err := h.GetSize()
-	must(t, "GetSize", err)
+	mustOK(t, "GetSize", err)
 	if size != 1<<20 {
 		t.Fatalf("OptInfo size %d", size)
 	}
-	must(t, "OptGo", h.OptGo())
+	mustOK(t, "OptGo", h.OptGo())
 	ready, err := h.AioIsReady()
-	must(t, "AioIsReady", err)
+	mustOK(t, "AioIsReady", err)
 	if !ready {
 		t.Fatalf("not ready after OptGo")
 	}

@@ -6,20 +6,20 @@ import (
 )
 
 func Test300PwritePread(t *testing.T) {
-	h := connected(t, "memory", "size=1M")
-	data := pattern(3, 12345)
-	must(t, "Pwrite", h.Pwrite(data, 1001, nil))
+	h := connectedHandle(t, "memory", "size=1M")
+	data := blockPattern(3, 12345)
+	mustOK(t, "Pwrite", h.Pwrite(data, 1001, nil))
 	var fua PwriteOptargs
 	fua.FlagsSet = true
 	fua.Flags = CMD_FLAG_FUA
-	must(t, "Pwrite FUA", h.Pwrite(data[:512], 200000, &fua))
+	mustOK(t, "Pwrite FUA", h.Pwrite(data[:512], 200000, &fua))
 	got := make([]byte, len(data))
-	must(t, "Pread", h.Pread(got, 1001, nil))
+	mustOK(t, "Pread", h.Pread(got, 1001, nil))
 	if !bytes.Equal(got, data) {
 		t.Fatalf("read back different bytes")
 	}
 	small := make([]byte, 512)
-	must(t, "Pread", h.Pread(small, 200000, nil))
+	mustOK(t, "Pread", h.Pread(small, 200000, nil))
 	if !bytes.Equal(small, data[:512]) {
 		t.Fatalf("the FUA write reads back different bytes")
 	}

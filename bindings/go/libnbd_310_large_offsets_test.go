@@ -8,18 +8,18 @@ import (
 // scenarios: 340 480 510
 
 func Test310LargeOffsets(t *testing.T) {
-	h := handle(t)
+	h := newTestHandle(t)
 	before, err := h.GetHandleSize()
-	must(t, "GetHandleSize", err)
-	must(t, "ConnectCommand", h.ConnectCommand(nbdkit("pattern", "size=8G")))
+	mustOK(t, "GetHandleSize", err)
+	mustOK(t, "ConnectCommand", h.ConnectCommand(nbdkitArgv("pattern", "size=8G")))
 	after, err := h.GetHandleSize()
-	must(t, "GetHandleSize", err)
+	mustOK(t, "GetHandleSize", err)
 	if before == 0 || after <= before {
 		t.Fatalf("handle size %d before connecting, %d after", before, after)
 	}
 	const off = uint64(5<<30 + 4096)
 	buf := make([]byte, 16)
-	must(t, "Pread", h.Pread(buf, off, nil))
+	mustOK(t, "Pread", h.Pread(buf, off, nil))
 	if got := binary.BigEndian.Uint64(buf); got != off {
 		t.Fatalf("read at %d came from %d", off, got)
 	}
@@ -36,7 +36,7 @@ func Test310LargeOffsets(t *testing.T) {
 // pread_initialize: a failed read leaves the buffer zeroed, unless it is
 // turned off.
 func Test340PreadInitialize(t *testing.T) {
-	h := connected(t, "--filter=error", "memory", "size=1M", "error=EIO", "error-pread-rate=1")
+	h := connectedHandle(t, "--filter=error", "memory", "size=1M", "error=EIO", "error-pread-rate=1")
 	buf := make([]byte, 512)
 	for i := range buf {
 		buf[i] = 0xff
@@ -49,7 +49,7 @@ func Test340PreadInitialize(t *testing.T) {
 			t.Fatalf("a failed read left old bytes in the buffer")
 		}
 	}
-	must(t, "SetPreadInitialize", h.SetPreadInitialize(false))
+	mustOK(t, "SetPreadInitialize", h.SetPreadInitialize(false))
 	for i := range buf {
 		buf[i] = 0xff
 	}

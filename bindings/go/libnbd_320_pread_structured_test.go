@@ -11,7 +11,7 @@ func Test320PreadStructured(t *testing.T) {
 	for i := 0; i < 512; i += 8 {
 		binary.BigEndian.PutUint64(expected[i:i+8], uint64(i))
 	}
-	h := connected(t, "pattern", "size=512")
+	h := connectedHandle(t, "pattern", "size=512")
 	buf := make([]byte, 512)
 	calls := 0
 	err := h.PreadStructured(buf, 0, func(sub []byte, offset uint64, status uint, error *int) int {
@@ -21,14 +21,14 @@ func Test320PreadStructured(t *testing.T) {
 		}
 		return 0
 	}, nil)
-	must(t, "PreadStructured", err)
+	mustOK(t, "PreadStructured", err)
 	if calls != 1 || !bytes.Equal(buf, expected) {
 		t.Fatalf("chunk callback ran %d times; data equal %v", calls, bytes.Equal(buf, expected))
 	}
 	var o PreadStructuredOptargs
 	o.FlagsSet = true
 	o.Flags = CMD_FLAG_DF
-	must(t, "PreadStructured DF", h.PreadStructured(buf, 0, func(sub []byte, offset uint64, status uint, error *int) int {
+	mustOK(t, "PreadStructured DF", h.PreadStructured(buf, 0, func(sub []byte, offset uint64, status uint, error *int) int {
 		return 0
 	}, &o))
 	if err := h.PreadStructured(buf, 0, nil, nil); err == nil {

@@ -8,19 +8,19 @@ import (
 // scenarios: 410
 
 func Test400AioPreadPwrite(t *testing.T) {
-	h := connected(t, "memory", "size=1M")
-	w := FromBytes(pattern(9, 4096))
+	h := connectedHandle(t, "memory", "size=1M")
+	w := FromBytes(blockPattern(9, 4096))
 	defer w.Free()
 	cookie, err := h.AioPwrite(w, 8192, nil)
-	must(t, "AioPwrite", err)
+	mustOK(t, "AioPwrite", err)
 	for {
 		done, err := h.AioCommandCompleted(cookie)
-		must(t, "AioCommandCompleted", err)
+		mustOK(t, "AioCommandCompleted", err)
 		if done {
 			break
 		}
 		_, err = h.Poll(1000)
-		must(t, "Poll", err)
+		mustOK(t, "Poll", err)
 	}
 	r := MakeAioBuffer(4096)
 	defer r.Free()
@@ -35,12 +35,12 @@ func Test400AioPreadPwrite(t *testing.T) {
 		return 1
 	}
 	cookie, err = h.AioPread(r, 8192, &o)
-	must(t, "AioPread", err)
+	mustOK(t, "AioPread", err)
 	for runs == 0 {
 		_, err := h.Poll(1000)
-		must(t, "Poll", err)
+		mustOK(t, "Poll", err)
 	}
-	if !bytes.Equal(r.Bytes(), pattern(9, 4096)) {
+	if !bytes.Equal(r.Bytes(), blockPattern(9, 4096)) {
 		t.Fatalf("aio read back different bytes")
 	}
 	// Retired by the callback's 1: no longer completed here (false, as
@@ -49,7 +49,7 @@ func Test400AioPreadPwrite(t *testing.T) {
 		t.Fatalf("a retired command: %v, %v", done, err)
 	}
 	n, err := h.AioInFlight()
-	must(t, "AioInFlight", err)
+	mustOK(t, "AioInFlight", err)
 	if runs != 1 || n != 0 {
 		t.Fatalf("completion ran %d times, %d in flight", runs, n)
 	}

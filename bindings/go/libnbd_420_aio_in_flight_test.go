@@ -6,12 +6,12 @@ import (
 )
 
 func Test420SixtyFourInFlight(t *testing.T) {
-	h := connected(t, "memory", "size=8M")
+	h := connectedHandle(t, "memory", "size=8M")
 	const n = 64
 	const bs = 65536
 	bufs := make([]AioBuffer, n)
 	for i := range bufs {
-		bufs[i] = FromBytes(pattern(i, bs))
+		bufs[i] = FromBytes(blockPattern(i, bs))
 		defer bufs[i].Free()
 	}
 	done := 0
@@ -26,16 +26,16 @@ func Test420SixtyFourInFlight(t *testing.T) {
 			return 1
 		}
 		_, err := h.AioPwrite(bufs[i], uint64(i*bs), &o)
-		must(t, "AioPwrite", err)
+		mustOK(t, "AioPwrite", err)
 	}
 	inFlight, err := h.AioInFlight()
-	must(t, "AioInFlight", err)
+	mustOK(t, "AioInFlight", err)
 	if inFlight == 0 {
 		t.Fatalf("nothing in flight after 64 submissions")
 	}
 	for done < n {
 		_, err := h.Poll(5000)
-		must(t, "Poll", err)
+		mustOK(t, "Poll", err)
 	}
 	reads := make([]AioBuffer, n)
 	cookies := make([]uint64, n)
@@ -43,19 +43,19 @@ func Test420SixtyFourInFlight(t *testing.T) {
 		reads[i] = MakeAioBuffer(bs)
 		defer reads[i].Free()
 		cookies[i], err = h.AioPread(reads[i], uint64(i*bs), nil)
-		must(t, "AioPread", err)
+		mustOK(t, "AioPread", err)
 	}
 	for i := range reads {
 		for {
 			ok, err := h.AioCommandCompleted(cookies[i])
-			must(t, "AioCommandCompleted", err)
+			mustOK(t, "AioCommandCompleted", err)
 			if ok {
 				break
 			}
 			_, err = h.Poll(5000)
-			must(t, "Poll", err)
+			mustOK(t, "Poll", err)
 		}
-		if !bytes.Equal(reads[i].Bytes(), pattern(i, bs)) {
+		if !bytes.Equal(reads[i].Bytes(), blockPattern(i, bs)) {
 			t.Fatalf("block %d reads back different bytes", i)
 		}
 	}

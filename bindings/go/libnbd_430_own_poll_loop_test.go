@@ -13,8 +13,8 @@ import (
 func Test430OwnPollLoop(t *testing.T) {
 	const size = 4 << 20
 	const bs = 65536
-	src := connected(t, "pattern", "size=4M")
-	dst := connected(t, "memory", "size=4M")
+	src := connectedHandle(t, "pattern", "size=4M")
+	dst := connectedHandle(t, "memory", "size=4M")
 	type pending struct {
 		buf    AioBuffer
 		offset uint64
@@ -24,9 +24,9 @@ func Test430OwnPollLoop(t *testing.T) {
 	soff := uint64(0)
 	for {
 		sIn, err := src.AioInFlight()
-		must(t, "AioInFlight", err)
+		mustOK(t, "AioInFlight", err)
 		dIn, err := dst.AioInFlight()
-		must(t, "AioInFlight", err)
+		mustOK(t, "AioInFlight", err)
 		if soff >= size && sIn == 0 && dIn == 0 && len(writes) == 0 {
 			break
 		}
@@ -44,7 +44,7 @@ func Test430OwnPollLoop(t *testing.T) {
 				return 1
 			}
 			_, err := src.AioPread(buf, soff, &o)
-			must(t, "AioPread", err)
+			mustOK(t, "AioPread", err)
 			soff += bs
 		}
 		for _, w := range writes {
@@ -60,16 +60,16 @@ func Test430OwnPollLoop(t *testing.T) {
 				return 1
 			}
 			_, err := dst.AioPwrite(w.buf, w.offset, &o)
-			must(t, "AioPwrite", err)
+			mustOK(t, "AioPwrite", err)
 		}
 		writes = writes[:0]
 		var rfds, wfds syscall.FdSet
 		nfd := 0
 		for _, h := range []*Libnbd{src, dst} {
 			fd, err := h.AioGetFd()
-			must(t, "AioGetFd", err)
+			mustOK(t, "AioGetFd", err)
 			dir, err := h.AioGetDirection()
-			must(t, "AioGetDirection", err)
+			mustOK(t, "AioGetDirection", err)
 			if uint32(dir)&AIO_DIRECTION_READ != 0 {
 				rfds.Bits[fd/64] |= 1 << (uint(fd) % 64)
 			}
@@ -87,13 +87,13 @@ func Test430OwnPollLoop(t *testing.T) {
 				break
 			}
 		}
-		must(t, "select", err)
+		mustOK(t, "select", err)
 		for _, h := range []*Libnbd{src, dst} {
 			fd, _ := h.AioGetFd()
 			if rfds.Bits[fd/64]&(1<<(uint(fd)%64)) != 0 {
-				must(t, "AioNotifyRead", h.AioNotifyRead())
+				mustOK(t, "AioNotifyRead", h.AioNotifyRead())
 			} else if wfds.Bits[fd/64]&(1<<(uint(fd)%64)) != 0 {
-				must(t, "AioNotifyWrite", h.AioNotifyWrite())
+				mustOK(t, "AioNotifyWrite", h.AioNotifyWrite())
 			}
 		}
 	}
@@ -103,8 +103,8 @@ func Test430OwnPollLoop(t *testing.T) {
 	a := make([]byte, bs)
 	b := make([]byte, bs)
 	for _, off := range []uint64{0, size / 2, size - bs} {
-		must(t, "Pread", src.Pread(a, off, nil))
-		must(t, "Pread", dst.Pread(b, off, nil))
+		mustOK(t, "Pread", src.Pread(a, off, nil))
+		mustOK(t, "Pread", dst.Pread(b, off, nil))
 		if !bytes.Equal(a, b) {
 			t.Fatalf("the copy differs at %d", off)
 		}

@@ -8,15 +8,15 @@ import (
 // scenarios: 465
 
 // nbdkit's data plugin: a 64 KiB hole, then data.
-func blockStatusHandle(t *testing.T) *Libnbd {
-	h := handle(t)
-	must(t, "AddMetaContext", h.AddMetaContext(CONTEXT_BASE_ALLOCATION))
-	must(t, "ConnectCommand", h.ConnectCommand(nbdkit("data", "data=@65536 1", "size=131072")))
+func newBlockStatusHandle(t *testing.T) *Libnbd {
+	h := newTestHandle(t)
+	mustOK(t, "AddMetaContext", h.AddMetaContext(CONTEXT_BASE_ALLOCATION))
+	mustOK(t, "ConnectCommand", h.ConnectCommand(nbdkitArgv("data", "data=@65536 1", "size=131072")))
 	return h
 }
 
 func Test460BlockStatus(t *testing.T) {
-	h := blockStatusHandle(t)
+	h := newBlockStatusHandle(t)
 	var entries []uint32
 	err := h.BlockStatus(131072, 0, func(metacontext string, offset uint64, e []uint32, error *int) int {
 		if metacontext == CONTEXT_BASE_ALLOCATION {
@@ -24,7 +24,7 @@ func Test460BlockStatus(t *testing.T) {
 		}
 		return 0
 	}, nil)
-	must(t, "BlockStatus", err)
+	mustOK(t, "BlockStatus", err)
 	data := false
 	for i := 1; i < len(entries); i += 2 {
 		data = data || entries[i]&STATE_HOLE == 0
@@ -46,7 +46,7 @@ func Test460BlockStatus(t *testing.T) {
 		entries = e
 		return 0
 	}, &o)
-	must(t, "BlockStatus REQ_ONE", err)
+	mustOK(t, "BlockStatus REQ_ONE", err)
 	if len(entries) != 2 {
 		t.Fatalf("REQ_ONE gave %v", entries)
 	}
@@ -56,9 +56,9 @@ func Test460BlockStatus(t *testing.T) {
 		e64 = e
 		return 0
 	}, nil)
-	must(t, "BlockStatus64", err)
+	mustOK(t, "BlockStatus64", err)
 	var again []uint32
-	must(t, "BlockStatus", h.BlockStatus(131072, 0, func(m string, o uint64, e []uint32, error *int) int {
+	mustOK(t, "BlockStatus", h.BlockStatus(131072, 0, func(m string, o uint64, e []uint32, error *int) int {
 		again = e
 		return 0
 	}, nil))

@@ -11,14 +11,14 @@ import (
 func Test600DebugCallback(t *testing.T) {
 	before := atomic.LoadInt64(&liveCallbacks)
 	h, err := Create()
-	must(t, "Create", err)
+	mustOK(t, "Create", err)
 	var msgs []string
-	must(t, "SetDebug", h.SetDebug(true))
-	must(t, "SetDebugCallback", h.SetDebugCallback(func(context string, msg string) int {
+	mustOK(t, "SetDebug", h.SetDebug(true))
+	mustOK(t, "SetDebugCallback", h.SetDebugCallback(func(context string, msg string) int {
 		msgs = append(msgs, context+": "+msg)
 		return 0
 	}))
-	must(t, "ConnectCommand", h.ConnectCommand(nbdkit("null", "size=1M")))
+	mustOK(t, "ConnectCommand", h.ConnectCommand(nbdkitArgv("null", "size=1M")))
 	if len(msgs) == 0 {
 		t.Fatalf("no debug messages while connecting")
 	}
@@ -29,19 +29,19 @@ func Test600DebugCallback(t *testing.T) {
 	if !named {
 		t.Fatalf("no message names nbd_connect_command: %v", msgs[:1])
 	}
-	must(t, "ClearDebugCallback", h.ClearDebugCallback())
+	mustOK(t, "ClearDebugCallback", h.ClearDebugCallback())
 	n := len(msgs)
 	_, err = h.GetSize()
-	must(t, "GetSize", err)
-	must(t, "Flush", h.Flush(nil))
+	mustOK(t, "GetSize", err)
+	mustOK(t, "Flush", h.Flush(nil))
 	if len(msgs) != n {
 		t.Fatalf("messages after ClearDebugCallback")
 	}
 
 	// Every callback handed to the library is released exactly once: on
 	// success, on a refused call, when replaced, and at close.
-	must(t, "SetDebugCallback", h.SetDebugCallback(func(string, string) int { return 0 }))
-	must(t, "SetDebugCallback", h.SetDebugCallback(func(string, string) int { return 0 }))
+	mustOK(t, "SetDebugCallback", h.SetDebugCallback(func(string, string) int { return 0 }))
+	mustOK(t, "SetDebugCallback", h.SetDebugCallback(func(string, string) int { return 0 }))
 	buf := MakeAioBuffer(512)
 	defer buf.Free()
 	var o AioPreadOptargs
@@ -52,7 +52,7 @@ func Test600DebugCallback(t *testing.T) {
 		t.Fatalf("an out-of-bounds read was accepted")
 	}
 	_, err = h.AioPread(buf, 0, &o)
-	must(t, "AioPread", err)
+	mustOK(t, "AioPread", err)
 	if atomic.LoadInt64(&liveCallbacks) == before {
 		t.Fatalf("no callback held while one is set")
 	}

@@ -6,15 +6,15 @@ import (
 )
 
 func Test610CallbackError(t *testing.T) {
-	h := connected(t, "pattern", "size=1M")
+	h := connectedHandle(t, "pattern", "size=1M")
 	buf := make([]byte, 4096)
 	err := h.PreadStructured(buf, 0, func(sub []byte, offset uint64, status uint, error *int) int {
 		*error = int(syscall.ENOMEM)
 		return -1
 	}, nil)
-	wantErrno(t, "a chunk callback returning -1", err, syscall.ENOMEM)
+	expectErrno(t, "a chunk callback returning -1", err, syscall.ENOMEM)
 	// The handle keeps working.
-	must(t, "Pread", h.Pread(buf, 0, nil))
+	mustOK(t, "Pread", h.Pread(buf, 0, nil))
 
 	r := MakeAioBuffer(4096)
 	defer r.Free()
@@ -26,17 +26,17 @@ func Test610CallbackError(t *testing.T) {
 	cookie, err := h.AioPreadStructured(r, 0, func(sub []byte, offset uint64, status uint, error *int) int {
 		return -1
 	}, &o)
-	must(t, "AioPreadStructured", err)
+	mustOK(t, "AioPreadStructured", err)
 	for {
 		done, err := h.AioCommandCompleted(cookie)
 		if err != nil {
-			wantErrno(t, "AioCommandCompleted", err, syscall.EPROTO)
+			expectErrno(t, "AioCommandCompleted", err, syscall.EPROTO)
 			break
 		}
 		if done {
 			t.Fatalf("a command whose chunk callback failed succeeded")
 		}
 		_, err = h.Poll(1000)
-		must(t, "Poll", err)
+		mustOK(t, "Poll", err)
 	}
 }

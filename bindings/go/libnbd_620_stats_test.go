@@ -3,13 +3,13 @@ package libnbd
 import "testing"
 
 func Test620Stats(t *testing.T) {
-	h := handle(t)
+	h := newTestHandle(t)
 	bs0, err := h.StatsBytesSent()
-	must(t, "StatsBytesSent", err)
+	mustOK(t, "StatsBytesSent", err)
 	if bs0 != 0 {
 		t.Fatalf("bytes sent before connecting: %d", bs0)
 	}
-	must(t, "ConnectCommand", h.ConnectCommand(nbdkit("null")))
+	mustOK(t, "ConnectCommand", h.ConnectCommand(nbdkitArgv("null")))
 	bs1, _ := h.StatsBytesSent()
 	cs1, _ := h.StatsChunksSent()
 	br1, _ := h.StatsBytesReceived()
@@ -17,7 +17,7 @@ func Test620Stats(t *testing.T) {
 	if cs1 == 0 || bs1 <= cs1 || cr1 == 0 || br1 <= cr1 {
 		t.Fatalf("after the handshake: %d/%d sent, %d/%d received", bs1, cs1, br1, cr1)
 	}
-	must(t, "Flush", h.Flush(nil))
+	mustOK(t, "Flush", h.Flush(nil))
 	bs2, _ := h.StatsBytesSent()
 	cs2, _ := h.StatsChunksSent()
 	br2, _ := h.StatsBytesReceived()

@@ -8,8 +8,8 @@ import (
 // scenarios: 703
 
 func Test700Shutdown(t *testing.T) {
-	h := connected(t, "memory", "size=1M")
-	buf := FromBytes(pattern(2, 4096))
+	h := connectedHandle(t, "memory", "size=1M")
+	buf := FromBytes(blockPattern(2, 4096))
 	defer buf.Free()
 	done := 0
 	var o AioPwriteOptargs
@@ -21,10 +21,10 @@ func Test700Shutdown(t *testing.T) {
 		return 1
 	}
 	_, err := h.AioPwrite(buf, 0, &o)
-	must(t, "AioPwrite", err)
-	must(t, "Shutdown", h.Shutdown(nil))
+	mustOK(t, "AioPwrite", err)
+	mustOK(t, "Shutdown", h.Shutdown(nil))
 	closed, err := h.AioIsClosed()
-	must(t, "AioIsClosed", err)
+	mustOK(t, "AioIsClosed", err)
 	if done != 1 || !closed {
 		t.Fatalf("after Shutdown: %d writes done, closed %v", done, closed)
 	}
@@ -36,15 +36,15 @@ func Test700Shutdown(t *testing.T) {
 	// (libnbd does not call a completion callback from close).
 	before := atomic.LoadInt64(&liveCallbacks)
 	c, err := Create()
-	must(t, "Create", err)
-	must(t, "ConnectCommand", c.ConnectCommand(nbdkit("--filter=delay", "memory", "size=1M", "delay-read=5")))
+	mustOK(t, "Create", err)
+	mustOK(t, "ConnectCommand", c.ConnectCommand(nbdkitArgv("--filter=delay", "memory", "size=1M", "delay-read=5")))
 	r := MakeAioBuffer(512)
 	defer r.Free()
 	var ro AioPreadOptargs
 	ro.CompletionCallbackSet = true
 	ro.CompletionCallback = func(error *int) int { return 1 }
 	_, err = c.AioPread(r, 0, &ro)
-	must(t, "AioPread", err)
+	mustOK(t, "AioPread", err)
 	if atomic.LoadInt64(&liveCallbacks) != before+1 {
 		t.Fatalf("the read's callback is not held")
 	}

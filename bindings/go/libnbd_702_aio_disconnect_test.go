@@ -8,54 +8,54 @@ import (
 // scenarios: 720 751 800 871
 
 func Test702AioDisconnect(t *testing.T) {
-	h := connected(t, "null", "size=1M")
-	must(t, "AioDisconnect", h.AioDisconnect(nil))
+	h := connectedHandle(t, "null", "size=1M")
+	mustOK(t, "AioDisconnect", h.AioDisconnect(nil))
 	for {
 		closed, err := h.AioIsClosed()
-		must(t, "AioIsClosed", err)
+		mustOK(t, "AioIsClosed", err)
 		if closed {
 			break
 		}
 		dead, err := h.AioIsDead()
-		must(t, "AioIsDead", err)
+		mustOK(t, "AioIsDead", err)
 		if dead {
 			t.Fatalf("dead instead of closed after AioDisconnect")
 		}
 		_, err = h.Poll(1000)
-		must(t, "Poll", err)
+		mustOK(t, "Poll", err)
 	}
 }
 
 func Test720Uris(t *testing.T) {
-	h := handle(t)
+	h := newTestHandle(t)
 	yes, err := h.IsUri("nbd://example.com/")
-	must(t, "IsUri", err)
+	mustOK(t, "IsUri", err)
 	no, err := h.IsUri("not a uri")
-	must(t, "IsUri", err)
+	mustOK(t, "IsUri", err)
 	if !yes || no {
 		t.Fatalf("IsUri: %v, %v", yes, no)
 	}
 	if err := h.ConnectUri("nbd://[bad"); err == nil {
 		t.Fatalf("a malformed URI was accepted")
 	}
-	sock := unixServer(t, "null")
-	must(t, "SetUriAllowTransports", h.SetUriAllowTransports(ALLOW_TRANSPORT_TCP))
+	sock := startUnixServer(t, "null")
+	mustOK(t, "SetUriAllowTransports", h.SetUriAllowTransports(ALLOW_TRANSPORT_TCP))
 	if err := h.ConnectUri("nbd+unix:///?socket=" + sock); err == nil {
 		t.Fatalf("a forbidden transport was used")
 	}
 }
 
 func Test751TlsRequireRefusesPlaintext(t *testing.T) {
-	h := handle(t)
-	must(t, "SetTls", h.SetTls(TLS_REQUIRE))
-	if err := h.ConnectCommand(nbdkit("null")); err == nil {
+	h := newTestHandle(t)
+	mustOK(t, "SetTls", h.SetTls(TLS_REQUIRE))
+	if err := h.ConnectCommand(nbdkitArgv("null")); err == nil {
 		t.Fatalf("TLS_REQUIRE connected to a plaintext server")
 	}
-	a := handle(t)
-	must(t, "SetTls", a.SetTls(TLS_ALLOW))
-	must(t, "ConnectCommand", a.ConnectCommand(nbdkit("null")))
+	a := newTestHandle(t)
+	mustOK(t, "SetTls", a.SetTls(TLS_ALLOW))
+	mustOK(t, "ConnectCommand", a.ConnectCommand(nbdkitArgv("null")))
 	tls, err := a.GetTlsNegotiated()
-	must(t, "GetTlsNegotiated", err)
+	mustOK(t, "GetTlsNegotiated", err)
 	if tls {
 		t.Fatalf("TLS negotiated with a plaintext server")
 	}
@@ -63,7 +63,7 @@ func Test751TlsRequireRefusesPlaintext(t *testing.T) {
 
 // Other goroutines run while a call waits on the server.
 func Test800OthersRunWhileWaiting(t *testing.T) {
-	h := connected(t, "--filter=delay", "memory", "size=1M", "delay-read=1")
+	h := connectedHandle(t, "--filter=delay", "memory", "size=1M", "delay-read=1")
 	ticks := make(chan int)
 	go func() {
 		n := 0
@@ -74,7 +74,7 @@ func Test800OthersRunWhileWaiting(t *testing.T) {
 		}
 		ticks <- n
 	}()
-	must(t, "Pread", h.Pread(make([]byte, 512), 0, nil))
+	mustOK(t, "Pread", h.Pread(make([]byte, 512), 0, nil))
 	if n := <-ticks; n < 20 {
 		t.Fatalf("another goroutine ran only %d times during the read", n)
 	}
@@ -83,10 +83,10 @@ func Test800OthersRunWhileWaiting(t *testing.T) {
 // A request timeout (an extension of this library) fails the command
 // that overran.
 func Test871RequestTimeout(t *testing.T) {
-	h := connected(t, "--filter=delay", "memory", "size=1M", "delay-read=3")
-	must(t, "SetRequestTimeout", h.SetRequestTimeout(300))
+	h := connectedHandle(t, "--filter=delay", "memory", "size=1M", "delay-read=3")
+	mustOK(t, "SetRequestTimeout", h.SetRequestTimeout(300))
 	ms, err := h.GetRequestTimeout()
-	must(t, "GetRequestTimeout", err)
+	mustOK(t, "GetRequestTimeout", err)
 	if ms != 300 {
 		t.Fatalf("request timeout %d", ms)
 	}

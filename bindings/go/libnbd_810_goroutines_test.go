@@ -10,7 +10,7 @@ import (
 // and aio commands whose completion callbacks run on whichever goroutine
 // polls.
 func Test810Goroutines(t *testing.T) {
-	h := connected(t, "memory", "size=8M")
+	h := connectedHandle(t, "memory", "size=8M")
 	const bs = 65536
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
@@ -20,7 +20,7 @@ func Test810Goroutines(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 8; i++ {
 				off := uint64((g*8 + i) * bs)
-				if err := h.Pwrite(pattern(g*8+i, bs), off, nil); err != nil {
+				if err := h.Pwrite(blockPattern(g*8+i, bs), off, nil); err != nil {
 					errs <- err
 					return
 				}
@@ -29,7 +29,7 @@ func Test810Goroutines(t *testing.T) {
 					errs <- err
 					return
 				}
-				if !bytes.Equal(got, pattern(g*8+i, bs)) {
+				if !bytes.Equal(got, blockPattern(g*8+i, bs)) {
 					t.Errorf("goroutine %d block %d reads back different bytes", g, i)
 				}
 			}
@@ -73,10 +73,10 @@ func Test810Goroutines(t *testing.T) {
 			break
 		}
 		_, err := h.Poll(5000)
-		must(t, "Poll", err)
+		mustOK(t, "Poll", err)
 	}
 	for i, b := range bufs {
-		if !bytes.Equal(b.Bytes(), pattern(i, bs)) {
+		if !bytes.Equal(b.Bytes(), blockPattern(i, bs)) {
 			t.Fatalf("aio block %d differs", i)
 		}
 		b.Free()

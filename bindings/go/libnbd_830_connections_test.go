@@ -9,12 +9,12 @@ import (
 // opened when the server advertises multi-conn, commands spread over
 // them.
 func Test830Connections(t *testing.T) {
-	sock := unixServer(t, "memory", "size=8M")
-	h := handle(t)
-	must(t, "SetConnections", h.SetConnections(4))
-	must(t, "ConnectUnix", h.ConnectUnix(sock))
+	sock := startUnixServer(t, "memory", "size=8M")
+	h := newTestHandle(t)
+	mustOK(t, "SetConnections", h.SetConnections(4))
+	mustOK(t, "ConnectUnix", h.ConnectUnix(sock))
 	n, err := h.GetConnections()
-	must(t, "GetConnections", err)
+	mustOK(t, "GetConnections", err)
 	if n != 4 {
 		t.Fatalf("%d connections", n)
 	}
@@ -22,35 +22,35 @@ func Test830Connections(t *testing.T) {
 	bufs := make([]AioBuffer, 32)
 	cookies := make([]uint64, 32)
 	for i := range bufs {
-		bufs[i] = FromBytes(pattern(i, bs))
+		bufs[i] = FromBytes(blockPattern(i, bs))
 		defer bufs[i].Free()
 		cookies[i], err = h.AioPwrite(bufs[i], uint64(i*bs), nil)
-		must(t, "AioPwrite", err)
+		mustOK(t, "AioPwrite", err)
 	}
 	for _, c := range cookies {
 		for {
 			done, err := h.AioCommandCompleted(c)
-			must(t, "AioCommandCompleted", err)
+			mustOK(t, "AioCommandCompleted", err)
 			if done {
 				break
 			}
 			_, err = h.Poll(5000)
-			must(t, "Poll", err)
+			mustOK(t, "Poll", err)
 		}
 	}
-	must(t, "Flush", h.Flush(nil))
+	mustOK(t, "Flush", h.Flush(nil))
 	got := make([]byte, bs)
 	for i := range bufs {
-		must(t, "Pread", h.Pread(got, uint64(i*bs), nil))
-		if !bytes.Equal(got, pattern(i, bs)) {
+		mustOK(t, "Pread", h.Pread(got, uint64(i*bs), nil))
+		if !bytes.Equal(got, blockPattern(i, bs)) {
 			t.Fatalf("block %d differs", i)
 		}
 	}
-	one := handle(t)
-	must(t, "SetConnections", one.SetConnections(4))
-	must(t, "ConnectCommand", one.ConnectCommand(nbdkit("memory", "size=1M")))
+	one := newTestHandle(t)
+	mustOK(t, "SetConnections", one.SetConnections(4))
+	mustOK(t, "ConnectCommand", one.ConnectCommand(nbdkitArgv("memory", "size=1M")))
 	n, err = one.GetConnections()
-	must(t, "GetConnections", err)
+	mustOK(t, "GetConnections", err)
 	if n != 1 {
 		t.Fatalf("a subprocess server got %d connections", n)
 	}
