@@ -6,11 +6,16 @@ import (
 	"testing"
 )
 
+// pskFile writes a key file in dir with alice's key, as psktool does.
+func pskFile(t *testing.T, dir, name, key string) string {
+	path := filepath.Join(dir, name)
+	mustOK(t, "writing "+name, os.WriteFile(path, []byte("alice:"+key+"\n"), 0600))
+	return path
+}
+
 func Test750TlsPsk(t *testing.T) {
 	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys.psk")
-	mustOK(t, "writing the key file", os.WriteFile(keys,
-		[]byte("alice:8e0a3c2f4b7d91e6a5c08f1d2b3e4a5c8e0a3c2f4b7d91e6a5c08f1d2b3e4a5c\n"), 0600))
+	keys := pskFile(t, dir, "keys.psk", "8e0a3c2f4b7d91e6a5c08f1d2b3e4a5c8e0a3c2f4b7d91e6a5c08f1d2b3e4a5c")
 	sock := startUnixServer(t, "--tls=require", "--tls-psk="+keys, "memory", "size=1M")
 
 	h := newTestHandle(t)
@@ -31,9 +36,7 @@ func Test750TlsPsk(t *testing.T) {
 		t.Fatalf("read back different bytes over TLS")
 	}
 
-	wrong := filepath.Join(dir, "wrong.psk")
-	mustOK(t, "writing the wrong key file", os.WriteFile(wrong,
-		[]byte("alice:0000000000000000000000000000000000000000000000000000000000000000\n"), 0600))
+	wrong := pskFile(t, dir, "wrong.psk", "0000000000000000000000000000000000000000000000000000000000000000")
 	b := newTestHandle(t)
 	mustOK(t, "SetTls", b.SetTls(TLS_REQUIRE))
 	mustOK(t, "SetTlsPskFile", b.SetTlsPskFile(wrong))
@@ -48,9 +51,7 @@ func Test750TlsPsk(t *testing.T) {
 // nbds+unix:// turns TLS on, the key file and user named in the URI.
 func Test753TlsUri(t *testing.T) {
 	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys.psk")
-	mustOK(t, "writing the key file", os.WriteFile(keys,
-		[]byte("alice:8e0a3c2f4b7d91e6a5c08f1d2b3e4a5c8e0a3c2f4b7d91e6a5c08f1d2b3e4a5c\n"), 0600))
+	keys := pskFile(t, dir, "keys.psk", "8e0a3c2f4b7d91e6a5c08f1d2b3e4a5c8e0a3c2f4b7d91e6a5c08f1d2b3e4a5c")
 	sock := startUnixServer(t, "--tls=require", "--tls-psk="+keys, "memory", "size=1M")
 	h := newTestHandle(t)
 	mustOK(t, "SetUriAllowLocalFile", h.SetUriAllowLocalFile(true))

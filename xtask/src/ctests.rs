@@ -18,12 +18,13 @@ use crate::step::{append_log, outcome, run_logged, run_status, StepResult};
 /// Seconds one test program may run (under valgrind) before it fails.
 const TIMEOUT_SECS: &str = "900";
 
-fn prefix() -> PathBuf {
+/// Where the C test steps (and the Go package's tests) install the library.
+pub(crate) fn prefix() -> PathBuf {
     root().join("target/c-install")
 }
 
 /// Build and install, with the build's output in the step log.
-fn install(log: &Path) -> Result<(), String> {
+pub(crate) fn install(log: &Path) -> Result<(), String> {
     let mut cmd = crate::step::cmd_cargo(&["xtask", "install", "--prefix"]);
     cmd.arg(prefix());
     if run_logged(cmd, log)? {

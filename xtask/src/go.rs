@@ -31,9 +31,9 @@ pub(crate) fn package_dir() -> PathBuf {
     root().join("bindings/go")
 }
 
-/// The library the package links: where `cargo xtask install` puts it.
+/// The library the package links: where the C tests install it.
 pub(crate) fn prefix() -> PathBuf {
-    root().join("target/c-install")
+    crate::ctests::prefix()
 }
 
 /// A Go command in `dir`, building against our installed library and
@@ -58,13 +58,7 @@ pub(crate) fn go(dir: &Path, args: &[&str]) -> Command {
 /// Install the C library into target/c-install (a build that is already
 /// there costs only the copy).
 pub(crate) fn install_library(log: &Path) -> Result<(), String> {
-    let mut cmd = crate::step::cmd_cargo(&["xtask", "install", "--prefix"]);
-    cmd.arg(prefix());
-    if run_logged(cmd, log)? {
-        Ok(())
-    } else {
-        Err("cargo xtask install failed".into())
-    }
+    crate::ctests::install(log)
 }
 
 pub(crate) fn tests(log: &Path) -> StepResult {
