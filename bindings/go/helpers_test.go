@@ -1,7 +1,9 @@
 package libnbd
 
 // Helpers of the tests: servers started by the tests themselves, on Unix
-// sockets in a private directory, stopped by PID when the test ends.
+// sockets in a private directory (or 127.0.0.1), stopped by PID when the
+// test ends. Their names are not those of libnbd's own Go tests, which
+// can be added to the package beside these.
 
 import (
 	"errors"
@@ -13,13 +15,13 @@ import (
 	"time"
 )
 
-// nbdkit is the argv of an nbdkit serving over stdin/stdout, for
+// nbdkitArgv is the argv of an nbdkit serving over stdin/stdout, for
 // ConnectCommand.
 func nbdkitArgv(args ...string) []string {
 	return append([]string{"nbdkit", "-s", "--exit-with-parent"}, args...)
 }
 
-// handle is a new handle, closed when the test ends.
+// newTestHandle is a new handle, closed when the test ends.
 func newTestHandle(t *testing.T) *Libnbd {
 	t.Helper()
 	h, err := Create()
@@ -30,7 +32,7 @@ func newTestHandle(t *testing.T) *Libnbd {
 	return h
 }
 
-// connected is a new handle connected to nbdkit with args.
+// connectedHandle is a new handle connected to nbdkit with args.
 func connectedHandle(t *testing.T, args ...string) *Libnbd {
 	t.Helper()
 	h := newTestHandle(t)
@@ -40,33 +42,49 @@ func connectedHandle(t *testing.T, args ...string) *Libnbd {
 	return h
 }
 
-// unixServer starts nbdkit with args on a Unix socket and returns the
+// startUnixServer starts nbdkit with args on a Unix socket and returns the
 // socket's path; the server is killed when the test ends.
 func startUnixServer(t *testing.T, args ...string) string {
 	t.Helper()
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "nbd.sock")
-	argv := append([]string{"-f", "-U", sock}, args...)
-	cmd := exec.Command("nbdkit", argv...)
+	sock, _ := startUnixServerProcess(t, args...)
+	return sock
+}
+
+// startUnixServerProcess is startUnixServer, also returning the server's
+// process.
+func startUnixServerProcess(t *testing.T, args ...string) (string, *exec.Cmd) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "nbd.sock")
+	cmd := startListening(t, sock, append([]string{"nbdkit", "-f", "-U", sock}, args...))
+	return sock, cmd
+}
+
+// startListening runs argv, a server that creates the Unix socket sock,
+// and waits for the socket; the server is killed (if still running) when
+// the test ends. It returns the server's process.
+func startListening(t *testing.T, sock string, argv []string) *exec.Cmd {
+	t.Helper()
+	os.Remove(sock)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting nbdkit: %s", err)
+		t.Fatalf("starting %s: %s", argv[0], err)
 	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	for i := 0; i < 500; i++ {
+	for i := 0; i < 1000; i++ {
 		if _, err := os.Stat(sock); err == nil {
-			return sock
+			return cmd
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("nbdkit did not create %s", sock)
-	return ""
+	t.Fatalf("%s did not create %s", argv[0], sock)
+	return nil
 }
 
-// wantErrno fails the test unless err is a *LibnbdError with errno.
+// expectErrno fails the test unless err is a *LibnbdError with errno.
 func expectErrno(t *testing.T, what string, err error, errno syscall.Errno) {
 	t.Helper()
 	var e *LibnbdError
@@ -88,11 +106,17 @@ func mustOK(t *testing.T, what string, err error) {
 	}
 }
 
-// pattern is n bytes that differ from block to block.
+// blockPattern is n bytes that differ from block to block.
 func blockPattern(seed, n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(seed*7 + i/97)
 	}
 	return b
+}
+
+// repositoryFile is a file of this repository, found from the package's
+// directory (bindings/go).
+func repositoryFile(path string) string {
+	return filepath.Join("..", "..", path)
 }
