@@ -235,6 +235,7 @@ func (h *Libnbd) Pread(buf []byte, offset uint64, optargs *PreadOptargs) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_pread(&cErr, h.h, cBuf, cBufLen, cOffset, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("pread", &cErr)
 	}
@@ -276,11 +277,12 @@ func (h *Libnbd) AioPread(buf AioBuffer, offset uint64, optargs *AioPreadOptargs
 		cFlags = C.uint32_t(optargs.Flags)
 	}
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_pread(&cErr, h.h, cBuf, cBufLen, cOffset, cCompletion, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_pread", &cErr)
 	}
@@ -317,10 +319,11 @@ func (h *Libnbd) BlockStatus(count uint64, offset uint64, extent ExtentCallback,
 	if optargs != nil && optargs.FlagsSet {
 		cFlags = C.uint32_t(optargs.Flags)
 	}
-	cExtent := C._nbd_go_extent_callback(newCallback(extent))
+	cExtent := C._nbd_go_extent_callback(newCallback(h.panics, extent))
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_block_status(&cErr, h.h, cCount, cOffset, cExtent, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("block_status", &cErr)
 	}
@@ -340,6 +343,7 @@ func (h *Libnbd) GetBlockSize(size_type Size) (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_block_size(&cErr, h.h, cSizeType)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("get_block_size", &cErr)
 	}
@@ -389,6 +393,7 @@ func (h *Libnbd) AddMetaContext(name string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_add_meta_context(&cErr, h.h, cName)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("add_meta_context", &cErr)
 	}
@@ -414,6 +419,7 @@ func (h *Libnbd) GetExportName() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_export_name(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_export_name", &cErr)
 	}
@@ -437,6 +443,7 @@ func (h *Libnbd) GetTls() (Tls, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_tls(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return Tls(ret), nil
 }
 
@@ -459,6 +466,7 @@ func (h *Libnbd) GetTlsUsername() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_tls_username(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_tls_username", &cErr)
 	}
@@ -478,6 +486,7 @@ func (h *Libnbd) GetTlsVerifyPeer() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_tls_verify_peer(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -516,6 +525,7 @@ func (h *Libnbd) SetExportName(export_name string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_export_name(&cErr, h.h, cExportName)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_export_name", &cErr)
 	}
@@ -561,6 +571,7 @@ func (h *Libnbd) SetTls(tls Tls) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_tls(&cErr, h.h, cTls)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_tls", &cErr)
 	}
@@ -601,6 +612,7 @@ func (h *Libnbd) SetTlsCertificates(dir string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_tls_certificates(&cErr, h.h, cDir)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_tls_certificates", &cErr)
 	}
@@ -638,6 +650,7 @@ func (h *Libnbd) SetTlsPskFile(filename string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_tls_psk_file(&cErr, h.h, cFilename)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_tls_psk_file", &cErr)
 	}
@@ -668,6 +681,7 @@ func (h *Libnbd) SetTlsUsername(username string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_tls_username(&cErr, h.h, cUsername)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_tls_username", &cErr)
 	}
@@ -701,6 +715,7 @@ func (h *Libnbd) SetTlsVerifyPeer(verify bool) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_tls_verify_peer(&cErr, h.h, cVerify)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_tls_verify_peer", &cErr)
 	}
@@ -726,6 +741,7 @@ func (h *Libnbd) GetHandshakeFlags() (HandshakeFlag, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_handshake_flags(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return HandshakeFlag(ret), nil
 }
 
@@ -743,6 +759,7 @@ func (h *Libnbd) GetRequestStructuredReplies() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_request_structured_replies(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -780,6 +797,7 @@ func (h *Libnbd) SetHandshakeFlags(flags HandshakeFlag) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_handshake_flags(&cErr, h.h, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_handshake_flags", &cErr)
 	}
@@ -813,6 +831,7 @@ func (h *Libnbd) SetRequestStructuredReplies(request bool) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_request_structured_replies(&cErr, h.h, cRequest)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_request_structured_replies", &cErr)
 	}
@@ -842,6 +861,7 @@ func (h *Libnbd) SetUriAllowLocalFile(allow bool) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_uri_allow_local_file(&cErr, h.h, cAllow)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_uri_allow_local_file", &cErr)
 	}
@@ -872,6 +892,7 @@ func (h *Libnbd) SetUriAllowTls(tls Tls) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_uri_allow_tls(&cErr, h.h, cTls)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_uri_allow_tls", &cErr)
 	}
@@ -902,6 +923,7 @@ func (h *Libnbd) SetUriAllowTransports(mask AllowTransport) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_uri_allow_transports(&cErr, h.h, cMask)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_uri_allow_transports", &cErr)
 	}
@@ -921,6 +943,7 @@ func (h *Libnbd) GetFullInfo() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_full_info(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("get_full_info", &cErr)
 	}
@@ -941,6 +964,7 @@ func (h *Libnbd) GetOptMode() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_opt_mode(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -969,6 +993,7 @@ func (h *Libnbd) SetFullInfo(request bool) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_full_info(&cErr, h.h, cRequest)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_full_info", &cErr)
 	}
@@ -1011,6 +1036,7 @@ func (h *Libnbd) SetOptMode(enable bool) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_opt_mode(&cErr, h.h, cEnable)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_opt_mode", &cErr)
 	}
@@ -1036,6 +1062,7 @@ func (h *Libnbd) ClearMetaContexts() error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_clear_meta_contexts(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("clear_meta_contexts", &cErr)
 	}
@@ -1061,6 +1088,7 @@ func (h *Libnbd) GetMetaContext(i uint) (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_meta_context(&cErr, h.h, cI)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_meta_context", &cErr)
 	}
@@ -1085,6 +1113,7 @@ func (h *Libnbd) GetNrMetaContexts() (uint, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_nr_meta_contexts(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("get_nr_meta_contexts", &cErr)
 	}
@@ -1109,6 +1138,7 @@ func (h *Libnbd) GetStrictMode() (Strict, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_strict_mode(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return Strict(ret), nil
 }
 
@@ -1159,6 +1189,7 @@ func (h *Libnbd) SetStrictMode(flags Strict) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_strict_mode(&cErr, h.h, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_strict_mode", &cErr)
 	}
@@ -1178,6 +1209,7 @@ func (h *Libnbd) GetPrivateData() (uint, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_private_data(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint(ret), nil
 }
 
@@ -1201,6 +1233,7 @@ func (h *Libnbd) SetPrivateData(private_data uint) (uint, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_private_data(&cErr, h.h, cPrivateData)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint(ret), nil
 }
 
@@ -1218,6 +1251,7 @@ func (h *Libnbd) GetPreadInitialize() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_pread_initialize(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -1234,6 +1268,7 @@ func (h *Libnbd) GetRequestBlockSize() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_request_block_size(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("get_request_block_size", &cErr)
 	}
@@ -1264,6 +1299,7 @@ func (h *Libnbd) SetPreadInitialize(request bool) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_pread_initialize(&cErr, h.h, cRequest)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_pread_initialize", &cErr)
 	}
@@ -1296,6 +1332,7 @@ func (h *Libnbd) SetRequestBlockSize(request bool) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_request_block_size(&cErr, h.h, cRequest)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_request_block_size", &cErr)
 	}
@@ -1315,6 +1352,7 @@ func (h *Libnbd) GetRequestMetaContext() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_request_meta_context(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("get_request_meta_context", &cErr)
 	}
@@ -1335,6 +1373,7 @@ func (h *Libnbd) GetSocketActivationName() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_socket_activation_name(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_socket_activation_name", &cErr)
 	}
@@ -1369,6 +1408,7 @@ func (h *Libnbd) SetRequestMetaContext(request bool) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_request_meta_context(&cErr, h.h, cRequest)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_request_meta_context", &cErr)
 	}
@@ -1402,6 +1442,7 @@ func (h *Libnbd) SetSocketActivationName(socket_name string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_socket_activation_name(&cErr, h.h, cSocketName)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_socket_activation_name", &cErr)
 	}
@@ -1422,6 +1463,7 @@ func (h *Libnbd) GetRequestExtendedHeaders() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_request_extended_headers(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -1454,6 +1496,7 @@ func (h *Libnbd) SetConnectTimeout(ms uint64) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_connect_timeout(&cErr, h.h, cMs)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_connect_timeout", &cErr)
 	}
@@ -1473,6 +1516,7 @@ func (h *Libnbd) GetConnectTimeout() (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_connect_timeout(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint64(ret), nil
 }
 
@@ -1503,6 +1547,7 @@ func (h *Libnbd) SetRequestTimeout(ms uint64) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_request_timeout(&cErr, h.h, cMs)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_request_timeout", &cErr)
 	}
@@ -1522,6 +1567,7 @@ func (h *Libnbd) GetRequestTimeout() (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_request_timeout(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint64(ret), nil
 }
 
@@ -1572,6 +1618,7 @@ func (h *Libnbd) SetReconnectDelay(ms uint64) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_reconnect_delay(&cErr, h.h, cMs)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_reconnect_delay", &cErr)
 	}
@@ -1591,6 +1638,7 @@ func (h *Libnbd) GetReconnectDelay() (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_reconnect_delay(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint64(ret), nil
 }
 
@@ -1651,6 +1699,7 @@ func (h *Libnbd) SetConnections(connections int) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_connections(&cErr, h.h, cConnections)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_connections", &cErr)
 	}
@@ -1674,6 +1723,7 @@ func (h *Libnbd) GetConnections() (uint, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_connections(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("get_connections", &cErr)
 	}
@@ -1707,6 +1757,7 @@ func (h *Libnbd) SetRequestExtendedHeaders(request bool) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_request_extended_headers(&cErr, h.h, cRequest)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_request_extended_headers", &cErr)
 	}
@@ -1732,6 +1783,7 @@ func (h *Libnbd) GetTlsCertificates() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_tls_certificates(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_tls_certificates", &cErr)
 	}
@@ -1756,6 +1808,7 @@ func (h *Libnbd) GetTlsPskFile() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_tls_psk_file(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_tls_psk_file", &cErr)
 	}
@@ -1777,6 +1830,7 @@ func (h *Libnbd) GetTlsHostname() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_tls_hostname(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_tls_hostname", &cErr)
 	}
@@ -1813,6 +1867,7 @@ func (h *Libnbd) SetTlsHostname(hostname string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_tls_hostname(&cErr, h.h, cHostname)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_tls_hostname", &cErr)
 	}
@@ -1843,6 +1898,7 @@ func (h *Libnbd) CanCache() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_can_cache(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("can_cache", &cErr)
 	}
@@ -1873,6 +1929,7 @@ func (h *Libnbd) CanDf() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_can_df(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("can_df", &cErr)
 	}
@@ -1899,6 +1956,7 @@ func (h *Libnbd) CanFlush() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_can_flush(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("can_flush", &cErr)
 	}
@@ -1926,6 +1984,7 @@ func (h *Libnbd) CanFua() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_can_fua(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("can_fua", &cErr)
 	}
@@ -1965,6 +2024,7 @@ func (h *Libnbd) CanMetaContext(metacontext string) (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_can_meta_context(&cErr, h.h, cMetacontext)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("can_meta_context", &cErr)
 	}
@@ -1996,6 +2056,7 @@ func (h *Libnbd) CanMultiConn() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_can_multi_conn(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("can_multi_conn", &cErr)
 	}
@@ -2022,6 +2083,7 @@ func (h *Libnbd) CanTrim() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_can_trim(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("can_trim", &cErr)
 	}
@@ -2048,6 +2110,7 @@ func (h *Libnbd) CanZero() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_can_zero(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("can_zero", &cErr)
 	}
@@ -2077,6 +2140,7 @@ func (h *Libnbd) GetSize() (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_size(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("get_size", &cErr)
 	}
@@ -2106,6 +2170,7 @@ func (h *Libnbd) IsReadOnly() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_is_read_only(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("is_read_only", &cErr)
 	}
@@ -2134,6 +2199,7 @@ func (h *Libnbd) IsRotational() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_is_rotational(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("is_rotational", &cErr)
 	}
@@ -2164,6 +2230,7 @@ func (h *Libnbd) CanFastZero() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_can_fast_zero(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("can_fast_zero", &cErr)
 	}
@@ -2188,6 +2255,7 @@ func (h *Libnbd) GetProtocol() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_protocol(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_protocol", &cErr)
 	}
@@ -2216,6 +2284,7 @@ func (h *Libnbd) GetStructuredRepliesNegotiated() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_structured_replies_negotiated(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("get_structured_replies_negotiated", &cErr)
 	}
@@ -2241,6 +2310,7 @@ func (h *Libnbd) GetTlsNegotiated() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_tls_negotiated(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("get_tls_negotiated", &cErr)
 	}
@@ -2272,6 +2342,7 @@ func (h *Libnbd) GetCanonicalExportName() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_canonical_export_name(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_canonical_export_name", &cErr)
 	}
@@ -2300,6 +2371,7 @@ func (h *Libnbd) GetExportDescription() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_export_description(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_export_description", &cErr)
 	}
@@ -2332,6 +2404,7 @@ func (h *Libnbd) GetUri() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_uri(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_uri", &cErr)
 	}
@@ -2363,6 +2436,7 @@ func (h *Libnbd) CanBlockStatusPayload() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_can_block_status_payload(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("can_block_status_payload", &cErr)
 	}
@@ -2396,6 +2470,7 @@ func (h *Libnbd) GetExtendedHeadersNegotiated() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_extended_headers_negotiated(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("get_extended_headers_negotiated", &cErr)
 	}
@@ -2416,6 +2491,7 @@ func (h *Libnbd) GetDebug() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_debug(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -2439,6 +2515,7 @@ func (h *Libnbd) SetDebug(debug bool) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_debug(&cErr, h.h, cDebug)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_debug", &cErr)
 	}
@@ -2469,10 +2546,11 @@ func (h *Libnbd) SetDebugCallback(debug DebugCallback) error {
 	if debug == nil {
 		return nilCallbackError("set_debug_callback", "debug")
 	}
-	cDebug := C._nbd_go_debug_callback(newCallback(debug))
+	cDebug := C._nbd_go_debug_callback(newCallback(h.panics, debug))
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_debug_callback(&cErr, h.h, cDebug)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_debug_callback", &cErr)
 	}
@@ -2493,6 +2571,7 @@ func (h *Libnbd) ClearDebugCallback() error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_clear_debug_callback(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("clear_debug_callback", &cErr)
 	}
@@ -2521,6 +2600,7 @@ func (h *Libnbd) SetHandleName(handle_name string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_set_handle_name(&cErr, h.h, cHandleName)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("set_handle_name", &cErr)
 	}
@@ -2540,6 +2620,7 @@ func (h *Libnbd) GetHandleName() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_handle_name(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("get_handle_name", &cErr)
 	}
@@ -2559,6 +2640,7 @@ func (h *Libnbd) GetPackageName() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_package_name(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return goString(ret, false), nil
 }
 
@@ -2585,6 +2667,7 @@ func (h *Libnbd) GetVersion() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_version(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return goString(ret, false), nil
 }
 
@@ -2608,6 +2691,7 @@ func (h *Libnbd) GetHandleSize() (uint, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_handle_size(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("get_handle_size", &cErr)
 	}
@@ -2629,6 +2713,7 @@ func (h *Libnbd) GetVersionExtra() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_version_extra(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return goString(ret, false), nil
 }
 
@@ -2646,6 +2731,7 @@ func (h *Libnbd) SupportsTls() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_supports_tls(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -2663,6 +2749,7 @@ func (h *Libnbd) SupportsUri() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_supports_uri(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -2684,6 +2771,7 @@ func (h *Libnbd) SupportsVsock() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_supports_vsock(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -2710,6 +2798,7 @@ func (h *Libnbd) IsUri(uri string) (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_is_uri(&cErr, h.h, cUri)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("is_uri", &cErr)
 	}
@@ -2740,6 +2829,7 @@ func (h *Libnbd) KillSubprocess(signum int) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_kill_subprocess(&cErr, h.h, cSignum)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("kill_subprocess", &cErr)
 	}
@@ -2764,6 +2854,7 @@ func (h *Libnbd) GetSubprocessPid() (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_get_subprocess_pid(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("get_subprocess_pid", &cErr)
 	}
@@ -2784,6 +2875,7 @@ func (h *Libnbd) StatsReconnects() (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_stats_reconnects(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint64(ret), nil
 }
 
@@ -2804,6 +2896,7 @@ func (h *Libnbd) StatsBytesSent() (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_stats_bytes_sent(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint64(ret), nil
 }
 
@@ -2826,6 +2919,7 @@ func (h *Libnbd) StatsChunksSent() (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_stats_chunks_sent(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint64(ret), nil
 }
 
@@ -2846,6 +2940,7 @@ func (h *Libnbd) StatsBytesReceived() (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_stats_bytes_received(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint64(ret), nil
 }
 
@@ -2869,6 +2964,7 @@ func (h *Libnbd) StatsChunksReceived() (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_stats_chunks_received(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint64(ret), nil
 }
 
@@ -2954,6 +3050,7 @@ func (h *Libnbd) ConnectUri(uri string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_connect_uri(&cErr, h.h, cUri)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("connect_uri", &cErr)
 	}
@@ -2989,6 +3086,7 @@ func (h *Libnbd) ConnectUnix(unixsocket string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_connect_unix(&cErr, h.h, cUnixsocket)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("connect_unix", &cErr)
 	}
@@ -3021,6 +3119,7 @@ func (h *Libnbd) ConnectVsock(cid uint32, port uint32) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_connect_vsock(&cErr, h.h, cCid, cPort)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("connect_vsock", &cErr)
 	}
@@ -3063,6 +3162,7 @@ func (h *Libnbd) ConnectTcp(hostname string, port string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_connect_tcp(&cErr, h.h, cHostname, cPort)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("connect_tcp", &cErr)
 	}
@@ -3096,6 +3196,7 @@ func (h *Libnbd) ConnectSocket(sock int) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_connect_socket(&cErr, h.h, cSock)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("connect_socket", &cErr)
 	}
@@ -3141,6 +3242,7 @@ func (h *Libnbd) ConnectCommand(argv []string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_connect_command(&cErr, h.h, cArgv)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("connect_command", &cErr)
 	}
@@ -3189,6 +3291,7 @@ func (h *Libnbd) ConnectSystemdSocketActivation(argv []string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_connect_systemd_socket_activation(&cErr, h.h, cArgv)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("connect_systemd_socket_activation", &cErr)
 	}
@@ -3224,6 +3327,7 @@ func (h *Libnbd) AioConnect(addr string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_connect(&cErr, h.h, cAddr, cAddrLen)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_connect", &cErr)
 	}
@@ -3257,6 +3361,7 @@ func (h *Libnbd) AioConnectUri(uri string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_connect_uri(&cErr, h.h, cUri)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_connect_uri", &cErr)
 	}
@@ -3288,6 +3393,7 @@ func (h *Libnbd) AioConnectUnix(unixsocket string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_connect_unix(&cErr, h.h, cUnixsocket)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_connect_unix", &cErr)
 	}
@@ -3314,6 +3420,7 @@ func (h *Libnbd) AioConnectVsock(cid uint32, port uint32) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_connect_vsock(&cErr, h.h, cCid, cPort)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_connect_vsock", &cErr)
 	}
@@ -3350,6 +3457,7 @@ func (h *Libnbd) AioConnectTcp(hostname string, port string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_connect_tcp(&cErr, h.h, cHostname, cPort)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_connect_tcp", &cErr)
 	}
@@ -3375,6 +3483,7 @@ func (h *Libnbd) AioConnectSocket(sock int) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_connect_socket(&cErr, h.h, cSock)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_connect_socket", &cErr)
 	}
@@ -3404,6 +3513,7 @@ func (h *Libnbd) AioConnectCommand(argv []string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_connect_command(&cErr, h.h, cArgv)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_connect_command", &cErr)
 	}
@@ -3434,6 +3544,7 @@ func (h *Libnbd) AioConnectSystemdSocketActivation(argv []string) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_connect_systemd_socket_activation(&cErr, h.h, cArgv)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_connect_systemd_socket_activation", &cErr)
 	}
@@ -3484,6 +3595,7 @@ func (h *Libnbd) Shutdown(optargs *ShutdownOptargs) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_shutdown(&cErr, h.h, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("shutdown", &cErr)
 	}
@@ -3527,6 +3639,7 @@ func (h *Libnbd) AioDisconnect(optargs *AioDisconnectOptargs) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_disconnect(&cErr, h.h, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_disconnect", &cErr)
 	}
@@ -3566,6 +3679,7 @@ func (h *Libnbd) OptGo() error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_opt_go(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("opt_go", &cErr)
 	}
@@ -3590,6 +3704,7 @@ func (h *Libnbd) OptAbort() error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_opt_abort(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("opt_abort", &cErr)
 	}
@@ -3626,6 +3741,7 @@ func (h *Libnbd) OptInfo() error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_opt_info(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("opt_info", &cErr)
 	}
@@ -3663,10 +3779,11 @@ func (h *Libnbd) OptList(list ListCallback) (uint, error) {
 	if list == nil {
 		return 0, nilCallbackError("opt_list", "list")
 	}
-	cList := C._nbd_go_list_callback(newCallback(list))
+	cList := C._nbd_go_list_callback(newCallback(h.panics, list))
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_opt_list(&cErr, h.h, cList)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("opt_list", &cErr)
 	}
@@ -3706,10 +3823,11 @@ func (h *Libnbd) OptListMetaContext(context ContextCallback) (uint, error) {
 	if context == nil {
 		return 0, nilCallbackError("opt_list_meta_context", "context")
 	}
-	cContext := C._nbd_go_context_callback(newCallback(context))
+	cContext := C._nbd_go_context_callback(newCallback(h.panics, context))
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_opt_list_meta_context(&cErr, h.h, cContext)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("opt_list_meta_context", &cErr)
 	}
@@ -3740,10 +3858,11 @@ func (h *Libnbd) OptListMetaContextQueries(queries []string, context ContextCall
 	if context == nil {
 		return 0, nilCallbackError("opt_list_meta_context_queries", "context")
 	}
-	cContext := C._nbd_go_context_callback(newCallback(context))
+	cContext := C._nbd_go_context_callback(newCallback(h.panics, context))
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_opt_list_meta_context_queries(&cErr, h.h, cQueries, cContext)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("opt_list_meta_context_queries", &cErr)
 	}
@@ -3786,10 +3905,11 @@ func (h *Libnbd) OptSetMetaContext(context ContextCallback) (uint, error) {
 	if context == nil {
 		return 0, nilCallbackError("opt_set_meta_context", "context")
 	}
-	cContext := C._nbd_go_context_callback(newCallback(context))
+	cContext := C._nbd_go_context_callback(newCallback(h.panics, context))
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_opt_set_meta_context(&cErr, h.h, cContext)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("opt_set_meta_context", &cErr)
 	}
@@ -3821,10 +3941,11 @@ func (h *Libnbd) OptSetMetaContextQueries(queries []string, context ContextCallb
 	if context == nil {
 		return 0, nilCallbackError("opt_set_meta_context_queries", "context")
 	}
-	cContext := C._nbd_go_context_callback(newCallback(context))
+	cContext := C._nbd_go_context_callback(newCallback(h.panics, context))
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_opt_set_meta_context_queries(&cErr, h.h, cQueries, cContext)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("opt_set_meta_context_queries", &cErr)
 	}
@@ -3865,6 +3986,7 @@ func (h *Libnbd) OptStarttls() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_opt_starttls(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("opt_starttls", &cErr)
 	}
@@ -3896,6 +4018,7 @@ func (h *Libnbd) OptStructuredReply() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_opt_structured_reply(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("opt_structured_reply", &cErr)
 	}
@@ -3927,6 +4050,7 @@ func (h *Libnbd) OptExtendedHeaders() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_opt_extended_headers(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("opt_extended_headers", &cErr)
 	}
@@ -3962,11 +4086,12 @@ func (h *Libnbd) AioOptGo(optargs *AioOptGoOptargs) error {
 	}
 	var cCompletion C.nbd_completion_callback
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_opt_go(&cErr, h.h, cCompletion)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_opt_go", &cErr)
 	}
@@ -3988,6 +4113,7 @@ func (h *Libnbd) AioOptAbort() error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_opt_abort(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_opt_abort", &cErr)
 	}
@@ -4022,11 +4148,12 @@ func (h *Libnbd) AioOptInfo(optargs *AioOptInfoOptargs) error {
 	}
 	var cCompletion C.nbd_completion_callback
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_opt_info(&cErr, h.h, cCompletion)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_opt_info", &cErr)
 	}
@@ -4063,13 +4190,14 @@ func (h *Libnbd) AioOptList(list ListCallback, optargs *AioOptListOptargs) error
 		return nilCallbackError("aio_opt_list", "list")
 	}
 	var cCompletion C.nbd_completion_callback
-	cList := C._nbd_go_list_callback(newCallback(list))
+	cList := C._nbd_go_list_callback(newCallback(h.panics, list))
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_opt_list(&cErr, h.h, cList, cCompletion)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_opt_list", &cErr)
 	}
@@ -4104,13 +4232,14 @@ func (h *Libnbd) AioOptListMetaContext(context ContextCallback, optargs *AioOptL
 		return 0, nilCallbackError("aio_opt_list_meta_context", "context")
 	}
 	var cCompletion C.nbd_completion_callback
-	cContext := C._nbd_go_context_callback(newCallback(context))
+	cContext := C._nbd_go_context_callback(newCallback(h.panics, context))
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_opt_list_meta_context(&cErr, h.h, cContext, cCompletion)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_opt_list_meta_context", &cErr)
 	}
@@ -4151,13 +4280,14 @@ func (h *Libnbd) AioOptListMetaContextQueries(queries []string, context ContextC
 		return 0, nilCallbackError("aio_opt_list_meta_context_queries", "context")
 	}
 	var cCompletion C.nbd_completion_callback
-	cContext := C._nbd_go_context_callback(newCallback(context))
+	cContext := C._nbd_go_context_callback(newCallback(h.panics, context))
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_opt_list_meta_context_queries(&cErr, h.h, cQueries, cContext, cCompletion)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_opt_list_meta_context_queries", &cErr)
 	}
@@ -4192,13 +4322,14 @@ func (h *Libnbd) AioOptSetMetaContext(context ContextCallback, optargs *AioOptSe
 		return 0, nilCallbackError("aio_opt_set_meta_context", "context")
 	}
 	var cCompletion C.nbd_completion_callback
-	cContext := C._nbd_go_context_callback(newCallback(context))
+	cContext := C._nbd_go_context_callback(newCallback(h.panics, context))
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_opt_set_meta_context(&cErr, h.h, cContext, cCompletion)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_opt_set_meta_context", &cErr)
 	}
@@ -4239,13 +4370,14 @@ func (h *Libnbd) AioOptSetMetaContextQueries(queries []string, context ContextCa
 		return 0, nilCallbackError("aio_opt_set_meta_context_queries", "context")
 	}
 	var cCompletion C.nbd_completion_callback
-	cContext := C._nbd_go_context_callback(newCallback(context))
+	cContext := C._nbd_go_context_callback(newCallback(h.panics, context))
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_opt_set_meta_context_queries(&cErr, h.h, cQueries, cContext, cCompletion)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_opt_set_meta_context_queries", &cErr)
 	}
@@ -4280,11 +4412,12 @@ func (h *Libnbd) AioOptStarttls(optargs *AioOptStarttlsOptargs) error {
 	}
 	var cCompletion C.nbd_completion_callback
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_opt_starttls(&cErr, h.h, cCompletion)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_opt_starttls", &cErr)
 	}
@@ -4318,11 +4451,12 @@ func (h *Libnbd) AioOptStructuredReply(optargs *AioOptStructuredReplyOptargs) er
 	}
 	var cCompletion C.nbd_completion_callback
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_opt_structured_reply(&cErr, h.h, cCompletion)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_opt_structured_reply", &cErr)
 	}
@@ -4356,11 +4490,12 @@ func (h *Libnbd) AioOptExtendedHeaders(optargs *AioOptExtendedHeadersOptargs) er
 	}
 	var cCompletion C.nbd_completion_callback
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_opt_extended_headers(&cErr, h.h, cCompletion)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_opt_extended_headers", &cErr)
 	}
@@ -4435,10 +4570,11 @@ func (h *Libnbd) PreadStructured(buf []byte, offset uint64, chunk ChunkCallback,
 	if optargs != nil && optargs.FlagsSet {
 		cFlags = C.uint32_t(optargs.Flags)
 	}
-	cChunk := C._nbd_go_chunk_callback(newCallback(chunk))
+	cChunk := C._nbd_go_chunk_callback(newCallback(h.panics, chunk))
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_pread_structured(&cErr, h.h, cBuf, cBufLen, cOffset, cChunk, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("pread_structured", &cErr)
 	}
@@ -4488,6 +4624,7 @@ func (h *Libnbd) Pwrite(buf []byte, offset uint64, optargs *PwriteOptargs) error
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_pwrite(&cErr, h.h, cBuf, cBufLen, cOffset, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("pwrite", &cErr)
 	}
@@ -4525,6 +4662,7 @@ func (h *Libnbd) Flush(optargs *FlushOptargs) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_flush(&cErr, h.h, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("flush", &cErr)
 	}
@@ -4572,6 +4710,7 @@ func (h *Libnbd) Trim(count uint64, offset uint64, optargs *TrimOptargs) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_trim(&cErr, h.h, cCount, cOffset, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("trim", &cErr)
 	}
@@ -4614,6 +4753,7 @@ func (h *Libnbd) Cache(count uint64, offset uint64, optargs *CacheOptargs) error
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_cache(&cErr, h.h, cCount, cOffset, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("cache", &cErr)
 	}
@@ -4664,6 +4804,7 @@ func (h *Libnbd) Zero(count uint64, offset uint64, optargs *ZeroOptargs) error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_zero(&cErr, h.h, cCount, cOffset, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("zero", &cErr)
 	}
@@ -4727,10 +4868,11 @@ func (h *Libnbd) BlockStatus64(count uint64, offset uint64, extent64 Extent64Cal
 	if optargs != nil && optargs.FlagsSet {
 		cFlags = C.uint32_t(optargs.Flags)
 	}
-	cExtent64 := C._nbd_go_extent64_callback(newCallback(extent64))
+	cExtent64 := C._nbd_go_extent64_callback(newCallback(h.panics, extent64))
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_block_status_64(&cErr, h.h, cCount, cOffset, cExtent64, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("block_status_64", &cErr)
 	}
@@ -4785,10 +4927,11 @@ func (h *Libnbd) BlockStatusFilter(count uint64, offset uint64, contexts []strin
 	if optargs != nil && optargs.FlagsSet {
 		cFlags = C.uint32_t(optargs.Flags)
 	}
-	cExtent64 := C._nbd_go_extent64_callback(newCallback(extent64))
+	cExtent64 := C._nbd_go_extent64_callback(newCallback(h.panics, extent64))
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_block_status_filter(&cErr, h.h, cCount, cOffset, cContexts, cExtent64, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("block_status_filter", &cErr)
 	}
@@ -4839,13 +4982,14 @@ func (h *Libnbd) AioPreadStructured(buf AioBuffer, offset uint64, chunk ChunkCal
 	if optargs != nil && optargs.FlagsSet {
 		cFlags = C.uint32_t(optargs.Flags)
 	}
-	cChunk := C._nbd_go_chunk_callback(newCallback(chunk))
+	cChunk := C._nbd_go_chunk_callback(newCallback(h.panics, chunk))
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_pread_structured(&cErr, h.h, cBuf, cBufLen, cOffset, cChunk, cCompletion, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_pread_structured", &cErr)
 	}
@@ -4891,11 +5035,12 @@ func (h *Libnbd) AioPwrite(buf AioBuffer, offset uint64, optargs *AioPwriteOptar
 		cFlags = C.uint32_t(optargs.Flags)
 	}
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_pwrite(&cErr, h.h, cBuf, cBufLen, cOffset, cCompletion, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_pwrite", &cErr)
 	}
@@ -4935,11 +5080,12 @@ func (h *Libnbd) AioFlush(optargs *AioFlushOptargs) (uint64, error) {
 		cFlags = C.uint32_t(optargs.Flags)
 	}
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_flush(&cErr, h.h, cCompletion, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_flush", &cErr)
 	}
@@ -4979,11 +5125,12 @@ func (h *Libnbd) AioTrim(count uint64, offset uint64, optargs *AioTrimOptargs) (
 		cFlags = C.uint32_t(optargs.Flags)
 	}
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_trim(&cErr, h.h, cCount, cOffset, cCompletion, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_trim", &cErr)
 	}
@@ -5024,11 +5171,12 @@ func (h *Libnbd) AioCache(count uint64, offset uint64, optargs *AioCacheOptargs)
 		cFlags = C.uint32_t(optargs.Flags)
 	}
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_cache(&cErr, h.h, cCount, cOffset, cCompletion, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_cache", &cErr)
 	}
@@ -5069,11 +5217,12 @@ func (h *Libnbd) AioZero(count uint64, offset uint64, optargs *AioZeroOptargs) (
 		cFlags = C.uint32_t(optargs.Flags)
 	}
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_zero(&cErr, h.h, cCount, cOffset, cCompletion, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_zero", &cErr)
 	}
@@ -5124,13 +5273,14 @@ func (h *Libnbd) AioBlockStatus(count uint64, offset uint64, extent ExtentCallba
 	if optargs != nil && optargs.FlagsSet {
 		cFlags = C.uint32_t(optargs.Flags)
 	}
-	cExtent := C._nbd_go_extent_callback(newCallback(extent))
+	cExtent := C._nbd_go_extent_callback(newCallback(h.panics, extent))
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_block_status(&cErr, h.h, cCount, cOffset, cExtent, cCompletion, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_block_status", &cErr)
 	}
@@ -5173,13 +5323,14 @@ func (h *Libnbd) AioBlockStatus64(count uint64, offset uint64, extent64 Extent64
 	if optargs != nil && optargs.FlagsSet {
 		cFlags = C.uint32_t(optargs.Flags)
 	}
-	cExtent64 := C._nbd_go_extent64_callback(newCallback(extent64))
+	cExtent64 := C._nbd_go_extent64_callback(newCallback(h.panics, extent64))
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_block_status_64(&cErr, h.h, cCount, cOffset, cExtent64, cCompletion, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_block_status_64", &cErr)
 	}
@@ -5228,13 +5379,14 @@ func (h *Libnbd) AioBlockStatusFilter(count uint64, offset uint64, contexts []st
 	if optargs != nil && optargs.FlagsSet {
 		cFlags = C.uint32_t(optargs.Flags)
 	}
-	cExtent64 := C._nbd_go_extent64_callback(newCallback(extent64))
+	cExtent64 := C._nbd_go_extent64_callback(newCallback(h.panics, extent64))
 	if optargs != nil && optargs.CompletionCallbackSet && optargs.CompletionCallback != nil {
-		cCompletion = C._nbd_go_completion_callback(newCallback(optargs.CompletionCallback))
+		cCompletion = C._nbd_go_completion_callback(newCallback(h.panics, optargs.CompletionCallback))
 	}
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_block_status_filter(&cErr, h.h, cCount, cOffset, cContexts, cExtent64, cCompletion, cFlags)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_block_status_filter", &cErr)
 	}
@@ -5263,6 +5415,7 @@ func (h *Libnbd) AioGetFd() (int, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_get_fd(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_get_fd", &cErr)
 	}
@@ -5293,6 +5446,7 @@ func (h *Libnbd) AioGetTimeoutMs() (uint, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_get_timeout_ms(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint(ret), nil
 }
 
@@ -5328,6 +5482,7 @@ func (h *Libnbd) AioGetDirection() (uint, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_get_direction(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return uint(ret), nil
 }
 
@@ -5351,6 +5506,7 @@ func (h *Libnbd) AioNotifyRead() error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_notify_read(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_notify_read", &cErr)
 	}
@@ -5375,6 +5531,7 @@ func (h *Libnbd) AioNotifyWrite() error {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_notify_write(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return savedError("aio_notify_write", &cErr)
 	}
@@ -5396,6 +5553,7 @@ func (h *Libnbd) AioIsCreated() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_is_created(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -5416,6 +5574,7 @@ func (h *Libnbd) AioIsConnecting() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_is_connecting(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -5438,6 +5597,7 @@ func (h *Libnbd) AioIsNegotiating() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_is_negotiating(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -5457,6 +5617,7 @@ func (h *Libnbd) AioIsReady() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_is_ready(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -5475,6 +5636,7 @@ func (h *Libnbd) AioIsProcessing() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_is_processing(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -5492,6 +5654,7 @@ func (h *Libnbd) AioIsDead() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_is_dead(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -5510,6 +5673,7 @@ func (h *Libnbd) AioIsClosed() (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_is_closed(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	return ret != 0, nil
 }
 
@@ -5542,6 +5706,7 @@ func (h *Libnbd) AioCommandCompleted(cookie uint64) (bool, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_command_completed(&cErr, h.h, cCookie)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return false, savedError("aio_command_completed", &cErr)
 	}
@@ -5567,6 +5732,7 @@ func (h *Libnbd) AioPeekCommandCompleted() (uint64, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_peek_command_completed(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_peek_command_completed", &cErr)
 	}
@@ -5594,6 +5760,7 @@ func (h *Libnbd) AioInFlight() (uint, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_aio_in_flight(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("aio_in_flight", &cErr)
 	}
@@ -5618,6 +5785,7 @@ func (h *Libnbd) ConnectionState() (*string, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_connection_state(&cErr, h.h)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == nil {
 		return nil, savedError("connection_state", &cErr)
 	}
@@ -5652,6 +5820,7 @@ func (h *Libnbd) Poll(timeout int) (uint, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_poll(&cErr, h.h, cTimeout)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("poll", &cErr)
 	}
@@ -5680,6 +5849,7 @@ func (h *Libnbd) Poll2(fd int, timeout int) (uint, error) {
 	var cErr C.struct_go_nbd_error
 	ret := C._nbd_go_poll2(&cErr, h.h, cFd, cTimeout)
 	runtime.KeepAlive(h)
+	h.panics.rethrow()
 	if ret == -1 {
 		return 0, savedError("poll2", &cErr)
 	}

@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"runtime/cgo"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -24,10 +25,66 @@ type LibnbdExtent struct {
 // that each is released exactly once).
 var liveCallbacks int64
 
+// callbackBox is what a callback's user_data names: the Go func, and
+// where a panic inside it is kept for its handle's method to raise.
+type callbackBox struct {
+	f      interface{}
+	panics *panicSlot
+}
+
 // newCallback hands a Go func to C: the id in a callback's user_data.
-func newCallback(f interface{}) C.uintptr_t {
+func newCallback(panics *panicSlot, f interface{}) C.uintptr_t {
 	atomic.AddInt64(&liveCallbacks, 1)
-	return C.uintptr_t(cgo.NewHandle(f))
+	return C.uintptr_t(cgo.NewHandle(&callbackBox{f: f, panics: panics}))
+}
+
+func callbackOf(id C.uintptr_t) *callbackBox {
+	return cgo.Handle(id).Value().(*callbackBox)
+}
+
+// catch, deferred in every callback: a panic must not unwind through the
+// library's C frames (Go would abort the program). The C callback
+// returns -1 instead, which fails its command, and the method of the
+// handle during which the callback ran panics with the value once the
+// library has returned.
+func (b *callbackBox) catch(ret *C.int) {
+	if r := recover(); r != nil {
+		*ret = -1
+		b.panics.note(r)
+	}
+}
+
+// panicSlot holds a callback's panic until the handle's method raises it.
+// (It is not the handle itself, which a registered callback would then
+// keep from being collected.)
+type panicSlot struct {
+	pending int32
+	mu      sync.Mutex
+	value   interface{}
+}
+
+func (p *panicSlot) note(v interface{}) {
+	p.mu.Lock()
+	if p.value == nil {
+		p.value = v
+	}
+	atomic.StoreInt32(&p.pending, 1)
+	p.mu.Unlock()
+}
+
+// rethrow panics with the value a callback panicked with, if one did.
+func (p *panicSlot) rethrow() {
+	if atomic.LoadInt32(&p.pending) == 0 {
+		return
+	}
+	p.mu.Lock()
+	v := p.value
+	p.value = nil
+	atomic.StoreInt32(&p.pending, 0)
+	p.mu.Unlock()
+	if v != nil {
+		panic(v)
+	}
 }
 
 // goNbdFreeCallback is every callback's .free: the library is done with

@@ -9,94 +9,118 @@ package libnbd
 */
 import "C"
 
-import (
-	"runtime/cgo"
-	"unsafe"
-)
+import "unsafe"
 
 var _ unsafe.Pointer
 
-// ChunkCallback is called by the library with what a chunk callback
-// receives; its result is the C callback's.
+// ChunkCallback: called for each chunk of a structured read reply
+// (nbd_chunk_callback). Its result is the C callback's; if it panics, the C
+// callback returns -1 and the method during which it ran panics with the
+// same value.
 type ChunkCallback func(subbuf []byte, offset uint64, status uint, error *int) int
 
 //export goNbdChunkCallback
-func goNbdChunkCallback(id C.uintptr_t, subbuf unsafe.Pointer, count C.size_t, offset C.uint64_t, status C.uint, error *C.int) C.int {
-	callback := cgo.Handle(id).Value().(ChunkCallback)
+func goNbdChunkCallback(id C.uintptr_t, subbuf unsafe.Pointer, count C.size_t, offset C.uint64_t, status C.uint, error *C.int) (ret C.int) {
+	box := callbackOf(id)
+	defer box.catch(&ret)
+	callback := box.f.(ChunkCallback)
 	goError := int(*error)
-	ret := callback(copyBytes(subbuf, count), uint64(offset), uint(status), &goError)
+	ret = C.int(callback(copyBytes(subbuf, count), uint64(offset), uint(status), &goError))
 	*error = C.int(goError)
-	return C.int(ret)
+	return ret
 }
 
-// CompletionCallback is called by the library with what a completion callback
-// receives; its result is the C callback's.
+// CompletionCallback: called once when an asynchronous command completes
+// (nbd_completion_callback). Its result is the C callback's; if it panics,
+// the C callback returns -1 and the method during which it ran panics with
+// the same value.
 type CompletionCallback func(error *int) int
 
 //export goNbdCompletionCallback
-func goNbdCompletionCallback(id C.uintptr_t, error *C.int) C.int {
-	callback := cgo.Handle(id).Value().(CompletionCallback)
+func goNbdCompletionCallback(id C.uintptr_t, error *C.int) (ret C.int) {
+	box := callbackOf(id)
+	defer box.catch(&ret)
+	callback := box.f.(CompletionCallback)
 	goError := int(*error)
-	ret := callback(&goError)
+	ret = C.int(callback(&goError))
 	*error = C.int(goError)
-	return C.int(ret)
+	return ret
 }
 
-// DebugCallback is called by the library with what a debug callback
-// receives; its result is the C callback's.
+// DebugCallback: receives debug messages (nbd_debug_callback). Its result is
+// the C callback's; if it panics, the C callback returns -1 and the method
+// during which it ran panics with the same value.
 type DebugCallback func(context string, msg string) int
 
 //export goNbdDebugCallback
-func goNbdDebugCallback(id C.uintptr_t, context *C.char, msg *C.char) C.int {
-	callback := cgo.Handle(id).Value().(DebugCallback)
-	ret := callback(C.GoString(context), C.GoString(msg))
-	return C.int(ret)
+func goNbdDebugCallback(id C.uintptr_t, context *C.char, msg *C.char) (ret C.int) {
+	box := callbackOf(id)
+	defer box.catch(&ret)
+	callback := box.f.(DebugCallback)
+	ret = C.int(callback(C.GoString(context), C.GoString(msg)))
+	return ret
 }
 
-// ExtentCallback is called by the library with what a extent callback
-// receives; its result is the C callback's.
+// ExtentCallback: receives block status extents as 32-bit length and flag
+// pairs (nbd_extent_callback). Its result is the C callback's; if it panics,
+// the C callback returns -1 and the method during which it ran panics with
+// the same value.
 type ExtentCallback func(metacontext string, offset uint64, entries []uint32, error *int) int
 
 //export goNbdExtentCallback
-func goNbdExtentCallback(id C.uintptr_t, metacontext *C.char, offset C.uint64_t, entries *C.uint32_t, nr_entries C.size_t, error *C.int) C.int {
-	callback := cgo.Handle(id).Value().(ExtentCallback)
+func goNbdExtentCallback(id C.uintptr_t, metacontext *C.char, offset C.uint64_t, entries *C.uint32_t, nr_entries C.size_t, error *C.int) (ret C.int) {
+	box := callbackOf(id)
+	defer box.catch(&ret)
+	callback := box.f.(ExtentCallback)
 	goError := int(*error)
-	ret := callback(C.GoString(metacontext), uint64(offset), copyUint32s(entries, nr_entries), &goError)
+	ret = C.int(callback(C.GoString(metacontext), uint64(offset), copyUint32s(entries, nr_entries), &goError))
 	*error = C.int(goError)
-	return C.int(ret)
+	return ret
 }
 
-// Extent64Callback is called by the library with what a extent64 callback
-// receives; its result is the C callback's.
+// Extent64Callback: receives block status extents as 64-bit length and flag
+// pairs (nbd_extent64_callback). Its result is the C callback's; if it
+// panics, the C callback returns -1 and the method during which it ran
+// panics with the same value.
 type Extent64Callback func(metacontext string, offset uint64, entries []LibnbdExtent, error *int) int
 
 //export goNbdExtent64Callback
-func goNbdExtent64Callback(id C.uintptr_t, metacontext *C.char, offset C.uint64_t, entries *C.nbd_extent, nr_entries C.size_t, error *C.int) C.int {
-	callback := cgo.Handle(id).Value().(Extent64Callback)
+func goNbdExtent64Callback(id C.uintptr_t, metacontext *C.char, offset C.uint64_t, entries *C.nbd_extent, nr_entries C.size_t, error *C.int) (ret C.int) {
+	box := callbackOf(id)
+	defer box.catch(&ret)
+	callback := box.f.(Extent64Callback)
 	goError := int(*error)
-	ret := callback(C.GoString(metacontext), uint64(offset), copyExtents(entries, nr_entries), &goError)
+	ret = C.int(callback(C.GoString(metacontext), uint64(offset), copyExtents(entries, nr_entries), &goError))
 	*error = C.int(goError)
-	return C.int(ret)
+	return ret
 }
 
-// ListCallback is called by the library with what a list callback
-// receives; its result is the C callback's.
+// ListCallback: receives one export name and description from the server
+// (nbd_list_callback). Its result is the C callback's; if it panics, the C
+// callback returns -1 and the method during which it ran panics with the
+// same value.
 type ListCallback func(name string, description string) int
 
 //export goNbdListCallback
-func goNbdListCallback(id C.uintptr_t, name *C.char, description *C.char) C.int {
-	callback := cgo.Handle(id).Value().(ListCallback)
-	ret := callback(C.GoString(name), C.GoString(description))
-	return C.int(ret)
+func goNbdListCallback(id C.uintptr_t, name *C.char, description *C.char) (ret C.int) {
+	box := callbackOf(id)
+	defer box.catch(&ret)
+	callback := box.f.(ListCallback)
+	ret = C.int(callback(C.GoString(name), C.GoString(description)))
+	return ret
 }
 
-// ContextCallback is called by the library with what a context callback
-// receives; its result is the C callback's.
+// ContextCallback: receives one meta context name from the server
+// (nbd_context_callback). Its result is the C callback's; if it panics, the
+// C callback returns -1 and the method during which it ran panics with the
+// same value.
 type ContextCallback func(name string) int
 
 //export goNbdContextCallback
-func goNbdContextCallback(id C.uintptr_t, name *C.char) C.int {
-	callback := cgo.Handle(id).Value().(ContextCallback)
-	ret := callback(C.GoString(name))
-	return C.int(ret)
+func goNbdContextCallback(id C.uintptr_t, name *C.char) (ret C.int) {
+	box := callbackOf(id)
+	defer box.catch(&ret)
+	callback := box.f.(ContextCallback)
+	ret = C.int(callback(C.GoString(name)))
+	return ret
 }

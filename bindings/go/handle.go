@@ -22,7 +22,8 @@
 // are used only when the matching XxxSet field is true. Closures are Go
 // funcs; the library holds on to one for as long as it may call it (a
 // completion callback until the command retires) and releases it exactly
-// once. Buffers of asynchronous commands are [AioBuffer]s, in C memory,
+// once; a panic inside one fails its command and is raised again by the
+// method during which the callback ran. Buffers of asynchronous commands are [AioBuffer]s, in C memory,
 // which must stay allocated until the command completes.
 //
 // Build against the library with pkg-config: set PKG_CONFIG_PATH to the
@@ -66,7 +67,8 @@ import (
 // may be called from several goroutines at once (the library serialises
 // them); Close must not race with them.
 type Libnbd struct {
-	h *C.struct_nbd_handle
+	h      *C.struct_nbd_handle
+	panics *panicSlot
 }
 
 // String describes the handle (for debugging).
@@ -140,7 +142,7 @@ func Create() (*Libnbd, error) {
 	if c == nil {
 		return nil, savedError("create", &cErr)
 	}
-	h := &Libnbd{h: c}
+	h := &Libnbd{h: c, panics: &panicSlot{}}
 	runtime.SetFinalizer(h, (*Libnbd).Close)
 	return h, nil
 }

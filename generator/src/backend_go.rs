@@ -316,6 +316,7 @@ fn const_views(l: &Lowered, k: &ConstDef) -> Vec<ConstView> {
 struct CallbackView {
     /// `chunk`
     name: String,
+    doc: Vec<String>,
     /// `ChunkCallback`
     go_type: String,
     /// The Go func type's parameters (`subbuf []byte, offset uint64, …`).
@@ -411,6 +412,17 @@ fn callback_view(cb: &LCallback) -> CallbackView {
         .map(|p| p.ty.c_decl(&p.name))
         .collect();
     CallbackView {
+        doc: comment_lines(&markup::wrap(
+            &format!(
+                "{}: {} (nbd_{}_callback). Its result is the C callback's; \
+                 if it panics, the C callback returns -1 and the method \
+                 during which it ran panics with the same value.",
+                callback_type(cb.name),
+                cb.def.doc,
+                cb.name
+            ),
+            74,
+        )),
         name: cb.name.to_string(),
         go_type: callback_type(cb.name),
         go_params: go_params.join(", "),
@@ -607,7 +619,7 @@ fn arg_parts(
             prelude.push(format!("\treturn ZERO nilCallbackError({q}, {aname})"));
             prelude.push("}".into());
             closures.push(format!(
-                "{c} := C._nbd_go_{}_callback(newCallback({n}))",
+                "{c} := C._nbd_go_{}_callback(newCallback(h.panics, {n}))",
                 cb.name
             ));
             (format!("{n} {}", callback_type(cb.name)), vec![c])
@@ -644,7 +656,7 @@ fn call_view(l: &Lowered, call: &LCall) -> CallView {
                         "if optargs != nil && optargs.{field}Set && optargs.{field} != nil {{"
                     ));
                     closures.push(format!(
-                        "\t{c} = C._nbd_go_{}_callback(newCallback(optargs.{field}))",
+                        "\t{c} = C._nbd_go_{}_callback(newCallback(h.panics, optargs.{field}))",
                         cb.name
                     ));
                     closures.push("}".into());
