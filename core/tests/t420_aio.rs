@@ -281,3 +281,77 @@ fn t508_completion_queries_before_connecting() {
     expect_errno(h.aio_command_completed(0), libc::EINVAL);
     expect_errno(h.aio_peek_command_completed(), libc::EINVAL);
 }
+
+/// nbd_aio_notify_read reads one reply, as libnbd's does: callers' loops
+/// may count on one completion per notification (libnbd's own Go test of
+/// an aio copy frees a buffer twice otherwise). The replies behind it stay
+/// in the socket, which stays readable; nbd_poll still takes all of them.
+#[test]
+fn t509_notify_read_reads_one_reply() {
+    with_timeout(60, || {
+        let srv = nbdkit(&["pattern", "8M"]);
+        let h = srv.connect();
+        let completed = Arc::new(AtomicUsize::new(0));
+        for i in 0..8u64 {
+            let c = completed.clone();
+            h.aio_pread(
+                AioBuffer::new(4096),
+                i * 4096,
+                Some(Box::new(move |err| {
+                    assert_eq!(*err, 0);
+                    c.fetch_add(1, Ordering::SeqCst);
+                    1
+                })),
+                None,
+            )
+            .unwrap();
+        }
+        // Let every request go out and every reply arrive.
+        while h.aio_get_direction() & 2 != 0 {
+            h.aio_notify_write().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let fd = h.aio_get_fd().unwrap();
+        let readable = || {
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+        };
+        for n in 1..=8 {
+            assert!(readable(), "replies are waiting in the socket");
+            h.aio_notify_read().unwrap();
+            assert_eq!(completed.load(Ordering::SeqCst), n, "one per notification");
+        }
+        assert!(!readable());
+        assert_eq!(h.aio_in_flight().unwrap(), 0);
+
+        // nbd_poll takes every reply that is there.
+        for i in 0..8u64 {
+            let c = completed.clone();
+            h.aio_pread(
+                AioBuffer::new(4096),
+                i * 4096,
+                Some(Box::new(move |_| {
+                    c.fetch_add(1, Ordering::SeqCst);
+                    1
+                })),
+                None,
+            )
+            .unwrap();
+        }
+        while h.aio_get_direction() & 2 != 0 {
+            h.aio_notify_write().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        h.poll(1000).unwrap();
+        assert_eq!(
+            completed.load(Ordering::SeqCst),
+            16,
+            "nbd_poll took them all"
+        );
+    });
+}

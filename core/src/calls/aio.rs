@@ -87,7 +87,7 @@ impl Inner {
                 ),
             ));
         }
-        let r = conn.on_ready(readable, writable).map(drop);
+        let r = conn.notify(readable, writable).map(drop);
         self.after_step();
         r
     }

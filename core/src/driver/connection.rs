@@ -5,7 +5,7 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{SockAddr, Socket};
 
-use super::io::{pump, PumpReport};
+use super::io::{pump, pump_replies, PumpReport};
 use super::tls_wire::{self, TlsWire};
 use crate::generated::types::PublicState;
 use crate::protocol::{Config, Direction, Machine};
@@ -202,6 +202,18 @@ impl Connection {
     /// The socket may be readable and/or writable: move bytes (or finish
     /// connecting). Errors have already killed the connection.
     pub(crate) fn on_ready(&mut self, readable: bool, writable: bool) -> Result<PumpReport> {
+        self.on_ready_replies(readable, writable, false)
+    }
+
+    /// [`Connection::on_ready`], reading at most one reply when
+    /// `one_reply` (a plaintext connection in the transmission phase; see
+    /// `pump_replies`).
+    pub(crate) fn on_ready_replies(
+        &mut self,
+        readable: bool,
+        writable: bool,
+        one_reply: bool,
+    ) -> Result<PumpReport> {
         let report = match std::mem::replace(&mut self.link, Link::Gone) {
             Link::Connecting(p) => {
                 match p.advance() {
@@ -217,13 +229,13 @@ impl Connection {
                     ..PumpReport::default()
                 };
                 if matches!(self.link, Link::Open(_)) {
-                    self.pump_open(true, true)?;
+                    self.pump_open(true, true, false)?;
                 }
                 report
             }
             Link::Open(s) => {
                 self.link = Link::Open(s);
-                self.pump_open(readable, writable)?
+                self.pump_open(readable, writable, one_reply)?
             }
             Link::Gone => {
                 return Err(Error::new(
@@ -235,7 +247,7 @@ impl Connection {
         Ok(report)
     }
 
-    fn pump_open(&mut self, readable: bool, writable: bool) -> Result<PumpReport> {
+    fn pump_open(&mut self, readable: bool, writable: bool, one_reply: bool) -> Result<PumpReport> {
         let Link::Open(sock) = &self.link else {
             return Ok(PumpReport::default());
         };
@@ -243,7 +255,7 @@ impl Connection {
         let mut report = PumpReport::default();
         let result = loop {
             let step = match self.tls.as_mut() {
-                None => pump(&mut self.machine, sock, readable, writable),
+                None => pump_replies(&mut self.machine, sock, readable, writable, one_reply),
                 Some(tls) => pump(
                     &mut TlsWire {
                         machine: &mut self.machine,
@@ -343,7 +355,7 @@ impl Connection {
         }
         let mut moved = self.deliver_buffered()?;
         if self.direction().writes() {
-            moved |= self.pump_open(false, true)?.progressed;
+            moved |= self.pump_open(false, true, false)?.progressed;
         }
         Ok(moved)
     }

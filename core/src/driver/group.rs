@@ -364,9 +364,29 @@ impl Group {
 
     /// [`Group::fd`] is ready in `direction`'s sense: move bytes. With
     /// several connections, every socket that is ready is served.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn on_ready(&mut self, readable: bool, writable: bool) -> Result<PumpReport> {
+        self.on_ready_replies(readable, writable, false)
+    }
+
+    /// [`Group::on_ready`] for nbd_aio_notify_read and _write: with one
+    /// connection, a notification of readability reads one reply, as
+    /// libnbd's does (the caller's loop may count on one completion per
+    /// notification); the socket stays readable while more are waiting.
+    pub(crate) fn notify(&mut self, readable: bool, writable: bool) -> Result<PumpReport> {
+        self.on_ready_replies(readable, writable, readable && !writable)
+    }
+
+    fn on_ready_replies(
+        &mut self,
+        readable: bool,
+        writable: bool,
+        one_reply: bool,
+    ) -> Result<PumpReport> {
         if self.epoll.is_none() {
-            let r = self.first_mut().on_ready(readable, writable);
+            let r = self
+                .first_mut()
+                .on_ready_replies(readable, writable, one_reply);
             self.settle();
             return r;
         }

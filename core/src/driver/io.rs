@@ -25,6 +25,15 @@ pub(crate) trait Wire {
     fn input_received(&mut self, n: usize) -> Result<()>;
     fn input_eof(&mut self);
     fn transport_failed(&mut self, err: Error);
+    /// How many bytes end the reply unit being read, for a pump that
+    /// reads one reply at a time (None: no such limit is known).
+    fn reply_unit_remaining(&self) -> Option<usize> {
+        None
+    }
+    /// Between replies, nothing buffered.
+    fn at_reply_boundary(&self) -> bool {
+        false
+    }
 }
 
 impl Wire for Machine {
@@ -48,6 +57,12 @@ impl Wire for Machine {
     }
     fn transport_failed(&mut self, err: Error) {
         Machine::transport_failed(self, err)
+    }
+    fn reply_unit_remaining(&self) -> Option<usize> {
+        Machine::reply_unit_remaining(self)
+    }
+    fn at_reply_boundary(&self) -> bool {
+        Machine::at_reply_boundary(self)
     }
 }
 
@@ -80,8 +95,24 @@ pub(crate) struct PumpReport {
 pub(crate) fn pump<W: Wire + ?Sized>(
     wire: &mut W,
     sock: &Socket,
+    may_read: bool,
+    may_write: bool,
+) -> Result<PumpReport> {
+    pump_replies(wire, sock, may_read, may_write, false)
+}
+
+/// [`pump`], reading at most one reply when `one_reply` (and the wire
+/// knows where replies end): every recv stops at the end of the reply
+/// unit being read, and reading stops once a whole reply was read, so the
+/// replies after it stay in the socket, which stays readable. This is
+/// libnbd's nbd_aio_notify_read, whose callers may count on one reply
+/// (one completion) per notification.
+pub(crate) fn pump_replies<W: Wire + ?Sized>(
+    wire: &mut W,
+    sock: &Socket,
     mut may_read: bool,
     mut may_write: bool,
+    one_reply: bool,
 ) -> Result<PumpReport> {
     let mut report = PumpReport::default();
     loop {
@@ -106,7 +137,12 @@ pub(crate) fn pump<W: Wire + ?Sized>(
         // Re-read the direction: writing a request may have made the
         // machine wait for its reply.
         if wire.direction().reads() && may_read {
-            match read_some(wire, sock)? {
+            let limit = if one_reply {
+                wire.reply_unit_remaining()
+            } else {
+                None
+            };
+            match read_some(wire, sock, limit)? {
                 Read_::Full => moved = true,
                 Read_::Short => {
                     moved = true;
@@ -123,6 +159,10 @@ pub(crate) fn pump<W: Wire + ?Sized>(
                     report.eof = true;
                     return Ok(report);
                 }
+            }
+            if limit.is_some() && wire.at_reply_boundary() {
+                // One whole reply read: the next stays in the socket.
+                may_read = false;
             }
             // Replies often make the machine want to write (handshake
             // answers), which usually succeeds at once.
@@ -213,10 +253,14 @@ enum Read_ {
     Eof,
 }
 
-/// One recv into the machine's input buffer.
-fn read_some<W: Wire + ?Sized>(wire: &mut W, sock: &Socket) -> Result<Read_> {
+/// One recv into the machine's input buffer, of at most `limit` bytes.
+fn read_some<W: Wire + ?Sized>(wire: &mut W, sock: &Socket, limit: Option<usize>) -> Result<Read_> {
     loop {
         let buf = wire.input_buffer();
+        let buf = match limit {
+            Some(l) if l < buf.len() => &mut buf[..l],
+            _ => buf,
+        };
         let want = buf.len();
         if want == 0 {
             return Ok(Read_::NoRoom);

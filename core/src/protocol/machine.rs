@@ -238,6 +238,30 @@ impl Machine {
         self.cx.inbuf.space()
     }
 
+    /// In the transmission phase, how many bytes end the reply unit being
+    /// read (a header, a chunk's payload, a read's data): a caller that
+    /// reads no more than that leaves the next reply in the socket, as
+    /// libnbd, which reads one reply per nbd_aio_notify_read, does. None
+    /// before the transmission phase.
+    pub fn reply_unit_remaining(&self) -> Option<usize> {
+        let State::Ready(t) = &self.state else {
+            return None;
+        };
+        let buffered = self.cx.inbuf.len();
+        let avail = self.cx.inbuf.avail();
+        let magic = (avail.len() >= 4)
+            .then(|| u32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]));
+        Some(
+            t.reply
+                .unit_remaining(buffered, self.cx.info.extended_headers, magic),
+        )
+    }
+
+    /// Between replies: no reply is partly read, and nothing is buffered.
+    pub fn at_reply_boundary(&self) -> bool {
+        matches!(&self.state, State::Ready(t) if t.reply.is_idle()) && self.cx.inbuf.is_empty()
+    }
+
     /// `n` bytes were received into `input_buffer()`: parse them, running
     /// callbacks and completing commands. An error means the machine died.
     pub fn input_received(&mut self, n: usize) -> Result<(), Error> {

@@ -401,6 +401,30 @@ impl ReplyState {
         matches!(self, ReplyState::Header)
     }
 
+    /// The bytes that end the unit being read (a reply or chunk header,
+    /// a chunk's payload, a read's data), `buffered` of which are already
+    /// in the input buffer; `extended` says extended headers were
+    /// negotiated, and `magic` is the header's magic once 4 bytes of it
+    /// are buffered.
+    pub(super) fn unit_remaining(
+        &self,
+        buffered: usize,
+        extended: bool,
+        magic: Option<u32>,
+    ) -> usize {
+        let total = match *self {
+            ReplyState::Header if extended => 32,
+            ReplyState::Header => match magic {
+                Some(super::wire::STRUCTURED_REPLY_MAGIC) => 20,
+                _ => 16,
+            },
+            ReplyState::Payload { need, .. } => need,
+            ReplyState::Data { remaining, .. } => remaining,
+            ReplyState::Skip { remaining, .. } => usize::try_from(remaining).unwrap_or(usize::MAX),
+        };
+        total.saturating_sub(buffered)
+    }
+
     /// The read data still expected: (cookie, position in its buffer,
     /// bytes remaining).
     pub(super) fn data_target(&self) -> Option<(u64, usize, usize)> {

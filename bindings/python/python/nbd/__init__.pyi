@@ -3029,10 +3029,18 @@ class NBD:
         """Tell libnbd the socket is readable.
 
         Tell the state machine that the socket from nbd.aio_get_fd has become
-        readable (or was hung up). libnbd then reads and writes as much as it
-        can without blocking, processing replies and running callbacks, and
-        returns when the socket would block again or a transition needs the
-        caller.
+        readable (or was hung up). libnbd then reads what it can without
+        blocking and runs the callbacks of what it read, and returns when the
+        socket would block again or a transition needs the caller.
+
+        Once connected, one call reads at most one reply (one chunk of a
+        structured reply), as libnbd does: a loop may count on at most one
+        completion per notification, and the replies behind it stay in the
+        socket, which stays readable, so the loop's next poll returns at once.
+        This holds for one connection without TLS; over TLS, and with several
+        connections (nbd.set_connections), a call takes every reply already
+        received. nbd.poll and the blocking calls always take every reply that
+        is there.
 
         The call fails with EINVAL if the current state is not waiting to read
         (check nbd.aio_get_direction first). A socket or protocol error also
