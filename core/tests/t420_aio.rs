@@ -292,25 +292,28 @@ fn t509_notify_read_reads_one_reply() {
         let srv = nbdkit(&["pattern", "8M"]);
         let h = srv.connect();
         let completed = Arc::new(AtomicUsize::new(0));
-        for i in 0..8u64 {
-            let c = completed.clone();
-            h.aio_pread(
-                AioBuffer::new(4096),
-                i * 4096,
-                Some(Box::new(move |err| {
-                    assert_eq!(*err, 0);
-                    c.fetch_add(1, Ordering::SeqCst);
-                    1
-                })),
-                None,
-            )
-            .unwrap();
-        }
-        // Let every request go out and every reply arrive.
-        while h.aio_get_direction() & 2 != 0 {
-            h.aio_notify_write().unwrap();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // Eight reads, sent, and their replies given time to arrive.
+        let eight_replies_waiting = || {
+            for i in 0..8u64 {
+                let c = completed.clone();
+                h.aio_pread(
+                    AioBuffer::new(4096),
+                    i * 4096,
+                    Some(Box::new(move |err| {
+                        assert_eq!(*err, 0);
+                        c.fetch_add(1, Ordering::SeqCst);
+                        1
+                    })),
+                    None,
+                )
+                .unwrap();
+            }
+            while h.aio_get_direction() & 2 != 0 {
+                h.aio_notify_write().unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        };
+        eight_replies_waiting();
         let fd = h.aio_get_fd().unwrap();
         let readable = || {
             let mut pfd = libc::pollfd {
@@ -330,23 +333,7 @@ fn t509_notify_read_reads_one_reply() {
         assert_eq!(h.aio_in_flight().unwrap(), 0);
 
         // nbd_poll takes every reply that is there.
-        for i in 0..8u64 {
-            let c = completed.clone();
-            h.aio_pread(
-                AioBuffer::new(4096),
-                i * 4096,
-                Some(Box::new(move |_| {
-                    c.fetch_add(1, Ordering::SeqCst);
-                    1
-                })),
-                None,
-            )
-            .unwrap();
-        }
-        while h.aio_get_direction() & 2 != 0 {
-            h.aio_notify_write().unwrap();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        eight_replies_waiting();
         h.poll(1000).unwrap();
         assert_eq!(
             completed.load(Ordering::SeqCst),
