@@ -292,7 +292,21 @@ fn t509_notify_read_reads_one_reply() {
         let srv = nbdkit(&["pattern", "8M"]);
         let h = srv.connect();
         let completed = Arc::new(AtomicUsize::new(0));
-        // Eight reads, sent, and their replies given time to arrive.
+        let fd = h.aio_get_fd().unwrap();
+        // The bytes of one reply: nbdkit answers a read with one chunk
+        // (20-byte header, 8-byte offset, the data) or a simple reply.
+        let reply = if h.get_structured_replies_negotiated().unwrap() {
+            20 + 8 + 4096
+        } else {
+            16 + 4096
+        };
+        let waiting_bytes = || {
+            let mut n: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one int.
+            assert_eq!(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) }, 0);
+            n as usize
+        };
+        // Eight reads, sent, and every reply in the socket.
         let eight_replies_waiting = || {
             for i in 0..8u64 {
                 let c = completed.clone();
@@ -311,10 +325,13 @@ fn t509_notify_read_reads_one_reply() {
             while h.aio_get_direction() & 2 != 0 {
                 h.aio_notify_write().unwrap();
             }
-            std::thread::sleep(std::time::Duration::from_millis(300));
+            let start = std::time::Instant::now();
+            while waiting_bytes() < 8 * reply {
+                assert!(start.elapsed().as_secs() < 30, "the replies never came");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
         };
         eight_replies_waiting();
-        let fd = h.aio_get_fd().unwrap();
         let readable = || {
             let mut pfd = libc::pollfd {
                 fd,
