@@ -36,7 +36,6 @@ package libnbd
 #cgo CFLAGS: -D_GNU_SOURCE=1
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "libnbd.h"
 #include "wrappers.h"
@@ -45,11 +44,8 @@ static struct nbd_handle *
 go_nbd_create (struct go_nbd_error *err)
 {
   struct nbd_handle *h = nbd_create ();
-  if (h == NULL) {
-    const char *msg = nbd_get_error ();
-    err->msg = msg ? strdup (msg) : NULL;
-    err->errnum = nbd_get_errno ();
-  }
+  if (h == NULL)
+    go_nbd_save_error (err);
   return h;
 }
 */

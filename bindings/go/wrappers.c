@@ -7,7 +7,7 @@
 #include "wrappers.h"
 #include "_cgo_export.h"
 
-static void
+void
 go_nbd_save_error (struct go_nbd_error *err)
 {
   const char *msg = nbd_get_error ();

@@ -22,6 +22,9 @@ struct go_nbd_error {
   int errnum;
 };
 
+/* Copy the calling thread's libnbd error into err. */
+void go_nbd_save_error (struct go_nbd_error *err);
+
 nbd_chunk_callback _nbd_go_chunk_callback (uintptr_t id);
 nbd_completion_callback _nbd_go_completion_callback (uintptr_t id);
 nbd_debug_callback _nbd_go_debug_callback (uintptr_t id);

@@ -474,8 +474,8 @@ struct CallView {
     closures: Vec<String>,
     /// The C wrapper's arguments after the error cell and the handle.
     c_args: String,
-    /// Whether the call can fail, and the C value that says it did.
-    fails: Option<String>,
+    /// Whether the call can fail, and the value that says it did.
+    fails: Option<FailView>,
     /// The Go value returned on success.
     convert: String,
     /// The C wrapper: its return type, parameters after the handle, and
@@ -483,16 +483,22 @@ struct CallView {
     c_ret: String,
     c_params: String,
     c_call_args: String,
-    /// Whether the wrapper saves the error (the call may fail).
-    c_fails: Option<String>,
 }
 
-/// The C value a failed call returns, if the call can fail.
-fn failure_value(call: &LCall) -> Option<String> {
+#[derive(Serialize)]
+struct FailView {
+    /// In Go (`-1`, `nil`) and in C (`-1`, `NULL`).
+    go: String,
+    c: String,
+}
+
+/// How a failed call shows, if the call can fail: the C value it
+/// returns, as Go and as C spell it.
+fn failure_value(call: &LCall) -> Option<FailView> {
     if !call.def.may_set_error {
         return None;
     }
-    match call.ret {
+    let (go, c) = match call.ret {
         LRet::Error
         | LRet::Bool
         | LRet::Int
@@ -500,12 +506,16 @@ fn failure_value(call: &LCall) -> Option<String> {
         | LRet::SizeT
         | LRet::Cookie
         | LRet::Fd
-        | LRet::Enum(_) => Some("-1".into()),
-        LRet::StaticString | LRet::String => Some("nil".into()),
+        | LRet::Enum(_) => ("-1", "-1"),
+        LRet::StaticString | LRet::String => ("nil", "NULL"),
         LRet::Uint | LRet::Uint64 | LRet::Flags(_) | LRet::Uintptr | LRet::Void | LRet::Handle => {
-            None
+            return None
         }
-    }
+    };
+    Some(FailView {
+        go: go.into(),
+        c: c.into(),
+    })
 }
 
 /// The Go result type and the conversion of the C value `ret`.
@@ -547,76 +557,80 @@ fn zero_of(ty: &str) -> &'static str {
 }
 
 /// One required argument: its Go parameter, the statements converting it
-/// (`prelude`, which may fail; `closures`, which register callbacks),
-/// and the C arguments it becomes.
+/// (`prelude`, which may fail, returning `zero` before the error;
+/// `closures`, which register callbacks), and the C arguments it becomes.
 fn arg_parts(
     call: &str,
     a: &LArg,
+    zero: &str,
     prelude: &mut Vec<String>,
     closures: &mut Vec<String>,
 ) -> (String, Vec<String>) {
     let n = go_ident(a.name);
     let c = c_local(a.name);
+    let len = format!("{c}Len");
     let q = go_string(call);
     let aname = go_string(a.name);
-    // A value converted by a plain cgo conversion.
-    let mut scalar = |go_ty: &str, c_ty: &str| {
+    // A conversion that may fail: `assign` declares `err`; `cleanup`, if
+    // any, is deferred once it succeeded.
+    let mut checked = |assign: String, cleanup: Option<String>| {
+        prelude.push(assign);
+        prelude.push("if err != nil {".into());
+        prelude.push(format!("\treturn {zero}err"));
+        prelude.push("}".into());
+        prelude.extend(cleanup.map(|c| format!("defer {c}")));
+    };
+    let free = format!("C.free(unsafe.Pointer({c}))");
+    let scalar = |go_ty: &str, c_ty: &str, prelude: &mut Vec<String>| {
         prelude.push(format!("{c} := C.{c_ty}({n})"));
         (format!("{n} {go_ty}"), vec![c.clone()])
     };
     match &a.kind {
-        LArgKind::Bool => scalar("bool", "bool"),
-        LArgKind::Int | LArgKind::Fd => scalar("int", "int"),
-        LArgKind::Uint => scalar("uint", "uint"),
-        LArgKind::Int64 => scalar("int64", "int64_t"),
-        LArgKind::Uint32 => scalar("uint32", "uint32_t"),
-        LArgKind::Uint64 => scalar("uint64", "uint64_t"),
-        LArgKind::SizeT => scalar("uint", "size_t"),
-        LArgKind::Uintptr => scalar("uint", "uintptr_t"),
-        LArgKind::Enum(e) => scalar(&type_of_prefix(&e.prefix), "int"),
-        LArgKind::Flags { set, .. } => scalar(&type_of_prefix(&set.prefix), "uint32_t"),
+        LArgKind::Bool => scalar("bool", "bool", prelude),
+        LArgKind::Int | LArgKind::Fd => scalar("int", "int", prelude),
+        LArgKind::Uint => scalar("uint", "uint", prelude),
+        LArgKind::Int64 => scalar("int64", "int64_t", prelude),
+        LArgKind::Uint32 => scalar("uint32", "uint32_t", prelude),
+        LArgKind::Uint64 => scalar("uint64", "uint64_t", prelude),
+        LArgKind::SizeT => scalar("uint", "size_t", prelude),
+        LArgKind::Uintptr => scalar("uint", "uintptr_t", prelude),
+        LArgKind::Enum(e) => scalar(&type_of_prefix(&e.prefix), "int", prelude),
+        LArgKind::Flags { set, .. } => scalar(&type_of_prefix(&set.prefix), "uint32_t", prelude),
         LArgKind::String | LArgKind::Path => {
-            prelude.push(format!("{c}, err := cString({q}, {aname}, {n})"));
-            prelude.push("if err != nil {".into());
-            prelude.push("\treturn ZERO err".into());
-            prelude.push("}".into());
-            prelude.push(format!("defer C.free(unsafe.Pointer({c}))"));
+            checked(
+                format!("{c}, err := cString({q}, {aname}, {n})"),
+                Some(free),
+            );
             (format!("{n} string"), vec![c])
         }
         LArgKind::StringList => {
-            prelude.push(format!("{c}, err := cStringList({q}, {aname}, {n})"));
-            prelude.push("if err != nil {".into());
-            prelude.push("\treturn ZERO err".into());
-            prelude.push("}".into());
-            prelude.push(format!("defer freeStringList({c})"));
+            checked(
+                format!("{c}, err := cStringList({q}, {aname}, {n})"),
+                Some(format!("freeStringList({c})")),
+            );
             (format!("{n} []string"), vec![c])
         }
         LArgKind::Sockaddr { .. } => {
-            let len = format!("{c}Len");
-            prelude.push(format!("{c}, {len}, err := cSockaddr({q}, {n})"));
-            prelude.push("if err != nil {".into());
-            prelude.push("\treturn ZERO err".into());
-            prelude.push("}".into());
-            prelude.push(format!("defer C.free(unsafe.Pointer({c}))"));
+            checked(
+                format!("{c}, {len}, err := cSockaddr({q}, {n})"),
+                Some(free),
+            );
             (format!("{n} string"), vec![c, len])
         }
         LArgKind::BytesIn { .. } | LArgKind::BytesOut { .. } => {
-            let len = format!("{c}Len");
             prelude.push(format!("{c}, {len} := bytesArg({n})"));
             (format!("{n} []byte"), vec![c, len])
         }
         LArgKind::BytesPersistIn { .. } | LArgKind::BytesPersistOut { .. } => {
-            prelude.push(format!(
-                "{c}, {c}Len, err := aioBufferArg({q}, {aname}, {n})"
-            ));
-            prelude.push("if err != nil {".into());
-            prelude.push("\treturn ZERO err".into());
-            prelude.push("}".into());
-            (format!("{n} AioBuffer"), vec![c.clone(), format!("{c}Len")])
+            checked(
+                format!("{c}, {len}, err := aioBufferArg({q}, {aname}, {n})"),
+                None,
+            );
+            (format!("{n} AioBuffer"), vec![c, len])
         }
         LArgKind::Closure(cb) => {
             prelude.push(format!("if {n} == nil {{"));
-            prelude.push(format!("\treturn ZERO nilCallbackError({q}, {aname})"));
+            prelude.push(format!("\treturn {zero}nilCallbackError({q}, {aname})"));
             prelude.push("}".into());
             closures.push(format!(
                 "{c} := C._nbd_go_{}_callback(newCallback(h.panics, {n}))",
@@ -630,12 +644,17 @@ fn arg_parts(
 fn call_view(l: &Lowered, call: &LCall) -> CallView {
     let name = call.name.to_string();
     let m = method(call.name);
+    let (ret_ty, convert) = go_ret(&call.ret);
+    let (results, zero) = match &ret_ty {
+        None => ("error".to_string(), String::new()),
+        Some(t) => (format!("({t}, error)"), format!("{}, ", zero_of(t))),
+    };
     let mut params = Vec::new();
     let mut prelude = Vec::new();
     let mut closures = Vec::new();
     let mut c_args = Vec::new();
     for a in &call.args {
-        let (p, cs) = arg_parts(call.name, a, &mut prelude, &mut closures);
+        let (p, cs) = arg_parts(call.name, a, &zero, &mut prelude, &mut closures);
         params.push(p);
         c_args.extend(cs);
     }
@@ -679,15 +698,6 @@ fn call_view(l: &Lowered, call: &LCall) -> CallView {
             });
         }
     }
-    let (ret_ty, convert) = go_ret(&call.ret);
-    let (results, zero) = match &ret_ty {
-        None => ("error".to_string(), String::new()),
-        Some(t) => (format!("({t}, error)"), format!("{}, ", zero_of(t))),
-    };
-    let prelude = prelude
-        .into_iter()
-        .map(|s| s.replace("ZERO ", &zero))
-        .collect();
     let mut doc = comment_lines(&format!("{m}: {}.", call.def.shortdesc));
     doc.push("//".into());
     doc.extend(godoc(l, &call.def.longdesc));
@@ -703,9 +713,6 @@ fn call_view(l: &Lowered, call: &LCall) -> CallView {
         .collect();
     let c_call_args: Vec<String> = call.c_params[1..].iter().map(|p| p.name.clone()).collect();
     CallView {
-        c_fails: fails
-            .as_ref()
-            .map(|v| if v == "nil" { "NULL".into() } else { v.clone() }),
         fails,
         name,
         method: m,

@@ -248,9 +248,7 @@ impl Machine {
             return None;
         };
         let buffered = self.cx.inbuf.len();
-        let avail = self.cx.inbuf.avail();
-        let magic = (avail.len() >= 4)
-            .then(|| u32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]));
+        let magic = (buffered >= 4).then(|| super::wire::be32(self.cx.inbuf.avail(), 0));
         Some(
             t.reply
                 .unit_remaining(buffered, self.cx.info.extended_headers, magic),

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"libguestfs.org/libnbd"
 )
@@ -75,7 +76,7 @@ type pollFd struct {
 func poll(fds []pollFd) {
 	for {
 		_, _, e := syscall.Syscall(syscall.SYS_POLL,
-			uintptr(unsafePointer(&fds[0])), uintptr(len(fds)), uintptr(5000))
+			uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), uintptr(5000))
 		if e == 0 {
 			return
 		}

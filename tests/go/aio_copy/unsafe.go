@@ -1,5 +1,0 @@
-package main
-
-import "unsafe"
-
-func unsafePointer(p *pollFd) unsafe.Pointer { return unsafe.Pointer(p) }
